@@ -1,0 +1,71 @@
+import { statSync } from "node:fs";
+import type { Metadata } from "@grpc/grpc-js";
+import { apiKeyMatches, readSecrets, type ApiRole } from "../config/secrets.js";
+import { CreditMeshError } from "../errors.js";
+
+export interface Principal {
+  keyId: string;
+  roles: ReadonlySet<ApiRole>;
+}
+
+interface KeyEntry {
+  id: string;
+  sha256: string;
+  roles: ApiRole[];
+}
+
+/**
+ * API keys from the secrets file (hashes only). `creditmesh apikey create`
+ * appends to that file while the node runs, so an unknown key triggers one
+ * re-read when the file changed.
+ */
+export class ApiKeyAuth {
+  private keys: KeyEntry[] = [];
+  private mtimeMs = -1;
+  /** Raw key → principal, so the hash comparison runs once per key. */
+  private readonly cache = new Map<string, Principal>();
+
+  constructor(private readonly secretsFile: string) {
+    this.reload();
+  }
+
+  private reload(): void {
+    const mtimeMs = statSync(this.secretsFile).mtimeMs;
+    if (mtimeMs === this.mtimeMs) return;
+    this.keys = readSecrets(this.secretsFile).apiKeys;
+    this.mtimeMs = mtimeMs;
+    this.cache.clear();
+  }
+
+  authenticate(metadata: Metadata): Principal {
+    const header = metadata.get("authorization")[0];
+    if (typeof header !== "string" || !header) {
+      throw new CreditMeshError("AUTH_MISSING_KEY", "missing API key: send `authorization: Bearer <key>` metadata");
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    if (!match) throw new CreditMeshError("AUTH_MISSING_KEY", "authorization metadata must be `Bearer <key>`");
+    const key = match[1]!;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    let found = this.find(key);
+    if (!found) {
+      this.reload();
+      found = this.find(key);
+    }
+    if (!found) throw new CreditMeshError("AUTH_UNKNOWN_KEY", "unknown API key");
+    const principal: Principal = { keyId: found.id, roles: new Set(found.roles) };
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, principal);
+    return principal;
+  }
+
+  private find(key: string): KeyEntry | undefined {
+    return this.keys.find((k) => apiKeyMatches(key, k.sha256));
+  }
+}
+
+export function requireRole(principal: Principal, ...anyOf: ApiRole[]): void {
+  if (!anyOf.some((r) => principal.roles.has(r))) {
+    throw new CreditMeshError("AUTH_ROLE", `this API key lacks the role needed here (${anyOf.join(" or ")})`);
+  }
+}

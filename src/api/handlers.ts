@@ -1,0 +1,196 @@
+import { once } from "node:events";
+import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { Clock } from "../clock.js";
+import { isoDate } from "../clock.js";
+import type { ConsentService } from "../consent/service.js";
+import { CreditMeshError, invalid } from "../errors.js";
+import { Purpose } from "../gen/creditmesh/v1/common.js";
+import type { Consent } from "../gen/creditmesh/v1/consent.js";
+import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
+import type {
+  CreditNodeServer,
+  FileDisputeRequest,
+  GetCreditReportRequest,
+  GetNodeStatusRequest,
+  GetNodeStatusResponse,
+  GrantConsentRequest,
+  ResolveDisputeRequest,
+  RevokeConsentRequest,
+  SubmitRecordsRequest,
+  SubmitRecordsResponse,
+} from "../gen/creditmesh/v1/node.js";
+import type { CreditReport } from "../gen/creditmesh/v1/report.js";
+import type { Logger } from "../logger.js";
+import type { IngestService } from "../records/ingest.js";
+import { isoDateProblem } from "../records/dates.js";
+import type { ReportService } from "../report/service.js";
+import { normalizeSubject } from "../subject/normalize.js";
+import type { SubjectTokenizer } from "../subject/tokenizer.js";
+import { requireRole, type ApiKeyAuth, type Principal } from "./auth.js";
+import { toServiceError } from "./errors.js";
+import type { RateLimiter } from "../rate-limit.js";
+
+export interface DisputeApi {
+  file(req: FileDisputeRequest, subjectToken: string): Promise<Dispute>;
+  resolve(req: ResolveDisputeRequest): Promise<Dispute>;
+}
+
+export interface ApiModules {
+  auth: ApiKeyAuth;
+  rateLimiter?: RateLimiter;
+  ingest: IngestService;
+  consents: ConsentService;
+  reports: ReportService;
+  disputes?: DisputeApi;
+  tokenizer: SubjectTokenizer;
+  status(): Promise<GetNodeStatusResponse>;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Batches validated and written while the client keeps sending; past this the stream is paused. */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
+/**
+ * gRPC handlers: authenticate, translate wire messages to domain calls, map
+ * errors. Domain rules live in the services.
+ */
+export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules): CreditNodeServer {
+  const authorize = (metadata: import("@grpc/grpc-js").Metadata, ...roles: Parameters<typeof requireRole>[1][]): Principal => {
+    const principal = m.auth.authenticate(metadata);
+    requireRole(principal, ...roles);
+    m.rateLimiter?.take(principal.keyId);
+    return principal;
+  };
+
+  function unary<Req, Res>(
+    roles: Parameters<typeof requireRole>[1][],
+    run: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      Promise.resolve()
+        .then(() => {
+          authorize(call.metadata, ...roles);
+          return run(call.request, call);
+        })
+        .then(
+          (res) => callback(null, res),
+          (err) => callback(toServiceError(err, m.logger)),
+        );
+    };
+  }
+
+  const subjectToken = (subject: Parameters<typeof normalizeSubject>[0]) => m.tokenizer.token(normalizeSubject(subject, "subject"));
+
+  return {
+    submitRecords(call: ServerDuplexStream<SubmitRecordsRequest, SubmitRecordsResponse>): void {
+      try {
+        authorize(call.metadata, "FURNISHER");
+      } catch (err) {
+        call.emit("error", toServiceError(err, m.logger));
+        return;
+      }
+      let batch = 0;
+      let inFlight = 0;
+      let failed = false;
+      let chain: Promise<void> = Promise.resolve();
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        // grpc-js sends an emitted 'error' as the call's final status.
+        call.emit("error", toServiceError(err, m.logger));
+      };
+      call.on("data", (req: SubmitRecordsRequest) => {
+        const n = batch++;
+        inFlight++;
+        if (inFlight >= MAX_BATCHES_IN_FLIGHT) call.pause();
+        chain = chain
+          .then(async () => {
+            if (failed) return;
+            const response = await submitOne(req, n);
+            const flushed = call.write(response);
+            inFlight--;
+            if (!flushed) await once(call, "drain");
+            if (inFlight < MAX_BATCHES_IN_FLIGHT) call.resume();
+          })
+          .catch(fail);
+      });
+      call.on("end", () => {
+        chain
+          .then(() => {
+            if (failed) return;
+            if (batch === 0) throw invalid("records", "the stream carried no batch: send at least one SubmitRecordsRequest");
+            call.end();
+          })
+          .catch(fail);
+      });
+      call.on("error", () => {
+        failed = true;
+      });
+
+      async function submitOne(req: SubmitRecordsRequest, n: number): Promise<SubmitRecordsResponse> {
+        if (req.records.length === 0) {
+          return { batch: String(n), accepted: 0, rejected: [{ index: -1, field: "records", reason: "empty batch: at least one record is required" }] };
+        }
+        if (req.records.length > opts.maxBatchRecords) {
+          throw invalid("records", `at most ${opts.maxBatchRecords} records per batch, got ${req.records.length}`);
+        }
+        const result = await m.ingest.submitBatch(req.records);
+        return { batch: String(n), accepted: result.accepted, rejected: result.rejected };
+      }
+    },
+
+    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, call) => {
+      const principal = m.auth.authenticate(call.metadata);
+      if (req.purpose !== Purpose.FURNISHING) requireRole(principal, "LENDER");
+      return m.consents.grant({
+        subjectToken: subjectToken(req.subject),
+        purpose: req.purpose,
+        validFrom: req.validFrom,
+        validUntil: req.validUntil,
+        evidenceRef: req.evidenceRef,
+      });
+    }),
+
+    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req) => m.consents.revoke(req.consentId)),
+
+    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
+      const token = subjectToken(req.subject);
+      if (req.purpose === Purpose.PURPOSE_UNSPECIFIED || req.purpose === Purpose.FURNISHING || !(req.purpose in Purpose)) {
+        throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
+      }
+      if (!req.consentId) throw invalid("consent_id", "required");
+      const asOf = req.asOf || isoDate(m.clock.now());
+      const problem = req.asOf ? isoDateProblem(req.asOf) : undefined;
+      if (problem) throw invalid("as_of", problem);
+      if (req.deadlineMs < 0) throw invalid("deadline_ms", "must not be negative");
+      const cancelled = new AbortController();
+      const onCancel = () => cancelled.abort(new CreditMeshError("DEADLINE_EXCEEDED", "the client cancelled the call"));
+      call.once("cancelled", onCancel);
+      try {
+        return await m.reports.generate({
+          subjectToken: token,
+          purpose: req.purpose,
+          consentId: req.consentId,
+          asOf,
+          deadlineMs: req.deadlineMs || undefined,
+          signal: cancelled.signal,
+        });
+      } finally {
+        call.off("cancelled", onCancel);
+      }
+    }),
+
+    fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req) => {
+      if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not enabled on this node");
+      return m.disputes.file(req, subjectToken(req.subject));
+    }),
+
+    resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req) => {
+      if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not enabled on this node");
+      return m.disputes.resolve(req);
+    }),
+
+    getNodeStatus: unary<GetNodeStatusRequest, GetNodeStatusResponse>(["OPERATOR", "LENDER", "FURNISHER"], () => m.status()),
+  };
+}

@@ -1,0 +1,74 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { CreditNodeService } from "../gen/creditmesh/v1/node.js";
+import type { Logger } from "../logger.js";
+import { createHandlers, type ApiModules } from "./handlers.js";
+import { createReflection } from "./reflection.js";
+
+export const SERVICE_NAME = "creditmesh.v1.CreditNode";
+
+export interface GrpcServerOptions {
+  host: string;
+  port: number;
+  maxBatchRecords: number;
+  maxMessageBytes: number;
+}
+
+/** The node's gRPC endpoint: CreditNode, grpc.health.v1 and reflection (both open). */
+export class GrpcServer {
+  private server?: Server;
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
+  private boundPort = 0;
+
+  constructor(
+    private readonly opts: GrpcServerOptions,
+    private readonly modules: ApiModules & { logger: Logger },
+  ) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get address(): string {
+    return `${this.opts.host}:${this.boundPort}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = new Server({
+      "grpc.max_receive_message_length": this.opts.maxMessageBytes,
+      "grpc.max_send_message_length": this.opts.maxMessageBytes,
+    });
+    server.addService(CreditNodeService, createHandlers({ maxBatchRecords: this.opts.maxBatchRecords }, this.modules));
+    this.health.addToServer(server);
+    createReflection([SERVICE_NAME, "grpc.health.v1.Health"]).addToServer(server);
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
+    this.server = server;
+    this.health.setStatus("", "SERVING");
+    this.health.setStatus(SERVICE_NAME, "SERVING");
+    this.modules.logger.info({ address: this.address }, "gRPC listening");
+  }
+
+  /** Stops taking calls, lets running ones finish for `graceMs`, then cuts them. */
+  async stop(graceMs = 5_000): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.health.setStatus("", "NOT_SERVING");
+    this.health.setStatus(SERVICE_NAME, "NOT_SERVING");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

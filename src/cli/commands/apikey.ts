@@ -1,0 +1,22 @@
+import type { Command } from "commander";
+import { DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
+import { addApiKey, API_ROLES, loadOrCreateSecrets, type ApiRole } from "../../config/secrets.js";
+import { invalid } from "../../errors.js";
+
+export function registerApiKey(program: Command): void {
+  const apikey = program.command("apikey").description("manage the node's API keys");
+  apikey
+    .command("create")
+    .description("print a new API key for this node, alone on one line of stdout")
+    .requiredOption("-r, --role <role...>", `role(s): ${API_ROLES.join(", ")}`)
+    .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
+    .action((opts: { role: string[]; config: string }) => {
+      const roles = opts.role.flatMap((r) => r.split(",")).map((r) => r.trim().toUpperCase());
+      for (const role of roles) {
+        if (!(API_ROLES as readonly string[]).includes(role)) throw invalid("role", `unknown role ${role}; one of ${API_ROLES.join(", ")}`);
+      }
+      const file = secretsPath(loadConfig(opts.config));
+      loadOrCreateSecrets(file);
+      process.stdout.write(addApiKey(file, roles as ApiRole[]) + "\n");
+    });
+}

@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { DEFAULT_CONFIG_FILE } from "../config/load.js";
+import { invalid } from "../errors.js";
+import { IdType, idTypeFromJSON, Purpose, purposeFromJSON, type SubjectId } from "../gen/creditmesh/v1/common.js";
+
+export interface ClientFlags {
+  config?: string;
+  addr?: string;
+  apiKey?: string;
+}
+
+/** Flags shared by every command that talks to a running node. */
+export function addClientOptions(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <file>", "node config (finds address and local API key)", DEFAULT_CONFIG_FILE)
+    .option("--addr <host:port>", "node gRPC address (default: from the config)")
+    .option("--api-key <key>", "API key (default: CREDITMESH_API_KEY or the node's local key)");
+}
+
+export interface SubjectFlags {
+  idType: string;
+  idNumber: string;
+  name: string;
+  phone?: string;
+}
+
+export function addSubjectOptions(cmd: Command): Command {
+  return cmd
+    .option("--id-type <type>", "CN_RESIDENT_ID, PASSPORT or UNIFIED_PHONE", "CN_RESIDENT_ID")
+    .requiredOption("--id-number <id>", "the borrower's identifier")
+    .requiredOption("--name <name>", "the borrower's name")
+    .option("--phone <phone>", "the borrower's mobile number");
+}
+
+export function subjectFrom(flags: SubjectFlags): SubjectId {
+  const idType = idTypeFromJSON(flags.idType.toUpperCase());
+  if (idType === IdType.UNRECOGNIZED) throw invalid("id_type", `unknown id type ${flags.idType}`);
+  return { idType, idNumber: flags.idNumber, name: flags.name, phone: flags.phone ?? "" };
+}
+
+export function purposeFrom(text: string): Purpose {
+  const purpose = purposeFromJSON(text.toUpperCase());
+  if (purpose === Purpose.UNRECOGNIZED || purpose === Purpose.PURPOSE_UNSPECIFIED) throw invalid("purpose", `unknown purpose ${text}`);
+  return purpose;
+}

@@ -1,0 +1,36 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { NodeConfig } from "./schema.js";
+
+/** What a running node tells local tools about itself (its ports may be chosen at start). */
+export interface RuntimeInfo {
+  pid: number;
+  grpcAddr: string;
+  peerId: string;
+  multiaddrs: string[];
+}
+
+export function runtimePath(config: NodeConfig): string {
+  return path.resolve(config.storage.dataDir, "runtime.json");
+}
+
+export function writeRuntime(config: NodeConfig, info: RuntimeInfo): void {
+  writeFileSync(runtimePath(config), JSON.stringify(info, null, 2) + "\n");
+}
+
+export function removeRuntime(config: NodeConfig): void {
+  rmSync(runtimePath(config), { force: true });
+}
+
+/** The running node's info, if its runtime file is there and its process alive. */
+export function readRuntime(config: NodeConfig): RuntimeInfo | undefined {
+  const file = runtimePath(config);
+  if (!existsSync(file)) return undefined;
+  const info = JSON.parse(readFileSync(file, "utf8")) as RuntimeInfo;
+  try {
+    process.kill(info.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return info;
+}

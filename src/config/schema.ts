@@ -1,0 +1,83 @@
+import { z } from "zod";
+
+/** One schema per section; defaults live here so that `{}` is a valid config. */
+
+const institutionId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "lowercase letters, digits and dashes, 2-63 characters");
+
+export const InstitutionSchema = z.object({
+  id: institutionId.default("local-bureau"),
+  name: z.string().min(1).max(128).default("Local credit bureau"),
+});
+
+export const StorageSchema = z.object({
+  /** LevelDB directory; relative paths are resolved against the working directory. */
+  dataDir: z.string().min(1).default("./data"),
+  /** Secrets file (node key, token key, data keys, API keys); default `<dataDir>/secrets.json`. */
+  secretsFile: z.string().min(1).optional(),
+});
+
+export const GrpcSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(50051),
+  /** Records per SubmitRecords request message. */
+  maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
+  maxMessageBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /** Requests per second allowed per API key (token bucket); 0 disables the limit. */
+  rateLimitPerKey: z.number().min(0).default(0),
+});
+
+export const P2pSchema = z.object({
+  enabled: z.boolean().default(false),
+  listen: z.array(z.string().min(1)).default(["/ip4/127.0.0.1/tcp/0"]),
+  /** Signed membership manifest (JSON written by `creditmesh network sign`). */
+  manifestFile: z.string().min(1).optional(),
+  /** The network operator's Ed25519 public key, hex; pinned. */
+  operatorPublicKey: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex characters").optional(),
+  /** Requests older (or further in the future) than this are refused. */
+  maxClockSkewMs: z.number().int().min(1000).default(60_000),
+  /** Largest peer message accepted. */
+  maxMessageBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+  /** Time a holder may spend answering one query. */
+  handlerTimeoutMs: z.number().int().min(100).default(5_000),
+  redialIntervalMs: z.number().int().min(100).default(2_000),
+  /** Queries per second allowed per requesting institution; 0 disables the limit. */
+  rateLimitPerPeer: z.number().min(0).default(0),
+});
+
+export const ReportSchema = z.object({
+  /** Deadline of the network fan-out when the request gives none. */
+  defaultDeadlineMs: z.number().int().min(50).default(3_000),
+  maxDeadlineMs: z.number().int().min(50).default(30_000),
+});
+
+export const MetricsSchema = z.object({
+  enabled: z.boolean().default(false),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(9464),
+});
+
+export const LogSchema = z.object({
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export const DisputeSchema = z.object({
+  /** Days a holder has to resolve a dispute before the tradeline is withheld. */
+  responseDays: z.number().int().min(1).default(30),
+});
+
+export const ConfigSchema = z
+  .object({
+    institution: InstitutionSchema.default(InstitutionSchema.parse({})),
+    storage: StorageSchema.default(StorageSchema.parse({})),
+    grpc: GrpcSchema.default(GrpcSchema.parse({})),
+    p2p: P2pSchema.default(P2pSchema.parse({})),
+    report: ReportSchema.default(ReportSchema.parse({})),
+    metrics: MetricsSchema.default(MetricsSchema.parse({})),
+    log: LogSchema.default(LogSchema.parse({})),
+    disputes: DisputeSchema.default(DisputeSchema.parse({})),
+  })
+  .strict();
+
+export type NodeConfig = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,118 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { CreditMeshError } from "../errors.js";
+
+export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR"] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `${bytes * 2} lowercase hex characters`);
+
+const SecretsSchema = z
+  .object({
+    version: z.literal(1),
+    /** Ed25519 seed of the node key (its libp2p identity), hex. */
+    nodeKey: hex(32),
+    /** Network-wide subject token key (shared by members), hex. */
+    tokenKey: hex(32),
+    /** Key for account_ref = HMAC(key, account_id); local to this node. */
+    accountRefKey: hex(32),
+    /** AES-256-GCM data keys; the first one encrypts, all decrypt (rotation). */
+    dataKeys: z.array(z.object({ id: z.string().min(1).max(32), key: hex(32) })).min(1),
+    /** API keys are stored as SHA-256 hashes only. */
+    apiKeys: z.array(
+      z.object({
+        id: z.string().min(1),
+        sha256: hex(32),
+        roles: z.array(z.enum(API_ROLES)).min(1),
+        createdAt: z.string(),
+      }),
+    ),
+    /** The local operator's own key (all roles), read by the CLI on this machine. */
+    localApiKey: z.string().min(16),
+  })
+  .strict();
+
+export type Secrets = z.infer<typeof SecretsSchema>;
+
+const API_KEY_PREFIX = "cmk_";
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+function newApiKey(): { id: string; key: string } {
+  const id = randomBytes(4).toString("hex");
+  return { id, key: `${API_KEY_PREFIX}${id}_${randomBytes(24).toString("base64url")}` };
+}
+
+export function generateSecrets(opts: { tokenKey?: string; nodeKey?: string } = {}): Secrets {
+  const local = newApiKey();
+  return {
+    version: 1,
+    nodeKey: opts.nodeKey ?? randomBytes(32).toString("hex"),
+    tokenKey: opts.tokenKey ?? randomBytes(32).toString("hex"),
+    accountRefKey: randomBytes(32).toString("hex"),
+    dataKeys: [{ id: "k1", key: randomBytes(32).toString("hex") }],
+    apiKeys: [{ id: local.id, sha256: hashApiKey(local.key), roles: [...API_ROLES], createdAt: new Date().toISOString() }],
+    localApiKey: local.key,
+  };
+}
+
+export function parseSecrets(raw: unknown, file: string): Secrets {
+  const result = SecretsSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new CreditMeshError("CONFIG_INVALID", `${file}: ${issue.path.join(".")}: ${issue.message}`, {
+      field: issue.path.join("."),
+    });
+  }
+  return result.data;
+}
+
+export function readSecrets(file: string): Secrets {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new CreditMeshError("CONFIG_INVALID", `${file}: cannot read secrets: ${(cause as Error).message}`, { cause });
+  }
+  return parseSecrets(raw, file);
+}
+
+/** Writes atomically (temp file + rename) with owner-only permissions. */
+export function writeSecrets(file: string, secrets: Secrets): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
+
+/** Loads the secrets file, creating it on first start. */
+export function loadOrCreateSecrets(file: string): { secrets: Secrets; created: boolean } {
+  if (existsSync(file)) {
+    const mode = statSync(file).mode & 0o077;
+    if (mode !== 0) chmodSync(file, 0o600);
+    return { secrets: readSecrets(file), created: false };
+  }
+  const secrets = generateSecrets();
+  writeSecrets(file, secrets);
+  return { secrets, created: true };
+}
+
+/** Adds a new API key with the given roles; returns the raw key (shown once). */
+export function addApiKey(file: string, roles: ApiRole[]): string {
+  const secrets = readSecrets(file);
+  const { id, key } = newApiKey();
+  secrets.apiKeys.push({ id, sha256: hashApiKey(key), roles, createdAt: new Date().toISOString() });
+  writeSecrets(file, secrets);
+  return key;
+}
+
+export function apiKeyMatches(key: string, sha256: string): boolean {
+  const a = Buffer.from(hashApiKey(key), "hex");
+  const b = Buffer.from(sha256, "hex");
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { CreditMeshError, invalid } from "../errors.js";
+import { ConsentStatus, Purpose } from "../gen/creditmesh/v1/common.js";
+import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
+import type { Logger } from "../logger.js";
+import type { ConsentStore } from "../store/types.js";
+import { signConsent, type Signer } from "./artefact.js";
+import { effectiveStatus } from "./policy.js";
+
+const MAX_VALIDITY_MS = 5 * 366 * 24 * 3600 * 1000;
+
+export interface GrantInput {
+  subjectToken: string;
+  purpose: Purpose;
+  validFrom?: Date;
+  validUntil?: Date;
+  evidenceRef: string;
+}
+
+export interface ConsentServiceModules {
+  store: ConsentStore;
+  signer: Signer;
+  clock: Clock;
+  logger: Logger;
+  /** Tells the other holders (gossip); absent on a node without peers. */
+  publishRevocation?: (revocation: Revocation) => Promise<void>;
+}
+
+/** Consents granted to this institution, issued and signed by this node. */
+export class ConsentService {
+  constructor(
+    private readonly opts: { institutionId: string },
+    private readonly modules: ConsentServiceModules,
+  ) {}
+
+  async grant(input: GrantInput): Promise<Consent> {
+    const now = this.modules.clock.now();
+    if (!Object.values(Purpose).includes(input.purpose) || input.purpose === Purpose.PURPOSE_UNSPECIFIED || input.purpose === Purpose.UNRECOGNIZED) {
+      throw invalid("purpose", "must be one of LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT, SUBJECT_REQUEST, FURNISHING");
+    }
+    const validFrom = input.validFrom ?? now;
+    if (!input.validUntil) throw invalid("valid_until", "required");
+    if (input.validUntil.getTime() <= validFrom.getTime()) throw invalid("valid_until", "must be after valid_from");
+    if (input.validUntil.getTime() - validFrom.getTime() > MAX_VALIDITY_MS) throw invalid("valid_until", "at most 5 years after valid_from");
+    const evidenceRef = input.evidenceRef.trim();
+    if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
+      throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
+    }
+    const consent = signConsent(
+      {
+        consentId: randomUUID(),
+        subjectToken: input.subjectToken,
+        granteeInstitutionId: this.opts.institutionId,
+        purpose: input.purpose,
+        validFrom,
+        validUntil: input.validUntil,
+        evidenceRef,
+        status: ConsentStatus.ACTIVE,
+        issuedAt: now,
+        signature: Buffer.alloc(0),
+        revokedAt: undefined,
+      },
+      this.modules.signer,
+    );
+    await this.modules.store.put(consent);
+    this.modules.logger.info({ consentId: consent.consentId, subjectToken: consent.subjectToken, purpose: consent.purpose }, "consent granted");
+    return consent;
+  }
+
+  async revoke(consentId: string): Promise<Consent> {
+    if (!consentId) throw invalid("consent_id", "required");
+    const consent = await this.modules.store.get(consentId);
+    if (!consent || consent.granteeInstitutionId !== this.opts.institutionId) {
+      throw new CreditMeshError("NOT_FOUND", `consent ${consentId} not found at this node`, { field: "consent_id" });
+    }
+    if (consent.status === ConsentStatus.REVOKED) return consent;
+    const revokedAt = this.modules.clock.now();
+    const revoked: Consent = { ...consent, status: ConsentStatus.REVOKED, revokedAt };
+    await this.modules.store.put(revoked);
+    await this.modules.store.putRevocation(consentId, revokedAt);
+    this.modules.logger.info({ consentId }, "consent revoked");
+    if (this.modules.publishRevocation) {
+      await this.modules.publishRevocation({ consentId, granteeInstitutionId: this.opts.institutionId, revokedAt }).catch((err) =>
+        this.modules.logger.warn({ consentId, err: (err as Error).message }, "revocation broadcast failed; peers will pull it on reconnect"),
+      );
+    }
+    return revoked;
+  }
+
+  /** The consent with its status as of now (EXPIRED past valid_until). */
+  async get(consentId: string): Promise<Consent | undefined> {
+    const consent = await this.modules.store.get(consentId);
+    if (!consent) return undefined;
+    const revokedAt = await this.modules.store.getRevocation(consentId);
+    return { ...consent, status: effectiveStatus(consent, this.modules.clock.now(), revokedAt) };
+  }
+}

@@ -1,0 +1,39 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+/** One registry per process; every module records into the metrics below. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: "creditmesh_process_" });
+
+export const recordsIngested = new Counter({
+  name: "creditmesh_records_ingested_total",
+  help: "Furnished records by outcome",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
+export const reportsServed = new Counter({
+  name: "creditmesh_reports_total",
+  help: "Credit reports assembled for this node's lenders",
+  registers: [registry],
+});
+
+export const reportLatency = new Histogram({
+  name: "creditmesh_report_seconds",
+  help: "Time to assemble a report, fan-out included",
+  buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+export const holderOutcomes = new Counter({
+  name: "creditmesh_holder_outcomes_total",
+  help: "Outcome of each holder asked for a report",
+  labelNames: ["status"] as const,
+  registers: [registry],
+});
+
+export const queriesAnswered = new Counter({
+  name: "creditmesh_queries_answered_total",
+  help: "Queries this node answered as a holder, by outcome",
+  labelNames: ["status"] as const,
+  registers: [registry],
+});

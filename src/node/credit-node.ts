@@ -1,0 +1,266 @@
+import { existsSync } from "node:fs";
+import { ApiKeyAuth } from "../api/auth.js";
+import { GrpcServer } from "../api/server.js";
+import { systemClock, type Clock } from "../clock.js";
+import { databasePath, secretsPath } from "../config/load.js";
+import type { NodeConfig } from "../config/schema.js";
+import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
+import { loadOrCreateSecrets, type Secrets } from "../config/secrets.js";
+import { ConsentService } from "../consent/service.js";
+import { CreditMeshError } from "../errors.js";
+import type { GetNodeStatusResponse } from "../gen/creditmesh/v1/node.js";
+import { Membership, parseOperatorPublicKey } from "../identity/manifest.js";
+import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
+import { createLogger, type Logger } from "../logger.js";
+import { RateLimiter } from "../rate-limit.js";
+import { IngestService } from "../records/ingest.js";
+import { HolderService } from "../report/holder.js";
+import { ReportService } from "../report/service.js";
+import { openStores, type Stores } from "../store/index.js";
+import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
+import { NODE_VERSION } from "../version.js";
+import { MetricsServer } from "./metrics.js";
+import { NetworkLayer } from "./network.js";
+
+export interface CreditNodeOptions {
+  config: NodeConfig;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Builds a node's parts in dependency order and stops them in reverse:
+ * stores → services → network → gRPC. The only place that knows every part.
+ */
+export class CreditNode {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly secretsFile: string;
+  readonly secretsCreated: boolean;
+  private readonly secrets: Secrets;
+  readonly key: NodeKey;
+  private stores?: Stores;
+  private network?: NetworkLayer;
+  private grpc?: GrpcServer;
+  private metrics?: MetricsServer;
+  private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+
+  private constructor(opts: CreditNodeOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger ?? createLogger({ level: opts.config.log.level });
+    this.clock = opts.clock ?? systemClock;
+    this.secretsFile = secretsPath(this.config);
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile);
+    this.secrets = secrets;
+    this.secretsCreated = created;
+    this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
+  }
+
+  /** Creates the node (and its secrets file on first start); call start() to serve. */
+  static create(opts: CreditNodeOptions): CreditNode {
+    return new CreditNode(opts);
+  }
+
+  get grpcAddress(): string {
+    if (!this.grpc) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    return this.grpc.address;
+  }
+
+  get localApiKey(): string {
+    return this.secrets.localApiKey;
+  }
+
+  get peerMultiaddrs(): string[] {
+    return this.network?.multiaddrs() ?? [];
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== "new") return;
+    this.state = "starting";
+    try {
+      await this.startParts();
+      this.state = "running";
+    } catch (err) {
+      // A failed start undoes itself, so nothing is left holding ports or the DB lock.
+      await this.stopParts();
+      this.state = "stopped";
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
+    const { config, logger, clock } = this;
+    const institutionId = config.institution.id;
+    const log = (module: string) => logger.child({ module });
+
+    this.stores = await openStores(databasePath(config), {
+      logger: log("store"),
+      dataKeys: this.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
+    });
+    const stores = this.stores;
+    const membership = config.p2p.enabled ? await this.loadMembership() : undefined;
+    if (membership && membership.byInstitution(institutionId)?.peerId !== this.key.peerId) {
+      throw new CreditMeshError(
+        "MANIFEST_INVALID",
+        `the manifest does not list institution ${institutionId} with this node's peer id ${this.key.peerId}`,
+      );
+    }
+
+    const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
+    const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
+      const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
+      return peerId !== undefined && verifyByPeerId(peerId, data, signature);
+    };
+
+    const ingest = new IngestService(
+      { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex") },
+      { store: stores.records, tokenizer, sealer: stores.cipher, clock, logger: log("ingest") },
+    );
+    const holder = new HolderService(
+      { institutionId },
+      {
+        records: stores.records,
+        consents: stores.consents,
+        inquiries: stores.inquiries,
+        sign: (data) => this.key.sign(data),
+        verifyGranteeSignature,
+        clock,
+        logger: log("holder"),
+      },
+    );
+
+    if (membership) {
+      this.network = new NetworkLayer(
+        { institutionId, p2p: config.p2p },
+        { key: this.key, membership, holder, nonces: stores.nonces, consents: stores.consents, clock, logger: log("p2p") },
+      );
+    }
+    const network = this.network;
+
+    const consents = new ConsentService(
+      { institutionId },
+      {
+        store: stores.consents,
+        signer: this.key,
+        clock,
+        logger: log("consent"),
+        publishRevocation: network ? (r) => network.publishRevocation(r) : undefined,
+      },
+    );
+    const reports = new ReportService(
+      {
+        institutionId,
+        peerId: this.key.peerId,
+        defaultDeadlineMs: config.report.defaultDeadlineMs,
+        maxDeadlineMs: config.report.maxDeadlineMs,
+      },
+      {
+        consents,
+        holder,
+        holders: network,
+        memberNames: () => this.memberNames(membership),
+        clock,
+        logger: log("report"),
+      },
+    );
+
+    await network?.start();
+
+    this.grpc = new GrpcServer(
+      {
+        host: config.grpc.host,
+        port: config.grpc.port,
+        maxBatchRecords: config.grpc.maxBatchRecords,
+        maxMessageBytes: config.grpc.maxMessageBytes,
+      },
+      {
+        auth: new ApiKeyAuth(this.secretsFile),
+        rateLimiter: config.grpc.rateLimitPerKey > 0 ? new RateLimiter(config.grpc.rateLimitPerKey) : undefined,
+        ingest,
+        consents,
+        reports,
+        tokenizer,
+        status: () => this.status(),
+        clock,
+        logger: log("api"),
+      },
+    );
+    await this.grpc.start();
+
+    if (config.metrics.enabled) {
+      this.metrics = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics") });
+      await this.metrics.start();
+    }
+    writeRuntime(config, { pid: process.pid, grpcAddr: this.grpc.address, peerId: this.key.peerId, multiaddrs: this.peerMultiaddrs });
+    logger.info({ institutionId, peerId: this.key.peerId, grpc: this.grpc.address, version: NODE_VERSION }, "node started");
+  }
+
+  private async loadMembership(): Promise<Membership> {
+    const { p2p } = this.config;
+    if (!p2p.manifestFile || !existsSync(p2p.manifestFile)) {
+      throw new CreditMeshError("CONFIG_INVALID", "p2p.manifestFile: required (an existing signed manifest) when p2p.enabled", {
+        field: "p2p.manifestFile",
+      });
+    }
+    if (!p2p.operatorPublicKey) {
+      throw new CreditMeshError("CONFIG_INVALID", "p2p.operatorPublicKey: required when p2p.enabled", { field: "p2p.operatorPublicKey" });
+    }
+    return Membership.fromFile(p2p.manifestFile, parseOperatorPublicKey(p2p.operatorPublicKey));
+  }
+
+  private memberNames(membership: Membership | undefined): Map<string, string> {
+    const names = new Map<string, string>([[this.config.institution.id, this.config.institution.name]]);
+    for (const m of membership?.members() ?? []) names.set(m.institutionId, m.name);
+    return names;
+  }
+
+  async status(): Promise<GetNodeStatusResponse> {
+    if (!this.stores) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    const counts = await this.stores.records.counts();
+    return {
+      institutionId: this.config.institution.id,
+      peerId: this.key.peerId,
+      members: this.network?.memberStatus() ?? [],
+      accounts: String(counts.accounts),
+      subjects: String(counts.subjects),
+      version: NODE_VERSION,
+      networkId: this.network?.networkId ?? "",
+      manifestVersion: this.network?.manifestVersion ?? "0",
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === "stopped" || this.state === "stopping" || this.state === "new") {
+      this.state = this.state === "new" ? "stopped" : this.state;
+      return;
+    }
+    this.state = "stopping";
+    await this.stopParts();
+    this.state = "stopped";
+    this.logger.info({ institutionId: this.config.institution.id }, "node stopped");
+  }
+
+  /** Reverse order of start; every step runs even if an earlier one failed. */
+  private async stopParts(): Promise<void> {
+    const steps: [string, (() => Promise<void>) | undefined][] = [
+      ["runtime file", async () => removeRuntime(this.config)],
+      ["grpc", this.grpc && (() => this.grpc!.stop())],
+      ["metrics", this.metrics && (() => this.metrics!.stop())],
+      ["network", this.network && (() => this.network!.stop())],
+      ["store", this.stores && (() => this.stores!.close())],
+    ];
+    for (const [name, step] of steps) {
+      if (!step) continue;
+      try {
+        await step();
+      } catch (err) {
+        this.logger.error({ part: name, err: (err as Error).message }, "error while stopping");
+      }
+    }
+    this.grpc = undefined;
+    this.metrics = undefined;
+    this.network = undefined;
+    this.stores = undefined;
+  }
+}

@@ -1,0 +1,140 @@
+import type { Clock } from "../clock.js";
+import type { P2pSchema } from "../config/schema.js";
+import type { Revocation } from "../gen/creditmesh/v1/consent.js";
+import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
+import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
+import type { Membership } from "../identity/manifest.js";
+import type { NodeKey } from "../identity/node-key.js";
+import type { Logger } from "../logger.js";
+import { PeerNode } from "../p2p/peer-node.js";
+import { QUERY_MAX_FRAME_BYTES, QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../p2p/protocols.js";
+import { createQueryHandler } from "../p2p/query-handler.js";
+import { RemoteHolders } from "../p2p/remote-holders.js";
+import { applyRevocation, encodeRevocation } from "../p2p/revocations.js";
+import { RpcClient } from "../p2p/rpc-client.js";
+import { RpcServer } from "../p2p/rpc-server.js";
+import { RateLimiter } from "../rate-limit.js";
+import type { HolderResult } from "../report/assemble.js";
+import type { HolderService } from "../report/holder.js";
+import type { Holders } from "../report/service.js";
+import type { ConsentStore, NonceStore } from "../store/types.js";
+import type { z } from "zod";
+
+export interface NetworkModules {
+  key: NodeKey;
+  membership: Membership;
+  holder: HolderService;
+  nonces: NonceStore;
+  consents: ConsentStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Everything this node does with its peers: the libp2p node, the query
+ * protocol in both directions and revocation gossip. The report service sees
+ * it only as `Holders`.
+ */
+export class NetworkLayer implements Holders {
+  private peer?: PeerNode;
+  private remote?: RemoteHolders;
+  private unsubscribe?: () => void;
+  private pruneTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly opts: { institutionId: string; p2p: z.infer<typeof P2pSchema> },
+    private readonly modules: NetworkModules,
+  ) {}
+
+  get networkId(): string {
+    return this.modules.membership.networkId;
+  }
+
+  get manifestVersion(): string {
+    return this.modules.membership.version.toString();
+  }
+
+  multiaddrs(): string[] {
+    return this.peer?.multiaddrs() ?? [];
+  }
+
+  async start(): Promise<void> {
+    if (this.peer) return;
+    const { modules, opts } = this;
+    const peer = await PeerNode.create({
+      key: modules.key,
+      membership: modules.membership,
+      listen: opts.p2p.listen,
+      logger: modules.logger,
+      dialIntervalMs: opts.p2p.redialIntervalMs,
+    });
+    this.peer = peer;
+    const handler = createQueryHandler(
+      { institutionId: opts.institutionId, maxClockSkewMs: opts.p2p.maxClockSkewMs },
+      {
+        membership: modules.membership,
+        answer: (query) => modules.holder.answer(query),
+        nonces: modules.nonces,
+        sign: (data) => modules.key.sign(data),
+        rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,
+        clock: modules.clock,
+        logger: modules.logger.child({ protocol: "query" }),
+      },
+    );
+    await peer.addService(
+      new RpcServer(peer, QUERY_PROTOCOL, handler, {
+        maxFrameBytes: Math.min(opts.p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES),
+        handlerTimeoutMs: opts.p2p.handlerTimeoutMs,
+        logger: modules.logger,
+      }),
+    );
+    const client = new RpcClient(peer, { maxFrameBytes: opts.p2p.maxMessageBytes, logger: modules.logger });
+    await peer.addService(client);
+    this.remote = new RemoteHolders(
+      { institutionId: opts.institutionId },
+      {
+        membership: modules.membership,
+        request: (peerId, body, signal) => client.request(peerId, QUERY_PROTOCOL, body, signal),
+        sign: (data) => modules.key.sign(data),
+        logger: modules.logger.child({ protocol: "query" }),
+      },
+    );
+    this.unsubscribe = peer.subscribe(REVOCATIONS_TOPIC, async (data) => {
+      await applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger });
+    });
+    await peer.start();
+    // Replay protection only needs nonces inside the freshness window.
+    this.pruneTimer = setInterval(() => {
+      modules.nonces.prune(modules.clock.now()).catch(() => undefined);
+    }, Math.max(10_000, opts.p2p.maxClockSkewMs));
+    this.pruneTimer.unref();
+  }
+
+  ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {
+    return this.remote ? this.remote.ask(query, signal) : Promise.resolve([]);
+  }
+
+  async publishRevocation(revocation: Revocation): Promise<void> {
+    if (!this.peer) return;
+    await this.peer.publish(REVOCATIONS_TOPIC, encodeRevocation(revocation, (d) => this.modules.key.sign(d)));
+  }
+
+  memberStatus(): MemberStatus[] {
+    return this.modules.membership.members().map((m) => ({
+      institutionId: m.institutionId,
+      name: m.name,
+      peerId: m.peerId,
+      roles: m.roles,
+      connected: m.peerId === this.modules.key.peerId || (this.peer?.isConnected(m.peerId) ?? false),
+    }));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.unsubscribe?.();
+    const peer = this.peer;
+    this.peer = undefined;
+    this.remote = undefined;
+    await peer?.stop();
+  }
+}

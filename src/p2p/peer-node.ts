@@ -1,0 +1,442 @@
+import { createLibp2p } from "libp2p";
+import { tcp } from "@libp2p/tcp";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { identify, type Identify } from "@libp2p/identify";
+import { ping, type Ping } from "@libp2p/ping";
+import {
+  gossipsub,
+  TopicValidatorResult,
+  type GossipSub,
+  type Message,
+  type SubscriptionChangeData,
+} from "@libp2p/gossipsub";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import type { Connection, Libp2p, PeerId, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
+import { CreditMeshError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { NodeKey } from "../identity/node-key.js";
+import { SignedManifest, type Membership, type MembershipChange } from "../identity/manifest.js";
+import { abortError } from "./abort.js";
+import { MembershipGater } from "./gater.js";
+import { MemberDialer } from "./member-dialer.js";
+import {
+  DEFAULT_DIAL_INTERVAL_MS,
+  MANIFEST_REPUBLISH_INTERVAL_MS,
+  MANIFEST_TOPIC,
+  MAX_GOSSIP_MESSAGE_BYTES,
+  REDIAL_INITIAL_MS,
+  REDIAL_MAX_MS,
+} from "./protocols.js";
+
+export interface PeerNodeOptions {
+  key: NodeKey;
+  membership: Membership;
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/4001 (tests: /ip4/127.0.0.1/tcp/0). */
+  listen: string[];
+  logger: Logger;
+  /** Addresses to advertise instead of the listen addresses (NAT, containers). */
+  announce?: string[];
+  /** How often the node checks that it is connected to every member. */
+  dialIntervalMs?: number;
+  redialInitialMs?: number;
+  redialMaxMs?: number;
+  /** How often the current manifest is gossiped even when nothing changed. */
+  manifestRepublishMs?: number;
+  /** Ceiling on one dial (TCP connect + Noise + Yamux). */
+  dialTimeoutMs?: number;
+}
+
+/** Something started after libp2p and stopped before it (protocol handlers, RPC clients). */
+export interface PeerService {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+export type GossipHandler = (data: Uint8Array, from: { peerId: string }) => void | Promise<void>;
+
+type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
+
+/**
+ * One member's libp2p node: TCP + Noise + Yamux, a gater that admits only
+ * manifest members, connections kept up to every member, and gossip. It also
+ * carries the manifest itself: a newer signed manifest heard on the manifest
+ * topic is applied at once, and the current one is re-gossiped to peers that
+ * subscribe and periodically, so a node that missed an update converges.
+ */
+export class PeerNode {
+  readonly libp2p: Libp2p<Services>;
+  readonly membership: Membership;
+  readonly #log: Logger;
+  readonly #gater: MembershipGater;
+  readonly #dialer: MemberDialer;
+  readonly #services: PeerService[] = [];
+  readonly #started = new Set<PeerService>();
+  readonly #handlers = new Map<string, Set<GossipHandler>>();
+  readonly #manifestRepublishMs: number;
+  readonly #dialTimeoutMs: number;
+  #state: "stopped" | "starting" | "started" | "stopping" = "stopped";
+  #transition: Promise<void> = Promise.resolve();
+  #teardown: Array<() => void> = [];
+  #republishTimer: NodeJS.Timeout | undefined;
+  #republishSoon: NodeJS.Timeout | undefined;
+
+  private constructor(libp2p: Libp2p<Services>, opts: PeerNodeOptions, gater: MembershipGater) {
+    this.libp2p = libp2p;
+    this.membership = opts.membership;
+    this.#log = opts.logger.child({ module: "p2p" });
+    this.#gater = gater;
+    this.#manifestRepublishMs = opts.manifestRepublishMs ?? MANIFEST_REPUBLISH_INTERVAL_MS;
+    this.#dialTimeoutMs = opts.dialTimeoutMs ?? 10_000;
+    this.#dialer = new MemberDialer({
+      selfPeerId: opts.key.peerId,
+      membership: opts.membership,
+      isConnected: (peerId) => this.isConnected(peerId),
+      dial: (peerId, signal) => this.connect(peerId, signal).then(() => undefined),
+      logger: this.#log,
+      intervalMs: opts.dialIntervalMs ?? DEFAULT_DIAL_INTERVAL_MS,
+      initialBackoffMs: opts.redialInitialMs ?? REDIAL_INITIAL_MS,
+      maxBackoffMs: opts.redialMaxMs ?? REDIAL_MAX_MS,
+    });
+  }
+
+  static async create(opts: PeerNodeOptions): Promise<PeerNode> {
+    const gater = new MembershipGater(opts.membership);
+    const libp2p = await createLibp2p<Services>({
+      start: false,
+      privateKey: opts.key.libp2pPrivateKey,
+      addresses: { listen: opts.listen, announce: opts.announce ?? [] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: gater,
+      connectionManager: {
+        dialTimeout: opts.dialTimeoutMs ?? 10_000,
+        // Members often share a host (tests, one operator running several
+        // institutions); the gater, not a per-IP rate, decides who gets in.
+        inboundConnectionThreshold: 100,
+        maxIncomingPendingConnections: 64,
+      },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          floodPublish: true,
+          fallbackToFloodsub: false,
+          doPX: false,
+          maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+        }),
+      },
+    });
+    return new PeerNode(libp2p, opts, gater);
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  get isStarted(): boolean {
+    return this.#state === "started";
+  }
+
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((ma) => ma.toString());
+  }
+
+  isConnected(peerId: string): boolean {
+    const id = tryPeerId(peerId);
+    return id !== undefined && this.libp2p.getConnections(id).some((c) => c.status === "open");
+  }
+
+  connectedPeers(): string[] {
+    return [...new Set(this.libp2p.getConnections().filter((c) => c.status === "open").map((c) => c.remotePeer.toString()))];
+  }
+
+  /**
+   * An open connection to a member, dialling its manifest addresses if there is
+   * none. MEMBERSHIP_DENIED for a non-member, P2P_UNREACHABLE when the dial fails.
+   */
+  async connect(peerId: string, signal?: AbortSignal): Promise<Connection> {
+    const member = this.membership.byPeerId(peerId);
+    const id = tryPeerId(peerId);
+    if (member === undefined || id === undefined) {
+      throw new CreditMeshError("MEMBERSHIP_DENIED", `peer ${peerId} is not a member of the network`);
+    }
+    if (this.#state !== "started") {
+      throw new CreditMeshError("P2P_UNREACHABLE", "the p2p node is not running");
+    }
+    const open = this.libp2p.getConnections(id).find((c) => c.status === "open");
+    if (open !== undefined) return open;
+    const timeout = AbortSignal.timeout(this.#dialTimeoutMs);
+    const dialSignal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const addrs = dialableAddrs(member.addrs, peerId);
+    try {
+      return await this.libp2p.dial(addrs.length > 0 ? addrs : id, { signal: dialSignal });
+    } catch (cause) {
+      if (signal?.aborted) throw abortError(signal, `dialling ${peerId} timed out`);
+      throw new CreditMeshError("P2P_UNREACHABLE", `cannot reach peer ${peerId}: ${errorMessage(cause)}`, { cause });
+    }
+  }
+
+  /** Registers a service started after libp2p (and at once if the node is running). */
+  async addService(service: PeerService): Promise<void> {
+    if (this.#services.includes(service)) return;
+    this.#services.push(service);
+    if (this.#state === "started") {
+      await service.start();
+      this.#started.add(service);
+    }
+  }
+
+  async removeService(service: PeerService): Promise<void> {
+    const i = this.#services.indexOf(service);
+    if (i >= 0) this.#services.splice(i, 1);
+    if (this.#started.delete(service)) await service.stop();
+  }
+
+  async handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
+    await this.libp2p.handle(protocol, handler, { ...options, force: true });
+  }
+
+  async unhandle(protocol: string): Promise<void> {
+    await this.libp2p.unhandle(protocol);
+  }
+
+  /**
+   * Gossips `data` on `topic`; returns how many peers it was sent to (0 is
+   * fine: nobody else is subscribed yet). Messages are signed by this node's
+   * key; our own messages are not delivered back to us.
+   */
+  async publish(topic: string, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    if (data.length > MAX_GOSSIP_MESSAGE_BYTES) {
+      throw new CreditMeshError("P2P_PROTOCOL", `gossip message of ${data.length} bytes exceeds ${MAX_GOSSIP_MESSAGE_BYTES}`);
+    }
+    if (this.#state !== "started") {
+      throw new CreditMeshError("P2P_UNREACHABLE", "the p2p node is not running");
+    }
+    const result = await this.libp2p.services.pubsub.publish(topic, data);
+    return result.recipients.length;
+  }
+
+  /**
+   * Calls `handler` for every message on `topic` from a member (other than
+   * ourselves). Returns the function that unsubscribes this handler.
+   */
+  subscribe(topic: string, handler: GossipHandler): () => void {
+    let set = this.#handlers.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.#handlers.set(topic, set);
+      if (this.#state === "started") this.#subscribeTopic(topic);
+    }
+    set.add(handler);
+    return () => {
+      const current = this.#handlers.get(topic);
+      if (current === undefined) return;
+      current.delete(handler);
+      if (current.size === 0 && topic !== MANIFEST_TOPIC) {
+        this.#handlers.delete(topic);
+        this.libp2p.services.pubsub.topicValidators.delete(topic);
+        if (this.#state === "started") this.libp2p.services.pubsub.unsubscribe(topic);
+      }
+    };
+  }
+
+  /**
+   * Applies a newer operator-signed manifest locally and gossips it to the
+   * network. False when it is not newer or not validly signed.
+   */
+  async applyManifest(signed: SignedManifest, signal?: AbortSignal): Promise<boolean> {
+    if (!this.membership.replace(signed)) return false;
+    if (this.#state === "started") await this.#publishManifest(signal);
+    return true;
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await this.#transition.catch(() => undefined);
+    if (this.#state === "started") return;
+    this.#state = "starting";
+    this.#transition = this.#doStart().then(
+      () => {
+        this.#state = "started";
+      },
+      async (err: unknown) => {
+        this.#state = "started"; // let stop() undo whatever did start
+        await this.#doStop();
+        this.#state = "stopped";
+        throw err;
+      },
+    );
+    await this.#transition;
+  }
+
+  async stop(_signal?: AbortSignal): Promise<void> {
+    await this.#transition.catch(() => undefined);
+    if (this.#state === "stopped") return;
+    this.#state = "stopping";
+    this.#transition = this.#doStop().finally(() => {
+      this.#state = "stopped";
+    });
+    await this.#transition;
+  }
+
+  async #doStart(): Promise<void> {
+    await this.libp2p.start();
+    this.#teardown.push(this.#gater.enforceOn(this.libp2p, this.#log));
+
+    const pubsub = this.libp2p.services.pubsub;
+    const onMessage = (evt: CustomEvent<Message>): void => this.#onGossip(evt.detail);
+    pubsub.addEventListener("message", onMessage);
+    this.#teardown.push(() => pubsub.removeEventListener("message", onMessage));
+
+    const onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+      if (evt.detail.subscriptions.some((s) => s.topic === MANIFEST_TOPIC && s.subscribe)) this.#scheduleManifestPublish();
+    };
+    pubsub.addEventListener("subscription-change", onSubscriptionChange);
+    this.#teardown.push(() => pubsub.removeEventListener("subscription-change", onSubscriptionChange));
+
+    const onMembershipChange = (change: MembershipChange): void => {
+      this.#log.info(
+        { version: change.current.version, added: change.added.length, removed: change.removed.length },
+        "membership manifest replaced",
+      );
+      this.#dialer.membersChanged(change);
+    };
+    this.membership.on("change", onMembershipChange);
+    this.#teardown.push(() => this.membership.off("change", onMembershipChange));
+
+    if (!this.#handlers.has(MANIFEST_TOPIC)) this.#handlers.set(MANIFEST_TOPIC, new Set());
+    for (const topic of this.#handlers.keys()) this.#subscribeTopic(topic);
+
+    this.#state = "started"; // services may dial and publish from their start()
+    for (const service of this.#services) {
+      await service.start();
+      this.#started.add(service);
+    }
+    this.#dialer.start();
+    if (this.#manifestRepublishMs > 0) {
+      this.#republishTimer = setInterval(() => this.#scheduleManifestPublish(), this.#manifestRepublishMs);
+      this.#republishTimer.unref();
+    }
+    this.#log.info({ peer_id: this.peerId, addrs: this.multiaddrs() }, "p2p node started");
+  }
+
+  async #doStop(): Promise<void> {
+    clearInterval(this.#republishTimer);
+    clearTimeout(this.#republishSoon);
+    this.#republishTimer = this.#republishSoon = undefined;
+    try {
+      this.#dialer.stop();
+      for (const service of [...this.#services].reverse()) {
+        if (!this.#started.delete(service)) continue;
+        try {
+          await service.stop();
+        } catch (err) {
+          this.#log.warn({ err }, "p2p service failed to stop");
+        }
+      }
+    } finally {
+      for (const undo of this.#teardown.splice(0).reverse()) undo();
+      await this.libp2p.stop();
+      this.#log.info({ peer_id: this.peerId }, "p2p node stopped");
+    }
+  }
+
+  #subscribeTopic(topic: string): void {
+    const pubsub = this.libp2p.services.pubsub;
+    pubsub.topicValidators.set(topic, (_from, msg) => this.#validate(topic, msg));
+    pubsub.subscribe(topic);
+  }
+
+  #validate(topic: string, msg: Message): TopicValidatorResult {
+    if (msg.type !== "signed" || msg.data.length > MAX_GOSSIP_MESSAGE_BYTES) return TopicValidatorResult.Reject;
+    if (topic === MANIFEST_TOPIC) {
+      // Whoever relays it, only the operator's signature matters here: a
+      // member added by this very manifest may be its first sender.
+      let signed: SignedManifest;
+      try {
+        signed = SignedManifest.decode(msg.data);
+      } catch {
+        return TopicValidatorResult.Reject;
+      }
+      const verdict = this.membership.evaluate(signed);
+      if (verdict.kind === "newer") return TopicValidatorResult.Accept;
+      if (verdict.kind === "same" || verdict.kind === "older") return TopicValidatorResult.Ignore;
+      this.#log.warn({ from: msg.from.toString(), verdict: verdict.kind }, "rejected a manifest on the manifest topic");
+      return TopicValidatorResult.Reject;
+    }
+    return this.membership.has(msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+  }
+
+  #onGossip(msg: Message): void {
+    if (msg.type !== "signed") return;
+    const from = { peerId: msg.from.toString() };
+    if (msg.topic === MANIFEST_TOPIC) this.#onManifestGossip(msg.data, from.peerId);
+    const handlers = this.#handlers.get(msg.topic);
+    if (handlers === undefined) return;
+    for (const handler of handlers) {
+      Promise.resolve()
+        .then(() => handler(msg.data, from))
+        .catch((err: unknown) => this.#log.warn({ err, topic: msg.topic, from: from.peerId }, "gossip handler failed"));
+    }
+  }
+
+  #onManifestGossip(data: Uint8Array, from: string): void {
+    let signed: SignedManifest;
+    try {
+      signed = SignedManifest.decode(data);
+    } catch {
+      return;
+    }
+    if (this.membership.replace(signed)) {
+      this.#log.info({ from, version: this.membership.manifest.version }, "applied a newer manifest from gossip");
+    }
+  }
+
+  // Debounced: several peers subscribing at once cost one publish.
+  #scheduleManifestPublish(): void {
+    if (this.#republishSoon !== undefined || this.#state !== "started") return;
+    this.#republishSoon = setTimeout(() => {
+      this.#republishSoon = undefined;
+      this.#publishManifest().catch((err: unknown) => this.#log.debug({ err }, "manifest gossip failed"));
+    }, 100);
+    this.#republishSoon.unref();
+  }
+
+  async #publishManifest(signal?: AbortSignal): Promise<void> {
+    await this.publish(MANIFEST_TOPIC, SignedManifest.encode(this.membership.signed).finish(), signal);
+  }
+}
+
+function tryPeerId(peerId: string): PeerId | undefined {
+  try {
+    return peerIdFromString(peerId);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Manifest addresses with /p2p/<id> appended, so Noise checks that the right peer answered. */
+function dialableAddrs(addrs: string[], peerId: string): Multiaddr[] {
+  const out: Multiaddr[] = [];
+  for (const addr of addrs) {
+    try {
+      const ma = multiaddr(addr);
+      out.push(ma.getComponents().some((c) => c.name === "p2p") ? ma : ma.encapsulate(`/p2p/${peerId}`));
+    } catch {
+      // validateManifest refuses bad addresses; nothing to dial here
+    }
+  }
+  return out;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(errorMessage).join("; ");
+  return err instanceof Error ? err.message : String(err);
+}

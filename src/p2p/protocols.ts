@@ -1,0 +1,37 @@
+/**
+ * Every peer protocol id, gossip topic, size limit and timeout in one place.
+ * Protocol ids are versioned: a wire change gets a new id, never a silent edit.
+ */
+
+export const QUERY_PROTOCOL = "/creditmesh/query/1.0.0";
+export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
+
+export const REVOCATIONS_TOPIC = "creditmesh/revocations/1";
+export const MANIFEST_TOPIC = "creditmesh/manifest/1";
+
+/** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
+export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;
+export const DISPUTE_MAX_FRAME_BYTES = 64 * 1024;
+/** Default frame ceiling for an RPC protocol that does not set its own. */
+export const DEFAULT_RPC_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** A requester that passes no signal still gets an answer or an error within this. */
+export const DEFAULT_RPC_REQUEST_TIMEOUT_MS = 10_000;
+/** A holder abandons its own handler after this, even if the requester waits longer. */
+export const QUERY_HANDLER_TIMEOUT_MS = 5_000;
+export const DISPUTE_HANDLER_TIMEOUT_MS = 5_000;
+/** Requests one stream may have in its handlers at once; beyond that the stream is paused (backpressure). */
+export const DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM = 512;
+/** Streams a peer may open per RPC protocol on one connection (one is normal; a few cover reopening). */
+export const RPC_MAX_STREAMS_PER_CONNECTION = 4;
+
+/** Largest gossip message accepted on any CreditMesh topic. */
+export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024;
+
+/** How often a node checks that it is connected to every member. */
+export const DEFAULT_DIAL_INTERVAL_MS = 2_000;
+/** Redial backoff per member: from the first to the cap, with jitter. */
+export const REDIAL_INITIAL_MS = 500;
+export const REDIAL_MAX_MS = 30_000;
+/** Periodic manifest gossip: a node that missed an update converges within this. */
+export const MANIFEST_REPUBLISH_INTERVAL_MS = 60_000;

@@ -1,0 +1,80 @@
+import type { Clock } from "../clock.js";
+import { CreditMeshError } from "../errors.js";
+import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
+import { QueryAnswer, QueryRequest, Signed } from "../gen/creditmesh/v1/peer.js";
+import { HolderAnswer } from "../gen/creditmesh/v1/report.js";
+import type { Membership } from "../identity/manifest.js";
+import { verifyByPeerId } from "../identity/node-key.js";
+import type { Logger } from "../logger.js";
+import { queriesAnswered } from "../metrics.js";
+import type { RateLimiter } from "../rate-limit.js";
+import type { SignedHolderAnswer } from "../report/holder.js";
+import type { NonceStore } from "../store/types.js";
+
+export interface QueryHandlerModules {
+  membership: Membership;
+  /** The domain's answer (consent check, inquiry log, tradelines, signature). */
+  answer(query: QueryRequest): Promise<SignedHolderAnswer>;
+  nonces: NonceStore;
+  sign(data: Uint8Array): Uint8Array;
+  rateLimiter?: RateLimiter;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * The holder's side of /creditmesh/query: authenticates the request (the
+ * connection's peer must be a LENDER member, and the request must be signed by
+ * that peer for that institution), rejects stale and replayed requests, then
+ * lets the domain answer. Every refusal is a signed DENIED answer, never a
+ * dropped stream, so the requester can tell "refused" from "broken".
+ */
+export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs: number }, m: QueryHandlerModules) {
+  const deny = (base: Partial<HolderAnswer>, reason: string): Uint8Array => {
+    m.logger.warn({ requester: base.requesterInstitutionId, requestId: base.requestId, reason }, "query refused");
+    queriesAnswered.inc({ status: "DENIED" });
+    const answer: HolderAnswer = {
+      requestId: "",
+      holderInstitutionId: opts.institutionId,
+      requesterInstitutionId: "",
+      subjectToken: "",
+      asOf: "",
+      tradelines: [],
+      inquiries: [],
+      ...base,
+      status: HolderStatus.DENIED,
+      reason,
+      answeredAt: m.clock.now(),
+    };
+    const signedAnswer = HolderAnswer.encode(answer).finish();
+    return QueryAnswer.encode({ signedAnswer: Buffer.from(signedAnswer), signature: Buffer.from(m.sign(signedAnswer)) }).finish();
+  };
+
+  return async (body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> => {
+    const member = m.membership.byPeerId(from.peerId);
+    if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", "not a member of this network");
+    let envelope: Signed;
+    let query: QueryRequest;
+    try {
+      envelope = Signed.decode(body);
+      query = QueryRequest.decode(envelope.body);
+    } catch (cause) {
+      throw new CreditMeshError("P2P_PROTOCOL", "malformed query", { cause });
+    }
+    const base = { requestId: query.requestId, requesterInstitutionId: query.requesterInstitutionId, subjectToken: query.subjectToken, asOf: query.asOf };
+    if (!verifyByPeerId(from.peerId, envelope.body, envelope.signature)) return deny(base, "request signature does not verify");
+    if (query.requesterInstitutionId !== member.institutionId) return deny(base, "requester institution does not match the connection's peer");
+    if (!member.roles.includes(Role.LENDER)) return deny(base, "requester is not a LENDER member");
+    if (m.rateLimiter && !m.rateLimiter.tryTake(member.institutionId)) return deny(base, "rate limit exceeded");
+    const now = m.clock.now().getTime();
+    const issued = query.issuedAt?.getTime() ?? 0;
+    if (Math.abs(now - issued) > opts.maxClockSkewMs) return deny(base, "request is stale or from the future");
+    if (!query.requestId || query.nonce.length < 8) return deny(base, "request lacks a request id or nonce");
+    const fresh = await m.nonces.remember(member.institutionId, Buffer.from(query.nonce).toString("hex"), new Date(issued + 2 * opts.maxClockSkewMs));
+    if (!fresh) return deny(base, "replayed request (nonce seen before)");
+
+    const signed = await m.answer(query);
+    queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
+    return QueryAnswer.encode({ signedAnswer: Buffer.from(signed.signedAnswer), signature: Buffer.from(signed.signature) }).finish();
+  };
+}

@@ -1,0 +1,155 @@
+import { createHmac } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { isCreditMeshError } from "../errors.js";
+import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import type { Logger } from "../logger.js";
+import type { AccountPii, RecordStore, StoredAccount, StoredRepayment } from "../store/types.js";
+import type { SubjectTokenizer } from "../subject/tokenizer.js";
+import { validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
+
+export interface Rejection {
+  index: number;
+  field: string;
+  reason: string;
+}
+
+export interface BatchResult {
+  accepted: number;
+  rejected: Rejection[];
+}
+
+/** Seals raw personal data for storage (store/cipher.ts implements it). */
+export interface PiiSealer {
+  sealPii(pii: AccountPii, aad: Uint8Array): Uint8Array;
+}
+
+export interface IngestModules {
+  store: RecordStore;
+  tokenizer: SubjectTokenizer;
+  sealer: PiiSealer;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** account_ref = HMAC(node key, account_id): the only account key that leaves the validator. */
+export function accountRefFor(key: Uint8Array, accountId: string): string {
+  return createHmac("sha256", key).update(accountId).digest("hex").slice(0, 32);
+}
+
+/**
+ * Validates and stores one batch of furnished records. A rejected record
+ * changes nothing; the accepted ones are written in one synced batch before
+ * this resolves, so an acknowledgement always means durable.
+ */
+export class IngestService {
+  /** Batches are applied one at a time: read-then-write of counters and indexes must not interleave. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly opts: { accountRefKey: Uint8Array },
+    private readonly modules: IngestModules,
+  ) {}
+
+  submitBatch(records: readonly WireRecord[]): Promise<BatchResult> {
+    const run = this.tail.then(() => this.apply(records));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(records: readonly WireRecord[]): Promise<BatchResult> {
+    const rejected: Rejection[] = [];
+    const accounts = new Map<string, { index: number; valid: ValidAccount }>();
+    const repayments: { index: number; ref: string; valid: ValidRepayment }[] = [];
+
+    records.forEach((record, index) => {
+      try {
+        const v = validateRecord(record);
+        if (v.kind === "account") {
+          accounts.set(this.ref(v.account.accountId), { index, valid: v.account });
+        } else {
+          repayments.push({ index, ref: this.ref(v.repayment.accountId), valid: v.repayment });
+        }
+      } catch (err) {
+        if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
+        rejected.push({ index, field: err.field ?? "", reason: reasonOf(err.message, err.field) });
+      }
+    });
+
+    const refs = new Set<string>(accounts.keys());
+    for (const r of repayments) refs.add(r.ref);
+    const refList = [...refs];
+    const existing = refList.length ? await this.modules.store.getAccounts(refList) : [];
+    const known = new Map<string, StoredAccount | undefined>();
+    refList.forEach((ref, i) => known.set(ref, existing[i]));
+
+    const now = this.modules.clock.now().toISOString();
+    const toWrite: StoredAccount[] = [];
+    const previous: (StoredAccount | undefined)[] = [];
+    for (const [ref, { valid }] of accounts) {
+      toWrite.push(this.storedAccount(ref, valid, now));
+      previous.push(known.get(ref));
+    }
+
+    const repaymentWrites: StoredRepayment[] = [];
+    for (const { index, ref, valid } of repayments) {
+      // A repayment may follow its account in the same batch, or refer to one stored before.
+      const account = accounts.get(ref);
+      if (!(account && account.index < index) && !known.get(ref)) {
+        rejected.push({ index, field: "repayment.account_id", reason: "no account with this account_id has been furnished by this institution" });
+        continue;
+      }
+      repaymentWrites.push({
+        accountRef: ref,
+        installment: valid.installment,
+        dueOn: valid.dueOn,
+        amountDue: valid.amountDue,
+        paidOn: valid.paidOn,
+        amountPaid: valid.amountPaid,
+        balanceAfter: valid.balanceAfter,
+      });
+    }
+
+    if (toWrite.length || repaymentWrites.length) {
+      await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
+    }
+    rejected.sort((a, b) => a.index - b.index);
+    const accepted = records.length - rejected.length;
+    if (rejected.length) {
+      this.modules.logger.debug({ accepted, rejected: rejected.length, firstField: rejected[0]!.field }, "batch had rejections");
+    }
+    return { accepted, rejected };
+  }
+
+  private ref(accountId: string): string {
+    return accountRefFor(this.opts.accountRefKey, accountId);
+  }
+
+  private storedAccount(ref: string, a: ValidAccount, now: string): StoredAccount {
+    const pii: AccountPii = {
+      accountId: a.accountId,
+      idType: a.subject.idTypeName,
+      idNumber: a.subject.normalizedId,
+      name: a.subject.name,
+      phone: a.subject.phone,
+    };
+    return {
+      accountRef: ref,
+      subjectToken: this.modules.tokenizer.token(a.subject),
+      pii: this.modules.sealer.sealPii(pii, Buffer.from(ref)),
+      productType: a.productType,
+      openedOn: a.openedOn,
+      closedOn: a.closedOn,
+      creditLimit: a.creditLimit,
+      termMonths: a.termMonths,
+      currency: a.currency,
+      chargedOff: a.chargedOff,
+      furnishingConsentRef: a.furnishingConsentRef,
+      updatedAt: now,
+    };
+  }
+}
+
+/** `invalid()` prefixes messages with the field; the wire carries them apart. */
+function reasonOf(message: string, field: string | undefined): string {
+  return field && message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+}

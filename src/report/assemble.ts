@@ -1,0 +1,87 @@
+import { HolderStatus, type Purpose } from "../gen/creditmesh/v1/common.js";
+import type { CreditReport, HolderAnswer, HolderOutcome, Inquiry, Tradeline } from "../gen/creditmesh/v1/report.js";
+import { compareStrings, mergeInquiries, mergeTradelines } from "./merge.js";
+import { scoreReport } from "./score.js";
+import { summarize } from "./summary.js";
+
+/** One member's part in a report: its outcome, and its answer when it gave a verified one. */
+export interface HolderResult {
+  outcome: HolderOutcome;
+  answer?: HolderAnswer;
+}
+
+/**
+ * LENDER: the requester sees its own inquiries, and counts of everyone's.
+ * SUBJECT: the borrower sees every inquiry, by name.
+ */
+export type ReportAudience = "LENDER" | "SUBJECT";
+
+export interface AssembleInput {
+  reportId: string;
+  requesterInstitutionId: string;
+  purpose: Purpose;
+  subjectToken: string;
+  asOf: string;
+  generatedAt: Date;
+  holders: readonly HolderResult[];
+  /** institution_id → display name, from the membership manifest. */
+  memberNames: ReadonlyMap<string, string>;
+  audience: ReportAudience;
+}
+
+/** Answers that carry data: a holder that denied, timed out or failed contributes nothing. */
+export function contributes(outcome: HolderOutcome): boolean {
+  return outcome.status === HolderStatus.OK || outcome.status === HolderStatus.NO_DATA;
+}
+
+/**
+ * A holder vouches only for its own accounts, so a tradeline attributed to
+ * another institution is not taken from its answer.
+ */
+export function ownTradelines(institutionId: string, answer: HolderAnswer): Tradeline[] {
+  return answer.tradelines.filter((tl) => tl.institutionId === institutionId);
+}
+
+/** Same input → the same report, byte for byte. */
+export function assembleReport(input: AssembleInput): CreditReport {
+  const tradelineSources: Tradeline[] = [];
+  const inquirySources: Inquiry[] = [];
+  for (const { outcome, answer } of input.holders) {
+    if (!answer || !contributes(outcome)) continue;
+    tradelineSources.push(...ownTradelines(outcome.institutionId, answer));
+    inquirySources.push(...answer.inquiries);
+  }
+  const tradelines = mergeTradelines(tradelineSources);
+  const allInquiries = mergeInquiries(inquirySources, input.memberNames);
+  const summary = summarize(tradelines, allInquiries, input.asOf);
+  const score = scoreReport({ tradelines, inquiries: allInquiries, summary, asOf: input.asOf });
+
+  return {
+    reportId: input.reportId,
+    subjectToken: input.subjectToken,
+    asOf: input.asOf,
+    tradelines,
+    inquiries:
+      input.audience === "SUBJECT"
+        ? allInquiries
+        : allInquiries.filter((q) => q.requesterInstitutionId === input.requesterInstitutionId),
+    summary,
+    score,
+    holders: holderOutcomes(input.holders, tradelines),
+    requesterInstitutionId: input.requesterInstitutionId,
+    purpose: input.purpose,
+    generatedAt: input.generatedAt,
+  };
+}
+
+function holderOutcomes(holders: readonly HolderResult[], tradelines: readonly Tradeline[]): HolderOutcome[] {
+  const counts = new Map<string, number>();
+  for (const tl of tradelines) counts.set(tl.institutionId, (counts.get(tl.institutionId) ?? 0) + 1);
+  return holders
+    .map(({ outcome, answer }) => ({
+      ...outcome,
+      // What the report shows, not what the holder claimed.
+      tradelines: answer && contributes(outcome) ? (counts.get(outcome.institutionId) ?? 0) : 0,
+    }))
+    .sort((a, b) => compareStrings(a.institutionId, b.institutionId) || a.status - b.status);
+}

@@ -1,0 +1,76 @@
+import { invalid } from "../errors.js";
+
+const DAY_MS = 86_400_000;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Days since 1970-01-01 of a YYYY-MM-DD calendar date; undefined unless it is a real date. */
+export function epochDay(iso: string): number | undefined {
+  const m = ISO_DATE.exec(iso);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = Date.UTC(y, mo - 1, d);
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
+  return t / DAY_MS;
+}
+
+export function requireEpochDay(iso: string, field: string): number {
+  const day = epochDay(iso);
+  if (day === undefined) throw invalid(field, "must be a calendar date YYYY-MM-DD");
+  return day;
+}
+
+export function isoOfEpochDay(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** The same day n months later (earlier for negative n), clamped to the end of shorter months. */
+export function addMonths(iso: string, n: number): string {
+  const day = requireEpochDay(iso, "date");
+  const d = new Date(day * DAY_MS);
+  const monthIndex = d.getUTCFullYear() * 12 + d.getUTCMonth() + n;
+  const y = Math.floor(monthIndex / 12);
+  const mo = monthIndex - y * 12;
+  const lastDay = new Date(Date.UTC(y, mo + 1, 0)).getUTCDate();
+  return isoOfEpochDay(Date.UTC(y, mo, Math.min(d.getUTCDate(), lastDay)) / DAY_MS);
+}
+
+/** Whole calendar months from `from` to `to`; 0 when `to` is not later. */
+export function fullMonthsBetween(from: string, to: string): number {
+  const a = ISO_DATE.exec(from);
+  const b = ISO_DATE.exec(to);
+  if (!a || !b) return 0;
+  const months =
+    (Number(b[1]) - Number(a[1])) * 12 + (Number(b[2]) - Number(a[2])) - (Number(b[3]) < Number(a[3]) ? 1 : 0);
+  return Math.max(0, months);
+}
+
+/**
+ * The windows every multi-lending signal uses, fixed here so summary and
+ * score can never disagree about them.
+ */
+export interface ReportWindows {
+  asOfDay: number;
+  /** Accounts opened on [first90, asOf] count as opened "in the last 90 days". */
+  first90: number;
+  /** Inquiries at [start30Ms, endMs) count as "in the last 30 days". */
+  start30Ms: number;
+  endMs: number;
+}
+
+export function reportWindows(asOf: string): ReportWindows {
+  const asOfDay = requireEpochDay(asOf, "as_of");
+  const endMs = (asOfDay + 1) * DAY_MS;
+  return { asOfDay, first90: asOfDay - 90, start30Ms: endMs - 30 * DAY_MS, endMs };
+}
+
+export function openedInLast90Days(openedOn: string, w: ReportWindows): boolean {
+  const day = epochDay(openedOn);
+  return day !== undefined && day >= w.first90 && day <= w.asOfDay;
+}
+
+export function inLast30Days(at: Date | undefined, w: ReportWindows): boolean {
+  if (at === undefined) return false;
+  const t = at.getTime();
+  return t >= w.start30Ms && t < w.endMs;
+}

@@ -1,0 +1,118 @@
+import type { Clock } from "../clock.js";
+import { checkConsent } from "../consent/policy.js";
+import { HolderStatus } from "../gen/creditmesh/v1/common.js";
+import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
+import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
+import type { Logger } from "../logger.js";
+import { deriveTradeline } from "../records/tradeline.js";
+import type { ConsentStore, InquiryStore, RecordStore } from "../store/types.js";
+
+/** A holder's answer with the exact bytes its signature covers. */
+export interface SignedHolderAnswer {
+  answer: HolderAnswer;
+  signedAnswer: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface HolderModules {
+  records: RecordStore;
+  consents: ConsentStore;
+  inquiries: InquiryStore;
+  sign(data: Uint8Array): Uint8Array;
+  /** Checks a consent's signature against its grantee's node key (from the manifest). */
+  verifyGranteeSignature(granteeInstitutionId: string, data: Uint8Array, signature: Uint8Array): boolean;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * The holder side of a report: checks the consent the requester presents,
+ * logs the inquiry, derives this institution's tradelines for the subject and
+ * signs everything it returns. The same code answers local and remote
+ * requesters, so the node applies one policy to everyone.
+ */
+export class HolderService {
+  constructor(
+    private readonly opts: { institutionId: string },
+    private readonly modules: HolderModules,
+  ) {}
+
+  async answer(query: QueryRequest): Promise<SignedHolderAnswer> {
+    const { modules } = this;
+    const now = modules.clock.now();
+    const base = {
+      requestId: query.requestId,
+      holderInstitutionId: this.opts.institutionId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      asOf: query.asOf,
+      answeredAt: now,
+    };
+    const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.consentId) : undefined;
+    const decision = checkConsent(query.consent, {
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      purpose: query.purpose,
+      now,
+      revokedAt,
+      verifyGranteeSignature: modules.verifyGranteeSignature,
+    });
+    if (!decision.ok) {
+      modules.logger.warn(
+        { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, reason: decision.reason },
+        "query refused",
+      );
+      return this.sign({ ...base, status: HolderStatus.DENIED, reason: decision.reason, tradelines: [], inquiries: [] });
+    }
+
+    const inquiry: Inquiry = {
+      inquiryId: query.requestId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      requesterName: "",
+      purpose: query.purpose,
+      inquiredAt: now,
+    };
+    await modules.inquiries.add(query.subjectToken, inquiry);
+    const [tradelines, inquiries] = await Promise.all([
+      this.tradelines(query.subjectToken, query.asOf),
+      modules.inquiries.listForSubject(query.subjectToken),
+    ]);
+    modules.logger.info(
+      { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
+      "query answered",
+    );
+    return this.sign({
+      ...base,
+      status: tradelines.length ? HolderStatus.OK : HolderStatus.NO_DATA,
+      reason: "",
+      tradelines,
+      inquiries,
+    });
+  }
+
+  private async tradelines(subjectToken: string, asOf: string): Promise<Tradeline[]> {
+    const accounts = await this.modules.records.accountsForSubject(subjectToken);
+    const derived = await Promise.all(
+      accounts
+        // An account opened after the report date did not exist yet: the report is as of asOf.
+        .filter((account) => account.openedOn <= asOf)
+        .map(async (account) =>
+          deriveTradeline({
+            institutionId: this.opts.institutionId,
+            accountRef: account.accountRef,
+            account,
+            repayments: await this.modules.records.repaymentsForAccount(account.accountRef),
+            asOf,
+          }),
+        ),
+    );
+    return derived.sort((a, b) =>
+      a.openedOn === b.openedOn ? a.accountRef.localeCompare(b.accountRef) : a.openedOn.localeCompare(b.openedOn),
+    );
+  }
+
+  private sign(answer: HolderAnswer): SignedHolderAnswer {
+    const signedAnswer = HolderAnswer.encode(answer).finish();
+    return { answer, signedAnswer, signature: this.modules.sign(signedAnswer) };
+  }
+}

@@ -1,0 +1,123 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { ConsentService } from "../consent/service.js";
+import { CreditMeshError } from "../errors.js";
+import { ConsentStatus, HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
+import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
+import type { CreditReport } from "../gen/creditmesh/v1/report.js";
+import type { Logger } from "../logger.js";
+import { assembleReport, type HolderResult } from "./assemble.js";
+import type { HolderService } from "./holder.js";
+
+/**
+ * The other members that may hold the subject. p2p/ implements it over
+ * libp2p; tests use an in-memory one. Must settle by the time `signal` aborts:
+ * one result per member asked, TIMEOUT/UNREACHABLE for those that did not answer.
+ */
+export interface Holders {
+  ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]>;
+}
+
+export interface ReportRequest {
+  subjectToken: string;
+  purpose: Purpose;
+  consentId: string;
+  asOf: string;
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReportServiceModules {
+  consents: ConsentService;
+  holder: HolderService;
+  holders?: Holders;
+  /** institution_id → display name, from the manifest (or this node alone). */
+  memberNames(): Map<string, string>;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
+export class ReportService {
+  constructor(
+    private readonly opts: { institutionId: string; peerId: string; defaultDeadlineMs: number; maxDeadlineMs: number },
+    private readonly modules: ReportServiceModules,
+  ) {}
+
+  async generate(req: ReportRequest): Promise<CreditReport> {
+    const { modules, opts } = this;
+    const consent = await modules.consents.get(req.consentId);
+    if (!consent || consent.granteeInstitutionId !== opts.institutionId) {
+      throw new CreditMeshError("CONSENT_DENIED", "no consent with this consent_id was granted to this institution", { field: "consent_id" });
+    }
+    if (consent.subjectToken !== req.subjectToken) {
+      throw new CreditMeshError("CONSENT_DENIED", "the consent is for another subject", { field: "consent_id" });
+    }
+    if (consent.purpose !== req.purpose) {
+      throw new CreditMeshError("CONSENT_DENIED", "the consent was given for another purpose", { field: "purpose" });
+    }
+    if (consent.status !== ConsentStatus.ACTIVE) {
+      throw new CreditMeshError("CONSENT_DENIED", `the consent is ${ConsentStatus[consent.status]}`, { field: "consent_id" });
+    }
+    const now = modules.clock.now();
+    if (consent.validFrom && now < consent.validFrom) {
+      throw new CreditMeshError("CONSENT_DENIED", "the consent is not yet valid", { field: "consent_id" });
+    }
+
+    const query: QueryRequest = {
+      requestId: randomUUID(),
+      requesterInstitutionId: opts.institutionId,
+      subjectToken: req.subjectToken,
+      purpose: req.purpose,
+      consent,
+      issuedAt: now,
+      nonce: randomBytes(16),
+      asOf: req.asOf,
+    };
+    const deadlineMs = Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(deadlineMs)]) : AbortSignal.timeout(deadlineMs);
+
+    const [local, remote] = await Promise.all([this.askSelf(query), modules.holders ? modules.holders.ask(query, signal) : []]);
+    if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
+
+    const report = assembleReport({
+      reportId: query.requestId,
+      requesterInstitutionId: opts.institutionId,
+      purpose: req.purpose,
+      subjectToken: req.subjectToken,
+      asOf: req.asOf,
+      generatedAt: now,
+      holders: [local, ...remote],
+      memberNames: modules.memberNames(),
+      audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
+    });
+    modules.logger.info(
+      {
+        reportId: report.reportId,
+        subjectToken: req.subjectToken,
+        tradelines: report.tradelines.length,
+        holders: report.holders.map((h) => `${h.institutionId}:${HolderStatus[h.status]}`).join(","),
+      },
+      "report assembled",
+    );
+    return report;
+  }
+
+  private async askSelf(query: QueryRequest): Promise<HolderResult> {
+    const started = performance.now();
+    const signed = await this.modules.holder.answer(query);
+    return {
+      outcome: {
+        institutionId: this.opts.institutionId,
+        status: signed.answer.status,
+        reason: signed.answer.reason,
+        latencyMs: Math.round(performance.now() - started),
+        tradelines: signed.answer.tradelines.length,
+        peerId: this.opts.peerId,
+        signedAnswer: Buffer.from(signed.signedAnswer),
+        signature: Buffer.from(signed.signature),
+      },
+      answer: signed.answer,
+    };
+  }
+}

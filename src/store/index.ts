@@ -1,0 +1,56 @@
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import { DataCipher, type DataKey } from "./cipher.js";
+import { NodeDatabase } from "./database.js";
+import { LevelConsentStore } from "./level-consent-store.js";
+import { LevelDisputeStore } from "./level-dispute-store.js";
+import { LevelInquiryStore } from "./level-inquiry-store.js";
+import { LevelNonceStore } from "./level-nonce-store.js";
+import { LevelRecordStore } from "./level-record-store.js";
+
+export { DataCipher, type DataKey } from "./cipher.js";
+export { NodeDatabase, type Sublevel, type Sublevels, type WriteOp } from "./database.js";
+export { KeyPrefix, SCHEMA_VERSION } from "./keys.js";
+export { LevelConsentStore } from "./level-consent-store.js";
+export { LevelDisputeStore } from "./level-dispute-store.js";
+export { LevelInquiryStore } from "./level-inquiry-store.js";
+export { LevelNonceStore } from "./level-nonce-store.js";
+export { LevelRecordStore } from "./level-record-store.js";
+export type * from "./types.js";
+
+/** Every repository of one node, over one database. */
+export interface Stores {
+  db: NodeDatabase;
+  records: LevelRecordStore;
+  consents: LevelConsentStore;
+  inquiries: LevelInquiryStore;
+  nonces: LevelNonceStore;
+  disputes: LevelDisputeStore;
+  cipher: DataCipher;
+  /** Closes the database; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the node database and builds its repositories. `dataKeys[0]` seals
+ * new PII; older keys stay listed until every record has been re-sealed.
+ */
+export async function openStores(
+  path: string,
+  opts: { logger?: Logger; dataKeys: readonly DataKey[] },
+): Promise<Stores> {
+  // Built first: a bad key configuration must fail before the database is locked.
+  const cipher = new DataCipher(opts.dataKeys);
+  const logger = opts.logger ?? silentLogger();
+  const db = await NodeDatabase.open(path, { logger });
+  return {
+    db,
+    records: new LevelRecordStore(db, { logger }),
+    consents: new LevelConsentStore(db),
+    inquiries: new LevelInquiryStore(db),
+    nonces: new LevelNonceStore(db),
+    disputes: new LevelDisputeStore(db),
+    cipher,
+    close: () => db.close(),
+  };
+}

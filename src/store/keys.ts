@@ -1,0 +1,80 @@
+import { CreditMeshError } from "../errors.js";
+
+/**
+ * Names of the LevelDB sublevels, one per kind of record. They are part of the
+ * on-disk format: a value is never renamed, reused or removed, otherwise an
+ * existing database would silently lose data. Add new members with new values.
+ */
+export enum KeyPrefix {
+  Meta = "meta",
+  Account = "acct",
+  Repayment = "rep",
+  Subject = "subj",
+  Consent = "consent",
+  Revoked = "revoked",
+  Inquiry = "inq",
+  Dispute = "dispute",
+  Audit = "audit",
+  Nonce = "nonce",
+}
+
+/**
+ * Version of the key layout and value encodings. Bump it whenever a change
+ * would make an older node misread the data (a migration then has to exist).
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Keys inside the meta sublevel. */
+export const MetaKey = {
+  schema: "schema",
+  accounts: "count:accounts",
+  subjects: "count:subjects",
+} as const;
+
+/** Joins key parts; `!` never occurs inside a part (see keyPart). */
+export const SEP = "!";
+
+/**
+ * The character right after SEP: `{ gt: p + SEP, lt: p + AFTER_SEP }` selects
+ * exactly the keys that start with `p!`.
+ */
+export const AFTER_SEP = String.fromCharCode(SEP.charCodeAt(0) + 1);
+
+/** Range options selecting every key that starts with `prefix!`. */
+export function under(prefix: string): { gt: string; lt: string } {
+  return { gt: prefix + SEP, lt: prefix + AFTER_SEP };
+}
+
+/**
+ * Checks a value that becomes part of a composite key. A separator inside it
+ * would let one subject's or account's range scan pick up another's keys.
+ */
+export function keyPart(field: string, value: string): string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new CreditMeshError("VALIDATION_FAILED", `${field}: must not be empty`, { field });
+  }
+  if (value.includes(SEP)) {
+    throw new CreditMeshError("VALIDATION_FAILED", `${field}: must not contain "${SEP}"`, { field });
+  }
+  return value;
+}
+
+/** Width of the installment number in repayment keys, so that keys sort numerically. */
+export const INSTALLMENT_DIGITS = 5;
+export const MAX_INSTALLMENT = 10 ** INSTALLMENT_DIGITS - 1;
+
+export function installmentKey(installment: number): string {
+  if (!Number.isInteger(installment) || installment < 1 || installment > MAX_INSTALLMENT) {
+    throw new CreditMeshError(
+      "VALIDATION_FAILED",
+      `installment: must be an integer from 1 to ${MAX_INSTALLMENT}`,
+      { field: "installment" },
+    );
+  }
+  return String(installment).padStart(INSTALLMENT_DIGITS, "0");
+}
+
+/** The last key part (after the final separator). */
+export function lastPart(key: string): string {
+  return key.slice(key.lastIndexOf(SEP) + 1);
+}

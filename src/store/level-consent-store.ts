@@ -1,0 +1,101 @@
+import { Consent } from "../gen/creditmesh/v1/consent.js";
+import { CreditMeshError } from "../errors.js";
+import { decodeStored, parseStoredDate } from "./codec.js";
+import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
+import { keyPart, lastPart, SEP, under } from "./keys.js";
+import { KeyedSerialQueue } from "./serial.js";
+import type { ConsentStore } from "./types.js";
+
+/** Key shapes inside the consent sublevel; the leading tag keeps them apart. */
+const CONSENT = "c";
+const BY_SUBJECT = "s";
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Consents (protobuf bytes) with a subject index, and revocations.
+ *
+ * - consent: `c!<consentId>`                → Consent
+ *            `s!<subjectToken>!<consentId>` → empty
+ * - revoked: `<consentId>`                  → ISO time of the earliest revocation seen
+ *
+ * Revocations live apart from consents because a holder may learn of one
+ * (from gossip) before, or without ever, receiving the consent itself.
+ */
+export class LevelConsentStore implements ConsentStore {
+  private readonly levels: Sublevels;
+  private readonly queue = new KeyedSerialQueue();
+
+  constructor(private readonly db: NodeDatabase) {
+    this.levels = db.levels;
+  }
+
+  async put(consent: Consent): Promise<void> {
+    const id = keyPart("consent_id", consent.consentId);
+    const token = keyPart("subject_token", consent.subjectToken);
+    const bytes = Consent.encode(consent).finish();
+    return this.queue.run(id, async () => {
+      const { consent: level } = this.levels;
+      const ops: WriteOp[] = [
+        { type: "put", sublevel: level, key: consentKey(id), value: bytes },
+        { type: "put", sublevel: level, key: subjectKey(token, id), value: EMPTY },
+      ];
+      // A consent re-put under another subject must leave the old index.
+      const old = await this.get(id);
+      if (old !== undefined && old.subjectToken !== token) {
+        ops.push({ type: "del", sublevel: level, key: subjectKey(old.subjectToken, id) });
+      }
+      await this.db.write(ops);
+    });
+  }
+
+  async get(consentId: string): Promise<Consent | undefined> {
+    const key = consentKey(keyPart("consent_id", consentId));
+    const bytes = await this.levels.consent.get(key);
+    return bytes === undefined ? undefined : decodeConsent(key, bytes);
+  }
+
+  async listForSubject(subjectToken: string): Promise<Consent[]> {
+    const level = this.levels.consent;
+    const keys = await level.keys(under(BY_SUBJECT + SEP + keyPart("subject_token", subjectToken))).all();
+    if (keys.length === 0) return [];
+    const consentKeys = keys.map((k) => consentKey(lastPart(k)));
+    const values = await level.getMany(consentKeys);
+    const out: Consent[] = [];
+    values.forEach((v, i) => {
+      if (v !== undefined) out.push(decodeConsent(consentKeys[i], v));
+    });
+    return out;
+  }
+
+  async putRevocation(consentId: string, revokedAt: Date): Promise<void> {
+    const id = keyPart("consent_id", consentId);
+    if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) {
+      throw new CreditMeshError("VALIDATION_FAILED", "revoked_at: must be a valid time", { field: "revoked_at" });
+    }
+    // Serialised with put() on the same id, so neither reads a stale value.
+    return this.queue.run(id, async () => {
+      const known = await this.getRevocation(id);
+      // Gossip redelivers revocations; the first one seen is the one that counts.
+      if (known !== undefined && known.getTime() <= revokedAt.getTime()) return;
+      await this.db.write([{ type: "put", sublevel: this.levels.revoked, key: id, value: revokedAt.toISOString() }]);
+    });
+  }
+
+  async getRevocation(consentId: string): Promise<Date | undefined> {
+    const id = keyPart("consent_id", consentId);
+    const iso = await this.levels.revoked.get(id);
+    return iso === undefined ? undefined : parseStoredDate("revocation", id, iso);
+  }
+}
+
+function consentKey(id: string): string {
+  return CONSENT + SEP + id;
+}
+
+function subjectKey(token: string, id: string): string {
+  return BY_SUBJECT + SEP + token + SEP + id;
+}
+
+function decodeConsent(key: string, bytes: Uint8Array): Consent {
+  return decodeStored("consent", key, bytes, (b) => Consent.decode(b));
+}

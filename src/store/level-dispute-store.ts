@@ -1,0 +1,86 @@
+import { DisputeStatus } from "../gen/creditmesh/v1/common.js";
+import { Dispute } from "../gen/creditmesh/v1/dispute.js";
+import { decodeStored } from "./codec.js";
+import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
+import { keyPart, lastPart, SEP, under } from "./keys.js";
+import { KeyedSerialQueue } from "./serial.js";
+import type { DisputeStore } from "./types.js";
+
+const DISPUTE = "d";
+const BY_ACCOUNT = "a";
+const OPEN = "o";
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Disputes (protobuf bytes) with two indexes, kept in one batch with the record:
+ *
+ * - `d!<disputeId>`              → Dispute
+ * - `a!<accountRef>!<disputeId>` → empty
+ * - `o!<disputeId>`              → empty while the dispute is OPEN
+ *
+ * The open set lets the 30-day deadline sweep read only unresolved disputes.
+ */
+export class LevelDisputeStore implements DisputeStore {
+  private readonly levels: Sublevels;
+  private readonly queue = new KeyedSerialQueue();
+
+  constructor(private readonly db: NodeDatabase) {
+    this.levels = db.levels;
+  }
+
+  async put(dispute: Dispute): Promise<void> {
+    const id = keyPart("dispute_id", dispute.disputeId);
+    const ref = keyPart("account_ref", dispute.accountRef);
+    const bytes = Dispute.encode(dispute).finish();
+    return this.queue.run(id, async () => {
+      const level = this.levels.dispute;
+      const ops: WriteOp[] = [
+        { type: "put", sublevel: level, key: DISPUTE + SEP + id, value: bytes },
+        { type: "put", sublevel: level, key: accountKey(ref, id), value: EMPTY },
+        dispute.status === DisputeStatus.OPEN
+          ? { type: "put", sublevel: level, key: OPEN + SEP + id, value: EMPTY }
+          : { type: "del", sublevel: level, key: OPEN + SEP + id },
+      ];
+      const old = await this.get(id);
+      if (old !== undefined && old.accountRef !== ref) {
+        ops.push({ type: "del", sublevel: level, key: accountKey(old.accountRef, id) });
+      }
+      await this.db.write(ops);
+    });
+  }
+
+  async get(disputeId: string): Promise<Dispute | undefined> {
+    const key = DISPUTE + SEP + keyPart("dispute_id", disputeId);
+    const bytes = await this.levels.dispute.get(key);
+    return bytes === undefined ? undefined : decodeDispute(key, bytes);
+  }
+
+  listOpen(): Promise<Dispute[]> {
+    return this.listBy(OPEN);
+  }
+
+  listForAccount(accountRef: string): Promise<Dispute[]> {
+    return this.listBy(BY_ACCOUNT + SEP + keyPart("account_ref", accountRef));
+  }
+
+  private async listBy(indexPrefix: string): Promise<Dispute[]> {
+    const level = this.levels.dispute;
+    const keys = await level.keys(under(indexPrefix)).all();
+    if (keys.length === 0) return [];
+    const recordKeys = keys.map((k) => DISPUTE + SEP + lastPart(k));
+    const values = await level.getMany(recordKeys);
+    const out: Dispute[] = [];
+    values.forEach((v, i) => {
+      if (v !== undefined) out.push(decodeDispute(recordKeys[i], v));
+    });
+    return out;
+  }
+}
+
+function accountKey(ref: string, id: string): string {
+  return BY_ACCOUNT + SEP + ref + SEP + id;
+}
+
+function decodeDispute(key: string, bytes: Uint8Array): Dispute {
+  return decodeStored("dispute", key, bytes, (b) => Dispute.decode(b));
+}

@@ -1,0 +1,105 @@
+import type { ProductType } from "../gen/creditmesh/v1/common.js";
+import type { Consent } from "../gen/creditmesh/v1/consent.js";
+import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
+import type { Inquiry } from "../gen/creditmesh/v1/report.js";
+
+/**
+ * What the node keeps about one furnished account. Raw personal data (the
+ * furnisher's account id, the subject's ID number, name, phone) lives only in
+ * `pii`, sealed with AES-256-GCM under the node data key.
+ */
+export interface StoredAccount {
+  /** HMAC(node account-ref key, account_id), hex: the only account key on disk. */
+  accountRef: string;
+  subjectToken: string;
+  /** Sealed AccountPii (see store/cipher.ts). */
+  pii: Uint8Array;
+  productType: ProductType;
+  openedOn: string;
+  closedOn: string;
+  /** Minor units; credit limit (revolving) or original principal. */
+  creditLimit: number;
+  termMonths: number;
+  currency: string;
+  chargedOff: boolean;
+  furnishingConsentRef: string;
+  /** ISO timestamp of the last accepted write. */
+  updatedAt: string;
+}
+
+/** The raw identity fields sealed inside StoredAccount.pii. */
+export interface AccountPii {
+  accountId: string;
+  idType: string;
+  idNumber: string;
+  name: string;
+  phone: string;
+}
+
+export interface StoredRepayment {
+  accountRef: string;
+  installment: number;
+  dueOn: string;
+  amountDue: number;
+  /** Empty when unpaid. */
+  paidOn: string;
+  amountPaid: number;
+  balanceAfter: number;
+}
+
+export interface StoreCounts {
+  accounts: number;
+  subjects: number;
+}
+
+/** Furnished records: accounts, repayments and the subject index. */
+export interface RecordStore {
+  /** Accounts by ref, in order; undefined where unknown. */
+  getAccounts(refs: readonly string[]): Promise<(StoredAccount | undefined)[]>;
+  /**
+   * Writes accounts (insert or update) and repayments (insert or update by
+   * (accountRef, installment)) in ONE synced LevelDB batch, keeping the
+   * subject index and the counters consistent with the records.
+   * `previous[i]` is what getAccounts returned for accounts[i] (undefined = new).
+   */
+  writeRecords(
+    accounts: readonly StoredAccount[],
+    previous: readonly (StoredAccount | undefined)[],
+    repayments: readonly StoredRepayment[],
+  ): Promise<void>;
+  accountsForSubject(subjectToken: string): Promise<StoredAccount[]>;
+  /** Repayments of one account ordered by installment. */
+  repaymentsForAccount(accountRef: string): Promise<StoredRepayment[]>;
+  counts(): Promise<StoreCounts>;
+}
+
+export interface ConsentStore {
+  put(consent: Consent): Promise<void>;
+  get(consentId: string): Promise<Consent | undefined>;
+  listForSubject(subjectToken: string): Promise<Consent[]>;
+  /** Records that a consent was revoked (may arrive before or without the consent itself). */
+  putRevocation(consentId: string, revokedAt: Date): Promise<void>;
+  getRevocation(consentId: string): Promise<Date | undefined>;
+}
+
+export interface InquiryStore {
+  add(subjectToken: string, inquiry: Inquiry): Promise<void>;
+  listForSubject(subjectToken: string): Promise<Inquiry[]>;
+}
+
+export interface NonceStore {
+  /**
+   * Remembers `nonce` from `requester` until `expiresAt`. Returns false if it
+   * was already remembered (a replay), true if it is new.
+   */
+  remember(requester: string, nonce: string, expiresAt: Date): Promise<boolean>;
+  /** Forgets nonces whose window has passed. */
+  prune(now: Date): Promise<number>;
+}
+
+export interface DisputeStore {
+  put(dispute: Dispute): Promise<void>;
+  get(disputeId: string): Promise<Dispute | undefined>;
+  listOpen(): Promise<Dispute[]>;
+  listForAccount(accountRef: string): Promise<Dispute[]>;
+}

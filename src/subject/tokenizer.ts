@@ -1,0 +1,37 @@
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { CreditMeshError } from "../errors.js";
+import type { NormalizedSubject } from "./normalize.js";
+
+/**
+ * Turns a normalized identifier into the pseudonymous subject token that
+ * peers see. Every member must derive the same token for the same person, so
+ * the input is the canonical `idTypeName:normalizedId`, never raw input.
+ */
+export interface SubjectTokenizer {
+  token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string;
+}
+
+const MIN_KEY_BYTES = 16;
+
+/**
+ * token = HMAC-SHA256(network token key, idTypeName ":" normalizedId), lowercase hex.
+ *
+ * Any holder of the key can brute-force the ~10^11 possible resident IDs, so
+ * an OPRF tokenizer (RFC 9497, ristretto255), where members obtain tokens
+ * without ever holding the key, can replace this behind the same interface.
+ */
+export class HmacSubjectTokenizer implements SubjectTokenizer {
+  private readonly key: KeyObject;
+
+  constructor(key: Uint8Array) {
+    // A short key would make the tokens guessable by anyone, not only by members.
+    if (key.length < MIN_KEY_BYTES) {
+      throw new CreditMeshError("CONFIG_INVALID", `subject token key must be at least ${MIN_KEY_BYTES} bytes`);
+    }
+    this.key = createSecretKey(key);
+  }
+
+  token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string {
+    return createHmac("sha256", this.key).update(`${subject.idTypeName}:${subject.normalizedId}`, "utf8").digest("hex");
+  }
+}

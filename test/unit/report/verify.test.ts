@@ -1,0 +1,178 @@
+import { sign } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { HolderStatus } from "../../../src/gen/creditmesh/v1/common.js";
+import { CreditReport, HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
+import { assembleReport } from "../../../src/report/assemble.js";
+import { verifyReport, type VerifyOptions } from "../../../src/report/verify.js";
+import { answer, ed25519Verify, member, scenario, signedResult } from "./fixtures.js";
+
+function setup() {
+  const s = scenario();
+  const report = assembleReport(s.input);
+  const opts: VerifyOptions = { memberPublicKey: (id) => s.publicKeys.get(id), verify: ed25519Verify };
+  return { ...s, report, opts };
+}
+
+/** A report as `creditmesh report --format json` saves it and `verify` reads it back. */
+function saved(report: CreditReport): CreditReport {
+  return CreditReport.fromJSON(JSON.parse(JSON.stringify(CreditReport.toJSON(report))));
+}
+
+describe("verifyReport", () => {
+  it("accepts an untouched report, also after a JSON round trip", () => {
+    const { report, opts } = setup();
+    for (const r of [report, saved(report)]) {
+      const result = verifyReport(r, opts);
+      expect(result.failures).toEqual([]);
+      expect(result.ok).toBe(true);
+      expect(result.tradelines.every((t) => t.verified && t.inReport)).toBe(true);
+      expect(result.tradelines).toHaveLength(3);
+      expect(result.inquiries).toEqual([{ inquiryId: "req-1", verified: true, reason: expect.any(String) }]);
+      expect(result.summary.verified && result.score.verified).toBe(true);
+      expect(result.holders.map((h) => [h.institutionId, h.state])).toEqual([
+        ["bank-a", "VERIFIED"],
+        ["lender-b", "VERIFIED"],
+        ["lender-c", "VERIFIED"],
+        // a timeout carries nothing to verify and does not fail the report
+        ["lender-d", "UNSIGNED"],
+      ]);
+    }
+  });
+
+  it("rejects a single changed amount, naming the tradeline and the field", () => {
+    const { report, opts } = setup();
+    const tampered = saved(report);
+    tampered.tradelines[2] = { ...tampered.tradelines[2], amountPastDue: "6000" };
+    const result = verifyReport(tampered, opts);
+    expect(result.ok).toBe(false);
+    const bad = result.tradelines.filter((t) => !t.verified);
+    expect(bad).toEqual([
+      {
+        institutionId: "lender-b",
+        accountRef: "b-loan",
+        inReport: true,
+        verified: false,
+        reason: expect.stringContaining('amount_past_due signed "60000", report "6000"'),
+      },
+    ]);
+    expect(result.failures[0]).toMatch(/^tradeline lender-b\/b-loan: differs from the holder's signed answer/);
+    // the summary no longer matches the tradelines it claims to summarize either
+    expect(result.summary.verified).toBe(false);
+    expect(result.holders.every((h) => h.state !== "FAILED")).toBe(true);
+  });
+
+  it("rejects a report that leaves out a signed tradeline", () => {
+    const { report, opts } = setup();
+    const result = verifyReport({ ...report, tradelines: report.tradelines.filter((t) => t.accountRef !== "b-loan") }, opts);
+    expect(result.ok).toBe(false);
+    expect(result.tradelines.find((t) => !t.verified)).toMatchObject({
+      institutionId: "lender-b",
+      accountRef: "b-loan",
+      inReport: false,
+      reason: "signed by its holder but missing from the report",
+    });
+  });
+
+  it("rejects a tradeline no holder signed, and a duplicated one", () => {
+    const { report, opts, tradelines } = setup();
+    const invented = { ...tradelines.aCard, accountRef: "a-invented" };
+    const result = verifyReport({ ...report, tradelines: [...report.tradelines, invented, report.tradelines[0]] }, opts);
+    expect(result.failures).toEqual(
+      expect.arrayContaining([
+        "tradeline bank-a/a-invented: not in its holder's signed answer",
+        "tradeline bank-a/a-card: appears more than once in the report",
+      ]),
+    );
+  });
+
+  it("rejects a bad signature and names the holder and its tradelines", () => {
+    const { report, opts } = setup();
+    const tampered = saved(report);
+    const b = tampered.holders.find((h) => h.institutionId === "lender-b")!;
+    b.signature = Buffer.from(b.signature.map((x, i) => (i === 0 ? x ^ 1 : x)));
+    const result = verifyReport(tampered, opts);
+    expect(result.ok).toBe(false);
+    expect(result.holders.find((h) => h.institutionId === "lender-b")).toMatchObject({
+      state: "FAILED",
+      reason: "signature does not match the signed answer",
+    });
+    expect(result.tradelines.find((t) => t.accountRef === "b-loan")?.reason).toMatch(/holder's answer is not verified/);
+  });
+
+  it("rejects an answer signed by a key the manifest does not hold", () => {
+    const { report, opts } = setup();
+    const result = verifyReport(report, { ...opts, memberPublicKey: (id) => (id === "lender-c" ? undefined : opts.memberPublicKey(id)) });
+    expect(result.failures).toContain("holder lender-c: not a member of the manifest: no public key");
+    const impostor = member("lender-b");
+    const result2 = verifyReport(report, { ...opts, memberPublicKey: (id) => (id === "lender-b" ? impostor.publicKeyBytes : opts.memberPublicKey(id)) });
+    expect(result2.ok).toBe(false);
+  });
+
+  it("rejects a genuine signed answer from another query or subject", () => {
+    const { input, members, opts } = setup();
+    const cases: [Partial<HolderAnswer>, string][] = [
+      [{ subjectToken: "tok-other" }, "subject_token"],
+      [{ asOf: "2026-03-01" }, "as_of"],
+      [{ requestId: "req-old" }, "request_id"],
+      [{ requesterInstitutionId: "lender-b" }, "requester_institution_id"],
+    ];
+    for (const [fields, field] of cases) {
+      const replayed = signedResult(members.c, answer({ holderInstitutionId: "lender-c", ...fields }));
+      const holders = [...input.holders.filter((h) => h.outcome.institutionId !== "lender-c"), replayed];
+      const result = verifyReport(assembleReport({ ...input, holders }), opts);
+      expect(result.ok, field).toBe(false);
+      expect(result.holders.find((h) => h.institutionId === "lender-c")?.reason).toContain(`signed answer has ${field}`);
+    }
+  });
+
+  it("rejects an OK holder without a signed answer", () => {
+    const { report, opts } = setup();
+    const holders = report.holders.map((h) => (h.institutionId === "lender-c" ? { ...h, signedAnswer: Buffer.alloc(0) } : h));
+    const result = verifyReport({ ...report, holders }, opts);
+    expect(result.holders.find((h) => h.institutionId === "lender-c")).toMatchObject({ state: "FAILED", verified: false });
+  });
+
+  it("rejects a status the holder did not sign", () => {
+    const { report, opts } = setup();
+    const holders = report.holders.map((h) => (h.institutionId === "lender-c" ? { ...h, status: HolderStatus.TIMEOUT } : h));
+    const result = verifyReport({ ...report, holders }, opts);
+    expect(result.holders.find((h) => h.institutionId === "lender-c")?.reason).toContain("status");
+    expect(result.ok).toBe(false);
+  });
+
+  it("rejects an altered inquiry, score or summary", () => {
+    const { report, opts } = setup();
+    const inquiry = { ...report.inquiries[0], inquiredAt: new Date("2026-01-01T00:00:00Z") };
+    expect(verifyReport({ ...report, inquiries: [inquiry] }, opts).failures).toEqual(["inquiry req-1: not in any verified signed answer"]);
+    const score = { ...report.score!, value: report.score!.value + 40 };
+    expect(verifyReport({ ...report, score }, opts).failures).toEqual([expect.stringMatching(/^score: differs from a recomputation: value/)]);
+    const summary = { ...report.summary!, inquiringInstitutions30d: 1 };
+    expect(verifyReport({ ...report, summary }, opts).failures).toEqual([expect.stringMatching(/^summary: .*inquiring_institutions_30d recomputed 2, report 1/)]);
+  });
+
+  it("does not check a score made by another model version", () => {
+    const { report, opts } = setup();
+    const result = verifyReport({ ...report, score: { ...report.score!, modelVersion: "cm-score-0.9" } }, opts);
+    expect(result.ok).toBe(false);
+    expect(result.score.reason).toContain("cm-score-0.9");
+  });
+
+  it("treats a verifier that throws as a failed check", () => {
+    const { report, opts } = setup();
+    const result = verifyReport(report, {
+      ...opts,
+      verify: () => {
+        throw new Error("bad key encoding");
+      },
+    });
+    expect(result.ok).toBe(false);
+    expect(result.holders[0].reason).toContain("bad key encoding");
+  });
+
+  it("uses the signature exactly as produced by node:crypto", () => {
+    const { members } = setup();
+    const data = HolderAnswer.encode(answer({ holderInstitutionId: "bank-a" })).finish();
+    expect(ed25519Verify(members.a.publicKeyBytes, data, sign(null, data, members.a.privateKey))).toBe(true);
+    expect(ed25519Verify(members.b.publicKeyBytes, data, sign(null, data, members.a.privateKey))).toBe(false);
+  });
+});

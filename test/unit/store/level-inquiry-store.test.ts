@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
+import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
+
+let dir: string;
+let db: NodeDatabase;
+let store: LevelInquiryStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "creditmesh-inquiry-"));
+  db = await NodeDatabase.open(dir);
+  store = new LevelInquiryStore(db);
+});
+
+afterEach(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const inquiry = (id: string, at: string, over: Partial<Inquiry> = {}): Inquiry => ({
+  inquiryId: id,
+  requesterInstitutionId: "bank-b",
+  requesterName: "",
+  purpose: Purpose.CREDIT_LIMIT_REVIEW,
+  inquiredAt: new Date(at),
+  ...over,
+});
+
+describe("LevelInquiryStore", () => {
+  it("round-trips inquiries with their times, oldest first, per subject", async () => {
+    const late = inquiry("q-2", "2026-03-05T12:00:00.123Z", { requesterName: "Bank B" });
+    const early = inquiry("q-1", "2025-12-31T23:59:59.999Z", { purpose: Purpose.SUBJECT_REQUEST });
+    await store.add("tok-1", late);
+    await store.add("tok-1", early);
+    await store.add("tok-11", inquiry("q-3", "2026-01-01T00:00:00.000Z"));
+    await db.close();
+    db = await NodeDatabase.open(dir);
+    store = new LevelInquiryStore(db);
+    const got = await store.listForSubject("tok-1");
+    expect(got).toEqual([early, late]);
+    expect(got[0].inquiredAt).toBeInstanceOf(Date);
+    expect((await store.listForSubject("tok-11")).map((q) => q.inquiryId)).toEqual(["q-3"]);
+    expect(await store.listForSubject("tok-2")).toEqual([]);
+  });
+
+  it("logs a re-delivered inquiry once", async () => {
+    const q = inquiry("q-1", "2026-01-02T00:00:00.000Z");
+    await store.add("tok-1", q);
+    await store.add("tok-1", { ...q });
+    expect(await store.listForSubject("tok-1")).toHaveLength(1);
+  });
+
+  it("requires a time and safe ids", async () => {
+    await expect(store.add("tok-1", inquiry("q-1", "x"))).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "inquired_at" });
+    await expect(store.add("tok-1", { ...inquiry("q-1", "2026-01-01T00:00:00Z"), inquiredAt: undefined })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    await expect(store.add("tok!1", inquiry("q-1", "2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "subject_token" });
+    await expect(store.add("tok-1", inquiry("", "2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "inquiry_id" });
+    expect(await store.listForSubject("tok-1")).toEqual([]);
+  });
+});

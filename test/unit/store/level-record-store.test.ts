@@ -1,0 +1,306 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { Level } from "level";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ProductType } from "../../../src/gen/creditmesh/v1/common.js";
+import { DataCipher } from "../../../src/store/cipher.js";
+import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelRecordStore } from "../../../src/store/level-record-store.js";
+import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
+
+let dir: string;
+let db: NodeDatabase;
+let store: LevelRecordStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "creditmesh-records-"));
+  db = await NodeDatabase.open(dir);
+  store = new LevelRecordStore(db);
+});
+
+afterEach(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function reopen(): Promise<void> {
+  await db.close();
+  db = await NodeDatabase.open(dir);
+  store = new LevelRecordStore(db);
+}
+
+function account(ref: string, subjectToken: string, over: Partial<StoredAccount> = {}): StoredAccount {
+  return {
+    accountRef: ref,
+    subjectToken,
+    pii: new Uint8Array([1, 2, 3, 250]),
+    productType: ProductType.INSTALLMENT_LOAN,
+    openedOn: "2025-03-01",
+    closedOn: "",
+    creditLimit: 50_000,
+    termMonths: 3,
+    currency: "CNY",
+    chargedOff: false,
+    furnishingConsentRef: "consent-1",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    ...over,
+  };
+}
+
+function repayment(ref: string, installment: number, over: Partial<StoredRepayment> = {}): StoredRepayment {
+  return {
+    accountRef: ref,
+    installment,
+    dueOn: `2025-${String(3 + (installment % 9)).padStart(2, "0")}-01`,
+    amountDue: 16_667,
+    paidOn: "",
+    amountPaid: 0,
+    balanceAfter: 50_000 - installment * 16_667,
+    ...over,
+  };
+}
+
+/** Writes accounts the way the ingest service does: read previous, then write. */
+async function write(accounts: StoredAccount[], repayments: StoredRepayment[] = []): Promise<void> {
+  const previous = await store.getAccounts(accounts.map((a) => a.accountRef));
+  await store.writeRecords(accounts, previous, repayments);
+}
+
+const refsOf = (accounts: StoredAccount[]) => accounts.map((a) => a.accountRef).sort();
+
+describe("LevelRecordStore", () => {
+  it("round-trips accounts and repayments", async () => {
+    const a = account("ref-a", "tok-1", { chargedOff: true, closedOn: "2025-09-01" });
+    const reps = [repayment("ref-a", 1, { paidOn: "2025-04-01", amountPaid: 16_667 }), repayment("ref-a", 2)];
+    await write([a], reps);
+    expect(await store.getAccounts(["ref-a", "ref-missing"])).toEqual([a, undefined]);
+    expect(await store.repaymentsForAccount("ref-a")).toEqual(reps);
+    expect(await store.repaymentsForAccount("ref-missing")).toEqual([]);
+    expect(await store.accountsForSubject("tok-1")).toEqual([a]);
+    expect(await store.accountsForSubject("tok-none")).toEqual([]);
+    expect(await store.counts()).toEqual({ accounts: 1, subjects: 1 });
+    expect(await store.getAccounts([])).toEqual([]);
+  });
+
+  it("orders repayments by installment number, not by text", async () => {
+    await write([account("ref-a", "tok-1")], [10, 2, 1, 12, 3].map((n) => repayment("ref-a", n)));
+    expect((await store.repaymentsForAccount("ref-a")).map((r) => r.installment)).toEqual([1, 2, 3, 10, 12]);
+  });
+
+  it("does not mix the repayments of accounts whose refs share a prefix", async () => {
+    await write([account("ab", "t"), account("abc", "t")], [repayment("ab", 1), repayment("abc", 1), repayment("abc", 2)]);
+    expect(await store.repaymentsForAccount("ab")).toHaveLength(1);
+    expect(await store.repaymentsForAccount("abc")).toHaveLength(2);
+  });
+
+  it("updates a repayment in place when it is re-submitted", async () => {
+    await write([account("ref-a", "tok-1")], [repayment("ref-a", 1)]);
+    await store.writeRecords([], [], [repayment("ref-a", 1, { paidOn: "2025-04-03", amountPaid: 16_667 })]);
+    const reps = await store.repaymentsForAccount("ref-a");
+    expect(reps).toHaveLength(1);
+    expect(reps[0].paidOn).toBe("2025-04-03");
+  });
+
+  it("keeps counts right when an existing account is updated", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1"), account("ref-c", "tok-2")]);
+    expect(await store.counts()).toEqual({ accounts: 3, subjects: 2 });
+    await write([account("ref-a", "tok-1", { closedOn: "2025-12-01" }), account("ref-c", "tok-2", { creditLimit: 1 })]);
+    expect(await store.counts()).toEqual({ accounts: 3, subjects: 2 });
+    expect((await store.getAccounts(["ref-a"]))[0]?.closedOn).toBe("2025-12-01");
+  });
+
+  it("counts two new accounts of one new subject in one batch as one subject", async () => {
+    await write([account("ref-a", "tok-new"), account("ref-b", "tok-new")]);
+    expect(await store.counts()).toEqual({ accounts: 2, subjects: 1 });
+  });
+
+  it("applies repeated refs in one batch in order and counts them once", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-a", "tok-2", { creditLimit: 9 })]);
+    expect(await store.counts()).toEqual({ accounts: 1, subjects: 1 });
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual([]);
+    expect((await store.accountsForSubject("tok-2"))[0]?.creditLimit).toBe(9);
+  });
+
+  it("moves the subject index when an account changes subject", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1")]);
+    await write([account("ref-a", "tok-2")]);
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual(["ref-b"]);
+    expect(refsOf(await store.accountsForSubject("tok-2"))).toEqual(["ref-a"]);
+    expect(await store.counts()).toEqual({ accounts: 2, subjects: 2 });
+
+    // tok-1 loses its last account, tok-2 already existed: one subject less.
+    await write([account("ref-b", "tok-2")]);
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual([]);
+    expect(refsOf(await store.accountsForSubject("tok-2"))).toEqual(["ref-a", "ref-b"]);
+    expect(await store.counts()).toEqual({ accounts: 2, subjects: 1 });
+
+    // Swapping two accounts' subjects in one batch changes no count.
+    await write([account("ref-c", "tok-3")]);
+    await write([account("ref-a", "tok-3"), account("ref-c", "tok-2")]);
+    expect(refsOf(await store.accountsForSubject("tok-2"))).toEqual(["ref-b", "ref-c"]);
+    expect(refsOf(await store.accountsForSubject("tok-3"))).toEqual(["ref-a"]);
+    expect(await store.counts()).toEqual({ accounts: 3, subjects: 2 });
+  });
+
+  it("does not trust a stale `previous` from the caller", async () => {
+    await write([account("ref-a", "tok-1")]);
+    // The caller claims ref-a is new and was read before it was written.
+    await store.writeRecords([account("ref-a", "tok-2")], [undefined], []);
+    expect(await store.counts()).toEqual({ accounts: 1, subjects: 1 });
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual([]);
+  });
+
+  it("keeps counts right under concurrent batches", async () => {
+    const batches = Array.from({ length: 20 }, (_, b) =>
+      Array.from({ length: 10 }, (_, i) => account(`ref-${(b * 7 + i) % 50}`, `tok-${(b + i) % 13}`)),
+    );
+    await Promise.all(batches.map((accounts) => store.writeRecords(accounts, accounts.map(() => undefined), [])));
+    await expectConsistent();
+  });
+
+  it("agrees with a model of the accounts after any sequence of batches", async () => {
+    const refs = ["r0", "r1", "r2", "r3", "r4", "r5"];
+    const tokens = ["t0", "t1", "t2", "t3"];
+    const batch = fc.array(fc.tuple(fc.constantFrom(...refs), fc.constantFrom(...tokens)), { maxLength: 5 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(batch, { minLength: 1, maxLength: 6 }), async (batches) => {
+        await reopenEmpty();
+        const model = new Map<string, string>();
+        for (const b of batches) {
+          await write(b.map(([ref, tok]) => account(ref, tok)));
+          for (const [ref, tok] of b) model.set(ref, tok);
+        }
+        const subjects = new Set(model.values());
+        expect(await store.counts()).toEqual({ accounts: model.size, subjects: subjects.size });
+        for (const tok of tokens) {
+          const expected = [...model].filter(([, t]) => t === tok).map(([r]) => r).sort();
+          expect(refsOf(await store.accountsForSubject(tok))).toEqual(expected);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("rejects bad input before writing anything", async () => {
+    await expect(store.writeRecords([account("ok", "tok-1")], [undefined], [repayment("ok", 0)])).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      field: "installment",
+    });
+    await expect(store.writeRecords([account("a!b", "tok-1")], [undefined], [])).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      field: "accounts[0].account_ref",
+    });
+    await expect(store.writeRecords([account("ok", "")], [undefined], [])).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      field: "accounts[0].subject_token",
+    });
+    expect(await store.getAccounts(["ok"])).toEqual([undefined]);
+    expect(await store.counts()).toEqual({ accounts: 0, subjects: 0 });
+  });
+
+  it("makes an acknowledged batch fully visible after reopening", async () => {
+    const accounts = Array.from({ length: 300 }, (_, i) => account(`ref-${i}`, `tok-${i % 120}`));
+    const reps = accounts.flatMap((a) => [1, 2, 3].map((n) => repayment(a.accountRef, n)));
+    await write(accounts, reps);
+    await reopen();
+    expect(await store.counts()).toEqual({ accounts: 300, subjects: 120 });
+    const got = await store.getAccounts(accounts.map((a) => a.accountRef));
+    expect(got).toEqual(accounts);
+    for (const i of [0, 150, 299]) {
+      expect(await store.repaymentsForAccount(`ref-${i}`)).toHaveLength(3);
+    }
+    await expectConsistent();
+  });
+
+  it("reports an unreadable stored account as STORE_CORRUPT", async () => {
+    await db.write([{ type: "put", sublevel: db.levels.acct, key: "ref-x", value: "{not json" }]);
+    await expect(store.getAccounts(["ref-x"])).rejects.toMatchObject({ code: "STORE_CORRUPT" });
+  });
+
+  it("destroys accounts with their repayments and index entries", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1"), account("ref-c", "tok-2")], [
+      repayment("ref-a", 1),
+      repayment("ref-a", 2),
+      repayment("ref-c", 1),
+    ]);
+    expect(await store.deleteAccounts(["ref-a", "ref-c", "ref-unknown"])).toBe(2);
+    expect(await store.getAccounts(["ref-a", "ref-c"])).toEqual([undefined, undefined]);
+    expect(await store.repaymentsForAccount("ref-a")).toEqual([]);
+    expect(await store.repaymentsForAccount("ref-c")).toEqual([]);
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual(["ref-b"]);
+    expect(await store.accountsForSubject("tok-2")).toEqual([]);
+    expect(await store.counts()).toEqual({ accounts: 1, subjects: 1 });
+    const leftovers = await db.levels.subj.keys().all();
+    expect(leftovers.filter((k) => k.includes("ref-a") || k.includes("ref-c") || k.startsWith("tok-2"))).toEqual([]);
+  });
+
+  it("never writes raw identity data to the database files in clear", async () => {
+    const cipher = new DataCipher([{ id: "k1", key: new Uint8Array(randomBytes(32)) }]);
+    const people: AccountPii[] = Array.from({ length: 50 }, (_, i) => ({
+      accountId: `LOAN-ACCT-${100000 + i}`,
+      idType: "CN_RESIDENT_ID",
+      idNumber: `1101051990010${String(1000 + i)}X`.slice(0, 18),
+      name: `测试姓名${i}号`,
+      phone: `+86139${String(10000000 + i)}`,
+    }));
+    const accounts = people.map((p, i) => {
+      const ref = `ref${String(i).padStart(4, "0")}`;
+      return account(ref, `subjtoken${i}`, { pii: cipher.sealPii(p, ref) });
+    });
+    await write(accounts, accounts.map((a) => repayment(a.accountRef, 1)));
+    await db.close();
+    const secrets = people.flatMap((p) => [p.accountId, p.idNumber, p.name, p.phone]);
+
+    // Closing leaves the batch in LevelDB's write-ahead log, uncompressed.
+    const files = await readdir(dir);
+    const contents = await Promise.all(files.map((f) => readFile(join(dir, f))));
+    const onDisk = (s: string) => contents.some((c) => c.includes(Buffer.from(s, "utf8")));
+    // The search itself works: what is meant to be stored is found.
+    expect(onDisk("subjtoken7")).toBe(true);
+    expect(onDisk("ref0007")).toBe(true);
+    for (const secret of secrets) expect(onDisk(secret), secret).toBe(false);
+
+    // After reopening, tables may be compressed; read every raw key and value instead.
+    const raw = new Level<string, Uint8Array>(dir, { valueEncoding: "view" });
+    await raw.open();
+    const entries = await raw.iterator().all();
+    await raw.close();
+    const stored = entries.map(([k, v]) => Buffer.concat([Buffer.from(k, "utf8"), Buffer.from(v)]));
+    expect(stored.some((b) => b.includes(Buffer.from("subjtoken7")))).toBe(true);
+    for (const secret of secrets) {
+      expect(stored.some((b) => b.includes(Buffer.from(secret, "utf8"))), secret).toBe(false);
+    }
+
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
+    expect(cipher.openPii((await store.getAccounts(["ref0007"]))[0]!.pii, "ref0007")).toEqual(people[7]);
+  });
+});
+
+async function reopenEmpty(): Promise<void> {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+  dir = await mkdtemp(join(tmpdir(), "creditmesh-records-"));
+  db = await NodeDatabase.open(dir);
+  store = new LevelRecordStore(db);
+}
+
+/** The index, the per-subject counts and the counters all describe the stored accounts. */
+async function expectConsistent(): Promise<void> {
+  const accounts = await db.levels.acct.iterator().all();
+  const byToken = new Map<string, string[]>();
+  for (const [ref, json] of accounts) {
+    const tok = (JSON.parse(json) as { subjectToken: string }).subjectToken;
+    byToken.set(tok, [...(byToken.get(tok) ?? []), ref]);
+  }
+  expect(await store.counts()).toEqual({ accounts: accounts.length, subjects: byToken.size });
+  const index = await db.levels.subj.iterator().all();
+  const entries = index.filter(([k]) => k.includes("!")).map(([k]) => k).sort();
+  const expected = [...byToken].flatMap(([tok, refs]) => refs.map((r) => `${tok}!${r}`)).sort();
+  expect(entries).toEqual(expected);
+  const perToken = Object.fromEntries(index.filter(([k]) => !k.includes("!")));
+  expect(perToken).toEqual(Object.fromEntries([...byToken].map(([tok, refs]) => [tok, String(refs.length)])));
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { IdType, type SubjectId } from "../../../src/gen/creditmesh/v1/common.js";
+import { normalizeSubject } from "../../../src/subject/normalize.js";
+import { expectInvalid } from "../records/expect-invalid.js";
+
+function subject(overrides: Partial<SubjectId> = {}): SubjectId {
+  return { idType: IdType.CN_RESIDENT_ID, idNumber: "11010519491231002X", name: "张三", phone: "", ...overrides };
+}
+
+describe("normalizeSubject", () => {
+  it("returns the canonical form of a resident ID subject", () => {
+    expect(normalizeSubject(subject({ idNumber: "  11010519491231002x ", name: "  张三 " }))).toEqual({
+      idType: IdType.CN_RESIDENT_ID,
+      idTypeName: "CN_RESIDENT_ID",
+      normalizedId: "11010519491231002X",
+      name: "张三",
+      phone: "",
+    });
+  });
+
+  it("requires a subject", () => {
+    expect(expectInvalid(() => normalizeSubject(undefined), "subject").message).toBe("subject: required");
+    expectInvalid(() => normalizeSubject(undefined, "account.subject"), "account.subject");
+  });
+
+  it("requires a known, non-zero id_type", () => {
+    expectInvalid(() => normalizeSubject(subject({ idType: IdType.ID_TYPE_UNSPECIFIED })), "subject.id_type");
+    expectInvalid(() => normalizeSubject(subject({ idType: IdType.UNRECOGNIZED })), "subject.id_type");
+    const err = expectInvalid(() => normalizeSubject(subject({ idType: 9 as IdType })), "subject.id_type");
+    expect(err.message).toContain("got 9");
+  });
+
+  it("reports resident ID problems on id_number, under the given field", () => {
+    const err = expectInvalid(
+      () => normalizeSubject(subject({ idNumber: "110105194912310021" }), "account.subject"),
+      "account.subject.id_number",
+    );
+    expect(err.message).toContain("check character is 1, expected X");
+    expectInvalid(() => normalizeSubject(subject({ idNumber: "1101051949123100" })), "subject.id_number");
+    expectInvalid(() => normalizeSubject(subject({ idNumber: "   " })), "subject.id_number");
+  });
+
+  it("normalizes passports: uppercase, spaces removed, 5 to 20 letters or digits", () => {
+    const s = normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: " e123 456 78 " }));
+    expect(s.normalizedId).toBe("E12345678");
+    expect(s.idTypeName).toBe("PASSPORT");
+    expect(normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: "ab123" })).normalizedId).toBe("AB123");
+    expect(normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: "A".repeat(20) })).normalizedId).toBe("A".repeat(20));
+    for (const bad of ["A123", "A".repeat(21), "E1234-5678", "É12345678"]) {
+      expectInvalid(() => normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: bad })), "subject.id_number");
+    }
+  });
+
+  it("normalizes unified phone IDs to 11 mobile digits", () => {
+    for (const raw of ["13812345678", "+86 138-1234-5678", "0086 13812345678", "138 1234 5678", "+8613812345678"]) {
+      const s = normalizeSubject(subject({ idType: IdType.UNIFIED_PHONE, idNumber: raw }));
+      expect(s.normalizedId).toBe("13812345678");
+      expect(s.idTypeName).toBe("UNIFIED_PHONE");
+    }
+    for (const bad of ["12812345678", "1381234567", "138123456789", "8613812345678", "+1 13812345678", "1381234567a"]) {
+      expectInvalid(() => normalizeSubject(subject({ idType: IdType.UNIFIED_PHONE, idNumber: bad })), "subject.id_number");
+    }
+  });
+
+  it("requires a name of 1 to 64 characters without control characters", () => {
+    expectInvalid(() => normalizeSubject(subject({ name: "" })), "subject.name");
+    expectInvalid(() => normalizeSubject(subject({ name: "  \t " })), "subject.name");
+    expect(normalizeSubject(subject({ name: "张".repeat(64) })).name).toBe("张".repeat(64));
+    const err = expectInvalid(() => normalizeSubject(subject({ name: "张".repeat(65) })), "subject.name");
+    expect(err.message).toContain("got 65");
+    expectInvalid(() => normalizeSubject(subject({ name: "Zhang\u0000San" })), "subject.name");
+    expectInvalid(() => normalizeSubject(subject({ name: "Zhang\nSan" })), "subject.name");
+  });
+
+  it("counts a name's length in characters, not UTF-16 units", () => {
+    expect(normalizeSubject(subject({ name: "𠀀".repeat(64) })).name).toHaveLength(128);
+  });
+
+  it("keeps the phone optional and normalizes it like a unified phone ID", () => {
+    expect(normalizeSubject(subject({ phone: "" })).phone).toBe("");
+    expect(normalizeSubject(subject({ phone: "  " })).phone).toBe("");
+    expect(normalizeSubject(subject({ phone: "+86 139-0000-1111" })).phone).toBe("13900001111");
+    expectInvalid(() => normalizeSubject(subject({ phone: "010-12345678" })), "subject.phone");
+  });
+
+  it("checks id_number before name, and name before phone", () => {
+    expectInvalid(() => normalizeSubject(subject({ idNumber: "x", name: "", phone: "1" })), "subject.id_number");
+    expectInvalid(() => normalizeSubject(subject({ name: "", phone: "1" })), "subject.name");
+  });
+});

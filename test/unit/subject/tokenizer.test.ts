@@ -1,0 +1,56 @@
+import { createHmac } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
+const SUBJECT = { idTypeName: "CN_RESIDENT_ID", normalizedId: "11010519491231002X" };
+
+describe("HmacSubjectTokenizer", () => {
+  it("matches an independently computed HMAC-SHA256 vector", () => {
+    expect(new HmacSubjectTokenizer(KEY).token(SUBJECT)).toBe(
+      "664a3bf5b1cb4e8a06d2050cb2baa3f01d551eb1e232f6b7b3f589f8d2b22c02",
+    );
+  });
+
+  it("is deterministic across instances with the same key", () => {
+    const a = new HmacSubjectTokenizer(KEY).token(SUBJECT);
+    const b = new HmacSubjectTokenizer(Uint8Array.from(KEY)).token({ ...SUBJECT });
+    expect(a).toBe(b);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("depends on the key", () => {
+    const other = Uint8Array.from(KEY);
+    other[0] ^= 1;
+    expect(new HmacSubjectTokenizer(other).token(SUBJECT)).not.toBe(new HmacSubjectTokenizer(KEY).token(SUBJECT));
+  });
+
+  it("depends on both the id type and the id", () => {
+    const t = new HmacSubjectTokenizer(KEY);
+    const base = t.token(SUBJECT);
+    expect(t.token({ ...SUBJECT, idTypeName: "PASSPORT" })).not.toBe(base);
+    expect(t.token({ ...SUBJECT, normalizedId: "110105194912310030" })).not.toBe(base);
+  });
+
+  it("hashes idTypeName ':' normalizedId", () => {
+    const expected = createHmac("sha256", KEY).update("PASSPORT:E12345678").digest("hex");
+    expect(new HmacSubjectTokenizer(KEY).token({ idTypeName: "PASSPORT", normalizedId: "E12345678" })).toBe(expected);
+  });
+
+  it("is not affected by later changes to the caller's key buffer", () => {
+    const key = Uint8Array.from(KEY);
+    const t = new HmacSubjectTokenizer(key);
+    const before = t.token(SUBJECT);
+    key.fill(0);
+    expect(t.token(SUBJECT)).toBe(before);
+  });
+
+  it("refuses a key shorter than 16 bytes", () => {
+    for (const length of [0, 15]) {
+      expect(() => new HmacSubjectTokenizer(new Uint8Array(length))).toThrow(
+        expect.objectContaining({ code: "CONFIG_INVALID" }),
+      );
+    }
+    expect(() => new HmacSubjectTokenizer(new Uint8Array(16))).not.toThrow();
+  });
+});
