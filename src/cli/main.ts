@@ -8,6 +8,7 @@ import { registerIngest } from "./commands/ingest.js";
 import { registerReport } from "./commands/report.js";
 import { registerStart } from "./commands/start.js";
 import { registerStatus } from "./commands/status.js";
+import { registerTestnet } from "./commands/testnet.js";
 
 const program = new Command("creditmesh")
   .description("CreditMesh: a network of credit-data nodes, one per lending institution")
@@ -21,6 +22,7 @@ registerStatus(program);
 registerIngest(program);
 registerConsent(program);
 registerReport(program);
+registerTestnet(program);
 
 /** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
 function describe(err: unknown): string {

@@ -1,0 +1,138 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { generateSecrets, writeSecrets } from "../config/secrets.js";
+import { Role } from "../gen/creditmesh/v1/common.js";
+import type { Member } from "../gen/creditmesh/v1/peer.js";
+import { operatorPublicKeyToHex, signManifest, writeManifestFile } from "../identity/manifest.js";
+import { NodeKey } from "../identity/node-key.js";
+
+/** Names for the first institutions of a test network; the rest are numbered. */
+const INSTITUTIONS: { id: string; name: string }[] = [
+  { id: "bank-a", name: "Huaxia Commercial Bank" },
+  { id: "cfc-b", name: "Jiexin Consumer Finance" },
+  { id: "ecom-c", name: "Shopline Credit Line" },
+  { id: "bank-d", name: "Pearl River Rural Bank" },
+  { id: "cfc-e", name: "Anxin Consumer Finance" },
+];
+
+export interface LayoutNode {
+  institutionId: string;
+  name: string;
+  peerId: string;
+  roles: Role[];
+  dir: string;
+  configFile: string;
+  grpcPort: number;
+  p2pPort: number;
+  apiKey: string;
+}
+
+export interface NetworkLayout {
+  dir: string;
+  networkId: string;
+  manifestFile: string;
+  operatorKeyFile: string;
+  operatorPublicKey: string;
+  nodes: LayoutNode[];
+}
+
+export interface LayoutOptions {
+  dir: string;
+  nodes: number;
+  networkId?: string;
+  /** Roles per node index; default FURNISHER + LENDER for every node. */
+  roles?: (index: number) => Role[];
+  /** Extra config merged into every node's config. */
+  configOverrides?: Record<string, unknown>;
+}
+
+/** Asks the OS for a free loopback port (closed again before the node binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function institutionAt(index: number): { id: string; name: string } {
+  return INSTITUTIONS[index] ?? { id: `inst-${index + 1}`, name: `Institution ${index + 1}` };
+}
+
+/**
+ * Writes everything a local network needs: an operator key, one directory per
+ * institution with its secrets (sharing the network token key) and config,
+ * and the manifest signed by the operator listing every member with its
+ * loopback address.
+ */
+export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkLayout> {
+  const dir = path.resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const networkId = opts.networkId ?? "creditmesh-testnet";
+  const operatorSeed = randomBytes(32);
+  const operator = NodeKey.fromSeed(operatorSeed);
+  const operatorKeyFile = path.join(dir, "operator.key");
+  writeFileSync(operatorKeyFile, operatorSeed.toString("hex") + "\n", { mode: 0o600 });
+  const tokenKey = randomBytes(32).toString("hex");
+  const manifestFile = path.join(dir, "manifest.json");
+
+  const nodes: LayoutNode[] = [];
+  for (let i = 0; i < opts.nodes; i++) {
+    const { id, name } = institutionAt(i);
+    const nodeDir = path.join(dir, id);
+    mkdirSync(nodeDir, { recursive: true });
+    const secrets = generateSecrets({ tokenKey });
+    writeSecrets(path.join(nodeDir, "secrets.json"), secrets);
+    const key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
+    nodes.push({
+      institutionId: id,
+      name,
+      peerId: key.peerId,
+      roles: opts.roles?.(i) ?? [Role.FURNISHER, Role.LENDER],
+      dir: nodeDir,
+      configFile: path.join(nodeDir, "config.json"),
+      grpcPort: await freePort(),
+      p2pPort: await freePort(),
+      apiKey: secrets.localApiKey,
+    });
+  }
+
+  const members: Member[] = nodes.map((n) => ({
+    institutionId: n.institutionId,
+    name: n.name,
+    peerId: n.peerId,
+    roles: n.roles,
+    addrs: [`/ip4/127.0.0.1/tcp/${n.p2pPort}`],
+  }));
+  await writeManifestFile(
+    manifestFile,
+    signManifest({ networkId, version: "1", members, issuedAt: new Date() }, operator),
+  );
+
+  for (const n of nodes) {
+    const config = {
+      institution: { id: n.institutionId, name: n.name },
+      storage: { dataDir: n.dir, secretsFile: path.join(n.dir, "secrets.json") },
+      grpc: { host: "127.0.0.1", port: n.grpcPort },
+      p2p: {
+        enabled: true,
+        listen: [`/ip4/127.0.0.1/tcp/${n.p2pPort}`],
+        manifestFile,
+        operatorPublicKey: operatorPublicKeyToHex(operator.publicKey),
+        redialIntervalMs: 500,
+      },
+      metrics: { enabled: false },
+      log: { level: "info" },
+      ...opts.configOverrides,
+    };
+    writeFileSync(n.configFile, JSON.stringify(config, null, 2) + "\n");
+  }
+
+  return { dir, networkId, manifestFile, operatorKeyFile, operatorPublicKey: operatorPublicKeyToHex(operator.publicKey), nodes };
+}

@@ -1,0 +1,177 @@
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { call, connect, type NodeConnection } from "../cli/client.js";
+import { isoDate } from "../clock.js";
+import { CreditMeshError } from "../errors.js";
+import { Purpose } from "../gen/creditmesh/v1/common.js";
+import type { CreditReport } from "../gen/creditmesh/v1/report.js";
+import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import { generateNetworkData, institutionRecords } from "../synthetic/index.js";
+import { createNetworkLayout, type NetworkLayout } from "./layout.js";
+import { isAlive, spawnNode, stopProcesses, waitForNode } from "./processes.js";
+
+/** The contract other tools read (DESIGN §5). */
+export interface TestnetFile {
+  nodes: { institution_id: string; grpc_addr: string; api_key: string; pid: number; config: string; log: string }[];
+  manifest: string;
+  operator_key: string;
+}
+
+export interface UpOptions {
+  dir: string;
+  nodes: number;
+  seed: boolean;
+  seedValue: number;
+  borrowers: number;
+  log?: (line: string) => void;
+}
+
+export function testnetFile(dir: string): string {
+  return path.join(path.resolve(dir), "testnet.json");
+}
+
+export function readTestnet(dir: string): TestnetFile | undefined {
+  const file = testnetFile(dir);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as TestnetFile) : undefined;
+}
+
+/**
+ * Creates keys, configs and a signed manifest under `dir`, starts one process
+ * per institution, waits until every node is connected to every other, and
+ * (unless told not to) seeds synthetic borrowers.
+ */
+export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; layout: NetworkLayout; seeded?: SeedResult }> {
+  const log = opts.log ?? (() => undefined);
+  const existing = readTestnet(opts.dir);
+  if (existing?.nodes.some((n) => isAlive(n.pid))) {
+    throw new CreditMeshError("CONFLICT", `a test network is already running in ${opts.dir}; run \`creditmesh testnet down --dir ${opts.dir}\` first`);
+  }
+  if (opts.nodes < 2 || opts.nodes > 32) throw new CreditMeshError("VALIDATION_FAILED", "--nodes: from 2 to 32", { field: "nodes" });
+  // Only a directory that held a test network (or nothing) is wiped.
+  if (existsSync(opts.dir) && readdirSync(opts.dir).length > 0 && !existing) {
+    throw new CreditMeshError("CONFLICT", `${opts.dir} exists and is not a test network directory; choose another --dir`);
+  }
+  rmSync(opts.dir, { recursive: true, force: true });
+  const layout = await createNetworkLayout({ dir: opts.dir, nodes: opts.nodes });
+  log(`network ${layout.networkId}: ${layout.nodes.length} institutions under ${layout.dir}`);
+
+  const file: TestnetFile = { nodes: [], manifest: layout.manifestFile, operator_key: layout.operatorKeyFile };
+  const pids: number[] = [];
+  try {
+    for (const n of layout.nodes) {
+      const logFile = path.join(n.dir, "node.log");
+      const pid = spawnNode(n.configFile, logFile);
+      pids.push(pid);
+      file.nodes.push({ institution_id: n.institutionId, grpc_addr: `127.0.0.1:${n.grpcPort}`, api_key: n.apiKey, pid, config: n.configFile, log: logFile });
+    }
+    for (const [i, n] of file.nodes.entries()) {
+      const info = await waitForNode(n.config, n.pid, 60_000, n.log);
+      n.grpc_addr = info.grpcAddr;
+      log(`  ${n.institution_id.padEnd(8)} pid ${n.pid}  gRPC ${n.grpc_addr}  peer ${layout.nodes[i]!.peerId}`);
+    }
+    writeFileSync(testnetFile(opts.dir), JSON.stringify(file, null, 2) + "\n");
+    await waitConnected(file, 30_000);
+    log("every node is connected to every other member");
+    const seeded = opts.seed ? await seedNetwork(file, opts.seedValue, opts.borrowers, log) : undefined;
+    return { file, layout, seeded };
+  } catch (err) {
+    await stopProcesses(pids);
+    throw err;
+  }
+}
+
+export async function testnetDown(dir: string): Promise<number> {
+  const file = readTestnet(dir);
+  if (!file) return 0;
+  const pids = file.nodes.map((n) => n.pid).filter(isAlive);
+  await stopProcesses(pids);
+  return pids.length;
+}
+
+function nodeConnection(n: TestnetFile["nodes"][number]): NodeConnection {
+  return connect({ addr: n.grpc_addr, apiKey: n.api_key, config: n.config });
+}
+
+async function waitConnected(file: TestnetFile, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const n of file.nodes) {
+    const conn = nodeConnection(n);
+    try {
+      for (;;) {
+        const status = await call(conn, conn.client.getNodeStatus, {}, 5_000);
+        if (status.members.length === file.nodes.length && status.members.every((m) => m.connected)) break;
+        if (Date.now() > deadline) {
+          throw new CreditMeshError("DEADLINE_EXCEEDED", `${n.institution_id} is not connected to every member; see ${n.log}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      conn.close();
+    }
+  }
+}
+
+export interface SeedResult {
+  asOf: string;
+  records: number;
+  /** Borrowers to show: the first is multi-lending, the second delinquent. */
+  borrowers: { idNumber: string; name: string; profile: string }[];
+}
+
+/** Furnishes reproducible synthetic histories to every node. */
+export async function seedNetwork(file: TestnetFile, seed: number, borrowers: number, log: (l: string) => void): Promise<SeedResult> {
+  const asOf = isoDate(new Date());
+  const data = generateNetworkData(seed, { institutions: file.nodes.map((n) => n.institution_id), borrowers, asOf });
+  let total = 0;
+  for (const n of file.nodes) {
+    const records = institutionRecords(data.institutions[n.institution_id]!);
+    const accepted = await submitAll(n, records);
+    if (accepted !== records.length) {
+      throw new CreditMeshError("INTERNAL", `${n.institution_id} rejected ${records.length - accepted} synthetic records`);
+    }
+    total += accepted;
+    log(`  seeded ${n.institution_id}: ${accepted} records`);
+  }
+  return { asOf, records: total, borrowers: data.borrowers.map((b) => ({ idNumber: b.idNumber, name: b.name, profile: b.profile })) };
+}
+
+async function submitAll(n: TestnetFile["nodes"][number], records: WireRecord[]): Promise<number> {
+  const conn = nodeConnection(n);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const stream = conn.client.submitRecords(conn.metadata);
+      let accepted = 0;
+      stream.on("data", (r: { accepted: number }) => (accepted += r.accepted));
+      stream.on("error", reject);
+      stream.on("end", () => resolve(accepted));
+      for (let i = 0; i < records.length; i += 500) stream.write({ records: records.slice(i, i + 500) });
+      stream.end();
+    });
+  } finally {
+    conn.close();
+  }
+}
+
+/** Records the borrower's consent at the lender node and pulls the unified report. */
+export async function demoReport(
+  lender: TestnetFile["nodes"][number],
+  borrower: { idNumber: string; name: string },
+  purpose = Purpose.LOAN_ORIGINATION,
+): Promise<{ report: CreditReport; consentId: string }> {
+  const conn = nodeConnection(lender);
+  try {
+    const subject = { idType: 1, idNumber: borrower.idNumber, name: borrower.name, phone: "" };
+    const now = Date.now();
+    const consent = await call(conn, conn.client.grantConsent, {
+      subject,
+      purpose,
+      validFrom: new Date(now - 60_000),
+      validUntil: new Date(now + 30 * 24 * 3600 * 1000),
+      evidenceRef: `testnet-authorization-${now}`,
+    });
+    const report = await call(conn, conn.client.getCreditReport, { subject, purpose, consentId: consent.consentId, asOf: "", deadlineMs: 0 });
+    return { report, consentId: consent.consentId };
+  } finally {
+    conn.close();
+  }
+}
