@@ -5,6 +5,8 @@ import { NODE_VERSION } from "../version.js";
 import { registerApiKey } from "./commands/apikey.js";
 import { registerConsent } from "./commands/consent.js";
 import { registerIngest } from "./commands/ingest.js";
+import { registerInit } from "./commands/init.js";
+import { registerNetwork } from "./commands/network.js";
 import { registerReport } from "./commands/report.js";
 import { registerStart } from "./commands/start.js";
 import { registerStatus } from "./commands/status.js";
@@ -17,6 +19,8 @@ const program = new Command("creditmesh")
   .exitOverride();
 
 registerStart(program);
+registerInit(program);
+registerNetwork(program);
 registerApiKey(program);
 registerStatus(program);
 registerIngest(program);

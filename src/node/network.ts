@@ -1,9 +1,10 @@
+import { unwatchFile, watchFile } from "node:fs";
 import type { Clock } from "../clock.js";
 import type { P2pSchema } from "../config/schema.js";
 import type { Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import type { Membership } from "../identity/manifest.js";
+import { readManifestFile, type Membership } from "../identity/manifest.js";
 import type { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { PeerNode } from "../p2p/peer-node.js";
@@ -108,6 +109,24 @@ export class NetworkLayer implements Holders {
       modules.nonces.prune(modules.clock.now()).catch(() => undefined);
     }, Math.max(10_000, opts.p2p.maxClockSkewMs));
     this.pruneTimer.unref();
+    this.watchManifestFile();
+  }
+
+  /**
+   * The operator publishes a new manifest by replacing one member's manifest
+   * file; that node applies it (if newer and validly signed) and gossips it.
+   */
+  private watchManifestFile(): void {
+    const file = this.opts.p2p.manifestFile;
+    if (!file) return;
+    watchFile(file, { interval: 1_000 }, () => {
+      readManifestFile(file)
+        .then((signed) => this.peer?.applyManifest(signed))
+        .then((applied) => {
+          if (applied) this.modules.logger.info({ version: this.manifestVersion }, "newer manifest from file applied");
+        })
+        .catch((err) => this.modules.logger.warn({ err: (err as Error).message }, "manifest file not applied"));
+    });
   }
 
   ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {
@@ -130,6 +149,7 @@ export class NetworkLayer implements Holders {
   }
 
   async stop(): Promise<void> {
+    if (this.opts.p2p.manifestFile) unwatchFile(this.opts.p2p.manifestFile);
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
     const peer = this.peer;
