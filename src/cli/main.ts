@@ -11,6 +11,7 @@ import { registerReport } from "./commands/report.js";
 import { registerStart } from "./commands/start.js";
 import { registerStatus } from "./commands/status.js";
 import { registerTestnet } from "./commands/testnet.js";
+import { registerVerify } from "./commands/verify.js";
 
 const program = new Command("creditmesh")
   .description("CreditMesh: a network of credit-data nodes, one per lending institution")
@@ -27,6 +28,7 @@ registerIngest(program);
 registerConsent(program);
 registerReport(program);
 registerTestnet(program);
+registerVerify(program);
 
 /** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
 function describe(err: unknown): string {
