@@ -26,6 +26,7 @@ import { isoDateProblem } from "../records/dates.js";
 import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
+import { recordsIngested, reportLatency, reportsServed } from "../metrics.js";
 import { requireRole, type ApiKeyAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -136,6 +137,8 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           throw invalid("records", `at most ${opts.maxBatchRecords} records per batch, got ${req.records.length}`);
         }
         const result = await m.ingest.submitBatch(req.records);
+        recordsIngested.inc({ outcome: "accepted" }, result.accepted);
+        recordsIngested.inc({ outcome: "rejected" }, result.rejected.length);
         return { batch: String(n), accepted: result.accepted, rejected: result.rejected };
       }
     },
@@ -167,8 +170,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       const cancelled = new AbortController();
       const onCancel = () => cancelled.abort(new CreditMeshError("DEADLINE_EXCEEDED", "the client cancelled the call"));
       call.once("cancelled", onCancel);
+      const timer = reportLatency.startTimer();
       try {
-        return await m.reports.generate({
+        const report = await m.reports.generate({
           subjectToken: token,
           purpose: req.purpose,
           consentId: req.consentId,
@@ -176,7 +180,10 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           deadlineMs: req.deadlineMs || undefined,
           signal: cancelled.signal,
         });
+        reportsServed.inc();
+        return report;
       } finally {
+        timer();
         call.off("cancelled", onCancel);
       }
     }),

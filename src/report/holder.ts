@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import { isoDate, type Clock } from "../clock.js";
 import { checkConsent } from "../consent/policy.js";
 import { HolderStatus } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
@@ -73,10 +73,12 @@ export class HolderService {
       inquiredAt: now,
     };
     await modules.inquiries.add(query.subjectToken, inquiry);
-    const [tradelines, inquiries] = await Promise.all([
+    const [tradelines, logged] = await Promise.all([
       this.tradelines(query.subjectToken, query.asOf),
       modules.inquiries.listForSubject(query.subjectToken),
     ]);
+    // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
+    const inquiries = logged.filter((i) => i.inquiryId === inquiry.inquiryId || (i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf));
     modules.logger.info(
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
       "query answered",

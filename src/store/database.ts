@@ -75,7 +75,7 @@ export class NodeDatabase {
    * the current schema version; an existing one must already have it.
    */
   static async open(path: string, opts: { logger?: Logger } = {}): Promise<NodeDatabase> {
-    const logger = (opts.logger ?? silentLogger()).child({ module: "store" });
+    const logger = opts.logger ?? silentLogger();
     const root = new Level<string, string>(path, { keyEncoding: "utf8", valueEncoding: "utf8" });
     try {
       await root.open({ createIfMissing: true });
