@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import type { Clock } from "../clock.js";
 import { isoDate } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
@@ -8,6 +8,18 @@ import { Purpose } from "../gen/creditmesh/v1/common.js";
 import type { Consent } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type {
+  AuditEntry,
+  BackupRequest,
+  BackupResponse,
+  ExportAuditRequest,
+  ListDisputesRequest,
+  ListDisputesResponse,
+  PurgeSubjectRequest,
+  PurgeSubjectResponse,
+  RotateDataKeyRequest,
+  RotateDataKeyResponse,
+  VerifyAuditRequest,
+  VerifyAuditResponse,
   CreditNodeServer,
   FileDisputeRequest,
   GetCreditReportRequest,
@@ -31,9 +43,24 @@ import { requireRole, type ApiKeyAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
 
+/** Who made a call, for the audit trail: the API key's id. */
+export interface Caller {
+  keyId: string;
+}
+
 export interface DisputeApi {
-  file(req: FileDisputeRequest, subjectToken: string): Promise<Dispute>;
-  resolve(req: ResolveDisputeRequest): Promise<Dispute>;
+  file(req: FileDisputeRequest, subjectToken: string, caller: Caller): Promise<Dispute>;
+  resolve(req: ResolveDisputeRequest, caller: Caller): Promise<Dispute>;
+  list(includeResolved: boolean): Promise<Dispute[]>;
+}
+
+/** Operator actions; each is recorded in the audit trail by its implementation. */
+export interface AdminApi {
+  purgeSubject(subjectToken: string, requestRef: string, caller: Caller): Promise<PurgeSubjectResponse>;
+  rotateDataKey(caller: Caller): Promise<RotateDataKeyResponse>;
+  verifyAudit(): Promise<VerifyAuditResponse>;
+  exportAudit(): AsyncIterable<AuditEntry>;
+  backup(outDir: string, caller: Caller): Promise<BackupResponse>;
 }
 
 export interface ApiModules {
@@ -43,6 +70,7 @@ export interface ApiModules {
   consents: ConsentService;
   reports: ReportService;
   disputes?: DisputeApi;
+  admin?: AdminApi;
   tokenizer: SubjectTokenizer;
   status(): Promise<GetNodeStatusResponse>;
   clock: Clock;
@@ -80,6 +108,16 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
         );
     };
   }
+
+  const caller = (call: { metadata: import("@grpc/grpc-js").Metadata }): Caller => ({ keyId: m.auth.authenticate(call.metadata).keyId });
+  const disputes = (): DisputeApi => {
+    if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not available on this node");
+    return m.disputes;
+  };
+  const admin = (): AdminApi => {
+    if (!m.admin) throw new CreditMeshError("UNAVAILABLE", "operator actions are not available on this node");
+    return m.admin;
+  };
 
   const subjectToken = (subject: Parameters<typeof normalizeSubject>[0]) => m.tokenizer.token(normalizeSubject(subject, "subject"));
 
@@ -188,14 +226,39 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       }
     }),
 
-    fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req) => {
-      if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not enabled on this node");
-      return m.disputes.file(req, subjectToken(req.subject));
+    fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req, call) =>
+      disputes().file(req, subjectToken(req.subject), caller(call)),
+    ),
+
+    resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req, call) => disputes().resolve(req, caller(call))),
+
+    listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["FURNISHER", "OPERATOR"], async (req) => ({
+      disputes: await disputes().list(req.includeResolved),
+    })),
+
+    purgeSubject: unary<PurgeSubjectRequest, PurgeSubjectResponse>(["OPERATOR"], async (req, call) => {
+      if (!req.requestRef.trim()) throw invalid("request_ref", "required: the reference of the verified erasure request");
+      return admin().purgeSubject(subjectToken(req.subject), req.requestRef.trim(), caller(call));
     }),
 
-    resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req) => {
-      if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not enabled on this node");
-      return m.disputes.resolve(req);
+    rotateDataKey: unary<RotateDataKeyRequest, RotateDataKeyResponse>(["OPERATOR"], async (_req, call) => admin().rotateDataKey(caller(call))),
+
+    verifyAudit: unary<VerifyAuditRequest, VerifyAuditResponse>(["OPERATOR"], async () => admin().verifyAudit()),
+
+    exportAudit(call: ServerWritableStream<ExportAuditRequest, AuditEntry>): void {
+      (async () => {
+        authorize(call.metadata, "OPERATOR");
+        for await (const entry of admin().exportAudit()) {
+          if (call.cancelled) return;
+          if (!call.write(entry)) await once(call, "drain");
+        }
+        call.end();
+      })().catch((err) => call.emit("error", toServiceError(err, m.logger)));
+    },
+
+    backup: unary<BackupRequest, BackupResponse>(["OPERATOR"], async (req, call) => {
+      if (!req.outDir) throw invalid("out_dir", "required");
+      return admin().backup(req.outDir, caller(call));
     }),
 
     getNodeStatus: unary<GetNodeStatusRequest, GetNodeStatusResponse>(["OPERATOR", "LENDER", "FURNISHER"], () => m.status()),
