@@ -3,6 +3,9 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "../logger.js";
 import type { Membership, MembershipChange } from "../identity/manifest.js";
 
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+const MAX_REFUSALS_TRACKED = 1024;
+
 /**
  * Admits only peers named in the current manifest. Inbound peers are checked
  * as soon as the Noise handshake has proved who they are (nothing earlier
@@ -11,13 +14,31 @@ import type { Membership, MembershipChange } from "../identity/manifest.js";
  */
 export class MembershipGater implements ConnectionGater {
   readonly #membership: Membership;
+  readonly #log: Logger | undefined;
+  /** When each refused inbound peer was last logged, so a peer retrying in a loop cannot flood the log. */
+  readonly #refusalsLogged = new Map<string, number>();
 
-  constructor(membership: Membership) {
+  constructor(membership: Membership, logger?: Logger) {
     this.#membership = membership;
+    this.#log = logger;
   }
 
   #deny(peerId: PeerId): boolean {
     return !this.#membership.has(peerId.toString());
+  }
+
+  /** An inbound peer proved its identity and is not a member: say so, at most once a minute per peer. */
+  #denyInbound(peerId: PeerId, maConn: MultiaddrConnection): boolean {
+    if (!this.#deny(peerId)) return false;
+    const peer = peerId.toString();
+    const now = Date.now();
+    const last = this.#refusalsLogged.get(peer);
+    if (this.#log !== undefined && (last === undefined || now - last >= REFUSAL_LOG_INTERVAL_MS)) {
+      if (this.#refusalsLogged.size >= MAX_REFUSALS_TRACKED) this.#refusalsLogged.clear();
+      this.#refusalsLogged.set(peer, now);
+      this.#log.warn({ peer_id: peer, remote_addr: maConn.remoteAddr?.toString() }, "refused a connection from a peer not in the manifest");
+    }
+    return true;
   }
 
   denyDialPeer(peerId: PeerId): boolean {
@@ -34,8 +55,8 @@ export class MembershipGater implements ConnectionGater {
     return this.#deny(peerId);
   }
 
-  denyInboundEncryptedConnection(peerId: PeerId, _maConn: MultiaddrConnection): boolean {
-    return this.#deny(peerId);
+  denyInboundEncryptedConnection(peerId: PeerId, maConn: MultiaddrConnection): boolean {
+    return this.#denyInbound(peerId, maConn);
   }
 
   denyOutboundEncryptedConnection(peerId: PeerId, _maConn: MultiaddrConnection): boolean {
@@ -43,8 +64,8 @@ export class MembershipGater implements ConnectionGater {
   }
 
   // The manifest may change during the muxer upgrade; check again at the end.
-  denyInboundUpgradedConnection(peerId: PeerId, _maConn: MultiaddrConnection): boolean {
-    return this.#deny(peerId);
+  denyInboundUpgradedConnection(peerId: PeerId, maConn: MultiaddrConnection): boolean {
+    return this.#denyInbound(peerId, maConn);
   }
 
   denyOutboundUpgradedConnection(peerId: PeerId, _maConn: MultiaddrConnection): boolean {

@@ -102,7 +102,7 @@ export class PeerNode {
   }
 
   static async create(opts: PeerNodeOptions): Promise<PeerNode> {
-    const gater = new MembershipGater(opts.membership);
+    const gater = new MembershipGater(opts.membership, opts.logger.child({ module: "p2p" }));
     const libp2p = await createLibp2p<Services>({
       start: false,
       privateKey: opts.key.libp2pPrivateKey,
