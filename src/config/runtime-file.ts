@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { NodeConfig } from "./schema.js";
 
@@ -14,8 +14,12 @@ export function runtimePath(config: NodeConfig): string {
   return path.resolve(config.storage.dataDir, "runtime.json");
 }
 
+/** Written to a temporary file and renamed, so that a reader never sees half of it. */
 export function writeRuntime(config: NodeConfig, info: RuntimeInfo): void {
-  writeFileSync(runtimePath(config), JSON.stringify(info, null, 2) + "\n");
+  const file = runtimePath(config);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info, null, 2) + "\n");
+  renameSync(tmp, file);
 }
 
 export function removeRuntime(config: NodeConfig): void {
@@ -26,7 +30,13 @@ export function removeRuntime(config: NodeConfig): void {
 export function readRuntime(config: NodeConfig): RuntimeInfo | undefined {
   const file = runtimePath(config);
   if (!existsSync(file)) return undefined;
-  const info = JSON.parse(readFileSync(file, "utf8")) as RuntimeInfo;
+  let info: RuntimeInfo;
+  try {
+    info = JSON.parse(readFileSync(file, "utf8")) as RuntimeInfo;
+  } catch {
+    // Removed since the check, or left truncated by a node that crashed while writing it.
+    return undefined;
+  }
   try {
     process.kill(info.pid, 0);
   } catch {

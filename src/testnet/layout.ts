@@ -61,6 +61,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port not in `taken`: the OS may hand out a port it just gave us
+ * again once we have closed it, and two nodes cannot listen on the same one.
+ */
+async function distinctFreePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+}
+
 export function institutionAt(index: number): { id: string; name: string } {
   return INSTITUTIONS[index] ?? { id: `inst-${index + 1}`, name: `Institution ${index + 1}` };
 }
@@ -83,6 +97,7 @@ export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkL
   const manifestFile = path.join(dir, "manifest.json");
 
   const nodes: LayoutNode[] = [];
+  const ports = new Set<number>();
   for (let i = 0; i < opts.nodes; i++) {
     const { id, name } = institutionAt(i);
     const nodeDir = path.join(dir, id);
@@ -97,8 +112,8 @@ export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkL
       roles: opts.roles?.(i) ?? [Role.FURNISHER, Role.LENDER],
       dir: nodeDir,
       configFile: path.join(nodeDir, "config.json"),
-      grpcPort: await freePort(),
-      p2pPort: await freePort(),
+      grpcPort: await distinctFreePort(ports),
+      p2pPort: await distinctFreePort(ports),
       apiKey: secrets.localApiKey,
     });
   }

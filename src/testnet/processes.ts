@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
@@ -8,6 +8,8 @@ import { CreditMeshError } from "../errors.js";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
+/** Whether process states can be read from /proc (Linux with procfs mounted). */
+const PROC_STAT = process.platform === "linux" && existsSync("/proc/self/stat");
 
 /**
  * Starts `creditmesh start` for one config as its own detached process (it
@@ -30,13 +32,38 @@ export function spawnNode(configFile: string, logFile: string, env: NodeJS.Proce
   }
 }
 
+/**
+ * Whether the process still runs. A process that has exited but is not yet
+ * reaped (a zombie) counts as gone: a detached node's parent is init once the
+ * command that started it has exited, and an init that reaps late, or never
+ * (a container whose pid 1 does not wait for orphans), must not keep a stopped
+ * node "alive" (`stopProcesses` would wait for it forever).
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  return !hasExited(pid);
+}
+
+/**
+ * True for a zombie, or a process that vanished since it was signalled.
+ * Reads /proc/PID/stat; without procfs, false.
+ */
+function hasExited(pid: number): boolean {
+  if (!PROC_STAT) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
+  }
+  // "pid (comm) state …": comm may itself hold spaces and parentheses.
+  const close = stat.lastIndexOf(")");
+  const state = stat.slice(close + 2, close + 3);
+  return state === "Z" || state === "X";
 }
 
 /** Resolves with the node's runtime info once it serves gRPC; fails if the process dies first. */
