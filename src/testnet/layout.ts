@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -49,16 +49,28 @@ export interface LayoutOptions {
 }
 
 /** Asks the OS for a free loopback port (closed again before the node binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Test-network ports come from below Linux's ephemeral range (32768+), so an
+ * outgoing connection of any process cannot take one between the check here
+ * and the node binding it.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const addr = server.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** A loopback port that is free now (it is closed again before the node binds it). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.from + randomInt(PORT_RANGE.to - PORT_RANGE.from);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
 }
 
 /**
