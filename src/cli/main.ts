@@ -4,6 +4,7 @@ import { CreditMeshError } from "../errors.js";
 import { NODE_VERSION } from "../version.js";
 import { registerApiKey } from "./commands/apikey.js";
 import { registerConsent } from "./commands/consent.js";
+import { registerDispute } from "./commands/dispute.js";
 import { registerIngest } from "./commands/ingest.js";
 import { registerInit } from "./commands/init.js";
 import { registerNetwork } from "./commands/network.js";
@@ -27,6 +28,7 @@ registerStatus(program);
 registerIngest(program);
 registerConsent(program);
 registerReport(program);
+registerDispute(program);
 registerTestnet(program);
 registerVerify(program);
 

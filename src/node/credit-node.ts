@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { ApiKeyAuth } from "../api/auth.js";
+import { disputeApi } from "../api/disputes.js";
 import { GrpcServer } from "../api/server.js";
 import { systemClock, type Clock } from "../clock.js";
 import { databasePath, secretsPath } from "../config/load.js";
@@ -7,13 +8,14 @@ import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { loadOrCreateSecrets, type Secrets } from "../config/secrets.js";
 import { ConsentService } from "../consent/service.js";
+import { DisputeService } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
 import type { GetNodeStatusResponse } from "../gen/creditmesh/v1/node.js";
 import { Membership, parseOperatorPublicKey } from "../identity/manifest.js";
 import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
 import { createLogger, type Logger } from "../logger.js";
 import { RateLimiter } from "../rate-limit.js";
-import { IngestService } from "../records/ingest.js";
+import { accountRefFor, IngestService } from "../records/ingest.js";
 import { HolderService } from "../report/holder.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
@@ -123,6 +125,7 @@ export class CreditNode {
         records: stores.records,
         consents: stores.consents,
         inquiries: stores.inquiries,
+        disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
         clock,
@@ -133,10 +136,33 @@ export class CreditNode {
     if (membership) {
       this.network = new NetworkLayer(
         { institutionId, p2p: config.p2p },
-        { key: this.key, membership, holder, nonces: stores.nonces, consents: stores.consents, clock, logger: log("p2p") },
+        {
+          key: this.key,
+          membership,
+          holder,
+          nonces: stores.nonces,
+          consents: stores.consents,
+          // Bound lazily: the dispute service routes through this network layer.
+          disputes: { receive: (dispute, from) => disputes.receive(dispute, from) },
+          clock,
+          logger: log("p2p"),
+        },
       );
     }
     const network = this.network;
+    const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
+    const disputes: DisputeService = new DisputeService(
+      { institutionId, responseDays: config.disputes.responseDays },
+      {
+        store: stores.disputes,
+        records: stores.records,
+        ingest,
+        accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
+        router: network && { send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal) },
+        clock,
+        logger: log("dispute"),
+      },
+    );
 
     const consents = new ConsentService(
       { institutionId },
@@ -180,6 +206,7 @@ export class CreditNode {
         ingest,
         consents,
         reports,
+        disputes: disputeApi(disputes),
         tokenizer,
         status: () => this.status(),
         clock,

@@ -1,15 +1,20 @@
 import { unwatchFile, watchFile } from "node:fs";
 import type { Clock } from "../clock.js";
 import type { P2pSchema } from "../config/schema.js";
+import type { DisputeReceiver, DisputeRouter } from "../disputes/service.js";
+import { CreditMeshError } from "../errors.js";
 import type { Revocation } from "../gen/creditmesh/v1/consent.js";
+import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { readManifestFile, type Membership } from "../identity/manifest.js";
 import type { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { PeerNode } from "../p2p/peer-node.js";
-import { QUERY_MAX_FRAME_BYTES, QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../p2p/protocols.js";
+import { createDisputeHandler } from "../p2p/dispute-handler.js";
+import { DISPUTE_MAX_FRAME_BYTES, DISPUTE_PROTOCOL, QUERY_MAX_FRAME_BYTES, QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../p2p/protocols.js";
 import { createQueryHandler } from "../p2p/query-handler.js";
+import { RemoteDisputes } from "../p2p/remote-disputes.js";
 import { RemoteHolders } from "../p2p/remote-holders.js";
 import { applyRevocation, encodeRevocation } from "../p2p/revocations.js";
 import { RpcClient } from "../p2p/rpc-client.js";
@@ -27,6 +32,8 @@ export interface NetworkModules {
   holder: HolderService;
   nonces: NonceStore;
   consents: ConsentStore;
+  /** The holder's side of routed disputes; without it this node serves no dispute protocol. */
+  disputes?: DisputeReceiver;
   clock: Clock;
   logger: Logger;
 }
@@ -39,6 +46,7 @@ export interface NetworkModules {
 export class NetworkLayer implements Holders {
   private peer?: PeerNode;
   private remote?: RemoteHolders;
+  private remoteDisputes?: DisputeRouter;
   private unsubscribe?: () => void;
   private pruneTimer?: NodeJS.Timeout;
 
@@ -89,8 +97,34 @@ export class NetworkLayer implements Holders {
         logger: modules.logger,
       }),
     );
+    if (modules.disputes) {
+      const disputeHandler = createDisputeHandler(
+        { institutionId: opts.institutionId, maxClockSkewMs: opts.p2p.maxClockSkewMs },
+        {
+          membership: modules.membership,
+          receiver: modules.disputes,
+          sign: (data) => modules.key.sign(data),
+          rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,
+          clock: modules.clock,
+          logger: modules.logger.child({ protocol: "dispute" }),
+        },
+      );
+      await peer.addService(
+        new RpcServer(peer, DISPUTE_PROTOCOL, disputeHandler, {
+          maxFrameBytes: Math.min(opts.p2p.maxMessageBytes, DISPUTE_MAX_FRAME_BYTES),
+          handlerTimeoutMs: opts.p2p.handlerTimeoutMs,
+          logger: modules.logger,
+        }),
+      );
+    }
     const client = new RpcClient(peer, { maxFrameBytes: opts.p2p.maxMessageBytes, logger: modules.logger });
     await peer.addService(client);
+    this.remoteDisputes = new RemoteDisputes({
+      membership: modules.membership,
+      request: (peerId, body, signal) => client.request(peerId, DISPUTE_PROTOCOL, body, signal),
+      sign: (data) => modules.key.sign(data),
+      logger: modules.logger.child({ protocol: "dispute" }),
+    });
     this.remote = new RemoteHolders(
       { institutionId: opts.institutionId },
       {
@@ -133,6 +167,12 @@ export class NetworkLayer implements Holders {
     return this.remote ? this.remote.ask(query, signal) : Promise.resolve([]);
   }
 
+  /** Routes a dispute to the member holding the account (DisputeRouter). */
+  sendDispute(institutionId: string, dispute: Dispute, signal?: AbortSignal): Promise<Dispute> {
+    if (!this.remoteDisputes) return Promise.reject(new CreditMeshError("P2P_UNREACHABLE", "the peer network is not running"));
+    return this.remoteDisputes.send(institutionId, dispute, signal);
+  }
+
   async publishRevocation(revocation: Revocation): Promise<void> {
     if (!this.peer) return;
     await this.peer.publish(REVOCATIONS_TOPIC, encodeRevocation(revocation, (d) => this.modules.key.sign(d)));
@@ -155,6 +195,7 @@ export class NetworkLayer implements Holders {
     const peer = this.peer;
     this.peer = undefined;
     this.remote = undefined;
+    this.remoteDisputes = undefined;
     await peer?.stop();
   }
 }

@@ -5,7 +5,8 @@ import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { deriveTradeline } from "../records/tradeline.js";
-import type { ConsentStore, InquiryStore, RecordStore } from "../store/types.js";
+import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
+import type { ConsentStore, DisputeStore, InquiryStore, RecordStore } from "../store/types.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -18,6 +19,8 @@ export interface HolderModules {
   records: RecordStore;
   consents: ConsentStore;
   inquiries: InquiryStore;
+  /** Disputes of this institution's accounts; absent = no account is disputed. */
+  disputes?: Pick<DisputeStore, "listForAccount">;
   sign(data: Uint8Array): Uint8Array;
   /** Checks a consent's signature against its grantee's node key (from the manifest). */
   verifyGranteeSignature(granteeInstitutionId: string, data: Uint8Array, signature: Uint8Array): boolean;
@@ -93,22 +96,26 @@ export class HolderService {
   }
 
   private async tradelines(subjectToken: string, asOf: string): Promise<Tradeline[]> {
-    const accounts = await this.modules.records.accountsForSubject(subjectToken);
+    const { records, disputes, clock } = this.modules;
+    const accounts = await records.accountsForSubject(subjectToken);
+    // Dispute deadlines run on this holder's clock, whatever the report date.
+    const now = clock.now();
     const derived = await Promise.all(
       accounts
         // An account opened after the report date did not exist yet: the report is as of asOf.
         .filter((account) => account.openedOn <= asOf)
-        .map(async (account) =>
-          deriveTradeline({
-            institutionId: this.opts.institutionId,
-            accountRef: account.accountRef,
-            account,
-            repayments: await this.modules.records.repaymentsForAccount(account.accountRef),
-            asOf,
-          }),
-        ),
+        .map(async (account) => {
+          const [repayments, accountDisputes] = await Promise.all([
+            records.repaymentsForAccount(account.accountRef),
+            disputes ? disputes.listForAccount(account.accountRef) : [],
+          ]);
+          const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
+          // A dispute left unanswered past its deadline withholds the tradeline.
+          if (dispute === WITHHELD) return undefined;
+          return deriveTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
+        }),
     );
-    return derived.sort((a, b) =>
+    return derived.filter((t): t is Tradeline => t !== undefined).sort((a, b) =>
       a.openedOn === b.openedOn ? a.accountRef.localeCompare(b.accountRef) : a.openedOn.localeCompare(b.openedOn),
     );
   }

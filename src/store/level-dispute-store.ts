@@ -59,6 +59,12 @@ export class LevelDisputeStore implements DisputeStore {
     return this.listBy(OPEN);
   }
 
+  async listAll(): Promise<Dispute[]> {
+    const out: Dispute[] = [];
+    for await (const [key, value] of this.levels.dispute.iterator(under(DISPUTE))) out.push(decodeDispute(key, value));
+    return out;
+  }
+
   listForAccount(accountRef: string): Promise<Dispute[]> {
     return this.listBy(BY_ACCOUNT + SEP + keyPart("account_ref", accountRef));
   }

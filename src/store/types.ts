@@ -101,5 +101,7 @@ export interface DisputeStore {
   put(dispute: Dispute): Promise<void>;
   get(disputeId: string): Promise<Dispute | undefined>;
   listOpen(): Promise<Dispute[]>;
+  /** Every dispute, open or resolved. */
+  listAll(): Promise<Dispute[]>;
   listForAccount(accountRef: string): Promise<Dispute[]>;
 }

@@ -1,0 +1,358 @@
+import { randomUUID } from "node:crypto";
+import type { AuditTrail } from "../audit/trail.js";
+import type { Clock } from "../clock.js";
+import { CreditMeshError, invalid } from "../errors.js";
+import { DisputeOutcome, disputeOutcomeToJSON, DisputeStatus } from "../gen/creditmesh/v1/common.js";
+import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
+import type { AccountRecord, Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import type { Logger } from "../logger.js";
+import type { BatchResult } from "../records/ingest.js";
+import { validateAccount } from "../records/validate.js";
+import { KeyedSerialQueue } from "../store/serial.js";
+import type { DisputeStore, StoredAccount } from "../store/types.js";
+
+export const DAY_MS = 24 * 3600 * 1000;
+export const MAX_REASON_CHARS = 500;
+export const MAX_NOTE_CHARS = 1000;
+/** A filing routed to another holder gives up after this unless the caller passes its own signal. */
+export const DEFAULT_ROUTE_TIMEOUT_MS = 10_000;
+
+/**
+ * Delivers a dispute to the institution that holds the account and returns
+ * the holder's record of it (OPEN, with its deadline). Implemented by p2p/,
+ * which also checks the holder's signature on the answer.
+ */
+export interface DisputeRouter {
+  send(institutionId: string, dispute: Dispute, signal?: AbortSignal): Promise<Dispute>;
+}
+
+/** The holder's side of a routed filing; p2p/ calls it once the filer is authenticated. */
+export interface DisputeReceiver {
+  receive(dispute: Dispute, fromInstitutionId: string): Promise<Dispute>;
+}
+
+/** What disputes need of the furnished records. */
+export interface DisputeRecords {
+  getAccounts(refs: readonly string[]): Promise<(StoredAccount | undefined)[]>;
+  deleteAccounts(refs: readonly string[]): Promise<number>;
+}
+
+/** The ingest path: a corrected account goes through the same validation and write as any furnished record. */
+export interface AccountIngest {
+  submitBatch(records: readonly WireRecord[]): Promise<BatchResult>;
+}
+
+export interface DisputeServiceOptions {
+  institutionId: string;
+  /** Days the holder has to resolve a dispute before its tradeline is withheld. */
+  responseDays: number;
+  routeTimeoutMs?: number;
+}
+
+export interface DisputeServiceModules {
+  store: DisputeStore;
+  records: DisputeRecords;
+  ingest: AccountIngest;
+  /** account_ref of one of this institution's account ids. */
+  accountRefOf(accountId: string): string;
+  /** Absent on a node without peers: only this institution's accounts can be disputed. */
+  router?: DisputeRouter;
+  audit?: AuditTrail;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Disputes of a tradeline, at both ends:
+ *
+ * - the node the dispute is filed through (any member) validates it and, unless
+ *   it holds the account itself, routes it to the holder, then keeps a copy;
+ * - the holder checks that the account is that subject's, stores the dispute
+ *   OPEN with `respond_by = filed_at + responseDays` and later resolves it:
+ *   CORRECTED (the corrected account goes through ingest), VERIFIED_ACCURATE
+ *   (the tradeline then shows RESOLVED_DISAGREES) or DELETED (the account is
+ *   destroyed).
+ *
+ * How a dispute shows on the tradeline is decided where tradelines are derived
+ * (see flag.ts), always with the holder's clock.
+ */
+export class DisputeService implements DisputeReceiver {
+  /** Changes of one dispute (receive, resolve) never interleave. */
+  private readonly queue = new KeyedSerialQueue();
+
+  constructor(
+    private readonly opts: DisputeServiceOptions,
+    private readonly modules: DisputeServiceModules,
+  ) {
+    if (!Number.isInteger(opts.responseDays) || opts.responseDays < 1) {
+      throw new CreditMeshError("CONFIG_INVALID", "disputes.responseDays: must be a positive integer", { field: "disputes.responseDays" });
+    }
+  }
+
+  /**
+   * Files a dispute of the tradeline `accountRef` held by `institutionId` for
+   * the subject `subjectToken`. `via` names who filed it (for the audit trail).
+   * Resolves with the holder's record once the holder has stored it.
+   */
+  async file(subjectToken: string, institutionId: string, accountRef: string, reason: string, via: string, signal?: AbortSignal): Promise<Dispute> {
+    const holder = (institutionId ?? "").trim();
+    if (holder === "") throw invalid("institution_id", "required: the institution that furnished the disputed tradeline");
+    checkAccountRef(accountRef, "account_ref");
+    const text = checkReason(reason, "reason");
+    checkSubjectToken(subjectToken, "subject");
+    const self = this.opts.institutionId;
+    const draft: Dispute = {
+      disputeId: randomUUID(),
+      subjectToken,
+      institutionId: holder,
+      accountRef,
+      reason: text,
+      status: DisputeStatus.OPEN,
+      outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+      note: "",
+      filedAt: this.modules.clock.now(),
+      respondBy: undefined,
+      resolvedAt: undefined,
+      filedViaInstitutionId: self,
+    };
+
+    let dispute: Dispute;
+    if (holder === self) {
+      dispute = await this.queue.run(draft.disputeId, () => this.open(draft));
+    } else {
+      const { router } = this.modules;
+      if (!router) {
+        throw new CreditMeshError("NOT_FOUND", `institution_id: ${holder} is not a member of this node's network`, { field: "institution_id" });
+      }
+      const accepted = await router.send(holder, draft, signal ?? AbortSignal.timeout(this.opts.routeTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS));
+      const problem = filingMismatch(accepted, draft);
+      if (problem) throw new CreditMeshError("UNAVAILABLE", `holder ${holder} answered with another dispute (${problem})`);
+      // The copy lets this node show what it filed; the holder's record is the one that counts.
+      await this.modules.store.put(accepted);
+      dispute = accepted;
+    }
+    this.modules.logger.info(
+      { disputeId: dispute.disputeId, holder, accountRef, subjectToken, respondBy: dispute.respondBy?.toISOString() },
+      "dispute filed",
+    );
+    await this.audit("DISPUTE_FILED", via, dispute);
+    return dispute;
+  }
+
+  /** A dispute routed here by the member `fromInstitutionId` (already authenticated by p2p/). */
+  async receive(dispute: Dispute, fromInstitutionId: string): Promise<Dispute> {
+    const self = this.opts.institutionId;
+    if (dispute.institutionId !== self) {
+      throw new CreditMeshError("NOT_FOUND", `institution_id: this node is ${self}, not ${dispute.institutionId}`, { field: "institution_id" });
+    }
+    if (dispute.filedViaInstitutionId !== fromInstitutionId) {
+      throw new CreditMeshError("MEMBERSHIP_DENIED", "filed_via_institution_id does not name the member that sent the dispute");
+    }
+    checkDisputeId(dispute.disputeId, "dispute_id");
+    checkSubjectToken(dispute.subjectToken, "subject_token");
+    checkAccountRef(dispute.accountRef, "account_ref");
+    const reason = checkReason(dispute.reason, "reason");
+    const draft: Dispute = {
+      ...dispute,
+      reason,
+      status: DisputeStatus.OPEN,
+      outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+      note: "",
+      respondBy: undefined,
+      resolvedAt: undefined,
+    };
+    return this.queue.run(dispute.disputeId, async () => {
+      // A repeated delivery (a retry, or a replay of the signed request) changes nothing.
+      const existing = await this.modules.store.get(dispute.disputeId);
+      if (existing) {
+        const problem = filingMismatch(existing, draft);
+        if (problem) throw new CreditMeshError("CONFLICT", `dispute_id ${dispute.disputeId} is already used by another dispute`);
+        return existing;
+      }
+      const opened = await this.open(draft);
+      this.modules.logger.info(
+        { disputeId: opened.disputeId, from: fromInstitutionId, accountRef: opened.accountRef, subjectToken: opened.subjectToken },
+        "dispute received",
+      );
+      await this.audit("DISPUTE_RECEIVED", `institution:${fromInstitutionId}`, opened);
+      return opened;
+    });
+  }
+
+  /**
+   * The holder's answer to an OPEN dispute. CORRECTED requires `corrected`,
+   * the corrected record of the same account, applied through ingest before
+   * the dispute closes; DELETED destroys the account (and closes its other
+   * open disputes).
+   */
+  async resolve(disputeId: string, outcome: DisputeOutcome, note: string, corrected: AccountRecord | undefined, via: string): Promise<Dispute> {
+    if (!disputeId) throw invalid("dispute_id", "required");
+    checkDisputeId(disputeId, "dispute_id");
+    if (outcome !== DisputeOutcome.CORRECTED && outcome !== DisputeOutcome.VERIFIED_ACCURATE && outcome !== DisputeOutcome.DELETED) {
+      throw invalid("outcome", `must be CORRECTED, VERIFIED_ACCURATE or DELETED, got ${String(outcome)}`);
+    }
+    const noteText = checkNote(note ?? "", "note");
+    if (outcome === DisputeOutcome.CORRECTED && !corrected) {
+      throw invalid("corrected", "required with outcome CORRECTED: the corrected account record");
+    }
+    if (outcome !== DisputeOutcome.CORRECTED && corrected) {
+      throw invalid("corrected", `only allowed with outcome CORRECTED, not ${disputeOutcomeToJSON(outcome)}`);
+    }
+
+    const resolved = await this.queue.run(disputeId, async () => {
+      const dispute = await this.modules.store.get(disputeId);
+      if (!dispute || dispute.institutionId !== this.opts.institutionId) {
+        throw new CreditMeshError("NOT_FOUND", `dispute_id: no dispute ${disputeId} is held by this institution`, { field: "dispute_id" });
+      }
+      if (dispute.status !== DisputeStatus.OPEN) {
+        throw new CreditMeshError(
+          "CONFLICT",
+          `dispute ${disputeId} was already resolved (${disputeOutcomeToJSON(dispute.outcome)} at ${dispute.resolvedAt?.toISOString() ?? "?"})`,
+        );
+      }
+      // The account changes first: if the node stops in between, the dispute is still OPEN and resolving again is safe.
+      if (outcome === DisputeOutcome.CORRECTED) await this.applyCorrection(dispute, corrected!);
+      if (outcome === DisputeOutcome.DELETED) await this.modules.records.deleteAccounts([dispute.accountRef]);
+      const closed: Dispute = { ...dispute, status: DisputeStatus.RESOLVED, outcome, note: noteText, resolvedAt: this.modules.clock.now() };
+      await this.modules.store.put(closed);
+      return closed;
+    });
+    this.modules.logger.info(
+      { disputeId, outcome: disputeOutcomeToJSON(outcome), accountRef: resolved.accountRef, subjectToken: resolved.subjectToken },
+      "dispute resolved",
+    );
+    await this.audit("DISPUTE_RESOLVED", via, resolved, { outcome: disputeOutcomeToJSON(outcome) });
+    if (outcome === DisputeOutcome.DELETED) await this.closeOthersOfDeletedAccount(resolved, via);
+    return resolved;
+  }
+
+  /**
+   * Disputes this institution holds (as the furnisher): the open ones, soonest
+   * deadline first, and with `includeResolved` the resolved ones after them,
+   * most recent first. Copies of disputes filed with other holders are not listed.
+   */
+  async list(includeResolved: boolean): Promise<Dispute[]> {
+    const all = includeResolved ? await this.modules.store.listAll() : await this.modules.store.listOpen();
+    const held = all.filter((d) => d.institutionId === this.opts.institutionId);
+    const open = held.filter((d) => d.status === DisputeStatus.OPEN).sort((a, b) => ms(a.respondBy) - ms(b.respondBy) || a.disputeId.localeCompare(b.disputeId));
+    const resolved = held.filter((d) => d.status !== DisputeStatus.OPEN).sort((a, b) => ms(b.resolvedAt) - ms(a.resolvedAt) || a.disputeId.localeCompare(b.disputeId));
+    return [...open, ...resolved];
+  }
+
+  /** One dispute this node holds or filed, as this node knows it. */
+  get(disputeId: string): Promise<Dispute | undefined> {
+    checkDisputeId(disputeId, "dispute_id");
+    return this.modules.store.get(disputeId);
+  }
+
+  /** Checks that the account is this subject's, then stores the dispute OPEN with its deadline. */
+  private async open(draft: Dispute): Promise<Dispute> {
+    const [account] = await this.modules.records.getAccounts([draft.accountRef]);
+    // One answer for "no such account" and "not this subject's": a filer learns nothing about other subjects.
+    if (!account || account.subjectToken !== draft.subjectToken) {
+      throw new CreditMeshError(
+        "NOT_FOUND",
+        `account_ref: institution ${this.opts.institutionId} holds no account ${draft.accountRef} of this subject`,
+        { field: "account_ref" },
+      );
+    }
+    const filedAt = this.modules.clock.now();
+    const dispute: Dispute = { ...draft, filedAt, respondBy: new Date(filedAt.getTime() + this.opts.responseDays * DAY_MS) };
+    await this.modules.store.put(dispute);
+    return dispute;
+  }
+
+  private async applyCorrection(dispute: Dispute, corrected: AccountRecord): Promise<void> {
+    const valid = validateAccount(corrected, "corrected");
+    if (this.modules.accountRefOf(valid.accountId) !== dispute.accountRef) {
+      throw invalid("corrected.account_id", "must be the account_id of the disputed account");
+    }
+    const [current] = await this.modules.records.getAccounts([dispute.accountRef]);
+    if (!current) {
+      throw new CreditMeshError("CONFLICT", `the account of dispute ${dispute.disputeId} no longer exists; resolve it as DELETED`);
+    }
+    const result = await this.modules.ingest.submitBatch([{ kind: { $case: "account", value: corrected } }]);
+    const rejection = result.rejected[0];
+    if (rejection) {
+      const field = rejection.field.replace(/^account(?=\.|$)/, "corrected") || "corrected";
+      throw invalid(field, rejection.reason);
+    }
+  }
+
+  private async closeOthersOfDeletedAccount(deleted: Dispute, via: string): Promise<void> {
+    const others = (await this.modules.store.listForAccount(deleted.accountRef)).filter(
+      (d) => d.disputeId !== deleted.disputeId && d.institutionId === this.opts.institutionId && d.status === DisputeStatus.OPEN,
+    );
+    for (const other of others) {
+      const closed = await this.queue.run(other.disputeId, async () => {
+        const current = await this.modules.store.get(other.disputeId);
+        if (!current || current.status !== DisputeStatus.OPEN) return undefined;
+        const next: Dispute = {
+          ...current,
+          status: DisputeStatus.RESOLVED,
+          outcome: DisputeOutcome.DELETED,
+          note: `account deleted in resolving dispute ${deleted.disputeId}`,
+          resolvedAt: this.modules.clock.now(),
+        };
+        await this.modules.store.put(next);
+        return next;
+      });
+      if (closed) await this.audit("DISPUTE_RESOLVED", via, closed, { outcome: "DELETED" });
+    }
+  }
+
+  private async audit(action: "DISPUTE_FILED" | "DISPUTE_RECEIVED" | "DISPUTE_RESOLVED", actor: string, d: Dispute, extra: Record<string, string> = {}) {
+    await this.modules.audit?.append(action, actor, {
+      disputeId: d.disputeId,
+      subjectToken: d.subjectToken,
+      institutionId: d.institutionId,
+      accountRef: d.accountRef,
+      ...extra,
+    });
+  }
+}
+
+/** Why `got` is not the filing `sent` (undefined if it is). The holder sets status, dates and outcome itself. */
+export function filingMismatch(got: Dispute, sent: Dispute): string | undefined {
+  if (got.disputeId !== sent.disputeId) return "dispute_id differs";
+  if (got.institutionId !== sent.institutionId) return "institution_id differs";
+  if (got.accountRef !== sent.accountRef) return "account_ref differs";
+  if (got.subjectToken !== sent.subjectToken) return "subject_token differs";
+  if (got.filedViaInstitutionId !== sent.filedViaInstitutionId) return "filed_via_institution_id differs";
+  if (got.reason !== sent.reason) return "reason differs";
+  return undefined;
+}
+
+function checkReason(reason: string, field: string): string {
+  const text = (reason ?? "").trim();
+  if (text === "") throw invalid(field, "required: why the subject disputes the tradeline");
+  const chars = [...text].length;
+  if (chars > MAX_REASON_CHARS) throw invalid(field, `must be at most ${MAX_REASON_CHARS} characters, got ${chars}`);
+  if (/[\p{Cc}]/u.test(text.replace(/\n/g, ""))) throw invalid(field, "must not contain control characters");
+  return text;
+}
+
+function checkNote(note: string, field: string): string {
+  const text = note.trim();
+  const chars = [...text].length;
+  if (chars > MAX_NOTE_CHARS) throw invalid(field, `must be at most ${MAX_NOTE_CHARS} characters, got ${chars}`);
+  if (/[\p{Cc}]/u.test(text.replace(/\n/g, ""))) throw invalid(field, "must not contain control characters");
+  return text;
+}
+
+function checkAccountRef(ref: string, field: string): void {
+  if (!ref) throw invalid(field, "required: the account_ref shown on the disputed tradeline");
+  if (!/^[0-9a-f]{8,128}$/.test(ref)) throw invalid(field, "must be the lowercase hex account_ref shown on the tradeline");
+}
+
+function checkSubjectToken(token: string, field: string): void {
+  if (!/^[0-9a-f]{16,128}$/.test(token ?? "")) throw invalid(field, "not a valid subject token");
+}
+
+function checkDisputeId(id: string, field: string): void {
+  if (!/^[A-Za-z0-9-]{8,64}$/.test(id ?? "")) throw invalid(field, "must be a dispute id (8-64 letters, digits or '-')");
+}
+
+function ms(d: Date | undefined): number {
+  return d?.getTime() ?? 0;
+}

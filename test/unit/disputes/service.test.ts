@@ -1,0 +1,330 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { DisputeRouter } from "../../../src/disputes/service.js";
+import { DisputeFlag, DisputeOutcome, DisputeStatus, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Dispute } from "../../../src/gen/creditmesh/v1/dispute.js";
+import type { AccountRecord } from "../../../src/gen/creditmesh/v1/records.js";
+import { account } from "../../helpers/records.js";
+import { DAY_MS, disputeFixture, expectCode, loan, X, Y, type DisputeFixture } from "./fixture.js";
+
+let fx: DisputeFixture | undefined;
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+});
+
+async function holderWithLoans(...ids: string[]): Promise<DisputeFixture> {
+  fx = await disputeFixture();
+  await fx.furnish(...ids.map((id) => loan(id)));
+  return fx;
+}
+
+function accountValue(id: string, over: Partial<AccountRecord> = {}): AccountRecord {
+  const r = loan(id, over);
+  if (r.kind?.$case !== "account") throw new Error("not an account");
+  return r.kind.value;
+}
+
+describe("DisputeService at the holder", () => {
+  it("files a dispute of its own account OPEN with respond_by = filed_at + 30 days, lists it and audits it", async () => {
+    const f = await holderWithLoans("L-1");
+    const filedAt = f.clock.now();
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "  I repaid this loan in full  ", "apikey:k1");
+    expect(d.status).toBe(DisputeStatus.OPEN);
+    expect(d.institutionId).toBe("cfc-b");
+    expect(d.filedViaInstitutionId).toBe("cfc-b");
+    expect(d.reason).toBe("I repaid this loan in full");
+    expect(d.filedAt).toEqual(filedAt);
+    expect(d.respondBy).toEqual(new Date(filedAt.getTime() + 30 * DAY_MS));
+    expect(await f.service.list(false)).toEqual([d]);
+    expect(await f.stores.disputes.get(d.disputeId)).toEqual(d);
+    expect(f.audit).toEqual([
+      {
+        action: "DISPUTE_FILED",
+        actor: "apikey:k1",
+        details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1") },
+      },
+    ]);
+  });
+
+  it("refuses an account that is not the named subject's, or unknown, with NOT_FOUND on account_ref, storing nothing", async () => {
+    const f = await holderWithLoans("L-1");
+    await f.furnish(account({ accountId: "L-Y", idNumber: Y }));
+    await expectCode(f.service.file(f.token(X), "cfc-b", f.refOf("L-Y"), "not mine", "a"), "NOT_FOUND", "account_ref");
+    await expectCode(f.service.file(f.token(X), "cfc-b", f.refOf("NO-SUCH"), "not mine", "a"), "NOT_FOUND", "account_ref");
+    expect(await f.service.list(true)).toEqual([]);
+    expect(f.audit).toEqual([]);
+  });
+
+  it("names the bad field of a filing", async () => {
+    const f = await holderWithLoans("L-1");
+    const ref = f.refOf("L-1");
+    await expectCode(f.service.file(f.token(X), "cfc-b", ref, "", "a"), "VALIDATION_FAILED", "reason");
+    await expectCode(f.service.file(f.token(X), "cfc-b", ref, "   ", "a"), "VALIDATION_FAILED", "reason");
+    await expectCode(f.service.file(f.token(X), "cfc-b", ref, "x".repeat(501), "a"), "VALIDATION_FAILED", "reason");
+    await expectCode(f.service.file(f.token(X), "cfc-b", ref, "bad\u0000byte", "a"), "VALIDATION_FAILED", "reason");
+    await expectCode(f.service.file(f.token(X), "", ref, "why", "a"), "VALIDATION_FAILED", "institution_id");
+    await expectCode(f.service.file(f.token(X), "cfc-b", "", "why", "a"), "VALIDATION_FAILED", "account_ref");
+    await expectCode(f.service.file(f.token(X), "cfc-b", "ACC-1!x", "why", "a"), "VALIDATION_FAILED", "account_ref");
+    // 500 characters (not bytes) is the limit: Chinese text counts per character.
+    const d = await f.service.file(f.token(X), "cfc-b", ref, "错".repeat(500), "a");
+    expect([...d.reason].length).toBe(500);
+  });
+
+  it("without peers, a dispute for another institution is NOT_FOUND on institution_id", async () => {
+    const f = await holderWithLoans("L-1");
+    await expectCode(f.service.file(f.token(X), "bank-a", f.refOf("L-1"), "why", "a"), "NOT_FOUND", "institution_id");
+  });
+});
+
+describe("the 30-day rule and the tradeline flag", () => {
+  it("shows DISPUTED until respond_by, withholds the tradeline after it, and shows it again once resolved", async () => {
+    const f = await holderWithLoans("L-1", "L-2");
+    const ref = f.refOf("L-1");
+    const before = await f.tradelines(X);
+    expect(before.map((t) => [t.accountRef, t.dispute])).toContainEqual([ref, DisputeFlag.NONE]);
+
+    const d = await f.service.file(f.token(X), "cfc-b", ref, "never late", "a");
+    const flags = async () => new Map((await f.tradelines(X)).map((t) => [t.accountRef, t.dispute]));
+    expect((await flags()).get(ref)).toBe(DisputeFlag.DISPUTED);
+    expect((await flags()).get(f.refOf("L-2"))).toBe(DisputeFlag.NONE);
+
+    f.clock.set(d.respondBy!); // the last moment of the holder's 30 days
+    expect((await flags()).get(ref)).toBe(DisputeFlag.DISPUTED);
+
+    f.clock.advance(1);
+    const late = await flags();
+    expect(late.has(ref)).toBe(false);
+    expect(late.get(f.refOf("L-2"))).toBe(DisputeFlag.NONE);
+    const [listed] = await f.service.list(false);
+    expect(listed!.disputeId).toBe(d.disputeId);
+
+    await f.service.resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "records checked", undefined, "a");
+    expect((await flags()).get(ref)).toBe(DisputeFlag.RESOLVED_DISAGREES);
+  });
+
+  it("uses the configured response period", async () => {
+    fx = await disputeFixture({ responseDays: 10 });
+    await fx.furnish(loan("L-1"));
+    const d = await fx.service.file(fx.token(X), "cfc-b", fx.refOf("L-1"), "why", "a");
+    expect(d.respondBy!.getTime() - d.filedAt!.getTime()).toBe(10 * DAY_MS);
+    fx.clock.advance(10 * DAY_MS + 1);
+    expect(await fx.tradelines(X)).toEqual([]);
+  });
+});
+
+describe("resolving", () => {
+  it("VERIFIED_ACCURATE closes the dispute with the note and the tradeline shows RESOLVED_DISAGREES", async () => {
+    const f = await holderWithLoans("L-1");
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "never late", "a");
+    f.clock.advance(DAY_MS);
+    const r = await f.service.resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "statements confirm the late payment", undefined, "apikey:k2");
+    expect(r).toMatchObject({ status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.VERIFIED_ACCURATE, note: "statements confirm the late payment" });
+    expect(r.resolvedAt).toEqual(f.clock.now());
+    expect(await f.service.list(false)).toEqual([]);
+    expect(await f.service.list(true)).toEqual([r]);
+    const [t] = await f.tradelines(X);
+    expect(t!.dispute).toBe(DisputeFlag.RESOLVED_DISAGREES);
+    expect(f.audit.map((e) => [e.action, e.actor])).toEqual([
+      ["DISPUTE_FILED", "a"],
+      ["DISPUTE_RESOLVED", "apikey:k2"],
+    ]);
+    expect(f.audit[1]!.details).toMatchObject({ disputeId: d.disputeId, outcome: "VERIFIED_ACCURATE" });
+  });
+
+  it("CORRECTED applies the corrected account through ingest and the tradeline shows the new data with NONE", async () => {
+    const f = await holderWithLoans("L-1");
+    expect((await f.tradelines(X))[0]!.balance).toBe("300000");
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "the principal was 2,000 yuan", "a");
+    const r = await f.service.resolve(d.disputeId, DisputeOutcome.CORRECTED, "principal corrected", accountValue("L-1", { creditLimit: "200000" }), "a");
+    expect(r.outcome).toBe(DisputeOutcome.CORRECTED);
+    const [t] = await f.tradelines(X);
+    expect(t).toMatchObject({ accountRef: f.refOf("L-1"), balance: "200000", creditLimit: "200000", dispute: DisputeFlag.NONE });
+  });
+
+  it("CORRECTED checks the corrected record: required, same account, valid — and a refusal changes nothing", async () => {
+    const f = await holderWithLoans("L-1", "L-2");
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    await expectCode(f.service.resolve(d.disputeId, DisputeOutcome.CORRECTED, "", undefined, "a"), "VALIDATION_FAILED", "corrected");
+    await expectCode(
+      f.service.resolve(d.disputeId, DisputeOutcome.CORRECTED, "", accountValue("L-2", { creditLimit: "1" }), "a"),
+      "VALIDATION_FAILED",
+      "corrected.account_id",
+    );
+    await expectCode(
+      f.service.resolve(d.disputeId, DisputeOutcome.CORRECTED, "", accountValue("L-1", { termMonths: 0 }), "a"),
+      "VALIDATION_FAILED",
+      "corrected.term_months",
+    );
+    await expectCode(
+      f.service.resolve(d.disputeId, DisputeOutcome.CORRECTED, "", accountValue("L-1", { productType: ProductType.PRODUCT_TYPE_UNSPECIFIED }), "a"),
+      "VALIDATION_FAILED",
+      "corrected.product_type",
+    );
+    await expectCode(
+      f.service.resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", accountValue("L-1"), "a"),
+      "VALIDATION_FAILED",
+      "corrected",
+    );
+    expect((await f.stores.disputes.get(d.disputeId))!.status).toBe(DisputeStatus.OPEN);
+    const byRef = new Map((await f.tradelines(X)).map((t) => [t.accountRef, t]));
+    expect(byRef.get(f.refOf("L-1"))).toMatchObject({ balance: "300000", dispute: DisputeFlag.DISPUTED });
+    expect(byRef.get(f.refOf("L-2"))).toMatchObject({ balance: "300000", dispute: DisputeFlag.NONE });
+  });
+
+  it("DELETED destroys the account and closes every other open dispute of it", async () => {
+    const f = await holderWithLoans("L-1", "L-2");
+    const d1 = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "not my loan", "a");
+    const d2 = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "also the dates are wrong", "a");
+    const other = await f.service.file(f.token(X), "cfc-b", f.refOf("L-2"), "another account", "a");
+    await f.service.resolve(d1.disputeId, DisputeOutcome.DELETED, "opened by fraud", undefined, "a");
+    expect((await f.tradelines(X)).map((t) => t.accountRef)).toEqual([f.refOf("L-2")]);
+    expect(await f.stores.records.getAccounts([f.refOf("L-1")])).toEqual([undefined]);
+    expect(await f.stores.records.repaymentsForAccount(f.refOf("L-1"))).toEqual([]);
+    expect(await f.stores.disputes.get(d2.disputeId)).toMatchObject({ status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.DELETED });
+    expect((await f.service.list(false)).map((d) => d.disputeId)).toEqual([other.disputeId]);
+    // A correction cannot bring a deleted account back.
+    await expectCode(f.service.resolve(other.disputeId, DisputeOutcome.CORRECTED, "", accountValue("L-1"), "a"), "VALIDATION_FAILED", "corrected.account_id");
+  });
+
+  it("refuses unknown, already resolved and foreign disputes, and unknown outcomes, each by its code", async () => {
+    const router: DisputeRouter = { send: async (_id, d) => ({ ...d, respondBy: new Date(d.filedAt!.getTime() + 30 * DAY_MS) }) };
+    fx = await disputeFixture({ router });
+    const f = fx;
+    await f.furnish(loan("L-1"));
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    await expectCode(f.service.resolve(d.disputeId, DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED, "", undefined, "a"), "VALIDATION_FAILED", "outcome");
+    await expectCode(f.service.resolve(d.disputeId, 99 as DisputeOutcome, "", undefined, "a"), "VALIDATION_FAILED", "outcome");
+    await expectCode(f.service.resolve(d.disputeId, DisputeOutcome.DELETED, "n".repeat(1001), undefined, "a"), "VALIDATION_FAILED", "note");
+    await expectCode(f.service.resolve("", DisputeOutcome.DELETED, "", undefined, "a"), "VALIDATION_FAILED", "dispute_id");
+    await expectCode(f.service.resolve("00000000-0000-0000-0000-000000000000", DisputeOutcome.DELETED, "", undefined, "a"), "NOT_FOUND", "dispute_id");
+    await f.service.resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", undefined, "a");
+    await expectCode(f.service.resolve(d.disputeId, DisputeOutcome.DELETED, "", undefined, "a"), "CONFLICT");
+    expect(await f.stores.records.getAccounts([f.refOf("L-1")])).not.toEqual([undefined]);
+
+    // A copy of a dispute filed with another holder cannot be resolved here.
+    const copy = await f.service.file(f.token(X), "bank-a", "abcdef0123456789", "why", "a");
+    await expectCode(f.service.resolve(copy.disputeId, DisputeOutcome.DELETED, "", undefined, "a"), "NOT_FOUND", "dispute_id");
+  });
+
+  it("two concurrent resolutions of one dispute: exactly one wins", async () => {
+    const f = await holderWithLoans("L-1");
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    const results = await Promise.allSettled([
+      f.service.resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", undefined, "a"),
+      f.service.resolve(d.disputeId, DisputeOutcome.DELETED, "", undefined, "a"),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    // The first queued one won; the account is still there.
+    expect(results[0]!.status).toBe("fulfilled");
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.RESOLVED_DISAGREES);
+  });
+});
+
+describe("filing through another node", () => {
+  const holderRecord = (d: Dispute): Dispute => ({ ...d, filedAt: new Date("2026-03-01T00:00:05Z"), respondBy: new Date("2026-03-31T00:00:05Z") });
+
+  it("routes to the holder, keeps the holder's record as a copy that does not affect its own tradelines or list", async () => {
+    const send = vi.fn<DisputeRouter["send"]>(async (_id, d) => holderRecord(d));
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send } });
+    const f = fx;
+    await f.furnish(loan("L-1"));
+    const d = await f.service.file(f.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "apikey:k1");
+    expect(send).toHaveBeenCalledTimes(1);
+    const [holderId, sent, signal] = send.mock.calls[0]!;
+    expect(holderId).toBe("cfc-b");
+    expect(sent).toMatchObject({ institutionId: "cfc-b", accountRef: "0123456789abcdef0123456789abcdef", subjectToken: f.token(X), filedViaInstitutionId: "bank-a", reason: "not mine" });
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(d.respondBy).toEqual(new Date("2026-03-31T00:00:05Z"));
+    expect(await f.service.get(d.disputeId)).toEqual(d);
+    expect(await f.service.list(true)).toEqual([]);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.NONE);
+    expect(f.audit.map((e) => e.action)).toEqual(["DISPUTE_FILED"]);
+  });
+
+  it("does not store anything when the holder refuses or answers with another dispute", async () => {
+    const refusing: DisputeRouter = {
+      send: async () => {
+        throw new (await import("../../../src/errors.js")).CreditMeshError("NOT_FOUND", "account_ref: no such account", { field: "account_ref" });
+      },
+    };
+    fx = await disputeFixture({ institutionId: "bank-a", router: refusing });
+    await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "NOT_FOUND", "account_ref");
+    expect(await fx.stores.disputes.listAll()).toEqual([]);
+    await fx.close();
+
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => ({ ...holderRecord(d), accountRef: "ffffffffffffffff" }) } });
+    await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "UNAVAILABLE");
+    expect(await fx.stores.disputes.listAll()).toEqual([]);
+    expect(fx.audit).toEqual([]);
+  });
+});
+
+describe("receiving a routed dispute", () => {
+  const routed = (f: DisputeFixture, over: Partial<Dispute> = {}): Dispute => ({
+    disputeId: "5b0f3c1e-2f7d-4c55-9d0a-1f2e3d4c5b6a",
+    subjectToken: f.token(X),
+    institutionId: "cfc-b",
+    accountRef: f.refOf("L-1"),
+    reason: "never late",
+    status: DisputeStatus.DISPUTE_STATUS_UNSPECIFIED,
+    outcome: DisputeOutcome.CORRECTED,
+    note: "set by the filer, ignored",
+    filedAt: new Date("2020-01-01T00:00:00Z"),
+    respondBy: new Date("2099-01-01T00:00:00Z"),
+    resolvedAt: undefined,
+    filedViaInstitutionId: "bank-a",
+    ...over,
+  });
+
+  it("stores it OPEN with the holder's own clock and deadline, whatever the filer claimed", async () => {
+    const f = await holderWithLoans("L-1");
+    const d = await f.service.receive(routed(f), "bank-a");
+    expect(d).toMatchObject({ status: DisputeStatus.OPEN, outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED, note: "", filedViaInstitutionId: "bank-a" });
+    expect(d.filedAt).toEqual(f.clock.now());
+    expect(d.respondBy).toEqual(new Date(f.clock.now().getTime() + 30 * DAY_MS));
+    expect(f.audit).toEqual([
+      { action: "DISPUTE_RECEIVED", actor: "institution:bank-a", details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1") } },
+    ]);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.DISPUTED);
+  });
+
+  it("answers a repeated delivery with the stored dispute and changes nothing; a reused id with other content is CONFLICT", async () => {
+    const f = await holderWithLoans("L-1");
+    const first = await f.service.receive(routed(f), "bank-a");
+    f.clock.advance(DAY_MS);
+    expect(await f.service.receive(routed(f), "bank-a")).toEqual(first);
+    await f.service.resolve(first.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", undefined, "a");
+    // A replay after the resolution does not reopen it.
+    expect((await f.service.receive(routed(f), "bank-a")).status).toBe(DisputeStatus.RESOLVED);
+    await expectCode(f.service.receive(routed(f, { reason: "something else" }), "bank-a"), "CONFLICT");
+    expect(f.audit.filter((e) => e.action === "DISPUTE_RECEIVED")).toHaveLength(1);
+  });
+
+  it("refuses another holder's dispute, a filer that is not the sender, an account of another subject and bad fields", async () => {
+    const f = await holderWithLoans("L-1");
+    await f.furnish(account({ accountId: "L-Y", idNumber: Y }));
+    await expectCode(f.service.receive(routed(f, { institutionId: "ecom-c" }), "bank-a"), "NOT_FOUND", "institution_id");
+    await expectCode(f.service.receive(routed(f), "ecom-c"), "MEMBERSHIP_DENIED");
+    await expectCode(f.service.receive(routed(f, { accountRef: f.refOf("L-Y") }), "bank-a"), "NOT_FOUND", "account_ref");
+    await expectCode(f.service.receive(routed(f, { subjectToken: f.token(Y) }), "bank-a"), "NOT_FOUND", "account_ref");
+    await expectCode(f.service.receive(routed(f, { reason: "" }), "bank-a"), "VALIDATION_FAILED", "reason");
+    await expectCode(f.service.receive(routed(f, { disputeId: "a!b" }), "bank-a"), "VALIDATION_FAILED", "dispute_id");
+    await expectCode(f.service.receive(routed(f, { subjectToken: "not-a-token" }), "bank-a"), "VALIDATION_FAILED", "subject_token");
+    expect(await f.stores.disputes.listAll()).toEqual([]);
+  });
+});
+
+describe("listing", () => {
+  it("lists open disputes soonest deadline first, and resolved ones after them with --all", async () => {
+    const f = await holderWithLoans("L-1", "L-2", "L-3");
+    const a = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "a", "x");
+    f.clock.advance(DAY_MS);
+    const b = await f.service.file(f.token(X), "cfc-b", f.refOf("L-2"), "b", "x");
+    f.clock.advance(DAY_MS);
+    const c = await f.service.file(f.token(X), "cfc-b", f.refOf("L-3"), "c", "x");
+    const rb = await f.service.resolve(b.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", undefined, "x");
+    expect((await f.service.list(false)).map((d) => d.disputeId)).toEqual([a.disputeId, c.disputeId]);
+    expect((await f.service.list(false)).map((d) => d.respondBy)).toEqual([a.respondBy, c.respondBy]);
+    expect(await f.service.list(true)).toEqual([a, c, rb]);
+  });
+});
