@@ -31,6 +31,20 @@ export const holderOutcomes = new Counter({
   registers: [registry],
 });
 
+export const revocationsStored = new Counter({
+  name: "creditmesh_revocations_stored_total",
+  help: "Other members' revocations this node stored, by how they arrived (live gossip, or pulled from the issuer after missing it)",
+  labelNames: ["via"] as const,
+  registers: [registry],
+});
+
+export const revocationPulls = new Counter({
+  name: "creditmesh_revocation_pulls_total",
+  help: "Pulls of missed revocations from members, by outcome",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
 export const queriesAnswered = new Counter({
   name: "creditmesh_queries_answered_total",
   help: "Queries this node answered as a holder, by outcome",

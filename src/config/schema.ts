@@ -44,6 +44,11 @@ export const P2pSchema = z.object({
   redialIntervalMs: z.number().int().min(100).default(2_000),
   /** Queries per second allowed per requesting institution; 0 disables the limit. */
   rateLimitPerPeer: z.number().min(0).default(0),
+  /**
+   * A node asks a member for the revocations it missed on every (re)connection
+   * to it, and every connected member this often as a safety net.
+   */
+  revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
 });
 
 export const ReportSchema = z.object({

@@ -6,6 +6,7 @@ import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { Logger } from "../logger.js";
 import type { ConsentStore } from "../store/types.js";
 import { signConsent, type Signer } from "./artefact.js";
+import { sealRevocation } from "./revocation.js";
 import { effectiveStatus } from "./policy.js";
 
 const MAX_VALIDITY_MS = 5 * 366 * 24 * 3600 * 1000;
@@ -77,11 +78,12 @@ export class ConsentService {
     if (consent.status === ConsentStatus.REVOKED) return consent;
     const revokedAt = this.modules.clock.now();
     const revoked: Consent = { ...consent, status: ConsentStatus.REVOKED, revokedAt };
-    await this.modules.store.put(revoked);
-    await this.modules.store.putRevocation(consentId, revokedAt);
+    // The consent, its revocation and the signed entry that members pull when
+    // they missed the gossip (see p2p/revocation-sync.ts), in one batch.
+    const { revocation } = await this.modules.store.putIssuedRevocation(revoked, (r) => sealRevocation(r, this.modules.signer));
     this.modules.logger.info({ consentId }, "consent revoked");
     if (this.modules.publishRevocation) {
-      await this.modules.publishRevocation({ consentId, granteeInstitutionId: this.opts.institutionId, revokedAt }).catch((err) =>
+      await this.modules.publishRevocation(revocation).catch((err) =>
         this.modules.logger.warn({ consentId, err: (err as Error).message }, "revocation broadcast failed; peers will pull it on reconnect"),
       );
     }

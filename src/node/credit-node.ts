@@ -17,6 +17,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
 import { HolderService } from "../report/holder.js";
+import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
@@ -110,6 +111,7 @@ export class CreditNode {
     }
 
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
+    const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
       return peerId !== undefined && verifyByPeerId(peerId, data, signature);
@@ -128,6 +130,7 @@ export class CreditNode {
         disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
+        inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
       },

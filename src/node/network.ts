@@ -17,6 +17,8 @@ import { createQueryHandler } from "../p2p/query-handler.js";
 import { RemoteDisputes } from "../p2p/remote-disputes.js";
 import { RemoteHolders } from "../p2p/remote-holders.js";
 import { applyRevocation, encodeRevocation } from "../p2p/revocations.js";
+import { createRevocationsHandler, peerConnections, RevocationSync } from "../p2p/revocation-sync.js";
+import { REVOCATIONS_HANDLER_TIMEOUT_MS, REVOCATIONS_MAX_FRAME_BYTES, REVOCATIONS_PROTOCOL } from "../p2p/protocols.js";
 import { RpcClient } from "../p2p/rpc-client.js";
 import { RpcServer } from "../p2p/rpc-server.js";
 import { RateLimiter } from "../rate-limit.js";
@@ -119,6 +121,28 @@ export class NetworkLayer implements Holders {
     }
     const client = new RpcClient(peer, { maxFrameBytes: opts.p2p.maxMessageBytes, logger: modules.logger });
     await peer.addService(client);
+    // Revocation catch-up: serve the revocations this node issued, and pull
+    // the ones it missed from each member on every (re)connection.
+    await peer.addService(
+      new RpcServer(peer, REVOCATIONS_PROTOCOL, createRevocationsHandler({ consents: modules.consents }), {
+        maxFrameBytes: REVOCATIONS_MAX_FRAME_BYTES,
+        handlerTimeoutMs: REVOCATIONS_HANDLER_TIMEOUT_MS,
+        logger: modules.logger,
+      }),
+    );
+    await peer.addService(
+      new RevocationSync(
+        { selfPeerId: modules.key.peerId, intervalMs: opts.p2p.revocationPullIntervalMs },
+        {
+          membership: modules.membership,
+          consents: modules.consents,
+          request: (peerId, body, signal) => client.request(peerId, REVOCATIONS_PROTOCOL, body, signal),
+          apply: (data) => applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger }, "pull"),
+          ...peerConnections(peer),
+          logger: modules.logger.child({ protocol: "revocations" }),
+        },
+      ),
+    );
     this.remoteDisputes = new RemoteDisputes({
       membership: modules.membership,
       request: (peerId, body, signal) => client.request(peerId, DISPUTE_PROTOCOL, body, signal),

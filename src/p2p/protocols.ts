@@ -5,6 +5,8 @@
 
 export const QUERY_PROTOCOL = "/creditmesh/query/1.0.0";
 export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
+/** "The revocations you issued after position X": catch-up for members that missed the gossip. */
+export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 
 export const REVOCATIONS_TOPIC = "creditmesh/revocations/1";
 export const MANIFEST_TOPIC = "creditmesh/manifest/1";
@@ -12,6 +14,11 @@ export const MANIFEST_TOPIC = "creditmesh/manifest/1";
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;
 export const DISPUTE_MAX_FRAME_BYTES = 64 * 1024;
+/** A page of signed revocations (~200 bytes each) is far below this. */
+export const REVOCATIONS_MAX_FRAME_BYTES = 256 * 1024;
+/** Most revocations in one page of /creditmesh/revocations. */
+export const REVOCATIONS_PAGE_LIMIT = 500;
+export const REVOCATIONS_HANDLER_TIMEOUT_MS = 5_000;
 /** Default frame ceiling for an RPC protocol that does not set its own. */
 export const DEFAULT_RPC_MAX_FRAME_BYTES = 1024 * 1024;
 

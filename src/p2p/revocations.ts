@@ -1,24 +1,27 @@
+import { sealRevocation } from "../consent/revocation.js";
 import { Revocation } from "../gen/creditmesh/v1/consent.js";
 import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
+import { revocationsStored } from "../metrics.js";
 import type { ConsentStore } from "../store/types.js";
 
 /** A revocation as gossiped: signed by the grantee node that revoked it. */
 export function encodeRevocation(r: Revocation, sign: (data: Uint8Array) => Uint8Array): Uint8Array {
-  const body = Revocation.encode(r).finish();
-  return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(sign(body)) }).finish();
+  return sealRevocation(r, { sign });
 }
 
 /**
  * Applies a gossiped revocation: only the grantee's own node may revoke its
  * consent, so the signature must be that member's. Returns the revocation if
- * it was stored.
+ * it was stored. `via` says how it arrived: live gossip, or pulled from its
+ * issuer by a node that missed the gossip (p2p/revocation-sync.ts).
  */
 export async function applyRevocation(
   data: Uint8Array,
   m: { membership: Membership; consents: ConsentStore; logger: Logger },
+  via: "gossip" | "pull" = "gossip",
 ): Promise<Revocation | undefined> {
   let revocation: Revocation;
   let envelope: Signed;
@@ -37,6 +40,7 @@ export async function applyRevocation(
   if (!revocation.consentId || !revocation.revokedAt) return undefined;
   if (!(await m.consents.getRevocation(revocation.consentId))) {
     await m.consents.putRevocation(revocation.consentId, revocation.revokedAt);
+    revocationsStored.inc({ via });
     m.logger.info({ consentId: revocation.consentId, grantee: revocation.granteeInstitutionId }, "revocation stored");
   }
   return revocation;

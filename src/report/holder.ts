@@ -1,6 +1,6 @@
 import { isoDate, type Clock } from "../clock.js";
 import { checkConsent } from "../consent/policy.js";
-import { HolderStatus } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
@@ -24,6 +24,11 @@ export interface HolderModules {
   sign(data: Uint8Array): Uint8Array;
   /** Checks a consent's signature against its grantee's node key (from the manifest). */
   verifyGranteeSignature(granteeInstitutionId: string, data: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * The pseudonym a lender sees instead of another institution's id on an
+   * inquiry about this subject (report/inquirer.ts).
+   */
+  inquirerPseudonym(subjectToken: string, institutionId: string): string;
   clock: Clock;
   logger: Logger;
 }
@@ -81,7 +86,9 @@ export class HolderService {
       modules.inquiries.listForSubject(query.subjectToken),
     ]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
-    const inquiries = logged.filter((i) => i.inquiryId === inquiry.inquiryId || (i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf));
+    const inquiries = logged
+      .filter((i) => i.inquiryId === inquiry.inquiryId || (i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf))
+      .map((i) => this.asSeenBy(query, i));
     modules.logger.info(
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
       "query answered",
@@ -118,6 +125,24 @@ export class HolderService {
     return derived.filter((t): t is Tradeline => t !== undefined).sort((a, b) =>
       a.openedOn === b.openedOn ? a.accountRef.localeCompare(b.accountRef) : a.openedOn.localeCompare(b.openedOn),
     );
+  }
+
+  /**
+   * One logged inquiry as this requester may see it (DESIGN §4 Inquiry). The
+   * borrower's own request (SUBJECT_REQUEST) sees every inquiry by
+   * institution. A lender sees its own inquiries by institution and everyone
+   * else's under a pseudonym, without a name: the same pseudonym at every
+   * holder, so the lender can still count distinct inquiring institutions,
+   * but not tell who they are (see report/inquirer.ts for what a member that
+   * sets out to unmask them can still do).
+   */
+  private asSeenBy(query: QueryRequest, logged: Inquiry): Inquiry {
+    if (query.purpose === Purpose.SUBJECT_REQUEST || logged.requesterInstitutionId === query.requesterInstitutionId) return logged;
+    return {
+      ...logged,
+      requesterInstitutionId: this.modules.inquirerPseudonym(query.subjectToken, logged.requesterInstitutionId),
+      requesterName: "",
+    };
   }
 
   private sign(answer: HolderAnswer): SignedHolderAnswer {

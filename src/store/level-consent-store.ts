@@ -1,15 +1,21 @@
-import { Consent } from "../gen/creditmesh/v1/consent.js";
+import { Consent, type Revocation } from "../gen/creditmesh/v1/consent.js";
 import { CreditMeshError } from "../errors.js";
 import { decodeStored, parseStoredDate } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
-import { keyPart, lastPart, SEP, under } from "./keys.js";
+import { AFTER_SEP, keyPart, lastPart, SEP, under } from "./keys.js";
 import { KeyedSerialQueue } from "./serial.js";
-import type { ConsentStore } from "./types.js";
+import type { ConsentStore, IssuedRevocationEntry } from "./types.js";
 
 /** Key shapes inside the consent sublevel; the leading tag keeps them apart. */
 const CONSENT = "c";
 const BY_SUBJECT = "s";
 const EMPTY = new Uint8Array(0);
+/** Key shapes inside the revoked sublevel besides `<consentId>` (a consent id never holds SEP). */
+const ISSUED = "i";
+const CURSOR = "p";
+const SEQUENCE_DIGITS = 16;
+/** Queue key of the issued-revocation log; holds SEP, so no consent id can be it. */
+const ISSUE_QUEUE = SEP + "issued";
 
 /**
  * Consents (protobuf bytes) with a subject index, and revocations.
@@ -17,6 +23,9 @@ const EMPTY = new Uint8Array(0);
  * - consent: `c!<consentId>`                → Consent
  *            `s!<subjectToken>!<consentId>` → empty
  * - revoked: `<consentId>`                  → ISO time of the earliest revocation seen
+ *            `i!<sequence, 16 digits>`      → base64 of a revocation this node issued, signed
+ *                                             (its log, served to members that missed the gossip)
+ *            `p!<institutionId>`            → position in that member's log pulled so far
  *
  * Revocations live apart from consents because a holder may learn of one
  * (from gossip) before, or without ever, receiving the consent itself.
@@ -86,6 +95,63 @@ export class LevelConsentStore implements ConsentStore {
     const iso = await this.levels.revoked.get(id);
     return iso === undefined ? undefined : parseStoredDate("revocation", id, iso);
   }
+
+  async putIssuedRevocation(
+    revoked: Consent,
+    seal: (revocation: Revocation) => Uint8Array,
+  ): Promise<{ revocation: Revocation; sequence: number }> {
+    const id = keyPart("consent_id", revoked.consentId);
+    const token = keyPart("subject_token", revoked.subjectToken);
+    const revokedAt = revoked.revokedAt;
+    if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) {
+      throw new CreditMeshError("VALIDATION_FAILED", "revoked_at: must be a valid time", { field: "revoked_at" });
+    }
+    // One writer of the log at a time (positions never repeat), and no put() of this consent meanwhile.
+    return this.queue.run(ISSUE_QUEUE, () =>
+      this.queue.run(id, async () => {
+        const sequence = (await this.lastIssuedSequence()) + 1;
+        const revocation: Revocation = { consentId: id, granteeInstitutionId: revoked.granteeInstitutionId, revokedAt };
+        const { consent: consentLevel, revoked: revokedLevel } = this.levels;
+        const ops: WriteOp[] = [
+          { type: "put", sublevel: consentLevel, key: consentKey(id), value: Consent.encode(revoked).finish() },
+          { type: "put", sublevel: consentLevel, key: subjectKey(token, id), value: EMPTY },
+          { type: "put", sublevel: revokedLevel, key: issuedKey(sequence), value: Buffer.from(seal(revocation)).toString("base64") },
+        ];
+        const known = await this.getRevocation(id);
+        if (known === undefined || known.getTime() > revokedAt.getTime()) {
+          ops.push({ type: "put", sublevel: revokedLevel, key: id, value: revokedAt.toISOString() });
+        }
+        await this.db.write(ops);
+        return { revocation, sequence };
+      }),
+    );
+  }
+
+  async listIssuedRevocations(afterSequence: number, limit: number): Promise<IssuedRevocationEntry[]> {
+    if (limit <= 0) return [];
+    const entries = await this.levels.revoked
+      .iterator({ gt: issuedKey(Math.max(0, afterSequence)), lt: ISSUED + AFTER_SEP, limit })
+      .all();
+    return entries.map(([key, value]) => ({ sequence: Number(lastPart(key)), signed: Buffer.from(value, "base64") }));
+  }
+
+  async lastIssuedSequence(): Promise<number> {
+    const [last] = await this.levels.revoked.keys({ ...under(ISSUED), reverse: true, limit: 1 }).all();
+    return last === undefined ? 0 : Number(lastPart(last));
+  }
+
+  async getRevocationCursor(institutionId: string): Promise<number> {
+    const value = await this.levels.revoked.get(cursorKey(institutionId));
+    const sequence = value === undefined ? 0 : Number(value);
+    return Number.isSafeInteger(sequence) && sequence >= 0 ? sequence : 0;
+  }
+
+  async putRevocationCursor(institutionId: string, sequence: number): Promise<void> {
+    if (!Number.isSafeInteger(sequence) || sequence < 0) {
+      throw new CreditMeshError("VALIDATION_FAILED", "sequence: must be a non-negative integer", { field: "sequence" });
+    }
+    await this.db.write([{ type: "put", sublevel: this.levels.revoked, key: cursorKey(institutionId), value: String(sequence) }]);
+  }
 }
 
 function consentKey(id: string): string {
@@ -94,6 +160,14 @@ function consentKey(id: string): string {
 
 function subjectKey(token: string, id: string): string {
   return BY_SUBJECT + SEP + token + SEP + id;
+}
+
+function issuedKey(sequence: number): string {
+  return ISSUED + SEP + String(sequence).padStart(SEQUENCE_DIGITS, "0");
+}
+
+function cursorKey(institutionId: string): string {
+  return CURSOR + SEP + keyPart("institution_id", institutionId);
 }
 
 function decodeConsent(key: string, bytes: Uint8Array): Consent {

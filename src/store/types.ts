@@ -1,5 +1,5 @@
 import type { ProductType } from "../gen/creditmesh/v1/common.js";
-import type { Consent } from "../gen/creditmesh/v1/consent.js";
+import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { Inquiry } from "../gen/creditmesh/v1/report.js";
 
@@ -80,6 +80,26 @@ export interface ConsentStore {
   /** Records that a consent was revoked (may arrive before or without the consent itself). */
   putRevocation(consentId: string, revokedAt: Date): Promise<void>;
   getRevocation(consentId: string): Promise<Date | undefined>;
+  /**
+   * Revokes a consent this node issued, in one batch: the revoked consent, its
+   * revocation, and `seal(revocation)` (the signed form members pull when
+   * they missed the gossip) at the next position of this node's revocation
+   * log (1, 2, …).
+   */
+  putIssuedRevocation(revoked: Consent, seal: (revocation: Revocation) => Uint8Array): Promise<{ revocation: Revocation; sequence: number }>;
+  /** This node's revocation log after `afterSequence`, in order, at most `limit` entries. */
+  listIssuedRevocations(afterSequence: number, limit: number): Promise<IssuedRevocationEntry[]>;
+  /** The last position of this node's revocation log (0: none issued). */
+  lastIssuedSequence(): Promise<number>;
+  /** Up to which position of a member's revocation log this node has pulled (0: none). */
+  getRevocationCursor(institutionId: string): Promise<number>;
+  putRevocationCursor(institutionId: string, sequence: number): Promise<void>;
+}
+
+/** One revocation this node issued: its position in the log and its signed envelope (a `Signed` message). */
+export interface IssuedRevocationEntry {
+  sequence: number;
+  signed: Uint8Array;
 }
 
 export interface InquiryStore {

@@ -1,0 +1,222 @@
+import { CreditMeshError } from "../errors.js";
+import { Revocation } from "../gen/creditmesh/v1/consent.js";
+import { RevocationsPage, RevocationsRequest, Signed } from "../gen/creditmesh/v1/peer.js";
+import type { Membership } from "../identity/manifest.js";
+import { verifyByPeerId } from "../identity/node-key.js";
+import type { Logger } from "../logger.js";
+import { revocationPulls } from "../metrics.js";
+import type { ConsentStore } from "../store/types.js";
+import type { PeerNode, PeerService } from "./peer-node.js";
+import { REVOCATIONS_PAGE_LIMIT } from "./protocols.js";
+import type { RpcHandler } from "./rpc-server.js";
+
+/**
+ * Revocation catch-up. Gossip reaches only the members online when a consent
+ * is revoked, so every node also keeps the revocations it issued in a log
+ * (numbered 1, 2, … in its consent store) and serves them on
+ * /creditmesh/revocations/1.0.0; every node pulls from each member what it
+ * has not seen yet of that member's log, on every (re)connection to it and
+ * periodically as a safety net. A holder that was down during the gossip
+ * learns the revocation within seconds of reconnecting.
+ */
+
+/** The member's side: "the revocations I issued after position X", one page at a time. */
+export function createRevocationsHandler(m: {
+  consents: Pick<ConsentStore, "listIssuedRevocations" | "lastIssuedSequence">;
+}): RpcHandler {
+  return async (body) => {
+    let req: RevocationsRequest;
+    try {
+      req = RevocationsRequest.decode(body);
+    } catch (cause) {
+      throw new CreditMeshError("P2P_PROTOCOL", "malformed revocations request", { cause });
+    }
+    const after = Number(req.afterSequence);
+    if (!Number.isSafeInteger(after) || after < 0) throw new CreditMeshError("P2P_PROTOCOL", "after_sequence out of range");
+    const limit = Math.min(Math.max(req.limit || REVOCATIONS_PAGE_LIMIT, 1), REVOCATIONS_PAGE_LIMIT);
+    const last = await m.consents.lastIssuedSequence();
+    const entries = await m.consents.listIssuedRevocations(after, limit + 1);
+    const page = entries.slice(0, limit);
+    return RevocationsPage.encode({
+      revocations: page.map((e) => ({ sequence: String(e.sequence), revocation: Signed.decode(e.signed) })),
+      more: entries.length > limit,
+      lastSequence: String(Math.max(last, page.at(-1)?.sequence ?? 0)),
+    }).finish();
+  };
+}
+
+export interface RevocationSyncModules {
+  membership: Membership;
+  consents: Pick<ConsentStore, "getRevocationCursor" | "putRevocationCursor">;
+  /** Sends one request on the revocations protocol to `peerId`. */
+  request(peerId: string, body: Uint8Array, signal: AbortSignal): Promise<Uint8Array>;
+  /** Stores one signed revocation (the same checks and effects as a gossiped one). */
+  apply(signed: Uint8Array): Promise<Revocation | undefined>;
+  /** Calls `listener` with the peer id each time a connection to a new peer opens; returns the unsubscribe. */
+  onConnect(listener: (peerId: string) => void): () => void;
+  connectedPeers(): string[];
+  logger: Logger;
+}
+
+/** The PeerNode side of RevocationSyncModules. */
+export function peerConnections(peer: PeerNode): Pick<RevocationSyncModules, "onConnect" | "connectedPeers"> {
+  return {
+    onConnect: (listener) => {
+      const handler = (evt: CustomEvent<{ toString(): string }>): void => listener(evt.detail.toString());
+      peer.libp2p.addEventListener("peer:connect", handler);
+      return () => peer.libp2p.removeEventListener("peer:connect", handler);
+    },
+    connectedPeers: () => peer.connectedPeers(),
+  };
+}
+
+/** Delays before retrying a failed pull (the member may still be starting its services). */
+const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000];
+const REQUEST_TIMEOUT_MS = 5_000;
+/** Pages per pull; the periodic pull continues where a very long catch-up stopped. */
+const MAX_PAGES_PER_PULL = 100;
+
+/** The puller: one pull at a time per member, on connect, periodically and on demand. */
+export class RevocationSync implements PeerService {
+  readonly #opts: { selfPeerId: string; intervalMs: number };
+  readonly #m: RevocationSyncModules;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
+  #timer: NodeJS.Timeout | undefined;
+  #unlisten: (() => void) | undefined;
+  #abort = new AbortController();
+  #running = false;
+
+  constructor(opts: { selfPeerId: string; intervalMs: number }, modules: RevocationSyncModules) {
+    this.#opts = opts;
+    this.#m = modules;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#abort = new AbortController();
+    this.#unlisten = this.#m.onConnect((peerId) => this.schedule(peerId));
+    this.#timer = setInterval(() => this.pullAll(), this.#opts.intervalMs);
+    this.#timer.unref();
+    this.pullAll();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#unlisten?.();
+    clearInterval(this.#timer);
+    for (const t of this.#retryTimers) clearTimeout(t);
+    this.#retryTimers.clear();
+    this.#again.clear();
+    this.#abort.abort(new CreditMeshError("UNAVAILABLE", "revocation sync stopped"));
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /** Schedules a pull from every connected member. */
+  pullAll(): void {
+    for (const peerId of this.#m.connectedPeers()) this.schedule(peerId);
+  }
+
+  /** Pulls from `peerId` soon; a pull already running is followed by one more. */
+  schedule(peerId: string, attempt = 0): void {
+    if (!this.#running || peerId === this.#opts.selfPeerId || !this.#m.membership.has(peerId)) return;
+    if (this.#inFlight.has(peerId)) {
+      this.#again.add(peerId);
+      return;
+    }
+    const run = this.pullFrom(peerId)
+      .then(
+        () => {
+          revocationPulls.inc({ outcome: "ok" });
+        },
+        (err: unknown) => {
+          if (!this.#running) return;
+          revocationPulls.inc({ outcome: "failed" });
+          const delay = RETRY_DELAYS_MS[attempt];
+          this.#m.logger.debug({ peer_id: peerId, attempt, err: (err as Error).message }, "revocation pull failed");
+          if (delay === undefined) {
+            this.#m.logger.warn({ peer_id: peerId, err: (err as Error).message }, "revocation pull failed; retrying at the next interval");
+            return;
+          }
+          const timer = setTimeout(() => {
+            this.#retryTimers.delete(timer);
+            this.schedule(peerId, attempt + 1);
+          }, delay);
+          timer.unref();
+          this.#retryTimers.add(timer);
+        },
+      )
+      .finally(() => {
+        this.#inFlight.delete(peerId);
+        if (this.#again.delete(peerId)) this.schedule(peerId);
+      });
+    this.#inFlight.set(peerId, run);
+  }
+
+  /**
+   * Asks the member for every revocation it issued after the last one this
+   * node has from it, checks each (signed by that member's key, for a consent
+   * granted to that member, positions increasing) and stores them. Returns how
+   * many entries it received.
+   */
+  async pullFrom(peerId: string): Promise<number> {
+    const { membership, consents, logger } = this.#m;
+    const member = membership.byPeerId(peerId);
+    if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", `peer ${peerId} is not a member`);
+    let cursor = await consents.getRevocationCursor(member.institutionId);
+    let received = 0;
+    for (let page = 0; page < MAX_PAGES_PER_PULL; page++) {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
+      const body = RevocationsRequest.encode({ afterSequence: String(cursor), limit: REVOCATIONS_PAGE_LIMIT }).finish();
+      let answer: RevocationsPage;
+      try {
+        answer = RevocationsPage.decode(await this.#m.request(peerId, body, signal));
+      } catch (cause) {
+        if (cause instanceof CreditMeshError) throw cause;
+        throw new CreditMeshError("P2P_PROTOCOL", `malformed revocations page from ${member.institutionId}`, { cause });
+      }
+      const last = Number(answer.lastSequence);
+      if (Number.isSafeInteger(last) && last < cursor) {
+        // The member's log restarted (a restored backup, a rebuilt node): start over from its beginning.
+        logger.warn({ member: member.institutionId, cursor, last }, "member's revocation log is behind what was pulled; pulling it again from the start");
+        cursor = 0;
+        await consents.putRevocationCursor(member.institutionId, 0);
+        continue;
+      }
+      let next = cursor;
+      for (const entry of answer.revocations) {
+        const sequence = Number(entry.sequence);
+        if (!Number.isSafeInteger(sequence) || sequence <= next) {
+          throw new CreditMeshError("P2P_PROTOCOL", `revocations from ${member.institutionId} out of order`);
+        }
+        const signed = entry.revocation;
+        if (!signed || !verifyByPeerId(member.peerId, signed.body, signed.signature)) {
+          throw new CreditMeshError("P2P_PROTOCOL", `revocation ${sequence} from ${member.institutionId} is not signed by it`);
+        }
+        let revocation: Revocation;
+        try {
+          revocation = Revocation.decode(signed.body);
+        } catch (cause) {
+          throw new CreditMeshError("P2P_PROTOCOL", `revocation ${sequence} from ${member.institutionId} does not decode`, { cause });
+        }
+        // A member revokes only consents granted to it.
+        if (revocation.granteeInstitutionId !== member.institutionId) {
+          throw new CreditMeshError("P2P_PROTOCOL", `revocation ${sequence} from ${member.institutionId} is for another institution's consent`);
+        }
+        await this.#m.apply(Signed.encode(signed).finish());
+        next = sequence;
+        received++;
+      }
+      if (next > cursor) {
+        await consents.putRevocationCursor(member.institutionId, next);
+        cursor = next;
+      }
+      if (!answer.more || answer.revocations.length === 0) break;
+    }
+    if (received > 0) logger.info({ member: member.institutionId, received, position: cursor }, "revocations pulled");
+    return received;
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { readSecrets } from "../../src/config/secrets.js";
+import type { Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import type { Consent } from "../../src/gen/creditmesh/v1/consent.js";
+import type { QueryRequest } from "../../src/gen/creditmesh/v1/peer.js";
+import { Membership, parseOperatorPublicKey } from "../../src/identity/manifest.js";
+import { NodeKey } from "../../src/identity/node-key.js";
+import { silentLogger } from "../../src/logger.js";
+import { PeerNode } from "../../src/p2p/peer-node.js";
+import { QUERY_PROTOCOL } from "../../src/p2p/protocols.js";
+import { RemoteHolders } from "../../src/p2p/remote-holders.js";
+import { RpcClient } from "../../src/p2p/rpc-client.js";
+import type { HolderResult } from "../../src/report/assemble.js";
+
+/**
+ * Stands in for a lender's node on the wire, to test what the holders do with
+ * a consent artefact that the lender's own node would refuse to send (revoked
+ * or expired: ReportService checks the consent before any fan-out). It holds
+ * the lender's node key (read from its secrets file), so it must only run
+ * while that node is stopped; it sends exactly the signed query ReportService
+ * would send, through the same RemoteHolders fan-out, without the local check.
+ */
+export class QueryProbe {
+  private constructor(
+    private readonly institutionId: string,
+    private readonly peer: PeerNode,
+    private readonly holders: RemoteHolders,
+  ) {}
+
+  static async start(opts: {
+    institutionId: string;
+    secretsFile: string;
+    manifestFile: string;
+    operatorPublicKey: string;
+    listen?: string[];
+  }): Promise<QueryProbe> {
+    const key = NodeKey.fromSeed(Buffer.from(readSecrets(opts.secretsFile).nodeKey, "hex"));
+    const membership = await Membership.fromFile(opts.manifestFile, parseOperatorPublicKey(opts.operatorPublicKey));
+    const logger = silentLogger();
+    const peer = await PeerNode.create({ key, membership, listen: opts.listen ?? ["/ip4/127.0.0.1/tcp/0"], logger, dialIntervalMs: 300 });
+    const client = new RpcClient(peer, { logger });
+    await peer.addService(client);
+    const holders = new RemoteHolders(
+      { institutionId: opts.institutionId },
+      { membership, request: (peerId, body, signal) => client.request(peerId, QUERY_PROTOCOL, body, signal), sign: (d) => key.sign(d), logger },
+    );
+    await peer.start();
+    return new QueryProbe(opts.institutionId, peer, holders);
+  }
+
+  isConnected(peerId: string): boolean {
+    return this.peer.isConnected(peerId);
+  }
+
+  /** One signed query with `consent` to every furnishing member; one result per member. */
+  ask(consent: Consent, purpose: Purpose, asOf: string, timeoutMs = 5_000): Promise<HolderResult[]> {
+    const query: QueryRequest = {
+      requestId: randomUUID(),
+      requesterInstitutionId: this.institutionId,
+      subjectToken: consent.subjectToken,
+      purpose,
+      consent,
+      issuedAt: new Date(),
+      nonce: randomBytes(16),
+      asOf,
+    };
+    return this.holders.ask(query, AbortSignal.timeout(timeoutMs));
+  }
+
+  stop(): Promise<void> {
+    return this.peer.stop();
+  }
+}

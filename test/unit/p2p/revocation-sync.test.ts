@@ -1,0 +1,139 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sealRevocation } from "../../../src/consent/revocation.js";
+import { ConsentStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Consent, Revocation } from "../../../src/gen/creditmesh/v1/consent.js";
+import { RevocationsPage, RevocationsRequest } from "../../../src/gen/creditmesh/v1/peer.js";
+import { Membership } from "../../../src/identity/manifest.js";
+import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
+import { silentLogger } from "../../../src/logger.js";
+import { createRevocationsHandler, RevocationSync } from "../../../src/p2p/revocation-sync.js";
+import { applyRevocation } from "../../../src/p2p/revocations.js";
+import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelConsentStore } from "../../../src/store/level-consent-store.js";
+import { manifestFor } from "./net-fixture.js";
+
+/** Two members' stores; the holder pulls from the lender through the handler, no network in between. */
+let dir: string;
+let dbs: NodeDatabase[];
+let lenderStore: LevelConsentStore;
+let holderStore: LevelConsentStore;
+let lenderKey: NodeKey;
+let holderKey: NodeKey;
+let otherKey: NodeKey;
+let membership: Membership;
+let lenderId: string;
+let otherId: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "creditmesh-revsync-"));
+  dbs = await Promise.all(["lender", "holder"].map((n) => NodeDatabase.open(join(dir, n))));
+  lenderStore = new LevelConsentStore(dbs[0]!);
+  holderStore = new LevelConsentStore(dbs[1]!);
+  [lenderKey, holderKey, otherKey] = [generateNodeKey(), generateNodeKey(), generateNodeKey()];
+  const operator = generateNodeKey();
+  membership = new Membership(operator.publicKey, manifestFor(operator, [{ key: lenderKey }, { key: holderKey }, { key: otherKey }], 1));
+  lenderId = membership.byPeerId(lenderKey.peerId)!.institutionId;
+  otherId = membership.byPeerId(otherKey.peerId)!.institutionId;
+});
+
+afterEach(async () => {
+  await Promise.all(dbs.map((db) => db.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function consent(id: string, grantee = lenderId): Consent {
+  return {
+    consentId: id,
+    subjectToken: "t".repeat(64),
+    granteeInstitutionId: grantee,
+    purpose: Purpose.LOAN_ORIGINATION,
+    validFrom: new Date("2026-01-01T00:00:00.000Z"),
+    validUntil: new Date("2026-04-01T00:00:00.000Z"),
+    evidenceRef: "sha256:abcd",
+    status: ConsentStatus.REVOKED,
+    issuedAt: new Date("2026-01-01T00:00:01.000Z"),
+    signature: Buffer.alloc(0),
+    revokedAt: new Date("2026-02-01T00:00:00.000Z"),
+  };
+}
+
+/** The lender issues a revocation the way ConsentService.revoke does. */
+const issue = (id: string, key: NodeKey = lenderKey, grantee = lenderId) =>
+  lenderStore.putIssuedRevocation(consent(id, grantee), (r: Revocation) => sealRevocation(r, key));
+
+function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage } = {}) {
+  const handler = createRevocationsHandler({ consents: lenderStore });
+  const requests: number[] = [];
+  const s = new RevocationSync(
+    { selfPeerId: holderKey.peerId, intervalMs: 60_000 },
+    {
+      membership,
+      consents: holderStore,
+      request: async (_peerId, body, signal) => {
+        const req = RevocationsRequest.decode(body);
+        requests.push(Number(req.afterSequence));
+        const answer = await handler(RevocationsRequest.encode({ ...req, limit: opts.pageLimit ?? req.limit }).finish(), { peerId: holderKey.peerId }, signal);
+        return opts.tamper ? RevocationsPage.encode(opts.tamper(RevocationsPage.decode(answer))).finish() : answer;
+      },
+      apply: (data) => applyRevocation(data, { membership, consents: holderStore, logger: silentLogger() }, "pull"),
+      onConnect: () => () => undefined,
+      connectedPeers: () => [],
+      logger: silentLogger(),
+    },
+  );
+  return { s, requests };
+}
+
+describe("revocation catch-up", () => {
+  it("pulls every revocation the member issued, page by page, and then only newer ones", async () => {
+    for (const id of ["c-1", "c-2", "c-3", "c-4", "c-5"]) await issue(id);
+    const { s, requests } = sync({ pageLimit: 2 });
+    expect(await s.pullFrom(lenderKey.peerId)).toBe(5);
+    expect(requests).toEqual([0, 2, 4]);
+    for (const id of ["c-1", "c-2", "c-3", "c-4", "c-5"]) expect(await holderStore.getRevocation(id)).toEqual(new Date("2026-02-01T00:00:00.000Z"));
+    expect(await holderStore.getRevocationCursor(lenderId)).toBe(5);
+
+    await issue("c-6");
+    requests.length = 0;
+    expect(await s.pullFrom(lenderKey.peerId)).toBe(1);
+    expect(requests).toEqual([5]);
+    expect(await holderStore.getRevocation("c-6")).toBeDefined();
+    expect(await s.pullFrom(lenderKey.peerId)).toBe(0);
+  });
+
+  it("refuses an entry not signed by the member it asked, and stores nothing from it", async () => {
+    await issue("c-1", otherKey);
+    const { s } = sync();
+    await expect(s.pullFrom(lenderKey.peerId)).rejects.toMatchObject({ code: "P2P_PROTOCOL" });
+    expect(await holderStore.getRevocation("c-1")).toBeUndefined();
+    expect(await holderStore.getRevocationCursor(lenderId)).toBe(0);
+  });
+
+  it("refuses a revocation of another institution's consent, even signed by the member", async () => {
+    await issue("c-1", lenderKey, otherId);
+    const { s } = sync();
+    await expect(s.pullFrom(lenderKey.peerId)).rejects.toThrow(/another institution's consent/);
+    expect(await holderStore.getRevocation("c-1")).toBeUndefined();
+  });
+
+  it("refuses positions that do not increase", async () => {
+    await issue("c-1");
+    await issue("c-2");
+    const { s } = sync({ tamper: (p) => ({ ...p, revocations: [p.revocations[1]!, p.revocations[0]!] }) });
+    await expect(s.pullFrom(lenderKey.peerId)).rejects.toThrow(/out of order/);
+    expect(await holderStore.getRevocationCursor(lenderId)).toBe(0);
+  });
+
+  it("starts over when the member's log is behind the position pulled (its log restarted)", async () => {
+    await issue("c-1");
+    await holderStore.putRevocationCursor(lenderId, 40);
+    const { s, requests } = sync();
+    expect(await s.pullFrom(lenderKey.peerId)).toBe(1);
+    expect(requests).toEqual([40, 0]);
+    expect(await holderStore.getRevocation("c-1")).toBeDefined();
+    expect(await holderStore.getRevocationCursor(lenderId)).toBe(1);
+  });
+});
