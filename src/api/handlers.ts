@@ -190,10 +190,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
         validFrom: req.validFrom,
         validUntil: req.validUntil,
         evidenceRef: req.evidenceRef,
+        actor: principal.keyId,
       });
     }),
 
-    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req) => m.consents.revoke(req.consentId)),
+    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, call) => m.consents.revoke(req.consentId, caller(call).keyId)),
 
     getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
       const token = subjectToken(req.subject);
@@ -217,6 +218,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           asOf,
           deadlineMs: req.deadlineMs || undefined,
           signal: cancelled.signal,
+          actor: caller(call).keyId,
         });
         reportsServed.inc();
         return report;

@@ -26,3 +26,16 @@ export type AuditAction =
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };
+
+const SAFE_VALUE = /^[A-Za-z0-9._:+=/-]{1,128}$/;
+const DIGITS_LIKE_PERSONAL = /^\+?\d{11,}[Xx]?$/;
+
+/**
+ * A value that came from another party (a peer's request) as the trail may
+ * keep it: a token or id of at most 128 plain characters, never something
+ * shaped like an ID number or phone. Anything else is recorded as "(invalid)".
+ */
+export function auditSafe(value: string | undefined): string {
+  if (value === undefined || value === "") return "";
+  return SAFE_VALUE.test(value) && !DIGITS_LIKE_PERSONAL.test(value) ? value : "(invalid)";
+}

@@ -3,6 +3,8 @@ import { Command, CommanderError } from "commander";
 import { CreditMeshError } from "../errors.js";
 import { NODE_VERSION } from "../version.js";
 import { registerApiKey } from "./commands/apikey.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerBackup } from "./commands/backup.js";
 import { registerConsent } from "./commands/consent.js";
 import { registerDispute } from "./commands/dispute.js";
 import { registerIngest } from "./commands/ingest.js";
@@ -31,6 +33,8 @@ registerReport(program);
 registerDispute(program);
 registerTestnet(program);
 registerVerify(program);
+registerAudit(program);
+registerBackup(program);
 
 /** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
 function describe(err: unknown): string {

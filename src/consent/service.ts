@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import { CreditMeshError, invalid } from "../errors.js";
 import { ConsentStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
+import type { AuditTrail } from "../audit/trail.js";
 import type { Logger } from "../logger.js";
 import type { ConsentStore } from "../store/types.js";
 import { signConsent, type Signer } from "./artefact.js";
@@ -17,6 +18,8 @@ export interface GrantInput {
   validFrom?: Date;
   validUntil?: Date;
   evidenceRef: string;
+  /** Who asked (an API key id), for the audit trail; defaults to this institution. */
+  actor?: string;
 }
 
 export interface ConsentServiceModules {
@@ -26,6 +29,7 @@ export interface ConsentServiceModules {
   logger: Logger;
   /** Tells the other holders (gossip); absent on a node without peers. */
   publishRevocation?: (revocation: Revocation) => Promise<void>;
+  audit?: AuditTrail;
 }
 
 /** Consents granted to this institution, issued and signed by this node. */
@@ -65,11 +69,17 @@ export class ConsentService {
       this.modules.signer,
     );
     await this.modules.store.put(consent);
+    await this.modules.audit?.append("CONSENT_GRANTED", input.actor ?? this.opts.institutionId, {
+      consentId: consent.consentId,
+      subjectToken: consent.subjectToken,
+      purpose: Purpose[consent.purpose] ?? String(consent.purpose),
+      validUntil: input.validUntil.toISOString(),
+    });
     this.modules.logger.info({ consentId: consent.consentId, subjectToken: consent.subjectToken, purpose: consent.purpose }, "consent granted");
     return consent;
   }
 
-  async revoke(consentId: string): Promise<Consent> {
+  async revoke(consentId: string, actor?: string): Promise<Consent> {
     if (!consentId) throw invalid("consent_id", "required");
     const consent = await this.modules.store.get(consentId);
     if (!consent || consent.granteeInstitutionId !== this.opts.institutionId) {
@@ -81,6 +91,11 @@ export class ConsentService {
     // The consent, its revocation and the signed entry that members pull when
     // they missed the gossip (see p2p/revocation-sync.ts), in one batch.
     const { revocation } = await this.modules.store.putIssuedRevocation(revoked, (r) => sealRevocation(r, this.modules.signer));
+    await this.modules.audit?.append("CONSENT_REVOKED", actor ?? this.opts.institutionId, {
+      consentId,
+      subjectToken: consent.subjectToken,
+      revokedAt: revokedAt.toISOString(),
+    });
     this.modules.logger.info({ consentId }, "consent revoked");
     if (this.modules.publishRevocation) {
       await this.modules.publishRevocation(revocation).catch((err) =>

@@ -2,11 +2,13 @@ import { existsSync } from "node:fs";
 import { ApiKeyAuth } from "../api/auth.js";
 import { disputeApi } from "../api/disputes.js";
 import { GrpcServer } from "../api/server.js";
+import { ApiKeyAuditor } from "../audit/api-keys.js";
+import { LevelAuditLog } from "../audit/level-audit-log.js";
 import { systemClock, type Clock } from "../clock.js";
 import { databasePath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
-import { loadOrCreateSecrets, type Secrets } from "../config/secrets.js";
+import { loadOrCreateSecrets, readSecrets, type Secrets } from "../config/secrets.js";
 import { ConsentService } from "../consent/service.js";
 import { DisputeService } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
@@ -22,6 +24,8 @@ import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
 import { NODE_VERSION } from "../version.js";
+import { AdminService } from "./admin.js";
+import { takeBackup } from "./backup.js";
 import { MetricsServer } from "./metrics.js";
 import { NetworkLayer } from "./network.js";
 
@@ -44,6 +48,8 @@ export class CreditNode {
   private readonly secrets: Secrets;
   readonly key: NodeKey;
   private stores?: Stores;
+  private audit?: LevelAuditLog;
+  private apiKeyAuditor?: ApiKeyAuditor;
   private network?: NetworkLayer;
   private grpc?: GrpcServer;
   private metrics?: MetricsServer;
@@ -102,6 +108,9 @@ export class CreditNode {
       dataKeys: this.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
     });
     const stores = this.stores;
+    const audit = (this.audit = await LevelAuditLog.open(stores.db, { clock, logger: log("audit") }));
+    this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, db: stores.db, logger: log("audit") });
+    await this.apiKeyAuditor.start();
     const membership = config.p2p.enabled ? await this.loadMembership() : undefined;
     if (membership && membership.byInstitution(institutionId)?.peerId !== this.key.peerId) {
       throw new CreditMeshError(
@@ -130,6 +139,7 @@ export class CreditNode {
         disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
+        audit,
         inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
@@ -145,6 +155,7 @@ export class CreditNode {
           holder,
           nonces: stores.nonces,
           consents: stores.consents,
+          audit,
           // Bound lazily: the dispute service routes through this network layer.
           disputes: { receive: (dispute, from) => disputes.receive(dispute, from) },
           clock,
@@ -175,6 +186,7 @@ export class CreditNode {
         clock,
         logger: log("consent"),
         publishRevocation: network ? (r) => network.publishRevocation(r) : undefined,
+        audit,
       },
     );
     const reports = new ReportService(
@@ -191,6 +203,7 @@ export class CreditNode {
         memberNames: () => this.memberNames(membership),
         clock,
         logger: log("report"),
+        audit,
       },
     );
 
@@ -210,6 +223,18 @@ export class CreditNode {
         consents,
         reports,
         disputes: disputeApi(disputes),
+        admin: new AdminService({
+          audit,
+          backup: (outDir) =>
+            takeBackup(stores.db, outDir, {
+              institutionId,
+              peerId: this.key.peerId,
+              // From the file, so that a rotated key is named even before this process reloads it.
+              dataKeys: () => readSecrets(this.secretsFile).dataKeys,
+              clock,
+            }),
+          logger: log("admin"),
+        }),
         tokenizer,
         status: () => this.status(),
         clock,
@@ -278,6 +303,8 @@ export class CreditNode {
       ["grpc", this.grpc && (() => this.grpc!.stop())],
       ["metrics", this.metrics && (() => this.metrics!.stop())],
       ["network", this.network && (() => this.network!.stop())],
+      ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
+      ["audit", this.audit && (() => this.audit!.flushed())],
       ["store", this.stores && (() => this.stores!.close())],
     ];
     for (const [name, step] of steps) {
@@ -291,6 +318,8 @@ export class CreditNode {
     this.grpc = undefined;
     this.metrics = undefined;
     this.network = undefined;
+    this.apiKeyAuditor = undefined;
+    this.audit = undefined;
     this.stores = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { unwatchFile, watchFile } from "node:fs";
+import type { AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import type { P2pSchema } from "../config/schema.js";
 import type { DisputeReceiver, DisputeRouter } from "../disputes/service.js";
@@ -38,6 +39,7 @@ export interface NetworkModules {
   disputes?: DisputeReceiver;
   clock: Clock;
   logger: Logger;
+  audit?: AuditTrail;
 }
 
 /**
@@ -90,6 +92,7 @@ export class NetworkLayer implements Holders {
         rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,
         clock: modules.clock,
         logger: modules.logger.child({ protocol: "query" }),
+        audit: modules.audit,
       },
     );
     await peer.addService(
@@ -159,7 +162,7 @@ export class NetworkLayer implements Holders {
       },
     );
     this.unsubscribe = peer.subscribe(REVOCATIONS_TOPIC, async (data) => {
-      await applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger });
+      await applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger, audit: modules.audit });
     });
     await peer.start();
     // Replay protection only needs nonces inside the freshness window.
@@ -185,6 +188,10 @@ export class NetworkLayer implements Holders {
         })
         .catch((err) => this.modules.logger.warn({ err: (err as Error).message }, "manifest file not applied"));
     });
+  }
+
+  targets(): string[] {
+    return this.remote?.holders().map((m) => m.institutionId) ?? [];
   }
 
   ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {

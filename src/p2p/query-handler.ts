@@ -1,6 +1,7 @@
+import { auditSafe, type AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import { CreditMeshError } from "../errors.js";
-import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, Purpose, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, Signed } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer } from "../gen/creditmesh/v1/report.js";
 import type { Membership } from "../identity/manifest.js";
@@ -20,6 +21,8 @@ export interface QueryHandlerModules {
   rateLimiter?: RateLimiter;
   clock: Clock;
   logger: Logger;
+  /** Records each refusal made here (the domain records its own answers and refusals). */
+  audit?: AuditTrail;
 }
 
 /**
@@ -30,8 +33,16 @@ export interface QueryHandlerModules {
  * dropped stream, so the requester can tell "refused" from "broken".
  */
 export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs: number }, m: QueryHandlerModules) {
-  const deny = (base: Partial<HolderAnswer>, reason: string): Uint8Array => {
+  const deny = async (peer: string, base: Partial<HolderAnswer>, reason: string, purpose?: Purpose): Promise<Uint8Array> => {
     m.logger.warn({ requester: base.requesterInstitutionId, requestId: base.requestId, reason }, "query refused");
+    // The actor is the member the connection authenticated, whatever the request claims.
+    await m.audit?.append("QUERY_REFUSED", peer, {
+      requester: auditSafe(base.requesterInstitutionId),
+      requestId: auditSafe(base.requestId),
+      subjectToken: auditSafe(base.subjectToken),
+      purpose: purpose === undefined ? "" : (Purpose[purpose] ?? String(purpose)),
+      reason,
+    });
     queriesAnswered.inc({ status: "DENIED" });
     const answer: HolderAnswer = {
       requestId: "",
@@ -62,16 +73,16 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
       throw new CreditMeshError("P2P_PROTOCOL", "malformed query", { cause });
     }
     const base = { requestId: query.requestId, requesterInstitutionId: query.requesterInstitutionId, subjectToken: query.subjectToken, asOf: query.asOf };
-    if (!verifyByPeerId(from.peerId, envelope.body, envelope.signature)) return deny(base, "request signature does not verify");
-    if (query.requesterInstitutionId !== member.institutionId) return deny(base, "requester institution does not match the connection's peer");
-    if (!member.roles.includes(Role.LENDER)) return deny(base, "requester is not a LENDER member");
-    if (m.rateLimiter && !m.rateLimiter.tryTake(member.institutionId)) return deny(base, "rate limit exceeded");
+    if (!verifyByPeerId(from.peerId, envelope.body, envelope.signature)) return deny(member.institutionId, base, "request signature does not verify", query.purpose);
+    if (query.requesterInstitutionId !== member.institutionId) return deny(member.institutionId, base, "requester institution does not match the connection's peer", query.purpose);
+    if (!member.roles.includes(Role.LENDER)) return deny(member.institutionId, base, "requester is not a LENDER member", query.purpose);
+    if (m.rateLimiter && !m.rateLimiter.tryTake(member.institutionId)) return deny(member.institutionId, base, "rate limit exceeded", query.purpose);
     const now = m.clock.now().getTime();
     const issued = query.issuedAt?.getTime() ?? 0;
-    if (Math.abs(now - issued) > opts.maxClockSkewMs) return deny(base, "request is stale or from the future");
-    if (!query.requestId || query.nonce.length < 8) return deny(base, "request lacks a request id or nonce");
+    if (Math.abs(now - issued) > opts.maxClockSkewMs) return deny(member.institutionId, base, "request is stale or from the future", query.purpose);
+    if (!query.requestId || query.nonce.length < 8) return deny(member.institutionId, base, "request lacks a request id or nonce", query.purpose);
     const fresh = await m.nonces.remember(member.institutionId, Buffer.from(query.nonce).toString("hex"), new Date(issued + 2 * opts.maxClockSkewMs));
-    if (!fresh) return deny(base, "replayed request (nonce seen before)");
+    if (!fresh) return deny(member.institutionId, base, "replayed request (nonce seen before)", query.purpose);
 
     const signed = await m.answer(query);
     queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });

@@ -1,4 +1,5 @@
 import { sealRevocation } from "../consent/revocation.js";
+import { auditSafe, type AuditTrail } from "../audit/trail.js";
 import { Revocation } from "../gen/creditmesh/v1/consent.js";
 import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { Membership } from "../identity/manifest.js";
@@ -20,7 +21,7 @@ export function encodeRevocation(r: Revocation, sign: (data: Uint8Array) => Uint
  */
 export async function applyRevocation(
   data: Uint8Array,
-  m: { membership: Membership; consents: ConsentStore; logger: Logger },
+  m: { membership: Membership; consents: ConsentStore; logger: Logger; audit?: AuditTrail },
   via: "gossip" | "pull" = "gossip",
 ): Promise<Revocation | undefined> {
   let revocation: Revocation;
@@ -40,6 +41,11 @@ export async function applyRevocation(
   if (!revocation.consentId || !revocation.revokedAt) return undefined;
   if (!(await m.consents.getRevocation(revocation.consentId))) {
     await m.consents.putRevocation(revocation.consentId, revocation.revokedAt);
+    await m.audit?.append("REVOCATION_RECEIVED", revocation.granteeInstitutionId, {
+      consentId: auditSafe(revocation.consentId),
+      grantee: revocation.granteeInstitutionId,
+      revokedAt: revocation.revokedAt.toISOString(),
+    });
     revocationsStored.inc({ via });
     m.logger.info({ consentId: revocation.consentId, grantee: revocation.granteeInstitutionId }, "revocation stored");
   }

@@ -1,3 +1,4 @@
+import { auditSafe, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import { checkConsent } from "../consent/policy.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
@@ -31,6 +32,8 @@ export interface HolderModules {
   inquirerPseudonym(subjectToken: string, institutionId: string): string;
   clock: Clock;
   logger: Logger;
+  /** Records every query answered or refused for another institution (and every refusal). */
+  audit?: AuditTrail;
 }
 
 /**
@@ -70,6 +73,7 @@ export class HolderService {
         { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, reason: decision.reason },
         "query refused",
       );
+      await modules.audit?.append("QUERY_REFUSED", auditSafe(query.requesterInstitutionId), { ...auditDetails(query), reason: decision.reason });
       return this.sign({ ...base, status: HolderStatus.DENIED, reason: decision.reason, tradelines: [], inquiries: [] });
     }
 
@@ -80,7 +84,14 @@ export class HolderService {
       purpose: query.purpose,
       inquiredAt: now,
     };
-    await modules.inquiries.add(query.subjectToken, inquiry);
+    await Promise.all([
+      modules.inquiries.add(query.subjectToken, inquiry),
+      // This node's own reports are in its QUERY_SENT entries; written alongside the inquiry, so
+      // concurrent synced writes share the disk flush.
+      query.requesterInstitutionId === this.opts.institutionId
+        ? undefined
+        : modules.audit?.append("QUERY_ANSWERED", auditSafe(query.requesterInstitutionId), auditDetails(query)),
+    ]);
     const [tradelines, logged] = await Promise.all([
       this.tradelines(query.subjectToken, query.asOf),
       modules.inquiries.listForSubject(query.subjectToken),
@@ -149,4 +160,15 @@ export class HolderService {
     const signedAnswer = HolderAnswer.encode(answer).finish();
     return { answer, signedAnswer, signature: this.modules.sign(signedAnswer) };
   }
+}
+
+/** What the audit trail keeps of a query: ids and the subject token only. */
+function auditDetails(query: QueryRequest): Record<string, string> {
+  return {
+    requester: auditSafe(query.requesterInstitutionId),
+    requestId: auditSafe(query.requestId),
+    subjectToken: auditSafe(query.subjectToken),
+    purpose: Purpose[query.purpose] ?? String(query.purpose),
+    consentId: auditSafe(query.consent?.consentId),
+  };
 }

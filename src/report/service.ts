@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import type { AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
@@ -16,6 +17,8 @@ import type { HolderService } from "./holder.js";
  */
 export interface Holders {
   ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]>;
+  /** Institution ids `ask` sends to, for the audit trail. */
+  targets?(): string[];
 }
 
 export interface ReportRequest {
@@ -25,6 +28,8 @@ export interface ReportRequest {
   asOf: string;
   deadlineMs?: number;
   signal?: AbortSignal;
+  /** Who asked (an API key id), for the audit trail; defaults to this institution. */
+  actor?: string;
 }
 
 export interface ReportServiceModules {
@@ -35,6 +40,8 @@ export interface ReportServiceModules {
   memberNames(): Map<string, string>;
   clock: Clock;
   logger: Logger;
+  /** Records each query this node sends (its own holder's answer included). */
+  audit?: AuditTrail;
 }
 
 /** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
@@ -77,7 +84,20 @@ export class ReportService {
     const deadlineMs = Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs);
     const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(deadlineMs)]) : AbortSignal.timeout(deadlineMs);
 
-    const [local, remote] = await Promise.all([this.askSelf(query), modules.holders ? modules.holders.ask(query, signal) : []]);
+    // Written while the holders answer, so the synced write adds no latency of its own.
+    const audited = modules.audit?.append("QUERY_SENT", req.actor ?? opts.institutionId, {
+      requestId: query.requestId,
+      subjectToken: req.subjectToken,
+      purpose: Purpose[req.purpose] ?? String(req.purpose),
+      consentId: req.consentId,
+      asOf: req.asOf,
+      holders: [opts.institutionId, ...(modules.holders?.targets?.() ?? [])].join(","),
+    });
+    const [local, remote] = await Promise.all([
+      this.askSelf(query),
+      modules.holders ? modules.holders.ask(query, signal) : [],
+      audited,
+    ]);
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
 
     const report = assembleReport({

@@ -126,6 +126,16 @@ export class NodeDatabase {
     await this.root.batch(ops as unknown as BatchOperation<Root, string, string>[], SYNC);
   }
 
+  /**
+   * Every key of every sublevel, as raw bytes, in key order. The iterator
+   * reads the snapshot LevelDB takes when it is created: writes made after
+   * that are not seen, so the whole database is read as of one instant
+   * (backups rely on this).
+   */
+  rawIterator() {
+    return this.root.iterator<Uint8Array, Uint8Array>({ keyEncoding: "view", valueEncoding: "view" });
+  }
+
   get isOpen(): boolean {
     return this.root.status === "open";
   }

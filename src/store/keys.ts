@@ -29,6 +29,10 @@ export const MetaKey = {
   schema: "schema",
   accounts: "count:accounts",
   subjects: "count:subjects",
+  /** Last audit position and hash, written with every audit append. */
+  auditHead: "audit:head",
+  /** Ids of the API keys whose creation is in the audit trail (JSON array). */
+  auditedApiKeys: "audit:apikeys",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */

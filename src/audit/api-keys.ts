@@ -1,0 +1,68 @@
+import { unwatchFile, watchFile } from "node:fs";
+import { readSecrets } from "../config/secrets.js";
+import type { Logger } from "../logger.js";
+import type { NodeDatabase } from "../store/database.js";
+import { MetaKey } from "../store/keys.js";
+import { SerialQueue } from "../store/serial.js";
+import type { LevelAuditLog } from "./level-audit-log.js";
+
+/** Actor of entries for keys made with `creditmesh apikey create` on the node's machine. */
+export const LOCAL_OPERATOR = "local-operator";
+
+/**
+ * Puts API key creation into the audit trail. `creditmesh apikey create`
+ * writes the secrets file without the node (it may be stopped, and the
+ * running node holds the database lock), so the node records each key it
+ * has not recorded yet: at start, and whenever the secrets file changes while
+ * it runs. The ids already recorded are kept in `meta/audit:apikeys`, written
+ * in the same batch as the entry. An entry's time is when the node saw the
+ * key; the key's own creation time is in its details.
+ */
+export class ApiKeyAuditor {
+  private readonly queue = new SerialQueue();
+  private watching = false;
+  private readonly onChange = () => {
+    this.record().catch((err) => this.modules.logger.error({ err: (err as Error).message }, "recording API keys in the audit trail failed"));
+  };
+
+  constructor(
+    private readonly opts: { secretsFile: string; watchIntervalMs?: number },
+    private readonly modules: { audit: LevelAuditLog; db: NodeDatabase; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.record();
+    if (this.watching) return;
+    watchFile(this.opts.secretsFile, { interval: this.opts.watchIntervalMs ?? 1_000, persistent: false }, this.onChange);
+    this.watching = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.watching) unwatchFile(this.opts.secretsFile, this.onChange);
+    this.watching = false;
+    await this.queue.run(async () => undefined);
+  }
+
+  /** Appends API_KEY_CREATED for every key in the secrets file not recorded yet; returns how many. */
+  record(): Promise<number> {
+    return this.queue.run(async () => {
+      const { audit, db } = this.modules;
+      const keys = readSecrets(this.opts.secretsFile).apiKeys;
+      const raw = await db.levels.meta.get(MetaKey.auditedApiKeys);
+      const recorded = new Set<string>(raw ? (JSON.parse(raw) as string[]) : []);
+      const fresh = keys.filter((k) => !recorded.has(k.id));
+      await Promise.all(
+        fresh.map((k) => {
+          recorded.add(k.id);
+          return audit.appendWith(
+            "API_KEY_CREATED",
+            LOCAL_OPERATOR,
+            { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt },
+            [{ type: "put", sublevel: db.levels.meta, key: MetaKey.auditedApiKeys, value: JSON.stringify([...recorded]) }],
+          );
+        }),
+      );
+      return fresh.length;
+    });
+  }
+}

@@ -1,0 +1,348 @@
+import { createHash } from "node:crypto";
+import { systemClock, type Clock } from "../clock.js";
+import { CreditMeshError } from "../errors.js";
+import { AuditEntry } from "../gen/creditmesh/v1/node.js";
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import type { NodeDatabase, WriteOp } from "../store/database.js";
+import { MetaKey } from "../store/keys.js";
+import type { AuditAction, AuditTrail } from "./trail.js";
+
+/** prev_hash of the first entry. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Width of the position in audit keys, so that keys sort numerically. Part of the on-disk format. */
+export const AUDIT_POSITION_DIGITS = 16;
+
+/** Entries written in one batch at most; the rest wait for the next one. */
+const MAX_GROUP = 512;
+
+export function auditKey(position: number): string {
+  return String(position).padStart(AUDIT_POSITION_DIGITS, "0");
+}
+
+/**
+ * The hash of an entry: hex SHA-256 over a canonical encoding of its fields,
+ * each as a 4-byte big-endian length followed by its UTF-8 bytes, in this
+ * order: the tag "creditmesh-audit-1", position (decimal), at (ISO 8601 UTC
+ * with milliseconds), action, actor, the number of details (decimal), each
+ * detail's key and value sorted by key, and prev_hash. Anyone holding an
+ * export can recompute it.
+ */
+export function auditEntryHash(e: Pick<AuditEntry, "position" | "at" | "action" | "actor" | "details" | "prevHash">): string {
+  const parts: string[] = ["creditmesh-audit-1", String(e.position), e.at ? e.at.toISOString() : "", e.action, e.actor];
+  const keys = Object.keys(e.details).sort();
+  parts.push(String(keys.length));
+  for (const k of keys) parts.push(k, e.details[k]!);
+  parts.push(e.prevHash);
+  const hash = createHash("sha256");
+  const len = Buffer.alloc(4);
+  for (const p of parts) {
+    const bytes = Buffer.from(p, "utf8");
+    len.writeUInt32BE(bytes.length);
+    hash.update(len);
+    hash.update(bytes);
+  }
+  return hash.digest("hex");
+}
+
+/** Result of walking the chain. */
+export interface AuditVerification {
+  ok: boolean;
+  /** Entries stored. */
+  entries: number;
+  /** 0-based position of the first bad entry, -1 when ok. */
+  firstBadPosition: number;
+  reason: string;
+  /** Hash of the last entry (GENESIS_HASH when empty). */
+  headHash: string;
+}
+
+/** The head as recorded next to the entries, written in the same batch as each append. */
+interface StoredHead {
+  position: number;
+  hash: string;
+}
+
+interface Pending {
+  action: AuditAction;
+  actor: string;
+  details: Record<string, string>;
+  at: Date;
+  also: readonly WriteOp[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** A whole-value resident ID number or a mainland mobile number: raw personal data. */
+const RAW_ID = /^\d{17}[\dXx]$/;
+const RAW_PHONE = /^(\+?86)?1[3-9]\d{9}$/;
+const DETAIL_KEY = /^[a-zA-Z][a-zA-Z0-9_]{0,63}$/;
+
+/**
+ * The audit trail in the `audit` sublevel: `<position, 16 digits>` → AuditEntry
+ * (protobuf), each entry carrying the previous entry's hash and its own, and
+ * `meta/audit:head` → the last position and hash, written in the same batch so
+ * that removing entries from the end is detected too.
+ *
+ * Appends are serialised and durable: an append resolves once its entry is in
+ * a synced batch. Appends that arrive while a batch is being written go
+ * together into the next one, in arrival order, so concurrent queries share
+ * one synced write instead of paying one each.
+ */
+export class LevelAuditLog implements AuditTrail {
+  private nextPosition: number;
+  private headHash: string;
+  private readonly queue: Pending[] = [];
+  private scheduled = false;
+  private writing?: Promise<void>;
+
+  private constructor(
+    private readonly db: NodeDatabase,
+    head: StoredHead | undefined,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.nextPosition = head ? head.position + 1 : 0;
+    this.headHash = head ? head.hash : GENESIS_HASH;
+  }
+
+  /** Opens the trail and recovers its head from the last stored entry. */
+  static async open(db: NodeDatabase, opts: { clock?: Clock; logger?: Logger } = {}): Promise<LevelAuditLog> {
+    const logger = opts.logger ?? silentLogger();
+    const head = await lastEntry(db, logger);
+    const recorded = await readStoredHead(db);
+    if (head && recorded && (recorded.position !== head.position || recorded.hash !== head.hash)) {
+      logger.error({ last: head.position, recorded: recorded.position }, "audit trail head does not match its last entry; run `creditmesh audit verify`");
+    }
+    return new LevelAuditLog(db, head, opts.clock ?? systemClock, logger);
+  }
+
+  /** Position the next entry will get, and the hash it will chain to. */
+  get head(): { entries: number; hash: string } {
+    return { entries: this.nextPosition, hash: this.headHash };
+  }
+
+  append(action: AuditAction, actor: string, details: Record<string, string>): Promise<void> {
+    return this.appendWith(action, actor, details, []);
+  }
+
+  /**
+   * Appends an entry and commits `also` in the same atomic batch, for state
+   * that must change exactly when the entry is written.
+   */
+  appendWith(action: AuditAction, actor: string, details: Record<string, string>, also: readonly WriteOp[]): Promise<void> {
+    const copy = checkDetails(details);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ action, actor, details: copy, at: this.clock.now(), also, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every append made so far is written (or failed). */
+  async flushed(): Promise<void> {
+    while (this.writing || this.queue.length > 0 || this.scheduled) {
+      if (this.writing) await this.writing;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    // One turn of the event loop lets appends made by the same burst of I/O join one batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.writing = this.drain().finally(() => {
+        this.writing = undefined;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0, MAX_GROUP);
+      let position = this.nextPosition;
+      let prev = this.headHash;
+      const ops: WriteOp[] = [];
+      for (const p of group) {
+        const entry: AuditEntry = {
+          position: String(position),
+          at: p.at,
+          action: p.action,
+          actor: p.actor,
+          details: p.details,
+          prevHash: prev,
+          hash: "",
+        };
+        entry.hash = auditEntryHash(entry);
+        ops.push({ type: "put", sublevel: this.db.levels.audit, key: auditKey(position), value: AuditEntry.encode(entry).finish() });
+        for (const op of p.also) ops.push(op);
+        prev = entry.hash;
+        position++;
+      }
+      ops.push({
+        type: "put",
+        sublevel: this.db.levels.meta,
+        key: MetaKey.auditHead,
+        value: JSON.stringify({ position: position - 1, hash: prev } satisfies StoredHead),
+      });
+      try {
+        await this.db.write(ops);
+      } catch (cause) {
+        // Nothing of this group was written (one atomic batch): the head stays where it was.
+        const err = new CreditMeshError("UNAVAILABLE", "the audit trail could not be written", { cause });
+        this.logger.error({ entries: group.length, err: (cause as Error).message }, "audit append failed");
+        for (const p of group) p.reject(err);
+        continue;
+      }
+      this.nextPosition = position;
+      this.headHash = prev;
+      for (const p of group) p.resolve();
+    }
+  }
+
+  /** Every entry in order, read from one snapshot. */
+  async *export(): AsyncIterable<AuditEntry> {
+    for await (const [key, bytes] of this.db.levels.audit.iterator()) {
+      yield decodeEntry(key, bytes);
+    }
+  }
+
+  /**
+   * Walks the chain from the first entry and names the first entry that is
+   * not what was appended: edited (its hash does not match its content),
+   * missing (a gap in positions, or entries missing at the end), or moved
+   * (stored under another position, or not chained to its predecessor).
+   */
+  async verify(): Promise<AuditVerification> {
+    return verifyAudit(this.db);
+  }
+}
+
+/** Walks the chain of a database (the node may be running or stopped). */
+export async function verifyAudit(db: NodeDatabase): Promise<AuditVerification> {
+  let expected = 0;
+  let prev = GENESIS_HASH;
+  let stored = 0;
+  let bad: { position: number; reason: string } | undefined;
+  // Keys and values come from one snapshot, so a concurrent append cannot look like a gap.
+  const recorded = await readStoredHead(db);
+  const it = db.levels.audit.iterator();
+  try {
+    for await (const [key, bytes] of it) {
+      stored++;
+      if (bad) continue;
+      const keyPosition = /^\d+$/.test(key) ? Number(key) : NaN;
+      if (!Number.isSafeInteger(keyPosition)) {
+        bad = { position: expected, reason: `entry key ${JSON.stringify(key)} is not a position` };
+        continue;
+      }
+      if (keyPosition !== expected) {
+        bad = {
+          position: expected,
+          reason:
+            keyPosition > expected
+              ? `entry ${expected} is missing (removed): the next stored entry is ${keyPosition}`
+              : `entry stored at ${keyPosition} is out of order`,
+        };
+        continue;
+      }
+      let entry: AuditEntry;
+      try {
+        entry = AuditEntry.decode(bytes);
+      } catch {
+        bad = { position: expected, reason: `entry ${expected} is unreadable (edited)` };
+        continue;
+      }
+      if (entry.position !== String(expected)) {
+        bad = { position: expected, reason: `entry stored at ${expected} says it is entry ${entry.position} (reordered)` };
+        continue;
+      }
+      if (auditEntryHash(entry) !== entry.hash) {
+        bad = { position: expected, reason: `entry ${expected} does not match its hash (edited)` };
+        continue;
+      }
+      if (entry.prevHash !== prev) {
+        bad = {
+          position: expected,
+          reason: `entry ${expected} is not chained to entry ${expected - 1} (an entry before it was removed, replaced or reordered)`,
+        };
+        continue;
+      }
+      prev = entry.hash;
+      expected++;
+    }
+  } finally {
+    await it.close().catch(() => undefined);
+  }
+  if (!bad && recorded === null) {
+    bad = { position: expected, reason: "the recorded head of the trail is unreadable" };
+  }
+  if (!bad && recorded && (recorded.position !== expected - 1 || recorded.hash !== prev)) {
+    bad =
+      recorded.position >= expected
+        ? { position: expected, reason: `entries ${expected} to ${recorded.position} are missing (removed from the end)` }
+        : { position: recorded.position + 1, reason: `the recorded head (entry ${recorded.position}) does not match the last entry (${expected - 1})` };
+  }
+  if (!bad && recorded === undefined && expected > 0) {
+    bad = { position: expected, reason: "the recorded head of the trail is missing" };
+  }
+  return bad
+    ? { ok: false, entries: stored, firstBadPosition: bad.position, reason: bad.reason, headHash: prev }
+    : { ok: true, entries: stored, firstBadPosition: -1, reason: "", headHash: prev };
+}
+
+function decodeEntry(key: string, bytes: Uint8Array): AuditEntry {
+  try {
+    return AuditEntry.decode(bytes);
+  } catch (cause) {
+    throw new CreditMeshError("STORE_CORRUPT", `audit entry ${key} is unreadable`, { cause });
+  }
+}
+
+/** The recorded head; `null` when it is there but unreadable. */
+async function readStoredHead(db: NodeDatabase): Promise<StoredHead | null | undefined> {
+  const raw = await db.levels.meta.get(MetaKey.auditHead);
+  if (raw === undefined) return undefined;
+  try {
+    const head = JSON.parse(raw) as StoredHead;
+    if (Number.isSafeInteger(head.position) && head.position >= 0 && typeof head.hash === "string") return head;
+  } catch {
+    // reported by verify
+  }
+  return null;
+}
+
+/**
+ * The last stored entry. An unreadable one (the trail was tampered with) does
+ * not stop the node: new entries chain to its raw bytes' hash, and verify
+ * reports the damage.
+ */
+async function lastEntry(db: NodeDatabase, logger: Logger): Promise<StoredHead | undefined> {
+  const [last] = await db.levels.audit.iterator({ reverse: true, limit: 1 }).all();
+  if (!last) return undefined;
+  const [key, bytes] = last;
+  const position = Number(key);
+  try {
+    const entry = AuditEntry.decode(bytes);
+    if (entry.hash) return { position, hash: entry.hash };
+  } catch {
+    // handled below
+  }
+  logger.error({ position }, "last audit entry is unreadable; run `creditmesh audit verify`");
+  return { position, hash: createHash("sha256").update(bytes).digest("hex") };
+}
+
+function checkDetails(details: Record<string, string>): Record<string, string> {
+  const copy: Record<string, string> = {};
+  for (const [k, v] of Object.entries(details)) {
+    if (!DETAIL_KEY.test(k)) throw new CreditMeshError("INTERNAL", `audit detail key ${JSON.stringify(k)} is not an identifier`);
+    if (typeof v !== "string") throw new CreditMeshError("INTERNAL", `audit detail ${k} must be a string`);
+    // A programming error guard: details hold tokens and ids, never an ID number or phone.
+    if (RAW_ID.test(v) || RAW_PHONE.test(v)) throw new CreditMeshError("INTERNAL", `audit detail ${k} looks like raw personal data`);
+    copy[k] = v;
+  }
+  return copy;
+}

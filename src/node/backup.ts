@@ -1,0 +1,383 @@
+import { createHash, type Hash } from "node:crypto";
+import { closeSync, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Level } from "level";
+import { LevelAuditLog, verifyAudit } from "../audit/level-audit-log.js";
+import type { Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import { databasePath, secretsPath } from "../config/load.js";
+import { readRuntime } from "../config/runtime-file.js";
+import type { NodeConfig } from "../config/schema.js";
+import { readSecrets, type Secrets } from "../config/secrets.js";
+import { CreditMeshError } from "../errors.js";
+import { AuditEntry } from "../gen/creditmesh/v1/node.js";
+import { NodeKey } from "../identity/node-key.js";
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import { NodeDatabase } from "../store/database.js";
+import { KeyPrefix, SCHEMA_VERSION } from "../store/keys.js";
+
+/**
+ * Backups: a consistent copy of a running node's LevelDB.
+ *
+ * A backup directory holds `db/` (a LevelDB with every key of the node's
+ * database, read through one snapshot, so it is the database as of one
+ * instant) and `backup.json` (the manifest, written last: a directory without
+ * it is an unfinished backup). Personal data is in it only as it is in the
+ * store, sealed under the node's data keys. The secrets file (node key, token
+ * key, data keys, API keys) is NOT in the backup: the operator keeps it
+ * separately, and restoring needs it in place. The manifest names the data
+ * keys by id and fingerprint so that restore can check it has the right ones.
+ */
+
+export const BACKUP_MANIFEST_FILE = "backup.json";
+export const BACKUP_DB_DIR = "db";
+const FORMAT = "creditmesh-backup";
+const FORMAT_VERSION = 1;
+const BATCH = 1_000;
+
+export interface BackupManifest {
+  format: typeof FORMAT;
+  formatVersion: number;
+  schemaVersion: number;
+  institutionId: string;
+  /** The node's peer id: restore checks the secrets file in place is this node's. */
+  peerId: string;
+  createdAt: string;
+  /** Keys copied (every sublevel). */
+  keys: number;
+  /** SHA-256 over every key and value in order, each length-prefixed (4 bytes, big-endian). */
+  contentSha256: string;
+  auditEntries: number;
+  /** Hash of the last audit entry in the backup. */
+  auditHead: string;
+  /** The data keys the records may be sealed with: id and SHA-256 fingerprint, never the key. */
+  dataKeys: { id: string; fingerprint: string }[];
+  secrets: string;
+}
+
+export interface BackupSource {
+  institutionId: string;
+  peerId: string;
+  /** The node's current data keys (from its secrets file). */
+  dataKeys(): { id: string; key: string }[];
+  clock?: Clock;
+}
+
+export function dataKeyFingerprint(hexKey: string): string {
+  return createHash("sha256").update("creditmesh-data-key-fingerprint\0").update(Buffer.from(hexKey, "hex")).digest("hex");
+}
+
+const AUDIT_PREFIX = Buffer.from(`!${KeyPrefix.Audit}!`);
+
+function lengthPrefixed(hash: Hash, bytes: Uint8Array): void {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(bytes.byteLength);
+  hash.update(len);
+  hash.update(bytes);
+}
+
+type RawLevel = Level<Uint8Array, Uint8Array>;
+
+function openRaw(dir: string): RawLevel {
+  return new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+}
+
+/**
+ * Copies the running node's database into `outDir` (which must not exist)
+ * without stopping it. Everything acknowledged before the call is in the
+ * copy; writes made while it runs are either in it whole or not at all.
+ */
+export async function takeBackup(db: NodeDatabase, outDir: string, source: BackupSource): Promise<{ dir: string; manifest: BackupManifest }> {
+  const dir = path.resolve(outDir);
+  // The snapshot is taken here, when the call arrives, before anything else can run.
+  const it = db.rawIterator();
+  let created = false;
+  let target: RawLevel | undefined;
+  try {
+    mkdirSync(path.dirname(dir), { recursive: true });
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      created = true;
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new CreditMeshError("CONFLICT", `${dir} already exists: a backup goes into a new directory`, { field: "out_dir" });
+      }
+      throw new CreditMeshError("UNAVAILABLE", `cannot create ${dir}: ${(cause as Error).message}`, { cause });
+    }
+    target = openRaw(path.join(dir, BACKUP_DB_DIR));
+    await target.open({ createIfMissing: true, errorIfExists: true });
+    const content = createHash("sha256");
+    let keys = 0;
+    let auditEntries = 0;
+    let lastAudit: Uint8Array | undefined;
+    for (;;) {
+      const entries = await it.nextv(BATCH);
+      if (entries.length === 0) break;
+      const ops = entries.map(([key, value]) => ({ type: "put" as const, key, value }));
+      for (const [key, value] of entries) {
+        lengthPrefixed(content, key);
+        lengthPrefixed(content, value);
+        if (Buffer.from(key.buffer, key.byteOffset, Math.min(key.byteLength, AUDIT_PREFIX.length)).equals(AUDIT_PREFIX)) {
+          auditEntries++;
+          lastAudit = value;
+        }
+      }
+      keys += entries.length;
+      await target.batch(ops);
+    }
+    await target.close();
+    target = undefined;
+    fsyncTree(path.join(dir, BACKUP_DB_DIR));
+    const clock = source.clock ?? systemClock;
+    const manifest: BackupManifest = {
+      format: FORMAT,
+      formatVersion: FORMAT_VERSION,
+      schemaVersion: SCHEMA_VERSION,
+      institutionId: source.institutionId,
+      peerId: source.peerId,
+      createdAt: clock.now().toISOString(),
+      keys,
+      contentSha256: content.digest("hex"),
+      auditEntries,
+      auditHead: lastAudit ? AuditEntry.decode(lastAudit).hash : "0".repeat(64),
+      dataKeys: source.dataKeys().map((k) => ({ id: k.id, fingerprint: dataKeyFingerprint(k.key) })),
+      secrets: "not included: keep the node's secrets file separately; restore needs it in place",
+    };
+    writeFileDurably(path.join(dir, BACKUP_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
+    return { dir, manifest };
+  } catch (err) {
+    await target?.close().catch(() => undefined);
+    if (created) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    await it.close().catch(() => undefined);
+  }
+}
+
+export function readBackupManifest(dir: string): BackupManifest {
+  const file = path.join(dir, BACKUP_MANIFEST_FILE);
+  if (!existsSync(file)) {
+    throw new CreditMeshError("NOT_FOUND", `${file} not found: not a backup directory, or an unfinished backup`);
+  }
+  let m: BackupManifest;
+  try {
+    m = JSON.parse(readFileSync(file, "utf8")) as BackupManifest;
+  } catch (cause) {
+    throw new CreditMeshError("STORE_CORRUPT", `${file} is not readable JSON`, { cause });
+  }
+  if (m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
+    throw new CreditMeshError("STORE_CORRUPT", `${file}: not a ${FORMAT} v${FORMAT_VERSION} manifest`);
+  }
+  if (m.schemaVersion !== SCHEMA_VERSION) {
+    throw new CreditMeshError("STORE_SCHEMA_MISMATCH", `the backup has schema version ${m.schemaVersion}, this node needs ${SCHEMA_VERSION}`);
+  }
+  return m;
+}
+
+export interface RestoreOptions {
+  fromDir: string;
+  config: NodeConfig;
+  /** Replace an existing database (only once the backup has been verified). */
+  force?: boolean;
+  /** Who restores, for the audit trail. */
+  actor?: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface RestoreResult {
+  dbPath: string;
+  manifest: BackupManifest;
+  /** Audit entries after restoring (the backup's plus NODE_RESTORED). */
+  auditEntries: number;
+}
+
+/**
+ * Rebuilds a stopped node's database from a backup. The copy is made beside
+ * the database and checked there: key count and content hash against the
+ * manifest, the schema version, the whole audit chain and its head. Only a
+ * copy that passes, with NODE_RESTORED appended, is moved into place; on any
+ * failure nothing changes and the node has nothing new to serve.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  const { config } = opts;
+  const logger = opts.logger ?? silentLogger();
+  const fromDir = path.resolve(opts.fromDir);
+  const dbPath = databasePath(config);
+  const manifest = readBackupManifest(fromDir);
+  const snapshot = path.join(fromDir, BACKUP_DB_DIR);
+  if (!existsSync(snapshot)) throw new CreditMeshError("NOT_FOUND", `${snapshot} not found`);
+
+  if (readRuntime(config)) {
+    throw new CreditMeshError("UNAVAILABLE", "the node is running: stop it before restoring");
+  }
+  if (existsSync(dbPath) && !opts.force) {
+    throw new CreditMeshError("CONFLICT", `${dbPath} exists: restore refuses to replace a database unless --force is given`);
+  }
+  if (existsSync(dbPath)) await assertNotInUse(dbPath);
+  checkSecrets(manifest, readNodeSecrets(config));
+  if (manifest.institutionId !== config.institution.id) {
+    throw new CreditMeshError(
+      "CONFIG_INVALID",
+      `the backup is of institution ${manifest.institutionId}, this config is for ${config.institution.id}`,
+      { field: "institution.id" },
+    );
+  }
+
+  const staging = `${dbPath}.restoring-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(path.dirname(dbPath), { recursive: true });
+  try {
+    cpSync(snapshot, staging, { recursive: true });
+    await checkContent(staging, manifest);
+    const db = await NodeDatabase.open(staging, { logger });
+    let auditEntries: number;
+    try {
+      const verified = await verifyAudit(db);
+      if (!verified.ok) {
+        throw new CreditMeshError(
+          "AUDIT_CHAIN_BROKEN",
+          `the backup's audit trail is broken at entry ${verified.firstBadPosition}: ${verified.reason}`,
+        );
+      }
+      if (verified.entries !== manifest.auditEntries || verified.headHash !== manifest.auditHead) {
+        throw new CreditMeshError(
+          "AUDIT_CHAIN_BROKEN",
+          `the backup's audit trail ends at ${verified.entries} entries (head ${verified.headHash}), the manifest says ${manifest.auditEntries} (head ${manifest.auditHead})`,
+        );
+      }
+      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger });
+      await audit.append("NODE_RESTORED", opts.actor ?? "local-operator", {
+        backupCreatedAt: manifest.createdAt,
+        backupAuditHead: manifest.auditHead,
+        backupKeys: String(manifest.keys),
+        contentSha256: manifest.contentSha256,
+      });
+      auditEntries = audit.head.entries;
+    } finally {
+      await db.close();
+    }
+    fsyncTree(staging);
+    // Only now, with everything checked, does the existing database go.
+    if (existsSync(dbPath)) {
+      await assertNotInUse(dbPath);
+      rmSync(dbPath, { recursive: true, force: true });
+    }
+    renameSync(staging, dbPath);
+    fsyncDir(path.dirname(dbPath));
+    logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead }, "node restored from backup");
+    return { dbPath, manifest, auditEntries };
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function readNodeSecrets(config: NodeConfig): Secrets {
+  const file = secretsPath(config);
+  if (!existsSync(file)) {
+    throw new CreditMeshError(
+      "CONFIG_INVALID",
+      `${file} not found: backups do not contain the secrets file; put the node's own secrets file in place first`,
+    );
+  }
+  return readSecrets(file);
+}
+
+/** The secrets in place must be this node's, with every data key the backup's records may be sealed with. */
+function checkSecrets(manifest: BackupManifest, secrets: Secrets): void {
+  const peerId = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex")).peerId;
+  if (peerId !== manifest.peerId) {
+    throw new CreditMeshError("CONFIG_INVALID", `the secrets file in place belongs to node ${peerId}, the backup to ${manifest.peerId}`);
+  }
+  const have = new Map(secrets.dataKeys.map((k) => [k.id, dataKeyFingerprint(k.key)]));
+  const missing = manifest.dataKeys.filter((k) => have.get(k.id) !== k.fingerprint).map((k) => k.id);
+  if (missing.length > 0) {
+    throw new CreditMeshError(
+      "CONFIG_INVALID",
+      `the secrets file in place lacks data key(s) ${missing.join(", ")} that the backup's records may be sealed with`,
+    );
+  }
+}
+
+/** Key count and content hash of a (closed) LevelDB directory, as recorded in a backup manifest. */
+export async function databaseContent(dir: string): Promise<{ keys: number; contentSha256: string }> {
+  const db = openRaw(dir);
+  await db.open({ createIfMissing: false });
+  const content = createHash("sha256");
+  let keys = 0;
+  try {
+    for await (const [key, value] of db.iterator()) {
+      lengthPrefixed(content, key);
+      lengthPrefixed(content, value);
+      keys++;
+    }
+  } finally {
+    await db.close();
+  }
+  return { keys, contentSha256: content.digest("hex") };
+}
+
+async function checkContent(dir: string, manifest: BackupManifest): Promise<void> {
+  const { keys, contentSha256 } = await databaseContent(dir);
+  if (keys !== manifest.keys) {
+    throw new CreditMeshError("STORE_CORRUPT", `the backup holds ${keys} keys, its manifest says ${manifest.keys}`);
+  }
+  if (contentSha256 !== manifest.contentSha256) {
+    throw new CreditMeshError("STORE_CORRUPT", "the backup's content does not match its manifest's hash");
+  }
+}
+
+async function assertNotInUse(dbPath: string): Promise<void> {
+  const db = openRaw(dbPath);
+  try {
+    await db.open({ createIfMissing: false });
+  } catch (cause) {
+    if ((cause as { cause?: { code?: string } }).cause?.code === "LEVEL_LOCKED") {
+      throw new CreditMeshError("UNAVAILABLE", `${dbPath} is in use by a running node: stop it before restoring`, { cause });
+    }
+    // A database that does not open (corrupt, half deleted) is what --force replaces.
+    return;
+  }
+  await db.close();
+}
+
+function writeFileDurably(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  const fd = openSync(tmp, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+/** Flushes every file of a directory tree to disk (a LevelDB closed without a final synced write). */
+function fsyncTree(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) fsyncTree(p);
+    else {
+      const fd = openSync(p, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+  fsyncDir(dir);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { AuditAction } from "../../../src/audit/trail.js";
+import { systemClock } from "../../../src/clock.js";
+import { HolderStatus, Purpose, Role } from "../../../src/gen/creditmesh/v1/common.js";
+import { QueryAnswer, QueryRequest, Signed, type Member } from "../../../src/gen/creditmesh/v1/peer.js";
+import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
+import type { Membership } from "../../../src/identity/manifest.js";
+import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
+import { silentLogger } from "../../../src/logger.js";
+import { createQueryHandler } from "../../../src/p2p/query-handler.js";
+
+const holderKey = generateNodeKey();
+const lenderKey = generateNodeKey();
+const furnisherKey = generateNodeKey();
+const members: Member[] = [
+  { institutionId: "bank-a", name: "Bank A", peerId: lenderKey.peerId, roles: [Role.LENDER], addrs: [] },
+  { institutionId: "cfc-b", name: "CFC B", peerId: furnisherKey.peerId, roles: [Role.FURNISHER], addrs: [] },
+];
+const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId === peerId) } as unknown as Membership;
+
+function setup() {
+  const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
+  let answered = 0;
+  const handler = createQueryHandler(
+    { institutionId: "holder-h", maxClockSkewMs: 60_000 },
+    {
+      membership,
+      answer: async (query) => {
+        answered++;
+        const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
+        const signedAnswer = HolderAnswer.encode(answer).finish();
+        return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
+      },
+      nonces: { remember: async () => true, prune: async () => 0 } as never,
+      sign: (d) => holderKey.sign(d),
+      clock: systemClock,
+      logger: silentLogger(),
+      audit: { append: async (action, actor, details) => void entries.push({ action, actor, details }) },
+    },
+  );
+  return { handler, entries, answered: () => answered };
+}
+
+function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
+  const query = QueryRequest.fromPartial({
+    requestId: "req-1",
+    requesterInstitutionId: "bank-a",
+    subjectToken: "ab".repeat(32),
+    purpose: Purpose.LOAN_ORIGINATION,
+    issuedAt: new Date(),
+    nonce: randomBytes(16),
+    asOf: "2026-03-01",
+    ...over,
+  });
+  const bytes = QueryRequest.encode(query).finish();
+  return Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(signer.sign(bytes)) }).finish();
+}
+
+const statusOf = (bytes: Uint8Array) => HolderAnswer.decode(QueryAnswer.decode(bytes).signedAnswer).status;
+
+describe("query handler audit entries", () => {
+  it("records each refusal with the authenticated member as actor", async () => {
+    const { handler, entries } = setup();
+    expect(statusOf(await handler(body({}, furnisherKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.DENIED);
+    expect(statusOf(await handler(body({ requestId: "req-2" }, furnisherKey), { peerId: furnisherKey.peerId }))).toBe(HolderStatus.DENIED);
+    expect(statusOf(await handler(body({ issuedAt: new Date(Date.now() - 3_600_000), requestId: "req-3" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(
+      HolderStatus.DENIED,
+    );
+    expect(entries).toEqual([
+      {
+        action: "QUERY_REFUSED",
+        actor: "bank-a",
+        details: { requester: "bank-a", requestId: "req-1", subjectToken: "ab".repeat(32), purpose: "LOAN_ORIGINATION", reason: "request signature does not verify" },
+      },
+      {
+        action: "QUERY_REFUSED",
+        actor: "cfc-b",
+        details: expect.objectContaining({ requester: "bank-a", requestId: "req-2", reason: "requester institution does not match the connection's peer" }),
+      },
+      { action: "QUERY_REFUSED", actor: "bank-a", details: expect.objectContaining({ requestId: "req-3", reason: "request is stale or from the future" }) },
+    ]);
+  });
+
+  it("keeps peer-supplied values out of the trail unless they look like ids or tokens", async () => {
+    const { handler, entries } = setup();
+    await handler(body({ requestId: "11010519920315421X", subjectToken: "张伟" }, furnisherKey), { peerId: lenderKey.peerId });
+    expect(entries[0]!.details).toMatchObject({ requestId: "(invalid)", subjectToken: "(invalid)" });
+  });
+
+  it("leaves accepted queries to the domain's answer (no entry here)", async () => {
+    const { handler, entries, answered } = setup();
+    expect(statusOf(await handler(body({}, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+    expect(answered()).toBe(1);
+    expect(entries).toEqual([]);
+  });
+});
