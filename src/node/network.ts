@@ -140,7 +140,8 @@ export class NetworkLayer implements Holders {
           membership: modules.membership,
           consents: modules.consents,
           request: (peerId, body, signal) => client.request(peerId, REVOCATIONS_PROTOCOL, body, signal),
-          apply: (data) => applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger }, "pull"),
+          apply: (data) =>
+            applyRevocation(data, { membership: modules.membership, consents: modules.consents, logger: modules.logger, audit: modules.audit }, "pull"),
           ...peerConnections(peer),
           logger: modules.logger.child({ protocol: "revocations" }),
         },
