@@ -9,10 +9,12 @@ import { registerConsent } from "./commands/consent.js";
 import { registerDispute } from "./commands/dispute.js";
 import { registerIngest } from "./commands/ingest.js";
 import { registerInit } from "./commands/init.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerNetwork } from "./commands/network.js";
 import { registerReport } from "./commands/report.js";
 import { registerStart } from "./commands/start.js";
 import { registerStatus } from "./commands/status.js";
+import { registerSubject } from "./commands/subject.js";
 import { registerTestnet } from "./commands/testnet.js";
 import { registerVerify } from "./commands/verify.js";
 
@@ -33,6 +35,8 @@ registerReport(program);
 registerDispute(program);
 registerTestnet(program);
 registerVerify(program);
+registerSubject(program);
+registerKeys(program);
 registerAudit(program);
 registerBackup(program);
 

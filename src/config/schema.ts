@@ -72,6 +72,19 @@ export const DisputeSchema = z.object({
   responseDays: z.number().int().min(1).default(30),
 });
 
+export const RetentionSchema = z.object({
+  /** Run the scheduled purge of accounts kept beyond accountYears. */
+  enabled: z.boolean().default(true),
+  /**
+   * Years a finished account (closed, charged off or paid) is kept after its
+   * last activity; then the account, its repayments, index entries and
+   * disputes are destroyed.
+   */
+  accountYears: z.number().int().min(1).max(100).default(7),
+  /** Time between two purges; the first one runs a minute after start (or sooner, if this is shorter). */
+  intervalMs: z.number().int().min(1_000).default(24 * 3600 * 1000),
+});
+
 export const ConfigSchema = z
   .object({
     institution: InstitutionSchema.default(InstitutionSchema.parse({})),
@@ -82,6 +95,7 @@ export const ConfigSchema = z
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     disputes: DisputeSchema.default(DisputeSchema.parse({})),
+    retention: RetentionSchema.default(RetentionSchema.parse({})),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { CreditMeshError } from "../errors.js";
@@ -87,7 +87,46 @@ export function writeSecrets(file: string, secrets: Secrets): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
   chmodSync(tmp, 0o600);
+  // On disk before the rename, and the rename on disk before returning: a
+  // data key written here may be all that can open records sealed next.
+  fsyncPath(tmp);
   renameSync(tmp, file);
+  fsyncPath(path.dirname(file));
+}
+
+function fsyncPath(p: string): void {
+  const fd = openSync(p, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A data key as the secrets file holds it. */
+export type StoredDataKey = Secrets["dataKeys"][number];
+
+/**
+ * First step of a key rotation: generates a data key and writes it at the
+ * head of the file's list (it seals from now on), keeping every older key.
+ * Its id is `k<n>`, one above the highest such id in the file.
+ */
+export function addDataKey(file: string): StoredDataKey {
+  const secrets = readSecrets(file);
+  const n = Math.max(0, ...secrets.dataKeys.map((k) => /^k(\d{1,9})$/.exec(k.id)).map((m) => (m ? Number(m[1]) : 0)));
+  const key: StoredDataKey = { id: `k${n + 1}`, key: randomBytes(32).toString("hex") };
+  secrets.dataKeys = [key, ...secrets.dataKeys];
+  writeSecrets(file, secrets);
+  return key;
+}
+
+/** Last step of a key rotation: removes keys from the file; the first (current) key always stays. */
+export function retireDataKeys(file: string, ids: readonly string[]): void {
+  const secrets = readSecrets(file);
+  const [current, ...older] = secrets.dataKeys;
+  if (ids.includes(current.id)) throw new CreditMeshError("INTERNAL", `data key ${current.id} is the current key and cannot be retired`);
+  secrets.dataKeys = [current, ...older.filter((k) => !ids.includes(k.id))];
+  writeSecrets(file, secrets);
 }
 
 /** Loads the secrets file, creating it on first start. */

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "../clock.js";
 import { databasePath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
-import { loadOrCreateSecrets, readSecrets, type Secrets } from "../config/secrets.js";
+import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { ConsentService } from "../consent/service.js";
 import { DisputeService } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
@@ -18,10 +18,13 @@ import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
 import { createLogger, type Logger } from "../logger.js";
 import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
+import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
 import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
+import { KeyRotation } from "../store/key-rotation.js";
+import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
@@ -48,6 +51,7 @@ export class CreditNode {
   private readonly secrets: Secrets;
   readonly key: NodeKey;
   private stores?: Stores;
+  private retention?: RetentionJob;
   private audit?: LevelAuditLog;
   private apiKeyAuditor?: ApiKeyAuditor;
   private network?: NetworkLayer;
@@ -209,6 +213,27 @@ export class CreditNode {
 
     await network?.start();
 
+    const subjectPurge = new SubjectPurge({ ...stores, audit, logger: log("purge") });
+    const keyRotation = new KeyRotation(
+      {},
+      {
+        cipher: stores.cipher,
+        records: stores.records,
+        keyFile: {
+          add: () => {
+            const k = addDataKey(this.secretsFile);
+            return { id: k.id, key: Buffer.from(k.key, "hex") };
+          },
+          retire: (ids) => retireDataKeys(this.secretsFile, ids),
+        },
+        audit,
+        logger: log("key-rotation"),
+      },
+    );
+    if (stores.cipher.keyIds.length > 1) {
+      logger.warn({ keyIds: stores.cipher.keyIds }, "several data keys are configured (an unfinished rotation?): run `creditmesh keys rotate`");
+    }
+
     this.grpc = new GrpcServer(
       {
         host: config.grpc.host,
@@ -233,6 +258,11 @@ export class CreditNode {
               dataKeys: () => readSecrets(this.secretsFile).dataKeys,
               clock,
             }),
+          purgeSubject: (subjectToken, requestRef, caller) => subjectPurge.purge(subjectToken, requestRef, caller.keyId),
+          rotateDataKey: async (caller) => {
+            const r = await keyRotation.rotate(caller.keyId);
+            return { keyId: r.keyId, resealed: String(r.resealed), retiredKeyIds: r.retiredKeyIds };
+          },
           logger: log("admin"),
         }),
         tokenizer,
@@ -242,6 +272,14 @@ export class CreditNode {
       },
     );
     await this.grpc.start();
+
+    if (config.retention.enabled) {
+      this.retention = new RetentionJob(
+        { accountYears: config.retention.accountYears, intervalMs: config.retention.intervalMs },
+        { records: stores.records, disputes: stores.disputes, clock, audit, logger: log("retention") },
+      );
+      this.retention.start();
+    }
 
     if (config.metrics.enabled) {
       this.metrics = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics") });
@@ -303,6 +341,7 @@ export class CreditNode {
       ["grpc", this.grpc && (() => this.grpc!.stop())],
       ["metrics", this.metrics && (() => this.metrics!.stop())],
       ["network", this.network && (() => this.network!.stop())],
+      ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
       ["audit", this.audit && (() => this.audit!.flushed())],
       ["store", this.stores && (() => this.stores!.close())],
@@ -320,6 +359,7 @@ export class CreditNode {
     this.network = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;
+    this.retention = undefined;
     this.stores = undefined;
   }
 }

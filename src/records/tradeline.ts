@@ -102,6 +102,38 @@ export function deriveTradeline(input: TradelineInput): Tradeline {
   };
 }
 
+/** One installment that was 30 days or more past due, as deriveTradeline counts it. */
+export interface DelinquentInstallment {
+  installment: number;
+  /** The day it reached 30 days past due (what first_delinquency_on reports). */
+  delinquentOn: string;
+  /** Days past due it reached by asOf (what max_days_past_due takes the maximum of). */
+  daysPastDue: number;
+  /** The day it was paid in full, if that was on or before asOf; "" if not. */
+  settledOn: string;
+}
+
+/**
+ * Every installment that was 30 days or more past due as of a date, by the
+ * same rules as deriveTradeline (so the two agree on what is negative).
+ */
+export function delinquentInstallments(repayments: readonly RepaymentFacts[], asOfIso: string): DelinquentInstallment[] {
+  const asOf = toDay(asOfIso);
+  const out: DelinquentInstallment[] = [];
+  for (const inst of installmentsAsOf(repayments, asOf)) {
+    const settled = inst.settledFrom <= asOf;
+    const daysPastDue = settled ? Math.max(0, inst.settledFrom - inst.due) : asOf - inst.due;
+    if (daysPastDue < 30) continue;
+    out.push({
+      installment: inst.installment,
+      delinquentOn: fromDay(inst.due + 30),
+      daysPastDue,
+      settledOn: settled ? fromDay(inst.settledFrom) : "",
+    });
+  }
+  return out;
+}
+
 function installmentsAsOf(repayments: readonly RepaymentFacts[], asOf: number): Installment[] {
   // A re-submitted installment replaces the earlier one, as in the store.
   const byNumber = new Map<number, RepaymentFacts>();

@@ -5,7 +5,7 @@ import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
-import { deriveTradeline } from "../records/tradeline.js";
+import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { ConsentStore, DisputeStore, InquiryStore, RecordStore } from "../store/types.js";
 
@@ -130,7 +130,7 @@ export class HolderService {
           const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
           // A dispute left unanswered past its deadline withholds the tradeline.
           if (dispute === WITHHELD) return undefined;
-          return deriveTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
+          return reportableTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
         }),
     );
     return derived.filter((t): t is Tradeline => t !== undefined).sort((a, b) =>

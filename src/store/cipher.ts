@@ -26,7 +26,7 @@ const EMPTY = new Uint8Array(0);
  * belongs to can be swapped without detection.
  */
 export class DataCipher {
-  private readonly current: { id: string; idBytes: Buffer; key: Buffer };
+  private current: { id: string; idBytes: Buffer; key: Buffer };
   private readonly byId = new Map<string, Buffer>();
 
   /** `keys[0]` seals; every key listed can open. */
@@ -34,32 +34,66 @@ export class DataCipher {
     if (keys.length === 0) {
       throw new CreditMeshError("CONFIG_INVALID", "data_keys: at least one key is required", { field: "data_keys" });
     }
-    keys.forEach((k, i) => {
-      const field = `data_keys[${i}]`;
-      const idBytes = Buffer.byteLength(k.id, "utf8");
-      if (idBytes === 0 || idBytes > MAX_KEY_ID_BYTES) {
-        throw new CreditMeshError("CONFIG_INVALID", `${field}.id: must be 1 to ${MAX_KEY_ID_BYTES} bytes`, {
-          field: `${field}.id`,
-        });
-      }
-      if (k.key.length !== KEY_BYTES) {
-        throw new CreditMeshError("CONFIG_INVALID", `${field}.key: must be ${KEY_BYTES} bytes`, {
-          field: `${field}.key`,
-        });
-      }
-      if (this.byId.has(k.id)) {
-        throw new CreditMeshError("CONFIG_INVALID", `${field}.id: duplicate key id`, { field: `${field}.id` });
-      }
-      // Copied so that a caller zeroing or reusing its buffer cannot change ours.
-      this.byId.set(k.id, Buffer.from(k.key));
-    });
-    const first = keys[0];
-    this.current = { id: first.id, idBytes: Buffer.from(first.id, "utf8"), key: this.byId.get(first.id)! };
+    keys.forEach((k, i) => this.addKey(k, `data_keys[${i}]`));
+    this.current = this.entry(keys[0].id);
+  }
+
+  private addKey(k: DataKey, field: string): void {
+    const idBytes = Buffer.byteLength(k.id, "utf8");
+    if (idBytes === 0 || idBytes > MAX_KEY_ID_BYTES) {
+      throw new CreditMeshError("CONFIG_INVALID", `${field}.id: must be 1 to ${MAX_KEY_ID_BYTES} bytes`, {
+        field: `${field}.id`,
+      });
+    }
+    if (k.key.length !== KEY_BYTES) {
+      throw new CreditMeshError("CONFIG_INVALID", `${field}.key: must be ${KEY_BYTES} bytes`, {
+        field: `${field}.key`,
+      });
+    }
+    if (this.byId.has(k.id)) {
+      throw new CreditMeshError("CONFIG_INVALID", `${field}.id: duplicate key id`, { field: `${field}.id` });
+    }
+    // Copied so that a caller zeroing or reusing its buffer cannot change ours.
+    this.byId.set(k.id, Buffer.from(k.key));
+  }
+
+  private entry(id: string): { id: string; idBytes: Buffer; key: Buffer } {
+    return { id, idBytes: Buffer.from(id, "utf8"), key: this.byId.get(id)! };
   }
 
   /** Id of the key that seal() uses. */
   get currentKeyId(): string {
     return this.current.id;
+  }
+
+  /** Ids of every key that can open, in the order they were added. */
+  get keyIds(): string[] {
+    return [...this.byId.keys()];
+  }
+
+  /**
+   * Starts a rotation: `key` seals from now on, and every key already held
+   * still opens, so values sealed before keep reading while they are
+   * re-sealed.
+   */
+  useNewKey(key: DataKey): void {
+    this.addKey(key, "data_key");
+    this.current = this.entry(key.id);
+  }
+
+  /**
+   * Ends a rotation: forgets keys once nothing sealed under them is left
+   * (their bytes are zeroed). The current key cannot be retired; unknown ids
+   * are ignored.
+   */
+  retireKeys(ids: readonly string[]): void {
+    if (ids.includes(this.current.id)) {
+      throw new CreditMeshError("INTERNAL", `key ${JSON.stringify(this.current.id)} seals new data and cannot be retired`);
+    }
+    for (const id of ids) {
+      this.byId.get(id)?.fill(0);
+      this.byId.delete(id);
+    }
   }
 
   seal(plain: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {

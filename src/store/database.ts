@@ -1,3 +1,5 @@
+import { unlinkSync } from "node:fs";
+import path from "node:path";
 import { Level, type BatchOperation } from "level";
 import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -5,6 +7,20 @@ import { silentLogger } from "../logger.js";
 import { KeyPrefix, MetaKey, SCHEMA_VERSION } from "./keys.js";
 
 type Root = Level<string, string>;
+
+/**
+ * Root keys outside every sublevel (sublevel keys start with "!"), bracketing
+ * the whole key space; used only while forgetting destroyed data.
+ */
+const SCRUB_LOW = " scrub";
+const SCRUB_HIGH = "~scrub";
+/** A range that holds no key: compacting it only flushes the memtable into a table. */
+const FLUSH_ONLY = ["\u0001", "\u0002"] as const;
+
+/** On Node.js `level` is classic-level, which can compact a key range (absent from level's own types). */
+interface Compactable {
+  compactRange(start: string, end: string): Promise<void>;
+}
 
 function makeSublevel<V>(root: Root, name: KeyPrefix, valueEncoding: "utf8" | "view") {
   return root.sublevel<string, V>(name, { keyEncoding: "utf8", valueEncoding });
@@ -51,6 +67,8 @@ export class NodeDatabase {
   private readonly root: Root;
   private readonly logger: Logger;
   private closing?: Promise<void>;
+  /** forget() ran since the database was opened: close() rewrites its metadata files. */
+  private forgotten = false;
 
   private constructor(path: string, root: Root, logger: Logger) {
     this.path = path;
@@ -85,6 +103,13 @@ export class NodeDatabase {
     const db = new NodeDatabase(path, root, logger);
     try {
       await db.checkSchema();
+      if ((await db.levels.meta.get(MetaKey.forgetPending)) !== undefined) {
+        // The process stopped before a destruction of data was complete.
+        logger.warn({ path }, "finishing the destruction of purged data");
+        await db.forget();
+        await db.rewriteMetadata();
+        await db.reopen();
+      }
     } catch (err) {
       await root.close().catch(() => undefined);
       throw err;
@@ -140,9 +165,88 @@ export class NodeDatabase {
     return this.root.status === "open";
   }
 
+  /** The write a batch that destroys data includes, so that open() completes forget() if the process dies first. */
+  forgetMarker(): WriteOp {
+    return { type: "put", sublevel: this.levels.meta, key: MetaKey.forgetPending, value: "1" };
+  }
+
+  /**
+   * Makes data that earlier batches deleted unrecoverable from the files, not
+   * only unreadable. A LevelDB delete writes a tombstone: the old value stays
+   * in table files until a compaction drops both, and keys (which carry
+   * subject tokens and account refs) also linger as file boundaries and
+   * per-level compaction pointers in the MANIFEST, and in the info log.
+   *
+   * This compacts the whole key space, so every tombstone reaches the bottom
+   * level and is dropped with the values it shadows. First, sentinel keys at
+   * both ends of the key space are flushed three times, which lands a table
+   * holding them in level 0 (each flush goes one level above the previous
+   * one, and never below level 2): the compaction then takes a sentinel as
+   * the largest input at every level, so every compaction pointer names it
+   * instead of a destroyed key. The MANIFEST and the info log keep mentioning
+   * older keys until the database is next opened, which writes a fresh
+   * MANIFEST and starts a new log; close() does that (and deletes the old
+   * log) when this ran, and open() redoes it all if the process died first.
+   *
+   * Reads and writes go on meanwhile (compaction runs in LevelDB's own
+   * thread), but the database files are rewritten once, so this is for rare
+   * operator actions. A snapshot held open during the compaction (a long
+   * iterator) keeps what it can see until that range is compacted again.
+   */
+  async forget(): Promise<void> {
+    this.forgotten = true;
+    for (let i = 0; i < 3; i++) {
+      await this.root.batch(
+        [
+          { type: "put", key: SCRUB_LOW, value: "" },
+          { type: "put", key: SCRUB_HIGH, value: "" },
+        ],
+        SYNC,
+      );
+      await this.compactRange(FLUSH_ONLY[0], FLUSH_ONLY[1]);
+    }
+    await this.compactRange(SCRUB_LOW, SCRUB_HIGH);
+    await this.root.batch(
+      [
+        { type: "del", key: SCRUB_LOW },
+        { type: "del", key: SCRUB_HIGH },
+      ],
+      SYNC,
+    );
+  }
+
+  private compactRange(start: string, end: string): Promise<void> {
+    return (this.root as unknown as Compactable).compactRange(start, end);
+  }
+
+  /**
+   * Closes the database and opens it once more, so that LevelDB writes a
+   * fresh MANIFEST (only the live files and compaction pointers) and moves
+   * the info log aside; clears the forget marker, closes it again and
+   * deletes the old info log. Leaves the database closed.
+   */
+  private async rewriteMetadata(): Promise<void> {
+    await this.root.close();
+    await this.reopen();
+    await this.root.batch([{ type: "del", key: MetaKey.forgetPending, sublevel: this.levels.meta }], SYNC);
+    await this.root.close();
+    try {
+      unlinkSync(path.join(this.path, "LOG.old"));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    this.forgotten = false;
+  }
+
+  /** Opens the root again, and the sublevels, which close with it. */
+  private async reopen(): Promise<void> {
+    await this.root.open({ createIfMissing: false });
+    await Promise.all(Object.values(this.levels).map((level: Sublevel<string> | Sublevel<Uint8Array>) => level.open()));
+  }
+
   /** Closes the database; safe to call more than once. */
   close(): Promise<void> {
-    this.closing ??= this.root.close().then(
+    this.closing ??= (this.forgotten ? this.rewriteMetadata() : this.root.close()).then(
       () => this.logger.info({ path: this.path }, "database closed"),
       (err: unknown) => {
         throw new CreditMeshError("INTERNAL", `closing database at ${this.path} failed`, { cause: err });

@@ -45,7 +45,7 @@ export async function openStores(
   const db = await NodeDatabase.open(path, { logger });
   return {
     db,
-    records: new LevelRecordStore(db, { logger }),
+    records: new LevelRecordStore(db, { logger, pii: cipher }),
     consents: new LevelConsentStore(db),
     inquiries: new LevelInquiryStore(db),
     nonces: new LevelNonceStore(db),

@@ -29,6 +29,8 @@ export const MetaKey = {
   schema: "schema",
   accounts: "count:accounts",
   subjects: "count:subjects",
+  /** Present while data destroyed by a purge may still be in the files (see NodeDatabase.forget). */
+  forgetPending: "forget-pending",
   /** Last audit position and hash, written with every audit append. */
   auditHead: "audit:head",
   /** Ids of the API keys whose creation is in the audit trail (JSON array). */

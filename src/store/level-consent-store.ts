@@ -152,6 +152,23 @@ export class LevelConsentStore implements ConsentStore {
     }
     await this.db.write([{ type: "put", sublevel: this.levels.revoked, key: cursorKey(institutionId), value: String(sequence) }]);
   }
+
+  /**
+   * The deletes that destroy every consent of a subject with its index
+   * entries, for a caller's batch, and how many consents that is.
+   * Revocations stay: they name a consent id and a time, nothing of the
+   * subject, and keep a copied artefact refused.
+   */
+  async destroyOps(subjectToken: string): Promise<{ ops: WriteOp[]; consents: number }> {
+    const level = this.levels.consent;
+    const indexKeys = await level.keys(under(BY_SUBJECT + SEP + keyPart("subject_token", subjectToken))).all();
+    const ops: WriteOp[] = [];
+    for (const key of indexKeys) {
+      ops.push({ type: "del", sublevel: level, key });
+      ops.push({ type: "del", sublevel: level, key: consentKey(lastPart(key)) });
+    }
+    return { ops, consents: indexKeys.length };
+  }
 }
 
 function consentKey(id: string): string {

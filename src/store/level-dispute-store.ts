@@ -81,6 +81,27 @@ export class LevelDisputeStore implements DisputeStore {
     });
     return out;
   }
+
+  /**
+   * The deletes that destroy every dispute about these accounts or filed for
+   * this subject (also those filed here about another holder's tradeline),
+   * with their index entries, for a caller's batch.
+   */
+  async destroyOps(match: { subjectToken?: string; accountRefs?: readonly string[] }): Promise<{ ops: WriteOp[]; disputes: number }> {
+    const refs = new Set(match.accountRefs ?? []);
+    const level = this.levels.dispute;
+    const ops: WriteOp[] = [];
+    let disputes = 0;
+    for await (const [key, value] of level.iterator(under(DISPUTE))) {
+      const d = decodeDispute(key, value);
+      if (!refs.has(d.accountRef) && (match.subjectToken === undefined || d.subjectToken !== match.subjectToken)) continue;
+      disputes++;
+      ops.push({ type: "del", sublevel: level, key });
+      ops.push({ type: "del", sublevel: level, key: accountKey(d.accountRef, d.disputeId) });
+      ops.push({ type: "del", sublevel: level, key: OPEN + SEP + d.disputeId });
+    }
+    return { ops, disputes };
+  }
 }
 
 function accountKey(ref: string, id: string): string {

@@ -1,7 +1,7 @@
 import { Inquiry } from "../gen/creditmesh/v1/report.js";
 import { CreditMeshError } from "../errors.js";
 import { decodeStored } from "./codec.js";
-import type { NodeDatabase } from "./database.js";
+import type { NodeDatabase, WriteOp } from "./database.js";
 import { keyPart, SEP, under } from "./keys.js";
 import type { InquiryStore } from "./types.js";
 
@@ -36,5 +36,11 @@ export class LevelInquiryStore implements InquiryStore {
   async listForSubject(subjectToken: string): Promise<Inquiry[]> {
     const entries = await this.db.levels.inq.iterator(under(keyPart("subject_token", subjectToken))).all();
     return entries.map(([key, bytes]) => decodeStored("inquiry", key, bytes, (b) => Inquiry.decode(b)));
+  }
+
+  /** The deletes that destroy a subject's whole inquiry log, for a caller's batch. */
+  async destroyOps(subjectToken: string): Promise<WriteOp[]> {
+    const keys = await this.db.levels.inq.keys(under(keyPart("subject_token", subjectToken))).all();
+    return keys.map((key) => ({ type: "del", sublevel: this.db.levels.inq, key }));
   }
 }

@@ -3,9 +3,21 @@ import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
-import { installmentKey, keyPart, lastPart, MetaKey, SEP, under } from "./keys.js";
+import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
 import type { RecordStore, StoreCounts, StoredAccount, StoredRepayment } from "./types.js";
+
+/** What the store needs of the data cipher to keep every written account under the current key. */
+export interface PiiResealer {
+  needsReseal(sealed: Uint8Array): boolean;
+  reseal(sealed: Uint8Array, aad: Uint8Array): Uint8Array;
+}
+
+/** What LevelRecordStore.destroy() removed. */
+export interface DestroyedAccounts {
+  accounts: StoredAccount[];
+  repayments: number;
+}
 
 /**
  * Furnished accounts and repayments in LevelDB.
@@ -29,13 +41,21 @@ export class LevelRecordStore implements RecordStore {
   private readonly levels: Sublevels;
   private readonly queue = new SerialQueue();
   private readonly logger: Logger;
+  private readonly pii?: PiiResealer;
 
+  /**
+   * With `pii`, an account whose identity was sealed under a key other than
+   * the current one is sealed again as it is written, so that once a key
+   * rotation has passed over every stored account, no write (even one sealed
+   * before the rotation began and queued since) brings the old key back.
+   */
   constructor(
     private readonly db: NodeDatabase,
-    opts: { logger?: Logger } = {},
+    opts: { logger?: Logger; pii?: PiiResealer } = {},
   ) {
     this.levels = db.levels;
     this.logger = (opts.logger ?? silentLogger()).child({ module: "record-store" });
+    this.pii = opts.pii;
   }
 
   async getAccounts(refs: readonly string[]): Promise<(StoredAccount | undefined)[]> {
@@ -104,7 +124,7 @@ export class LevelRecordStore implements RecordStore {
       const account = latest.get(ref)!;
       const before = stored[i];
       const oldToken = before === undefined ? undefined : decodeAccount(ref, before).subjectToken;
-      ops.push({ type: "put", sublevel: acct, key: ref, value: encodeAccount(account) });
+      ops.push({ type: "put", sublevel: acct, key: ref, value: encodeAccount(this.underCurrentKey(account)) });
       if (oldToken === account.subjectToken) continue;
       if (oldToken === undefined) {
         newAccounts++;
@@ -178,48 +198,141 @@ export class LevelRecordStore implements RecordStore {
    * of the refs existed.
    */
   async deleteAccounts(refs: readonly string[]): Promise<number> {
+    return (await this.destroy(refs)).accounts.length;
+  }
+
+  /**
+   * Destroys accounts with their repayments and subject-index entries, and
+   * the write operations `extraOps` returns for them (other stores' records
+   * of the same accounts), in ONE synced batch, under the write lock.
+   *
+   * With `subjectToken`, the subject's whole index goes too: its count key
+   * and any entry, even one naming an account that no longer exists, and
+   * every account the index names is destroyed with the refs given.
+   */
+  async destroy(
+    refs: readonly string[],
+    opts: {
+      subjectToken?: string;
+      extraOps?: (destroyed: readonly StoredAccount[]) => Promise<WriteOp[]>;
+      /** Included in the batch (e.g. the database's forget marker). */
+      alsoWrite?: readonly WriteOp[];
+      /** Checked under the write lock: an account for which it returns false is kept. */
+      onlyIf?: (account: StoredAccount, repayments: readonly StoredRepayment[]) => boolean;
+    } = {},
+  ): Promise<DestroyedAccounts> {
     for (const r of refs) keyPart("account_ref", r);
-    const unique = [...new Set(refs)];
-    if (unique.length === 0) return 0;
+    const token = opts.subjectToken === undefined ? undefined : keyPart("subject_token", opts.subjectToken);
     return this.queue.run(async () => {
       const { acct, rep, subj, meta } = this.levels;
-      const stored = await acct.getMany(unique);
       const ops: WriteOp[] = [];
+      const wanted = new Set(refs);
+      if (token !== undefined) {
+        for (const key of await subj.keys(under(token)).all()) {
+          ops.push({ type: "del", sublevel: subj, key });
+          wanted.add(lastPart(key));
+        }
+      }
+      const unique = [...wanted];
+      const stored = unique.length === 0 ? [] : await acct.getMany(unique);
+      const destroyed: StoredAccount[] = [];
       const removed = new Map<string, number>();
-      let deleted = 0;
+      let repayments = 0;
       for (let i = 0; i < unique.length; i++) {
         const value = stored[i];
         if (value === undefined) continue;
-        const ref = unique[i];
-        const token = decodeAccount(ref, value).subjectToken;
-        deleted++;
-        ops.push({ type: "del", sublevel: acct, key: ref });
-        ops.push({ type: "del", sublevel: subj, key: token + SEP + ref });
-        removed.set(token, (removed.get(token) ?? 0) + 1);
-        for (const key of await rep.keys(under(ref)).all()) ops.push({ type: "del", sublevel: rep, key });
+        const account = decodeAccount(unique[i], value);
+        const repaymentEntries = await rep.iterator(under(account.accountRef)).all();
+        if (opts.onlyIf && !opts.onlyIf(account, repaymentEntries.map(([key, v]) => decodeRepayment(account.accountRef, key, v)))) continue;
+        destroyed.push(account);
+        ops.push({ type: "del", sublevel: acct, key: account.accountRef });
+        ops.push({ type: "del", sublevel: subj, key: account.subjectToken + SEP + account.accountRef });
+        removed.set(account.subjectToken, (removed.get(account.subjectToken) ?? 0) + 1);
+        for (const [key] of repaymentEntries) ops.push({ type: "del", sublevel: rep, key });
+        repayments += repaymentEntries.length;
       }
-      if (deleted === 0) return 0;
+      if (token !== undefined && !removed.has(token)) removed.set(token, 0);
       const tokens = [...removed.keys()];
       const [perToken, counters] = await Promise.all([
-        subj.getMany(tokens),
+        tokens.length === 0 ? Promise.resolve([]) : subj.getMany(tokens),
         meta.getMany([MetaKey.accounts, MetaKey.subjects]),
       ]);
       let subjects = toCount(counters[1]);
-      tokens.forEach((token, i) => {
+      tokens.forEach((t, i) => {
         const had = toCount(perToken[i]);
-        const has = Math.max(0, had - removed.get(token)!);
+        const has = t === token ? 0 : Math.max(0, had - removed.get(t)!);
         if (had > 0 && has === 0) subjects--;
         ops.push(
           has === 0
-            ? { type: "del", sublevel: subj, key: token }
-            : { type: "put", sublevel: subj, key: token, value: String(has) },
+            ? { type: "del", sublevel: subj, key: t }
+            : { type: "put", sublevel: subj, key: t, value: String(has) },
         );
       });
-      ops.push({ type: "put", sublevel: meta, key: MetaKey.accounts, value: String(Math.max(0, toCount(counters[0]) - deleted)) });
-      ops.push({ type: "put", sublevel: meta, key: MetaKey.subjects, value: String(Math.max(0, subjects)) });
+      if (destroyed.length > 0) {
+        ops.push({ type: "put", sublevel: meta, key: MetaKey.accounts, value: String(Math.max(0, toCount(counters[0]) - destroyed.length)) });
+      }
+      if (subjects !== toCount(counters[1])) {
+        ops.push({ type: "put", sublevel: meta, key: MetaKey.subjects, value: String(Math.max(0, subjects)) });
+      }
+      if (opts.extraOps) for (const op of await opts.extraOps(destroyed)) ops.push(op);
+      for (const op of opts.alsoWrite ?? []) ops.push(op);
       await this.db.write(ops);
-      return deleted;
+      return { accounts: destroyed, repayments };
     });
+  }
+
+  /** Up to `limit` account refs that sort after `after` ("" = from the first), in order. */
+  refsAfter(after: string, limit: number): Promise<string[]> {
+    return this.levels.acct.keys({ ...(after === "" ? {} : { gt: after }), limit }).all();
+  }
+
+  /** Up to `limit` accounts whose refs sort after `after` ("" = from the first), in ref order. */
+  async accountsAfter(after: string, limit: number): Promise<StoredAccount[]> {
+    const entries = await this.levels.acct.iterator({ ...(after === "" ? {} : { gt: after }), limit }).all();
+    return entries.map(([ref, value]) => decodeAccount(ref, value));
+  }
+
+  /** Repayments of several accounts with one range scan; `refs` must be sorted. */
+  async repaymentsForAccounts(refs: readonly string[]): Promise<Map<string, StoredRepayment[]>> {
+    const out = new Map<string, StoredRepayment[]>(refs.map((r) => [r, []]));
+    if (refs.length === 0) return out;
+    const first = keyPart("account_ref", refs[0]);
+    const last = keyPart("account_ref", refs[refs.length - 1]);
+    for (const [key, value] of await this.levels.rep.iterator({ gt: first + SEP, lt: last + AFTER_SEP }).all()) {
+      const ref = key.slice(0, key.lastIndexOf(SEP));
+      out.get(ref)?.push(decodeRepayment(ref, key, value));
+    }
+    return out;
+  }
+
+  /**
+   * Seals the identity of these accounts again under the current data key,
+   * in one batch under the write lock, so that no concurrent update of the
+   * same accounts is lost. Accounts already under the current key, and refs
+   * that no longer exist, are left alone. Returns how many were resealed.
+   */
+  async resealPii(refs: readonly string[]): Promise<number> {
+    const pii = this.pii;
+    if (!pii) throw new CreditMeshError("INTERNAL", "this record store was built without the data cipher");
+    for (const r of refs) keyPart("account_ref", r);
+    if (refs.length === 0) return 0;
+    return this.queue.run(async () => {
+      const values = await this.levels.acct.getMany([...refs]);
+      const ops: WriteOp[] = [];
+      values.forEach((value, i) => {
+        if (value === undefined) return;
+        const account = decodeAccount(refs[i], value);
+        if (!pii.needsReseal(account.pii)) return;
+        ops.push({ type: "put", sublevel: this.levels.acct, key: account.accountRef, value: encodeAccount(this.underCurrentKey(account)) });
+      });
+      await this.db.write(ops);
+      return ops.length;
+    });
+  }
+
+  private underCurrentKey(account: StoredAccount): StoredAccount {
+    if (!this.pii || !this.pii.needsReseal(account.pii)) return account;
+    return { ...account, pii: this.pii.reseal(account.pii, Buffer.from(account.accountRef, "utf8")) };
   }
 }
 

@@ -1,0 +1,137 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { noAudit, type AuditTrail } from "../audit/trail.js";
+import { isoDate, type Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import type { LevelDisputeStore } from "../store/level-dispute-store.js";
+import type { LevelRecordStore } from "../store/level-record-store.js";
+import type { StoredAccount, StoredRepayment } from "../store/types.js";
+import { addMonths } from "./dates.js";
+import { accountExpired } from "./retention.js";
+
+export interface RetentionJobOptions {
+  /** Years a finished account is kept after its last activity (config `retention.accountYears`). */
+  accountYears: number;
+  /** Time between sweeps (config `retention.intervalMs`). */
+  intervalMs: number;
+  /** Delay of the first sweep after start(); default min(intervalMs, 60 s). */
+  firstDelayMs?: number;
+  /** Accounts read per step. */
+  batchSize?: number;
+}
+
+export interface RetentionJobModules {
+  records: Pick<LevelRecordStore, "accountsAfter" | "repaymentsForAccounts" | "destroy">;
+  disputes: Pick<LevelDisputeStore, "destroyOps">;
+  clock: Clock;
+  audit?: AuditTrail;
+  logger: Logger;
+}
+
+export interface RetentionSweep {
+  /** Accounts whose last activity is before this day were old enough to go. */
+  cutoff: string;
+  accounts: number;
+  repayments: number;
+  disputes: number;
+}
+
+const DEFAULT_BATCH = 500;
+
+/**
+ * The scheduled purge: destroys every account kept beyond the retention
+ * period (records/retention.ts accountExpired) with its repayments,
+ * subject-index entries and disputes, in one batch per step, re-checking
+ * each account under the record store's write lock so that one updated
+ * meanwhile is kept. Appends RETENTION_PURGED when a sweep destroyed
+ * anything. "Today" comes from the injected clock; the timer is unref'd, so
+ * it never keeps the process alive.
+ */
+export class RetentionJob {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<RetentionSweep>;
+  private stopped = true;
+  private halted = false;
+
+  constructor(
+    private readonly opts: RetentionJobOptions,
+    private readonly modules: RetentionJobModules,
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.halted = false;
+    this.schedule(this.opts.firstDelayMs ?? Math.min(this.opts.intervalMs, 60_000));
+  }
+
+  /** Cancels the timer and waits for a sweep in progress (each step is one batch, so it ends soon). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.halted = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.runOnce()
+        .catch((err: unknown) => this.modules.logger.error({ err: (err as Error).message }, "retention purge failed"))
+        .finally(() => this.schedule(this.opts.intervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One sweep over every account; concurrent calls share the sweep in progress. */
+  runOnce(): Promise<RetentionSweep> {
+    this.running ??= this.sweep().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async sweep(): Promise<RetentionSweep> {
+    const { records, disputes, clock, logger } = this.modules;
+    const today = isoDate(clock.now());
+    const years = this.opts.accountYears;
+    const expired = (account: StoredAccount, repayments: readonly StoredRepayment[]) => accountExpired(account, repayments, today, years);
+    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0 };
+    const batch = this.opts.batchSize ?? DEFAULT_BATCH;
+    let after = "";
+    for (;;) {
+      const accounts = await records.accountsAfter(after, batch);
+      if (accounts.length === 0) break;
+      after = accounts[accounts.length - 1].accountRef;
+      const repayments = await records.repaymentsForAccounts(accounts.map((a) => a.accountRef));
+      const candidates = accounts.filter((a) => expired(a, repayments.get(a.accountRef) ?? [])).map((a) => a.accountRef);
+      if (candidates.length > 0) {
+        const destroyed = await records.destroy(candidates, {
+          onlyIf: expired,
+          extraOps: async (gone) => {
+            const { ops, disputes: n } = await disputes.destroyOps({ accountRefs: gone.map((a) => a.accountRef) });
+            result.disputes += n;
+            return ops;
+          },
+        });
+        result.accounts += destroyed.accounts.length;
+        result.repayments += destroyed.repayments;
+      }
+      // After stop(), the sweep ends at a batch boundary; the next one starts over.
+      if (this.halted) break;
+      await nextTurn();
+    }
+    if (result.accounts > 0) {
+      await (this.modules.audit ?? noAudit).append("RETENTION_PURGED", "retention", {
+        cutoff: result.cutoff,
+        accounts: String(result.accounts),
+        repayments: String(result.repayments),
+        disputes: String(result.disputes),
+      });
+      logger.info({ ...result }, "accounts past retention purged");
+    } else {
+      logger.debug({ cutoff: result.cutoff }, "no account past retention");
+    }
+    return result;
+  }
+}
