@@ -177,6 +177,7 @@ export class CreditNode {
         ingest,
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
         router: network && { send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal) },
+        audit,
         clock,
         logger: log("dispute"),
       },

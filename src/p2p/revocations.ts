@@ -1,5 +1,5 @@
-import { sealRevocation } from "../consent/revocation.js";
 import { auditSafe, type AuditTrail } from "../audit/trail.js";
+import { sealRevocation } from "../consent/revocation.js";
 import { Revocation } from "../gen/creditmesh/v1/consent.js";
 import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { Membership } from "../identity/manifest.js";
@@ -41,12 +41,12 @@ export async function applyRevocation(
   if (!revocation.consentId || !revocation.revokedAt) return undefined;
   if (!(await m.consents.getRevocation(revocation.consentId))) {
     await m.consents.putRevocation(revocation.consentId, revocation.revokedAt);
+    revocationsStored.inc({ via });
     await m.audit?.append("REVOCATION_RECEIVED", revocation.granteeInstitutionId, {
       consentId: auditSafe(revocation.consentId),
       grantee: revocation.granteeInstitutionId,
       revokedAt: revocation.revokedAt.toISOString(),
     });
-    revocationsStored.inc({ via });
     m.logger.info({ consentId: revocation.consentId, grantee: revocation.granteeInstitutionId }, "revocation stored");
   }
   return revocation;
