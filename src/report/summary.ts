@@ -1,4 +1,4 @@
-import { AccountStatus } from "../gen/creditmesh/v1/common.js";
+import { AccountStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { Inquiry, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { isOpen, isRevolving } from "./account-state.js";
 import { minorUnits } from "./amounts.js";
@@ -12,6 +12,8 @@ const INT32_MAX = 2_147_483_647;
  * the same tradelines, inquiries and date always give the same summary.
  * `inquiries` must already be deduplicated by inquiry_id.
  */
+const CREDIT_SEEKING: ReadonlySet<Purpose> = new Set([Purpose.LOAN_ORIGINATION, Purpose.CREDIT_LIMIT_REVIEW]);
+
 export function summarize(tradelines: readonly Tradeline[], inquiries: readonly Inquiry[], asOf: string): Summary {
   const w = reportWindows(asOf);
   const institutions = new Set<string>();
@@ -47,7 +49,9 @@ export function summarize(tradelines: readonly Tradeline[], inquiries: readonly 
     }
   });
 
-  const recentInquiries = inquiries.filter((q) => inLast30Days(q.inquiredAt, w));
+  // Only applications for credit signal multi-lending: a borrower reading their own
+  // file or a lender reviewing an existing account are "soft" inquiries.
+  const recentInquiries = inquiries.filter((q) => CREDIT_SEEKING.has(q.purpose) && inLast30Days(q.inquiredAt, w));
   return {
     accounts: tradelines.length,
     openAccounts,

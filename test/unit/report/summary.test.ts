@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isCreditMeshError } from "../../../src/errors.js";
-import { AccountStatus, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
+import { AccountStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { summarize } from "../../../src/report/summary.js";
 import { AS_OF, history, inquiry, tradeline } from "./fixtures.js";
 
@@ -125,6 +125,18 @@ describe("summarize", () => {
     expect(summarize([cured], [], AS_OF).worstStatus24m).toBe(AccountStatus.PAST_DUE_180_PLUS);
     const beyond24 = { ...card, paymentHistory: `${"0".repeat(24)}6` };
     expect(summarize([beyond24], [], AS_OF).worstStatus24m).toBe(AccountStatus.CURRENT);
+  });
+
+  it("counts only applications for credit among the multi-lending inquiries", () => {
+    const day = `${AS_OF}T08:00:00Z`;
+    const s = summarize([], [
+      inquiry("q1", "bank-a", day, Purpose.LOAN_ORIGINATION),
+      inquiry("q2", "bank-b", day, Purpose.CREDIT_LIMIT_REVIEW),
+      inquiry("q3", "bank-c", day, Purpose.SUBJECT_REQUEST),
+      inquiry("q4", "bank-d", day, Purpose.POST_LOAN_MANAGEMENT),
+    ], AS_OF);
+    expect(s.inquiries30d).toBe(2);
+    expect(s.inquiringInstitutions30d).toBe(2);
   });
 
   it("counts several accounts at one institution once among institutions", () => {
