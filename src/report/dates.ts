@@ -1,17 +1,12 @@
 import { invalid } from "../errors.js";
+import { addMonths, fromDay, isoDateProblem, toDay } from "../records/dates.js";
 
 const DAY_MS = 86_400_000;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Days since 1970-01-01 of a YYYY-MM-DD calendar date; undefined unless it is a real date. */
 export function epochDay(iso: string): number | undefined {
-  const m = ISO_DATE.exec(iso);
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = Date.UTC(y, mo - 1, d);
-  const back = new Date(t);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
-  return t / DAY_MS;
+  return isoDateProblem(iso) === undefined ? toDay(iso) : undefined;
 }
 
 export function requireEpochDay(iso: string, field: string): number {
@@ -20,20 +15,9 @@ export function requireEpochDay(iso: string, field: string): number {
   return day;
 }
 
-export function isoOfEpochDay(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
+export const isoOfEpochDay = fromDay;
 
-/** The same day n months later (earlier for negative n), clamped to the end of shorter months. */
-export function addMonths(iso: string, n: number): string {
-  const day = requireEpochDay(iso, "date");
-  const d = new Date(day * DAY_MS);
-  const monthIndex = d.getUTCFullYear() * 12 + d.getUTCMonth() + n;
-  const y = Math.floor(monthIndex / 12);
-  const mo = monthIndex - y * 12;
-  const lastDay = new Date(Date.UTC(y, mo + 1, 0)).getUTCDate();
-  return isoOfEpochDay(Date.UTC(y, mo, Math.min(d.getUTCDate(), lastDay)) / DAY_MS);
-}
+export { addMonths };
 
 /** Whole calendar months from `from` to `to`; 0 when `to` is not later. */
 export function fullMonthsBetween(from: string, to: string): number {
