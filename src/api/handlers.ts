@@ -133,20 +133,34 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       let inFlight = 0;
       let failed = false;
       let chain: Promise<void> = Promise.resolve();
+      // Batches handed to the ingest service but not yet written are dropped once the stream fails or is cancelled.
+      const stop = new AbortController();
+      const halt = () => {
+        failed = true;
+        stop.abort(new CreditMeshError("DEADLINE_EXCEEDED", "the stream ended before this batch was written"));
+      };
       const fail = (err: unknown) => {
         if (failed) return;
-        failed = true;
+        halt();
         // grpc-js sends an emitted 'error' as the call's final status.
         call.emit("error", toServiceError(err, m.logger));
       };
+      // Set when a batch is refused outright: the stream fails at it, so later batches are not submitted.
+      let refused = false;
       call.on("data", (req: SubmitRecordsRequest) => {
+        if (failed || refused) return;
         const n = batch++;
         inFlight++;
         if (inFlight >= MAX_BATCHES_IN_FLIGHT) call.pause();
+        // Submitted on arrival, so that it is validated while earlier batches
+        // are being written; the service writes batches in order, and the
+        // acknowledgements go out in order below.
+        const pending = submitOne(req, n);
+        pending.catch(() => undefined); // reported in order by the chain
         chain = chain
           .then(async () => {
             if (failed) return;
-            const response = await submitOne(req, n);
+            const response = await pending;
             const flushed = call.write(response);
             inFlight--;
             if (!flushed) await once(call, "drain");
@@ -163,18 +177,18 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           })
           .catch(fail);
       });
-      call.on("error", () => {
-        failed = true;
-      });
+      call.on("error", halt);
+      call.on("cancelled", halt);
 
       async function submitOne(req: SubmitRecordsRequest, n: number): Promise<SubmitRecordsResponse> {
         if (req.records.length === 0) {
           return { batch: String(n), accepted: 0, rejected: [{ index: -1, field: "records", reason: "empty batch: at least one record is required" }] };
         }
         if (req.records.length > opts.maxBatchRecords) {
+          refused = true;
           throw invalid("records", `at most ${opts.maxBatchRecords} records per batch, got ${req.records.length}`);
         }
-        const result = await m.ingest.submitBatch(req.records);
+        const result = await m.ingest.submitBatch(req.records, stop.signal);
         recordsIngested.inc({ outcome: "accepted" }, result.accepted);
         recordsIngested.inc({ outcome: "rejected" }, result.rejected.length);
         return { batch: String(n), accepted: result.accepted, rejected: result.rejected };

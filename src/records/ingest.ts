@@ -23,6 +23,13 @@ export interface PiiSealer {
   sealPii(pii: AccountPii, aad: Uint8Array): Uint8Array;
 }
 
+/** A batch after validation, before any lookup. */
+interface CheckedBatch {
+  rejected: Rejection[];
+  accounts: Map<string, { index: number; valid: ValidAccount }>;
+  repayments: { index: number; ref: string; valid: ValidRepayment }[];
+}
+
 export interface IngestModules {
   store: RecordStore;
   tokenizer: SubjectTokenizer;
@@ -50,13 +57,31 @@ export class IngestService {
     private readonly modules: IngestModules,
   ) {}
 
-  submitBatch(records: readonly WireRecord[]): Promise<BatchResult> {
-    const run = this.tail.then(() => this.apply(records));
+  /**
+   * Validation needs no stored state, so it runs at once, while earlier
+   * batches are still being looked up and written (a stream handler that
+   * submits each batch as it arrives overlaps it with their disk I/O); the
+   * lookups and writes run one batch at a time, in call order. A batch whose
+   * `signal` is aborted before its turn is not written and rejects with the
+   * signal's reason.
+   */
+  submitBatch(records: readonly WireRecord[], signal?: AbortSignal): Promise<BatchResult> {
+    let checked: CheckedBatch;
+    try {
+      checked = this.check(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.tail.then(() => {
+      signal?.throwIfAborted();
+      return this.apply(records.length, checked);
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async apply(records: readonly WireRecord[]): Promise<BatchResult> {
+  /** Validates every record and derives its account_ref; touches no state. */
+  private check(records: readonly WireRecord[]): CheckedBatch {
     const rejected: Rejection[] = [];
     const accounts = new Map<string, { index: number; valid: ValidAccount }>();
     const repayments: { index: number; ref: string; valid: ValidRepayment }[] = [];
@@ -74,7 +99,10 @@ export class IngestService {
         rejected.push({ index, field: err.field ?? "", reason: reasonOf(err.message, err.field) });
       }
     });
+    return { rejected, accounts, repayments };
+  }
 
+  private async apply(count: number, { rejected, accounts, repayments }: CheckedBatch): Promise<BatchResult> {
     const refs = new Set<string>(accounts.keys());
     for (const r of repayments) refs.add(r.ref);
     const refList = [...refs];
@@ -113,7 +141,7 @@ export class IngestService {
       await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
     }
     rejected.sort((a, b) => a.index - b.index);
-    const accepted = records.length - rejected.length;
+    const accepted = count - rejected.length;
     if (rejected.length) {
       this.modules.logger.debug({ accepted, rejected: rejected.length, firstField: rejected[0]!.field }, "batch had rejections");
     }

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/clock.js";
+import { CreditMeshError } from "../../../src/errors.js";
+import { silentLogger } from "../../../src/logger.js";
+import { accountRefFor, IngestService } from "../../../src/records/ingest.js";
+import { openStores, type Stores } from "../../../src/store/index.js";
+import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
+import { account, repayment, residentId } from "../../helpers/records.js";
+import { tempDir } from "../../helpers/temp.js";
+
+describe("IngestService: batches submitted back to back", () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  async function setup(): Promise<{ ingest: IngestService; stores: Stores; refOf(id: string): string }> {
+    const tmp = tempDir("cm-ingest-order-");
+    const stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
+    cleanup = async () => {
+      await stores.close();
+      tmp.remove();
+    };
+    const accountRefKey = randomBytes(32);
+    const ingest = new IngestService(
+      { accountRefKey },
+      {
+        store: stores.records,
+        tokenizer: new HmacSubjectTokenizer(Buffer.alloc(32, 7)),
+        sealer: stores.cipher,
+        clock: new ManualClock("2026-03-01T00:00:00Z"),
+        logger: silentLogger(),
+      },
+    );
+    return { ingest, stores, refOf: (id) => accountRefFor(accountRefKey, id) };
+  }
+
+  it("applies them in call order: a repayment may refer to an account of the batch before, not yet written when it was submitted", async () => {
+    const { ingest, stores, refOf } = await setup();
+    const first = ingest.submitBatch([account({ accountId: "A-1", idNumber: residentId("19900307", 1) })]);
+    const second = ingest.submitBatch([repayment({ accountId: "A-1", installment: 1 }), repayment({ accountId: "A-2", installment: 1 })]);
+    const third = ingest.submitBatch([account({ accountId: "A-2", idNumber: residentId("19900307", 2) })]);
+    expect(await first).toEqual({ accepted: 1, rejected: [] });
+    const r2 = await second;
+    expect(r2.accepted).toBe(1);
+    // A-2 only arrives in the batch after: the repayment for it is rejected, as if the batches had been sent one by one.
+    expect(r2.rejected).toEqual([{ index: 1, field: "repayment.account_id", reason: expect.any(String) }]);
+    expect(await third).toEqual({ accepted: 1, rejected: [] });
+    expect(await stores.records.repaymentsForAccount(refOf("A-1"))).toHaveLength(1);
+    expect(await stores.records.repaymentsForAccount(refOf("A-2"))).toHaveLength(0);
+  });
+
+  it("does not write a batch whose signal is aborted before its turn, and goes on with the next", async () => {
+    const { ingest, stores, refOf } = await setup();
+    const stop = new AbortController();
+    const first = ingest.submitBatch([account({ accountId: "B-1", idNumber: residentId("19900307", 3) })]);
+    const dropped = ingest.submitBatch([account({ accountId: "B-2", idNumber: residentId("19900307", 4) })], stop.signal);
+    const reason = new CreditMeshError("DEADLINE_EXCEEDED", "stream ended");
+    stop.abort(reason);
+    const after = ingest.submitBatch([account({ accountId: "B-3", idNumber: residentId("19900307", 5) })]);
+    expect((await first).accepted).toBe(1);
+    await expect(dropped).rejects.toBe(reason);
+    expect((await after).accepted).toBe(1);
+    const [b1, b2, b3] = await stores.records.getAccounts(["B-1", "B-2", "B-3"].map(refOf));
+    expect(b1).toBeDefined();
+    expect(b2).toBeUndefined();
+    expect(b3).toBeDefined();
+    expect((await stores.records.counts()).accounts).toBe(2);
+  });
+
+  it("rejects invalid records of a batch at once, with the same rejections as before", async () => {
+    const { ingest } = await setup();
+    const result = await ingest.submitBatch([
+      account({ accountId: "C-1", idNumber: residentId("19900307", 6) }),
+      repayment({ accountId: "C-1", installment: 0 }),
+      repayment({ accountId: "C-1", installment: 1 }),
+    ]);
+    expect(result.accepted).toBe(2);
+    expect(result.rejected.map((r) => [r.index, r.field])).toEqual([[1, "repayment.installment"]]);
+  });
+});
