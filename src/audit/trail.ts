@@ -1,3 +1,5 @@
+import type { WriteOp } from "../store/database.js";
+
 /**
  * The audit trail as the rest of the node sees it: append-only, one entry
  * per consent, query (in and out), dispute, purge and operator action. Details
@@ -5,6 +7,12 @@
  */
 export interface AuditTrail {
   append(action: AuditAction, actor: string, details: Record<string, string>): Promise<void>;
+  /**
+   * Appends an entry and commits `also` in the same synced batch, so a change
+   * and its entry cost one disk flush and are never written one without the
+   * other. Trails kept outside the node database do not offer it.
+   */
+  appendWith?(action: AuditAction, actor: string, details: Record<string, string>, also: readonly WriteOp[]): Promise<void>;
 }
 
 export type AuditAction =

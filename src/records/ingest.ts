@@ -103,12 +103,17 @@ export class IngestService {
   }
 
   private async apply(count: number, { rejected, accounts, repayments }: CheckedBatch): Promise<BatchResult> {
-    const refs = new Set<string>(accounts.keys());
-    for (const r of repayments) refs.add(r.ref);
-    const refList = [...refs];
-    const existing = refList.length ? await this.modules.store.getAccounts(refList) : [];
+    // Accounts of the batch are read whole (the store is told what they replace);
+    // for the accounts its repayments refer to, knowing that they exist is enough.
+    const accountRefs = [...accounts.keys()];
+    const otherRefs = [...new Set(repayments.map((r) => r.ref).filter((ref) => !accounts.has(ref)))];
+    const [existing, exists] = await Promise.all([
+      accountRefs.length ? this.modules.store.getAccounts(accountRefs) : [],
+      otherRefs.length ? this.modules.store.hasAccounts(otherRefs) : [],
+    ]);
     const known = new Map<string, StoredAccount | undefined>();
-    refList.forEach((ref, i) => known.set(ref, existing[i]));
+    accountRefs.forEach((ref, i) => known.set(ref, existing[i]));
+    const stored = new Set(otherRefs.filter((_, i) => exists[i]));
 
     const now = this.modules.clock.now().toISOString();
     const toWrite: StoredAccount[] = [];
@@ -122,7 +127,7 @@ export class IngestService {
     for (const { index, ref, valid } of repayments) {
       // A repayment may follow its account in the same batch, or refer to one stored before.
       const account = accounts.get(ref);
-      if (!(account && account.index < index) && !known.get(ref)) {
+      if (!(account && account.index < index) && !known.get(ref) && !stored.has(ref)) {
         rejected.push({ index, field: "repayment.account_id", reason: "no account with this account_id has been furnished by this institution" });
         continue;
       }

@@ -54,6 +54,7 @@ export interface Sublevels {
 }
 
 const SYNC = { sync: true } as const;
+const NO_SYNC = { sync: false } as const;
 
 /**
  * The node's LevelDB: one database, one sublevel per KeyPrefix, a schema
@@ -143,12 +144,33 @@ export class NodeDatabase {
     }
   }
 
-  /** Commits every operation atomically and durably, or none of them. */
-  async write(ops: readonly WriteOp[]): Promise<void> {
+  /**
+   * Commits every operation atomically and durably, or none of them.
+   *
+   * `{ sync: false }` is for state whose loss in an OS crash or power cut is
+   * harmless (it still survives a crash of the process, and every later
+   * synced write flushes it too, since all writes share one log): the write
+   * returns once it is in the log, without waiting for the disk (~0.05 ms
+   * instead of ~0.5 ms here). Never for anything the API acknowledges.
+   */
+  async write(ops: readonly WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
     // The typed union cannot be expressed in level's batch types, which are
     // keyed on one value type for the whole batch.
-    await this.root.batch(ops as unknown as BatchOperation<Root, string, string>[], SYNC);
+    // Keys are prefixed here rather than by abstract-level, whose per-operation
+    // sublevel handling costs about as much as the write itself.
+    const rootOps: BatchOperation<Root, string, string>[] = new Array(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      const key = op.sublevel.prefix + op.key;
+      rootOps[i] =
+        op.type === "del"
+          ? { type: "del", key }
+          : typeof op.value === "string"
+            ? { type: "put", key, value: op.value }
+            : ({ type: "put", key, value: op.value, valueEncoding: "view" } as unknown as BatchOperation<Root, string, string>);
+    }
+    await this.root.batch(rootOps, opts.sync === false ? NO_SYNC : SYNC);
   }
 
   /**

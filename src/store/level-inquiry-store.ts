@@ -15,14 +15,14 @@ import type { InquiryStore } from "./types.js";
 export class LevelInquiryStore implements InquiryStore {
   constructor(private readonly db: NodeDatabase) {}
 
-  async add(subjectToken: string, inquiry: Inquiry): Promise<void> {
+  async add(subjectToken: string, inquiry: Inquiry, commit: (ops: readonly WriteOp[]) => Promise<void> = (ops) => this.db.write(ops)): Promise<void> {
     const token = keyPart("subject_token", subjectToken);
     const id = keyPart("inquiry_id", inquiry.inquiryId);
     const at = inquiry.inquiredAt;
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
       throw new CreditMeshError("VALIDATION_FAILED", "inquired_at: must be a valid time", { field: "inquired_at" });
     }
-    await this.db.write([
+    await commit([
       {
         type: "put",
         sublevel: this.db.levels.inq,

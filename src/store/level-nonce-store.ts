@@ -18,6 +18,15 @@ const PRUNE_BATCH = 1000;
  * (requester, nonce) inside the process; the database lock keeps other
  * processes out. A nonce still held after its expiry (prune not run yet)
  * counts as seen: such a request is stale anyway.
+ *
+ * Writes are not synced. A nonce is in the database log before the query is
+ * answered, so it survives a crash of the node process; only an OS crash or
+ * power cut can lose the last few, and for an answered query the synced
+ * inquiry write that follows normally flushes the log with the nonce in it.
+ * A lost nonce would at most let the requesting member itself (the request
+ * carries its signature and must arrive on its own connection) replay a
+ * request inside the freshness window, with a consent it holds anyway. An
+ * fsync per query would add ~0.5 ms to every holder's answer.
  */
 export class LevelNonceStore implements NonceStore {
   private readonly inFlight = new KeyedSerialQueue();
@@ -31,12 +40,17 @@ export class LevelNonceStore implements NonceStore {
     }
     return this.inFlight.run(key, async () => {
       const level = this.db.levels.nonce;
-      if ((await level.get(NONCE + SEP + key)) !== undefined) return false;
+      // A point read of a recent key: served from memory, cheaper done in place
+      // than on the thread pool (~5 µs instead of ~50 µs and two thread hand-offs).
+      if (level.getSync(NONCE + SEP + key) !== undefined) return false;
       const iso = expiresAt.toISOString();
-      await this.db.write([
-        { type: "put", sublevel: level, key: NONCE + SEP + key, value: iso },
-        { type: "put", sublevel: level, key: BY_EXPIRY + SEP + iso + SEP + key, value: "" },
-      ]);
+      await this.db.write(
+        [
+          { type: "put", sublevel: level, key: NONCE + SEP + key, value: iso },
+          { type: "put", sublevel: level, key: BY_EXPIRY + SEP + iso + SEP + key, value: "" },
+        ],
+        { sync: false },
+      );
       return true;
     });
   }
@@ -56,7 +70,8 @@ export class LevelNonceStore implements NonceStore {
         ops.push({ type: "del", sublevel: level, key: k });
         ops.push({ type: "del", sublevel: level, key: NONCE + SEP + k.slice(afterTime) });
       }
-      await this.db.write(ops);
+      // Forgetting is as harmless to lose as remembering (the next prune redoes it).
+      await this.db.write(ops, { sync: false });
       pruned += keys.length;
       range.gt = keys[keys.length - 1];
     }

@@ -58,6 +58,11 @@ export class LevelRecordStore implements RecordStore {
     this.pii = opts.pii;
   }
 
+  async hasAccounts(refs: readonly string[]): Promise<boolean[]> {
+    if (refs.length === 0) return [];
+    return this.levels.acct.hasMany(refs.map((r) => keyPart("account_ref", r)));
+  }
+
   async getAccounts(refs: readonly string[]): Promise<(StoredAccount | undefined)[]> {
     if (refs.length === 0) return [];
     const values = await this.levels.acct.getMany(refs.map((r) => keyPart("account_ref", r)));

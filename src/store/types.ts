@@ -2,6 +2,7 @@ import type { ProductType } from "../gen/creditmesh/v1/common.js";
 import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { Inquiry } from "../gen/creditmesh/v1/report.js";
+import type { WriteOp } from "./database.js";
 
 /**
  * What the node keeps about one furnished account. Raw personal data (the
@@ -56,6 +57,8 @@ export interface StoreCounts {
 export interface RecordStore {
   /** Accounts by ref, in order; undefined where unknown. */
   getAccounts(refs: readonly string[]): Promise<(StoredAccount | undefined)[]>;
+  /** Whether each account is stored, in order; reads no value. */
+  hasAccounts(refs: readonly string[]): Promise<boolean[]>;
   /**
    * Writes accounts (insert or update) and repayments (insert or update by
    * (accountRef, installment)) in ONE synced LevelDB batch, keeping the
@@ -103,7 +106,11 @@ export interface IssuedRevocationEntry {
 }
 
 export interface InquiryStore {
-  add(subjectToken: string, inquiry: Inquiry): Promise<void>;
+  /**
+   * Logs an inquiry with a synced write; with `commit`, hands the write to it
+   * instead (e.g. to go in one batch with an audit entry).
+   */
+  add(subjectToken: string, inquiry: Inquiry, commit?: (ops: readonly WriteOp[]) => Promise<void>): Promise<void>;
   listForSubject(subjectToken: string): Promise<Inquiry[]>;
 }
 

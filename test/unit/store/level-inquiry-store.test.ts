@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
+import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
 
@@ -63,5 +64,20 @@ describe("LevelInquiryStore", () => {
     await expect(store.add("tok!1", inquiry("q-1", "2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "subject_token" });
     await expect(store.add("tok-1", inquiry("", "2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "inquiry_id" });
     expect(await store.listForSubject("tok-1")).toEqual([]);
+  });
+
+  it("hands its write to a given commit, such as one batch with an audit entry", async () => {
+    const audit = await LevelAuditLog.open(db);
+    const q = inquiry("q-1", "2026-01-02T00:00:00.000Z");
+    await store.add("tok-1", q, (ops) => audit.appendWith("QUERY_ANSWERED", "bank-b", { requestId: "q-1" }, ops));
+    expect(await store.listForSubject("tok-1")).toEqual([q]);
+    expect(audit.head.entries).toBe(1);
+    expect((await audit.verify()).ok).toBe(true);
+
+    // A commit that fails leaves nothing logged.
+    await expect(store.add("tok-1", inquiry("q-2", "2026-01-03T00:00:00.000Z"), () => Promise.reject(new Error("disk full")))).rejects.toThrow(
+      "disk full",
+    );
+    expect((await store.listForSubject("tok-1")).map((i) => i.inquiryId)).toEqual(["q-1"]);
   });
 });
