@@ -148,8 +148,8 @@ export class NodeDatabase {
    * Commits every operation atomically and durably, or none of them.
    *
    * `{ sync: false }` is for state whose loss in an OS crash or power cut is
-   * harmless (it still survives a crash of the process, and every later
-   * synced write flushes it too, since all writes share one log): the write
+   * harmless (it still survives a crash of the process, and the next synced
+   * write normally flushes it too, as writes share one log): the write
    * returns once it is in the log, without waiting for the disk (~0.05 ms
    * instead of ~0.5 ms here). Never for anything the API acknowledges.
    */
