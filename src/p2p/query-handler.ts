@@ -3,13 +3,13 @@ import type { Clock } from "../clock.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, Signed } from "../gen/creditmesh/v1/peer.js";
-import { HolderAnswer } from "../gen/creditmesh/v1/report.js";
+import type { HolderAnswer } from "../gen/creditmesh/v1/report.js";
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { queriesAnswered } from "../metrics.js";
 import type { RateLimiter } from "../rate-limit.js";
-import type { SignedHolderAnswer } from "../report/holder.js";
+import { signHolderAnswer, type SignedHolderAnswer } from "../report/holder.js";
 import type { NonceStore } from "../store/types.js";
 
 export interface QueryHandlerModules {
@@ -57,8 +57,7 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
       reason,
       answeredAt: m.clock.now(),
     };
-    const signedAnswer = HolderAnswer.encode(answer).finish();
-    return QueryAnswer.encode({ signedAnswer: Buffer.from(signedAnswer), signature: Buffer.from(m.sign(signedAnswer)) }).finish();
+    return encodeAnswer(signHolderAnswer(answer, m.sign));
   };
 
   return async (body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> => {
@@ -86,6 +85,10 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
 
     const signed = await m.answer(query);
     queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
-    return QueryAnswer.encode({ signedAnswer: Buffer.from(signed.signedAnswer), signature: Buffer.from(signed.signature) }).finish();
+    return encodeAnswer(signed);
   };
+}
+
+function encodeAnswer(signed: SignedHolderAnswer): Uint8Array {
+  return QueryAnswer.encode({ signedAnswer: Buffer.from(signed.signedAnswer), signature: Buffer.from(signed.signature) }).finish();
 }

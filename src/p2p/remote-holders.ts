@@ -1,7 +1,8 @@
 import { isCreditMeshError } from "../errors.js";
 import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
-import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
+import { QueryAnswer, QueryRequest, Signed, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
+import { signBody } from "../identity/envelope.js";
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
@@ -39,7 +40,7 @@ export class RemoteHolders implements Holders {
   async ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {
     const body = QueryRequest.encode(query).finish();
     // One signature per report, whatever the number of holders.
-    const envelope = encodeSigned(body, this.modules.sign(body));
+    const envelope = Signed.encode(signBody({ sign: this.modules.sign }, body)).finish();
     const results = await Promise.all(this.holders().map((member) => this.askOne(member, query, envelope, signal)));
     for (const r of results) holderOutcomes.inc({ status: HolderStatus[r.outcome.status] });
     return results;
@@ -102,9 +103,3 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   if (answer.tradelines.some((t) => t.institutionId !== member.institutionId)) return "answer carries another institution's tradelines";
   return undefined;
 }
-
-function encodeSigned(body: Uint8Array, signature: Uint8Array): Uint8Array {
-  return SignedCodec.encode({ body: Buffer.from(body), signature: Buffer.from(signature) }).finish();
-}
-
-import { Signed as SignedCodec } from "../gen/creditmesh/v1/peer.js";

@@ -161,9 +161,14 @@ export class HolderService {
   }
 
   private sign(answer: HolderAnswer): SignedHolderAnswer {
-    const signedAnswer = HolderAnswer.encode(answer).finish();
-    return { answer, signedAnswer, signature: this.modules.sign(signedAnswer) };
+    return signHolderAnswer(answer, this.modules.sign);
   }
+}
+
+/** Encodes an answer once and signs exactly those bytes: what a requester verifies later. */
+export function signHolderAnswer(answer: HolderAnswer, sign: (data: Uint8Array) => Uint8Array): SignedHolderAnswer {
+  const signedAnswer = HolderAnswer.encode(answer).finish();
+  return { answer, signedAnswer, signature: sign(signedAnswer) };
 }
 
 /** What the audit trail keeps of a query: ids and the subject token only. */
