@@ -19,10 +19,17 @@ const EMPTY = new Uint8Array(0);
  * - `o!<disputeId>`              → empty while the dispute is OPEN
  *
  * The open set lets the 30-day deadline sweep read only unresolved disputes.
+ *
+ * Every report asks for the disputes of each account it derives, and almost
+ * no account has one. The refs that have (or had) a dispute are kept in
+ * memory, read once from the account index and added to by put(), so that
+ * the usual answer costs no read at all. The set only ever errs on the side
+ * of a read that finds nothing (a destroyed dispute's ref stays in it).
  */
 export class LevelDisputeStore implements DisputeStore {
   private readonly levels: Sublevels;
   private readonly queue = new KeyedSerialQueue();
+  private disputedRefs?: Promise<Set<string>>;
 
   constructor(private readonly db: NodeDatabase) {
     this.levels = db.levels;
@@ -41,6 +48,8 @@ export class LevelDisputeStore implements DisputeStore {
           ? { type: "put", sublevel: level, key: OPEN + SEP + id, value: EMPTY }
           : { type: "del", sublevel: level, key: OPEN + SEP + id },
       ];
+      // Known before it is written: a reader must never skip an account that has a dispute on disk.
+      (await this.disputed()).add(ref);
       const old = await this.get(id);
       if (old !== undefined && old.accountRef !== ref) {
         ops.push({ type: "del", sublevel: level, key: accountKey(old.accountRef, id) });
@@ -65,8 +74,27 @@ export class LevelDisputeStore implements DisputeStore {
     return out;
   }
 
-  listForAccount(accountRef: string): Promise<Dispute[]> {
-    return this.listBy(BY_ACCOUNT + SEP + keyPart("account_ref", accountRef));
+  async listForAccount(accountRef: string): Promise<Dispute[]> {
+    const ref = keyPart("account_ref", accountRef);
+    if (!(await this.disputed()).has(ref)) return [];
+    return this.listBy(BY_ACCOUNT + SEP + ref);
+  }
+
+  private disputed(): Promise<Set<string>> {
+    // A failed read (database closing) is tried again by the next caller.
+    return (this.disputedRefs ??= this.readDisputedRefs().catch((err: unknown) => {
+      this.disputedRefs = undefined;
+      throw err;
+    }));
+  }
+
+  private async readDisputedRefs(): Promise<Set<string>> {
+    const refs = new Set<string>();
+    for await (const key of this.levels.dispute.keys(under(BY_ACCOUNT))) {
+      // a!<accountRef>!<disputeId>
+      refs.add(key.slice(BY_ACCOUNT.length + SEP.length, key.lastIndexOf(SEP)));
+    }
+    return refs;
   }
 
   private async listBy(indexPrefix: string): Promise<Dispute[]> {

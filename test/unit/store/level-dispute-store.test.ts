@@ -51,6 +51,21 @@ describe("LevelDisputeStore", () => {
     expect(await store.get("d-2")).toBeUndefined();
   });
 
+  it("finds the disputes of an account whatever was read before, and after a reopen", async () => {
+    // The first read learns which accounts have disputes; later puts must still show.
+    expect(await store.listForAccount("ref-a")).toEqual([]);
+    await store.put(dispute("d-1", "ref-a"));
+    expect(ids(await store.listForAccount("ref-a"))).toEqual(["d-1"]);
+    await store.put(dispute("d-1", "ref-b"));
+    expect(await store.listForAccount("ref-a")).toEqual([]);
+    expect(ids(await store.listForAccount("ref-b"))).toEqual(["d-1"]);
+    await db.close();
+    db = await NodeDatabase.open(dir);
+    store = new LevelDisputeStore(db);
+    expect(ids(await store.listForAccount("ref-b"))).toEqual(["d-1"]);
+    expect(await store.listForAccount("ref-a")).toEqual([]);
+  });
+
   it("lists by account and keeps the open set in step with the status", async () => {
     await store.put(dispute("d-1", "ref-a"));
     await store.put(dispute("d-2", "ref-a"));
