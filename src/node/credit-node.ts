@@ -15,6 +15,7 @@ import { CreditMeshError } from "../errors.js";
 import type { GetNodeStatusResponse } from "../gen/creditmesh/v1/node.js";
 import { Membership, parseOperatorPublicKey } from "../identity/manifest.js";
 import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
+import { VerifiedSignatures } from "../identity/verified-signatures.js";
 import { createLogger, type Logger } from "../logger.js";
 import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
@@ -31,6 +32,9 @@ import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
 import { MetricsServer } from "./metrics.js";
 import { NetworkLayer } from "./network.js";
+
+/** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
+const VERIFIED_CONSENTS_KEPT = 20_000;
 
 export interface CreditNodeOptions {
   config: NodeConfig;
@@ -125,9 +129,10 @@ export class CreditNode {
 
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
     const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
+    const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
-      return peerId !== undefined && verifyByPeerId(peerId, data, signature);
+      return peerId !== undefined && consentSignatures.verify(peerId, data, signature);
     };
 
     const ingest = new IngestService(
@@ -208,7 +213,6 @@ export class CreditNode {
         memberNames: () => this.memberNames(membership),
         clock,
         logger: log("report"),
-        audit,
       },
     );
 

@@ -86,7 +86,7 @@ export class NetworkLayer implements Holders {
       { institutionId: opts.institutionId, maxClockSkewMs: opts.p2p.maxClockSkewMs },
       {
         membership: modules.membership,
-        answer: (query) => modules.holder.answer(query),
+        answer: (query, also) => modules.holder.answer(query, { also }),
         nonces: modules.nonces,
         sign: (data) => modules.key.sign(data),
         rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,

@@ -10,12 +10,16 @@ import type { Logger } from "../logger.js";
 import { queriesAnswered } from "../metrics.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { signHolderAnswer, type SignedHolderAnswer } from "../report/holder.js";
+import type { WriteOp } from "../store/database.js";
 import type { NonceStore } from "../store/types.js";
 
 export interface QueryHandlerModules {
   membership: Membership;
-  /** The domain's answer (consent check, inquiry log, tradelines, signature). */
-  answer(query: QueryRequest): Promise<SignedHolderAnswer>;
+  /**
+   * The domain's answer (consent check, inquiry log, tradelines, signature);
+   * `also` (the request's nonce) must be committed with the holder's record of it.
+   */
+  answer(query: QueryRequest, also: readonly WriteOp[]): Promise<SignedHolderAnswer>;
   nonces: NonceStore;
   sign(data: Uint8Array): Uint8Array;
   rateLimiter?: RateLimiter;
@@ -80,10 +84,15 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
     const issued = query.issuedAt?.getTime() ?? 0;
     if (Math.abs(now - issued) > opts.maxClockSkewMs) return deny(member.institutionId, base, "request is stale or from the future", query.purpose);
     if (!query.requestId || query.nonce.length < 8) return deny(member.institutionId, base, "request lacks a request id or nonce", query.purpose);
-    const fresh = await m.nonces.remember(member.institutionId, Buffer.from(query.nonce).toString("hex"), new Date(issued + 2 * opts.maxClockSkewMs));
-    if (!fresh) return deny(member.institutionId, base, "replayed request (nonce seen before)", query.purpose);
+    const nonce = m.nonces.claim(member.institutionId, Buffer.from(query.nonce).toString("hex"), new Date(issued + 2 * opts.maxClockSkewMs));
+    if (!nonce) return deny(member.institutionId, base, "replayed request (nonce seen before)", query.purpose);
 
-    const signed = await m.answer(query);
+    let signed: SignedHolderAnswer;
+    try {
+      signed = await m.answer(query, nonce.ops);
+    } finally {
+      nonce.settled();
+    }
     queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
     return encodeAnswer(signed);
   };

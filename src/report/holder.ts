@@ -1,12 +1,14 @@
-import { auditSafe, type AuditTrail } from "../audit/trail.js";
+import { auditSafe, type AuditAction, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import { checkConsent } from "../consent/policy.js";
+import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
+import type { WriteOp } from "../store/database.js";
 import type { ConsentStore, DisputeStore, InquiryStore, RecordStore } from "../store/types.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
@@ -14,6 +16,20 @@ export interface SignedHolderAnswer {
   answer: HolderAnswer;
   signedAnswer: Uint8Array;
   signature: Uint8Array;
+}
+
+/** An audit entry as the holder records it. */
+export interface AuditRecord {
+  action: AuditAction;
+  actor: string;
+  details: Record<string, string>;
+}
+
+export interface AnswerOptions {
+  /** Writes to commit in the same synced batch as the holder's own record of the query (the request's nonce). */
+  also?: readonly WriteOp[];
+  /** The audit entry for this query, in place of the holder's own (a report's QUERY_SENT entry for its own holder). */
+  entry?: AuditRecord;
 }
 
 export interface HolderModules {
@@ -48,8 +64,9 @@ export class HolderService {
     private readonly modules: HolderModules,
   ) {}
 
-  async answer(query: QueryRequest): Promise<SignedHolderAnswer> {
+  async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
+    const also = opts.also ?? [];
     const now = modules.clock.now();
     const base = {
       requestId: query.requestId,
@@ -68,12 +85,16 @@ export class HolderService {
       revokedAt,
       verifyGranteeSignature: modules.verifyGranteeSignature,
     });
+    const audit = modules.audit;
+    const actor = auditSafe(query.requesterInstitutionId);
     if (!decision.ok) {
       modules.logger.warn(
         { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, reason: decision.reason },
         "query refused",
       );
-      await modules.audit?.append("QUERY_REFUSED", auditSafe(query.requesterInstitutionId), { ...auditDetails(query), reason: decision.reason });
+      const refusal: AuditRecord = { action: "QUERY_REFUSED", actor, details: { ...auditDetails(query), reason: decision.reason } };
+      // Appended in the same turn, so both entries normally share one synced batch.
+      await Promise.all([opts.entry && this.record(opts.entry, []), this.record(refusal, also)]);
       return this.sign({ ...base, status: HolderStatus.DENIED, reason: decision.reason, tradelines: [], inquiries: [] });
     }
 
@@ -84,25 +105,24 @@ export class HolderService {
       purpose: query.purpose,
       inquiredAt: now,
     };
-    // This node's own reports are in its QUERY_SENT entries. Another institution's query gets a
-    // QUERY_ANSWERED entry, committed in one synced batch with the inquiry: one disk flush on the
-    // way to the answer instead of two in a row.
-    const audit = modules.audit;
-    const actor = auditSafe(query.requesterInstitutionId);
-    if (query.requesterInstitutionId === this.opts.institutionId || !audit) {
-      await modules.inquiries.add(query.subjectToken, inquiry);
-    } else if (audit.appendWith) {
-      await modules.inquiries.add(query.subjectToken, inquiry, (ops) => audit.appendWith!("QUERY_ANSWERED", actor, auditDetails(query), ops));
-    } else {
-      await Promise.all([modules.inquiries.add(query.subjectToken, inquiry), audit.append("QUERY_ANSWERED", actor, auditDetails(query))]);
-    }
-    const [tradelines, logged] = await Promise.all([
+    // Another institution's query gets a QUERY_ANSWERED entry; this node's own
+    // reports bring their QUERY_SENT entry. Either goes in one synced batch with
+    // the inquiry (and the request's nonce): one disk flush per answer. The
+    // reads run meanwhile; the answer leaves only once the batch is on disk.
+    const entry = opts.entry ?? (query.requesterInstitutionId === this.opts.institutionId ? undefined : { action: "QUERY_ANSWERED" as const, actor, details: auditDetails(query) });
+    const appendWith = entry && audit?.appendWith?.bind(audit);
+    const logged = appendWith
+      ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (ops) => appendWith(entry.action, entry.actor, entry.details, ops) })
+      : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
+    const [tradelines, earlier] = await Promise.all([
       this.tradelines(query.subjectToken, query.asOf),
       modules.inquiries.listForSubject(query.subjectToken),
+      logged,
     ]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
-    const inquiries = logged
-      .filter((i) => i.inquiryId === inquiry.inquiryId || (i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf))
+    const inquiries = earlier
+      .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)
+      .concat(inquiry)
       .map((i) => this.asSeenBy(query, i));
     modules.logger.info(
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
@@ -115,6 +135,15 @@ export class HolderService {
       tradelines,
       inquiries,
     });
+  }
+
+  /** Appends an audit entry with `also` in its batch. */
+  private async record(entry: AuditRecord, also: readonly WriteOp[]): Promise<void> {
+    const audit = this.modules.audit;
+    if (audit?.appendWith) return audit.appendWith(entry.action, entry.actor, entry.details, also);
+    // Writes handed over with the query would otherwise be dropped without a word.
+    if (also.length) throw new CreditMeshError("INTERNAL", "writes that go with a refusal need an audit trail that commits batches");
+    await audit?.append(entry.action, entry.actor, entry.details);
   }
 
   private async tradelines(subjectToken: string, asOf: string): Promise<Tradeline[]> {

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
@@ -8,7 +7,7 @@ import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import type { CreditReport } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
-import type { HolderService } from "./holder.js";
+import type { AuditRecord, HolderService } from "./holder.js";
 
 /**
  * The other members that may hold the subject. p2p/ implements it over
@@ -40,8 +39,6 @@ export interface ReportServiceModules {
   memberNames(): Map<string, string>;
   clock: Clock;
   logger: Logger;
-  /** Records each query this node sends (its own holder's answer included). */
-  audit?: AuditTrail;
 }
 
 /** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
@@ -84,19 +81,23 @@ export class ReportService {
     const deadlineMs = Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs);
     const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(deadlineMs)]) : AbortSignal.timeout(deadlineMs);
 
-    // Written while the holders answer, so the synced write adds no latency of its own.
-    const audited = modules.audit?.append("QUERY_SENT", req.actor ?? opts.institutionId, {
-      requestId: query.requestId,
-      subjectToken: req.subjectToken,
-      purpose: Purpose[req.purpose] ?? String(req.purpose),
-      consentId: req.consentId,
-      asOf: req.asOf,
-      holders: [opts.institutionId, ...(modules.holders?.targets?.() ?? [])].join(","),
-    });
+    // This node's record of the query it sends: its own holder commits it with
+    // its inquiry, in one synced batch written while the other holders answer.
+    const sent: AuditRecord = {
+      action: "QUERY_SENT",
+      actor: req.actor ?? opts.institutionId,
+      details: {
+        requestId: query.requestId,
+        subjectToken: req.subjectToken,
+        purpose: Purpose[req.purpose] ?? String(req.purpose),
+        consentId: req.consentId,
+        asOf: req.asOf,
+        holders: [opts.institutionId, ...(modules.holders?.targets?.() ?? [])].join(","),
+      },
+    };
     const [local, remote] = await Promise.all([
-      this.askSelf(query),
+      this.askSelf(query, sent),
       modules.holders ? modules.holders.ask(query, signal) : [],
-      audited,
     ]);
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
 
@@ -123,9 +124,9 @@ export class ReportService {
     return report;
   }
 
-  private async askSelf(query: QueryRequest): Promise<HolderResult> {
+  private async askSelf(query: QueryRequest, entry: AuditRecord): Promise<HolderResult> {
     const started = performance.now();
-    const signed = await this.modules.holder.answer(query);
+    const signed = await this.modules.holder.answer(query, { entry });
     return {
       outcome: {
         institutionId: this.opts.institutionId,

@@ -3,7 +3,7 @@ import { CreditMeshError } from "../errors.js";
 import { decodeStored } from "./codec.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
 import { keyPart, SEP, under } from "./keys.js";
-import type { InquiryStore } from "./types.js";
+import type { InquiryStore, InquiryWrite } from "./types.js";
 
 /**
  * The inquiry log: `<subjectToken>!<ISO time>!<inquiryId>` → Inquiry (protobuf).
@@ -15,7 +15,8 @@ import type { InquiryStore } from "./types.js";
 export class LevelInquiryStore implements InquiryStore {
   constructor(private readonly db: NodeDatabase) {}
 
-  async add(subjectToken: string, inquiry: Inquiry, commit: (ops: readonly WriteOp[]) => Promise<void> = (ops) => this.db.write(ops)): Promise<void> {
+  async add(subjectToken: string, inquiry: Inquiry, opts: InquiryWrite = {}): Promise<void> {
+    const { also = [], commit = (ops) => this.db.write(ops) } = opts;
     const token = keyPart("subject_token", subjectToken);
     const id = keyPart("inquiry_id", inquiry.inquiryId);
     const at = inquiry.inquiredAt;
@@ -29,6 +30,7 @@ export class LevelInquiryStore implements InquiryStore {
         key: token + SEP + at.toISOString() + SEP + id,
         value: Inquiry.encode(inquiry).finish(),
       },
+      ...also,
     ]);
   }
 

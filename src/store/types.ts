@@ -105,19 +105,37 @@ export interface IssuedRevocationEntry {
   signed: Uint8Array;
 }
 
+/** How an inquiry is written: with more writes for the same batch, and by whom. */
+export interface InquiryWrite {
+  /** Writes that go in the same atomic batch (the request's nonce). */
+  also?: readonly WriteOp[];
+  /** Commits the batch instead of a synced write of the store's own (e.g. with an audit entry). */
+  commit?: (ops: readonly WriteOp[]) => Promise<void>;
+}
+
 export interface InquiryStore {
-  /**
-   * Logs an inquiry with a synced write; with `commit`, hands the write to it
-   * instead (e.g. to go in one batch with an audit entry).
-   */
-  add(subjectToken: string, inquiry: Inquiry, commit?: (ops: readonly WriteOp[]) => Promise<void>): Promise<void>;
+  /** Logs an inquiry in one synced batch with `opts.also`, committed by `opts.commit` if given. */
+  add(subjectToken: string, inquiry: Inquiry, opts?: InquiryWrite): Promise<void>;
   listForSubject(subjectToken: string): Promise<Inquiry[]>;
+}
+
+/** A nonce reserved by NonceStore.claim(): new, and not handed to anyone else. */
+export interface NonceClaim {
+  /** The writes that remember it; commit them in the batch that records the request. */
+  readonly ops: readonly WriteOp[];
+  /** Call once those writes are committed, or will not be. */
+  settled(): void;
 }
 
 export interface NonceStore {
   /**
-   * Remembers `nonce` from `requester` until `expiresAt`. Returns false if it
-   * was already remembered (a replay), true if it is new.
+   * Reserves `nonce` from `requester` until `expiresAt`, without I/O.
+   * Undefined if it was seen before or is reserved now (a replay).
+   */
+  claim(requester: string, nonce: string, expiresAt: Date): NonceClaim | undefined;
+  /**
+   * Remembers `nonce` from `requester` until `expiresAt` in a synced write of
+   * its own. Returns false if it was already remembered (a replay), true if it is new.
    */
   remember(requester: string, nonce: string, expiresAt: Date): Promise<boolean>;
   /** Forgets nonces whose window has passed. */

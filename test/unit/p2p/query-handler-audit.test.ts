@@ -32,7 +32,7 @@ function setup() {
         const signedAnswer = HolderAnswer.encode(answer).finish();
         return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
       },
-      nonces: { remember: async () => true, prune: async () => 0 } as never,
+      nonces: { claim: () => ({ ops: [], settled: () => undefined }), prune: async () => 0 } as never,
       sign: (d) => holderKey.sign(d),
       clock: systemClock,
       logger: silentLogger(),

@@ -69,13 +69,13 @@ describe("LevelInquiryStore", () => {
   it("hands its write to a given commit, such as one batch with an audit entry", async () => {
     const audit = await LevelAuditLog.open(db);
     const q = inquiry("q-1", "2026-01-02T00:00:00.000Z");
-    await store.add("tok-1", q, (ops) => audit.appendWith("QUERY_ANSWERED", "bank-b", { requestId: "q-1" }, ops));
+    await store.add("tok-1", q, { commit: (ops) => audit.appendWith("QUERY_ANSWERED", "bank-b", { requestId: "q-1" }, ops) });
     expect(await store.listForSubject("tok-1")).toEqual([q]);
     expect(audit.head.entries).toBe(1);
     expect((await audit.verify()).ok).toBe(true);
 
     // A commit that fails leaves nothing logged.
-    await expect(store.add("tok-1", inquiry("q-2", "2026-01-03T00:00:00.000Z"), () => Promise.reject(new Error("disk full")))).rejects.toThrow(
+    await expect(store.add("tok-1", inquiry("q-2", "2026-01-03T00:00:00.000Z"), { commit: () => Promise.reject(new Error("disk full")) })).rejects.toThrow(
       "disk full",
     );
     expect((await store.listForSubject("tok-1")).map((i) => i.inquiryId)).toEqual(["q-1"]);

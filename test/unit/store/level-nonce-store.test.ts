@@ -63,6 +63,30 @@ describe("LevelNonceStore", () => {
     expect(await db.levels.nonce.keys().all()).toEqual([]);
   });
 
+  it("claims a nonce without I/O; it counts as seen while its writes are pending and once they are committed", async () => {
+    const exp = at("2026-01-01T00:05:00Z");
+    const claim = store.claim("bank-a", "n1", exp);
+    expect(claim).toBeDefined();
+    // Not on disk yet, but reserved: a concurrent replay is refused.
+    expect(await db.levels.nonce.keys().all()).toEqual([]);
+    expect(store.claim("bank-a", "n1", exp)).toBeUndefined();
+    // The caller commits the writes in a batch of its own.
+    await db.write([...claim!.ops, { type: "put", sublevel: db.levels.meta, key: "other", value: "x" }]);
+    claim!.settled();
+    expect(store.claim("bank-a", "n1", exp)).toBeUndefined();
+    await db.close();
+    db = await NodeDatabase.open(dir);
+    store = new LevelNonceStore(db);
+    expect(store.claim("bank-a", "n1", exp)).toBeUndefined();
+    expect(await store.prune(at("2026-01-01T00:05:00Z"))).toBe(1);
+  });
+
+  it("frees a claim whose writes were never committed", () => {
+    const exp = at("2026-01-01T00:05:00Z");
+    store.claim("bank-a", "n1", exp)!.settled();
+    expect(store.claim("bank-a", "n1", exp)).toBeDefined();
+  });
+
   it("rejects nonces that would corrupt the key layout", async () => {
     await expect(store.remember("bank!a", "n", at("2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "requester" });
     await expect(store.remember("bank-a", "", at("2026-01-01T00:00:00Z"))).rejects.toMatchObject({ field: "nonce" });

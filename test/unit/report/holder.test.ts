@@ -1,0 +1,139 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
+import { isoDate, ManualClock } from "../../../src/clock.js";
+import { signConsent } from "../../../src/consent/artefact.js";
+import { ConsentStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import type { QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
+import { generateNodeKey } from "../../../src/identity/node-key.js";
+import { silentLogger } from "../../../src/logger.js";
+import { HolderService } from "../../../src/report/holder.js";
+import { openStores, type Stores } from "../../../src/store/index.js";
+import { tempDir } from "../../helpers/temp.js";
+
+const lender = generateNodeKey();
+const holderKey = generateNodeKey();
+const TOKEN = "ab".repeat(32);
+const DAY_MS = 24 * 3600 * 1000;
+
+let tmp: ReturnType<typeof tempDir>;
+let stores: Stores;
+let audit: LevelAuditLog;
+let clock: ManualClock;
+
+beforeEach(async () => {
+  tmp = tempDir("cm-holder-");
+  stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
+  clock = new ManualClock("2026-03-01T00:00:00Z");
+  audit = await LevelAuditLog.open(stores.db, { clock });
+});
+
+afterEach(async () => {
+  await stores.close();
+  tmp.remove();
+});
+
+function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof HolderService>[1]["audit"] = audit) {
+  return new HolderService(
+    { institutionId },
+    {
+      records: stores.records,
+      consents: stores.consents,
+      inquiries: stores.inquiries,
+      disputes: stores.disputes,
+      sign: (d) => holderKey.sign(d),
+      verifyGranteeSignature: (_id, data, sig) => lender.verify(data, sig),
+      inquirerPseudonym: (_token, id) => `p-${id}`,
+      audit: trail,
+      clock,
+      logger: silentLogger(),
+    },
+  );
+}
+
+function query(over: Partial<Consent> = {}): QueryRequest {
+  const now = clock.now();
+  const consent = signConsent(
+    Consent.fromPartial({
+      consentId: randomUUID(),
+      subjectToken: TOKEN,
+      granteeInstitutionId: "bank-a",
+      purpose: Purpose.LOAN_ORIGINATION,
+      validFrom: new Date(now.getTime() - DAY_MS),
+      validUntil: new Date(now.getTime() + DAY_MS),
+      evidenceRef: "sha256:0123456789",
+      status: ConsentStatus.ACTIVE,
+      issuedAt: now,
+      ...over,
+    }),
+    lender,
+  );
+  return {
+    requestId: randomUUID(),
+    requesterInstitutionId: "bank-a",
+    subjectToken: TOKEN,
+    purpose: Purpose.LOAN_ORIGINATION,
+    consent,
+    issuedAt: now,
+    nonce: randomBytes(16),
+    asOf: isoDate(now),
+  };
+}
+
+/** A nonce claim's writes, as the query handler hands them over. */
+function nonceOps() {
+  const claim = stores.nonces.claim("bank-a", randomBytes(8).toString("hex"), new Date(clock.now().getTime() + 60_000))!;
+  return claim.ops;
+}
+
+async function trail() {
+  const entries = [];
+  for await (const e of audit.export()) entries.push(e);
+  return entries;
+}
+
+describe("HolderService", () => {
+  it("commits the inquiry, its QUERY_ANSWERED entry and the request's nonce in one synced batch", async () => {
+    const write = vi.spyOn(stores.db, "write");
+    const q = query();
+    const signed = await holder().answer(q, { also: nonceOps() });
+    expect(signed.answer.status).toBe(HolderStatus.NO_DATA);
+    expect(signed.answer.inquiries.map((i) => i.inquiryId)).toEqual([q.requestId]);
+    expect(write).toHaveBeenCalledTimes(1);
+    const ops = write.mock.calls[0][0];
+    expect(ops.map((op) => op.sublevel.prefix).sort()).toEqual(
+      [stores.db.levels.audit, stores.db.levels.inq, stores.db.levels.meta, stores.db.levels.nonce, stores.db.levels.nonce].map((l) => l.prefix).sort(),
+    );
+    expect((await trail()).map((e) => e.action)).toEqual(["QUERY_ANSWERED"]);
+    expect(await stores.nonces.prune(new Date(clock.now().getTime() + 120_000))).toBe(1);
+  });
+
+  it("commits a refusal's entry with the nonce too", async () => {
+    const write = vi.spyOn(stores.db, "write");
+    const signed = await holder().answer(query({ purpose: Purpose.POST_LOAN_MANAGEMENT }), { also: nonceOps() });
+    expect(signed.answer.status).toBe(HolderStatus.DENIED);
+    expect(write).toHaveBeenCalledTimes(1);
+    expect((await trail()).map((e) => e.action)).toEqual(["QUERY_REFUSED"]);
+    expect(await stores.nonces.prune(new Date(clock.now().getTime() + 120_000))).toBe(1);
+  });
+
+  it("records the lender's own QUERY_SENT entry with its own inquiry, and with a refusal", async () => {
+    const own = holder("bank-a");
+    const sent = { action: "QUERY_SENT" as const, actor: "key-1", details: { requestId: "r-1" } };
+    const write = vi.spyOn(stores.db, "write");
+    expect((await own.answer(query(), { entry: sent })).answer.status).toBe(HolderStatus.NO_DATA);
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(1);
+    expect((await own.answer(query({ validUntil: clock.now() }), { entry: sent })).answer.status).toBe(HolderStatus.DENIED);
+    expect((await trail()).map((e) => e.action)).toEqual(["QUERY_SENT", "QUERY_SENT", "QUERY_REFUSED"]);
+    expect((await audit.verify()).ok).toBe(true);
+  });
+
+  it("refuses to drop writes it was handed when its trail cannot batch them", async () => {
+    const appendOnly = { append: async () => undefined };
+    await expect(holder("cfc-b", appendOnly).answer(query({ purpose: Purpose.POST_LOAN_MANAGEMENT }), { also: nonceOps() })).rejects.toMatchObject({
+      code: "INTERNAL",
+    });
+  });
+});
