@@ -4,6 +4,7 @@ import { CreditMeshError, isCreditMeshError, type ErrorCode } from "../errors.js
 import { abortError, raceSignal } from "./abort.js";
 import type { Logger } from "../logger.js";
 import type { PeerNode, PeerService } from "./peer-node.js";
+import { FrameBatcher } from "./frame-batcher.js";
 import { FrameDecoder, FrameKind, decodeErrorPayload, encodeFrame } from "./rpc-frame.js";
 import { DEFAULT_RPC_MAX_FRAME_BYTES, DEFAULT_RPC_REQUEST_TIMEOUT_MS } from "./protocols.js";
 
@@ -152,6 +153,7 @@ class ClientSession {
   readonly #log: Logger | undefined;
   readonly #onClosed: (s: ClientSession) => void;
   readonly #pending = new Map<number, PendingCall>();
+  readonly #batcher: FrameBatcher;
   #nextId = 1;
   #closed = false;
   // One shared waiter, re-armed after every drain (stream.onDrain() resolves only once per stream).
@@ -165,6 +167,7 @@ class ClientSession {
     onClosed: (s: ClientSession) => void,
   ) {
     this.#stream = stream;
+    this.#batcher = new FrameBatcher(stream);
     this.key = key;
     this.#decoder = new FrameDecoder(maxFrameBytes);
     this.#log = log;
@@ -226,13 +229,11 @@ class ClientSession {
         },
       });
       signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        this.#stream.send(frame);
-      } catch (err) {
-        this.#pending.delete(id);
+      this.#batcher.push(frame, (err) => {
+        if (!this.#pending.delete(id)) return;
         signal.removeEventListener("abort", onAbort);
-        reject(new NotSentError(err instanceof Error ? err.message : String(err)));
-      }
+        reject(new NotSentError(err.message));
+      });
     });
   }
 
@@ -259,12 +260,8 @@ class ClientSession {
   }
 
   #sendCancel(id: number): void {
-    if (!this.usable) return;
-    try {
-      this.#stream.send(encodeFrame(id, FrameKind.Cancel));
-    } catch {
-      // the stream is going away; the holder's session aborts its handlers too
-    }
+    // If the stream is going away, the holder's session aborts its handlers anyway.
+    if (this.usable) this.#batcher.push(encodeFrame(id, FrameKind.Cancel));
   }
 
   #waitForDrain(signal: AbortSignal): Promise<void> {
@@ -284,6 +281,7 @@ class ClientSession {
   #fail(err: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#batcher.clear();
     this.#onClosed(this);
     this.#drain?.reject(new NotSentError(err.message));
     this.#drain = undefined;

@@ -1,6 +1,7 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import { CreditMeshError, isCreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { FrameBatcher } from "./frame-batcher.js";
 import type { PeerNode, PeerService } from "./peer-node.js";
 import {
   FrameDecoder,
@@ -101,6 +102,7 @@ class ServerSession {
   readonly #opts: Required<Omit<RpcServerOptions, "logger">>;
   readonly #log: Logger | undefined;
   readonly #decoder: FrameDecoder;
+  readonly #batcher: FrameBatcher;
   readonly #inFlight = new Map<number, AbortController>();
   /** Requests decoded while at capacity; the stream is paused until they fit. */
   readonly #backlog: Frame[] = [];
@@ -120,6 +122,7 @@ class ServerSession {
     this.#opts = opts;
     this.#log = log;
     this.#decoder = new FrameDecoder(opts.maxFrameBytes);
+    this.#batcher = new FrameBatcher(stream);
     // A requester that stops reading answers must not make us buffer without end.
     stream.maxWriteBufferLength = 8 * opts.maxFrameBytes;
     stream.addEventListener("message", (evt) => {
@@ -142,8 +145,14 @@ class ServerSession {
 
   close(err?: Error): void {
     this.#abortAll(err ?? new Error("stream closed"));
-    if (err !== undefined) this.#stream.abort(err);
-    else this.#stream.close().catch((e: unknown) => this.#stream.abort(e as Error));
+    if (err !== undefined) {
+      this.#batcher.clear();
+      this.#stream.abort(err);
+    } else {
+      // Answers already given leave before the stream closes.
+      this.#batcher.flush();
+      this.#stream.close().catch((e: unknown) => this.#stream.abort(e as Error));
+    }
   }
 
   #onChunk(chunk: Uint8Array): void {
@@ -234,11 +243,7 @@ class ServerSession {
 
   #send(id: number, kind: FrameKind, payload: Uint8Array): void {
     if (this.#stream.writeStatus !== "writable") return;
-    try {
-      this.#stream.send(encodeFrame(id, kind, payload));
-    } catch (err) {
-      this.#log?.debug({ err }, "could not send an rpc answer");
-    }
+    this.#batcher.push(encodeFrame(id, kind, payload), (err) => this.#log?.debug({ err }, "could not send an rpc answer"));
   }
 
   #protocolError(err: unknown): void {
