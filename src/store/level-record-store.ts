@@ -5,7 +5,7 @@ import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
 import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
-import type { RecordStore, StoreCounts, StoredAccount, StoredRepayment } from "./types.js";
+import type { AccountTerms, RecordStore, StoreCounts, StoredAccount, StoredRepayment } from "./types.js";
 
 /** What the store needs of the data cipher to keep every written account under the current key. */
 export interface PiiResealer {
@@ -25,14 +25,18 @@ export interface DestroyedAccounts {
  * Keys (inside their sublevels):
  * - acct:  `<accountRef>`                       → account JSON, PII sealed and base64
  * - rep:   `<accountRef>!<installment, 5 digits>` → repayment JSON
- * - subj:  `<subjectToken>!<accountRef>`          → "" (the subject index)
+ * - subj:  `<subjectToken>!<accountRef>`          → the account's terms: its JSON without the
+ *                                                  sealed identity (the subject index)
  *          `<subjectToken>`                       → number of accounts in the index for it
  * - meta:  `count:accounts`, `count:subjects`     → counters
  *
  * The per-subject count lets a batch learn with one getMany whether a token
  * is new or loses its last account, instead of one range scan per token,
- * which costs about 75 µs each and would dominate an ingest batch. The index
- * still holds nothing but tokens, refs and numbers.
+ * which costs about 75 µs each and would dominate an ingest batch. The terms
+ * in the index entries let a holder read a subject's accounts with one range
+ * scan instead of a scan and a read by ref; they are what tradelines are
+ * derived from, never the identity. Entries written before they carried
+ * terms hold "" and are read through `acct`.
  *
  * Writes are serialised: the counters are read, adjusted and written back,
  * and two interleaved batches would otherwise lose one's adjustment.
@@ -130,6 +134,7 @@ export class LevelRecordStore implements RecordStore {
       const before = stored[i];
       const oldToken = before === undefined ? undefined : decodeAccount(ref, before).subjectToken;
       ops.push({ type: "put", sublevel: acct, key: ref, value: encodeAccount(this.underCurrentKey(account)) });
+      ops.push({ type: "put", sublevel: subj, key: account.subjectToken + SEP + ref, value: encodeTerms(account) });
       if (oldToken === account.subjectToken) continue;
       if (oldToken === undefined) {
         newAccounts++;
@@ -137,7 +142,6 @@ export class LevelRecordStore implements RecordStore {
         ops.push({ type: "del", sublevel: subj, key: oldToken + SEP + ref });
         bump(oldToken, -1);
       }
-      ops.push({ type: "put", sublevel: subj, key: account.subjectToken + SEP + ref, value: "" });
       bump(account.subjectToken, +1);
     }
 
@@ -171,20 +175,26 @@ export class LevelRecordStore implements RecordStore {
     return ops;
   }
 
-  async accountsForSubject(subjectToken: string): Promise<StoredAccount[]> {
-    const keys = await this.levels.subj.keys(under(keyPart("subject_token", subjectToken))).all();
-    if (keys.length === 0) return [];
-    const refs = keys.map(lastPart);
-    const values = await this.levels.acct.getMany(refs);
-    const out: StoredAccount[] = [];
+  async accountsForSubject(subjectToken: string): Promise<AccountTerms[]> {
+    const entries = await this.levels.subj.iterator(under(keyPart("subject_token", subjectToken))).all();
+    const out: AccountTerms[] = [];
+    const older: string[] = [];
+    for (const [key, value] of entries) {
+      const ref = lastPart(key);
+      if (value === "") older.push(ref);
+      else out.push(decodeTerms(ref, subjectToken, value));
+    }
+    if (older.length === 0) return out;
+    const values = await this.levels.acct.getMany(older);
     values.forEach((v, i) => {
       if (v === undefined) {
-        this.logger.warn({ subjectToken, accountRef: refs[i] }, "subject index names a missing account");
+        this.logger.warn({ subjectToken, accountRef: older[i] }, "subject index names a missing account");
         return;
       }
-      out.push(decodeAccount(refs[i], v));
+      const { pii: _sealed, ...terms } = decodeAccount(older[i], v);
+      out.push(terms);
     });
-    return out;
+    return out.sort((a, b) => (a.accountRef < b.accountRef ? -1 : a.accountRef > b.accountRef ? 1 : 0));
   }
 
   async repaymentsForAccount(accountRef: string): Promise<StoredRepayment[]> {
@@ -392,6 +402,45 @@ function encodeAccount(a: StoredAccount): string {
     updatedAt: a.updatedAt,
   };
   return JSON.stringify(value);
+}
+
+/** The subject index's copy of an account: what derivation reads, without the sealed identity. */
+type TermsValue = Omit<AccountValue, "pii" | "subjectToken">;
+
+function encodeTerms(a: StoredAccount): string {
+  const value: TermsValue = {
+    productType: a.productType,
+    openedOn: a.openedOn,
+    closedOn: a.closedOn,
+    creditLimit: a.creditLimit,
+    termMonths: a.termMonths,
+    currency: a.currency,
+    chargedOff: a.chargedOff,
+    furnishingConsentRef: a.furnishingConsentRef,
+    updatedAt: a.updatedAt,
+  };
+  return JSON.stringify(value);
+}
+
+function isTermsValue(v: unknown): v is TermsValue {
+  return isObject(v) && typeof v.openedOn === "string" && typeof v.productType === "number";
+}
+
+function decodeTerms(accountRef: string, subjectToken: string, json: string): AccountTerms {
+  const v = parseStored("account terms", `${subjectToken}${SEP}${accountRef}`, json, isTermsValue);
+  return {
+    accountRef,
+    subjectToken,
+    productType: v.productType,
+    openedOn: v.openedOn,
+    closedOn: v.closedOn,
+    creditLimit: v.creditLimit,
+    termMonths: v.termMonths,
+    currency: v.currency,
+    chargedOff: v.chargedOff,
+    furnishingConsentRef: v.furnishingConsentRef,
+    updatedAt: v.updatedAt,
+  };
 }
 
 function isAccountValue(v: unknown): v is AccountValue {

@@ -28,6 +28,9 @@ export interface StoredAccount {
   updatedAt: string;
 }
 
+/** An account as tradelines are derived from it: everything but the sealed identity. */
+export type AccountTerms = Omit<StoredAccount, "pii">;
+
 /** The raw identity fields sealed inside StoredAccount.pii. */
 export interface AccountPii {
   accountId: string;
@@ -70,7 +73,8 @@ export interface RecordStore {
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
   ): Promise<void>;
-  accountsForSubject(subjectToken: string): Promise<StoredAccount[]>;
+  /** The subject's accounts, in ref order, as read from the subject index with one range scan. */
+  accountsForSubject(subjectToken: string): Promise<AccountTerms[]>;
   /** Repayments of one account ordered by installment. */
   repaymentsForAccount(accountRef: string): Promise<StoredRepayment[]>;
   counts(): Promise<StoreCounts>;

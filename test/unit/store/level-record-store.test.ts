@@ -69,7 +69,7 @@ async function write(accounts: StoredAccount[], repayments: StoredRepayment[] = 
   await store.writeRecords(accounts, previous, repayments);
 }
 
-const refsOf = (accounts: StoredAccount[]) => accounts.map((a) => a.accountRef).sort();
+const refsOf = (accounts: readonly { accountRef: string }[]) => accounts.map((a) => a.accountRef).sort();
 
 describe("LevelRecordStore", () => {
   it("round-trips accounts and repayments", async () => {
@@ -79,10 +79,28 @@ describe("LevelRecordStore", () => {
     expect(await store.getAccounts(["ref-a", "ref-missing"])).toEqual([a, undefined]);
     expect(await store.repaymentsForAccount("ref-a")).toEqual(reps);
     expect(await store.repaymentsForAccount("ref-missing")).toEqual([]);
-    expect(await store.accountsForSubject("tok-1")).toEqual([a]);
+    // The subject index carries the account's terms, never its sealed identity.
+    const { pii: _sealed, ...terms } = a;
+    expect(await store.accountsForSubject("tok-1")).toEqual([terms]);
     expect(await store.accountsForSubject("tok-none")).toEqual([]);
+    const entries = await db.levels.subj.iterator().all();
+    expect(entries.map(([, v]) => v).join("")).not.toContain(Buffer.from(a.pii).toString("base64"));
     expect(await store.counts()).toEqual({ accounts: 1, subjects: 1 });
     expect(await store.getAccounts([])).toEqual([]);
+  });
+
+  it("reads index entries written before they carried terms through the accounts, in ref order", async () => {
+    const [a, b, c] = ["ref-a", "ref-b", "ref-c"].map((ref, i) => account(ref, "tok-1", { creditLimit: 100 + i }));
+    await write([a, b, c], []);
+    // The earlier layout: the entry's value is empty.
+    await db.write([{ type: "put", sublevel: db.levels.subj, key: "tok-1!ref-b", value: "" }]);
+    const read = await store.accountsForSubject("tok-1");
+    expect(read.map((t) => [t.accountRef, t.creditLimit])).toEqual([
+      ["ref-a", 100],
+      ["ref-b", 101],
+      ["ref-c", 102],
+    ]);
+    expect(read.every((t) => !("pii" in t))).toBe(true);
   });
 
   it("orders repayments by installment number, not by text", async () => {
