@@ -1,21 +1,10 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  randomBytes,
-  sign as edSign,
-  verify as edVerify,
-  type KeyObject,
-} from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { privateKeyFromRaw, publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString } from "@libp2p/peer-id";
 import type { PrivateKey } from "@libp2p/interface";
 import { CreditMeshError } from "../errors.js";
-
-// node:crypto only takes Ed25519 keys as DER/PEM/JWK; these fixed ASN.1 headers
-// turn a raw 32-byte seed or public key into PKCS#8 / SPKI DER without a parser.
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+import { ed25519KeyPairFromSeed, ed25519Sign, ed25519Verify } from "./ed25519.js";
 
 export const ED25519_SEED_BYTES = 32;
 export const ED25519_PUBLIC_KEY_BYTES = 32;
@@ -23,32 +12,25 @@ export const ED25519_SIGNATURE_BYTES = 64;
 
 /**
  * A node's Ed25519 identity. The same key signs application messages (through
- * node:crypto, ~15x faster than the pure-JS path) and is the libp2p peer key,
- * so a peer id alone is enough to verify anything that peer signed.
+ * libsodium, see ed25519.ts) and is the libp2p peer key, so a peer id alone is
+ * enough to verify anything that peer signed.
  */
 export class NodeKey {
   readonly seed: Uint8Array;
   readonly publicKey: Uint8Array;
   readonly peerId: string;
   readonly libp2pPrivateKey: PrivateKey;
-  readonly #signingKey: KeyObject;
+  /** seed || public key: libsodium's and libp2p's form of the private key. */
+  readonly #secretKey: Uint8Array;
 
   private constructor(seed: Uint8Array) {
     this.seed = Uint8Array.from(seed);
-    this.#signingKey = createPrivateKey({
-      key: Buffer.concat([PKCS8_ED25519_PREFIX, this.seed]),
-      format: "der",
-      type: "pkcs8",
-    });
-    const spki = createPublicKey(this.#signingKey).export({ format: "der", type: "spki" });
-    this.publicKey = Uint8Array.from(spki.subarray(SPKI_ED25519_PREFIX.length));
-    // libp2p's raw Ed25519 private key form is seed || public key.
-    const raw = new Uint8Array(ED25519_SEED_BYTES + ED25519_PUBLIC_KEY_BYTES);
-    raw.set(this.seed, 0);
-    raw.set(this.publicKey, ED25519_SEED_BYTES);
-    this.libp2pPrivateKey = privateKeyFromRaw(raw);
+    const { publicKey, secretKey } = ed25519KeyPairFromSeed(this.seed);
+    this.publicKey = publicKey;
+    this.#secretKey = secretKey;
+    this.libp2pPrivateKey = privateKeyFromRaw(secretKey);
     this.peerId = peerIdFromPrivateKey(this.libp2pPrivateKey).toString();
-    publicKeyObjectCache.set(this.peerId, createPublicKeyObject(this.publicKey));
+    publicKeyCache.set(this.peerId, this.publicKey);
   }
 
   static fromSeed(seed: Uint8Array): NodeKey {
@@ -61,7 +43,7 @@ export class NodeKey {
   }
 
   sign(data: Uint8Array): Uint8Array {
-    return edSign(null, data, this.#signingKey);
+    return ed25519Sign(data, this.#secretKey);
   }
 
   verify(data: Uint8Array, signature: Uint8Array): boolean {
@@ -87,33 +69,22 @@ export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signatu
   if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) {
     return false;
   }
-  try {
-    const cacheKey = Buffer.from(publicKey).toString("hex");
-    let key = publicKeyObjectCache.get(cacheKey);
-    if (key === undefined) {
-      key = createPublicKeyObject(publicKey);
-      publicKeyObjectCache.set(cacheKey, key);
-    }
-    return edVerify(null, data, key, signature);
-  } catch {
-    return false;
-  }
+  return ed25519Verify(data, signature, publicKey);
 }
 
 /** Verifies a signature by the key a peer id embeds (cached: this is on every answer's path). */
 export function verifyByPeerId(peerId: string, data: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_BYTES) return false;
-  let key: KeyObject;
-  try {
-    key = publicKeyObjectForPeerId(peerId);
-  } catch {
-    return false;
+  let key = publicKeyCache.get(peerId);
+  if (key === undefined) {
+    try {
+      key = publicKeyFromPeerId(peerId);
+    } catch {
+      return false;
+    }
+    publicKeyCache.set(peerId, key);
   }
-  try {
-    return edVerify(null, data, key, signature);
-  } catch {
-    return false;
-  }
+  return ed25519Verify(data, signature, key);
 }
 
 /** The raw 32-byte Ed25519 public key inside a peer id; throws VALIDATION_FAILED otherwise. */
@@ -140,23 +111,19 @@ export function peerIdFromPublicKeyBytes(publicKey: Uint8Array): string {
   return peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString();
 }
 
-function createPublicKeyObject(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
-}
-
 /**
  * Peer ids can come from untrusted input (a request field, a gossip message),
  * so the cache is bounded; members are few, so hits are the normal case.
  */
 class BoundedKeyCache {
-  readonly #entries = new Map<string, KeyObject>();
+  readonly #entries = new Map<string, Uint8Array>();
   constructor(private readonly max: number) {}
 
-  get(id: string): KeyObject | undefined {
+  get(id: string): Uint8Array | undefined {
     return this.#entries.get(id);
   }
 
-  set(id: string, key: KeyObject): void {
+  set(id: string, key: Uint8Array): void {
     if (this.#entries.has(id)) return;
     if (this.#entries.size >= this.max) {
       const oldest = this.#entries.keys().next().value;
@@ -166,12 +133,5 @@ class BoundedKeyCache {
   }
 }
 
-const publicKeyObjectCache = new BoundedKeyCache(4096);
-
-function publicKeyObjectForPeerId(peerId: string): KeyObject {
-  const cached = publicKeyObjectCache.get(peerId);
-  if (cached !== undefined) return cached;
-  const key = createPublicKeyObject(publicKeyFromPeerId(peerId));
-  publicKeyObjectCache.set(peerId, key);
-  return key;
-}
+/** Peer id → raw Ed25519 public key. */
+const publicKeyCache = new BoundedKeyCache(4096);

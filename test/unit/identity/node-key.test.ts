@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { inspect } from "node:util";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
@@ -43,9 +44,18 @@ describe("NodeKey", () => {
     expect(key.verify(data, sig)).toBe(true);
   });
 
-  test("a noble signature verifies through node:crypto", () => {
+  test("a noble signature verifies here", () => {
     const pub = ed25519.getPublicKey(seed);
     expect(verifySignature(pub, data, ed25519.sign(data, seed))).toBe(true);
+  });
+
+  test("signatures agree byte for byte with node:crypto's (OpenSSL) and verify both ways", () => {
+    const key = NodeKey.fromSeed(seed);
+    const privateKey = createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" });
+    const openssl = cryptoSign(null, data, privateKey);
+    expect(Buffer.from(key.sign(data))).toEqual(openssl);
+    expect(verifySignature(key.publicKey, data, openssl)).toBe(true);
+    expect(cryptoVerify(null, data, createPublicKey(privateKey), key.sign(data))).toBe(true);
   });
 
   test("a forged or altered signature is refused, without throwing", () => {
