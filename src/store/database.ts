@@ -145,6 +145,19 @@ export class NodeDatabase {
   }
 
   /**
+   * The entries of `sublevel` inside `range` (keys as the sublevel sees them),
+   * read through the root with prefixed bounds. Used on a report's hot path:
+   * it costs one iterator instead of a sublevel iterator wrapping the root's.
+   */
+  async entries<V extends string | Uint8Array>(sublevel: Sublevel<V>, range: { gt: string; lt: string }): Promise<[string, V][]> {
+    const prefix = sublevel.prefix;
+    const valueEncoding = sublevel.valueEncoding().commonName as "utf8" | "view";
+    const raw = (await this.root.iterator<string, V>({ gt: prefix + range.gt, lt: prefix + range.lt, valueEncoding }).all()) as [string, V][];
+    for (const entry of raw) entry[0] = entry[0].slice(prefix.length);
+    return raw;
+  }
+
+  /**
    * Commits every operation atomically and durably, or none of them.
    *
    * `{ sync: false }` is for state whose loss in an OS crash or power cut is

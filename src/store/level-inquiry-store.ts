@@ -36,7 +36,7 @@ export class LevelInquiryStore implements InquiryStore {
 
   /** Oldest first. */
   async listForSubject(subjectToken: string): Promise<Inquiry[]> {
-    const entries = await this.db.levels.inq.iterator(under(keyPart("subject_token", subjectToken))).all();
+    const entries = await this.db.entries(this.db.levels.inq, under(keyPart("subject_token", subjectToken)));
     return entries.map(([key, bytes]) => decodeStored("inquiry", key, bytes, (b) => Inquiry.decode(b)));
   }
 

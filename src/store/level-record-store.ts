@@ -176,7 +176,7 @@ export class LevelRecordStore implements RecordStore {
   }
 
   async accountsForSubject(subjectToken: string): Promise<AccountTerms[]> {
-    const entries = await this.levels.subj.iterator(under(keyPart("subject_token", subjectToken))).all();
+    const entries = await this.db.entries(this.levels.subj, under(keyPart("subject_token", subjectToken)));
     const out: AccountTerms[] = [];
     const older: string[] = [];
     for (const [key, value] of entries) {
@@ -198,7 +198,7 @@ export class LevelRecordStore implements RecordStore {
   }
 
   async repaymentsForAccount(accountRef: string): Promise<StoredRepayment[]> {
-    const entries = await this.levels.rep.iterator(under(keyPart("account_ref", accountRef))).all();
+    const entries = await this.db.entries(this.levels.rep, under(keyPart("account_ref", accountRef)));
     return entries.map(([key, value]) => decodeRepayment(accountRef, key, value));
   }
 
