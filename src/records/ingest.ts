@@ -85,14 +85,21 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const accounts = new Map<string, { index: number; valid: ValidAccount }>();
     const repayments: { index: number; ref: string; valid: ValidRepayment }[] = [];
+    // A batch usually carries many installments of each account: one HMAC per account, not per record.
+    const refs = new Map<string, string>();
+    const refOf = (accountId: string): string => {
+      let ref = refs.get(accountId);
+      if (ref === undefined) refs.set(accountId, (ref = this.ref(accountId)));
+      return ref;
+    };
 
     records.forEach((record, index) => {
       try {
         const v = validateRecord(record);
         if (v.kind === "account") {
-          accounts.set(this.ref(v.account.accountId), { index, valid: v.account });
+          accounts.set(refOf(v.account.accountId), { index, valid: v.account });
         } else {
-          repayments.push({ index, ref: this.ref(v.repayment.accountId), valid: v.repayment });
+          repayments.push({ index, ref: refOf(v.repayment.accountId), valid: v.repayment });
         }
       } catch (err) {
         if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
