@@ -387,39 +387,35 @@ interface AccountValue {
   updatedAt: string;
 }
 
+/** An account's terms: what the subject index keeps and derivation reads, without the identity. */
+type TermsValue = Omit<AccountValue, "pii" | "subjectToken">;
+
+/** The terms fields of a stored or decoded account, in their stored order. */
+function pickTerms(v: TermsValue): TermsValue {
+  return {
+    productType: v.productType,
+    openedOn: v.openedOn,
+    closedOn: v.closedOn,
+    creditLimit: v.creditLimit,
+    termMonths: v.termMonths,
+    currency: v.currency,
+    chargedOff: v.chargedOff,
+    furnishingConsentRef: v.furnishingConsentRef,
+    updatedAt: v.updatedAt,
+  };
+}
+
 function encodeAccount(a: StoredAccount): string {
   const value: AccountValue = {
     subjectToken: a.subjectToken,
     pii: Buffer.from(a.pii.buffer, a.pii.byteOffset, a.pii.byteLength).toString("base64"),
-    productType: a.productType,
-    openedOn: a.openedOn,
-    closedOn: a.closedOn,
-    creditLimit: a.creditLimit,
-    termMonths: a.termMonths,
-    currency: a.currency,
-    chargedOff: a.chargedOff,
-    furnishingConsentRef: a.furnishingConsentRef,
-    updatedAt: a.updatedAt,
+    ...pickTerms(a),
   };
   return JSON.stringify(value);
 }
 
-/** The subject index's copy of an account: what derivation reads, without the sealed identity. */
-type TermsValue = Omit<AccountValue, "pii" | "subjectToken">;
-
 function encodeTerms(a: StoredAccount): string {
-  const value: TermsValue = {
-    productType: a.productType,
-    openedOn: a.openedOn,
-    closedOn: a.closedOn,
-    creditLimit: a.creditLimit,
-    termMonths: a.termMonths,
-    currency: a.currency,
-    chargedOff: a.chargedOff,
-    furnishingConsentRef: a.furnishingConsentRef,
-    updatedAt: a.updatedAt,
-  };
-  return JSON.stringify(value);
+  return JSON.stringify(pickTerms(a));
 }
 
 function isTermsValue(v: unknown): v is TermsValue {
@@ -428,19 +424,7 @@ function isTermsValue(v: unknown): v is TermsValue {
 
 function decodeTerms(accountRef: string, subjectToken: string, json: string): AccountTerms {
   const v = parseStored("account terms", `${subjectToken}${SEP}${accountRef}`, json, isTermsValue);
-  return {
-    accountRef,
-    subjectToken,
-    productType: v.productType,
-    openedOn: v.openedOn,
-    closedOn: v.closedOn,
-    creditLimit: v.creditLimit,
-    termMonths: v.termMonths,
-    currency: v.currency,
-    chargedOff: v.chargedOff,
-    furnishingConsentRef: v.furnishingConsentRef,
-    updatedAt: v.updatedAt,
-  };
+  return { accountRef, subjectToken, ...pickTerms(v) };
 }
 
 function isAccountValue(v: unknown): v is AccountValue {
@@ -449,20 +433,7 @@ function isAccountValue(v: unknown): v is AccountValue {
 
 function decodeAccount(accountRef: string, json: string): StoredAccount {
   const v = parseStored("account", accountRef, json, isAccountValue);
-  return {
-    accountRef,
-    subjectToken: v.subjectToken,
-    pii: new Uint8Array(Buffer.from(v.pii, "base64")),
-    productType: v.productType,
-    openedOn: v.openedOn,
-    closedOn: v.closedOn,
-    creditLimit: v.creditLimit,
-    termMonths: v.termMonths,
-    currency: v.currency,
-    chargedOff: v.chargedOff,
-    furnishingConsentRef: v.furnishingConsentRef,
-    updatedAt: v.updatedAt,
-  };
+  return { accountRef, subjectToken: v.subjectToken, pii: new Uint8Array(Buffer.from(v.pii, "base64")), ...pickTerms(v) };
 }
 
 interface RepaymentValue {
