@@ -142,6 +142,7 @@ export class CreditNode {
     const holder = new HolderService(
       { institutionId },
       {
+        subjects: stores.subjects,
         records: stores.records,
         consents: stores.consents,
         inquiries: stores.inquiries,

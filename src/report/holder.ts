@@ -9,7 +9,7 @@ import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { WriteOp } from "../store/database.js";
-import type { ConsentStore, DisputeStore, InquiryStore, RecordStore } from "../store/types.js";
+import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex } from "../store/types.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -33,7 +33,10 @@ export interface AnswerOptions {
 }
 
 export interface HolderModules {
-  records: RecordStore;
+  /** The subject's accounts and inquiries, read together. */
+  subjects: SubjectIndex;
+  /** Repayments by account. */
+  records: Pick<RecordStore, "repaymentsForAccount">;
   consents: ConsentStore;
   inquiries: InquiryStore;
   /** Disputes of this institution's accounts; absent = no account is disputed. */
@@ -114,11 +117,7 @@ export class HolderService {
     const logged = appendWith
       ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (ops) => appendWith(entry.action, entry.actor, entry.details, ops) })
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
-    const [tradelines, earlier] = await Promise.all([
-      this.tradelines(query.subjectToken, query.asOf),
-      modules.inquiries.listForSubject(query.subjectToken),
-      logged,
-    ]);
+    const [{ tradelines, earlier }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
     const inquiries = earlier
       .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)
@@ -146,9 +145,14 @@ export class HolderService {
     await audit?.append(entry.action, entry.actor, entry.details);
   }
 
-  private async tradelines(subjectToken: string, asOf: string): Promise<Tradeline[]> {
+  /** The subject's tradelines as of `asOf` and the inquiries logged before this one. */
+  private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[] }> {
+    const { accounts, inquiries } = await this.modules.subjects.read(subjectToken);
+    return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries };
+  }
+
+  private async tradelines(accounts: readonly AccountTerms[], asOf: string): Promise<Tradeline[]> {
     const { records, disputes, clock } = this.modules;
-    const accounts = await records.accountsForSubject(subjectToken);
     // Dispute deadlines run on this holder's clock, whatever the report date.
     const now = clock.now();
     const derived = await Promise.all(

@@ -7,6 +7,7 @@ import { LevelDisputeStore } from "./level-dispute-store.js";
 import { LevelInquiryStore } from "./level-inquiry-store.js";
 import { LevelNonceStore } from "./level-nonce-store.js";
 import { LevelRecordStore } from "./level-record-store.js";
+import { LevelSubjectIndex } from "./level-subject-index.js";
 
 export { DataCipher, type DataKey } from "./cipher.js";
 export { NodeDatabase, type Sublevel, type Sublevels, type WriteOp } from "./database.js";
@@ -16,6 +17,7 @@ export { LevelDisputeStore } from "./level-dispute-store.js";
 export { LevelInquiryStore } from "./level-inquiry-store.js";
 export { LevelNonceStore } from "./level-nonce-store.js";
 export { LevelRecordStore } from "./level-record-store.js";
+export { LevelSubjectIndex } from "./level-subject-index.js";
 export type * from "./types.js";
 
 /** Every repository of one node, over one database. */
@@ -26,6 +28,8 @@ export interface Stores {
   inquiries: LevelInquiryStore;
   nonces: LevelNonceStore;
   disputes: LevelDisputeStore;
+  /** A subject's accounts and inquiries in one read, for the holder. */
+  subjects: LevelSubjectIndex;
   cipher: DataCipher;
   /** Closes the database; safe to call more than once. */
   close(): Promise<void>;
@@ -43,13 +47,22 @@ export async function openStores(
   const cipher = new DataCipher(opts.dataKeys);
   const logger = opts.logger ?? silentLogger();
   const db = await NodeDatabase.open(path, { logger });
+  const records = new LevelRecordStore(db, { logger, pii: cipher });
+  const inquiries = new LevelInquiryStore(db);
+  try {
+    await inquiries.moveEarlierLog(logger);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
   return {
     db,
-    records: new LevelRecordStore(db, { logger, pii: cipher }),
+    records,
     consents: new LevelConsentStore(db),
-    inquiries: new LevelInquiryStore(db),
+    inquiries,
     nonces: new LevelNonceStore(db),
     disputes: new LevelDisputeStore(db),
+    subjects: new LevelSubjectIndex(db, records),
     cipher,
     close: () => db.close(),
   };

@@ -65,6 +65,29 @@ export function keyPart(field: string, value: string): string {
   return value;
 }
 
+/**
+ * The subject index (the `subj` sublevel) keeps, under each subject token,
+ * what a holder answers a query from, so that one range scan reads it all:
+ *
+ * - `<token>`                         → number of accounts (record store)
+ * - `<token>!<accountRef>`            → the account's terms (record store)
+ * - `<token>!~q!<ISO time>!<id>`      → an inquiry (inquiry store)
+ *
+ * Account refs are hex digests: "~" sorts after every one of them, so a
+ * subject's inquiries follow its accounts and neither range holds the other.
+ */
+export const SUBJECT_INQUIRIES = "~q";
+
+/** The account entries of a subject in the subject index. */
+export function subjectAccounts(subjectToken: string): { gt: string; lt: string } {
+  return { gt: subjectToken + SEP, lt: subjectToken + SEP + "~" };
+}
+
+/** The inquiry entries of a subject in the subject index. */
+export function subjectInquiries(subjectToken: string): { gt: string; lt: string } {
+  return under(subjectToken + SEP + SUBJECT_INQUIRIES);
+}
+
 /** Width of the installment number in repayment keys, so that keys sort numerically. */
 export const INSTALLMENT_DIGITS = 5;
 export const MAX_INSTALLMENT = 10 ** INSTALLMENT_DIGITS - 1;

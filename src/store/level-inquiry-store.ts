@@ -1,12 +1,18 @@
 import { Inquiry } from "../gen/creditmesh/v1/report.js";
 import { CreditMeshError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { decodeStored } from "./codec.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
-import { keyPart, SEP, under } from "./keys.js";
+import { keyPart, SEP, SUBJECT_INQUIRIES, subjectInquiries } from "./keys.js";
 import type { InquiryStore, InquiryWrite } from "./types.js";
 
+/** Entries moved from the earlier inquiry sublevel per batch. */
+const MOVE_BATCH = 1000;
+
 /**
- * The inquiry log: `<subjectToken>!<ISO time>!<inquiryId>` → Inquiry (protobuf).
+ * The inquiry log, in the subject index (see keys.ts) so that a holder reads
+ * a subject's accounts and inquiries with one range scan:
+ * `<subjectToken>!~q!<ISO time>!<inquiryId>` → Inquiry (protobuf, base64).
  *
  * toISOString() has a fixed width for years 0–9999, so a range scan returns a
  * subject's inquiries oldest first. Re-adding an inquiry (same id and time)
@@ -26,9 +32,9 @@ export class LevelInquiryStore implements InquiryStore {
     await commit([
       {
         type: "put",
-        sublevel: this.db.levels.inq,
-        key: token + SEP + at.toISOString() + SEP + id,
-        value: Inquiry.encode(inquiry).finish(),
+        sublevel: this.db.levels.subj,
+        key: inquiryKey(token, at.toISOString() + SEP + id),
+        value: Buffer.from(Inquiry.encode(inquiry).finish()).toString("base64"),
       },
       ...also,
     ]);
@@ -36,13 +42,47 @@ export class LevelInquiryStore implements InquiryStore {
 
   /** Oldest first. */
   async listForSubject(subjectToken: string): Promise<Inquiry[]> {
-    const entries = await this.db.entries(this.db.levels.inq, under(keyPart("subject_token", subjectToken)));
-    return entries.map(([key, bytes]) => decodeStored("inquiry", key, bytes, (b) => Inquiry.decode(b)));
+    const entries = await this.db.entries(this.db.levels.subj, subjectInquiries(keyPart("subject_token", subjectToken)));
+    return entries.map(([key, value]) => decodeInquiry(key, value));
   }
 
   /** The deletes that destroy a subject's whole inquiry log, for a caller's batch. */
   async destroyOps(subjectToken: string): Promise<WriteOp[]> {
-    const keys = await this.db.levels.inq.keys(under(keyPart("subject_token", subjectToken))).all();
-    return keys.map((key) => ({ type: "del", sublevel: this.db.levels.inq, key }));
+    const keys = await this.db.levels.subj.keys(subjectInquiries(keyPart("subject_token", subjectToken))).all();
+    return keys.map((key) => ({ type: "del", sublevel: this.db.levels.subj, key }));
   }
+
+  /**
+   * Moves inquiries logged in the earlier layout (the `inq` sublevel, keyed
+   * `<subjectToken>!<ISO time>!<inquiryId>`) into the subject index. Each
+   * batch writes the new entries and deletes the old ones atomically, so an
+   * interrupted move resumes at the next open. Returns how many moved.
+   */
+  async moveEarlierLog(logger?: Logger): Promise<number> {
+    const { inq } = this.db.levels;
+    let moved = 0;
+    for (;;) {
+      const entries = await inq.iterator({ limit: MOVE_BATCH }).all();
+      if (entries.length === 0) break;
+      const ops: WriteOp[] = [];
+      for (const [key, bytes] of entries) {
+        const sep = key.indexOf(SEP);
+        ops.push({ type: "put", sublevel: this.db.levels.subj, key: inquiryKey(key.slice(0, sep), key.slice(sep + 1)), value: Buffer.from(bytes).toString("base64") });
+        ops.push({ type: "del", sublevel: inq, key });
+      }
+      await this.db.write(ops);
+      moved += entries.length;
+    }
+    if (moved > 0) logger?.info({ moved }, "inquiry log moved into the subject index");
+    return moved;
+  }
+}
+
+function inquiryKey(token: string, rest: string): string {
+  return token + SEP + SUBJECT_INQUIRIES + SEP + rest;
+}
+
+/** An inquiry entry of the subject index. */
+export function decodeInquiry(key: string, base64: string): Inquiry {
+  return decodeStored("inquiry", key, Buffer.from(base64, "base64"), (b) => Inquiry.decode(b));
 }

@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
-import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, under } from "./keys.js";
+import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, subjectAccounts, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
 import type { AccountTerms, RecordStore, StoreCounts, StoredAccount, StoredRepayment } from "./types.js";
 
@@ -28,6 +28,7 @@ export interface DestroyedAccounts {
  * - subj:  `<subjectToken>!<accountRef>`          → the account's terms: its JSON without the
  *                                                  sealed identity (the subject index)
  *          `<subjectToken>`                       → number of accounts in the index for it
+ *          (the subject's inquiries share this index: see keys.ts)
  * - meta:  `count:accounts`, `count:subjects`     → counters
  *
  * The per-subject count lets a batch learn with one getMany whether a token
@@ -176,7 +177,12 @@ export class LevelRecordStore implements RecordStore {
   }
 
   async accountsForSubject(subjectToken: string): Promise<AccountTerms[]> {
-    const entries = await this.db.entries(this.levels.subj, under(keyPart("subject_token", subjectToken)));
+    const token = keyPart("subject_token", subjectToken);
+    return this.accountsFromIndex(token, await this.db.entries(this.levels.subj, subjectAccounts(token)));
+  }
+
+  /** Account entries of the subject index (keys `<token>!<ref>`) as terms, in ref order. */
+  async accountsFromIndex(subjectToken: string, entries: readonly [string, string][]): Promise<AccountTerms[]> {
     const out: AccountTerms[] = [];
     const older: string[] = [];
     for (const [key, value] of entries) {
@@ -243,7 +249,7 @@ export class LevelRecordStore implements RecordStore {
       const ops: WriteOp[] = [];
       const wanted = new Set(refs);
       if (token !== undefined) {
-        for (const key of await subj.keys(under(token)).all()) {
+        for (const key of await subj.keys(subjectAccounts(token)).all()) {
           ops.push({ type: "del", sublevel: subj, key });
           wanted.add(lastPart(key));
         }
@@ -356,6 +362,10 @@ function latestByRef(accounts: readonly StoredAccount[]): Map<string, StoredAcco
   const latest = new Map<string, StoredAccount>();
   accounts.forEach((a, i) => {
     keyPart(`accounts[${i}].account_ref`, a.accountRef);
+    // "~" marks the subject index's other entries (keys.ts); refs are hex digests.
+    if (a.accountRef.startsWith("~")) {
+      throw new CreditMeshError("VALIDATION_FAILED", `accounts[${i}].account_ref: must not start with "~"`, { field: `accounts[${i}].account_ref` });
+    }
     keyPart(`accounts[${i}].subject_token`, a.subjectToken);
     // Re-inserting moves the ref to the end: the write order follows the batch.
     latest.delete(a.accountRef);

@@ -109,6 +109,12 @@ export interface IssuedRevocationEntry {
   signed: Uint8Array;
 }
 
+/** A subject's account terms and inquiry log, read together (one range scan). */
+export interface SubjectIndex {
+  /** Accounts in ref order, inquiries oldest first. */
+  read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
+}
+
 /** How an inquiry is written: with more writes for the same batch, and by whom. */
 export interface InquiryWrite {
   /** Writes that go in the same atomic batch (the request's nonce). */

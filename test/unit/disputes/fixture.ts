@@ -58,6 +58,7 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
   const holder = new HolderService(
     { institutionId },
     {
+      subjects: stores.subjects,
       records: stores.records,
       consents: stores.consents,
       inquiries: stores.inquiries,

@@ -38,6 +38,7 @@ function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof Hol
   return new HolderService(
     { institutionId },
     {
+      subjects: stores.subjects,
       records: stores.records,
       consents: stores.consents,
       inquiries: stores.inquiries,
@@ -103,7 +104,7 @@ describe("HolderService", () => {
     expect(write).toHaveBeenCalledTimes(1);
     const ops = write.mock.calls[0][0];
     expect(ops.map((op) => op.sublevel.prefix).sort()).toEqual(
-      [stores.db.levels.audit, stores.db.levels.inq, stores.db.levels.meta, stores.db.levels.nonce, stores.db.levels.nonce].map((l) => l.prefix).sort(),
+      [stores.db.levels.audit, stores.db.levels.subj, stores.db.levels.meta, stores.db.levels.nonce, stores.db.levels.nonce].map((l) => l.prefix).sort(),
     );
     expect((await trail()).map((e) => e.action)).toEqual(["QUERY_ANSWERED"]);
     expect(await stores.nonces.prune(new Date(clock.now().getTime() + 120_000))).toBe(1);

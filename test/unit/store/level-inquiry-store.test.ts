@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
-import type { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
+import { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
@@ -47,6 +47,21 @@ describe("LevelInquiryStore", () => {
     expect(got[0].inquiredAt).toBeInstanceOf(Date);
     expect((await store.listForSubject("tok-11")).map((q) => q.inquiryId)).toEqual(["q-3"]);
     expect(await store.listForSubject("tok-2")).toEqual([]);
+  });
+
+  it("moves a log of the earlier layout into the subject index, once", async () => {
+    const q1 = inquiry("q-1", "2026-01-02T00:00:00.000Z");
+    const q2 = inquiry("q-2", "2026-01-03T00:00:00.000Z");
+    // The earlier layout: the inq sublevel, <token>!<ISO time>!<id> → protobuf.
+    await db.write(
+      [q2, q1].map((q) => ({ type: "put" as const, sublevel: db.levels.inq, key: `tok-1!${q.inquiredAt!.toISOString()}!${q.inquiryId}`, value: Inquiry.encode(q).finish() })),
+    );
+    await store.add("tok-1", inquiry("q-3", "2026-01-04T00:00:00.000Z"));
+    expect(await store.moveEarlierLog()).toBe(2);
+    expect((await store.listForSubject("tok-1")).map((q) => q.inquiryId)).toEqual(["q-1", "q-2", "q-3"]);
+    expect(await db.levels.inq.keys().all()).toEqual([]);
+    expect(await store.moveEarlierLog()).toBe(0);
+    expect((await store.destroyOps("tok-1")).length).toBe(3);
   });
 
   it("logs a re-delivered inquiry once", async () => {

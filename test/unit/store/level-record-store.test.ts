@@ -5,10 +5,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { Level } from "level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ProductType } from "../../../src/gen/creditmesh/v1/common.js";
+import { ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { DataCipher } from "../../../src/store/cipher.js";
 import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
 import { LevelRecordStore } from "../../../src/store/level-record-store.js";
+import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
 import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
 
 let dir: string;
@@ -101,6 +103,23 @@ describe("LevelRecordStore", () => {
       ["ref-c", 102],
     ]);
     expect(read.every((t) => !("pii" in t))).toBe(true);
+  });
+
+  it("keeps a subject's accounts and inquiries apart in the subject index, and reads both with one scan", async () => {
+    const a = account("ref-a", "tok-1");
+    await write([a, account("ref-b", "tok-1"), account("ref-c", "tok-2")], []);
+    const inquiries = new LevelInquiryStore(db);
+    const q = { inquiryId: "q-1", requesterInstitutionId: "bank-b", requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date("2026-01-02T00:00:00.000Z") };
+    await inquiries.add("tok-1", q);
+    expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual(["ref-a", "ref-b"]);
+    const read = await new LevelSubjectIndex(db, store).read("tok-1");
+    expect(read.accounts.map((t) => t.accountRef)).toEqual(["ref-a", "ref-b"]);
+    expect(read.inquiries).toEqual([q]);
+    expect(await new LevelSubjectIndex(db, store).read("tok-3")).toEqual({ accounts: [], inquiries: [] });
+    // Destroying the subject's accounts leaves its inquiries to the inquiry store's own deletes.
+    await store.destroy([], { subjectToken: "tok-1" });
+    expect(await new LevelSubjectIndex(db, store).read("tok-1")).toEqual({ accounts: [], inquiries: [q] });
+    await expect(write([account("~q", "tok-1")], [])).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "accounts[0].account_ref" });
   });
 
   it("orders repayments by installment number, not by text", async () => {
