@@ -9,7 +9,10 @@
  *    filesystem) takes the same repayments as synced batches of the same
  *    size, with exactly the keys and values the node's record store writes
  *    for them (encoded by the store itself, account refs under the node's
- *    own key), timed over the batch calls only.
+ *    own key), timed over the batch calls only: through `level`'s batch()
+ *    (the floor) and, for comparison, through classic-level's native batch
+ *    call, which the node itself uses and which skips abstract-level's
+ *    per-operation work (most of the floor's own cost).
  *
  * Both steps run `--rounds` times, alternating, and the best round of each
  * side is compared, so that a busy spell of the machine (other processes,
@@ -31,7 +34,7 @@ import { CreditNodeClient, type GetNodeStatusResponse, type SubmitRecordsRespons
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
 import { accountRefFor } from "../../src/records/ingest.js";
 import { validateRecord } from "../../src/records/validate.js";
-import { NodeDatabase, type WriteOp } from "../../src/store/database.js";
+import { NodeDatabase, rawBatch, type WriteOp } from "../../src/store/database.js";
 import { LevelRecordStore } from "../../src/store/level-record-store.js";
 import type { StoredRepayment } from "../../src/store/types.js";
 import { MAX_BENCH_INSTALLMENTS, benchAccountId, generateAccounts, generateRepaymentBatches } from "../../src/synthetic/bench.js";
@@ -212,9 +215,12 @@ interface FloorResult {
  * Raw synced LevelDB batches of the repayments' keys and values as the node
  * stores them: the record store encodes each batch into a database whose
  * write() only captures the operations (untimed); the raw database then
- * writes them with its full sublevel-prefixed keys (timed).
+ * writes them with its full sublevel-prefixed keys (timed): through `level`'s
+ * batch() (the floor), or through classic-level's native batch call as the
+ * node itself now writes (rawBatch; a comparison: it skips abstract-level's
+ * per-operation work, which is most of the floor's own cost).
  */
-async function rawFloor(accountRefKey: Uint8Array, parentDir: string | undefined): Promise<FloorResult> {
+async function rawFloor(accountRefKey: Uint8Array, parentDir: string | undefined, via: "level" | "native"): Promise<FloorResult> {
   const captureDir = await makeTempDir("creditmesh-bench-capture-", parentDir);
   const rawDir = await makeTempDir("creditmesh-bench-raw-", parentDir);
   const captureDb = await NodeDatabase.open(captureDir.dir);
@@ -235,7 +241,7 @@ async function rawFloor(accountRefKey: Uint8Array, parentDir: string | undefined
     const flush = async () => {
       const cpu = process.cpuUsage();
       const start = performance.now();
-      for (const ops of chunk) await raw.batch(ops, { sync: true });
+      for (const ops of chunk) await (via === "level" ? raw.batch(ops, { sync: true }) : rawBatch(raw, ops, { sync: true }));
       result.ms += performance.now() - start;
       const used = process.cpuUsage(cpu);
       result.cpuMs += (used.user + used.system) / 1000;
@@ -385,18 +391,22 @@ async function ingestRun(round: number): Promise<IngestRun> {
 }
 
 async function main(): Promise<void> {
-  const rounds: { ingest: IngestRun; floor: FloorResult }[] = [];
+  const rounds: { ingest: IngestRun; floor: FloorResult; native: FloorResult }[] = [];
   // Alternating, so that a slow spell of the machine (other processes, disk) hits both sides alike.
   for (let r = 1; r <= ROUNDS; r++) {
     const ingest = await ingestRun(r);
     process.stderr.write(`round ${r}: raw LevelDB floor, ${RECORDS} repayments in synced batches of ${BATCH}\n`);
-    const floor = await rawFloor(ingest.accountRefKey, args.dir);
-    rounds.push({ ingest, floor });
+    const floor = await rawFloor(ingest.accountRefKey, args.dir, "level");
+    const native = await rawFloor(ingest.accountRefKey, args.dir, "native");
+    rounds.push({ ingest, floor, native });
     process.stderr.write(
       `round ${r}: gRPC ${Math.round(perSecond(ingest.repayments.records, ingest.repayments.ms))} records/s, ` +
-        `raw ${Math.round(perSecond(floor.records, floor.ms))} records/s\n`,
+        `raw ${Math.round(perSecond(floor.records, floor.ms))} records/s, ` +
+        `native batch ${Math.round(perSecond(native.records, native.ms))} records/s\n`,
     );
   }
+  const nativeRates = rounds.map((r) => perSecond(r.native.records, r.native.ms));
+  const bestNative = Math.max(...nativeRates);
 
   const ingestRates = rounds.map((r) => perSecond(r.ingest.repayments.records, r.ingest.repayments.ms));
   const floorRates = rounds.map((r) => perSecond(r.floor.records, r.floor.ms));
@@ -417,7 +427,7 @@ async function main(): Promise<void> {
     seed: SEED,
     rounds: ROUNDS,
     nodeFlags: NODE_FLAGS,
-    method: "best round of each side; gRPC: first write to last ack of the repayments, node in a child process; raw: synced level batches of the same keys and values, batch calls timed",
+    method: "best round of each side; gRPC: first write to last ack of the repayments, node in a child process; raw: synced batches of the same keys and values through level's batch() (the floor) and through classic-level's native batch (comparison), batch calls timed",
     grpcIngest: {
       recordsPerSec: Math.round(bestIngest),
       seconds: round(best.ingest.repayments.ms / 1000, 3),
@@ -436,7 +446,13 @@ async function main(): Promise<void> {
       bytes: floor.bytes,
       bytesPerRecord: round(floor.bytes / floor.records, 1),
     },
+    rawLevelDbNativeBatch: {
+      recordsPerSec: Math.round(bestNative),
+      cpuSeconds: round(rounds[nativeRates.indexOf(bestNative)].native.cpuMs / 1000, 2),
+      note: "classic-level's own batch call, as the node writes; not the floor: it skips abstract-level's per-operation work",
+    },
     ratio: round(ratio, 3),
+    ratioToNativeBatch: round(bestIngest / bestNative, 3),
     target: 0.5,
     meetsTarget: ratio >= 0.5,
     memory: {
@@ -465,6 +481,8 @@ async function main(): Promise<void> {
     ["gRPC ingest records/s", figures.grpcIngest.recordsPerSec],
     ["raw LevelDB records/s", figures.rawLevelDb.recordsPerSec],
     ["ratio (target >= 0.5)", figures.ratio],
+    ["raw native batch records/s (comparison)", figures.rawLevelDbNativeBatch.recordsPerSec],
+    ["ratio to native batch", figures.ratioToNativeBatch],
     ["batch ack p50 / p99 ms", `${ack.p50} / ${ack.p99}`],
     ["CPU s: node / client / raw", `${figures.grpcIngest.nodeCpuSeconds} / ${figures.grpcIngest.clientCpuSeconds} / ${figures.rawLevelDb.cpuSeconds}`],
     ["node peak RSS MB", nodePeak],
