@@ -50,6 +50,10 @@ export class LevelNonceStore implements NonceStore {
     };
   }
 
+  /**
+   * claim() with a synced write of its own, for a caller with no batch to put
+   * the nonce in. False if it was seen before (a replay), true if it is new.
+   */
   async remember(requester: string, nonce: string, expiresAt: Date): Promise<boolean> {
     const claim = this.claim(requester, nonce, expiresAt);
     if (!claim) return false;

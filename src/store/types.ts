@@ -143,11 +143,6 @@ export interface NonceStore {
    * Undefined if it was seen before or is reserved now (a replay).
    */
   claim(requester: string, nonce: string, expiresAt: Date): NonceClaim | undefined;
-  /**
-   * Remembers `nonce` from `requester` until `expiresAt` in a synced write of
-   * its own. Returns false if it was already remembered (a replay), true if it is new.
-   */
-  remember(requester: string, nonce: string, expiresAt: Date): Promise<boolean>;
   /** Forgets nonces whose window has passed. */
   prune(now: Date): Promise<number>;
 }
