@@ -2,7 +2,7 @@ import type { Inquiry } from "../gen/creditmesh/v1/report.js";
 import type { NodeDatabase } from "./database.js";
 import { decodeInquiry } from "./level-inquiry-store.js";
 import type { LevelRecordStore } from "./level-record-store.js";
-import { keyPart, SEP, SUBJECT_INQUIRIES, under } from "./keys.js";
+import { keyPart, subjectInquiries, under } from "./keys.js";
 import type { AccountTerms, SubjectIndex } from "./types.js";
 
 /**
@@ -18,7 +18,7 @@ export class LevelSubjectIndex implements SubjectIndex {
 
   async read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }> {
     const token = keyPart("subject_token", subjectToken);
-    const inquiryPrefix = token + SEP + SUBJECT_INQUIRIES + SEP;
+    const inquiryPrefix = subjectInquiries(token).gt;
     const accountEntries: [string, string][] = [];
     const inquiries: Inquiry[] = [];
     for (const entry of await this.db.entries(this.db.levels.subj, under(token))) {
