@@ -1,5 +1,5 @@
-import { unwatchFile, watchFile } from "node:fs";
 import { readSecrets } from "../config/secrets.js";
+import { watchFileChanges } from "../config/watch-file.js";
 import type { Logger } from "../logger.js";
 import type { NodeDatabase } from "../store/database.js";
 import { MetaKey } from "../store/keys.js";
@@ -20,26 +20,27 @@ export const LOCAL_OPERATOR = "local-operator";
  */
 export class ApiKeyAuditor {
   private readonly queue = new SerialQueue();
-  private watching = false;
+  private unwatch?: () => void;
   private readonly onChange = () => {
     this.record().catch((err) => this.modules.logger.error({ err: (err as Error).message }, "recording API keys in the audit trail failed"));
   };
 
   constructor(
-    private readonly opts: { secretsFile: string; watchIntervalMs?: number },
+    private readonly opts: { secretsFile: string },
     private readonly modules: { audit: LevelAuditLog; db: NodeDatabase; logger: Logger },
   ) {}
 
   async start(): Promise<void> {
+    // Watching first: a key added between the read below and the watch would otherwise wait for the next restart.
+    this.unwatch ??= watchFileChanges(this.opts.secretsFile, this.onChange, {
+      onError: (err) => this.modules.logger.warn({ err: err.message }, "watching the secrets file failed"),
+    });
     await this.record();
-    if (this.watching) return;
-    watchFile(this.opts.secretsFile, { interval: this.opts.watchIntervalMs ?? 1_000, persistent: false }, this.onChange);
-    this.watching = true;
   }
 
   async stop(): Promise<void> {
-    if (this.watching) unwatchFile(this.opts.secretsFile, this.onChange);
-    this.watching = false;
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.queue.run(async () => undefined);
   }
 

@@ -1,7 +1,7 @@
-import { unwatchFile, watchFile } from "node:fs";
 import type { AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import type { P2pSchema } from "../config/schema.js";
+import { watchFileChanges } from "../config/watch-file.js";
 import type { DisputeReceiver, DisputeRouter } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
 import type { Revocation } from "../gen/creditmesh/v1/consent.js";
@@ -53,6 +53,7 @@ export class NetworkLayer implements Holders {
   private remoteDisputes?: DisputeRouter;
   private unsubscribe?: () => void;
   private pruneTimer?: NodeJS.Timeout;
+  private unwatchManifest?: () => void;
 
   constructor(
     private readonly opts: { institutionId: string; p2p: z.infer<typeof P2pSchema> },
@@ -181,14 +182,19 @@ export class NetworkLayer implements Holders {
   private watchManifestFile(): void {
     const file = this.opts.p2p.manifestFile;
     if (!file) return;
-    watchFile(file, { interval: 1_000 }, () => {
-      readManifestFile(file)
-        .then((signed) => this.peer?.applyManifest(signed))
-        .then((applied) => {
-          if (applied) this.modules.logger.info({ version: this.manifestVersion }, "newer manifest from file applied");
-        })
-        .catch((err) => this.modules.logger.warn({ err: (err as Error).message }, "manifest file not applied"));
-    });
+    const { logger } = this.modules;
+    this.unwatchManifest = watchFileChanges(
+      file,
+      () => {
+        readManifestFile(file)
+          .then((signed) => this.peer?.applyManifest(signed))
+          .then((applied) => {
+            if (applied) logger.info({ version: this.manifestVersion }, "newer manifest from file applied");
+          })
+          .catch((err) => logger.warn({ err: (err as Error).message }, "manifest file not applied"));
+      },
+      { onError: (err) => logger.warn({ err: err.message }, "watching the manifest file failed") },
+    );
   }
 
   targets(): string[] {
@@ -221,7 +227,8 @@ export class NetworkLayer implements Holders {
   }
 
   async stop(): Promise<void> {
-    if (this.opts.p2p.manifestFile) unwatchFile(this.opts.p2p.manifestFile);
+    this.unwatchManifest?.();
+    this.unwatchManifest = undefined;
     clearInterval(this.pruneTimer);
     this.unsubscribe?.();
     const peer = this.peer;

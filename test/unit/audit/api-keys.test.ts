@@ -53,7 +53,7 @@ describe("ApiKeyAuditor", () => {
 
   it("records a key created while it runs", async () => {
     const audit = await LevelAuditLog.open(db);
-    const auditor = new ApiKeyAuditor({ secretsFile, watchIntervalMs: 20 }, { audit, db, logger: silentLogger() });
+    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, db, logger: silentLogger() });
     await auditor.start();
     addApiKey(secretsFile, ["LENDER"]);
     const deadline = Date.now() + 10_000;
