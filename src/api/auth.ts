@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import type { Metadata } from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
 import { apiKeyMatches, readSecrets, type ApiRole } from "../config/secrets.js";
 import { CreditMeshError } from "../errors.js";
 
@@ -14,18 +15,31 @@ interface KeyEntry {
   roles: ApiRole[];
 }
 
+/** What a gRPC call carries that can identify its client. */
+export interface CallCredentials {
+  metadata: Metadata;
+  /** grpc-js server calls: the TLS peer certificate, when the client presented one. */
+  getAuthContext?(): { sslPeerCertificate?: PeerCertificate } | null;
+}
+
 /**
- * API keys from the secrets file (hashes only). `creditmesh apikey create`
- * appends to that file while the node runs, so an unknown key triggers one
- * re-read when the file changed.
+ * Who is calling. An API key (`authorization: Bearer <key>`) from the secrets
+ * file (hashes only) decides when present; `creditmesh apikey create` appends
+ * to that file while the node runs, so an unknown key triggers one re-read
+ * when the file changed. Without a key, a client certificate the TLS layer
+ * verified (mutual TLS) authenticates by its subject CN, if `certRoles` lists
+ * it.
  */
-export class ApiKeyAuth {
+export class ClientAuth {
   private keys: KeyEntry[] = [];
   private mtimeMs = -1;
   /** Raw key → principal, so the hash comparison runs once per key. */
   private readonly cache = new Map<string, Principal>();
 
-  constructor(private readonly secretsFile: string) {
+  constructor(
+    private readonly secretsFile: string,
+    private readonly certRoles: Readonly<Record<string, readonly ApiRole[]>> = {},
+  ) {
     this.reload();
   }
 
@@ -37,10 +51,16 @@ export class ApiKeyAuth {
     this.cache.clear();
   }
 
-  authenticate(metadata: Metadata): Principal {
-    const header = metadata.get("authorization")[0];
+  authenticate(call: CallCredentials): Principal {
+    const header = call.metadata.get("authorization")[0];
     if (typeof header !== "string" || !header) {
-      throw new CreditMeshError("AUTH_MISSING_KEY", "missing API key: send `authorization: Bearer <key>` metadata");
+      const byCert = this.fromCertificate(call);
+      if (byCert) return byCert;
+      throw new CreditMeshError(
+        "AUTH_MISSING_KEY",
+        "missing API key: send `authorization: Bearer <key>` metadata" +
+          (Object.keys(this.certRoles).length ? " or a client certificate whose CN is in grpc.tls.clientRoles" : ""),
+      );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
     if (!match) throw new CreditMeshError("AUTH_MISSING_KEY", "authorization metadata must be `Bearer <key>`");
@@ -57,6 +77,13 @@ export class ApiKeyAuth {
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(key, principal);
     return principal;
+  }
+
+  private fromCertificate(call: CallCredentials): Principal | undefined {
+    // grpc-js only reports a peer certificate that passed verification against grpc.tls.clientCaFile.
+    const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+    if (typeof cn !== "string" || !Object.hasOwn(this.certRoles, cn)) return undefined;
+    return { keyId: `cert:${cn}`, roles: new Set(this.certRoles[cn]) };
   }
 
   private find(key: string): KeyEntry | undefined {

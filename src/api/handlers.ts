@@ -39,7 +39,7 @@ import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { recordsIngested, reportLatency, reportsServed } from "../metrics.js";
-import { requireRole, type ApiKeyAuth, type Principal } from "./auth.js";
+import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
 
@@ -64,7 +64,7 @@ export interface AdminApi {
 }
 
 export interface ApiModules {
-  auth: ApiKeyAuth;
+  auth: ClientAuth;
   rateLimiter?: RateLimiter;
   ingest: IngestService;
   consents: ConsentService;
@@ -85,8 +85,8 @@ const MAX_BATCHES_IN_FLIGHT = 4;
  * errors. Domain rules live in the services.
  */
 export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules): CreditNodeServer {
-  const authorize = (metadata: import("@grpc/grpc-js").Metadata, ...roles: Parameters<typeof requireRole>[1][]): Principal => {
-    const principal = m.auth.authenticate(metadata);
+  const authorize = (call: CallCredentials, ...roles: Parameters<typeof requireRole>[1][]): Principal => {
+    const principal = m.auth.authenticate(call);
     requireRole(principal, ...roles);
     m.rateLimiter?.take(principal.keyId);
     return principal;
@@ -99,7 +99,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
         .then(() => {
-          authorize(call.metadata, ...roles);
+          authorize(call, ...roles);
           return run(call.request, call);
         })
         .then(
@@ -109,7 +109,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     };
   }
 
-  const caller = (call: { metadata: import("@grpc/grpc-js").Metadata }): Caller => ({ keyId: m.auth.authenticate(call.metadata).keyId });
+  const caller = (call: CallCredentials): Caller => ({ keyId: m.auth.authenticate(call).keyId });
   const disputes = (): DisputeApi => {
     if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not available on this node");
     return m.disputes;
@@ -124,7 +124,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
   return {
     submitRecords(call: ServerDuplexStream<SubmitRecordsRequest, SubmitRecordsResponse>): void {
       try {
-        authorize(call.metadata, "FURNISHER");
+        authorize(call, "FURNISHER");
       } catch (err) {
         call.emit("error", toServiceError(err, m.logger));
         return;
@@ -196,7 +196,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     },
 
     grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, call) => {
-      const principal = m.auth.authenticate(call.metadata);
+      const principal = m.auth.authenticate(call);
       if (req.purpose !== Purpose.FURNISHING) requireRole(principal, "LENDER");
       return m.consents.grant({
         subjectToken: subjectToken(req.subject),
@@ -263,7 +263,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
     exportAudit(call: ServerWritableStream<ExportAuditRequest, AuditEntry>): void {
       (async () => {
-        authorize(call.metadata, "OPERATOR");
+        authorize(call, "OPERATOR");
         for await (const entry of admin().exportAudit()) {
           if (call.cancelled) return;
           if (!call.write(entry)) await once(call, "drain");

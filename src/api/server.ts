@@ -1,5 +1,6 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import type { TlsMaterial } from "../config/tls.js";
 import { CreditNodeService } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
 import { createHandlers, type ApiModules } from "./handlers.js";
@@ -12,6 +13,8 @@ export interface GrpcServerOptions {
   port: number;
   maxBatchRecords: number;
   maxMessageBytes: number;
+  /** TLS (mutual when it has a client CA); plaintext without. */
+  tls?: TlsMaterial;
 }
 
 /** The node's gRPC endpoint: CreditNode, grpc.health.v1 and reflection (both open). */
@@ -43,14 +46,20 @@ export class GrpcServer {
     this.health.addToServer(server);
     createReflection([SERVICE_NAME, "grpc.health.v1.Health"]).addToServer(server);
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
+      server.bindAsync(`${this.opts.host}:${this.opts.port}`, this.credentials(), (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );
     this.server = server;
     this.health.setStatus("", "SERVING");
     this.health.setStatus(SERVICE_NAME, "SERVING");
-    this.modules.logger.info({ address: this.address }, "gRPC listening");
+    this.modules.logger.info({ address: this.address, tls: this.opts.tls ? (this.opts.tls.clientCa ? "mutual" : "server") : "off" }, "gRPC listening");
+  }
+
+  private credentials(): ServerCredentials {
+    const tls = this.opts.tls;
+    if (!tls) return ServerCredentials.createInsecure();
+    return ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== undefined);
   }
 
   /** Stops taking calls, lets running ones finish for `graceMs`, then cuts them. */

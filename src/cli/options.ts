@@ -7,6 +7,9 @@ export interface ClientFlags {
   config?: string;
   addr?: string;
   apiKey?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Flags shared by every command that talks to a running node. */
@@ -14,7 +17,10 @@ export function addClientOptions(cmd: Command): Command {
   return cmd
     .option("-c, --config <file>", "node config (finds address and local API key)", DEFAULT_CONFIG_FILE)
     .option("--addr <host:port>", "node gRPC address (default: from the config)")
-    .option("--api-key <key>", "API key (default: CREDITMESH_API_KEY or the node's local key)");
+    .option("--api-key <key>", "API key (default: CREDITMESH_API_KEY or the node's local key)")
+    .option("--tls-ca <file>", "CA certificate(s) to trust for the node (default: CREDITMESH_TLS_CA or the config's grpc.tls.certFile)")
+    .option("--tls-cert <file>", "client certificate for mutual TLS (default: CREDITMESH_TLS_CERT)")
+    .option("--tls-key <file>", "key of --tls-cert (default: CREDITMESH_TLS_KEY)");
 }
 
 export interface SubjectFlags {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { API_ROLES } from "./secrets.js";
 
 /** One schema per section; defaults live here so that `{}` is a valid config. */
 
@@ -18,6 +19,24 @@ export const StorageSchema = z.object({
   secretsFile: z.string().min(1).optional(),
 });
 
+/**
+ * TLS on the gRPC endpoint (PEM files). With `clientCaFile` every client must
+ * present a certificate issued by that CA (mutual TLS); `clientRoles` then lets
+ * a client whose certificate's subject CN is listed call without an API key.
+ */
+export const GrpcTlsSchema = z
+  .object({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+    clientCaFile: z.string().min(1).optional(),
+    clientRoles: z.record(z.string().min(1), z.array(z.enum(API_ROLES)).min(1)).optional(),
+  })
+  .strict()
+  .refine((t) => !t.clientRoles || t.clientCaFile, {
+    message: "needs clientCaFile: roles are granted only to certificates the node verified",
+    path: ["clientRoles"],
+  });
+
 export const GrpcSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(50051),
@@ -26,6 +45,8 @@ export const GrpcSchema = z.object({
   maxMessageBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   /** Requests per second allowed per API key (token bucket); 0 disables the limit. */
   rateLimitPerKey: z.number().min(0).default(0),
+  /** Plaintext when absent (loopback use); see GrpcTlsSchema. */
+  tls: GrpcTlsSchema.optional(),
 });
 
 export const P2pSchema = z.object({

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ApiKeyAuth } from "../api/auth.js";
+import { ClientAuth } from "../api/auth.js";
 import { disputeApi } from "../api/disputes.js";
 import { GrpcServer } from "../api/server.js";
 import { ApiKeyAuditor } from "../audit/api-keys.js";
@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "../clock.js";
 import { databasePath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
+import { loadTlsMaterial } from "../config/tls.js";
 import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { ConsentService } from "../consent/service.js";
 import { DisputeService } from "../disputes/service.js";
@@ -110,6 +111,8 @@ export class CreditNode {
     const { config, logger, clock } = this;
     const institutionId = config.institution.id;
     const log = (module: string) => logger.child({ module });
+    // Before anything opens: a node must not come up half-secured.
+    const tls = config.grpc.tls ? loadTlsMaterial(config.grpc.tls) : undefined;
 
     this.stores = await openStores(databasePath(config), {
       logger: log("store"),
@@ -246,9 +249,10 @@ export class CreditNode {
         port: config.grpc.port,
         maxBatchRecords: config.grpc.maxBatchRecords,
         maxMessageBytes: config.grpc.maxMessageBytes,
+        tls,
       },
       {
-        auth: new ApiKeyAuth(this.secretsFile),
+        auth: new ClientAuth(this.secretsFile, config.grpc.tls?.clientRoles),
         rateLimiter: config.grpc.rateLimitPerKey > 0 ? new RateLimiter(config.grpc.rateLimitPerKey) : undefined,
         ingest,
         consents,

@@ -1,0 +1,198 @@
+import { credentials, Metadata, status as GrpcStatus, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import { CreditNodeClient, type GetNodeStatusResponse } from "../../src/gen/creditmesh/v1/node.js";
+import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
+import { cli } from "../helpers/node-process.js";
+import { residentId } from "../helpers/records.js";
+import { tempDir } from "../helpers/temp.js";
+import { issueCert, makeCa, type CertFiles } from "../helpers/tls-certs.js";
+
+/**
+ * The gRPC endpoint over TLS, and over mutual TLS where a client certificate
+ * listed in grpc.tls.clientRoles stands in for an API key (DESIGN §3: "gRPC
+ * (mTLS or API key)"). Real sockets, certificates made with openssl.
+ */
+
+const tmp = tempDir("cm-tls-");
+let serverCa: CertFiles;
+let server: CertFiles;
+let clientCa: CertFiles;
+let rogueCa: CertFiles;
+
+beforeAll(() => {
+  serverCa = makeCa(tmp.dir, "bureau-ca");
+  const leaf = issueCert(tmp.dir, serverCa, "node.bureau.test", "server");
+  // What operators usually deploy: the leaf followed by its issuer.
+  server = { certFile: path.join(tmp.dir, "fullchain.pem"), keyFile: leaf.keyFile };
+  writeFileSync(server.certFile, Buffer.concat([readFileSync(leaf.certFile), readFileSync(serverCa.certFile)]));
+  clientCa = makeCa(tmp.dir, "clients-ca");
+  rogueCa = makeCa(tmp.dir, "rogue-ca");
+});
+
+afterAll(() => tmp.remove());
+
+const pem = (file: string) => readFileSync(file);
+
+function tlsCredentials(opts: { ca?: CertFiles; client?: CertFiles } = {}): ChannelCredentials {
+  return credentials.createSsl(
+    opts.ca ? pem(opts.ca.certFile) : null,
+    opts.client ? pem(opts.client.keyFile) : null,
+    opts.client ? pem(opts.client.certFile) : null,
+  );
+}
+
+function call<T>(address: string, creds: ChannelCredentials, method: "getNodeStatus" | "grantConsent", req: object, apiKey?: string): Promise<T> {
+  const client = new CreditNodeClient(address, creds);
+  const metadata = new Metadata();
+  if (apiKey) metadata.set("authorization", `Bearer ${apiKey}`);
+  return new Promise<T>((resolve, reject) =>
+    (client[method] as any)(req, metadata, { deadline: Date.now() + 5_000 }, (err: ServiceError | null, res: T) => {
+      client.close();
+      err ? reject(err) : resolve(res);
+    }),
+  );
+}
+
+function submitOne(address: string, creds: ChannelCredentials): Promise<ServiceError | undefined> {
+  const client = new CreditNodeClient(address, creds);
+  return new Promise((resolve) => {
+    const stream = client.submitRecords(new Metadata(), { deadline: Date.now() + 5_000 });
+    stream.on("data", () => undefined);
+    stream.on("error", (err: ServiceError) => {
+      client.close();
+      resolve(err);
+    });
+    stream.on("end", () => {
+      client.close();
+      resolve(undefined);
+    });
+    stream.write({ records: [] });
+    stream.end();
+  });
+}
+
+const failure = async (p: Promise<unknown>): Promise<ServiceError> => {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error("the call succeeded");
+};
+
+const SUBJECT = { idType: IdType.CN_RESIDENT_ID, idNumber: residentId("19900101", 12, "110101"), name: "林晓", phone: "" };
+
+describe("gRPC over TLS", () => {
+  let node: InProcessNode;
+
+  beforeAll(async () => {
+    node = await startInProcessNode({ config: { grpc: { host: "127.0.0.1", port: 0, tls: server } } });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it("serves a client that trusts the node's CA and sends an API key", async () => {
+    const status = await call<GetNodeStatusResponse>(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}, node.apiKey);
+    expect(status.institutionId).toBe("test-bank");
+    expect(node.logs.text).toMatch(/"tls":"server".*gRPC listening|gRPC listening.*"tls":"server"/);
+  });
+
+  it("refuses plaintext clients and clients that do not trust its certificate", async () => {
+    const plain = await failure(call(node.address, credentials.createInsecure(), "getNodeStatus", {}, node.apiKey));
+    expect(plain.code).toBe(GrpcStatus.UNAVAILABLE);
+    const untrusting = await failure(call(node.address, tlsCredentials({ ca: rogueCa }), "getNodeStatus", {}, node.apiKey));
+    expect(untrusting.code).toBe(GrpcStatus.UNAVAILABLE);
+  });
+
+  it("still wants an API key: TLS alone authenticates nobody", async () => {
+    const err = await failure(call(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}));
+    expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
+  });
+
+  it("a node whose key does not match its certificate refuses to start, naming the field", async () => {
+    const err = await startInProcessNode({ config: { grpc: { host: "127.0.0.1", port: 0, tls: { certFile: server.certFile, keyFile: serverCa.keyFile } } } }).then(
+      (n) => n.stop().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: "CONFIG_INVALID", field: "grpc.tls.keyFile" });
+  });
+
+  it("the CLI on the node's machine connects with the config alone (it trusts the chain in grpc.tls.certFile)", async () => {
+    const configFile = path.join(tmp.dir, "tls-node.json");
+    writeFileSync(configFile, JSON.stringify({ institution: { id: "test-bank", name: "Test Bank" }, storage: { dataDir: node.dataDir }, grpc: { port: 0, tls: server } }));
+    const out = await cli(["status", "--config", configFile, "--addr", node.address]);
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("test-bank");
+  });
+});
+
+describe("mutual TLS", () => {
+  let node: InProcessNode;
+  let lenderApp: CertFiles;
+  let batchJob: CertFiles;
+  let impostor: CertFiles;
+
+  beforeAll(async () => {
+    lenderApp = issueCert(tmp.dir, clientCa, "lender-app", "client");
+    batchJob = issueCert(tmp.dir, clientCa, "batch-job", "client");
+    impostor = issueCert(tmp.dir, rogueCa, "lender-app", "client");
+    node = await startInProcessNode({
+      config: {
+        grpc: { host: "127.0.0.1", port: 0, tls: { ...server, clientCaFile: clientCa.certFile, clientRoles: { "lender-app": ["LENDER"] } } },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it("refuses a client without a certificate, even with a valid API key", async () => {
+    const err = await failure(call(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}, node.apiKey));
+    expect(err.code).toBe(GrpcStatus.UNAVAILABLE);
+  });
+
+  it("refuses a certificate from another CA, even with a listed CN", async () => {
+    const err = await failure(call(node.address, tlsCredentials({ ca: serverCa, client: impostor }), "getNodeStatus", {}, node.apiKey));
+    expect(err.code).toBe(GrpcStatus.UNAVAILABLE);
+  });
+
+  it("a listed certificate calls with its roles and no API key: it may grant consent, not furnish records", async () => {
+    const creds = tlsCredentials({ ca: serverCa, client: lenderApp });
+    const consent = await call<{ consentId: string }>(node.address, creds, "grantConsent", {
+      subject: SUBJECT,
+      purpose: Purpose.LOAN_ORIGINATION,
+      validFrom: new Date(Date.now() - 60_000),
+      validUntil: new Date(Date.now() + 86_400_000),
+      evidenceRef: "sha256:mtls-consent",
+    });
+    expect(consent.consentId).not.toBe("");
+    const err = await submitOne(node.address, tlsCredentials({ ca: serverCa, client: lenderApp }));
+    expect(err?.code).toBe(GrpcStatus.PERMISSION_DENIED);
+  });
+
+  it("a verified certificate that is not listed still needs an API key", async () => {
+    const creds = () => tlsCredentials({ ca: serverCa, client: batchJob });
+    const err = await failure(call(node.address, creds(), "getNodeStatus", {}));
+    expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(err.details).toContain("grpc.tls.clientRoles");
+    const status = await call<GetNodeStatusResponse>(node.address, creds(), "getNodeStatus", {}, node.apiKey);
+    expect(status.institutionId).toBe("test-bank");
+  });
+
+  it("the CLI authenticates with --tls-cert/--tls-key alone", async () => {
+    const out = await cli([
+      "status", "--config", path.join(tmp.dir, "absent.json"), "--addr", node.address,
+      "--tls-ca", serverCa.certFile, "--tls-cert", lenderApp.certFile, "--tls-key", lenderApp.keyFile,
+    ]);
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("test-bank");
+  });
+});
