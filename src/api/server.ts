@@ -1,8 +1,9 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import type { TlsMaterial } from "../config/tls.js";
+import type { GrpcTlsConfig, TlsMaterial } from "../config/tls.js";
 import { CreditNodeService } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
+import { ReloadingTlsCredentials } from "./tls-credentials.js";
 import { createHandlers, type ApiModules } from "./handlers.js";
 import { createReflection } from "./reflection.js";
 
@@ -13,8 +14,8 @@ export interface GrpcServerOptions {
   port: number;
   maxBatchRecords: number;
   maxMessageBytes: number;
-  /** TLS (mutual when it has a client CA); plaintext without. */
-  tls?: TlsMaterial;
+  /** TLS (mutual when it has a client CA), reloaded when its files change; plaintext without. */
+  tls?: { config: GrpcTlsConfig; material: TlsMaterial };
 }
 
 /** The node's gRPC endpoint: CreditNode, grpc.health.v1 and reflection (both open). */
@@ -22,6 +23,7 @@ export class GrpcServer {
   private server?: Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   private boundPort = 0;
+  private tlsCredentials?: ReloadingTlsCredentials;
 
   constructor(
     private readonly opts: GrpcServerOptions,
@@ -53,13 +55,16 @@ export class GrpcServer {
     this.server = server;
     this.health.setStatus("", "SERVING");
     this.health.setStatus(SERVICE_NAME, "SERVING");
-    this.modules.logger.info({ address: this.address, tls: this.opts.tls ? (this.opts.tls.clientCa ? "mutual" : "server") : "off" }, "gRPC listening");
+    this.tlsCredentials?.start();
+    const tls = this.opts.tls ? (this.opts.tls.material.clientCa ? "mutual" : "server") : "off";
+    this.modules.logger.info({ address: this.address, tls }, "gRPC listening");
   }
 
   private credentials(): ServerCredentials {
     const tls = this.opts.tls;
     if (!tls) return ServerCredentials.createInsecure();
-    return ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== undefined);
+    this.tlsCredentials = new ReloadingTlsCredentials(tls.config, tls.material, this.modules.logger);
+    return this.tlsCredentials.serverCredentials();
   }
 
   /** Stops taking calls, lets running ones finish for `graceMs`, then cuts them. */
@@ -67,6 +72,7 @@ export class GrpcServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.tlsCredentials?.stop();
     this.health.setStatus("", "NOT_SERVING");
     this.health.setStatus(SERVICE_NAME, "NOT_SERVING");
     await new Promise<void>((resolve) => {

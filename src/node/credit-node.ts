@@ -112,7 +112,7 @@ export class CreditNode {
     const institutionId = config.institution.id;
     const log = (module: string) => logger.child({ module });
     // Before anything opens: a node must not come up half-secured.
-    const tls = config.grpc.tls ? loadTlsMaterial(config.grpc.tls) : undefined;
+    const tls = config.grpc.tls ? { config: config.grpc.tls, material: loadTlsMaterial(config.grpc.tls) } : undefined;
 
     this.stores = await openStores(databasePath(config), {
       logger: log("store"),

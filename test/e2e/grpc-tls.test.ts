@@ -1,5 +1,6 @@
 import { credentials, Metadata, status as GrpcStatus, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
@@ -7,6 +8,7 @@ import { CreditNodeClient, type GetNodeStatusResponse } from "../../src/gen/cred
 import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
 import { cli } from "../helpers/node-process.js";
 import { residentId } from "../helpers/records.js";
+import { waitUntil } from "../helpers/in-process-network.js";
 import { tempDir } from "../helpers/temp.js";
 import { issueCert, makeCa, type CertFiles } from "../helpers/tls-certs.js";
 
@@ -194,5 +196,61 @@ describe("mutual TLS", () => {
     expect(out.stderr).toBe("");
     expect(out.code).toBe(0);
     expect(out.stdout).toContain("test-bank");
+  });
+});
+
+describe("certificate rotation", () => {
+  let node: InProcessNode;
+  let first: CertFiles;
+  let second: CertFiles;
+  let live: CertFiles;
+
+  /** The subject CN of the certificate the node presents to a new connection. */
+  const servedCn = (port: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: "127.0.0.1", port, ca: pem(serverCa.certFile), ALPNProtocols: ["h2"] }, () => {
+        const cn = socket.getPeerCertificate().subject.CN;
+        socket.destroy();
+        resolve(String(cn));
+      });
+      socket.on("error", reject);
+    });
+
+  /** Replaces a file the way deployment tools do: write aside, then rename over. */
+  const replace = (target: string, from: string) => {
+    copyFileSync(from, `${target}.new`);
+    renameSync(`${target}.new`, target);
+  };
+
+  beforeAll(async () => {
+    const dir = path.join(tmp.dir, "rotation");
+    mkdirSync(dir);
+    first = issueCert(tmp.dir, serverCa, "node-1", "server");
+    second = issueCert(tmp.dir, serverCa, "node-2", "server");
+    live = { certFile: path.join(dir, "node.crt"), keyFile: path.join(dir, "node.key") };
+    copyFileSync(first.certFile, live.certFile);
+    copyFileSync(first.keyFile, live.keyFile);
+    node = await startInProcessNode({ config: { grpc: { host: "127.0.0.1", port: 0, tls: live } } });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  it("serves a replaced certificate without a restart, and refuses a certificate without its key meanwhile", async () => {
+    const port = Number(node.address.split(":").pop());
+    expect(await servedCn(port)).toBe("node-1");
+
+    replace(live.certFile, second.certFile); // the new certificate, the old key: not a pair
+    await waitUntil(() => node.logs.text.includes("new TLS files refused"), 10_000, "the mismatched pair to be refused");
+    expect(node.logs.text).toContain('"field":"grpc.tls.keyFile"');
+    expect(await servedCn(port)).toBe("node-1");
+    await call<GetNodeStatusResponse>(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}, node.apiKey);
+
+    replace(live.keyFile, second.keyFile);
+    await waitUntil(async () => (await servedCn(port)) === "node-2", 10_000, "the new certificate to be served");
+    expect(node.logs.text).toContain("TLS certificate reloaded");
+    const status = await call<GetNodeStatusResponse>(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}, node.apiKey);
+    expect(status.institutionId).toBe("test-bank");
   });
 });
