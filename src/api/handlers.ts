@@ -123,8 +123,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
   return {
     submitRecords(call: ServerDuplexStream<SubmitRecordsRequest, SubmitRecordsResponse>): void {
+      let principal: Principal;
       try {
-        authorize(call, "FURNISHER");
+        principal = authorize(call, "FURNISHER");
       } catch (err) {
         call.emit("error", toServiceError(err, m.logger));
         return;
@@ -188,7 +189,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           refused = true;
           throw invalid("records", `at most ${opts.maxBatchRecords} records per batch, got ${req.records.length}`);
         }
-        const result = await m.ingest.submitBatch(req.records, stop.signal);
+        const result = await m.ingest.submitBatch(req.records, stop.signal, principal.keyId);
         recordsIngested.inc({ outcome: "accepted" }, result.accepted);
         recordsIngested.inc({ outcome: "rejected" }, result.rejected.length);
         return { batch: String(n), accepted: result.accepted, rejected: result.rejected };

@@ -30,7 +30,8 @@ export type AuditAction =
   | "KEY_ROTATED"
   | "BACKUP_TAKEN"
   | "NODE_RESTORED"
-  | "API_KEY_CREATED";
+  | "API_KEY_CREATED"
+  | "ACCOUNT_DELETED";
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };

@@ -4,7 +4,10 @@ import {
   ACCOUNT_FIELDS,
   buildRecord,
   camelToSnake,
+  DELETION_FIELDS,
   describe,
+  RECORD_KINDS_TEXT,
+  recordKindOf,
   REPAYMENT_FIELDS,
   SUBJECT_FIELDS,
   type FieldError,
@@ -17,12 +20,13 @@ export const CSV_COLUMNS: readonly string[] = [
   "record_type",
   "account_id",
   ...SUBJECT_FIELDS.map((f) => f.name),
-  ...new Set([...ACCOUNT_FIELDS, ...REPAYMENT_FIELDS].map((f) => f.name).filter((n) => n !== "account_id")),
+  ...new Set([...ACCOUNT_FIELDS, ...REPAYMENT_FIELDS, ...DELETION_FIELDS].map((f) => f.name).filter((n) => n !== "account_id")),
 ];
 
 const OWNED: { [K in RecordKind]: ReadonlySet<string> } = {
   account: new Set([...ACCOUNT_FIELDS, ...SUBJECT_FIELDS].map((f) => f.name)),
   repayment: new Set(REPAYMENT_FIELDS.map((f) => f.name)),
+  deletion: new Set(DELETION_FIELDS.map((f) => f.name)),
 };
 const SUBJECT_COLUMNS: ReadonlySet<string> = new Set(SUBJECT_FIELDS.map((f) => f.name));
 const KNOWN: ReadonlySet<string> = new Set(CSV_COLUMNS);
@@ -139,11 +143,9 @@ function rowToRecord(columns: readonly string[], cells: string[]): Omit<RecordFi
     return { error: { field: "line", reason: `expected ${columns.length} cells as in the header, found ${cells.length}` } };
   }
   const typeCell = cells[columns.indexOf("record_type")];
-  const kind = typeCell.toLowerCase();
-  if (kind !== "account" && kind !== "repayment") {
-    return {
-      error: { field: "record_type", reason: `unknown record type ${describe(typeCell)}; expected "account" or "repayment"` },
-    };
+  const kind = recordKindOf(typeCell);
+  if (kind === undefined) {
+    return { error: { field: "record_type", reason: `unknown record type ${describe(typeCell)}; expected ${RECORD_KINDS_TEXT}` } };
   }
   const values = new Map<string, unknown>();
   const subject = new Map<string, unknown>();

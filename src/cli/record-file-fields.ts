@@ -6,7 +6,15 @@ import {
   productTypeFromJSON,
   productTypeToJSON,
 } from "../gen/creditmesh/v1/common.js";
-import { AccountRecord, RepaymentRecord, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import {
+  AccountDeletion,
+  AccountRecord,
+  DeletionReason,
+  deletionReasonFromJSON,
+  deletionReasonToJSON,
+  RepaymentRecord,
+  type Record as WireRecord,
+} from "../gen/creditmesh/v1/records.js";
 
 /**
  * Field tables shared by the CSV and JSONL readers (and the writers), so both
@@ -59,6 +67,14 @@ export const PRODUCT_TYPE: EnumSpec = {
   names: enumNames(ProductType),
 };
 
+export const DELETION_REASON: EnumSpec = {
+  label: "deletion reason",
+  fromJSON: deletionReasonFromJSON,
+  toJSON: deletionReasonToJSON,
+  unrecognized: DeletionReason.UNRECOGNIZED,
+  names: enumNames(DeletionReason),
+};
+
 const spec = (name: string, kind: FieldKind): FieldSpec => ({ name, prop: snakeToCamel(name), kind });
 
 export const SUBJECT_FIELDS: readonly FieldSpec[] = [
@@ -90,6 +106,18 @@ export const REPAYMENT_FIELDS: readonly FieldSpec[] = [
   spec("amount_paid", "int64"),
   spec("balance_after", "int64"),
 ];
+
+export const DELETION_FIELDS: readonly FieldSpec[] = [spec("account_id", "string"), spec("reason", DELETION_REASON)];
+
+/** The record types of a file, as written in `record_type` and as JSONL keys. */
+export const RECORD_KINDS = ["account", "repayment", "deletion"] as const;
+
+export function recordKindOf(v: unknown): RecordKind | undefined {
+  const s = typeof v === "string" ? v.trim().toLowerCase() : undefined;
+  return (RECORD_KINDS as readonly string[]).includes(s ?? "") ? (s as RecordKind) : undefined;
+}
+
+export const RECORD_KINDS_TEXT = RECORD_KINDS.map((k) => JSON.stringify(k)).join(", ");
 
 export function snakeToCamel(s: string): string {
   return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -200,7 +228,7 @@ export function coerceFields(
   return undefined;
 }
 
-export type RecordKind = "account" | "repayment";
+export type RecordKind = (typeof RECORD_KINDS)[number];
 
 export type Built = { record: WireRecord } | { error: FieldError };
 
@@ -218,6 +246,10 @@ export function buildRecord(
   if (kind === "repayment") {
     const error = coerceFields("repayment", REPAYMENT_FIELDS, values, fields);
     return error ? { error } : { record: { kind: { $case: "repayment", value: RepaymentRecord.fromJSON(fields) } } };
+  }
+  if (kind === "deletion") {
+    const error = coerceFields("deletion", DELETION_FIELDS, values, fields);
+    return error ? { error } : { record: { kind: { $case: "deletion", value: AccountDeletion.fromJSON(fields) } } };
   }
   const error = coerceFields("account", ACCOUNT_FIELDS, values, fields);
   if (error) return { error };

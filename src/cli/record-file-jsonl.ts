@@ -2,7 +2,10 @@ import {
   ACCOUNT_FIELDS,
   buildRecord,
   camelToSnake,
+  DELETION_FIELDS,
   describe,
+  RECORD_KINDS_TEXT,
+  recordKindOf,
   REPAYMENT_FIELDS,
   SUBJECT_FIELDS,
   type Built,
@@ -13,11 +16,12 @@ import type { RecordFileItem } from "./record-file.js";
 
 const MAX_LINE_CHARS = 1 << 20;
 
-const SHAPES = '{"account": {…}}, {"repayment": {…}} or {"type": "account" | "repayment", …}';
+const SHAPES = '{"account": {…}}, {"repayment": {…}}, {"deletion": {…}} or {"type": "account" | "repayment" | "deletion", …}';
 
 const ALLOWED: { [K in RecordKind]: ReadonlySet<string> } = {
   account: new Set([...ACCOUNT_FIELDS, ...SUBJECT_FIELDS].map((f) => f.name).concat("subject")),
   repayment: new Set(REPAYMENT_FIELDS.map((f) => f.name)),
+  deletion: new Set(DELETION_FIELDS.map((f) => f.name)),
 };
 const SUBJECT_ALLOWED: ReadonlySet<string> = new Set(SUBJECT_FIELDS.map((f) => f.name));
 
@@ -40,11 +44,6 @@ function isObject(v: unknown): v is { [k: string]: unknown } {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function kindOf(v: unknown): RecordKind | undefined {
-  const s = typeof v === "string" ? v.trim().toLowerCase() : undefined;
-  return s === "account" || s === "repayment" ? s : undefined;
-}
-
 /** One JSONL line → one record or the first problem found in it. */
 export function parseJsonRecord(text: string): Built {
   let parsed: unknown;
@@ -57,18 +56,16 @@ export function parseJsonRecord(text: string): Built {
 
   const typeKey = "type" in parsed ? "type" : "record_type" in parsed ? "record_type" : undefined;
   if (typeKey !== undefined) {
-    const kind = kindOf(parsed[typeKey]);
+    const kind = recordKindOf(parsed[typeKey]);
     if (kind === undefined) {
-      return {
-        error: { field: typeKey, reason: `unknown record type ${describe(parsed[typeKey])}; expected "account" or "repayment"` },
-      };
+      return { error: { field: typeKey, reason: `unknown record type ${describe(parsed[typeKey])}; expected ${RECORD_KINDS_TEXT}` } };
     }
     const body = { ...parsed };
     delete body[typeKey];
     return fromBody(kind, body);
   }
   const keys = Object.keys(parsed);
-  const kind = keys.length === 1 ? kindOf(keys[0]) : undefined;
+  const kind = keys.length === 1 ? recordKindOf(keys[0]) : undefined;
   if (kind === undefined || keys[0] !== kind) {
     return { error: { field: "line", reason: `expected one record per line: ${SHAPES}` } };
   }
@@ -106,7 +103,7 @@ function byName(path: string, obj: { [k: string]: unknown }, allowed: ReadonlySe
 function fromBody(kind: RecordKind, body: { [k: string]: unknown }): Built {
   const named = byName(kind, body, ALLOWED[kind]);
   if ("error" in named) return named;
-  if (kind === "repayment") return buildRecord(kind, named.values);
+  if (kind !== "account") return buildRecord(kind, named.values);
 
   const { values } = named;
   const nested = values.get("subject");

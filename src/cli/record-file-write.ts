@@ -1,6 +1,6 @@
 import type { Record } from "../gen/creditmesh/v1/records.js";
 import { CSV_COLUMNS } from "./record-file-csv.js";
-import { ACCOUNT_FIELDS, REPAYMENT_FIELDS, SUBJECT_FIELDS, type FieldSpec } from "./record-file-fields.js";
+import { ACCOUNT_FIELDS, DELETION_FIELDS, REPAYMENT_FIELDS, SUBJECT_FIELDS, type FieldSpec, type RecordKind } from "./record-file-fields.js";
 
 /**
  * Writers for the formats `readRecordFile` reads, so that generated data and
@@ -26,16 +26,17 @@ function plainFields(specs: readonly FieldSpec[], msg: object, into: Plain): Pla
   return into;
 }
 
-function recordFields(record: Record): { kind: "account" | "repayment"; fields: Plain; subject?: Plain } {
+function recordFields(record: Record): { kind: RecordKind; fields: Plain; subject?: Plain } {
   const k = record.kind;
   if (k === undefined) throw new TypeError("record has no kind");
   if (k.$case === "repayment") return { kind: "repayment", fields: plainFields(REPAYMENT_FIELDS, k.value, {}) };
+  if (k.$case === "deletion") return { kind: "deletion", fields: plainFields(DELETION_FIELDS, k.value, {}) };
   const fields = plainFields(ACCOUNT_FIELDS, k.value, {});
   const subject = k.value.subject ? plainFields(SUBJECT_FIELDS, k.value.subject, {}) : undefined;
   return { kind: "account", fields, subject };
 }
 
-/** `{"account": {...}}` or `{"repayment": {...}}`, snake_case, without a newline. */
+/** `{"account": {...}}`, `{"repayment": {...}}` or `{"deletion": {...}}`, snake_case, without a newline. */
 export function formatJsonlRecord(record: Record): string {
   const { kind, fields, subject } = recordFields(record);
   if (subject !== undefined) {

@@ -9,6 +9,7 @@ import { databasePath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { loadTlsMaterial } from "../config/tls.js";
+import { accountDeletionEffects } from "../disputes/account-deletion.js";
 import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { ConsentService } from "../consent/service.js";
 import { DisputeService } from "../disputes/service.js";
@@ -140,7 +141,14 @@ export class CreditNode {
 
     const ingest = new IngestService(
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex") },
-      { store: stores.records, tokenizer, sealer: stores.cipher, clock, logger: log("ingest") },
+      {
+        store: stores.records,
+        deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
+        tokenizer,
+        sealer: stores.cipher,
+        clock,
+        logger: log("ingest"),
+      },
     );
     const holder = new HolderService(
       { institutionId },

@@ -1,8 +1,10 @@
 import { createHmac } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { isCreditMeshError } from "../errors.js";
-import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import { invalid, isCreditMeshError } from "../errors.js";
+import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
+import type { WriteOp } from "../store/database.js";
+import type { DestroyedAccounts } from "../store/level-record-store.js";
 import type { AccountPii, RecordStore, StoredAccount, StoredRepayment } from "../store/types.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
@@ -28,10 +30,33 @@ interface CheckedBatch {
   rejected: Rejection[];
   accounts: Map<string, { index: number; valid: ValidAccount }>;
   repayments: { index: number; ref: string; valid: ValidRepayment }[];
+  deletions: Map<string, { index: number; reason: DeletionReason }>;
+}
+
+/** An account a furnisher deleted, as the rest of the node hears of it. */
+export interface AccountDeleted {
+  accountRef: string;
+  subjectToken: string;
+  reason: string;
+}
+
+/**
+ * What else changes when a furnisher deletes accounts; node/ wires it to the
+ * dispute store and the audit trail.
+ */
+export interface DeletionEffects {
+  /**
+   * Called before the accounts are destroyed: an entry for a deletion that
+   * then fails (and is sent again) is better than a deletion without one.
+   */
+  record(deleted: readonly AccountDeleted[], actor: string): Promise<void>;
+  /** Write operations committed in the same batch as the deletion (closing its disputes). */
+  ops(destroyed: readonly StoredAccount[]): Promise<WriteOp[]>;
 }
 
 export interface IngestModules {
-  store: RecordStore;
+  store: RecordStore & { destroy(refs: readonly string[], opts: { extraOps?: (destroyed: readonly StoredAccount[]) => Promise<WriteOp[]> }): Promise<DestroyedAccounts> };
+  deletions?: DeletionEffects;
   tokenizer: SubjectTokenizer;
   sealer: PiiSealer;
   clock: Clock;
@@ -63,9 +88,10 @@ export class IngestService {
    * submits each batch as it arrives overlaps it with their disk I/O); the
    * lookups and writes run one batch at a time, in call order. A batch whose
    * `signal` is aborted before its turn is not written and rejects with the
-   * signal's reason.
+   * signal's reason. `actor` (the API key's id) goes into the audit trail
+   * with each deletion.
    */
-  submitBatch(records: readonly WireRecord[], signal?: AbortSignal): Promise<BatchResult> {
+  submitBatch(records: readonly WireRecord[], signal?: AbortSignal, actor = "furnisher"): Promise<BatchResult> {
     let checked: CheckedBatch;
     try {
       checked = this.check(records);
@@ -74,7 +100,7 @@ export class IngestService {
     }
     const run = this.tail.then(() => {
       signal?.throwIfAborted();
-      return this.apply(records.length, checked);
+      return this.apply(records.length, checked, actor);
     });
     this.tail = run.catch(() => undefined);
     return run;
@@ -85,6 +111,7 @@ export class IngestService {
     const rejected: Rejection[] = [];
     const accounts = new Map<string, { index: number; valid: ValidAccount }>();
     const repayments: { index: number; ref: string; valid: ValidRepayment }[] = [];
+    const deletions = new Map<string, { index: number; reason: DeletionReason }>();
     // A batch usually carries many installments of each account: one HMAC per account, not per record.
     const refs = new Map<string, string>();
     const refOf = (accountId: string): string => {
@@ -96,24 +123,28 @@ export class IngestService {
     records.forEach((record, index) => {
       try {
         const v = validateRecord(record);
-        if (v.kind === "account") {
-          accounts.set(refOf(v.account.accountId), { index, valid: v.account });
-        } else {
-          repayments.push({ index, ref: refOf(v.repayment.accountId), valid: v.repayment });
+        const accountId = v.kind === "account" ? v.account.accountId : v.kind === "repayment" ? v.repayment.accountId : v.deletion.accountId;
+        const ref = refOf(accountId);
+        // Records apply in order; the deletion is applied after the batch's writes, so nothing of the account may follow it.
+        if (deletions.has(ref)) {
+          throw invalid(`${v.kind}.account_id`, "the account is deleted earlier in this batch; send this record in a later batch");
         }
+        if (v.kind === "account") accounts.set(ref, { index, valid: v.account });
+        else if (v.kind === "repayment") repayments.push({ index, ref, valid: v.repayment });
+        else deletions.set(ref, { index, reason: v.deletion.reason });
       } catch (err) {
         if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
         rejected.push({ index, field: err.field ?? "", reason: reasonOf(err.message, err.field) });
       }
     });
-    return { rejected, accounts, repayments };
+    return { rejected, accounts, repayments, deletions };
   }
 
-  private async apply(count: number, { rejected, accounts, repayments }: CheckedBatch): Promise<BatchResult> {
-    // Accounts of the batch are read whole (the store is told what they replace);
-    // for the accounts its repayments refer to, knowing that they exist is enough.
-    const accountRefs = [...accounts.keys()];
-    const otherRefs = [...new Set(repayments.map((r) => r.ref).filter((ref) => !accounts.has(ref)))];
+  private async apply(count: number, { rejected, accounts, repayments, deletions }: CheckedBatch, actor: string): Promise<BatchResult> {
+    // Accounts of the batch, and deleted ones, are read whole (the store is told what they replace;
+    // a deletion names its subject); for the accounts its repayments refer to, knowing that they exist is enough.
+    const accountRefs = [...new Set([...accounts.keys(), ...deletions.keys()])];
+    const otherRefs = [...new Set(repayments.map((r) => r.ref).filter((ref) => !accounts.has(ref) && !deletions.has(ref)))];
     const [existing, exists] = await Promise.all([
       accountRefs.length ? this.modules.store.getAccounts(accountRefs) : [],
       otherRefs.length ? this.modules.store.hasAccounts(otherRefs) : [],
@@ -149,15 +180,36 @@ export class IngestService {
       });
     }
 
+    const deleted: AccountDeleted[] = [];
+    for (const [ref, { index, reason }] of deletions) {
+      const subjectToken = known.get(ref)?.subjectToken ?? toWrite.find((a) => a.accountRef === ref)?.subjectToken;
+      if (subjectToken === undefined) {
+        rejected.push({ index, field: "deletion.account_id", reason: "no account with this account_id has been furnished by this institution" });
+        continue;
+      }
+      deleted.push({ accountRef: ref, subjectToken, reason: deletionReasonToJSON(reason) });
+    }
+
     if (toWrite.length || repaymentWrites.length) {
       await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
     }
+    if (deleted.length) await this.destroy(deleted, actor);
     rejected.sort((a, b) => a.index - b.index);
     const accepted = count - rejected.length;
     if (rejected.length) {
       this.modules.logger.debug({ accepted, rejected: rejected.length, firstField: rejected[0]!.field }, "batch had rejections");
     }
     return { accepted, rejected };
+  }
+
+  private async destroy(deleted: readonly AccountDeleted[], actor: string): Promise<void> {
+    const effects = this.modules.deletions;
+    await effects?.record(deleted, actor);
+    await this.modules.store.destroy(
+      deleted.map((d) => d.accountRef),
+      { extraOps: effects ? (destroyed) => effects.ops(destroyed) : undefined },
+    );
+    this.modules.logger.info({ accounts: deleted.length, reasons: [...new Set(deleted.map((d) => d.reason))] }, "furnished accounts deleted");
   }
 
   private ref(accountId: string): string {

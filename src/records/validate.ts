@@ -1,6 +1,6 @@
 import { invalid } from "../errors.js";
 import type { ProductType } from "../gen/creditmesh/v1/common.js";
-import type { AccountRecord, Record, RepaymentRecord } from "../gen/creditmesh/v1/records.js";
+import { DeletionReason, deletionReasonToJSON, type AccountDeletion, type AccountRecord, type Record, type RepaymentRecord } from "../gen/creditmesh/v1/records.js";
 import { normalizeSubject, type NormalizedSubject } from "../subject/normalize.js";
 import { parseAmount } from "./amount.js";
 import { isoDateProblem } from "./dates.js";
@@ -38,7 +38,15 @@ export interface ValidRepayment {
   balanceAfter: number;
 }
 
-export type ValidRecord = { kind: "account"; account: ValidAccount } | { kind: "repayment"; repayment: ValidRepayment };
+export interface ValidDeletion {
+  accountId: string;
+  reason: DeletionReason;
+}
+
+export type ValidRecord =
+  | { kind: "account"; account: ValidAccount }
+  | { kind: "repayment"; repayment: ValidRepayment }
+  | { kind: "deletion"; deletion: ValidDeletion };
 
 const MAX_TERM_MONTHS = 480;
 const MAX_INSTALLMENT = 10_000;
@@ -126,7 +134,18 @@ export function validateRecord(r: Record): ValidRecord {
   const kind = r.kind;
   if (kind?.$case === "account") return { kind: "account", account: validateAccount(kind.value, "account") };
   if (kind?.$case === "repayment") return { kind: "repayment", repayment: validateRepayment(kind.value, "repayment") };
-  throw invalid("kind", "record must hold an account or a repayment");
+  if (kind?.$case === "deletion") return { kind: "deletion", deletion: validateDeletion(kind.value, "deletion") };
+  throw invalid("kind", "record must hold an account, a repayment or a deletion");
+}
+
+const DELETION_REASONS = [DeletionReason.FURNISHED_IN_ERROR, DeletionReason.IDENTITY_FRAUD];
+
+export function validateDeletion(d: AccountDeletion, field = "deletion"): ValidDeletion {
+  const accountId = accountIdOf(d.accountId, `${field}.account_id`);
+  if (!DELETION_REASONS.includes(d.reason)) {
+    throw invalid(`${field}.reason`, `must be one of ${DELETION_REASONS.map(deletionReasonToJSON).join(", ")}, got ${String(d.reason)}`);
+  }
+  return { accountId, reason: d.reason };
 }
 
 function accountIdOf(value: string, field: string): string {

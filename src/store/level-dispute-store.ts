@@ -1,4 +1,4 @@
-import { DisputeStatus } from "../gen/creditmesh/v1/common.js";
+import { DisputeOutcome, DisputeStatus } from "../gen/creditmesh/v1/common.js";
 import { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import { decodeStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
@@ -108,6 +108,33 @@ export class LevelDisputeStore implements DisputeStore {
       if (v !== undefined) out.push(decodeDispute(recordKeys[i], v));
     });
     return out;
+  }
+
+  /**
+   * The writes that close, as DELETED with `note`, every OPEN dispute that
+   * `institutionId` holds about these accounts, for a caller's batch (the one
+   * that deletes the accounts).
+   */
+  async closeOps(
+    accountRefs: readonly string[],
+    institutionId: string,
+    note: string,
+    resolvedAt: Date,
+  ): Promise<{ ops: WriteOp[]; closed: Dispute[] }> {
+    const level = this.levels.dispute;
+    const ops: WriteOp[] = [];
+    const closed: Dispute[] = [];
+    for (const ref of accountRefs) {
+      for (const d of await this.listForAccount(ref)) {
+        if (d.institutionId !== institutionId || d.status !== DisputeStatus.OPEN) continue;
+        const next: Dispute = { ...d, status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.DELETED, note, resolvedAt };
+        const id = keyPart("dispute_id", d.disputeId);
+        ops.push({ type: "put", sublevel: level, key: DISPUTE + SEP + id, value: Dispute.encode(next).finish() });
+        ops.push({ type: "del", sublevel: level, key: OPEN + SEP + id });
+        closed.push(next);
+      }
+    }
+    return { ops, closed };
   }
 
   /**

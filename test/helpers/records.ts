@@ -1,5 +1,5 @@
 import { IdType, ProductType } from "../../src/gen/creditmesh/v1/common.js";
-import type { AccountRecord, Record, RepaymentRecord } from "../../src/gen/creditmesh/v1/records.js";
+import { DeletionReason, type AccountRecord, type Record, type RepaymentRecord } from "../../src/gen/creditmesh/v1/records.js";
 import { residentIdCheckChar } from "../../src/subject/resident-id.js";
 
 /** A valid PRC resident ID built from a birth date and a sequence. */
@@ -46,4 +46,8 @@ export function repayment(over: Partial<RepaymentRecord> = {}): Record {
       },
     },
   };
+}
+
+export function deletion(accountId = "ACC-1", reason: DeletionReason = DeletionReason.FURNISHED_IN_ERROR): Record {
+  return { kind: { $case: "deletion", value: { accountId, reason } } };
 }

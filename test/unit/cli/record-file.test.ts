@@ -6,13 +6,13 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { CSV_COLUMNS } from "../../../src/cli/record-file-csv.js";
-import { ACCOUNT_FIELDS, REPAYMENT_FIELDS, SUBJECT_FIELDS } from "../../../src/cli/record-file-fields.js";
+import { ACCOUNT_FIELDS, DELETION_FIELDS, REPAYMENT_FIELDS, SUBJECT_FIELDS } from "../../../src/cli/record-file-fields.js";
 import { parseJsonRecord } from "../../../src/cli/record-file-jsonl.js";
 import { csvHeader, formatCsvRecord, formatJsonlRecord } from "../../../src/cli/record-file-write.js";
 import { readRecordFile, type RecordFileItem } from "../../../src/cli/record-file.js";
 import { isCreditMeshError } from "../../../src/errors.js";
 import { IdType, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
-import { AccountRecord, RepaymentRecord, type Record as WireRecord } from "../../../src/gen/creditmesh/v1/records.js";
+import { AccountDeletion, AccountRecord, DeletionReason, RepaymentRecord, type Record as WireRecord } from "../../../src/gen/creditmesh/v1/records.js";
 import { validateRecord } from "../../../src/records/validate.js";
 import { generateNetworkData, institutionRecords } from "../../../src/synthetic/index.js";
 
@@ -451,16 +451,44 @@ function withoutEmptySubject(record: WireRecord): WireRecord {
   return empty ? { kind: { $case: "account", value: { ...k.value, subject: undefined } } } : record;
 }
 
+describe("deletions", () => {
+  const deleted: WireRecord = { kind: { $case: "deletion", value: { accountId: "A1", reason: DeletionReason.IDENTITY_FRAUD } } };
+
+  it("read from a CSV row and from both JSONL shapes, reason in any case", async () => {
+    const csv = await readAll(file(".csv", `${HEADER}\n${csvRow({ record_type: "deletion", account_id: "A1", reason: "identity_fraud" })}\n`));
+    expect(csv).toEqual([{ line: 2, record: deleted }]);
+    const jsonl = await readAll(
+      file(".jsonl", '{"deletion": {"account_id": "A1", "reason": "IDENTITY_FRAUD"}}\n{"type": "deletion", "accountId": "A1", "reason": "Identity_Fraud"}\n'),
+    );
+    expect(jsonl).toEqual([{ line: 1, record: deleted }, { line: 2, record: deleted }]);
+  });
+
+  it("name the bad field: an unknown reason, a column of another record type", async () => {
+    const items = await readAll(
+      file(".csv", [HEADER, csvRow({ record_type: "deletion", account_id: "A1", reason: "MISTAKE" }), csvRow({ record_type: "deletion", account_id: "A1", installment: "1" })].join("\n")),
+    );
+    expect(items.map((i) => i.error?.field)).toEqual(["deletion.reason", "deletion.installment"]);
+    expect(items[0]!.error!.reason).toContain("FURNISHED_IN_ERROR, IDENTITY_FRAUD");
+    expect(parseJsonRecord('{"deletion": {"account_id": "A1", "balance_after": "0"}}')).toEqual({ error: { field: "deletion.balance_after", reason: "unknown field" } });
+  });
+
+  it("round-trip through the writers", async () => {
+    expect(parseJsonRecord(formatJsonlRecord(deleted))).toEqual({ record: deleted });
+    expect(await readAll(file(".csv", `${csvHeader()}\n${formatCsvRecord(deleted)}\n`))).toEqual([{ line: 2, record: deleted }]);
+  });
+});
+
 describe("field tables", () => {
   it("cover exactly the generated messages' fields, so a proto change cannot be silently dropped", () => {
     const props = (o: object) => Object.keys(o).sort();
     expect(ACCOUNT_FIELDS.map((f) => f.prop).concat("subject").sort()).toEqual(props(AccountRecord.fromPartial({})));
     expect(REPAYMENT_FIELDS.map((f) => f.prop).sort()).toEqual(props(RepaymentRecord.fromPartial({})));
+    expect(DELETION_FIELDS.map((f) => f.prop).sort()).toEqual(props(AccountDeletion.fromPartial({})));
     expect(SUBJECT_FIELDS.map((f) => f.prop).sort()).toEqual(["idNumber", "idType", "name", "phone"]);
     expect(CSV_COLUMNS).toEqual([
       "record_type", "account_id", "id_type", "id_number", "name", "phone", "product_type", "opened_on",
       "credit_limit", "term_months", "currency", "closed_on", "furnishing_consent_ref", "charged_off",
-      "installment", "due_on", "amount_due", "paid_on", "amount_paid", "balance_after",
+      "installment", "due_on", "amount_due", "paid_on", "amount_paid", "balance_after", "reason",
     ]);
   });
 });
@@ -479,7 +507,7 @@ describe("samples and documentation", () => {
       if (v.kind === "account") {
         seen.add(v.account.accountId);
         products.add(v.account.productType);
-      } else {
+      } else if (v.kind === "repayment") {
         expect(seen.has(v.repayment.accountId), `repayment of ${v.repayment.accountId} before its account`).toBe(true);
         const paid = v.repayment.paidOn || "2099-12-31";
         if (Date.parse(paid) - Date.parse(v.repayment.dueOn) >= 30 * 86_400_000) late++;

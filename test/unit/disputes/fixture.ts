@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { isoDate, ManualClock } from "../../../src/clock.js";
 import { signConsent } from "../../../src/consent/artefact.js";
 import type { AuditAction } from "../../../src/audit/trail.js";
+import { accountDeletionEffects } from "../../../src/disputes/account-deletion.js";
 import { DisputeService, type DisputeRouter } from "../../../src/disputes/service.js";
 import { CreditMeshError } from "../../../src/errors.js";
 import { ConsentStatus, IdType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
@@ -54,7 +55,10 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
   const tokenizer = new HmacSubjectTokenizer(Buffer.alloc(32, 7));
   const accountRefKey = randomBytes(32);
   const key = generateNodeKey();
-  const ingest = new IngestService({ accountRefKey }, { store: stores.records, tokenizer, sealer: stores.cipher, clock, logger });
+  const audit: AuditEntry[] = [];
+  const auditTrail = { append: async (action: AuditAction, actor: string, details: Record<string, string>) => void audit.push({ action, actor, details }) };
+  const deletions = accountDeletionEffects({ institutionId, disputes: stores.disputes, audit: auditTrail, clock });
+  const ingest = new IngestService({ accountRefKey }, { store: stores.records, deletions, tokenizer, sealer: stores.cipher, clock, logger });
   const holder = new HolderService(
     { institutionId },
     {
@@ -70,7 +74,6 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
       logger,
     } as HolderModules,
   );
-  const audit: AuditEntry[] = [];
   const service = new DisputeService(
     { institutionId, responseDays: opts.responseDays ?? 30 },
     {
@@ -79,7 +82,7 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
       ingest,
       accountRefOf: (id) => accountRefFor(accountRefKey, id),
       router: opts.router,
-      audit: { append: async (action, actor, details) => void audit.push({ action, actor, details }) },
+      audit: auditTrail,
       clock,
       logger,
     },

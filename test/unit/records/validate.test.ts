@@ -204,7 +204,7 @@ describe("validateRecord", () => {
 
   it("rejects a record with no kind", () => {
     const err = expectInvalid(() => validateRecord({}), "kind");
-    expect(err.message).toBe("kind: record must hold an account or a repayment");
+    expect(err.message).toBe("kind: record must hold an account, a repayment or a deletion");
     expectInvalid(() => validateRecord({ kind: undefined }), "kind");
   });
 });
