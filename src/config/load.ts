@@ -54,6 +54,11 @@ export function secretsPath(config: NodeConfig): string {
   return path.resolve(config.storage.secretsFile ?? path.join(config.storage.dataDir, "secrets.json"));
 }
 
+/** Erasures on request, kept beside the database so that a restore can re-apply them (store/erasure-ledger.ts). */
+export function erasureLedgerPath(config: NodeConfig): string {
+  return path.resolve(config.storage.dataDir, "erasures.jsonl");
+}
+
 export function databasePath(config: NodeConfig): string {
   return path.resolve(config.storage.dataDir, "db");
 }

@@ -5,7 +5,7 @@ import { Level } from "level";
 import { LevelAuditLog, verifyAudit } from "../audit/level-audit-log.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
-import { databasePath, secretsPath } from "../config/load.js";
+import { databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import { readRuntime } from "../config/runtime-file.js";
 import type { NodeConfig } from "../config/schema.js";
 import { readSecrets, type Secrets } from "../config/secrets.js";
@@ -15,6 +15,9 @@ import { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { NodeDatabase } from "../store/database.js";
+import { ErasureLedger, type Erasure } from "../store/erasure-ledger.js";
+import { openStores } from "../store/index.js";
+import { SubjectPurge } from "../store/subject-purge.js";
 import { KeyPrefix, SCHEMA_VERSION } from "../store/keys.js";
 
 /**
@@ -189,8 +192,10 @@ export interface RestoreOptions {
 export interface RestoreResult {
   dbPath: string;
   manifest: BackupManifest;
-  /** Audit entries after restoring (the backup's plus NODE_RESTORED). */
+  /** Audit entries after restoring (the backup's, NODE_RESTORED and any re-applied erasure). */
   auditEntries: number;
+  /** Subjects erased after the backup was taken, erased again in the restored database. */
+  erasuresReapplied: number;
 }
 
 /**
@@ -258,6 +263,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     } finally {
       await db.close();
     }
+    const reapplied = await reapplyErasures(staging, config, manifest, opts, logger);
+    if (reapplied.audited !== undefined) auditEntries = reapplied.audited;
     fsyncTree(staging);
     // Only now, with everything checked, does the existing database go.
     if (existsSync(dbPath)) {
@@ -266,11 +273,40 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     renameSync(staging, dbPath);
     fsyncDir(path.dirname(dbPath));
-    logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead }, "node restored from backup");
-    return { dbPath, manifest, auditEntries };
+    logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead, erasuresReapplied: reapplied.subjects }, "node restored from backup");
+    return { dbPath, manifest, auditEntries, erasuresReapplied: reapplied.subjects };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Erasures recorded in the ledger since the backup was taken are purged again
+ * in the restored copy, before it is put in place: an erased subject must not
+ * come back with an older backup.
+ */
+async function reapplyErasures(
+  staging: string,
+  config: NodeConfig,
+  manifest: BackupManifest,
+  opts: RestoreOptions,
+  logger: Logger,
+): Promise<{ subjects: number; audited?: number }> {
+  const latest = new Map<string, Erasure>();
+  for (const e of new ErasureLedger(erasureLedgerPath(config)).read()) {
+    if (e.at >= manifest.createdAt) latest.set(e.subjectToken, e);
+  }
+  if (latest.size === 0) return { subjects: 0 };
+  const dataKeys = readNodeSecrets(config).dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
+  const stores = await openStores(staging, { logger, dataKeys });
+  try {
+    const audit = await LevelAuditLog.open(stores.db, { clock: opts.clock, logger });
+    const purge = new SubjectPurge({ ...stores, audit, logger });
+    for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, opts.actor ?? "local-operator");
+    return { subjects: latest.size, audited: audit.head.entries };
+  } finally {
+    await stores.close();
   }
 }
 

@@ -5,7 +5,7 @@ import { GrpcServer } from "../api/server.js";
 import { ApiKeyAuditor } from "../audit/api-keys.js";
 import { LevelAuditLog } from "../audit/level-audit-log.js";
 import { systemClock, type Clock } from "../clock.js";
-import { databasePath, secretsPath } from "../config/load.js";
+import { databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { loadTlsMaterial } from "../config/tls.js";
@@ -27,6 +27,7 @@ import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { KeyRotation } from "../store/key-rotation.js";
+import { ErasureLedger } from "../store/erasure-ledger.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
 import { NODE_VERSION } from "../version.js";
@@ -230,7 +231,7 @@ export class CreditNode {
 
     await network?.start();
 
-    const subjectPurge = new SubjectPurge({ ...stores, audit, logger: log("purge") });
+    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
     const keyRotation = new KeyRotation(
       {},
       {

@@ -2,6 +2,7 @@ import { noAudit, type AuditTrail } from "../audit/trail.js";
 import { invalid } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
+import type { Erasure } from "./erasure-ledger.js";
 import { keyPart } from "./keys.js";
 import type { LevelConsentStore } from "./level-consent-store.js";
 import type { LevelDisputeStore } from "./level-dispute-store.js";
@@ -16,6 +17,9 @@ export interface SubjectPurgeModules {
   consents: LevelConsentStore;
   disputes: LevelDisputeStore;
   audit?: AuditTrail;
+  /** Where each erasure is recorded before it runs, so that a restore can re-apply it; none when re-applying. */
+  ledger?: { append(e: Erasure): void };
+  clock?: { now(): Date };
   logger: Logger;
 }
 
@@ -63,7 +67,10 @@ export class SubjectPurge {
     if (!REQUEST_REF.test(requestRef) || LOOKS_PERSONAL.test(requestRef)) {
       throw invalid("request_ref", "must be the reference of the erasure request (1-128 letters, digits or ._:+=/-), nothing personal");
     }
-    return this.queue.run(() => this.run(token, requestRef, actor));
+    return this.queue.run(() => {
+      this.modules.ledger?.append({ subjectToken: token, requestRef, at: (this.modules.clock?.now() ?? new Date()).toISOString() });
+      return this.run(token, requestRef, actor);
+    });
   }
 
   private async run(token: string, requestRef: string, actor: string): Promise<SubjectPurgeResult> {

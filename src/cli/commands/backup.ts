@@ -34,7 +34,8 @@ export function registerBackup(program: Command): void {
       const m = result.manifest;
       process.stdout.write(
         `restored ${m.keys} keys from the backup of ${m.institutionId} taken ${m.createdAt} into ${result.dbPath}\n` +
-          `audit chain verified: ${m.auditEntries} entries (head ${m.auditHead}), NODE_RESTORED appended\n`,
+          `audit chain verified: ${m.auditEntries} entries (head ${m.auditHead}), NODE_RESTORED appended\n` +
+          (result.erasuresReapplied > 0 ? `erased again: ${result.erasuresReapplied} subject(s) erased after the backup was taken\n` : ""),
       );
     });
 }
