@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import type { Metadata } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import { apiKeyMatches, readSecrets, type ApiRole } from "../config/secrets.js";
+import { watchFileChanges } from "../config/watch-file.js";
 import { CreditMeshError } from "../errors.js";
 
 export interface Principal {
@@ -24,9 +25,10 @@ export interface CallCredentials {
 
 /**
  * Who is calling. An API key (`authorization: Bearer <key>`) from the secrets
- * file (hashes only) decides when present; `creditmesh apikey create` appends
- * to that file while the node runs, so an unknown key triggers one re-read
- * when the file changed. Without a key, a client certificate the TLS layer
+ * file (hashes only) decides when present. `creditmesh apikey create` and
+ * `revoke` change that file while the node runs: while started, a change
+ * drops every remembered key at once (a revoked key stops working within
+ * moments), and an unknown key triggers one re-read when the file changed. Without a key, a client certificate the TLS layer
  * verified (mutual TLS) authenticates by its subject CN, if `certRoles` lists
  * it.
  */
@@ -35,12 +37,33 @@ export class ClientAuth {
   private mtimeMs = -1;
   /** Raw key → principal, so the hash comparison runs once per key. */
   private readonly cache = new Map<string, Principal>();
+  private unwatch?: () => void;
 
   constructor(
     private readonly secretsFile: string,
     private readonly certRoles: Readonly<Record<string, readonly ApiRole[]>> = {},
   ) {
     this.reload();
+  }
+
+  start(): void {
+    this.unwatch ??= watchFileChanges(this.secretsFile, () => this.invalidate());
+  }
+
+  stop(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  /** Forgets what was read; a secrets file that cannot be read then admits no API key (fails closed). */
+  private invalidate(): void {
+    this.cache.clear();
+    this.mtimeMs = -1;
+    try {
+      this.reload();
+    } catch {
+      this.keys = [];
+    }
   }
 
   private reload(): void {

@@ -56,6 +56,7 @@ export class GrpcServer {
     this.health.setStatus("", "SERVING");
     this.health.setStatus(SERVICE_NAME, "SERVING");
     this.tlsCredentials?.start();
+    this.modules.auth.start();
     const tls = this.opts.tls ? (this.opts.tls.material.clientCa ? "mutual" : "server") : "off";
     this.modules.logger.info({ address: this.address, tls }, "gRPC listening");
   }
@@ -73,6 +74,7 @@ export class GrpcServer {
     if (!server) return;
     this.server = undefined;
     this.tlsCredentials?.stop();
+    this.modules.auth.stop();
     this.health.setStatus("", "NOT_SERVING");
     this.health.setStatus(SERVICE_NAME, "NOT_SERVING");
     await new Promise<void>((resolve) => {

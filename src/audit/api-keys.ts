@@ -10,13 +10,15 @@ import type { LevelAuditLog } from "./level-audit-log.js";
 export const LOCAL_OPERATOR = "local-operator";
 
 /**
- * Puts API key creation into the audit trail. `creditmesh apikey create`
+ * Puts API key creation and revocation into the audit trail. `creditmesh apikey create`
  * writes the secrets file without the node (it may be stopped, and the
  * running node holds the database lock), so the node records each key it
  * has not recorded yet: at start, and whenever the secrets file changes while
  * it runs. The ids already recorded are kept in `meta/audit:apikeys`, written
  * in the same batch as the entry. An entry's time is when the node saw the
- * key; the key's own creation time is in its details.
+ * key; the key's own creation time is in its details. A recorded key that is
+ * no longer in the file was revoked (`creditmesh apikey revoke`): it gets an
+ * API_KEY_REVOKED entry and leaves the recorded set in the same batch.
  */
 export class ApiKeyAuditor {
   private readonly queue = new SerialQueue();
@@ -44,7 +46,7 @@ export class ApiKeyAuditor {
     await this.queue.run(async () => undefined);
   }
 
-  /** Appends API_KEY_CREATED for every key in the secrets file not recorded yet; returns how many. */
+  /** Appends API_KEY_CREATED for every key in the secrets file not recorded yet, API_KEY_REVOKED for every recorded key gone from it; returns how many entries. */
   record(): Promise<number> {
     return this.queue.run(async () => {
       const { audit, db } = this.modules;
@@ -52,18 +54,21 @@ export class ApiKeyAuditor {
       const raw = await db.levels.meta.get(MetaKey.auditedApiKeys);
       const recorded = new Set<string>(raw ? (JSON.parse(raw) as string[]) : []);
       const fresh = keys.filter((k) => !recorded.has(k.id));
-      await Promise.all(
-        fresh.map((k) => {
-          recorded.add(k.id);
-          return audit.appendWith(
-            "API_KEY_CREATED",
-            LOCAL_OPERATOR,
-            { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt },
-            [{ type: "put", sublevel: db.levels.meta, key: MetaKey.auditedApiKeys, value: JSON.stringify([...recorded]) }],
-          );
-        }),
-      );
-      return fresh.length;
+      const present = new Set(keys.map((k) => k.id));
+      const revoked = [...recorded].filter((id) => !present.has(id));
+      // Each entry carries the recorded set as of itself; they are written in this order.
+      const stateOps = () => [{ type: "put" as const, sublevel: db.levels.meta, key: MetaKey.auditedApiKeys, value: JSON.stringify([...recorded]) }];
+      const appends: Promise<void>[] = [];
+      for (const k of fresh) {
+        recorded.add(k.id);
+        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt }, stateOps()));
+      }
+      for (const id of revoked) {
+        recorded.delete(id);
+        appends.push(audit.appendWith("API_KEY_REVOKED", LOCAL_OPERATOR, { keyId: id }, stateOps()));
+      }
+      await Promise.all(appends);
+      return fresh.length + revoked.length;
     });
   }
 }

@@ -31,6 +31,7 @@ export type AuditAction =
   | "BACKUP_TAKEN"
   | "NODE_RESTORED"
   | "API_KEY_CREATED"
+  | "API_KEY_REVOKED"
   | "ACCOUNT_DELETED";
 
 /** For nodes and tests that keep no trail. */

@@ -150,6 +150,27 @@ export function addApiKey(file: string, roles: ApiRole[]): string {
   return key;
 }
 
+/** The id part of a raw key (`cmk_<id>_<secret>`). */
+export function apiKeyId(key: string): string | undefined {
+  return /^cmk_([0-9a-f]{8})_/.exec(key)?.[1];
+}
+
+/**
+ * Removes an API key; the running node stops accepting it within moments.
+ * The node's local key (the CLI's on this machine) cannot be revoked.
+ */
+export function revokeApiKey(file: string, id: string): { id: string; roles: ApiRole[] } {
+  const secrets = readSecrets(file);
+  const found = secrets.apiKeys.find((k) => k.id === id);
+  if (!found) throw new CreditMeshError("NOT_FOUND", `key_id: no API key ${id} in ${file}`, { field: "key_id" });
+  if (apiKeyId(secrets.localApiKey) === id) {
+    throw new CreditMeshError("CONFLICT", `key_id: ${id} is this node's local key, used by the CLI on this machine; it cannot be revoked`, { field: "key_id" });
+  }
+  secrets.apiKeys = secrets.apiKeys.filter((k) => k.id !== id);
+  writeSecrets(file, secrets);
+  return { id, roles: found.roles };
+}
+
 export function apiKeyMatches(key: string, sha256: string): boolean {
   const a = Buffer.from(hashApiKey(key), "hex");
   const b = Buffer.from(sha256, "hex");

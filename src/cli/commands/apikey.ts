@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
-import { addApiKey, API_ROLES, loadOrCreateSecrets, type ApiRole } from "../../config/secrets.js";
+import { addApiKey, API_ROLES, apiKeyId, loadOrCreateSecrets, readSecrets, revokeApiKey, type ApiRole } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
 
 export function registerApiKey(program: Command): void {
@@ -18,5 +18,25 @@ export function registerApiKey(program: Command): void {
       const file = secretsPath(loadConfig(opts.config));
       loadOrCreateSecrets(file);
       process.stdout.write(addApiKey(file, roles as ApiRole[]) + "\n");
+    });
+  apikey
+    .command("list")
+    .description("list the node's API keys: id, roles, creation time (never the keys themselves)")
+    .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
+    .action((opts: { config: string }) => {
+      const secrets = readSecrets(secretsPath(loadConfig(opts.config)));
+      const local = apiKeyId(secrets.localApiKey);
+      for (const k of secrets.apiKeys) {
+        process.stdout.write(JSON.stringify({ id: k.id, roles: k.roles, createdAt: k.createdAt, ...(k.id === local ? { local: true } : {}) }) + "\n");
+      }
+    });
+  apikey
+    .command("revoke")
+    .description("remove an API key; the running node refuses it from then on")
+    .argument("<key_id>", "the key's id (the 8 hex digits after cmk_, as `apikey list` shows)")
+    .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
+    .action((keyId: string, opts: { config: string }) => {
+      const revoked = revokeApiKey(secretsPath(loadConfig(opts.config)), keyId);
+      process.stdout.write(`revoked API key ${revoked.id} (${revoked.roles.join(",")})\n`);
     });
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApiKeyAuditor, LOCAL_OPERATOR } from "../../../src/audit/api-keys.js";
 import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
-import { addApiKey, generateSecrets, readSecrets, writeSecrets } from "../../../src/config/secrets.js";
+import { addApiKey, apiKeyId, generateSecrets, readSecrets, revokeApiKey, writeSecrets } from "../../../src/config/secrets.js";
 import { AuditEntry } from "../../../src/gen/creditmesh/v1/node.js";
 import { silentLogger } from "../../../src/logger.js";
 import { NodeDatabase } from "../../../src/store/database.js";
@@ -60,5 +60,33 @@ describe("ApiKeyAuditor", () => {
     while ((await entries()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await auditor.stop();
     expect((await entries()).map((e) => e.details.roles)).toEqual(["FURNISHER,LENDER,OPERATOR", "LENDER"]);
+  });
+});
+
+describe("ApiKeyAuditor and revocation", () => {
+  it("records a revoked key once, and a later restart records nothing more", async () => {
+    const audit = await LevelAuditLog.open(db);
+    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, db, logger: silentLogger() });
+    const id = apiKeyId(addApiKey(secretsFile, ["LENDER"]))!;
+    expect(await auditor.record()).toBe(2);
+    revokeApiKey(secretsFile, id);
+    expect(await auditor.record()).toBe(1);
+    expect(await auditor.record()).toBe(0);
+    const again = new ApiKeyAuditor({ secretsFile }, { audit: await LevelAuditLog.open(db), db, logger: silentLogger() });
+    expect(await again.record()).toBe(0);
+    const all = await entries();
+    expect(all.map((e) => [e.action, e.details.keyId])).toEqual([
+      ["API_KEY_CREATED", readSecrets(secretsFile).apiKeys[0]!.id],
+      ["API_KEY_CREATED", id],
+      ["API_KEY_REVOKED", id],
+    ]);
+    expect((await audit.verify()).ok).toBe(true);
+  });
+
+  it("refuses to revoke an unknown key or the node's local key, changing nothing", () => {
+    const before = readSecrets(secretsFile);
+    expect(() => revokeApiKey(secretsFile, "00000000")).toThrow(expect.objectContaining({ code: "NOT_FOUND", field: "key_id" }));
+    expect(() => revokeApiKey(secretsFile, apiKeyId(before.localApiKey)!)).toThrow(expect.objectContaining({ code: "CONFLICT", field: "key_id" }));
+    expect(readSecrets(secretsFile)).toEqual(before);
   });
 });
