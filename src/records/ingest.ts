@@ -4,7 +4,7 @@ import { invalid, isCreditMeshError } from "../errors.js";
 import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
 import type { WriteOp } from "../store/database.js";
-import type { DestroyedAccounts } from "../store/level-record-store.js";
+import type { LevelRecordStore } from "../store/level-record-store.js";
 import type { AccountPii, RecordStore, StoredAccount, StoredRepayment } from "../store/types.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
@@ -55,7 +55,7 @@ export interface DeletionEffects {
 }
 
 export interface IngestModules {
-  store: RecordStore & { destroy(refs: readonly string[], opts: { extraOps?: (destroyed: readonly StoredAccount[]) => Promise<WriteOp[]> }): Promise<DestroyedAccounts> };
+  store: RecordStore & Pick<LevelRecordStore, "destroy">;
   deletions?: DeletionEffects;
   tokenizer: SubjectTokenizer;
   sealer: PiiSealer;
