@@ -478,6 +478,8 @@ async function main(): Promise<number> {
     const seqSamples: number[] = [];
     let seqElapsed = 0;
     let seqCpu = zeroCpu();
+    // The floor's gRPC calls' CPU, for comparison with the client's (and lender's) share of a report.
+    const floorGrpcCpu = { client: 0, server: 0 };
     try {
       await grpcProbe.run(300);
       await p2pProbe.run(300);
@@ -485,7 +487,11 @@ async function main(): Promise<number> {
       let done = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const slice = (total: number) => Math.floor((total * (round + 1)) / ROUNDS) - Math.floor((total * round) / ROUNDS);
+        const clientBefore = cpuMs("self");
+        const serverBefore = floorPid === undefined ? NaN : cpuMs(floorPid);
         await grpcProbe.run(slice(FLOOR_CALLS), grpcSamples);
+        floorGrpcCpu.client += cpuMs("self") - clientBefore;
+        floorGrpcCpu.server += (floorPid === undefined ? NaN : cpuMs(floorPid)) - serverBefore;
         await p2pProbe.run(slice(FLOOR_CALLS), p2pSamples);
         await scanProbe.run(slice(FLOOR_CALLS), scanSamples);
         const n = slice(SEQUENTIAL);
@@ -512,6 +518,7 @@ async function main(): Promise<number> {
     const seq = summarize(seqSamples);
     const seqPerSec = (SEQUENTIAL / seqElapsed) * 1000;
     const seqCpuPer = cpuPerReport(seqCpu, SEQUENTIAL);
+    const floorGrpcCpuPer = { server_ms: round(floorGrpcCpu.server / FLOOR_CALLS, 3), client_ms: round(floorGrpcCpu.client / FLOOR_CALLS, 3) };
 
     // ------------------------------------------------------------ concurrent reports and echo, interleaved
     log(`${CONCURRENCY} concurrent clients: ${CONCURRENT_REPORTS} reports and ${ECHO_CALLS} echo calls, in ${CONCURRENT_ROUNDS} interleaved rounds…`);
@@ -588,6 +595,7 @@ async function main(): Promise<number> {
       sizes_bytes: { report_request: requestBytes, report_p50: reportBytes, query: queryBytes, answer_p50: answerBytes, repayment_value_p50: valueBytes },
       floor: {
         grpc_round_trip_ms: grpcFloor,
+        grpc_cpu_ms_per_call: floorGrpcCpuPer,
         libp2p_request_response_ms: p2pFloor,
         leveldb_range_scan_ms: scanFloor,
         floor_p50_ms: fmt(floor),
@@ -642,6 +650,14 @@ async function main(): Promise<number> {
         seq.p99,
         fmt(seqPerSec, 1),
         `${seqCpuPer.lender_ms}, ${seqCpuPer.holder_each_ms}, ${seqCpuPer.client_ms} = ${seqCpuPer.total_ms}`,
+      ],
+      [
+        "gRPC echo (floor part), sequential",
+        FLOOR_CALLS,
+        grpcFloor.p50,
+        grpcFloor.p99,
+        "",
+        `server + client = ${floorGrpcCpuPer.server_ms} + ${floorGrpcCpuPer.client_ms}`,
       ],
       [
         `reports, ${CONCURRENCY} clients`,
