@@ -51,3 +51,17 @@ export const queriesAnswered = new Counter({
   labelNames: ["status"] as const,
   registers: [registry],
 });
+
+export const authFailures = new Counter({
+  name: "creditmesh_auth_failures_total",
+  help: "gRPC calls refused before any work: no credentials, an unknown API key, or a key or certificate without the role",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+export const tlsReloads = new Counter({
+  name: "creditmesh_tls_reloads_total",
+  help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});

@@ -38,7 +38,7 @@ import { isoDateProblem } from "../records/dates.js";
 import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
-import { recordsIngested, reportLatency, reportsServed } from "../metrics.js";
+import { authFailures, recordsIngested, reportLatency, reportsServed } from "../metrics.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -77,6 +77,12 @@ export interface ApiModules {
   logger: Logger;
 }
 
+const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
+  AUTH_MISSING_KEY: "missing",
+  AUTH_UNKNOWN_KEY: "unknown_key",
+  AUTH_ROLE: "role",
+};
+
 /** Batches validated and written while the client keeps sending; past this the stream is paused. */
 const MAX_BATCHES_IN_FLIGHT = 4;
 
@@ -86,8 +92,15 @@ const MAX_BATCHES_IN_FLIGHT = 4;
  */
 export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules): CreditNodeServer {
   const authorize = (call: CallCredentials, ...roles: Parameters<typeof requireRole>[1][]): Principal => {
-    const principal = m.auth.authenticate(call);
-    requireRole(principal, ...roles);
+    let principal: Principal;
+    try {
+      principal = m.auth.authenticate(call);
+      requireRole(principal, ...roles);
+    } catch (err) {
+      const reason = err instanceof CreditMeshError ? AUTH_FAILURE_REASONS[err.code] : undefined;
+      if (reason) authFailures.inc({ reason });
+      throw err;
+    }
     m.rateLimiter?.take(principal.keyId);
     return principal;
   };

@@ -3,6 +3,7 @@ import { isCreditMeshError } from "../errors.js";
 import { loadTlsMaterial, type GrpcTlsConfig, type TlsMaterial } from "../config/tls.js";
 import { watchFileChanges } from "../config/watch-file.js";
 import type { Logger } from "../logger.js";
+import { tlsReloads } from "../metrics.js";
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
@@ -59,6 +60,7 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     } catch (err) {
       const field = isCreditMeshError(err) ? err.field : undefined;
       this.logger.warn({ field, err: (err as Error).message }, "new TLS files refused; still serving the previous certificate");
+      tlsReloads.inc({ outcome: "refused" });
       return false;
     }
     const same =
@@ -70,6 +72,7 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     for (const listener of this.identityListeners) listener(this.identityUpdate());
     for (const listener of this.caListeners) listener(this.caUpdate());
     this.logger.info("TLS certificate reloaded");
+    tlsReloads.inc({ outcome: "applied" });
     return true;
   }
 
