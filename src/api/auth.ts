@@ -28,9 +28,9 @@ export interface CallCredentials {
  * file (hashes only) decides when present. `creditmesh apikey create` and
  * `revoke` change that file while the node runs: while started, a change
  * drops every remembered key at once (a revoked key stops working within
- * moments), and an unknown key triggers one re-read when the file changed. Without a key, a client certificate the TLS layer
- * verified (mutual TLS) authenticates by its subject CN, if `certRoles` lists
- * it.
+ * moments), and an unknown key triggers one re-read when the file changed.
+ * Without a key, a client certificate the TLS layer verified (mutual TLS)
+ * authenticates by its subject CN, if `certRoles` lists it.
  */
 export class ClientAuth {
   private keys: KeyEntry[] = [];

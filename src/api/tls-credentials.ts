@@ -52,8 +52,8 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     for (const stop of this.unwatch.splice(0)) stop();
   }
 
-  /** Re-reads the files; returns whether the served material changed. */
-  reload(): boolean {
+  /** Re-reads the files and serves them if they pass and differ from what is served. */
+  private reload(): void {
     let next: TlsMaterial;
     try {
       next = loadTlsMaterial(this.tls);
@@ -61,19 +61,16 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
       const field = isCreditMeshError(err) ? err.field : undefined;
       this.logger.warn({ field, err: (err as Error).message }, "new TLS files refused; still serving the previous certificate");
       tlsReloads.inc({ outcome: "refused" });
-      return false;
+      return;
     }
-    const same =
-      next.cert.equals(this.material.cert) &&
-      next.key.equals(this.material.key) &&
-      (next.clientCa && this.material.clientCa ? next.clientCa.equals(this.material.clientCa) : next.clientCa === this.material.clientCa);
-    if (same) return false;
+    // clientCaFile is fixed by the config: both sets have a client CA or neither has.
+    const same = next.cert.equals(this.material.cert) && next.key.equals(this.material.key) && (!next.clientCa || next.clientCa.equals(this.material.clientCa!));
+    if (same) return;
     this.material = next;
     for (const listener of this.identityListeners) listener(this.identityUpdate());
     for (const listener of this.caListeners) listener(this.caUpdate());
     this.logger.info("TLS certificate reloaded");
     tlsReloads.inc({ outcome: "applied" });
-    return true;
   }
 
   private identityUpdate(): experimental.IdentityCertificateUpdate {

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { CreditMeshError } from "../errors.js";
+import { fsyncPath } from "../fs-sync.js";
 
 export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR"] as const;
 export type ApiRole = (typeof API_ROLES)[number];
@@ -92,15 +93,6 @@ export function writeSecrets(file: string, secrets: Secrets): void {
   fsyncPath(tmp);
   renameSync(tmp, file);
   fsyncPath(path.dirname(file));
-}
-
-function fsyncPath(p: string): void {
-  const fd = openSync(p, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** A data key as the secrets file holds it. */

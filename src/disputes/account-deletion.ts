@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import { DisputeStatus } from "../gen/creditmesh/v1/common.js";
 import type { AccountDeleted, DeletionEffects } from "../records/ingest.js";
 import type { LevelDisputeStore } from "../store/level-dispute-store.js";
+import { disputeAuditDetails } from "./service.js";
 
 export const DELETED_BY_FURNISHER_NOTE = "account deleted by its furnisher";
 
@@ -28,15 +29,7 @@ export function accountDeletionEffects(m: {
           const open = (await m.disputes.listForAccount(d.accountRef)).filter(
             (x) => x.institutionId === m.institutionId && x.status === DisputeStatus.OPEN,
           );
-          for (const x of open) {
-            await audit.append("DISPUTE_RESOLVED", actor, {
-              disputeId: x.disputeId,
-              subjectToken: x.subjectToken,
-              institutionId: x.institutionId,
-              accountRef: x.accountRef,
-              outcome: "DELETED",
-            });
-          }
+          for (const x of open) await audit.append("DISPUTE_RESOLVED", actor, disputeAuditDetails(x, { outcome: "DELETED" }));
         }),
       );
     },

@@ -302,14 +302,13 @@ export class DisputeService implements DisputeReceiver {
   }
 
   private async audit(action: "DISPUTE_FILED" | "DISPUTE_RECEIVED" | "DISPUTE_RESOLVED", actor: string, d: Dispute, extra: Record<string, string> = {}) {
-    await this.modules.audit?.append(action, actor, {
-      disputeId: d.disputeId,
-      subjectToken: d.subjectToken,
-      institutionId: d.institutionId,
-      accountRef: d.accountRef,
-      ...extra,
-    });
+    await this.modules.audit?.append(action, actor, disputeAuditDetails(d, extra));
   }
+}
+
+/** What the audit trail keeps of a dispute: ids and the subject token, never its text. */
+export function disputeAuditDetails(d: Dispute, extra: Record<string, string> = {}): Record<string, string> {
+  return { disputeId: d.disputeId, subjectToken: d.subjectToken, institutionId: d.institutionId, accountRef: d.accountRef, ...extra };
 }
 
 /** Why `got` is not the filing `sent` (undefined if it is). The holder sets status, dates and outcome itself. */

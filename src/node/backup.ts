@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Level } from "level";
 import { LevelAuditLog, verifyAudit } from "../audit/level-audit-log.js";
@@ -10,6 +10,7 @@ import { readRuntime } from "../config/runtime-file.js";
 import type { NodeConfig } from "../config/schema.js";
 import { readSecrets, type Secrets } from "../config/secrets.js";
 import { CreditMeshError } from "../errors.js";
+import { fsyncPath } from "../fs-sync.js";
 import { AuditEntry } from "../gen/creditmesh/v1/node.js";
 import { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
@@ -221,7 +222,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     throw new CreditMeshError("CONFLICT", `${dbPath} exists: restore refuses to replace a database unless --force is given`);
   }
   if (existsSync(dbPath)) await assertNotInUse(dbPath);
-  checkSecrets(manifest, readNodeSecrets(config));
+  const secrets = readNodeSecrets(config);
+  checkSecrets(manifest, secrets);
   if (manifest.institutionId !== config.institution.id) {
     throw new CreditMeshError(
       "CONFIG_INVALID",
@@ -263,7 +265,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     } finally {
       await db.close();
     }
-    const reapplied = await reapplyErasures(staging, config, manifest, opts, logger);
+    const reapplied = await reapplyErasures(staging, { config, secrets, manifest, actor: opts.actor, clock: opts.clock, logger });
     if (reapplied.audited !== undefined) auditEntries = reapplied.audited;
     fsyncTree(staging);
     // Only now, with everything checked, does the existing database go.
@@ -272,7 +274,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       rmSync(dbPath, { recursive: true, force: true });
     }
     renameSync(staging, dbPath);
-    fsyncDir(path.dirname(dbPath));
+    fsyncPath(path.dirname(dbPath));
     logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead, erasuresReapplied: reapplied.subjects }, "node restored from backup");
     return { dbPath, manifest, auditEntries, erasuresReapplied: reapplied.subjects };
   } catch (err) {
@@ -288,22 +290,19 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
  */
 async function reapplyErasures(
   staging: string,
-  config: NodeConfig,
-  manifest: BackupManifest,
-  opts: RestoreOptions,
-  logger: Logger,
+  o: { config: NodeConfig; secrets: Secrets; manifest: BackupManifest; actor?: string; clock?: Clock; logger: Logger },
 ): Promise<{ subjects: number; audited?: number }> {
   const latest = new Map<string, Erasure>();
-  for (const e of new ErasureLedger(erasureLedgerPath(config)).read()) {
-    if (e.at >= manifest.createdAt) latest.set(e.subjectToken, e);
+  for (const e of new ErasureLedger(erasureLedgerPath(o.config)).read()) {
+    if (e.at >= o.manifest.createdAt) latest.set(e.subjectToken, e);
   }
   if (latest.size === 0) return { subjects: 0 };
-  const dataKeys = readNodeSecrets(config).dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
-  const stores = await openStores(staging, { logger, dataKeys });
+  const dataKeys = o.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
+  const stores = await openStores(staging, { logger: o.logger, dataKeys });
   try {
-    const audit = await LevelAuditLog.open(stores.db, { clock: opts.clock, logger });
-    const purge = new SubjectPurge({ ...stores, audit, logger });
-    for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, opts.actor ?? "local-operator");
+    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger });
+    const purge = new SubjectPurge({ ...stores, audit, logger: o.logger });
+    for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, o.actor ?? "local-operator");
     return { subjects: latest.size, audited: audit.head.entries };
   } finally {
     await stores.close();
@@ -382,14 +381,9 @@ async function assertNotInUse(dbPath: string): Promise<void> {
 function writeFileDurably(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncPath(tmp);
   renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
+  fsyncPath(path.dirname(file));
 }
 
 /** Flushes every file of a directory tree to disk (a LevelDB closed without a final synced write). */
@@ -397,23 +391,7 @@ function fsyncTree(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
     if (statSync(p).isDirectory()) fsyncTree(p);
-    else {
-      const fd = openSync(p, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    else fsyncPath(p);
   }
-  fsyncDir(dir);
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncPath(dir);
 }

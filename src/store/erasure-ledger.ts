@@ -1,4 +1,6 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { fsyncPath } from "../fs-sync.js";
 
 /** One erasure on request: pseudonymous, like the audit trail's SUBJECT_PURGED entry. */
 export interface Erasure {
@@ -19,13 +21,15 @@ export class ErasureLedger {
   constructor(readonly file: string) {}
 
   append(e: Erasure): void {
-    appendFileSync(this.file, JSON.stringify(e) + "\n", { mode: 0o600 });
-    const fd = openSync(this.file, "r");
+    const created = !existsSync(this.file);
+    const fd = openSync(this.file, "a", 0o600);
     try {
+      writeSync(fd, JSON.stringify(e) + "\n");
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    if (created) fsyncPath(dirname(this.file));
   }
 
   /** Every entry, oldest first; a line cut short by a crash is skipped. */
