@@ -16,6 +16,11 @@
  * no work beyond answering with a buffer of the requested size, so what is
  * measured is transport only. Run without `serve`, the file measures the
  * floor on its own (see standalone()).
+ *
+ * Not part of the floor, for reference: the fan-out a report makes, with no
+ * data work — one signed request to several such servers (each its own
+ * process) in parallel, each verifying the request and signing its answer,
+ * every answer verified (FanOutProbe).
  */
 import "../../src/polyfill.js";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -27,8 +32,10 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { Level } from "level";
 import { Role } from "../../src/gen/creditmesh/v1/common.js";
+import { QueryAnswer, Signed } from "../../src/gen/creditmesh/v1/peer.js";
+import { signBody } from "../../src/identity/envelope.js";
 import { Membership, operatorPublicKeyToHex, parseOperatorPublicKey, signManifest } from "../../src/identity/manifest.js";
-import { NodeKey } from "../../src/identity/node-key.js";
+import { NodeKey, verifyByPeerId } from "../../src/identity/node-key.js";
 import { silentLogger } from "../../src/logger.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
 import { RpcClient, registerRpcHandler } from "../../src/p2p/rpc.js";
@@ -36,6 +43,7 @@ import { freePort } from "../../src/testnet/layout.js";
 import { makeTempDir, printTable, round, summarize, writeResults } from "./common.js";
 
 const FLOOR_PROTOCOL = "/creditmesh/bench-floor/1.0.0";
+const FANOUT_PROTOCOL = "/creditmesh/bench-fanout/1.0.0";
 const ECHO_PATH = "/creditmesh.bench.v1.Echo/Echo";
 /** Same limits as the node's gRPC server and client. */
 const GRPC_OPTIONS = {
@@ -158,10 +166,20 @@ async function serve(config: ServeConfig): Promise<void> {
     logger: silentLogger(),
   });
   await peer.start();
-  await registerRpcHandler(peer, FLOOR_PROTOCOL, async (body) => answerFor(body), {
-    maxFrameBytes: 4 * 1024 * 1024,
-    handlerTimeoutMs: 5_000,
-  });
+  const rpcLimits = { maxFrameBytes: 4 * 1024 * 1024, handlerTimeoutMs: 5_000 };
+  await registerRpcHandler(peer, FLOOR_PROTOCOL, async (body) => answerFor(body), rpcLimits);
+  // As a holder does with a query: check the requester's signature, sign what goes back.
+  await registerRpcHandler(
+    peer,
+    FANOUT_PROTOCOL,
+    async (body, from) => {
+      const request = Signed.decode(body);
+      if (!verifyByPeerId(from.peerId, request.body, request.signature)) throw new Error("request signature does not verify");
+      const answer = answerFor(request.body);
+      return QueryAnswer.encode({ signedAnswer: answer, signature: Buffer.from(key.sign(answer)) }).finish();
+    },
+    rpcLimits,
+  );
 
   let stopping = false;
   const stop = async () => {
@@ -181,56 +199,124 @@ async function serve(config: ServeConfig): Promise<void> {
   process.stdout.write(JSON.stringify(ready) + "\n");
 }
 
-/** The floor's server process, as seen from the benchmark. */
+/** The floor's server processes, as seen from the benchmark. */
 export interface FloorServer {
+  /** The first server process: the one (a) and (b) measure against. */
   pid: number;
+  /** Every server process, the first included. */
+  pids: number[];
   grpcAddress: string;
-  /** A PeerNode in this process, connected to the server's, with an RPC client. */
-  p2p: { node: PeerNode; rpc: RpcClient; serverPeerId: string };
+  /**
+   * A PeerNode in this process, connected to every server's, with an RPC
+   * client; `serverPeerId` is the first server's.
+   */
+  p2p: { node: PeerNode; rpc: RpcClient; key: NodeKey; serverPeerId: string; serverPeerIds: string[] };
   stop(): Promise<void>;
 }
 
+interface ServerProcess {
+  pid: number;
+  ready: ServeReady;
+  kill(): Promise<void>;
+}
+
 /**
- * Starts the echo/libp2p server process and, in this process, the client
- * PeerNode connected to it. Both PeerNodes are members of a two-member
- * network signed by a throwaway operator key.
+ * Starts `peers` echo/libp2p server processes (one unless asked) and, in this
+ * process, the client PeerNode connected to all of them. All are members of
+ * one network signed by a throwaway operator key.
  */
-export async function startFloorServer(opts: { onSpawn?: (pid: number) => void } = {}): Promise<FloorServer> {
+export async function startFloorServer(opts: { peers?: number; onSpawn?: (pid: number) => void } = {}): Promise<FloorServer> {
+  const peers = Math.max(1, opts.peers ?? 1);
   const operator = NodeKey.fromSeed(randomBytes(32));
-  const server = NodeKey.fromSeed(randomBytes(32));
   const client = NodeKey.fromSeed(randomBytes(32));
-  const p2pPort = await freePort();
+  const servers = await Promise.all(
+    Array.from({ length: peers }, async () => ({ key: NodeKey.fromSeed(randomBytes(32)), p2pPort: await freePort() })),
+  );
   const manifest = signManifest(
     {
       networkId: "bench-floor",
       version: "1",
       members: [
         { institutionId: "floor-client", name: "floor client", peerId: client.peerId, roles: [Role.LENDER], addrs: [] },
-        { institutionId: "floor-server", name: "floor server", peerId: server.peerId, roles: [Role.FURNISHER], addrs: [`/ip4/127.0.0.1/tcp/${p2pPort}`] },
+        ...servers.map((s, i) => ({
+          institutionId: `floor-server-${i}`,
+          name: `floor server ${i}`,
+          peerId: s.key.peerId,
+          roles: [Role.FURNISHER],
+          addrs: [`/ip4/127.0.0.1/tcp/${s.p2pPort}`],
+        })),
       ],
     },
     operator,
   );
-  const config: ServeConfig = {
-    grpcHost: "127.0.0.1",
-    p2pPort,
-    serverSeed: Buffer.from(server.seed).toString("hex"),
-    operatorPublicKey: operatorPublicKeyToHex(operator.publicKey),
-    manifest: { body: Buffer.from(manifest.body).toString("base64"), signature: Buffer.from(manifest.signature).toString("base64") },
-  };
+  const started = await Promise.allSettled(
+    servers.map((s) =>
+      spawnServer(
+        {
+          grpcHost: "127.0.0.1",
+          p2pPort: s.p2pPort,
+          serverSeed: Buffer.from(s.key.seed).toString("hex"),
+          operatorPublicKey: operatorPublicKeyToHex(operator.publicKey),
+          manifest: { body: Buffer.from(manifest.body).toString("base64"), signature: Buffer.from(manifest.signature).toString("base64") },
+        },
+        opts.onSpawn,
+      ),
+    ),
+  );
+  const processes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const killAll = () => Promise.all(processes.map((p) => p.kill()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await killAll();
+    throw failed.reason;
+  }
 
+  let node: PeerNode | undefined;
+  try {
+    node = await PeerNode.create({
+      key: client,
+      membership: new Membership(operator.publicKey, manifest),
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      logger: silentLogger(),
+    });
+    await node.start();
+    const connecting = node;
+    await Promise.all(processes.map((p) => connecting.connect(p.ready.peerId, AbortSignal.timeout(15_000))));
+  } catch (err) {
+    await node?.stop().catch(() => undefined);
+    await killAll();
+    throw err;
+  }
+  const rpc = new RpcClient(node, { maxFrameBytes: 4 * 1024 * 1024 });
+  const peerNode = node;
+  return {
+    pid: processes[0].pid,
+    pids: processes.map((p) => p.pid),
+    grpcAddress: processes[0].ready.grpcAddress,
+    p2p: { node: peerNode, rpc, key: client, serverPeerId: processes[0].ready.peerId, serverPeerIds: processes.map((p) => p.ready.peerId) },
+    stop: async () => {
+      rpc.stop();
+      await peerNode.stop().catch(() => undefined);
+      await killAll();
+    },
+  };
+}
+
+/** One server process, started from this file with its config on stdin; resolves once it listens. */
+async function spawnServer(config: ServeConfig, onSpawn?: (pid: number) => void): Promise<ServerProcess> {
   const self = fileURLToPath(import.meta.url);
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", self, "serve"], {
     cwd: path.dirname(self),
     stdio: ["pipe", "pipe", "pipe"],
   });
-  opts.onSpawn?.(child.pid!);
+  onSpawn?.(child.pid!);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-16 * 1024)));
   child.stdin!.write(JSON.stringify(config) + "\n");
 
   const kill = async () => {
+    child.stdin!.end();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
@@ -239,9 +325,8 @@ export async function startFloorServer(opts: { onSpawn?: (pid: number) => void }
     }
   };
 
-  let ready: ServeReady;
   try {
-    ready = await new Promise<ServeReady>((resolve, reject) => {
+    const ready = await new Promise<ServeReady>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`floor server did not start:\n${stderr}`)), 60_000);
       child.stdout!.on("data", (d: Buffer) => {
@@ -261,39 +346,11 @@ export async function startFloorServer(opts: { onSpawn?: (pid: number) => void }
         reject(new Error(`floor server exited during start:\n${stderr}`));
       });
     });
+    return { pid: child.pid!, ready, kill };
   } catch (err) {
     await kill();
     throw err;
   }
-
-  let node: PeerNode | undefined;
-  try {
-    node = await PeerNode.create({
-      key: client,
-      membership: new Membership(operator.publicKey, manifest),
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      logger: silentLogger(),
-    });
-    await node.start();
-    await node.connect(ready.peerId, AbortSignal.timeout(15_000));
-  } catch (err) {
-    await node?.stop().catch(() => undefined);
-    await kill();
-    throw err;
-  }
-  const rpc = new RpcClient(node, { maxFrameBytes: 4 * 1024 * 1024 });
-  const peerNode = node;
-  return {
-    pid: child.pid!,
-    grpcAddress: ready.grpcAddress,
-    p2p: { node: peerNode, rpc, serverPeerId: ready.peerId },
-    stop: async () => {
-      rpc.stop();
-      await peerNode.stop().catch(() => undefined);
-      child.stdin!.end();
-      await kill();
-    },
-  };
 }
 
 // ---------------------------------------------------------------- measurements
@@ -396,6 +453,40 @@ export class Libp2pProbe {
       const answer = await rpc.request(serverPeerId, FLOOR_PROTOCOL, this.#request);
       into.push(performance.now() - t);
       if (answer.length !== this.opts.answerBytes) throw new Error(`floor answer of ${answer.length} bytes, expected ${this.opts.answerBytes}`);
+    }
+    return into;
+  }
+}
+
+/**
+ * For reference, not part of the floor: the fan-out of a report with no data
+ * work. Each call signs one request, sends it to every floor server in
+ * parallel over the reused streams (each verifies it and signs its answer)
+ * and verifies every answer; returns ms per fan-out.
+ */
+export class FanOutProbe {
+  readonly #request: Buffer;
+
+  constructor(
+    private readonly floor: FloorServer,
+    private readonly opts: { requestBytes: number; answerBytes: number },
+  ) {
+    // The signature and its envelope are part of the request's size.
+    this.#request = sizedRequest(Math.max(4, opts.requestBytes - 70), opts.answerBytes);
+  }
+
+  async run(calls: number, into: number[] = []): Promise<number[]> {
+    const { rpc, key, serverPeerIds } = this.floor.p2p;
+    for (let i = 0; i < calls; i++) {
+      const t = performance.now();
+      const envelope = Signed.encode(signBody(key, this.#request)).finish();
+      const answers = await Promise.all(serverPeerIds.map((peerId) => rpc.request(peerId, FANOUT_PROTOCOL, envelope)));
+      answers.forEach((bytes, j) => {
+        const answer = QueryAnswer.decode(bytes);
+        if (!verifyByPeerId(serverPeerIds[j], answer.signedAnswer, answer.signature)) throw new Error("fan-out answer signature does not verify");
+        if (answer.signedAnswer.length !== this.opts.answerBytes) throw new Error(`fan-out answer of ${answer.signedAnswer.length} bytes, expected ${this.opts.answerBytes}`);
+      });
+      into.push(performance.now() - t);
     }
     return into;
   }

@@ -63,6 +63,7 @@ import {
   GrpcEchoConcurrentProbe,
   GrpcEchoProbe,
   LevelScanProbe,
+  FanOutProbe,
   Libp2pProbe,
   runConcurrent,
   startEchoServer,
@@ -108,6 +109,7 @@ const PURPOSE = Purpose.LOAN_ORIGINATION;
 
 const nodePids = new Set<number>();
 let floorServer: FloorServer | undefined;
+const floorPids = new Set<number>();
 let floorPid: number | undefined;
 let tearingDown: Promise<void> | undefined;
 
@@ -127,7 +129,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 // Last resort if something exits without going through teardown().
 process.on("exit", () => {
-  for (const pid of [...nodePids, ...(floorPid ? [floorPid] : [])]) {
+  for (const pid of [...nodePids, ...floorPids]) {
     if (isAlive(pid)) {
       try {
         process.kill(pid, "SIGKILL");
@@ -466,14 +468,18 @@ async function main(): Promise<number> {
 
     // ------------------------------------------------------------ floor and sequential, interleaved
     log(`floor and ${SEQUENTIAL} sequential reports, in ${ROUNDS} interleaved rounds…`);
-    floorServer = await startFloorServer({ onSpawn: (pid) => (floorPid = pid) });
+    // One floor server per holder: the first for the floor, all of them for the fan-out reference.
+    floorServer = await startFloorServer({ peers: NODES - 1, onSpawn: (pid) => floorPids.add(pid) });
+    floorPid = floorServer.pid;
     const authorization = `Bearer ${layout.nodes[0].apiKey}`;
     const grpcProbe = new GrpcEchoProbe(floorServer.grpcAddress, { requestBytes, answerBytes: reportBytes, authorization });
     const p2pProbe = new Libp2pProbe(floorServer, { requestBytes: queryBytes, answerBytes });
+    const fanOutProbe = new FanOutProbe(floorServer, { requestBytes: queryBytes, answerBytes });
     const scanProbe = await LevelScanProbe.open(path.join(temp.dir, "floor-leveldb"), { prefixes: 5_000, keysPerPrefix: keysPerScan, valueBytes });
     const grpcSamples: number[] = [];
     const p2pSamples: number[] = [];
     const scanSamples: number[] = [];
+    const fanOutSamples: number[] = [];
     const seqCheck = new ReportChecker();
     const seqSamples: number[] = [];
     let seqElapsed = 0;
@@ -484,6 +490,7 @@ async function main(): Promise<number> {
       await grpcProbe.run(300);
       await p2pProbe.run(300);
       await scanProbe.run(300);
+      await fanOutProbe.run(300);
       let done = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const slice = (total: number) => Math.floor((total * (round + 1)) / ROUNDS) - Math.floor((total * round) / ROUNDS);
@@ -494,6 +501,7 @@ async function main(): Promise<number> {
         floorGrpcCpu.server += (floorPid === undefined ? NaN : cpuMs(floorPid)) - serverBefore;
         await p2pProbe.run(slice(FLOOR_CALLS), p2pSamples);
         await scanProbe.run(slice(FLOOR_CALLS), scanSamples);
+        await fanOutProbe.run(slice(FLOOR_CALLS), fanOutSamples);
         const n = slice(SEQUENTIAL);
         const cpuBefore = cpuSnapshot(pids);
         const t0 = performance.now();
@@ -515,6 +523,9 @@ async function main(): Promise<number> {
     const p2pFloor = summarize(p2pSamples);
     const scanFloor = summarize(scanSamples);
     const floor = grpcFloor.p50 + p2pFloor.p50 + scanFloor.p50;
+    const fanOut = summarize(fanOutSamples);
+    // A report that did nothing but its transport and signatures: gRPC, the fan-out, one scan.
+    const bareReport = grpcFloor.p50 + fanOut.p50 + scanFloor.p50;
     const seq = summarize(seqSamples);
     const seqPerSec = (SEQUENTIAL / seqElapsed) * 1000;
     const seqCpuPer = cpuPerReport(seqCpu, SEQUENTIAL);
@@ -600,6 +611,13 @@ async function main(): Promise<number> {
         leveldb_range_scan_ms: scanFloor,
         floor_p50_ms: fmt(floor),
       },
+      // Reference, not a target: the same transport with the report's fan-out shape and no data work.
+      fan_out_reference: {
+        peers: NODES - 1,
+        latency_ms: fanOut,
+        grpc_plus_fan_out_plus_scan_ms: fmt(bareReport),
+        over_floor: fmt(bareReport / floor, 2),
+      },
       sequential: {
         reports: SEQUENTIAL,
         latency_ms: seq,
@@ -639,6 +657,7 @@ async function main(): Promise<number> {
       ["libp2p req/resp, reused stream", p2pFloor.p50, p2pFloor.p99, `${queryBytes} B → ${answerBytes} B`],
       ["LevelDB range scan", scanFloor.p50, scanFloor.p99, `${keysPerScan} keys × ${valueBytes} B`],
       ["floor (sum of p50s)", fmt(floor), "", ""],
+      [`reference: libp2p fan-out to ${NODES - 1} peers, signed`, fanOut.p50, fanOut.p99, `1 sign + ${NODES - 1} verify here, 1 verify + 1 sign per peer`],
     ]);
     o.write("\n");
     printTable([
@@ -674,6 +693,7 @@ async function main(): Promise<number> {
     printTable([
       ["target", "measured", "limit", "result"],
       ["sequential p50 / floor", p50Ratio.toFixed(2), `≤ ${TARGET_P50_RATIO}`, verdict(p50Ratio <= TARGET_P50_RATIO)],
+      [`  reference: (gRPC + ${NODES - 1}-peer fan-out + scan) / floor, a report with no data work`, (bareReport / floor).toFixed(2), "", ""],
       [`reports/s ÷ echo calls/s at ${CONCURRENCY}`, throughputRatio.toFixed(3), `≥ ${TARGET_THROUGHPUT_RATIO}`, verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)],
       ["  for comparison: CPU per echo call ÷ CPU per report", cpuRatio.toFixed(3), "", ""],
       ["  for comparison: reports/s ÷ echo calls/s, server in this process", (concPerSec / localEchoPerSec).toFixed(3), "", ""],
