@@ -8,5 +8,6 @@ export function disputeApi(service: DisputeService): DisputeApi {
     file: (req, subjectToken, caller) => service.file(subjectToken, req.institutionId, req.accountRef, req.reason, actor(caller)),
     resolve: (req, caller) => service.resolve(req.disputeId, req.outcome, req.note, req.corrected, actor(caller)),
     list: (includeResolved) => service.list(includeResolved),
+    get: (disputeId) => service.current(disputeId),
   };
 }

@@ -12,6 +12,8 @@ import type {
   BackupRequest,
   BackupResponse,
   ExportAuditRequest,
+  GetDisputeRequest,
+  GetDisputeResponse,
   ListDisputesRequest,
   ListDisputesResponse,
   PurgeSubjectRequest,
@@ -52,6 +54,8 @@ export interface DisputeApi {
   file(req: FileDisputeRequest, subjectToken: string, caller: Caller): Promise<Dispute>;
   resolve(req: ResolveDisputeRequest, caller: Caller): Promise<Dispute>;
   list(includeResolved: boolean): Promise<Dispute[]>;
+  /** A dispute held or filed here, refreshed from its holder when still open. */
+  get(disputeId: string): Promise<GetDisputeResponse>;
 }
 
 /** Operator actions; each is recorded in the audit trail by its implementation. */
@@ -265,6 +269,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["FURNISHER", "OPERATOR"], async (req) => ({
       disputes: await disputes().list(req.includeResolved),
     })),
+
+    // Whoever may file a dispute may follow it.
+    getDispute: unary<GetDisputeRequest, GetDisputeResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => disputes().get(req.disputeId)),
 
     purgeSubject: unary<PurgeSubjectRequest, PurgeSubjectResponse>(["OPERATOR"], async (req, call) => {
       if (!req.requestRef.trim()) throw invalid("request_ref", "required: the reference of the verified erasure request");

@@ -16,6 +16,8 @@ export const MAX_REASON_CHARS = 500;
 export const MAX_NOTE_CHARS = 1000;
 /** A filing routed to another holder gives up after this unless the caller passes its own signal. */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 10_000;
+/** Asking a holder for a dispute's current state gives up after this: the last known state is answered instead. */
+export const DEFAULT_STATUS_TIMEOUT_MS = 3_000;
 
 /**
  * Delivers a dispute to the institution that holds the account and returns
@@ -24,11 +26,15 @@ export const DEFAULT_ROUTE_TIMEOUT_MS = 10_000;
  */
 export interface DisputeRouter {
   send(institutionId: string, dispute: Dispute, signal?: AbortSignal): Promise<Dispute>;
+  /** The holder's current record of a dispute filed through this node (signature checked by p2p/). */
+  status(institutionId: string, disputeId: string, signal?: AbortSignal): Promise<Dispute>;
 }
 
-/** The holder's side of a routed filing; p2p/ calls it once the filer is authenticated. */
+/** The holder's side of routed disputes; p2p/ calls it once the filer is authenticated. */
 export interface DisputeReceiver {
   receive(dispute: Dispute, fromInstitutionId: string): Promise<Dispute>;
+  /** The current record of a dispute held here, for the member it was filed through only. */
+  statusFor(disputeId: string, fromInstitutionId: string): Promise<Dispute>;
 }
 
 /** What disputes need of the furnished records. */
@@ -47,6 +53,7 @@ export interface DisputeServiceOptions {
   /** Days the holder has to resolve a dispute before its tradeline is withheld. */
   responseDays: number;
   routeTimeoutMs?: number;
+  statusTimeoutMs?: number;
 }
 
 export interface DisputeServiceModules {
@@ -243,6 +250,56 @@ export class DisputeService implements DisputeReceiver {
   get(disputeId: string): Promise<Dispute | undefined> {
     checkDisputeId(disputeId, "dispute_id");
     return this.modules.store.get(disputeId);
+  }
+
+  /**
+   * One dispute this node holds or filed, as its holder has it now. A copy of
+   * a dispute filed with another member that is still OPEN here is refreshed
+   * from that holder first (and kept); if the holder cannot answer in time,
+   * the copy is answered with `current: false`. A resolved dispute never
+   * changes again, so its copy is current without asking.
+   */
+  async current(disputeId: string, signal?: AbortSignal): Promise<{ dispute: Dispute; current: boolean }> {
+    if (!disputeId) throw invalid("dispute_id", "required");
+    checkDisputeId(disputeId, "dispute_id");
+    const known = await this.modules.store.get(disputeId);
+    if (!known) throw new CreditMeshError("NOT_FOUND", `dispute_id: this node holds and filed no dispute ${disputeId}`, { field: "dispute_id" });
+    if (known.institutionId === this.opts.institutionId || known.status !== DisputeStatus.OPEN) return { dispute: known, current: true };
+    const { router } = this.modules;
+    if (!router) return { dispute: known, current: false };
+    let answer: Dispute;
+    try {
+      answer = await router.status(known.institutionId, disputeId, signal ?? AbortSignal.timeout(this.opts.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS));
+    } catch (err) {
+      this.modules.logger.warn({ disputeId, holder: known.institutionId, err: (err as Error).message }, "dispute status not refreshed");
+      return { dispute: known, current: false };
+    }
+    const problem = filingMismatch(answer, known);
+    if (problem) {
+      this.modules.logger.warn({ disputeId, holder: known.institutionId, problem }, "holder answered with another dispute; copy kept");
+      return { dispute: known, current: false };
+    }
+    if (answer.status === known.status) return { dispute: known, current: true };
+    const updated = await this.queue.run(disputeId, async () => {
+      await this.modules.store.put(answer);
+      return answer;
+    });
+    this.modules.logger.info(
+      { disputeId, holder: updated.institutionId, outcome: disputeOutcomeToJSON(updated.outcome) },
+      "dispute copy updated from its holder",
+    );
+    return { dispute: updated, current: true };
+  }
+
+  /** The holder's side of current(): only the member a dispute was filed through may read it. */
+  async statusFor(disputeId: string, fromInstitutionId: string): Promise<Dispute> {
+    checkDisputeId(disputeId, "dispute_id");
+    const dispute = await this.modules.store.get(disputeId);
+    // One answer for "no such dispute" and "not filed through you": a member learns nothing about others' disputes.
+    if (!dispute || dispute.institutionId !== this.opts.institutionId || dispute.filedViaInstitutionId !== fromInstitutionId) {
+      throw new CreditMeshError("NOT_FOUND", `dispute_id: no dispute ${disputeId} filed through ${fromInstitutionId} is held here`, { field: "dispute_id" });
+    }
+    return dispute;
   }
 
   /** Checks that the account is this subject's, then stores the dispute OPEN with its deadline. */

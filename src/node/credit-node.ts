@@ -179,7 +179,7 @@ export class CreditNode {
           consents: stores.consents,
           audit,
           // Bound lazily: the dispute service routes through this network layer.
-          disputes: { receive: (dispute, from) => disputes.receive(dispute, from) },
+          disputes: { receive: (dispute, from) => disputes.receive(dispute, from), statusFor: (id, from) => disputes.statusFor(id, from) },
           clock,
           logger: log("p2p"),
         },
@@ -194,7 +194,10 @@ export class CreditNode {
         records: stores.records,
         ingest,
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
-        router: network && { send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal) },
+        router: network && {
+          send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal),
+          status: (holderId, disputeId, signal) => network.disputeStatus(holderId, disputeId, signal),
+        },
         audit,
         clock,
         logger: log("dispute"),

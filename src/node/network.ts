@@ -12,8 +12,8 @@ import { readManifestFile, type Membership } from "../identity/manifest.js";
 import type { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { PeerNode } from "../p2p/peer-node.js";
-import { createDisputeHandler } from "../p2p/dispute-handler.js";
-import { DISPUTE_MAX_FRAME_BYTES, DISPUTE_PROTOCOL, QUERY_MAX_FRAME_BYTES, QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../p2p/protocols.js";
+import { createDisputeHandler, createDisputeStatusHandler } from "../p2p/dispute-handler.js";
+import { DISPUTE_MAX_FRAME_BYTES, DISPUTE_PROTOCOL, DISPUTE_STATUS_PROTOCOL, QUERY_MAX_FRAME_BYTES, QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../p2p/protocols.js";
 import { createQueryHandler } from "../p2p/query-handler.js";
 import { RemoteDisputes } from "../p2p/remote-disputes.js";
 import { RemoteHolders } from "../p2p/remote-holders.js";
@@ -104,24 +104,23 @@ export class NetworkLayer implements Holders {
       }),
     );
     if (modules.disputes) {
-      const disputeHandler = createDisputeHandler(
-        { institutionId: opts.institutionId, maxClockSkewMs: opts.p2p.maxClockSkewMs },
-        {
-          membership: modules.membership,
-          receiver: modules.disputes,
-          sign: (data) => modules.key.sign(data),
-          rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,
-          clock: modules.clock,
-          logger: modules.logger.child({ protocol: "dispute" }),
-        },
-      );
-      await peer.addService(
-        new RpcServer(peer, DISPUTE_PROTOCOL, disputeHandler, {
-          maxFrameBytes: Math.min(opts.p2p.maxMessageBytes, DISPUTE_MAX_FRAME_BYTES),
-          handlerTimeoutMs: opts.p2p.handlerTimeoutMs,
-          logger: modules.logger,
-        }),
-      );
+      const disputeOpts = { institutionId: opts.institutionId, maxClockSkewMs: opts.p2p.maxClockSkewMs };
+      const disputeModules = {
+        membership: modules.membership,
+        receiver: modules.disputes,
+        sign: (data: Uint8Array) => modules.key.sign(data),
+        // One budget per member for filings and status requests together.
+        rateLimiter: opts.p2p.rateLimitPerPeer > 0 ? new RateLimiter(opts.p2p.rateLimitPerPeer, undefined, modules.clock) : undefined,
+        clock: modules.clock,
+        logger: modules.logger.child({ protocol: "dispute" }),
+      };
+      const limits = {
+        maxFrameBytes: Math.min(opts.p2p.maxMessageBytes, DISPUTE_MAX_FRAME_BYTES),
+        handlerTimeoutMs: opts.p2p.handlerTimeoutMs,
+        logger: modules.logger,
+      };
+      await peer.addService(new RpcServer(peer, DISPUTE_PROTOCOL, createDisputeHandler(disputeOpts, disputeModules), limits));
+      await peer.addService(new RpcServer(peer, DISPUTE_STATUS_PROTOCOL, createDisputeStatusHandler(disputeOpts, disputeModules), limits));
     }
     const client = new RpcClient(peer, { maxFrameBytes: opts.p2p.maxMessageBytes, logger: modules.logger });
     await peer.addService(client);
@@ -148,12 +147,17 @@ export class NetworkLayer implements Holders {
         },
       ),
     );
-    this.remoteDisputes = new RemoteDisputes({
-      membership: modules.membership,
-      request: (peerId, body, signal) => client.request(peerId, DISPUTE_PROTOCOL, body, signal),
-      sign: (data) => modules.key.sign(data),
-      logger: modules.logger.child({ protocol: "dispute" }),
-    });
+    this.remoteDisputes = new RemoteDisputes(
+      { institutionId: opts.institutionId },
+      {
+        membership: modules.membership,
+        request: (peerId, body, signal) => client.request(peerId, DISPUTE_PROTOCOL, body, signal),
+        requestStatus: (peerId, body, signal) => client.request(peerId, DISPUTE_STATUS_PROTOCOL, body, signal),
+        sign: (data) => modules.key.sign(data),
+        clock: modules.clock,
+        logger: modules.logger.child({ protocol: "dispute" }),
+      },
+    );
     this.remote = new RemoteHolders(
       { institutionId: opts.institutionId },
       {
@@ -209,6 +213,12 @@ export class NetworkLayer implements Holders {
   sendDispute(institutionId: string, dispute: Dispute, signal?: AbortSignal): Promise<Dispute> {
     if (!this.remoteDisputes) return Promise.reject(new CreditMeshError("P2P_UNREACHABLE", "the peer network is not running"));
     return this.remoteDisputes.send(institutionId, dispute, signal);
+  }
+
+  /** Asks the member holding a dispute filed here for its current record (DisputeRouter). */
+  disputeStatus(institutionId: string, disputeId: string, signal?: AbortSignal): Promise<Dispute> {
+    if (!this.remoteDisputes) return Promise.reject(new CreditMeshError("P2P_UNREACHABLE", "the peer network is not running"));
+    return this.remoteDisputes.status(institutionId, disputeId, signal);
   }
 
   async publishRevocation(revocation: Revocation): Promise<void> {

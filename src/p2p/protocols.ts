@@ -5,6 +5,8 @@
 
 export const QUERY_PROTOCOL = "/creditmesh/query/1.0.0";
 export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
+/** "The current state of a dispute I filed with you." */
+export const DISPUTE_STATUS_PROTOCOL = "/creditmesh/dispute-status/1.0.0";
 /** "The revocations you issued after position X": catch-up for members that missed the gossip. */
 export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 

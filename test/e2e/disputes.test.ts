@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { DisputeFlag, DisputeOutcome, DisputeStatus, HolderStatus, IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
 import { Dispute } from "../../src/gen/creditmesh/v1/dispute.js";
-import type { ListDisputesResponse } from "../../src/gen/creditmesh/v1/node.js";
+import type { GetDisputeResponse, ListDisputesResponse } from "../../src/gen/creditmesh/v1/node.js";
 import type { AccountRecord } from "../../src/gen/creditmesh/v1/records.js";
 import type { CreditReport, Tradeline } from "../../src/gen/creditmesh/v1/report.js";
 import { account, residentId } from "../helpers/records.js";
@@ -94,6 +94,8 @@ describe("disputes across a three-node network", () => {
   const fileDispute = (m: NetworkMember, loan: Loan, reason: string, subject = X): Promise<Dispute> =>
     m.client!.unary("fileDispute", { subject, institutionId: HOLDER, accountRef: refs[loan], reason });
 
+  const getDispute = (m: NetworkMember, disputeId: string): Promise<GetDisputeResponse> => m.client!.unary("getDispute", { disputeId });
+
   const resolve = (disputeId: string, outcome: DisputeOutcome, note = "", corrected?: AccountRecord): Promise<Dispute> =>
     B.client!.unary("resolveDispute", { disputeId, outcome, note, corrected });
 
@@ -150,6 +152,11 @@ describe("disputes across a three-node network", () => {
     expect(listed.map((x) => [x.disputeId, x.status, x.respondBy])).toEqual([[d.disputeId, DisputeStatus.OPEN, d.respondBy]]);
     expect((await listDisputes(A)).disputes).toEqual([]);
 
+    // The borrower follows it where it was filed: A asks B and shows B's record.
+    expect(await getDispute(A, d.disputeId)).toEqual({ dispute: d, current: true });
+    // C neither filed nor holds it.
+    await rejects(getDispute(C, d.disputeId), GrpcStatus.NOT_FOUND, "dispute_id");
+
     // Only the holder resolves it.
     await rejects(A.client!.unary("resolveDispute", { disputeId: d.disputeId, outcome: DisputeOutcome.DELETED, note: "" }), GrpcStatus.NOT_FOUND, "dispute_id");
 
@@ -161,6 +168,11 @@ describe("disputes across a three-node network", () => {
     expect((await listDisputes(B)).disputes).toEqual([]);
     expect((await listDisputes(B, true)).disputes.map((x) => [x.disputeId, x.outcome])).toEqual([[d.disputeId, DisputeOutcome.VERIFIED_ACCURATE]]);
     await rejects(resolve(d.disputeId, DisputeOutcome.DELETED), GrpcStatus.FAILED_PRECONDITION);
+
+    // Where it was filed, the borrower now sees B's outcome and note, and so does the holder.
+    for (const m of [A, B]) {
+      expect(await getDispute(m, d.disputeId), m.layout.institutionId).toEqual({ dispute: r, current: true });
+    }
   });
 
   it("refusals are typed and name the field: wrong subject, unknown account or institution, bad reason", async () => {
@@ -244,6 +256,11 @@ describe("disputes across a three-node network", () => {
       expect(Dispute.fromJSON(JSON.parse(resolved.stdout))).toMatchObject({ status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.CORRECTED, note: "second correction" });
       expect((await holderLines(C)).get("corrected")).toMatchObject({ balance: "140000", dispute: DisputeFlag.NONE });
 
+      // Where it was filed, `dispute show` has the holder's outcome.
+      const shown = await cli(C, "dispute", "show", d.disputeId);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(Dispute.fromJSON(JSON.parse(shown.stdout))).toMatchObject({ disputeId: d.disputeId, status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.CORRECTED });
+
       const all = await cli(B, "dispute", "list", "--all", "--format", "json");
       expect(all.code, all.stderr).toBe(0);
       expect((JSON.parse(all.stdout) as unknown[]).map((x) => Dispute.fromJSON(x).disputeId)).toContain(d.disputeId);
@@ -280,6 +297,16 @@ describe("disputes across a three-node network", () => {
     // A late answer puts it back, flagged as the outcome says.
     await resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "late, but verified");
     expect((await holderLines(A)).get("late")!.dispute).toBe(DisputeFlag.RESOLVED_DISAGREES);
+  });
+
+  // Stops B: keep this test last.
+  it("with the holder down, the node it was filed through answers its last copy as not current, within the status timeout", async () => {
+    const d = await fileDispute(A, "verified", "the late mark is still there");
+    await B.node!.stop();
+    const started = Date.now();
+    const answer = await getDispute(A, d.disputeId);
+    expect(answer).toEqual({ dispute: d, current: false });
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

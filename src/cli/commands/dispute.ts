@@ -58,6 +58,22 @@ export function registerDispute(program: Command): void {
       }
     });
 
+  addClientOptions(
+    dispute
+      .command("show")
+      .description("one dispute filed through or held by this node, as its holder has it now; prints the dispute")
+      .argument("<dispute_id>"),
+  ).action(async (disputeId: string, opts: ClientFlags) => {
+    const conn = connect(opts);
+    try {
+      const { dispute: found, current } = await call(conn, conn.client.getDispute, { disputeId });
+      process.stdout.write(JSON.stringify(found ? Dispute.toJSON(found) : {}, null, 2) + "\n");
+      if (!current) process.stderr.write(`the holder could not be reached: this is the last state this node had from it\n`);
+    } finally {
+      conn.close();
+    }
+  });
+
   addClientOptions(dispute.command("list").description("disputes this institution holds, open ones with their deadlines"))
     .option("--all", "include resolved disputes", false)
     .option("--format <format>", "text or json", "text")

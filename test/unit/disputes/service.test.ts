@@ -12,6 +12,10 @@ afterEach(async () => {
   fx = undefined;
 });
 
+const notAsked = async (): Promise<never> => {
+  throw new Error("not asked in this test");
+};
+
 async function holderWithLoans(...ids: string[]): Promise<DisputeFixture> {
   fx = await disputeFixture();
   await fx.furnish(...ids.map((id) => loan(id)));
@@ -187,7 +191,7 @@ describe("resolving", () => {
   });
 
   it("refuses unknown, already resolved and foreign disputes, and unknown outcomes, each by its code", async () => {
-    const router: DisputeRouter = { send: async (_id, d) => ({ ...d, respondBy: new Date(d.filedAt!.getTime() + 30 * DAY_MS) }) };
+    const router: DisputeRouter = { send: async (_id, d) => ({ ...d, respondBy: new Date(d.filedAt!.getTime() + 30 * DAY_MS) }), status: notAsked };
     fx = await disputeFixture({ router });
     const f = fx;
     await f.furnish(loan("L-1"));
@@ -225,7 +229,7 @@ describe("filing through another node", () => {
 
   it("routes to the holder, keeps the holder's record as a copy that does not affect its own tradelines or list", async () => {
     const send = vi.fn<DisputeRouter["send"]>(async (_id, d) => holderRecord(d));
-    fx = await disputeFixture({ institutionId: "bank-a", router: { send } });
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send, status: notAsked } });
     const f = fx;
     await f.furnish(loan("L-1"));
     const d = await f.service.file(f.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "apikey:k1");
@@ -246,16 +250,103 @@ describe("filing through another node", () => {
       send: async () => {
         throw new (await import("../../../src/errors.js")).CreditMeshError("NOT_FOUND", "account_ref: no such account", { field: "account_ref" });
       },
+      status: notAsked,
     };
     fx = await disputeFixture({ institutionId: "bank-a", router: refusing });
     await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "NOT_FOUND", "account_ref");
     expect(await fx.stores.disputes.listAll()).toEqual([]);
     await fx.close();
 
-    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => ({ ...holderRecord(d), accountRef: "ffffffffffffffff" }) } });
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => ({ ...holderRecord(d), accountRef: "ffffffffffffffff" }), status: notAsked } });
     await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "UNAVAILABLE");
     expect(await fx.stores.disputes.listAll()).toEqual([]);
     expect(fx.audit).toEqual([]);
+  });
+});
+
+describe("following a dispute filed through another node", () => {
+  const holderRecord = (d: Dispute): Dispute => ({ ...d, filedAt: new Date("2026-03-01T00:00:05Z"), respondBy: new Date("2026-03-31T00:00:05Z") });
+  const resolved = (d: Dispute): Dispute => ({
+    ...holderRecord(d),
+    status: DisputeStatus.RESOLVED,
+    outcome: DisputeOutcome.VERIFIED_ACCURATE,
+    note: "checked against the contract",
+    resolvedAt: new Date("2026-03-05T00:00:00Z"),
+  });
+
+  it("asks the holder while the copy is open, keeps the resolution, and stops asking once resolved", async () => {
+    let holder: Dispute | undefined;
+    const status = vi.fn<DisputeRouter["status"]>(async (_id, disputeId) => {
+      if (!holder || holder.disputeId !== disputeId) throw new Error("unknown");
+      return holder;
+    });
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => (holder = holderRecord(d)), status } });
+    const d = await fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
+
+    expect(await fx.service.current(d.disputeId)).toEqual({ dispute: d, current: true });
+    expect(status).toHaveBeenCalledTimes(1);
+    expect(status.mock.calls[0]!.slice(0, 2)).toEqual(["cfc-b", d.disputeId]);
+    expect(status.mock.calls[0]![2]).toBeInstanceOf(AbortSignal);
+
+    holder = resolved(holder!);
+    const now = await fx.service.current(d.disputeId);
+    expect(now).toEqual({ dispute: holder, current: true });
+    // The copy keeps what the holder said, and a resolved dispute is not asked about again.
+    expect(await fx.service.get(d.disputeId)).toEqual(holder);
+    expect(await fx.service.current(d.disputeId)).toEqual({ dispute: holder, current: true });
+    expect(status).toHaveBeenCalledTimes(2);
+    // Still not this node's dispute: its own list stays empty.
+    expect(await fx.service.list(true)).toEqual([]);
+  });
+
+  it("answers the last known copy, not current, when the holder fails or answers with another dispute", async () => {
+    let answer: (d: Dispute) => Promise<Dispute> = async () => {
+      throw new (await import("../../../src/errors.js")).CreditMeshError("P2P_UNREACHABLE", "no connection");
+    };
+    let filed: Dispute | undefined;
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => holderRecord(d), status: async () => answer(filed!) } });
+    filed = await fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
+    expect(await fx.service.current(filed.disputeId)).toEqual({ dispute: filed, current: false });
+
+    answer = async (d) => ({ ...resolved(d), accountRef: "ffffffffffffffff" });
+    expect(await fx.service.current(filed.disputeId)).toEqual({ dispute: filed, current: false });
+    expect(await fx.service.get(filed.disputeId)).toEqual(filed);
+  });
+
+  it("a holder's own dispute is current without asking anyone; unknown and malformed ids are refused by field", async () => {
+    const f = await holderWithLoans("L-1");
+    const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    expect(await f.service.current(d.disputeId)).toEqual({ dispute: d, current: true });
+    await expectCode(f.service.current(""), "VALIDATION_FAILED", "dispute_id");
+    await expectCode(f.service.current("bad id!"), "VALIDATION_FAILED", "dispute_id");
+    await expectCode(f.service.current("00000000-0000-4000-8000-000000000000"), "NOT_FOUND", "dispute_id");
+  });
+
+  it("the holder shows a dispute only to the member it was filed through", async () => {
+    const f = await holderWithLoans("L-1");
+    const routed: Dispute = {
+      disputeId: "5b0f3c1e-2f7d-4c55-9d0a-1f2e3d4c5b6a",
+      subjectToken: f.token(X),
+      institutionId: "cfc-b",
+      accountRef: f.refOf("L-1"),
+      reason: "never late",
+      status: DisputeStatus.OPEN,
+      outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+      note: "",
+      filedAt: f.clock.now(),
+      respondBy: undefined,
+      resolvedAt: undefined,
+      filedViaInstitutionId: "bank-a",
+    };
+    const stored = await f.service.receive(routed, "bank-a");
+    expect(await f.service.statusFor(routed.disputeId, "bank-a")).toEqual(stored);
+    await expectCode(f.service.statusFor(routed.disputeId, "ecom-c"), "NOT_FOUND", "dispute_id");
+    // Its own dispute, filed here: not filed through any other member.
+    const own = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    await expectCode(f.service.statusFor(own.disputeId, "bank-a"), "NOT_FOUND", "dispute_id");
+    await expectCode(f.service.statusFor("00000000-0000-4000-8000-000000000000", "bank-a"), "NOT_FOUND", "dispute_id");
+    const resolvedHere = await f.service.resolve(routed.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "ok", undefined, "a");
+    expect(await f.service.statusFor(routed.disputeId, "bank-a")).toEqual(resolvedHere);
   });
 });
 

@@ -4,11 +4,11 @@ import type { DisputeReceiver } from "../../../src/disputes/service.js";
 import { CreditMeshError, isCreditMeshError } from "../../../src/errors.js";
 import { DisputeOutcome, DisputeStatus } from "../../../src/gen/creditmesh/v1/common.js";
 import { Dispute } from "../../../src/gen/creditmesh/v1/dispute.js";
-import { Signed } from "../../../src/gen/creditmesh/v1/peer.js";
+import { DisputeStatusRequest, Signed } from "../../../src/gen/creditmesh/v1/peer.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, verifyByPeerId, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { createDisputeHandler } from "../../../src/p2p/dispute-handler.js";
+import { createDisputeHandler, createDisputeStatusHandler } from "../../../src/p2p/dispute-handler.js";
 import { RemoteDisputes } from "../../../src/p2p/remote-disputes.js";
 import { RpcRemoteError } from "../../../src/p2p/rpc-client.js";
 import { manifestFor } from "./net-fixture.js";
@@ -40,16 +40,26 @@ const filing = (over: Partial<Dispute> = {}): Dispute => ({
   ...over,
 });
 
-/** The holder's receiver: stores nothing, answers as a holder would (OPEN, 30 days). */
-const accepting = (): DisputeReceiver & { calls: [Dispute, string][] } => {
+/** The holder's receiver: stores nothing, answers as a holder would (OPEN, 30 days; status: resolved, to the filer only). */
+const accepting = (): DisputeReceiver & { calls: [Dispute, string][]; statusCalls: [string, string][] } => {
   const calls: [Dispute, string][] = [];
+  const statusCalls: [string, string][] = [];
   return {
     calls,
+    statusCalls,
     receive: async (d, from) => {
       calls.push([d, from]);
       return { ...d, respondBy: new Date(d.filedAt!.getTime() + 30 * 86_400_000) };
     },
+    statusFor: async (id, from) => {
+      statusCalls.push([id, from]);
+      if (id !== filing().disputeId || from !== FILER) throw new CreditMeshError("NOT_FOUND", `dispute_id: no dispute ${id} filed through ${from} is held here`, { field: "dispute_id" });
+      return { ...filing(), status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.VERIFIED_ACCURATE, note: "checked", resolvedAt: clock.now() };
+    },
   };
+};
+const notAsked = async (): Promise<never> => {
+  throw new Error("not asked in this test");
 };
 
 const handlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)) =>
@@ -60,6 +70,17 @@ const handlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => hold
 
 const envelope = (d: Dispute, key: NodeKey = filerKey): Uint8Array => {
   const body = Dispute.encode(d).finish();
+  return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(key.sign(body)) }).finish();
+};
+
+const statusHandlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)) =>
+  createDisputeStatusHandler(
+    { institutionId: HOLDER, maxClockSkewMs: 60_000 },
+    { membership, receiver, sign, clock, logger: silentLogger() },
+  );
+
+const statusRequest = (over: Partial<DisputeStatusRequest> = {}, key: NodeKey = filerKey): Uint8Array => {
+  const body = DisputeStatusRequest.encode({ disputeId: filing().disputeId, requesterInstitutionId: FILER, issuedAt: clock.now(), ...over }).finish();
   return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(key.sign(body)) }).finish();
 };
 
@@ -106,21 +127,59 @@ describe("dispute protocol, holder side", () => {
   });
 });
 
+describe("dispute status protocol, holder side", () => {
+  it("answers the filing member with the dispute as the holder has it, signed by the holder", async () => {
+    const receiver = accepting();
+    const answer = Signed.decode(await statusHandlerFor(receiver)(statusRequest(), { peerId: filerKey.peerId }, new AbortController().signal));
+    expect(verifyByPeerId(holderKey.peerId, answer.body, answer.signature)).toBe(true);
+    expect(Dispute.decode(answer.body)).toMatchObject({ disputeId: filing().disputeId, status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.VERIFIED_ACCURATE });
+    expect(receiver.statusCalls).toEqual([[filing().disputeId, FILER]]);
+  });
+
+  it("asks the domain in the name of the connection's member, so another member gets NOT_FOUND", async () => {
+    const receiver = accepting();
+    const request = statusRequest({ requesterInstitutionId: idOf(otherKey) }, otherKey);
+    expect(await codeOf(statusHandlerFor(receiver)(request, { peerId: otherKey.peerId }, new AbortController().signal))).toBe("NOT_FOUND");
+    expect(receiver.statusCalls).toEqual([[filing().disputeId, idOf(otherKey)]]);
+  });
+
+  it("refuses non-members, forged signatures, a requester other than the sender, stale requests and garbage, before the domain sees them", async () => {
+    const receiver = accepting();
+    const handle = statusHandlerFor(receiver);
+    const signal = new AbortController().signal;
+    expect(await codeOf(handle(statusRequest({}, outsiderKey), { peerId: outsiderKey.peerId }, signal))).toBe("MEMBERSHIP_DENIED");
+    expect(await codeOf(handle(statusRequest({}, otherKey), { peerId: filerKey.peerId }, signal))).toBe("SIGNATURE_INVALID");
+    // A member asking in the filer's name.
+    expect(await codeOf(handle(statusRequest({}, otherKey), { peerId: otherKey.peerId }, signal))).toBe("MEMBERSHIP_DENIED");
+    const stale = new Date(clock.now().getTime() - 61_000);
+    expect(await codeOf(handle(statusRequest({ issuedAt: stale }), { peerId: filerKey.peerId }, signal))).toBe("VALIDATION_FAILED");
+    expect(await codeOf(handle(statusRequest({ issuedAt: undefined }), { peerId: filerKey.peerId }, signal))).toBe("VALIDATION_FAILED");
+    expect(await codeOf(handle(new Uint8Array([0xff, 0xff, 0xff]), { peerId: filerKey.peerId }, signal))).toBe("P2P_PROTOCOL");
+    expect(receiver.statusCalls).toEqual([]);
+  });
+});
+
 describe("dispute protocol, filer side (RemoteDisputes over an in-memory transport)", () => {
-  const router = (handle: ReturnType<typeof handlerFor>, filer: NodeKey = filerKey) =>
-    new RemoteDisputes({
-      membership,
-      sign: (data) => filer.sign(data),
-      logger: silentLogger(),
-      request: async (peerId, body, signal) => {
-        expect(peerId).toBe(holderKey.peerId);
-        try {
-          return await handle(body, { peerId: filer.peerId }, signal);
-        } catch (err) {
-          throw asRemote(err);
-        }
+  const over = (handle: ReturnType<typeof handlerFor>, filer: NodeKey) => async (peerId: string, body: Uint8Array, signal: AbortSignal) => {
+    expect(peerId).toBe(holderKey.peerId);
+    try {
+      return await handle(body, { peerId: filer.peerId }, signal);
+    } catch (err) {
+      throw asRemote(err);
+    }
+  };
+  const router = (handle: ReturnType<typeof handlerFor>, filer: NodeKey = filerKey, statusHandle = statusHandlerFor(accepting())) =>
+    new RemoteDisputes(
+      { institutionId: membership.byPeerId(filer.peerId)!.institutionId },
+      {
+        membership,
+        sign: (data) => filer.sign(data),
+        clock,
+        logger: silentLogger(),
+        request: over(handle, filer),
+        requestStatus: over(statusHandle, filer),
       },
-    });
+    );
 
   it("returns the holder's dispute once its signature verifies", async () => {
     const d = await router(handlerFor(accepting())).send(HOLDER, filing());
@@ -137,12 +196,13 @@ describe("dispute protocol, filer side (RemoteDisputes over an in-memory transpo
       receive: async () => {
         throw new CreditMeshError("NOT_FOUND", "account_ref: institution x holds no account y of this subject", { field: "account_ref" });
       },
+      statusFor: notAsked,
     };
     const err = await router(handlerFor(refusing)).send(HOLDER, filing()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CreditMeshError);
     expect((err as CreditMeshError).code).toBe("NOT_FOUND");
     expect((err as CreditMeshError).field).toBe("account_ref");
-    const failing: DisputeReceiver = { receive: vi.fn(async () => Promise.reject(new Error("disk on fire"))) };
+    const failing: DisputeReceiver = { receive: vi.fn(async () => Promise.reject(new Error("disk on fire"))), statusFor: notAsked };
     expect(await codeOf(router(handlerFor(failing)).send(HOLDER, filing()))).toBe("UNAVAILABLE");
   });
 
@@ -150,5 +210,18 @@ describe("dispute protocol, filer side (RemoteDisputes over an in-memory transpo
     const err = await router(handlerFor(accepting())).send("nobody", filing()).catch((e: unknown) => e);
     expect((err as CreditMeshError).code).toBe("NOT_FOUND");
     expect((err as CreditMeshError).field).toBe("institution_id");
+  });
+
+  it("status() returns the holder's current record once its signature verifies", async () => {
+    const d = await router(handlerFor(accepting())).status(HOLDER, filing().disputeId);
+    expect(d).toMatchObject({ disputeId: filing().disputeId, status: DisputeStatus.RESOLVED, note: "checked" });
+  });
+
+  it("status() rejects an answer not signed by the holder, and passes NOT_FOUND through", async () => {
+    const forging = statusHandlerFor(accepting(), (data) => otherKey.sign(data));
+    expect(await codeOf(router(handlerFor(accepting()), filerKey, forging).status(HOLDER, filing().disputeId))).toBe("UNAVAILABLE");
+    const err = await router(handlerFor(accepting())).status(HOLDER, "00000000-0000-4000-8000-000000000000").catch((e: unknown) => e);
+    expect((err as CreditMeshError).code).toBe("NOT_FOUND");
+    expect((err as CreditMeshError).field).toBe("dispute_id");
   });
 });
