@@ -14,6 +14,8 @@ import type {
   ExportAuditRequest,
   GetDisputeRequest,
   GetDisputeResponse,
+  ListConsentsRequest,
+  ListConsentsResponse,
   ListDisputesRequest,
   ListDisputesResponse,
   PurgeSubjectRequest,
@@ -227,6 +229,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     }),
 
     revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, call) => m.consents.revoke(req.consentId, caller(call).keyId)),
+
+    // Whoever records or revokes a borrower's consents may show them to the borrower.
+    listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => ({
+      consents: await m.consents.listForSubject(subjectToken(req.subject)),
+    })),
 
     getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
       const token = subjectToken(req.subject);

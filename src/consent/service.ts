@@ -105,6 +105,22 @@ export class ConsentService {
     return revoked;
   }
 
+  /**
+   * The subject's consents recorded at this node, newest first, each with its
+   * status as of now (REVOKED, EXPIRED past valid_until, else as granted).
+   */
+  async listForSubject(subjectToken: string): Promise<Consent[]> {
+    const now = this.modules.clock.now();
+    const own = (await this.modules.store.listForSubject(subjectToken)).filter((c) => c.granteeInstitutionId === this.opts.institutionId);
+    const listed = await Promise.all(
+      own.map(async (c) => {
+        const revokedAt = c.revokedAt ?? (await this.modules.store.getRevocation(c.consentId));
+        return { ...c, status: effectiveStatus(c, now, revokedAt), revokedAt };
+      }),
+    );
+    return listed.sort((a, b) => (b.issuedAt?.getTime() ?? 0) - (a.issuedAt?.getTime() ?? 0) || a.consentId.localeCompare(b.consentId));
+  }
+
   /** The consent with its status as of now (EXPIRED past valid_until). */
   async get(consentId: string): Promise<Consent | undefined> {
     const consent = await this.modules.store.get(consentId);

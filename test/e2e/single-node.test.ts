@@ -1,7 +1,8 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addApiKey } from "../../src/config/secrets.js";
-import { AccountStatus, HolderStatus, IdType, ProductType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import { AccountStatus, ConsentStatus, HolderStatus, IdType, ProductType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import type { ListConsentsResponse } from "../../src/gen/creditmesh/v1/node.js";
 import { TestClient } from "../helpers/grpc-client.js";
 import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
 import { account, repayment, residentId } from "../helpers/records.js";
@@ -132,6 +133,35 @@ describe("a single node over gRPC", () => {
 
     await client.unary("revokeConsent", { consentId: consent.consentId });
     await expect(report(consent.consentId)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+  });
+
+  it("lists a borrower's consents with their status now, to roles that record them, by the subject's identity", async () => {
+    const granted = await client.unary("grantConsent", {
+      subject,
+      purpose: Purpose.CREDIT_LIMIT_REVIEW,
+      validFrom: new Date(Date.now() - DAY),
+      validUntil: new Date(Date.now() + 90 * DAY),
+      evidenceRef: "sha256:fedcba9876543210",
+    });
+    const { consents }: ListConsentsResponse = await client.unary("listConsents", { subject });
+    expect(consents[0]).toEqual(granted);
+    // The report test's consent, revoked there, is listed after it as REVOKED.
+    expect(consents.slice(1).map((c) => [c.purpose, c.status])).toEqual([[Purpose.LOAN_ORIGINATION, ConsentStatus.REVOKED]]);
+    expect(consents[1]!.revokedAt).toBeInstanceOf(Date);
+
+    const other = { ...subject, idNumber: residentId("19850101", 7), name: "李雷" };
+    expect((await client.unary("listConsents", { subject: other })).consents).toEqual([]);
+    await expect(client.unary("listConsents", { subject: { ...subject, idNumber: "123" } })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+
+    const furnisher = new TestClient(n.address, addApiKey(n.node.secretsFile, ["FURNISHER"]));
+    const anonymous = new TestClient(n.address);
+    try {
+      expect((await furnisher.unary("listConsents", { subject })).consents).toHaveLength(2);
+      await expect(anonymous.unary("listConsents", { subject })).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    } finally {
+      furnisher.close();
+      anonymous.close();
+    }
   });
 
   it("names the field of a bad report request", async () => {

@@ -1,13 +1,15 @@
 import type { Command } from "commander";
+import { consentStatusToJSON, purposeToJSON } from "../../gen/creditmesh/v1/common.js";
 import { Consent } from "../../gen/creditmesh/v1/consent.js";
 import { invalid } from "../../errors.js";
 import { call, connect } from "../client.js";
+import { renderTable } from "../table.js";
 import { addClientOptions, addSubjectOptions, purposeFrom, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 
 export function registerConsent(program: Command): void {
-  const consent = program.command("consent").description("record or revoke a borrower's authorization at this node");
+  const consent = program.command("consent").description("record, list or revoke a borrower's authorizations at this node");
   addSubjectOptions(addClientOptions(consent.command("grant").description("record a borrower's authorization; prints the consent")))
     .requiredOption("--purpose <purpose>", "LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT, SUBJECT_REQUEST or FURNISHING")
     .requiredOption("--evidence-ref <ref>", "reference (e.g. SHA-256) of the signed authorization the institution keeps")
@@ -42,5 +44,28 @@ export function registerConsent(program: Command): void {
         conn.close();
       }
     },
+  );
+  addSubjectOptions(addClientOptions(consent.command("list").description("a borrower's authorizations recorded at this node, newest first, with their status now")))
+    .option("--format <format>", "text or json", "text")
+    .action(async (opts: ClientFlags & SubjectFlags & { format: string }) => {
+      const format = opts.format.toLowerCase();
+      if (format !== "text" && format !== "json") throw invalid("format", `must be text or json, got ${opts.format}`);
+      const conn = connect(opts);
+      try {
+        const { consents } = await call(conn, conn.client.listConsents, { subject: subjectFrom(opts) });
+        process.stdout.write(format === "json" ? JSON.stringify(consents.map((c) => Consent.toJSON(c)), null, 2) + "\n" : renderConsents(consents));
+      } finally {
+        conn.close();
+      }
+    });
+}
+
+/** One line per consent. */
+export function renderConsents(consents: readonly Consent[]): string {
+  if (consents.length === 0) return "no consents\n";
+  const iso = (d: Date | undefined) => d?.toISOString() ?? "";
+  return renderTable(
+    ["CONSENT_ID", "STATUS", "PURPOSE", "VALID_FROM", "VALID_UNTIL", "REVOKED_AT", "EVIDENCE_REF"],
+    consents.map((c) => [c.consentId, consentStatusToJSON(c.status), purposeToJSON(c.purpose), iso(c.validFrom), iso(c.validUntil), iso(c.revokedAt), c.evidenceRef]),
   );
 }

@@ -5,6 +5,7 @@ import { DisputeOutcome, disputeOutcomeFromJSON, disputeOutcomeToJSON, DisputeSt
 import { Dispute } from "../../gen/creditmesh/v1/dispute.js";
 import type { AccountRecord } from "../../gen/creditmesh/v1/records.js";
 import { call, connect } from "../client.js";
+import { renderTable } from "../table.js";
 import { parseJsonRecord } from "../record-file-jsonl.js";
 import { addClientOptions, addSubjectOptions, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
@@ -140,10 +141,7 @@ export function renderDisputes(disputes: readonly Dispute[], now: Date): string 
     d.respondBy?.toISOString() ?? "",
     d.reason.replace(/\s+/g, " ").slice(0, 60),
   ]);
-  const header = ["DISPUTE_ID", "STATUS", "DEADLINE/OUTCOME", "ACCOUNT_REF", "FILED_VIA", "FILED_AT", "RESPOND_BY", "REASON"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
+  return renderTable(["DISPUTE_ID", "STATUS", "DEADLINE/OUTCOME", "ACCOUNT_REF", "FILED_VIA", "FILED_AT", "RESPOND_BY", "REASON"], rows);
 }
 
 function deadline(respondBy: Date | undefined, now: Date): string {

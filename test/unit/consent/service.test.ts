@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/clock.js";
+import { ConsentService } from "../../../src/consent/service.js";
+import { ConsentStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { generateNodeKey } from "../../../src/identity/node-key.js";
+import { silentLogger } from "../../../src/logger.js";
+import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelConsentStore } from "../../../src/store/level-consent-store.js";
+
+const DAY_MS = 86_400_000;
+const X = "ab".repeat(32);
+const Y = "cd".repeat(32);
+
+let dir: string;
+let db: NodeDatabase;
+let store: LevelConsentStore;
+let clock: ManualClock;
+let service: ConsentService;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "creditmesh-consents-"));
+  db = await NodeDatabase.open(join(dir, "db"));
+  store = new LevelConsentStore(db);
+  clock = new ManualClock("2026-03-01T00:00:00Z");
+  service = new ConsentService({ institutionId: "bank-a" }, { store, signer: generateNodeKey(), clock, logger: silentLogger() });
+});
+
+afterEach(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const grant = (subjectToken: string, purpose: Purpose, days: number): Promise<Consent> =>
+  service.grant({ subjectToken, purpose, validUntil: new Date(clock.now().getTime() + days * DAY_MS), evidenceRef: `sha256:${subjectToken.slice(0, 8)}-${days}` });
+
+describe("ConsentService.listForSubject", () => {
+  it("lists the subject's consents newest first, each with its status now: ACTIVE, REVOKED, EXPIRED", async () => {
+    const shortLived = await grant(X, Purpose.LOAN_ORIGINATION, 10);
+    clock.advance(DAY_MS);
+    const revoked = await grant(X, Purpose.CREDIT_LIMIT_REVIEW, 90);
+    clock.advance(DAY_MS);
+    const active = await grant(X, Purpose.POST_LOAN_MANAGEMENT, 90);
+    await grant(Y, Purpose.LOAN_ORIGINATION, 90);
+    clock.advance(DAY_MS);
+    await service.revoke(revoked.consentId, "apikey:k1");
+    clock.advance(10 * DAY_MS);
+
+    const listed = await service.listForSubject(X);
+    expect(listed.map((c) => [c.consentId, c.status])).toEqual([
+      [active.consentId, ConsentStatus.ACTIVE],
+      [revoked.consentId, ConsentStatus.REVOKED],
+      [shortLived.consentId, ConsentStatus.EXPIRED],
+    ]);
+    expect(listed[1]!.revokedAt).toEqual(new Date("2026-03-04T00:00:00Z"));
+    // The artefact as signed, untouched apart from status and revocation.
+    expect(listed[0]).toEqual(active);
+    expect((await service.listForSubject(Y)).map((c) => c.subjectToken)).toEqual([Y]);
+    expect(await service.listForSubject("ef".repeat(32))).toEqual([]);
+  });
+
+  it("a revocation known only from the revocation record still shows REVOKED with its time", async () => {
+    const c = await grant(X, Purpose.LOAN_ORIGINATION, 30);
+    await store.putRevocation(c.consentId, new Date("2026-03-02T00:00:00Z"));
+    const [listed] = await service.listForSubject(X);
+    expect(listed).toMatchObject({ consentId: c.consentId, status: ConsentStatus.REVOKED, revokedAt: new Date("2026-03-02T00:00:00Z") });
+  });
+});
