@@ -9,5 +9,9 @@ export function disputeApi(service: DisputeService): DisputeApi {
     resolve: (req, caller) => service.resolve(req.disputeId, req.outcome, req.note, req.corrected, actor(caller)),
     list: (includeResolved) => service.list(includeResolved),
     get: (disputeId) => service.current(disputeId),
+    listForSubject: async (subjectToken, includeResolved) => {
+      const { disputes, notCurrent } = await service.listForSubject(subjectToken, includeResolved);
+      return { disputes, notCurrentDisputeIds: notCurrent };
+    },
   };
 }

@@ -56,6 +56,8 @@ export interface DisputeApi {
   file(req: FileDisputeRequest, subjectToken: string, caller: Caller): Promise<Dispute>;
   resolve(req: ResolveDisputeRequest, caller: Caller): Promise<Dispute>;
   list(includeResolved: boolean): Promise<Dispute[]>;
+  /** One borrower's disputes held or filed here; open copies refreshed from their holders. */
+  listForSubject(subjectToken: string, includeResolved: boolean): Promise<ListDisputesResponse>;
   /** A dispute held or filed here, refreshed from its holder when still open. */
   get(disputeId: string): Promise<GetDisputeResponse>;
 }
@@ -273,9 +275,12 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
     resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req, call) => disputes().resolve(req, caller(call))),
 
-    listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["FURNISHER", "OPERATOR"], async (req) => ({
-      disputes: await disputes().list(req.includeResolved),
-    })),
+    // An institution's own disputes are for its furnishing staff; one borrower's, for whoever files them.
+    listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req, call) => {
+      if (req.subject) return disputes().listForSubject(subjectToken(req.subject), req.includeResolved);
+      requireRole(m.auth.authenticate(call), "FURNISHER", "OPERATOR");
+      return { disputes: await disputes().list(req.includeResolved), notCurrentDisputeIds: [] };
+    }),
 
     // Whoever may file a dispute may follow it.
     getDispute: unary<GetDisputeRequest, GetDisputeResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => disputes().get(req.disputeId)),

@@ -30,12 +30,22 @@ export interface SubjectFlags {
   phone?: string;
 }
 
-export function addSubjectOptions(cmd: Command): Command {
+export function addSubjectOptions(cmd: Command, opts: { optional?: boolean } = {}): Command {
+  const needed = opts.optional ? "option" : "requiredOption";
+  const alongside = opts.optional ? (other: string) => ` (with ${other})` : () => "";
   return cmd
     .option("--id-type <type>", "CN_RESIDENT_ID, PASSPORT or UNIFIED_PHONE", "CN_RESIDENT_ID")
-    .requiredOption("--id-number <id>", "the borrower's identifier")
-    .requiredOption("--name <name>", "the borrower's name")
+    [needed]("--id-number <id>", `the borrower's identifier${alongside("--name")}`)
+    [needed]("--name <name>", `the borrower's name${alongside("--id-number")}`)
     .option("--phone <phone>", "the borrower's mobile number");
+}
+
+/** The borrower named by addSubjectOptions(cmd, { optional: true })'s flags, if any. */
+export function optionalSubjectFrom(flags: Partial<SubjectFlags>): SubjectId | undefined {
+  if (flags.idNumber === undefined && flags.name === undefined) return undefined;
+  if (flags.idNumber === undefined) throw invalid("id_number", "required with --name");
+  if (flags.name === undefined) throw invalid("name", "required with --id-number");
+  return subjectFrom({ idType: flags.idType ?? "CN_RESIDENT_ID", idNumber: flags.idNumber, name: flags.name, phone: flags.phone });
 }
 
 export function subjectFrom(flags: SubjectFlags): SubjectId {

@@ -240,10 +240,25 @@ export class DisputeService implements DisputeReceiver {
    */
   async list(includeResolved: boolean): Promise<Dispute[]> {
     const all = includeResolved ? await this.modules.store.listAll() : await this.modules.store.listOpen();
-    const held = all.filter((d) => d.institutionId === this.opts.institutionId);
-    const open = held.filter((d) => d.status === DisputeStatus.OPEN).sort((a, b) => ms(a.respondBy) - ms(b.respondBy) || a.disputeId.localeCompare(b.disputeId));
-    const resolved = held.filter((d) => d.status !== DisputeStatus.OPEN).sort((a, b) => ms(b.resolvedAt) - ms(a.resolvedAt) || a.disputeId.localeCompare(b.disputeId));
-    return [...open, ...resolved];
+    return inListOrder(all.filter((d) => d.institutionId === this.opts.institutionId));
+  }
+
+  /**
+   * Every dispute about one subject that this node holds or filed, as the
+   * borrower follows them, in the order of list(). Copies still open here are
+   * first refreshed from their holders (as current() does, all at once);
+   * `notCurrent` names those whose holder could not be asked. Disputes are
+   * few next to accounts, so this reads them all rather than keep an index.
+   */
+  async listForSubject(subjectToken: string, includeResolved: boolean): Promise<{ disputes: Dispute[]; notCurrent: string[] }> {
+    checkSubjectToken(subjectToken, "subject");
+    const about = (await this.modules.store.listAll()).filter((d) => d.subjectToken === subjectToken);
+    const now = await Promise.all(about.map((d) => (d.status === DisputeStatus.OPEN ? this.current(d.disputeId) : { dispute: d, current: true })));
+    const shown = now.filter((x) => includeResolved || x.dispute.status === DisputeStatus.OPEN);
+    return {
+      disputes: inListOrder(shown.map((x) => x.dispute)),
+      notCurrent: shown.filter((x) => !x.current).map((x) => x.dispute.disputeId).sort(),
+    };
   }
 
   /** One dispute this node holds or filed, as this node knows it. */
@@ -407,6 +422,13 @@ function checkSubjectToken(token: string, field: string): void {
 
 function checkDisputeId(id: string, field: string): void {
   if (!/^[A-Za-z0-9-]{8,64}$/.test(id ?? "")) throw invalid(field, "must be a dispute id (8-64 letters, digits or '-')");
+}
+
+/** Open disputes soonest deadline first, then resolved ones most recent first. */
+function inListOrder(disputes: readonly Dispute[]): Dispute[] {
+  const open = disputes.filter((d) => d.status === DisputeStatus.OPEN).sort((a, b) => ms(a.respondBy) - ms(b.respondBy) || a.disputeId.localeCompare(b.disputeId));
+  const resolved = disputes.filter((d) => d.status !== DisputeStatus.OPEN).sort((a, b) => ms(b.resolvedAt) - ms(a.resolvedAt) || a.disputeId.localeCompare(b.disputeId));
+  return [...open, ...resolved];
 }
 
 function ms(d: Date | undefined): number {

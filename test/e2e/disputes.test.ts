@@ -10,6 +10,8 @@ import { Dispute } from "../../src/gen/creditmesh/v1/dispute.js";
 import type { GetDisputeResponse, ListDisputesResponse } from "../../src/gen/creditmesh/v1/node.js";
 import type { AccountRecord } from "../../src/gen/creditmesh/v1/records.js";
 import type { CreditReport, Tradeline } from "../../src/gen/creditmesh/v1/report.js";
+import { addApiKey } from "../../src/config/secrets.js";
+import { TestClient } from "../helpers/grpc-client.js";
 import { account, residentId } from "../helpers/records.js";
 import { startInProcessNetwork, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 import { tempDir } from "../helpers/temp.js";
@@ -261,6 +263,15 @@ describe("disputes across a three-node network", () => {
       expect(shown.code, shown.stderr).toBe(0);
       expect(Dispute.fromJSON(JSON.parse(shown.stdout))).toMatchObject({ disputeId: d.disputeId, status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.CORRECTED });
 
+      // And the borrower's own list there shows it, resolved, without the ID number or name.
+      const theirs = await cli(C, "dispute", "list", "--id-number", X.idNumber, "--name", X.name, "--all");
+      expect(theirs.code, theirs.stderr).toBe(0);
+      expect(theirs.stdout.split("\n").find((l) => l.startsWith(d.disputeId))).toContain("RESOLVED");
+      expect(theirs.stdout).not.toContain(X.idNumber);
+      const half = await cli(C, "dispute", "list", "--id-number", X.idNumber);
+      expect(half.code).not.toBe(0);
+      expect(half.stderr).toContain("name");
+
       const all = await cli(B, "dispute", "list", "--all", "--format", "json");
       expect(all.code, all.stderr).toBe(0);
       expect((JSON.parse(all.stdout) as unknown[]).map((x) => Dispute.fromJSON(x).disputeId)).toContain(d.disputeId);
@@ -297,6 +308,25 @@ describe("disputes across a three-node network", () => {
     // A late answer puts it back, flagged as the outcome says.
     await resolve(d.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "late, but verified");
     expect((await holderLines(A)).get("late")!.dispute).toBe(DisputeFlag.RESOLVED_DISAGREES);
+  });
+
+  it("a borrower's disputes are listed where they were filed, with the holders' outcomes; an institution's own list stays for its furnishing staff", async () => {
+    const lender = new TestClient(A.node!.grpcAddress, addApiKey(A.node!.secretsFile, ["LENDER"]));
+    try {
+      const mine: ListDisputesResponse = await lender.unary("listDisputes", { subject: X, includeResolved: true });
+      // Filed through A by the tests above: verified (resolved), deleted (resolved), late (resolved at last).
+      expect(mine.disputes.length).toBeGreaterThanOrEqual(3);
+      expect(mine.disputes.every((d) => d.subjectToken === mine.disputes[0]!.subjectToken && d.filedViaInstitutionId === "bank-a")).toBe(true);
+      expect(new Set(mine.disputes.map((d) => d.accountRef))).toEqual(new Set([refs.verified, refs.deleted, refs.late]));
+      expect(mine.disputes.every((d) => d.status === DisputeStatus.RESOLVED)).toBe(true);
+      expect(mine.notCurrentDisputeIds).toEqual([]);
+      // Y has none here; the institution's own list needs FURNISHER or OPERATOR.
+      expect((await lender.unary("listDisputes", { subject: Y, includeResolved: true })).disputes).toEqual([]);
+      await rejects(lender.unary("listDisputes", { includeResolved: true }), GrpcStatus.PERMISSION_DENIED);
+      await rejects(lender.unary("listDisputes", { subject: { ...X, idNumber: "123" }, includeResolved: true }), GrpcStatus.INVALID_ARGUMENT);
+    } finally {
+      lender.close();
+    }
   });
 
   // Stops B: keep this test last.

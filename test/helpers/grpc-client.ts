@@ -11,7 +11,7 @@ export class TestClient {
     if (apiKey) this.metadata.set("authorization", `Bearer ${apiKey}`);
   }
 
-  unary<K extends "grantConsent" | "revokeConsent" | "getCreditReport" | "getNodeStatus" | "fileDispute" | "resolveDispute" | "getDispute" | "listConsents">(
+  unary<K extends "grantConsent" | "revokeConsent" | "getCreditReport" | "getNodeStatus" | "fileDispute" | "resolveDispute" | "getDispute" | "listConsents" | "listDisputes">(
     method: K,
     req: Parameters<CreditNodeClient[K]>[0],
     timeoutMs = 30_000,

@@ -7,7 +7,7 @@ import type { AccountRecord } from "../../gen/creditmesh/v1/records.js";
 import { call, connect } from "../client.js";
 import { renderTable } from "../table.js";
 import { parseJsonRecord } from "../record-file-jsonl.js";
-import { addClientOptions, addSubjectOptions, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
+import { addClientOptions, addSubjectOptions, optionalSubjectFrom, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 /** Filing waits for the holder's answer over the peer network. */
@@ -75,19 +75,30 @@ export function registerDispute(program: Command): void {
     }
   });
 
-  addClientOptions(dispute.command("list").description("disputes this institution holds, open ones with their deadlines"))
+  addSubjectOptions(
+    addClientOptions(
+      dispute
+        .command("list")
+        .description("disputes this institution holds, open ones with their deadlines; with --id-number and --name, one borrower's disputes held or filed here"),
+    ),
+    { optional: true },
+  )
     .option("--all", "include resolved disputes", false)
     .option("--format <format>", "text or json", "text")
-    .action(async (opts: ClientFlags & { all: boolean; format: string }) => {
+    .action(async (opts: ClientFlags & Partial<SubjectFlags> & { all: boolean; format: string }) => {
       const format = opts.format.toLowerCase();
       if (format !== "text" && format !== "json") throw invalid("format", `must be text or json, got ${opts.format}`);
+      const subject = optionalSubjectFrom(opts);
       const conn = connect(opts);
       try {
-        const { disputes } = await call(conn, conn.client.listDisputes, { includeResolved: opts.all });
+        const { disputes, notCurrentDisputeIds } = await call(conn, conn.client.listDisputes, { includeResolved: opts.all, subject });
         if (format === "json") {
           process.stdout.write(JSON.stringify(disputes.map((d) => Dispute.toJSON(d)), null, 2) + "\n");
         } else {
           process.stdout.write(renderDisputes(disputes, new Date()));
+        }
+        if (notCurrentDisputeIds.length) {
+          process.stderr.write(`holder not reachable just now, shown as last known: ${notCurrentDisputeIds.join(", ")}\n`);
         }
       } finally {
         conn.close();

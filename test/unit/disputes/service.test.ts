@@ -322,6 +322,39 @@ describe("following a dispute filed through another node", () => {
     await expectCode(f.service.current("00000000-0000-4000-8000-000000000000"), "NOT_FOUND", "dispute_id");
   });
 
+  it("lists one subject's disputes held or filed here, open copies refreshed, in list order, naming those not current", async () => {
+    const answers = new Map<string, Dispute | "down">();
+    const status = vi.fn<DisputeRouter["status"]>(async (_id, disputeId) => {
+      const a = answers.get(disputeId);
+      if (a === undefined || a === "down") throw new Error("holder down");
+      return a;
+    });
+    fx = await disputeFixture({ institutionId: "cfc-b", router: { send: async (_id, d) => holderRecord(d), status } });
+    const f = fx;
+    await f.furnish(loan("L-1"));
+    const own = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "held here", "a");
+    f.clock.advance(DAY_MS);
+    const routedA = await f.service.file(f.token(X), "bank-a", "0123456789abcdef0123456789abcdef", "routed, resolved since", "a");
+    const routedB = await f.service.file(f.token(X), "ecom-c", "fedcba9876543210fedcba9876543210", "routed, holder down", "a");
+    await f.service.file(f.token(Y), "bank-a", "00112233445566778899aabbccddeeff", "another borrower", "a");
+    answers.set(routedA.disputeId, resolved(routedA));
+    answers.set(routedB.disputeId, "down");
+
+    const open = await f.service.listForSubject(f.token(X), false);
+    // Open ones soonest deadline first: the copy carries the holder's deadline, later than this node's own.
+    expect(own.respondBy!.getTime()).toBeLessThan(routedB.respondBy!.getTime());
+    expect(open.disputes.map((d) => d.disputeId)).toEqual([own.disputeId, routedB.disputeId]);
+    expect(open.notCurrent).toEqual([routedB.disputeId]);
+    // The resolution was kept: asked once, not again.
+    expect(await f.service.get(routedA.disputeId)).toEqual(resolved(routedA));
+
+    const all = await f.service.listForSubject(f.token(X), true);
+    expect(all.disputes.map((d) => d.disputeId)).toEqual([...open.disputes.map((d) => d.disputeId), routedA.disputeId]);
+    expect(status.mock.calls.filter(([, id]) => id === routedA.disputeId)).toHaveLength(1);
+    expect((await f.service.listForSubject(f.token(Y), true)).disputes.map((d) => d.reason)).toEqual(["another borrower"]);
+    await expectCode(f.service.listForSubject("not a token", true), "VALIDATION_FAILED", "subject");
+  });
+
   it("the holder shows a dispute only to the member it was filed through", async () => {
     const f = await holderWithLoans("L-1");
     const routed: Dispute = {
