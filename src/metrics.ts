@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** One registry per process; every module records into the metrics below. */
 export const registry = new Registry();
@@ -64,4 +64,37 @@ export const tlsReloads = new Counter({
   help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",
   labelNames: ["outcome"] as const,
   registers: [registry],
+});
+
+/** Open disputes this institution holds: those still within their deadline, and those past it. */
+export interface OpenDisputeCounts {
+  pending: number;
+  overdue: number;
+}
+
+let openDisputes: (() => Promise<OpenDisputeCounts>) | undefined;
+
+/**
+ * The running node's count of open disputes, read at every scrape. Returns
+ * what stops it (a no-op once another node of this process set its own).
+ */
+export function countOpenDisputesWith(source: () => Promise<OpenDisputeCounts>): () => void {
+  openDisputes = source;
+  return () => {
+    if (openDisputes === source) openDisputes = undefined;
+  };
+}
+
+export const disputesOpen = new Gauge({
+  name: "creditmesh_disputes_open",
+  help: "Open disputes this institution holds, by whether the response deadline has passed (an overdue dispute withholds its tradeline from every report)",
+  labelNames: ["deadline"] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    if (!openDisputes) return;
+    const counts = await openDisputes();
+    this.set({ deadline: "pending" }, counts.pending);
+    this.set({ deadline: "passed" }, counts.overdue);
+  },
 });

@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { BatchResult } from "../records/ingest.js";
 import { validateAccount } from "../records/validate.js";
 import { KeyedSerialQueue } from "../store/serial.js";
+import { isOverdue } from "./flag.js";
 import type { DisputeStore, StoredAccount } from "../store/types.js";
 
 export const DAY_MS = 24 * 3600 * 1000;
@@ -241,6 +242,14 @@ export class DisputeService implements DisputeReceiver {
   async list(includeResolved: boolean): Promise<Dispute[]> {
     const all = includeResolved ? await this.modules.store.listAll() : await this.modules.store.listOpen();
     return inListOrder(all.filter((d) => d.institutionId === this.opts.institutionId));
+  }
+
+  /** Open disputes this institution holds, split by whether their deadline has passed on this node's clock. */
+  async openCounts(): Promise<{ pending: number; overdue: number }> {
+    const now = this.modules.clock.now();
+    const held = (await this.modules.store.listOpen()).filter((d) => d.institutionId === this.opts.institutionId);
+    const overdue = held.filter((d) => isOverdue(d, now)).length;
+    return { pending: held.length - overdue, overdue };
   }
 
   /**

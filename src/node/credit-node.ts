@@ -33,6 +33,7 @@ import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
+import { countOpenDisputesWith } from "../metrics.js";
 import { MetricsServer } from "./metrics.js";
 import { NetworkLayer } from "./network.js";
 
@@ -64,6 +65,7 @@ export class CreditNode {
   private network?: NetworkLayer;
   private grpc?: GrpcServer;
   private metrics?: MetricsServer;
+  private uncountDisputes?: () => void;
   private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
   private constructor(opts: CreditNodeOptions) {
@@ -203,6 +205,8 @@ export class CreditNode {
         logger: log("dispute"),
       },
     );
+
+    this.uncountDisputes = countOpenDisputesWith(() => disputes.openCounts());
 
     const consents = new ConsentService(
       { institutionId },
@@ -362,6 +366,7 @@ export class CreditNode {
       ["runtime file", async () => removeRuntime(this.config)],
       ["grpc", this.grpc && (() => this.grpc!.stop())],
       ["metrics", this.metrics && (() => this.metrics!.stop())],
+      ["dispute gauge", this.uncountDisputes && (async () => this.uncountDisputes!())],
       ["network", this.network && (() => this.network!.stop())],
       ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
@@ -378,6 +383,7 @@ export class CreditNode {
     }
     this.grpc = undefined;
     this.metrics = undefined;
+    this.uncountDisputes = undefined;
     this.network = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;

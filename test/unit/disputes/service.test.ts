@@ -210,6 +210,23 @@ describe("resolving", () => {
     await expectCode(f.service.resolve(copy.disputeId, DisputeOutcome.DELETED, "", undefined, "a"), "NOT_FOUND", "dispute_id");
   });
 
+  it("counts the open disputes it holds, pending and past their deadline, not copies nor resolved ones", async () => {
+    const router: DisputeRouter = { send: async (_id, d) => ({ ...d, respondBy: new Date(d.filedAt!.getTime() + 30 * DAY_MS) }), status: notAsked };
+    fx = await disputeFixture({ router });
+    const f = fx;
+    await f.furnish(loan("L-1"), loan("L-2"), loan("L-3"));
+    expect(await f.service.openCounts()).toEqual({ pending: 0, overdue: 0 });
+    const early = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    f.clock.advance(10 * DAY_MS);
+    await f.service.file(f.token(X), "cfc-b", f.refOf("L-2"), "why", "a");
+    const answered = await f.service.file(f.token(X), "cfc-b", f.refOf("L-3"), "why", "a");
+    await f.service.resolve(answered.disputeId, DisputeOutcome.VERIFIED_ACCURATE, "", undefined, "a");
+    await f.service.file(f.token(X), "bank-a", "abcdef0123456789", "a copy", "a");
+    expect(await f.service.openCounts()).toEqual({ pending: 2, overdue: 0 });
+    f.clock.set(new Date(early.respondBy!.getTime() + 1));
+    expect(await f.service.openCounts()).toEqual({ pending: 1, overdue: 1 });
+  });
+
   it("two concurrent resolutions of one dispute: exactly one wins", async () => {
     const f = await holderWithLoans("L-1");
     const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
