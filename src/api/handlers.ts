@@ -246,6 +246,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       const asOf = req.asOf || isoDate(m.clock.now());
       const problem = req.asOf ? isoDateProblem(req.asOf) : undefined;
       if (problem) throw invalid("as_of", problem);
+      if (asOf > isoDate(m.clock.now())) throw invalid("as_of", `must not be after today (${isoDate(m.clock.now())}, UTC), got ${asOf}`);
       if (req.deadlineMs < 0) throw invalid("deadline_ms", "must not be negative");
       const cancelled = new AbortController();
       const onCancel = () => cancelled.abort(new CreditMeshError("DEADLINE_EXCEEDED", "the client cancelled the call"));

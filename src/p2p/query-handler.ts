@@ -1,5 +1,5 @@
 import { auditSafe, type AuditTrail } from "../audit/trail.js";
-import type { Clock } from "../clock.js";
+import { isoDate, type Clock } from "../clock.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, Signed } from "../gen/creditmesh/v1/peer.js";
@@ -9,6 +9,7 @@ import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import { queriesAnswered } from "../metrics.js";
 import type { RateLimiter } from "../rate-limit.js";
+import { isoDateProblem } from "../records/dates.js";
 import { signHolderAnswer, type SignedHolderAnswer } from "../report/holder.js";
 import type { WriteOp } from "../store/database.js";
 import type { NonceStore } from "../store/types.js";
@@ -84,6 +85,11 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
     const issued = query.issuedAt?.getTime() ?? 0;
     if (Math.abs(now - issued) > opts.maxClockSkewMs) return deny(member.institutionId, base, "request is stale or from the future", query.purpose);
     if (!query.requestId || query.nonce.length < 8) return deny(member.institutionId, base, "request lacks a request id or nonce", query.purpose);
+    // A report can only be as of a day that has begun somewhere within the clock skew; a later
+    // date would show installments not yet due as missed.
+    if (isoDateProblem(query.asOf) !== undefined || query.asOf > isoDate(new Date(now + opts.maxClockSkewMs))) {
+      return deny(member.institutionId, base, "as_of is not a date up to today", query.purpose);
+    }
     const nonce = m.nonces.claim(member.institutionId, Buffer.from(query.nonce).toString("hex"), new Date(issued + 2 * opts.maxClockSkewMs));
     if (!nonce) return deny(member.institutionId, base, "replayed request (nonce seen before)", query.purpose);
 

@@ -1,4 +1,4 @@
-import { status } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addApiKey } from "../../src/config/secrets.js";
 import { AccountStatus, ConsentStatus, HolderStatus, IdType, ProductType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
@@ -171,6 +171,12 @@ describe("a single node over gRPC", () => {
     await expect(
       client.unary("getCreditReport", { subject, purpose: Purpose.LOAN_ORIGINATION, consentId: "c", asOf: "2026-13-01", deadlineMs: 0 }),
     ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining("as_of") });
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const future = await client
+      .unary("getCreditReport", { subject, purpose: Purpose.LOAN_ORIGINATION, consentId: "c", asOf: tomorrow, deadlineMs: 0 })
+      .catch((e: ServiceError) => e);
+    expect(future).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((future as ServiceError).metadata.get("field")).toEqual(["as_of"]);
   });
 
   it("never writes a raw ID number, name or phone to its logs", () => {

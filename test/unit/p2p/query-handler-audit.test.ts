@@ -88,6 +88,19 @@ describe("query handler audit entries", () => {
     expect(entries[0]!.details).toMatchObject({ requestId: "(invalid)", subjectToken: "(invalid)" });
   });
 
+  it("refuses a report date that is malformed or after today (beyond the clock skew), before the domain sees it", async () => {
+    const { handler, entries, answered } = setup();
+    const tomorrow = new Date(Date.now() + 86_400_000 + 120_000).toISOString().slice(0, 10);
+    for (const [i, asOf] of [tomorrow, "2026-02-30", "", "yesterday"].entries()) {
+      expect(statusOf(await handler(body({ asOf, requestId: `req-d${i}` }, lenderKey), { peerId: lenderKey.peerId })), asOf).toBe(HolderStatus.DENIED);
+    }
+    expect(answered()).toBe(0);
+    expect(entries.map((e) => e.details.reason)).toEqual(Array(4).fill("as_of is not a date up to today"));
+    // Today is fine, even where the requester's day has begun and the holder's not yet.
+    const soon = new Date(Date.now() + 30_000).toISOString().slice(0, 10);
+    expect(statusOf(await handler(body({ asOf: soon, requestId: "req-d9" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+  });
+
   it("leaves accepted queries to the domain's answer (no entry here)", async () => {
     const { handler, entries, answered } = setup();
     expect(statusOf(await handler(body({}, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
