@@ -7,6 +7,7 @@ export const ErrorCodes = [
   "VALIDATION_FAILED", // bad input; `field` names the path
   "AUTH_MISSING_KEY",
   "AUTH_UNKNOWN_KEY",
+  "AUTH_EXPIRED_KEY",
   "AUTH_ROLE",
   "CONSENT_DENIED",
   "NOT_FOUND",

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import type { Metadata } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
+import { systemClock, type Clock } from "../clock.js";
 import { apiKeyMatches, readSecrets, type ApiRole } from "../config/secrets.js";
 import { watchFileChanges } from "../config/watch-file.js";
 import { CreditMeshError } from "../errors.js";
@@ -14,6 +15,13 @@ interface KeyEntry {
   id: string;
   sha256: string;
   roles: ApiRole[];
+  expiresAt?: string;
+}
+
+/** A remembered key: its principal, and when it stops being accepted (ms; Infinity = never). */
+interface CachedKey {
+  principal: Principal;
+  expiresAtMs: number;
 }
 
 /** What a gRPC call carries that can identify its client. */
@@ -29,6 +37,7 @@ export interface CallCredentials {
  * `revoke` change that file while the node runs: while started, a change
  * drops every remembered key at once (a revoked key stops working within
  * moments), and an unknown key triggers one re-read when the file changed.
+ * A key past its `expiresAt` is refused (AUTH_EXPIRED_KEY), remembered or not.
  * Without a key, a client certificate the TLS layer verified (mutual TLS)
  * authenticates by its subject CN, if `certRoles` lists it.
  */
@@ -36,12 +45,13 @@ export class ClientAuth {
   private keys: KeyEntry[] = [];
   private mtimeMs = -1;
   /** Raw key → principal, so the hash comparison runs once per key. */
-  private readonly cache = new Map<string, Principal>();
+  private readonly cache = new Map<string, CachedKey>();
   private unwatch?: () => void;
 
   constructor(
     private readonly secretsFile: string,
     private readonly certRoles: Readonly<Record<string, readonly ApiRole[]>> = {},
+    private readonly clock: Clock = systemClock,
   ) {
     this.reload();
   }
@@ -88,18 +98,22 @@ export class ClientAuth {
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
     if (!match) throw new CreditMeshError("AUTH_MISSING_KEY", "authorization metadata must be `Bearer <key>`");
     const key = match[1]!;
-    const cached = this.cache.get(key);
-    if (cached) return cached;
-    let found = this.find(key);
-    if (!found) {
-      this.reload();
-      found = this.find(key);
+    let entry = this.cache.get(key);
+    if (!entry) {
+      let found = this.find(key);
+      if (!found) {
+        this.reload();
+        found = this.find(key);
+      }
+      if (!found) throw new CreditMeshError("AUTH_UNKNOWN_KEY", "unknown API key");
+      entry = { principal: { keyId: found.id, roles: new Set(found.roles) }, expiresAtMs: found.expiresAt ? Date.parse(found.expiresAt) : Infinity };
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, entry);
     }
-    if (!found) throw new CreditMeshError("AUTH_UNKNOWN_KEY", "unknown API key");
-    const principal: Principal = { keyId: found.id, roles: new Set(found.roles) };
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, principal);
-    return principal;
+    if (this.clock.now().getTime() >= entry.expiresAtMs) {
+      throw new CreditMeshError("AUTH_EXPIRED_KEY", `API key ${entry.principal.keyId} expired at ${new Date(entry.expiresAtMs).toISOString()}`);
+    }
+    return entry.principal;
   }
 
   private fromCertificate(call: CallCredentials): Principal | undefined {

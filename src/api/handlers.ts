@@ -88,6 +88,7 @@ export interface ApiModules {
 const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
   AUTH_MISSING_KEY: "missing",
   AUTH_UNKNOWN_KEY: "unknown_key",
+  AUTH_EXPIRED_KEY: "expired_key",
   AUTH_ROLE: "role",
 };
 

@@ -61,7 +61,7 @@ export class ApiKeyAuditor {
       const appends: Promise<void>[] = [];
       for (const k of fresh) {
         recorded.add(k.id);
-        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt }, stateOps()));
+        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }, stateOps()));
       }
       for (const id of revoked) {
         recorded.delete(id);

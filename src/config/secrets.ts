@@ -28,6 +28,8 @@ const SecretsSchema = z
         sha256: hex(32),
         roles: z.array(z.enum(API_ROLES)).min(1),
         createdAt: z.string(),
+        /** ISO time from which the key is refused; absent = does not expire. */
+        expiresAt: z.string().datetime().optional(),
       }),
     ),
     /** The local operator's own key (all roles), read by the CLI on this machine. */
@@ -133,11 +135,17 @@ export function loadOrCreateSecrets(file: string): { secrets: Secrets; created: 
   return { secrets, created: true };
 }
 
-/** Adds a new API key with the given roles; returns the raw key (shown once). */
-export function addApiKey(file: string, roles: ApiRole[]): string {
+/** Adds a new API key with the given roles (refused from `expiresAt` on, if given); returns the raw key (shown once). */
+export function addApiKey(file: string, roles: ApiRole[], opts: { expiresAt?: Date } = {}): string {
   const secrets = readSecrets(file);
   const { id, key } = newApiKey();
-  secrets.apiKeys.push({ id, sha256: hashApiKey(key), roles, createdAt: new Date().toISOString() });
+  secrets.apiKeys.push({
+    id,
+    sha256: hashApiKey(key),
+    roles,
+    createdAt: new Date().toISOString(),
+    ...(opts.expiresAt ? { expiresAt: opts.expiresAt.toISOString() } : {}),
+  });
   writeSecrets(file, secrets);
   return key;
 }

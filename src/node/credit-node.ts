@@ -268,7 +268,7 @@ export class CreditNode {
         tls,
       },
       {
-        auth: new ClientAuth(this.secretsFile, config.grpc.tls?.clientRoles),
+        auth: new ClientAuth(this.secretsFile, config.grpc.tls?.clientRoles, clock),
         rateLimiter: config.grpc.rateLimitPerKey > 0 ? new RateLimiter(config.grpc.rateLimitPerKey) : undefined,
         ingest,
         consents,

@@ -18,7 +18,7 @@ describe("API key revocation on a running node", () => {
     tmp.remove();
   });
 
-  it("lists keys without secrets, revokes one at once, refuses to revoke the local key, and audits the revocation", { timeout: 120_000 }, async () => {
+  it("lists keys without secrets, revokes one at once, refuses to revoke the local key, audits the revocation, and refuses a key past its expiry", { timeout: 120_000 }, async () => {
     const configFile = writeConfig(path.join(tmp.dir, "node.json"), {
       institution: { id: "revoke-bank", name: "Revoke Bank" },
       storage: { dataDir: path.join(tmp.dir, "data") },
@@ -68,5 +68,32 @@ describe("API key revocation on a running node", () => {
     let actions = await actionsFor();
     for (let i = 0; i < 20 && actions.length < 2; i++) actions = await actionsFor();
     expect(actions).toEqual(["API_KEY_CREATED", "API_KEY_REVOKED"]);
+
+    // A key made to expire works until then, and is refused from then on without anyone touching the node.
+    const shortLived = await cli(["apikey", "create", "--role", "LENDER", "--expires-in", "0.0001", "--config", configFile]);
+    expect(shortLived.code, shortLived.stderr).toBe(0);
+    const expiring = new TestClient(node.address, shortLived.stdout.trim());
+    const expiringId = /^cmk_([0-9a-f]{8})_/.exec(shortLived.stdout.trim())![1]!;
+    try {
+      expect((await expiring.unary("getNodeStatus", {}, 5_000)).institutionId).toBe("revoke-bank");
+      const listedExpiring = await cli(["apikey", "list", "--config", configFile]);
+      const entry = listedExpiring.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; expiresAt?: string; expired?: boolean }).find((k) => k.id === expiringId)!;
+      expect(entry.expired).toBeUndefined();
+      await new Promise((r) => setTimeout(r, Date.parse(entry.expiresAt!) - Date.now() + 50));
+      const expired = await expiring.unary("getNodeStatus", {}, 5_000).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(expired?.code).toBe(GrpcStatus.UNAUTHENTICATED);
+      expect(expired?.details).toContain("expired");
+      const after = await cli(["apikey", "list", "--config", configFile]);
+      expect(after.stdout).toContain(`"id":"${expiringId}"`);
+      expect(after.stdout.split("\n").find((l) => l.includes(expiringId))).toContain('"expired":true');
+      const bad = await cli(["apikey", "create", "--role", "LENDER", "--expires-in", "-1", "--config", configFile]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("expires_in");
+    } finally {
+      expiring.close();
+    }
   });
 });

@@ -3,31 +3,42 @@ import { DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.
 import { addApiKey, API_ROLES, apiKeyId, loadOrCreateSecrets, readSecrets, revokeApiKey, type ApiRole } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
 
+const DAY_MS = 24 * 3600 * 1000;
+
 export function registerApiKey(program: Command): void {
   const apikey = program.command("apikey").description("manage the node's API keys");
   apikey
     .command("create")
     .description("print a new API key for this node, alone on one line of stdout")
     .requiredOption("-r, --role <role...>", `role(s): ${API_ROLES.join(", ")}`)
+    .option("--expires-in <days>", "refuse the key from this many days on (default: it does not expire)")
     .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
-    .action((opts: { role: string[]; config: string }) => {
+    .action((opts: { role: string[]; expiresIn?: string; config: string }) => {
       const roles = opts.role.flatMap((r) => r.split(",")).map((r) => r.trim().toUpperCase());
       for (const role of roles) {
         if (!(API_ROLES as readonly string[]).includes(role)) throw invalid("role", `unknown role ${role}; one of ${API_ROLES.join(", ")}`);
       }
+      let expiresAt: Date | undefined;
+      if (opts.expiresIn !== undefined) {
+        const days = Number(opts.expiresIn);
+        if (!Number.isFinite(days) || days <= 0 || days > 3660) throw invalid("expires_in", `must be a number of days, more than 0 and at most 3660, got ${opts.expiresIn}`);
+        expiresAt = new Date(Date.now() + days * DAY_MS);
+      }
       const file = secretsPath(loadConfig(opts.config));
       loadOrCreateSecrets(file);
-      process.stdout.write(addApiKey(file, roles as ApiRole[]) + "\n");
+      process.stdout.write(addApiKey(file, roles as ApiRole[], { expiresAt }) + "\n");
     });
   apikey
     .command("list")
-    .description("list the node's API keys: id, roles, creation time (never the keys themselves)")
+    .description("list the node's API keys: id, roles, creation and expiry times (never the keys themselves)")
     .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
     .action((opts: { config: string }) => {
       const secrets = readSecrets(secretsPath(loadConfig(opts.config)));
       const local = apiKeyId(secrets.localApiKey);
+      const now = Date.now();
       for (const k of secrets.apiKeys) {
-        process.stdout.write(JSON.stringify({ id: k.id, roles: k.roles, createdAt: k.createdAt, ...(k.id === local ? { local: true } : {}) }) + "\n");
+        const expiry = k.expiresAt ? { expiresAt: k.expiresAt, ...(Date.parse(k.expiresAt) <= now ? { expired: true } : {}) } : {};
+        process.stdout.write(JSON.stringify({ id: k.id, roles: k.roles, createdAt: k.createdAt, ...expiry, ...(k.id === local ? { local: true } : {}) }) + "\n");
       }
     });
   apikey
