@@ -3,6 +3,7 @@ import { noAudit, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { LevelDisputeStore } from "../store/level-dispute-store.js";
+import type { LevelInquiryStore } from "../store/level-inquiry-store.js";
 import type { LevelRecordStore } from "../store/level-record-store.js";
 import type { StoredAccount, StoredRepayment } from "../store/types.js";
 import { addMonths } from "./dates.js";
@@ -11,6 +12,8 @@ import { accountExpired } from "./retention.js";
 export interface RetentionJobOptions {
   /** Years a finished account is kept after its last activity (config `retention.accountYears`). */
   accountYears: number;
+  /** Years an inquiry is kept after it was logged (config `retention.inquiryYears`); absent = kept. */
+  inquiryYears?: number;
   /** Time between sweeps (config `retention.intervalMs`). */
   intervalMs: number;
   /** Delay of the first sweep after start(); default min(intervalMs, 60 s). */
@@ -22,6 +25,8 @@ export interface RetentionJobOptions {
 export interface RetentionJobModules {
   records: Pick<LevelRecordStore, "accountsAfter" | "repaymentsForAccounts" | "destroy">;
   disputes: Pick<LevelDisputeStore, "destroyOps">;
+  /** The inquiry log; purged when `inquiryYears` is set. */
+  inquiries?: Pick<LevelInquiryStore, "purgeBefore">;
   clock: Clock;
   audit?: AuditTrail;
   logger: Logger;
@@ -33,6 +38,9 @@ export interface RetentionSweep {
   accounts: number;
   repayments: number;
   disputes: number;
+  /** Inquiries logged before this day went (absent without inquiryYears). */
+  inquiryCutoff?: string;
+  inquiries: number;
 }
 
 const DEFAULT_BATCH = 500;
@@ -42,8 +50,8 @@ const DEFAULT_BATCH = 500;
  * period (records/retention.ts accountExpired) with its repayments,
  * subject-index entries and disputes, in one batch per step, re-checking
  * each account under the record store's write lock so that one updated
- * meanwhile is kept. Appends RETENTION_PURGED when a sweep destroyed
- * anything. "Today" comes from the injected clock; the timer is unref'd, so
+ * meanwhile is kept; then every inquiry logged more than `inquiryYears`
+ * ago. Appends RETENTION_PURGED when a sweep destroyed anything. "Today" comes from the injected clock; the timer is unref'd, so
  * it never keeps the process alive.
  */
 export class RetentionJob {
@@ -96,7 +104,7 @@ export class RetentionJob {
     const today = isoDate(clock.now());
     const years = this.opts.accountYears;
     const expired = (account: StoredAccount, repayments: readonly StoredRepayment[]) => accountExpired(account, repayments, today, years);
-    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0 };
+    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0, inquiries: 0 };
     const batch = this.opts.batchSize ?? DEFAULT_BATCH;
     let after = "";
     for (;;) {
@@ -121,16 +129,22 @@ export class RetentionJob {
       if (this.halted) break;
       await nextTurn();
     }
-    if (result.accounts > 0) {
+    const { inquiryYears } = this.opts;
+    if (inquiryYears !== undefined && this.modules.inquiries && !this.halted) {
+      result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
+      result.inquiries = await this.modules.inquiries.purgeBefore(`${result.inquiryCutoff}T00:00:00.000Z`, { batchSize: batch, halted: () => this.halted });
+    }
+    if (result.accounts > 0 || result.inquiries > 0) {
       await (this.modules.audit ?? noAudit).append("RETENTION_PURGED", "retention", {
         cutoff: result.cutoff,
         accounts: String(result.accounts),
         repayments: String(result.repayments),
         disputes: String(result.disputes),
+        ...(result.inquiryCutoff ? { inquiryCutoff: result.inquiryCutoff, inquiries: String(result.inquiries) } : {}),
       });
-      logger.info({ ...result }, "accounts past retention purged");
+      logger.info({ ...result }, "records past retention purged");
     } else {
-      logger.debug({ cutoff: result.cutoff }, "no account past retention");
+      logger.debug({ cutoff: result.cutoff, inquiryCutoff: result.inquiryCutoff }, "nothing past retention");
     }
     return result;
   }

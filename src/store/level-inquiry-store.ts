@@ -46,6 +46,40 @@ export class LevelInquiryStore implements InquiryStore {
     return entries.map(([key, value]) => decodeInquiry(key, value));
   }
 
+  /**
+   * Deletes every inquiry logged before `before` (an ISO time), for the
+   * retention sweep: reads the subject index's keys only, deletes in batches
+   * of `batchSize`, and stops at a batch boundary once `halted()` says so.
+   * Inquiries logged meanwhile are newer than any cutoff, so none of them
+   * goes. Returns how many went.
+   */
+  async purgeBefore(before: string, opts: { batchSize?: number; halted?: () => boolean } = {}): Promise<number> {
+    const level = this.db.levels.subj;
+    const marker = SEP + SUBJECT_INQUIRIES + SEP;
+    const batchSize = opts.batchSize ?? MOVE_BATCH;
+    let ops: WriteOp[] = [];
+    let purged = 0;
+    const flush = async () => {
+      if (ops.length === 0) return;
+      await this.db.write(ops);
+      purged += ops.length;
+      ops = [];
+    };
+    for await (const key of level.keys()) {
+      const at = key.indexOf(marker);
+      if (at < 0) continue;
+      const start = at + marker.length;
+      if (key.slice(start, key.indexOf(SEP, start)) >= before) continue;
+      ops.push({ type: "del", sublevel: level, key });
+      if (ops.length >= batchSize) {
+        await flush();
+        if (opts.halted?.()) return purged;
+      }
+    }
+    await flush();
+    return purged;
+  }
+
   /** The deletes that destroy a subject's whole inquiry log, for a caller's batch. */
   async destroyOps(subjectToken: string): Promise<WriteOp[]> {
     const keys = await this.db.levels.subj.keys(subjectInquiries(keyPart("subject_token", subjectToken))).all();

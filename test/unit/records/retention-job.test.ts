@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
+import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { RetentionJob } from "../../../src/records/retention-job.js";
 import { dispute, openFixture, RecordingAudit, repayment, sealedAccount, type StoreFixture } from "../store/data-protection-fixture.js";
 
@@ -18,10 +19,10 @@ afterEach(async () => {
   await f.close();
 });
 
-function job(opts: { intervalMs?: number; firstDelayMs?: number; batchSize?: number } = {}): RetentionJob {
+function job(opts: { intervalMs?: number; firstDelayMs?: number; batchSize?: number; inquiryYears?: number } = {}): RetentionJob {
   return new RetentionJob(
-    { accountYears: 7, intervalMs: opts.intervalMs ?? 86_400_000, firstDelayMs: opts.firstDelayMs, batchSize: opts.batchSize },
-    { records: f.stores.records, disputes: f.stores.disputes, clock, audit, logger: silentLogger() },
+    { accountYears: 7, inquiryYears: opts.inquiryYears, intervalMs: opts.intervalMs ?? 86_400_000, firstDelayMs: opts.firstDelayMs, batchSize: opts.batchSize },
+    { records: f.stores.records, disputes: f.stores.disputes, inquiries: f.stores.inquiries, clock, audit, logger: silentLogger() },
   );
 }
 
@@ -53,11 +54,11 @@ describe("RetentionJob", () => {
     const { records, disputes } = f.stores;
 
     clock.set("2025-03-01T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0, inquiries: 0 });
     expect(audit.entries).toEqual([]);
 
     clock.set("2025-03-02T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1, inquiries: 0 });
 
     expect(await records.getAccounts(["ref-old-closed", "ref-old-open", "ref-recent"])).toEqual([undefined, expect.anything(), expect.anything()]);
     expect(await records.repaymentsForAccount("ref-old-closed")).toEqual([]);
@@ -75,6 +76,37 @@ describe("RetentionJob", () => {
     expect(await job().runOnce()).toMatchObject({ accounts: 1 });
     expect(await records.getAccounts(["ref-old-open", "ref-recent"])).toEqual([expect.anything(), undefined]);
     expect(await records.counts()).toEqual({ accounts: 1, subjects: 1 });
+  });
+
+  it("destroys inquiries logged more than inquiryYears ago, in batches, and nothing else", async () => {
+    await seed();
+    const { inquiries, subjects, records } = f.stores;
+    const logged = (id: string, at: string, requester = "bank-x") =>
+      ({ inquiryId: id, requesterInstitutionId: requester, requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date(at) });
+    for (const [token, id, at] of [
+      ["tok-a", "q-2019", "2019-06-01T08:00:00.000Z"],
+      ["tok-a", "q-2020", "2020-12-31T23:59:59.999Z"],
+      ["tok-a", "q-2021", "2021-01-01T00:00:00.000Z"],
+      ["tok-b", "q-2018", "2018-02-01T00:00:00.000Z"],
+      ["tok-b", "q-2025", "2025-12-01T00:00:00.000Z"],
+    ] as const) {
+      await inquiries.add(token, logged(id, at));
+    }
+    clock.set("2026-01-01T12:00:00Z");
+    const sweep = await job({ inquiryYears: 5, batchSize: 2 }).runOnce();
+    expect(sweep).toMatchObject({ inquiryCutoff: "2021-01-01", inquiries: 3 });
+    expect((await inquiries.listForSubject("tok-a")).map((i) => i.inquiryId)).toEqual(["q-2021"]);
+    expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
+    // Accounts and their index entries are not inquiries: the recent and the open account are still read with the log.
+    expect((await subjects.read("tok-a")).accounts.map((a) => a.accountRef)).toEqual(["ref-old-open"]);
+    expect((await subjects.read("tok-b")).accounts.map((a) => a.accountRef)).toEqual(["ref-recent"]);
+    expect(await records.counts()).toEqual({ accounts: 2, subjects: 2 });
+    expect(audit.entries.at(-1)).toMatchObject({ action: "RETENTION_PURGED", details: { inquiryCutoff: "2021-01-01", inquiries: "3" } });
+
+    // Without inquiryYears the log is kept.
+    clock.set("2040-01-01T00:00:00Z");
+    expect(await job().runOnce()).toMatchObject({ inquiries: 0 });
+    expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
   });
 
   it("pages through every account", async () => {
