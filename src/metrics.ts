@@ -31,6 +31,14 @@ export const holderOutcomes = new Counter({
   registers: [registry],
 });
 
+export const holderLatency = new Histogram({
+  name: "creditmesh_holder_answer_seconds",
+  help: "Time from asking a member for a report's tradelines to its verified answer (or to giving up), by member and outcome",
+  labelNames: ["holder", "status"] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
 export const revocationsStored = new Counter({
   name: "creditmesh_revocations_stored_total",
   help: "Other members' revocations this node stored, by how they arrived (live gossip, or pulled from the issuer after missing it)",

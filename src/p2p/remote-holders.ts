@@ -6,7 +6,7 @@ import { signBody } from "../identity/envelope.js";
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
-import { holderOutcomes } from "../metrics.js";
+import { holderLatency, holderOutcomes } from "../metrics.js";
 import type { HolderResult } from "../report/assemble.js";
 import type { Holders } from "../report/service.js";
 
@@ -42,7 +42,11 @@ export class RemoteHolders implements Holders {
     // One signature per report, whatever the number of holders.
     const envelope = Signed.encode(signBody({ sign: this.modules.sign }, body)).finish();
     const results = await Promise.all(this.holders().map((member) => this.askOne(member, query, envelope, signal)));
-    for (const r of results) holderOutcomes.inc({ status: HolderStatus[r.outcome.status] });
+    for (const r of results) {
+      const status = HolderStatus[r.outcome.status] ?? String(r.outcome.status);
+      holderOutcomes.inc({ status });
+      holderLatency.observe({ holder: r.outcome.institutionId, status }, r.outcome.latencyMs / 1000);
+    }
     return results;
   }
 
