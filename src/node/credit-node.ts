@@ -301,7 +301,7 @@ export class CreditNode {
 
     if (config.retention.enabled) {
       this.retention = new RetentionJob(
-        { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, intervalMs: config.retention.intervalMs },
+        { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, institutionId, intervalMs: config.retention.intervalMs },
         { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention") },
       );
       this.retention.start();

@@ -14,6 +14,11 @@ export interface RetentionJobOptions {
   accountYears: number;
   /** Years an inquiry is kept after it was logged (config `retention.inquiryYears`); absent = kept. */
   inquiryYears?: number;
+  /**
+   * This institution: with it, the copies of other holders' disputes filed
+   * through this node go `accountYears` after their resolution.
+   */
+  institutionId?: string;
   /** Time between sweeps (config `retention.intervalMs`). */
   intervalMs: number;
   /** Delay of the first sweep after start(); default min(intervalMs, 60 s). */
@@ -24,7 +29,7 @@ export interface RetentionJobOptions {
 
 export interface RetentionJobModules {
   records: Pick<LevelRecordStore, "accountsAfter" | "repaymentsForAccounts" | "destroy">;
-  disputes: Pick<LevelDisputeStore, "destroyOps">;
+  disputes: Pick<LevelDisputeStore, "destroyOps" | "destroyResolvedCopies">;
   /** The inquiry log; purged when `inquiryYears` is set. */
   inquiries?: Pick<LevelInquiryStore, "purgeBefore">;
   clock: Clock;
@@ -41,6 +46,8 @@ export interface RetentionSweep {
   /** Inquiries logged before this day went (absent without inquiryYears). */
   inquiryCutoff?: string;
   inquiries: number;
+  /** Copies of other holders' disputes resolved before the cutoff (with institutionId). */
+  disputeCopies: number;
 }
 
 const DEFAULT_BATCH = 500;
@@ -50,7 +57,8 @@ const DEFAULT_BATCH = 500;
  * period (records/retention.ts accountExpired) with its repayments,
  * subject-index entries and disputes, in one batch per step, re-checking
  * each account under the record store's write lock so that one updated
- * meanwhile is kept; then every inquiry logged more than `inquiryYears`
+ * meanwhile is kept; then the copies of other holders' disputes resolved
+ * before the same cutoff, and every inquiry logged more than `inquiryYears`
  * ago. Appends RETENTION_PURGED when a sweep destroyed anything. "Today" comes from the injected clock; the timer is unref'd, so
  * it never keeps the process alive.
  */
@@ -104,7 +112,7 @@ export class RetentionJob {
     const today = isoDate(clock.now());
     const years = this.opts.accountYears;
     const expired = (account: StoredAccount, repayments: readonly StoredRepayment[]) => accountExpired(account, repayments, today, years);
-    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0, inquiries: 0 };
+    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0, inquiries: 0, disputeCopies: 0 };
     const batch = this.opts.batchSize ?? DEFAULT_BATCH;
     let after = "";
     for (;;) {
@@ -129,18 +137,22 @@ export class RetentionJob {
       if (this.halted) break;
       await nextTurn();
     }
-    const { inquiryYears } = this.opts;
+    const { inquiryYears, institutionId } = this.opts;
+    if (institutionId !== undefined && !this.halted) {
+      result.disputeCopies = await disputes.destroyResolvedCopies(institutionId, new Date(`${result.cutoff}T00:00:00.000Z`));
+    }
     if (inquiryYears !== undefined && this.modules.inquiries && !this.halted) {
       result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
       result.inquiries = await this.modules.inquiries.purgeBefore(`${result.inquiryCutoff}T00:00:00.000Z`, { batchSize: batch, halted: () => this.halted });
     }
-    if (result.accounts > 0 || result.inquiries > 0) {
+    if (result.accounts > 0 || result.inquiries > 0 || result.disputeCopies > 0) {
       await (this.modules.audit ?? noAudit).append("RETENTION_PURGED", "retention", {
         cutoff: result.cutoff,
         accounts: String(result.accounts),
         repayments: String(result.repayments),
         disputes: String(result.disputes),
         ...(result.inquiryCutoff ? { inquiryCutoff: result.inquiryCutoff, inquiries: String(result.inquiries) } : {}),
+        ...(institutionId !== undefined ? { disputeCopies: String(result.disputeCopies) } : {}),
       });
       logger.info({ ...result }, "records past retention purged");
     } else {

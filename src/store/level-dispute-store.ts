@@ -138,6 +138,28 @@ export class LevelDisputeStore implements DisputeStore {
   }
 
   /**
+   * Destroys the copies this node keeps of disputes held by other
+   * institutions (filed through it) that were resolved before `before`, with
+   * their index entries, in one batch; returns how many went. A resolved
+   * dispute never changes again, so no update can race this.
+   */
+  async destroyResolvedCopies(selfInstitutionId: string, before: Date): Promise<number> {
+    const level = this.levels.dispute;
+    const ops: WriteOp[] = [];
+    let copies = 0;
+    for await (const [key, value] of level.iterator(under(DISPUTE))) {
+      const d = decodeDispute(key, value);
+      if (d.institutionId === selfInstitutionId || d.status === DisputeStatus.OPEN || !d.resolvedAt || d.resolvedAt >= before) continue;
+      copies++;
+      ops.push({ type: "del", sublevel: level, key });
+      ops.push({ type: "del", sublevel: level, key: accountKey(d.accountRef, d.disputeId) });
+      ops.push({ type: "del", sublevel: level, key: OPEN + SEP + d.disputeId });
+    }
+    await this.db.write(ops);
+    return copies;
+  }
+
+  /**
    * The deletes that destroy every dispute about these accounts or filed for
    * this subject (also those filed here about another holder's tradeline),
    * with their index entries, for a caller's batch.

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
-import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { DisputeOutcome, DisputeStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { RetentionJob } from "../../../src/records/retention-job.js";
 import { dispute, openFixture, RecordingAudit, repayment, sealedAccount, type StoreFixture } from "../store/data-protection-fixture.js";
 
@@ -54,11 +54,11 @@ describe("RetentionJob", () => {
     const { records, disputes } = f.stores;
 
     clock.set("2025-03-01T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0, inquiries: 0 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0, inquiries: 0, disputeCopies: 0 });
     expect(audit.entries).toEqual([]);
 
     clock.set("2025-03-02T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1, inquiries: 0 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1, inquiries: 0, disputeCopies: 0 });
 
     expect(await records.getAccounts(["ref-old-closed", "ref-old-open", "ref-recent"])).toEqual([undefined, expect.anything(), expect.anything()]);
     expect(await records.repaymentsForAccount("ref-old-closed")).toEqual([]);
@@ -107,6 +107,32 @@ describe("RetentionJob", () => {
     clock.set("2040-01-01T00:00:00Z");
     expect(await job().runOnce()).toMatchObject({ inquiries: 0 });
     expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
+  });
+
+  it("with the institution's id, destroys copies of other holders' disputes resolved before the cutoff, and nothing it holds", async () => {
+    await seed();
+    const { disputes } = f.stores;
+    const copy = (id: string, over: Parameters<typeof dispute>[3]) => dispute(id, `ref-${id}`, "tok-c", { institutionId: "cfc-b", ...over });
+    await disputes.put(copy("c-old", { status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.VERIFIED_ACCURATE, resolvedAt: new Date("2018-12-31T00:00:00Z") }));
+    await disputes.put(copy("c-new", { status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.DELETED, resolvedAt: new Date("2019-01-02T00:00:00Z") }));
+    await disputes.put(copy("c-open", { filedAt: new Date("2017-01-01T00:00:00Z") }));
+    // A dispute this institution holds, resolved long ago, goes with its account only.
+    await disputes.put(dispute("d-held", "ref-old-open", "tok-a", { status: DisputeStatus.RESOLVED, outcome: DisputeOutcome.VERIFIED_ACCURATE, resolvedAt: new Date("2018-01-01T00:00:00Z") }));
+
+    clock.set("2026-01-01T12:00:00Z");
+    const withId = new RetentionJob(
+      { accountYears: 7, institutionId: "bank-a", intervalMs: 86_400_000 },
+      { records: f.stores.records, disputes, clock, audit, logger: silentLogger() },
+    );
+    expect(await withId.runOnce()).toMatchObject({ cutoff: "2019-01-01", disputeCopies: 1 });
+    expect(await disputes.get("c-old")).toBeUndefined();
+    expect(await disputes.listForAccount("ref-c-old")).toEqual([]);
+    for (const id of ["c-new", "c-open", "d-held", "d-recent"]) expect(await disputes.get(id), id).toBeDefined();
+    expect(audit.entries.at(-1)).toMatchObject({ action: "RETENTION_PURGED", details: { disputeCopies: "1" } });
+    // Without it, copies are kept.
+    clock.set("2040-01-01T00:00:00Z");
+    expect(await job().runOnce()).toMatchObject({ disputeCopies: 0 });
+    expect(await disputes.get("c-new")).toBeDefined();
   });
 
   it("pages through every account", async () => {
