@@ -255,14 +255,14 @@ export class DisputeService implements DisputeReceiver {
   /**
    * Every dispute about one subject that this node holds or filed, as the
    * borrower follows them, in the order of list(). Copies still open here are
-   * first refreshed from their holders (as current() does, all at once);
+   * first refreshed from their holders (as by current(), all at once);
    * `notCurrent` names those whose holder could not be asked. Disputes are
    * few next to accounts, so this reads them all rather than keep an index.
    */
   async listForSubject(subjectToken: string, includeResolved: boolean): Promise<{ disputes: Dispute[]; notCurrent: string[] }> {
     checkSubjectToken(subjectToken, "subject");
     const about = (await this.modules.store.listAll()).filter((d) => d.subjectToken === subjectToken);
-    const now = await Promise.all(about.map((d) => (d.status === DisputeStatus.OPEN ? this.current(d.disputeId) : { dispute: d, current: true })));
+    const now = await Promise.all(about.map((d) => this.refreshed(d)));
     const shown = now.filter((x) => includeResolved || x.dispute.status === DisputeStatus.OPEN);
     return {
       disputes: inListOrder(shown.map((x) => x.dispute)),
@@ -288,6 +288,12 @@ export class DisputeService implements DisputeReceiver {
     checkDisputeId(disputeId, "dispute_id");
     const known = await this.modules.store.get(disputeId);
     if (!known) throw new CreditMeshError("NOT_FOUND", `dispute_id: this node holds and filed no dispute ${disputeId}`, { field: "dispute_id" });
+    return this.refreshed(known, signal);
+  }
+
+  /** `known` as its holder has it now (see current()). */
+  private async refreshed(known: Dispute, signal?: AbortSignal): Promise<{ dispute: Dispute; current: boolean }> {
+    const { disputeId } = known;
     if (known.institutionId === this.opts.institutionId || known.status !== DisputeStatus.OPEN) return { dispute: known, current: true };
     const { router } = this.modules;
     if (!router) return { dispute: known, current: false };

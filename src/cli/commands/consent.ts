@@ -61,7 +61,7 @@ export function registerConsent(program: Command): void {
 }
 
 /** One line per consent. */
-export function renderConsents(consents: readonly Consent[]): string {
+function renderConsents(consents: readonly Consent[]): string {
   if (consents.length === 0) return "no consents\n";
   const iso = (d: Date | undefined) => d?.toISOString() ?? "";
   return renderTable(
