@@ -31,21 +31,33 @@ export const ErrorCodes = [
 
 export type ErrorCode = (typeof ErrorCodes)[number];
 
-export interface ErrorDetails {
+/** Values an error carries for logs and for the peer that caused it: no personal data, ever. */
+export type ErrorMeta = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface ErrorDetails<M extends ErrorMeta = ErrorMeta> {
   /** Field path of the offending input, e.g. "subject.id_number". */
   field?: string;
   cause?: unknown;
+  /** Typed facts about the failure (ids, limits, counts), logged as they are. */
+  meta?: M;
 }
 
-export class CreditMeshError extends Error {
+export class CreditMeshError<M extends ErrorMeta = ErrorMeta> extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
+  readonly meta: M;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails<M> = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = "CreditMeshError";
     this.code = code;
     this.field = details.field;
+    this.meta = details.meta ?? ({} as M);
+  }
+
+  /** Code, field and metadata, for a structured log line. */
+  toObject(): { code: ErrorCode; message: string; field?: string } & M {
+    return { ...this.meta, code: this.code, message: this.message, ...(this.field === undefined ? {} : { field: this.field }) };
   }
 }
 

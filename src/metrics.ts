@@ -1,108 +1,118 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
-/** One registry per process; every module records into the metrics below. */
-export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "creditmesh_process_" });
-
-export const recordsIngested = new Counter({
-  name: "creditmesh_records_ingested_total",
-  help: "Furnished records by outcome",
-  labelNames: ["outcome"] as const,
-  registers: [registry],
-});
-
-export const reportsServed = new Counter({
-  name: "creditmesh_reports_total",
-  help: "Credit reports assembled for this node's lenders",
-  registers: [registry],
-});
-
-export const reportLatency = new Histogram({
-  name: "creditmesh_report_seconds",
-  help: "Time to assemble a report, fan-out included",
-  buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  registers: [registry],
-});
-
-export const holderOutcomes = new Counter({
-  name: "creditmesh_holder_outcomes_total",
-  help: "Outcome of each holder asked for a report",
-  labelNames: ["status"] as const,
-  registers: [registry],
-});
-
-export const holderLatency = new Histogram({
-  name: "creditmesh_holder_answer_seconds",
-  help: "Time from asking a member for a report's tradelines to its verified answer (or to giving up), by member and outcome",
-  labelNames: ["holder", "status"] as const,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  registers: [registry],
-});
-
-export const revocationsStored = new Counter({
-  name: "creditmesh_revocations_stored_total",
-  help: "Other members' revocations this node stored, by how they arrived (live gossip, or pulled from the issuer after missing it)",
-  labelNames: ["via"] as const,
-  registers: [registry],
-});
-
-export const revocationPulls = new Counter({
-  name: "creditmesh_revocation_pulls_total",
-  help: "Pulls of missed revocations from members, by outcome",
-  labelNames: ["outcome"] as const,
-  registers: [registry],
-});
-
-export const queriesAnswered = new Counter({
-  name: "creditmesh_queries_answered_total",
-  help: "Queries this node answered as a holder, by outcome",
-  labelNames: ["status"] as const,
-  registers: [registry],
-});
-
-export const authFailures = new Counter({
-  name: "creditmesh_auth_failures_total",
-  help: "gRPC calls refused before any work: no credentials, an unknown API key, or a key or certificate without the role",
-  labelNames: ["reason"] as const,
-  registers: [registry],
-});
-
-export const tlsReloads = new Counter({
-  name: "creditmesh_tls_reloads_total",
-  help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",
-  labelNames: ["outcome"] as const,
-  registers: [registry],
-});
-
 /** Open disputes this institution holds: those still within their deadline, and those past it. */
 export interface OpenDisputeCounts {
   pending: number;
   overdue: number;
 }
 
-let openDisputes: (() => Promise<OpenDisputeCounts>) | undefined;
-
 /**
- * The running node's count of open disputes, read at every scrape. Returns
- * what stops it (a no-op once another node of this process set its own).
+ * A node's metrics, built once by the composition root and handed to the
+ * parts that record into them (`metrics: Metrics | null`; null records
+ * nothing). One registry per node, so nodes sharing a process (tests, the
+ * benchmarks) do not count into each other.
  */
-export function countOpenDisputesWith(source: () => Promise<OpenDisputeCounts>): () => void {
-  openDisputes = source;
-  return () => {
-    if (openDisputes === source) openDisputes = undefined;
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(opts: { processMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "creditmesh_process_" });
+  const registers = [registry];
+  let openDisputes: (() => Promise<OpenDisputeCounts>) | undefined;
+
+  return {
+    registry,
+
+    recordsIngested: new Counter({
+      name: "creditmesh_records_ingested_total",
+      help: "Furnished records by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+
+    reportsServed: new Counter({
+      name: "creditmesh_reports_total",
+      help: "Credit reports assembled for this node's lenders",
+      registers,
+    }),
+
+    reportLatency: new Histogram({
+      name: "creditmesh_report_seconds",
+      help: "Time to assemble a report, fan-out included",
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+
+    holderOutcomes: new Counter({
+      name: "creditmesh_holder_outcomes_total",
+      help: "Outcome of each holder asked for a report",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+
+    holderLatency: new Histogram({
+      name: "creditmesh_holder_answer_seconds",
+      help: "Time from asking a member for a report's tradelines to its verified answer (or to giving up), by member and outcome",
+      labelNames: ["holder", "status"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+
+    revocationsStored: new Counter({
+      name: "creditmesh_revocations_stored_total",
+      help: "Other members' revocations this node stored, by how they arrived (live gossip, or pulled from the issuer after missing it)",
+      labelNames: ["via"] as const,
+      registers,
+    }),
+
+    revocationPulls: new Counter({
+      name: "creditmesh_revocation_pulls_total",
+      help: "Pulls of missed revocations from members, by outcome",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+
+    queriesAnswered: new Counter({
+      name: "creditmesh_queries_answered_total",
+      help: "Queries this node answered as a holder, by outcome",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+
+    authFailures: new Counter({
+      name: "creditmesh_auth_failures_total",
+      help: "gRPC calls refused before any work: no credentials, an unknown API key, or a key or certificate without the role",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+
+    tlsReloads: new Counter({
+      name: "creditmesh_tls_reloads_total",
+      help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+
+    disputesOpen: new Gauge({
+      name: "creditmesh_disputes_open",
+      help: "Open disputes this institution holds, by whether the response deadline has passed (an overdue dispute withholds its tradeline from every report)",
+      labelNames: ["deadline"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        if (!openDisputes) return;
+        const counts = await openDisputes();
+        this.set({ deadline: "pending" }, counts.pending);
+        this.set({ deadline: "passed" }, counts.overdue);
+      },
+    }),
+
+    /** The node's count of open disputes, read at every scrape. Returns what stops it. */
+    countOpenDisputesWith(source: () => Promise<OpenDisputeCounts>): () => void {
+      openDisputes = source;
+      return () => {
+        if (openDisputes === source) openDisputes = undefined;
+      };
+    },
   };
 }
-
-export const disputesOpen = new Gauge({
-  name: "creditmesh_disputes_open",
-  help: "Open disputes this institution holds, by whether the response deadline has passed (an overdue dispute withholds its tradeline from every report)",
-  labelNames: ["deadline"] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    if (!openDisputes) return;
-    const counts = await openDisputes();
-    this.set({ deadline: "pending" }, counts.pending);
-    this.set({ deadline: "passed" }, counts.overdue);
-  },
-});

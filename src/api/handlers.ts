@@ -42,7 +42,7 @@ import { isoDateProblem } from "../records/dates.js";
 import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
-import { authFailures, recordsIngested, reportLatency, reportsServed } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -83,6 +83,7 @@ export interface ApiModules {
   status(): Promise<GetNodeStatusResponse>;
   clock: Clock;
   logger: Logger;
+  metrics: Metrics | null;
 }
 
 const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
@@ -107,7 +108,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       requireRole(principal, ...roles);
     } catch (err) {
       const reason = err instanceof CreditMeshError ? AUTH_FAILURE_REASONS[err.code] : undefined;
-      if (reason) authFailures.inc({ reason });
+      if (reason) m.metrics?.authFailures.inc({ reason });
       throw err;
     }
     m.rateLimiter?.take(principal.keyId);
@@ -212,8 +213,8 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           throw invalid("records", `at most ${opts.maxBatchRecords} records per batch, got ${req.records.length}`);
         }
         const result = await m.ingest.submitBatch(req.records, stop.signal, principal.keyId);
-        recordsIngested.inc({ outcome: "accepted" }, result.accepted);
-        recordsIngested.inc({ outcome: "rejected" }, result.rejected.length);
+        m.metrics?.recordsIngested.inc({ outcome: "accepted" }, result.accepted);
+        m.metrics?.recordsIngested.inc({ outcome: "rejected" }, result.rejected.length);
         return { batch: String(n), accepted: result.accepted, rejected: result.rejected };
       }
     },
@@ -252,7 +253,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       const cancelled = new AbortController();
       const onCancel = () => cancelled.abort(new CreditMeshError("DEADLINE_EXCEEDED", "the client cancelled the call"));
       call.once("cancelled", onCancel);
-      const timer = reportLatency.startTimer();
+      const timer = m.metrics?.reportLatency.startTimer();
       try {
         const report = await m.reports.generate({
           subjectToken: token,
@@ -263,10 +264,10 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           signal: cancelled.signal,
           actor: caller(call).keyId,
         });
-        reportsServed.inc();
+        m.metrics?.reportsServed.inc();
         return report;
       } finally {
-        timer();
+        timer?.();
         call.off("cancelled", onCancel);
       }
     }),

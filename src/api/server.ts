@@ -64,7 +64,7 @@ export class GrpcServer {
   private credentials(): ServerCredentials {
     const tls = this.opts.tls;
     if (!tls) return ServerCredentials.createInsecure();
-    this.tlsCredentials = new ReloadingTlsCredentials(tls.config, tls.material, this.modules.logger);
+    this.tlsCredentials = new ReloadingTlsCredentials(tls.config, tls.material, this.modules.logger, this.modules.metrics);
     return this.tlsCredentials.serverCredentials();
   }
 

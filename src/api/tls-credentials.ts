@@ -3,7 +3,7 @@ import { isCreditMeshError } from "../errors.js";
 import { loadTlsMaterial, type GrpcTlsConfig, type TlsMaterial } from "../config/tls.js";
 import { watchFileChanges } from "../config/watch-file.js";
 import type { Logger } from "../logger.js";
-import { tlsReloads } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
@@ -27,6 +27,7 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     private readonly tls: GrpcTlsConfig,
     private material: TlsMaterial,
     private readonly logger: Logger,
+    private readonly metrics: Metrics | null = null,
   ) {}
 
   /** Server credentials backed by this provider: TLS, mutual when a client CA is configured. */
@@ -60,7 +61,7 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     } catch (err) {
       const field = isCreditMeshError(err) ? err.field : undefined;
       this.logger.warn({ field, err: (err as Error).message }, "new TLS files refused; still serving the previous certificate");
-      tlsReloads.inc({ outcome: "refused" });
+      this.metrics?.tlsReloads.inc({ outcome: "refused" });
       return;
     }
     // clientCaFile is fixed by the config: both sets have a client CA or neither has.
@@ -70,7 +71,7 @@ export class ReloadingTlsCredentials implements experimental.CertificateProvider
     for (const listener of this.identityListeners) listener(this.identityUpdate());
     for (const listener of this.caListeners) listener(this.caUpdate());
     this.logger.info("TLS certificate reloaded");
-    tlsReloads.inc({ outcome: "applied" });
+    this.metrics?.tlsReloads.inc({ outcome: "applied" });
   }
 
   private identityUpdate(): experimental.IdentityCertificateUpdate {

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { NodeDatabase } from "../store/database.js";
 import { MetaKey } from "../store/keys.js";
 import { SerialQueue } from "../store/serial.js";
+import { toBatch } from "../store/write-batch.js";
 import type { LevelAuditLog } from "./level-audit-log.js";
 
 /** Actor of entries for keys made with `creditmesh apikey create` on the node's machine. */
@@ -61,11 +62,11 @@ export class ApiKeyAuditor {
       const appends: Promise<void>[] = [];
       for (const k of fresh) {
         recorded.add(k.id);
-        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }, stateOps()));
+        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }, toBatch(stateOps())));
       }
       for (const id of revoked) {
         recorded.delete(id);
-        appends.push(audit.appendWith("API_KEY_REVOKED", LOCAL_OPERATOR, { keyId: id }, stateOps()));
+        appends.push(audit.appendWith("API_KEY_REVOKED", LOCAL_OPERATOR, { keyId: id }, toBatch(stateOps())));
       }
       await Promise.all(appends);
       return fresh.length + revoked.length;

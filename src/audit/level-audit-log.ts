@@ -5,6 +5,8 @@ import { AuditEntry } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { NodeDatabase, WriteOp } from "../store/database.js";
+import type { WriteBatch } from "../store/types.js";
+import { EMPTY_BATCH, opsOf } from "../store/write-batch.js";
 import { MetaKey } from "../store/keys.js";
 import type { AuditAction, AuditTrail } from "./trail.js";
 
@@ -69,7 +71,7 @@ interface Pending {
   actor: string;
   details: Record<string, string>;
   at: Date;
-  also: readonly WriteOp[];
+  also: WriteBatch;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -124,14 +126,14 @@ export class LevelAuditLog implements AuditTrail {
   }
 
   append(action: AuditAction, actor: string, details: Record<string, string>): Promise<void> {
-    return this.appendWith(action, actor, details, []);
+    return this.appendWith(action, actor, details, EMPTY_BATCH);
   }
 
   /**
    * Appends an entry and commits `also` in the same atomic batch, for state
    * that must change exactly when the entry is written.
    */
-  appendWith(action: AuditAction, actor: string, details: Record<string, string>, also: readonly WriteOp[]): Promise<void> {
+  appendWith(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch): Promise<void> {
     const copy = checkDetails(details);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ action, actor, details: copy, at: this.clock.now(), also, resolve, reject });
@@ -178,7 +180,7 @@ export class LevelAuditLog implements AuditTrail {
         };
         entry.hash = auditEntryHash(entry);
         ops.push({ type: "put", sublevel: this.db.levels.audit, key: auditKey(position), value: AuditEntry.encode(entry).finish() });
-        for (const op of p.also) ops.push(op);
+        for (const op of opsOf(p.also)) ops.push(op);
         prev = entry.hash;
         position++;
       }

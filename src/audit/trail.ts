@@ -1,4 +1,4 @@
-import type { WriteOp } from "../store/database.js";
+import type { WriteBatch } from "../store/types.js";
 
 /**
  * The audit trail as the rest of the node sees it: append-only, one entry
@@ -12,7 +12,7 @@ export interface AuditTrail {
    * and its entry cost one disk flush and are never written one without the
    * other. Trails kept outside the node database do not offer it.
    */
-  appendWith?(action: AuditAction, actor: string, details: Record<string, string>, also: readonly WriteOp[]): Promise<void>;
+  appendWith?(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch): Promise<void>;
 }
 
 export type AuditAction =

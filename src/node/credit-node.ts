@@ -12,8 +12,9 @@ import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secr
 import { loadTlsMaterial } from "../config/tls.js";
 import { ConsentService } from "../consent/service.js";
 import { accountDeletionEffects } from "../disputes/account-deletion.js";
-import { DisputeService } from "../disputes/service.js";
+import { DisputeService, type DisputeReceiver } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
+import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { GetNodeStatusResponse } from "../gen/creditmesh/v1/node.js";
 import { Membership, parseOperatorPublicKey } from "../identity/manifest.js";
 import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
@@ -33,9 +34,25 @@ import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
-import { countOpenDisputesWith } from "../metrics.js";
+import { createMetrics, type Metrics } from "../metrics.js";
+import type { PeerComponents } from "../p2p/components.js";
+import { DisputeProtocol } from "../p2p/dispute-protocol.js";
+import { DisputeStatusProtocol } from "../p2p/dispute-status-protocol.js";
+import { ManifestFileWatch } from "../p2p/manifest-file.js";
+import { PeerNode } from "../p2p/peer-node.js";
+import {
+  DISPUTE_MAX_FRAME_BYTES,
+  QUERY_MAX_FRAME_BYTES,
+  REVOCATIONS_HANDLER_TIMEOUT_MS,
+  REVOCATIONS_MAX_FRAME_BYTES,
+} from "../p2p/protocols.js";
+import { QueryProtocol } from "../p2p/query-protocol.js";
+import { RevocationGossip } from "../p2p/revocation-gossip.js";
+import { RevocationsProtocol } from "../p2p/revocations-protocol.js";
+import { RpcClient } from "../p2p/rpc-client.js";
+import type { DisputeRouter } from "../disputes/service.js";
+import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
-import { NetworkLayer } from "./network.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
@@ -44,6 +61,17 @@ export interface CreditNodeOptions {
   config: NodeConfig;
   logger?: Logger;
   clock?: Clock;
+  /** This node's metrics (default: a registry of its own); null records none. */
+  metrics?: Metrics | null;
+}
+
+/** The peer side of a running node, as the composition root wired it. */
+interface PeerParts {
+  peer: PeerNode;
+  membership: Membership;
+  queries: QueryProtocol;
+  disputes: DisputeRouter;
+  revocations: RevocationGossip;
 }
 
 /**
@@ -62,9 +90,10 @@ export class CreditNode {
   private retention?: RetentionJob;
   private audit?: LevelAuditLog;
   private apiKeyAuditor?: ApiKeyAuditor;
-  private network?: NetworkLayer;
+  private p2p?: PeerParts;
+  readonly metrics: Metrics | null;
   private grpc?: GrpcServer;
-  private metrics?: MetricsServer;
+  private metricsServer?: MetricsServer;
   private uncountDisputes?: () => void;
   private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
 
@@ -72,6 +101,7 @@ export class CreditNode {
     this.config = opts.config;
     this.logger = opts.logger ?? createLogger({ level: opts.config.log.level });
     this.clock = opts.clock ?? systemClock;
+    this.metrics = opts.metrics === undefined ? createMetrics() : opts.metrics;
     this.secretsFile = secretsPath(this.config);
     const { secrets, created } = loadOrCreateSecrets(this.secretsFile);
     this.secrets = secrets;
@@ -94,7 +124,7 @@ export class CreditNode {
   }
 
   get peerMultiaddrs(): string[] {
-    return this.network?.multiaddrs() ?? [];
+    return this.p2p?.peer.multiaddrs() ?? [];
   }
 
   async start(): Promise<void> {
@@ -112,7 +142,7 @@ export class CreditNode {
   }
 
   private async startParts(): Promise<void> {
-    const { config, logger, clock } = this;
+    const { config, logger, clock, metrics } = this;
     const institutionId = config.institution.id;
     const log = (module: string) => logger.child({ module });
     // Before anything opens: a node must not come up half-secured.
@@ -170,24 +200,9 @@ export class CreditNode {
       },
     );
 
-    if (membership) {
-      this.network = new NetworkLayer(
-        { institutionId, p2p: config.p2p },
-        {
-          key: this.key,
-          membership,
-          holder,
-          nonces: stores.nonces,
-          consents: stores.consents,
-          audit,
-          // Bound lazily: the dispute service routes through this network layer.
-          disputes: { receive: (dispute, from) => disputes.receive(dispute, from), statusFor: (id, from) => disputes.statusFor(id, from) },
-          clock,
-          logger: log("p2p"),
-        },
-      );
-    }
-    const network = this.network;
+    // Bound lazily: the dispute service routes through the peer protocols, which serve it.
+    const receiver = { receive: (d: Dispute, from: string) => disputes.receive(d, from), statusFor: (id: string, from: string) => disputes.statusFor(id, from) };
+    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit }) : undefined);
     const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
     const disputes: DisputeService = new DisputeService(
       { institutionId, responseDays: config.disputes.responseDays },
@@ -196,17 +211,14 @@ export class CreditNode {
         records: stores.records,
         ingest,
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
-        router: network && {
-          send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal),
-          status: (holderId, disputeId, signal) => network.disputeStatus(holderId, disputeId, signal),
-        },
+        router: p2p?.disputes,
         audit,
         clock,
         logger: log("dispute"),
       },
     );
 
-    this.uncountDisputes = countOpenDisputesWith(() => disputes.openCounts());
+    this.uncountDisputes = metrics?.countOpenDisputesWith(() => disputes.openCounts());
 
     const consents = new ConsentService(
       { institutionId },
@@ -215,7 +227,7 @@ export class CreditNode {
         signer: this.key,
         clock,
         logger: log("consent"),
-        publishRevocation: network ? (r) => network.publishRevocation(r) : undefined,
+        publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
         audit,
       },
     );
@@ -229,14 +241,14 @@ export class CreditNode {
       {
         consents,
         holder,
-        holders: network,
+        holders: p2p?.queries,
         memberNames: () => this.memberNames(membership),
         clock,
         logger: log("report"),
       },
     );
 
-    await network?.start();
+    await p2p?.peer.start();
 
     const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
     const keyRotation = new KeyRotation(
@@ -295,6 +307,7 @@ export class CreditNode {
         status: () => this.status(),
         clock,
         logger: log("api"),
+        metrics,
       },
     );
     await this.grpc.start();
@@ -308,11 +321,74 @@ export class CreditNode {
     }
 
     if (config.metrics.enabled) {
-      this.metrics = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics") });
-      await this.metrics.start();
+      this.metricsServer = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics"), metrics: metrics ?? createMetrics() });
+      await this.metricsServer.start();
     }
     writeRuntime(config, { pid: process.pid, grpcAddr: this.grpc.address, peerId: this.key.peerId, multiaddrs: this.peerMultiaddrs });
     logger.info({ institutionId, peerId: this.key.peerId, grpc: this.grpc.address, version: NODE_VERSION }, "node started");
+  }
+
+  /**
+   * The peer side: one libp2p node and the protocols it serves and calls,
+   * each built from the parts it needs and started and stopped by the node.
+   */
+  private async createPeerParts(
+    membership: Membership,
+    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog },
+  ): Promise<PeerParts> {
+    const { config, clock, metrics } = this;
+    const { p2p } = config;
+    const institutionId = config.institution.id;
+    const logger = this.logger.child({ module: "p2p" });
+    const peer = await PeerNode.create({ key: this.key, membership, listen: p2p.listen, logger, dialIntervalMs: p2p.redialIntervalMs });
+    const rpc = new RpcClient(peer, { maxFrameBytes: p2p.maxMessageBytes, logger });
+    const components: PeerComponents = { peer, rpc, membership, signer: this.key, clock, logger, metrics };
+    const limiter = () => (p2p.rateLimitPerPeer > 0 ? new RateLimiter(p2p.rateLimitPerPeer, undefined, clock) : undefined);
+    const skew = { maxClockSkewMs: p2p.maxClockSkewMs, handlerTimeoutMs: p2p.handlerTimeoutMs };
+
+    const queries = new QueryProtocol(
+      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter() },
+      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES) },
+    );
+    // One budget per member for filings and status requests together.
+    const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };
+    const disputeInit = { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, DISPUTE_MAX_FRAME_BYTES) };
+    const disputes = new DisputeProtocol(disputeComponents, disputeInit);
+    const disputeStatus = new DisputeStatusProtocol(disputeComponents, disputeInit);
+    const revocationParts = { ...components, logger: logger.child({ protocol: "revocations" }), consents: parts.stores.consents, audit: parts.audit };
+    const revocationsPull = new RevocationsProtocol(revocationParts, {
+      maxFrameBytes: REVOCATIONS_MAX_FRAME_BYTES,
+      handlerTimeoutMs: REVOCATIONS_HANDLER_TIMEOUT_MS,
+      pullIntervalMs: p2p.revocationPullIntervalMs,
+    });
+    const revocations = new RevocationGossip(revocationParts);
+
+    // Started in this order after libp2p, stopped in reverse before it.
+    await peer.addService(rpc);
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations]) await peer.addService(protocol);
+    if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
+    return {
+      peer,
+      membership,
+      queries,
+      revocations,
+      disputes: {
+        send: (holderId, dispute, signal) => disputes.send(holderId, dispute, signal),
+        status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),
+      },
+    };
+  }
+
+  private memberStatus(): MemberStatus[] {
+    const p2p = this.p2p;
+    if (!p2p) return [];
+    return p2p.membership.members().map((m) => ({
+      institutionId: m.institutionId,
+      name: m.name,
+      peerId: m.peerId,
+      roles: m.roles,
+      connected: m.peerId === this.key.peerId || p2p.peer.isConnected(m.peerId),
+    }));
   }
 
   private async loadMembership(): Promise<Membership> {
@@ -340,12 +416,12 @@ export class CreditNode {
     return {
       institutionId: this.config.institution.id,
       peerId: this.key.peerId,
-      members: this.network?.memberStatus() ?? [],
+      members: this.memberStatus(),
       accounts: String(counts.accounts),
       subjects: String(counts.subjects),
       version: NODE_VERSION,
-      networkId: this.network?.networkId ?? "",
-      manifestVersion: this.network?.manifestVersion ?? "0",
+      networkId: this.p2p?.membership.networkId ?? "",
+      manifestVersion: this.p2p?.membership.version.toString() ?? "0",
     };
   }
 
@@ -365,9 +441,9 @@ export class CreditNode {
     const steps: [string, (() => Promise<void>) | undefined][] = [
       ["runtime file", async () => removeRuntime(this.config)],
       ["grpc", this.grpc && (() => this.grpc!.stop())],
-      ["metrics", this.metrics && (() => this.metrics!.stop())],
+      ["metrics", this.metricsServer && (() => this.metricsServer!.stop())],
       ["dispute gauge", this.uncountDisputes && (async () => this.uncountDisputes!())],
-      ["network", this.network && (() => this.network!.stop())],
+      ["network", this.p2p && (() => this.p2p!.peer.stop())],
       ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
       ["audit", this.audit && (() => this.audit!.flushed())],
@@ -382,9 +458,9 @@ export class CreditNode {
       }
     }
     this.grpc = undefined;
-    this.metrics = undefined;
+    this.metricsServer = undefined;
     this.uncountDisputes = undefined;
-    this.network = undefined;
+    this.p2p = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;
     this.retention = undefined;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { Logger } from "../logger.js";
-import { registry } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
 
 /** Prometheus text on GET /metrics. */
 export class MetricsServer {
@@ -8,7 +8,7 @@ export class MetricsServer {
 
   constructor(
     private readonly opts: { host: string; port: number },
-    private readonly modules: { logger: Logger },
+    private readonly modules: { logger: Logger; metrics: Pick<Metrics, "registry"> },
   ) {}
 
   async start(): Promise<void> {
@@ -18,6 +18,7 @@ export class MetricsServer {
         res.writeHead(404).end();
         return;
       }
+      const { registry } = this.modules.metrics;
       registry.metrics().then(
         (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
         () => res.writeHead(500).end(),

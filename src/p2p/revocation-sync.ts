@@ -4,11 +4,10 @@ import { RevocationsPage, RevocationsRequest, Signed } from "../gen/creditmesh/v
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
-import { revocationPulls } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
 import type { ConsentStore } from "../store/types.js";
-import type { PeerNode, PeerService } from "./peer-node.js";
+import type { PeerService } from "./peer-node.js";
 import { REVOCATIONS_PAGE_LIMIT } from "./protocols.js";
-import type { RpcHandler } from "./rpc-server.js";
 
 /**
  * Revocation catch-up. Gossip reaches only the members online when a consent
@@ -19,31 +18,6 @@ import type { RpcHandler } from "./rpc-server.js";
  * periodically as a safety net. A holder that was down during the gossip
  * learns the revocation within seconds of reconnecting.
  */
-
-/** The member's side: "the revocations I issued after position X", one page at a time. */
-export function createRevocationsHandler(m: {
-  consents: Pick<ConsentStore, "listIssuedRevocations" | "lastIssuedSequence">;
-}): RpcHandler {
-  return async (body) => {
-    let req: RevocationsRequest;
-    try {
-      req = RevocationsRequest.decode(body);
-    } catch (cause) {
-      throw new CreditMeshError("P2P_PROTOCOL", "malformed revocations request", { cause });
-    }
-    const after = Number(req.afterSequence);
-    if (!Number.isSafeInteger(after) || after < 0) throw new CreditMeshError("P2P_PROTOCOL", "after_sequence out of range");
-    const limit = Math.min(Math.max(req.limit || REVOCATIONS_PAGE_LIMIT, 1), REVOCATIONS_PAGE_LIMIT);
-    const last = await m.consents.lastIssuedSequence();
-    const entries = await m.consents.listIssuedRevocations(after, limit + 1);
-    const page = entries.slice(0, limit);
-    return RevocationsPage.encode({
-      revocations: page.map((e) => ({ sequence: String(e.sequence), revocation: Signed.decode(e.signed) })),
-      more: entries.length > limit,
-      lastSequence: String(Math.max(last, page.at(-1)?.sequence ?? 0)),
-    }).finish();
-  };
-}
 
 export interface RevocationSyncModules {
   membership: Membership;
@@ -56,18 +30,7 @@ export interface RevocationSyncModules {
   onConnect(listener: (peerId: string) => void): () => void;
   connectedPeers(): string[];
   logger: Logger;
-}
-
-/** The PeerNode side of RevocationSyncModules. */
-export function peerConnections(peer: PeerNode): Pick<RevocationSyncModules, "onConnect" | "connectedPeers"> {
-  return {
-    onConnect: (listener) => {
-      const handler = (evt: CustomEvent<{ toString(): string }>): void => listener(evt.detail.toString());
-      peer.libp2p.addEventListener("peer:connect", handler);
-      return () => peer.libp2p.removeEventListener("peer:connect", handler);
-    },
-    connectedPeers: () => peer.connectedPeers(),
-  };
+  metrics: Metrics | null;
 }
 
 /** Delays before retrying a failed pull (the member may still be starting its services). */
@@ -130,11 +93,11 @@ export class RevocationSync implements PeerService {
     const run = this.pullFrom(peerId)
       .then(
         () => {
-          revocationPulls.inc({ outcome: "ok" });
+          this.#m.metrics?.revocationPulls.inc({ outcome: "ok" });
         },
         (err: unknown) => {
           if (!this.#running) return;
-          revocationPulls.inc({ outcome: "failed" });
+          this.#m.metrics?.revocationPulls.inc({ outcome: "failed" });
           const delay = RETRY_DELAYS_MS[attempt];
           this.#m.logger.debug({ peer_id: peerId, attempt, err: (err as Error).message }, "revocation pull failed");
           if (delay === undefined) {

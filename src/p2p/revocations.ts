@@ -5,7 +5,7 @@ import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
-import { revocationsStored } from "../metrics.js";
+import type { Metrics } from "../metrics.js";
 import type { ConsentStore } from "../store/types.js";
 
 /** A revocation as gossiped: signed by the grantee node that revoked it. */
@@ -21,7 +21,7 @@ export function encodeRevocation(r: Revocation, sign: (data: Uint8Array) => Uint
  */
 export async function applyRevocation(
   data: Uint8Array,
-  m: { membership: Membership; consents: ConsentStore; logger: Logger; audit?: AuditTrail },
+  m: { membership: Membership; consents: ConsentStore; logger: Logger; audit?: AuditTrail; metrics: Metrics | null },
   via: "gossip" | "pull" = "gossip",
 ): Promise<Revocation | undefined> {
   let revocation: Revocation;
@@ -41,7 +41,7 @@ export async function applyRevocation(
   if (!revocation.consentId || !revocation.revokedAt) return undefined;
   if (!(await m.consents.getRevocation(revocation.consentId))) {
     await m.consents.putRevocation(revocation.consentId, revocation.revokedAt);
-    revocationsStored.inc({ via });
+    m.metrics?.revocationsStored.inc({ via });
     await m.audit?.append("REVOCATION_RECEIVED", revocation.granteeInstitutionId, {
       consentId: auditSafe(revocation.consentId),
       grantee: revocation.granteeInstitutionId,

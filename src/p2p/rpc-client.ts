@@ -18,14 +18,25 @@ export interface RpcClientOptions {
   logger?: Logger;
 }
 
-/** The holder answered with an error; `remoteCode` is the code it reported. */
-export class RpcRemoteError extends CreditMeshError {
+/**
+ * The holder answered with an error: `remoteCode`, `remoteMessage` and `field`
+ * are what it reported, unchanged.
+ */
+export class RpcRemoteError extends CreditMeshError<{ remoteCode: string }> {
   readonly remoteCode: string;
-  constructor(code: ErrorCode, remoteCode: string, message: string) {
-    super(code, message);
+  readonly remoteMessage: string;
+  constructor(code: ErrorCode, remote: { code: string; message: string; field?: string }, message: string) {
+    super(code, message, { field: remote.field, meta: { remoteCode: remote.code } });
     this.name = "RpcRemoteError";
-    this.remoteCode = remoteCode;
+    this.remoteCode = remote.code;
+    this.remoteMessage = remote.message;
   }
+}
+
+/** Per-request options of RpcClient.request. */
+export interface RpcRequestOptions {
+  /** The protocol's own frame ceiling for its answers (default: the client's). */
+  maxFrameBytes?: number;
 }
 
 /**
@@ -68,19 +79,20 @@ export class RpcClient implements PeerService {
     this.#sessions.clear();
   }
 
-  async request(peerId: string, protocol: string, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  async request(peerId: string, protocol: string, body: Uint8Array, signal?: AbortSignal, opts: RpcRequestOptions = {}): Promise<Uint8Array> {
     const sig = signal ?? AbortSignal.timeout(this.#defaultTimeoutMs);
     if (sig.aborted) throw abortError(sig);
     // Callers commonly share one deadline across a fan-out of many requests.
     setMaxListeners(Infinity, sig);
-    if (body.length > this.#maxFrameBytes) {
-      throw new CreditMeshError("P2P_PROTOCOL", `request of ${body.length} bytes exceeds ${this.#maxFrameBytes}`);
+    const maxFrameBytes = opts.maxFrameBytes ?? this.#maxFrameBytes;
+    if (body.length > maxFrameBytes) {
+      throw new CreditMeshError("P2P_PROTOCOL", `request of ${body.length} bytes exceeds ${maxFrameBytes}`);
     }
     // A stream can be found dead only when we try to write to it; then nothing
     // was sent and one retry on a fresh stream is safe even for signed,
     // replay-protected requests.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const session = await this.#session(peerId, protocol, sig);
+      const session = await this.#session(peerId, protocol, sig, maxFrameBytes);
       try {
         return await session.call(body, sig);
       } catch (err) {
@@ -91,7 +103,7 @@ export class RpcClient implements PeerService {
     throw new CreditMeshError("P2P_UNREACHABLE", `no usable stream to ${peerId} for ${protocol}`);
   }
 
-  async #session(peerId: string, protocol: string, signal: AbortSignal): Promise<ClientSession> {
+  async #session(peerId: string, protocol: string, signal: AbortSignal, maxFrameBytes: number): Promise<ClientSession> {
     if (this.#stopped) throw new CreditMeshError("P2P_UNREACHABLE", "the rpc client is stopped");
     const key = `${protocol}\n${peerId}`;
     const current = this.#sessions.get(key);
@@ -101,14 +113,14 @@ export class RpcClient implements PeerService {
     if (opening === undefined) {
       // Shared by every request that arrives while it runs, so it has its own
       // deadline: one caller giving up must not fail the others.
-      opening = this.#open(peerId, protocol, key).finally(() => this.#opening.delete(key));
+      opening = this.#open(peerId, protocol, key, maxFrameBytes).finally(() => this.#opening.delete(key));
       opening.catch(() => undefined);
       this.#opening.set(key, opening);
     }
     return raceSignal(opening, signal);
   }
 
-  async #open(peerId: string, protocol: string, key: string): Promise<ClientSession> {
+  async #open(peerId: string, protocol: string, key: string, maxFrameBytes: number): Promise<ClientSession> {
     const signal = AbortSignal.timeout(this.#openTimeoutMs);
     let stream: Stream;
     try {
@@ -122,7 +134,7 @@ export class RpcClient implements PeerService {
         { cause },
       );
     }
-    const session = new ClientSession(stream, key, this.#maxFrameBytes, this.#log, (s) => this.#forget(s));
+    const session = new ClientSession(stream, key, maxFrameBytes, this.#log, (s) => this.#forget(s));
     if (this.#stopped) {
       session.close(new Error("rpc client stopped"));
       throw new CreditMeshError("P2P_UNREACHABLE", "the rpc client is stopped");
@@ -293,7 +305,7 @@ class ClientSession {
 }
 
 function remoteError(payload: Uint8Array): CreditMeshError {
-  const { code, message } = decodeErrorPayload(payload);
-  if (code === "P2P_TIMEOUT") return new RpcRemoteError("P2P_TIMEOUT", code, `peer: ${message}`);
-  return new RpcRemoteError("P2P_PROTOCOL", code, `peer answered ${code || "an error"}: ${message}`);
+  const remote = decodeErrorPayload(payload);
+  if (remote.code === "P2P_TIMEOUT") return new RpcRemoteError("P2P_TIMEOUT", remote, `peer: ${remote.message}`);
+  return new RpcRemoteError("P2P_PROTOCOL", remote, `peer answered ${remote.code || "an error"}: ${remote.message}`);
 }

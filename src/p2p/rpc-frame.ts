@@ -88,10 +88,22 @@ function decodeFrameBody(body: Uint8Array): Frame {
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-/** An error frame's payload: the stable error code and a message for people. */
-export function encodeErrorPayload(code: string, message: string): Uint8Array {
+/** What an error frame carries: the stable code, a message for people, and the offending field if any. */
+export interface ErrorPayload {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/**
+ * An error frame's payload: `varint code length | code | message [| 0x00 | field]`.
+ * The field rides after a NUL that messages never contain, so a decoder that
+ * predates it still reads the code and a message.
+ */
+export function encodeErrorPayload(code: string, message: string, field?: string): Uint8Array {
   const codeBytes = utf8.encode(code);
-  const messageBytes = utf8.encode(message.slice(0, 1024));
+  const text = message.slice(0, 1024).replaceAll("\0", " ") + (field ? `\0${field.replaceAll("\0", " ").slice(0, 128)}` : "");
+  const messageBytes = utf8.encode(text);
   const out = new Uint8Array(varintLength(codeBytes.length) + codeBytes.length + messageBytes.length);
   const o = writeVarint(out, 0, codeBytes.length);
   out.set(codeBytes, o);
@@ -99,12 +111,15 @@ export function encodeErrorPayload(code: string, message: string): Uint8Array {
   return out;
 }
 
-export function decodeErrorPayload(payload: Uint8Array): { code: string; message: string } {
+export function decodeErrorPayload(payload: Uint8Array): ErrorPayload {
   const len = readVarint(payload, 0);
   if (len === undefined || len[1] + len[0] > payload.length) return { code: "", message: fromUtf8.decode(payload) };
+  const text = fromUtf8.decode(payload.subarray(len[1] + len[0]));
+  const nul = text.indexOf("\0");
   return {
     code: fromUtf8.decode(payload.subarray(len[1], len[1] + len[0])),
-    message: fromUtf8.decode(payload.subarray(len[1] + len[0])),
+    message: nul < 0 ? text : text.slice(0, nul),
+    ...(nul < 0 || nul === text.length - 1 ? {} : { field: text.slice(nul + 1) }),
   };
 }
 

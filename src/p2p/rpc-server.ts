@@ -13,6 +13,9 @@ import {
 } from "./rpc-frame.js";
 import { DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM, RPC_MAX_STREAMS_PER_CONNECTION } from "./protocols.js";
 
+/** The part of the peer node a server needs: stream handlers, and who is a member now. */
+export type RpcServerNode = Pick<PeerNode, "handle" | "unhandle" | "membership">;
+
 export type RpcHandler = (body: Uint8Array, from: { peerId: string }, signal: AbortSignal) => Promise<Uint8Array>;
 
 export interface RpcServerOptions {
@@ -32,14 +35,14 @@ export interface RpcServerOptions {
  */
 export class RpcServer implements PeerService {
   readonly protocol: string;
-  readonly #node: PeerNode;
+  readonly #node: RpcServerNode;
   readonly #handler: RpcHandler;
   readonly #opts: Required<Omit<RpcServerOptions, "logger">>;
   readonly #log: Logger | undefined;
   readonly #sessions = new Set<ServerSession>();
   #running = false;
 
-  constructor(node: PeerNode, protocol: string, handler: RpcHandler, opts: RpcServerOptions) {
+  constructor(node: RpcServerNode, protocol: string, handler: RpcHandler, opts: RpcServerOptions) {
     this.#node = node;
     this.protocol = protocol;
     this.#handler = handler;
@@ -226,7 +229,7 @@ class ServerSession {
           if (!isCreditMeshError(err)) this.#log?.warn({ err, from: this.#from.peerId }, "rpc handler failed");
           const code = isCreditMeshError(err) ? err.code : "INTERNAL";
           const message = err instanceof Error ? err.message : String(err);
-          this.#send(id, FrameKind.Error, encodeErrorPayload(code, message));
+          this.#send(id, FrameKind.Error, encodeErrorPayload(code, message, isCreditMeshError(err) ? err.field : undefined));
         },
       )
       .finally(() => {

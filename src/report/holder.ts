@@ -8,8 +8,8 @@ import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
-import type { WriteOp } from "../store/database.js";
-import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex } from "../store/types.js";
+import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
+import { isEmptyBatch } from "../store/write-batch.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -27,7 +27,7 @@ export interface AuditRecord {
 
 export interface AnswerOptions {
   /** Writes to commit in the same synced batch as the holder's own record of the query (the request's nonce). */
-  also?: readonly WriteOp[];
+  also?: WriteBatch;
   /** The audit entry for this query, in place of the holder's own (a report's QUERY_SENT entry for its own holder). */
   entry?: AuditRecord;
 }
@@ -69,7 +69,7 @@ export class HolderService {
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
-    const also = opts.also ?? [];
+    const also = opts.also;
     const now = modules.clock.now();
     const base = {
       requestId: query.requestId,
@@ -91,14 +91,9 @@ export class HolderService {
     const audit = modules.audit;
     const actor = auditSafe(query.requesterInstitutionId);
     if (!decision.ok) {
-      modules.logger.warn(
-        { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, reason: decision.reason },
-        "query refused",
-      );
-      const refusal: AuditRecord = { action: "QUERY_REFUSED", actor, details: { ...auditDetails(query), reason: decision.reason } };
       // Appended in the same turn, so both entries normally share one synced batch.
-      await Promise.all([opts.entry && this.record(opts.entry, []), this.record(refusal, also)]);
-      return this.sign({ ...base, status: HolderStatus.DENIED, reason: decision.reason, tradelines: [], inquiries: [] });
+      const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, decision.reason, { actor, also })]);
+      return refused;
     }
 
     const inquiry: Inquiry = {
@@ -115,7 +110,7 @@ export class HolderService {
     const entry = opts.entry ?? (query.requesterInstitutionId === this.opts.institutionId ? undefined : { action: "QUERY_ANSWERED" as const, actor, details: auditDetails(query) });
     const appendWith = entry && audit?.appendWith?.bind(audit);
     const logged = appendWith
-      ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (ops) => appendWith(entry.action, entry.actor, entry.details, ops) })
+      ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     const [{ tradelines, earlier }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
@@ -136,12 +131,38 @@ export class HolderService {
     });
   }
 
+  /**
+   * A signed DENIED answer, with its QUERY_REFUSED audit entry (committed with
+   * `also`): the one place a refusal is made, whether the consent failed here
+   * or the query protocol refused the request before it reached the domain.
+   * `actor` is who the refusal is recorded against (the authenticated member).
+   */
+  async refuse(query: QueryRequest, reason: string, opts: { actor: string; also?: WriteBatch }): Promise<SignedHolderAnswer> {
+    this.modules.logger.warn(
+      { requestId: auditSafe(query.requestId), requester: auditSafe(query.requesterInstitutionId), subjectToken: auditSafe(query.subjectToken), reason },
+      "query refused",
+    );
+    await this.record({ action: "QUERY_REFUSED", actor: opts.actor, details: { ...auditDetails(query), reason } }, opts.also);
+    return this.sign({
+      requestId: query.requestId,
+      holderInstitutionId: this.opts.institutionId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      asOf: query.asOf,
+      answeredAt: this.modules.clock.now(),
+      status: HolderStatus.DENIED,
+      reason,
+      tradelines: [],
+      inquiries: [],
+    });
+  }
+
   /** Appends an audit entry with `also` in its batch. */
-  private async record(entry: AuditRecord, also: readonly WriteOp[]): Promise<void> {
+  private async record(entry: AuditRecord, also?: WriteBatch): Promise<void> {
     const audit = this.modules.audit;
-    if (audit?.appendWith) return audit.appendWith(entry.action, entry.actor, entry.details, also);
+    if (audit?.appendWith && !isEmptyBatch(also)) return audit.appendWith(entry.action, entry.actor, entry.details, also!);
     // Writes handed over with the query would otherwise be dropped without a word.
-    if (also.length) throw new CreditMeshError("INTERNAL", "writes that go with a refusal need an audit trail that commits batches");
+    if (!isEmptyBatch(also)) throw new CreditMeshError("INTERNAL", "writes that go with a refusal need an audit trail that commits batches");
     await audit?.append(entry.action, entry.actor, entry.details);
   }
 

@@ -3,6 +3,7 @@ import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decodeStored } from "./codec.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
+import { opsOf, toBatch } from "./write-batch.js";
 import { keyPart, SEP, SUBJECT_INQUIRIES, subjectInquiries } from "./keys.js";
 import type { InquiryStore, InquiryWrite } from "./types.js";
 
@@ -22,22 +23,22 @@ export class LevelInquiryStore implements InquiryStore {
   constructor(private readonly db: NodeDatabase) {}
 
   async add(subjectToken: string, inquiry: Inquiry, opts: InquiryWrite = {}): Promise<void> {
-    const { also = [], commit = (ops) => this.db.write(ops) } = opts;
+    const { also, commit = (batch) => this.db.write(opsOf(batch)) } = opts;
     const token = keyPart("subject_token", subjectToken);
     const id = keyPart("inquiry_id", inquiry.inquiryId);
     const at = inquiry.inquiredAt;
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
       throw new CreditMeshError("VALIDATION_FAILED", "inquired_at: must be a valid time", { field: "inquired_at" });
     }
-    await commit([
+    await commit(toBatch([
       {
         type: "put",
         sublevel: this.db.levels.subj,
         key: inquiryKey(token, at.toISOString() + SEP + id),
         value: Buffer.from(Inquiry.encode(inquiry).finish()).toString("base64"),
       },
-      ...also,
-    ]);
+      ...opsOf(also),
+    ]));
   }
 
   /** Oldest first. */

@@ -1,5 +1,6 @@
 import { CreditMeshError } from "../errors.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
+import { opsOf, toBatch } from "./write-batch.js";
 import { AFTER_SEP, keyPart, SEP } from "./keys.js";
 import type { NonceClaim, NonceStore } from "./types.js";
 
@@ -40,10 +41,10 @@ export class LevelNonceStore implements NonceStore {
     this.pending.add(key);
     const iso = expiresAt.toISOString();
     return {
-      ops: [
+      batch: toBatch([
         { type: "put", sublevel: level, key: NONCE + SEP + key, value: iso },
         { type: "put", sublevel: level, key: BY_EXPIRY + SEP + iso + SEP + key, value: "" },
-      ],
+      ]),
       settled: () => {
         this.pending.delete(key);
       },
@@ -58,7 +59,7 @@ export class LevelNonceStore implements NonceStore {
     const claim = this.claim(requester, nonce, expiresAt);
     if (!claim) return false;
     try {
-      await this.db.write(claim.ops);
+      await this.db.write(opsOf(claim.batch));
       return true;
     } finally {
       claim.settled();

@@ -2,7 +2,18 @@ import type { ProductType } from "../gen/creditmesh/v1/common.js";
 import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { Inquiry } from "../gen/creditmesh/v1/report.js";
-import type { WriteOp } from "./database.js";
+
+declare const writeBatch: unique symbol;
+
+/**
+ * Writes one store prepared for another part to commit in the same atomic,
+ * synced batch (a request's nonce with the holder's record of it, closed
+ * disputes with the account that goes). Opaque outside store/: the domain
+ * passes it along and never looks inside (store/write-batch.ts does).
+ */
+export interface WriteBatch {
+  readonly [writeBatch]: "WriteBatch";
+}
 
 /**
  * What the node keeps about one furnished account. Raw personal data (the
@@ -118,9 +129,9 @@ export interface SubjectIndex {
 /** How an inquiry is written: with more writes for the same batch, and by whom. */
 export interface InquiryWrite {
   /** Writes that go in the same atomic batch (the request's nonce). */
-  also?: readonly WriteOp[];
+  also?: WriteBatch;
   /** Commits the batch instead of a synced write of the store's own (e.g. with an audit entry). */
-  commit?: (ops: readonly WriteOp[]) => Promise<void>;
+  commit?: (batch: WriteBatch) => Promise<void>;
 }
 
 export interface InquiryStore {
@@ -132,7 +143,7 @@ export interface InquiryStore {
 /** A nonce reserved by NonceStore.claim(): new, and not handed to anyone else. */
 export interface NonceClaim {
   /** The writes that remember it; commit them in the batch that records the request. */
-  readonly ops: readonly WriteOp[];
+  readonly batch: WriteBatch;
   /** Call once those writes are committed, or will not be. */
   settled(): void;
 }

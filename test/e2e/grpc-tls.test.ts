@@ -9,7 +9,6 @@ import { startInProcessNode, type InProcessNode } from "../helpers/in-process-no
 import { cli } from "../helpers/node-process.js";
 import { residentId } from "../helpers/records.js";
 import { waitUntil } from "../helpers/in-process-network.js";
-import { registry } from "../../src/metrics.js";
 import { tempDir } from "../helpers/temp.js";
 import { issueCert, makeCa, type CertFiles } from "../helpers/tls-certs.js";
 
@@ -39,9 +38,9 @@ afterAll(() => tmp.remove());
 
 const pem = (file: string) => readFileSync(file);
 
-/** A counter of this process's registry (every in-process node records into it). */
-async function counter(name: string, labels: Record<string, string>): Promise<number> {
-  const metric = await registry.getSingleMetric(name)!.get();
+/** A counter of that node's own registry. */
+async function counter(node: InProcessNode, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await node.node.metrics!.registry.getSingleMetric(name)!.get();
   return metric.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
 }
 
@@ -119,10 +118,10 @@ describe("gRPC over TLS", () => {
   });
 
   it("still wants an API key: TLS alone authenticates nobody", async () => {
-    const missing = await counter("creditmesh_auth_failures_total", { reason: "missing" });
+    const missing = await counter(node, "creditmesh_auth_failures_total", { reason: "missing" });
     const err = await failure(call(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}));
     expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
-    expect(await counter("creditmesh_auth_failures_total", { reason: "missing" })).toBe(missing + 1);
+    expect(await counter(node, "creditmesh_auth_failures_total", { reason: "missing" })).toBe(missing + 1);
   });
 
   it("a node whose key does not match its certificate refuses to start, naming the field", async () => {
@@ -184,10 +183,10 @@ describe("mutual TLS", () => {
       evidenceRef: "sha256:mtls-consent",
     });
     expect(consent.consentId).not.toBe("");
-    const denied = await counter("creditmesh_auth_failures_total", { reason: "role" });
+    const denied = await counter(node, "creditmesh_auth_failures_total", { reason: "role" });
     const err = await submitOne(node.address, tlsCredentials({ ca: serverCa, client: lenderApp }));
     expect(err?.code).toBe(GrpcStatus.PERMISSION_DENIED);
-    expect(await counter("creditmesh_auth_failures_total", { reason: "role" })).toBe(denied + 1);
+    expect(await counter(node, "creditmesh_auth_failures_total", { reason: "role" })).toBe(denied + 1);
   });
 
   it("a verified certificate that is not listed still needs an API key", async () => {
@@ -251,7 +250,7 @@ describe("certificate rotation", () => {
   it("serves a replaced certificate without a restart, and refuses a certificate without its key meanwhile", async () => {
     const port = Number(node.address.split(":").pop());
     expect(await servedCn(port)).toBe("node-1");
-    const reloads = { applied: await counter("creditmesh_tls_reloads_total", { outcome: "applied" }), refused: await counter("creditmesh_tls_reloads_total", { outcome: "refused" }) };
+    const reloads = { applied: await counter(node, "creditmesh_tls_reloads_total", { outcome: "applied" }), refused: await counter(node, "creditmesh_tls_reloads_total", { outcome: "refused" }) };
 
     replace(live.certFile, second.certFile); // the new certificate, the old key: not a pair
     await waitUntil(() => node.logs.text.includes("new TLS files refused"), 10_000, "the mismatched pair to be refused");
@@ -262,8 +261,8 @@ describe("certificate rotation", () => {
     replace(live.keyFile, second.keyFile);
     await waitUntil(async () => (await servedCn(port)) === "node-2", 10_000, "the new certificate to be served");
     expect(node.logs.text).toContain("TLS certificate reloaded");
-    expect(await counter("creditmesh_tls_reloads_total", { outcome: "applied" })).toBe(reloads.applied + 1);
-    expect(await counter("creditmesh_tls_reloads_total", { outcome: "refused" })).toBeGreaterThan(reloads.refused);
+    expect(await counter(node, "creditmesh_tls_reloads_total", { outcome: "applied" })).toBe(reloads.applied + 1);
+    expect(await counter(node, "creditmesh_tls_reloads_total", { outcome: "refused" })).toBeGreaterThan(reloads.refused);
     const status = await call<GetNodeStatusResponse>(node.address, tlsCredentials({ ca: serverCa }), "getNodeStatus", {}, node.apiKey);
     expect(status.institutionId).toBe("test-bank");
   });

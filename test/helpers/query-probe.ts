@@ -7,8 +7,9 @@ import { Membership, parseOperatorPublicKey } from "../../src/identity/manifest.
 import { NodeKey } from "../../src/identity/node-key.js";
 import { silentLogger } from "../../src/logger.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
-import { QUERY_PROTOCOL } from "../../src/p2p/protocols.js";
-import { RemoteHolders } from "../../src/p2p/remote-holders.js";
+import { QueryProtocol } from "../../src/p2p/query-protocol.js";
+import { systemClock } from "../../src/clock.js";
+import { CreditMeshError } from "../../src/errors.js";
 import { RpcClient } from "../../src/p2p/rpc-client.js";
 import type { HolderResult } from "../../src/report/assemble.js";
 
@@ -18,13 +19,13 @@ import type { HolderResult } from "../../src/report/assemble.js";
  * or expired: ReportService checks the consent before any fan-out). It holds
  * the lender's node key (read from its secrets file), so it must only run
  * while that node is stopped; it sends exactly the signed query ReportService
- * would send, through the same RemoteHolders fan-out, without the local check.
+ * would send, through the same QueryProtocol fan-out, without the local check.
  */
 export class QueryProbe {
   private constructor(
     private readonly institutionId: string,
     private readonly peer: PeerNode,
-    private readonly holders: RemoteHolders,
+    private readonly holders: QueryProtocol,
   ) {}
 
   static async start(opts: {
@@ -40,9 +41,13 @@ export class QueryProbe {
     const peer = await PeerNode.create({ key, membership, listen: opts.listen ?? ["/ip4/127.0.0.1/tcp/0"], logger, dialIntervalMs: 300 });
     const client = new RpcClient(peer, { logger });
     await peer.addService(client);
-    const holders = new RemoteHolders(
-      { institutionId: opts.institutionId },
-      { membership, request: (peerId, body, signal) => client.request(peerId, QUERY_PROTOCOL, body, signal), sign: (d) => key.sign(d), logger },
+    // The requester's half only: this probe serves no queries, so its holder half is never started.
+    const notServing = () => {
+      throw new CreditMeshError("UNAVAILABLE", "the probe answers no queries");
+    };
+    const holders = new QueryProtocol(
+      { peer, rpc: client, membership, signer: key, clock: systemClock, logger, metrics: null, holder: { answer: notServing, refuse: notServing }, nonces: { claim: notServing, prune: notServing } },
+      { institutionId: opts.institutionId, maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
     );
     await peer.start();
     return new QueryProbe(opts.institutionId, peer, holders);

@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { countOpenDisputesWith, registry } from "../../src/metrics.js";
-
-const values = async () => (await registry.getSingleMetric("creditmesh_disputes_open")!.get()).values.map((v) => [v.labels.deadline, v.value]);
+import { describe, expect, it } from "vitest";
+import { createMetrics } from "../../src/metrics.js";
 
 describe("creditmesh_disputes_open", () => {
-  let stop: (() => void) | undefined;
-  afterEach(() => stop?.());
-
   it("reads the running node's counts at every scrape, and nothing once it stops", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const values = async () => (await metrics.disputesOpen.get()).values.map((v) => [v.labels.deadline, v.value]);
     let counts = { pending: 3, overdue: 1 };
-    stop = countOpenDisputesWith(async () => counts);
+    const stop = metrics.countOpenDisputesWith(async () => counts);
     expect(await values()).toEqual([
       ["pending", 3],
       ["passed", 1],
@@ -23,13 +20,19 @@ describe("creditmesh_disputes_open", () => {
     expect(await values()).toEqual([]);
   });
 
-  it("a node stopping does not take away another's source", async () => {
-    const first = countOpenDisputesWith(async () => ({ pending: 1, overdue: 0 }));
-    stop = countOpenDisputesWith(async () => ({ pending: 5, overdue: 2 }));
+  it("a stale stop does not take away the current source", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const first = metrics.countOpenDisputesWith(async () => ({ pending: 1, overdue: 0 }));
+    metrics.countOpenDisputesWith(async () => ({ pending: 5, overdue: 2 }));
     first();
-    expect(await values()).toEqual([
-      ["pending", 5],
-      ["passed", 2],
-    ]);
+    expect((await metrics.disputesOpen.get()).values.map((v) => v.value)).toEqual([5, 2]);
+  });
+
+  it("keeps two nodes' counters apart, under the same names", async () => {
+    const a = createMetrics({ processMetrics: false });
+    const b = createMetrics({ processMetrics: false });
+    a.reportsServed.inc();
+    expect(await a.registry.getSingleMetricAsString("creditmesh_reports_total")).toContain("creditmesh_reports_total 1");
+    expect(await b.registry.getSingleMetricAsString("creditmesh_reports_total")).toContain("creditmesh_reports_total 0");
   });
 });

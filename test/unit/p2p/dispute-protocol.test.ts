@@ -8,9 +8,12 @@ import { DisputeStatusRequest, Signed } from "../../../src/gen/creditmesh/v1/pee
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, verifyByPeerId, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { createDisputeHandler, createDisputeStatusHandler } from "../../../src/p2p/dispute-handler.js";
-import { RemoteDisputes } from "../../../src/p2p/remote-disputes.js";
+import type { PeerComponents } from "../../../src/p2p/components.js";
+import { DisputeProtocol } from "../../../src/p2p/dispute-protocol.js";
+import { DisputeStatusProtocol } from "../../../src/p2p/dispute-status-protocol.js";
+import { DISPUTE_PROTOCOL } from "../../../src/p2p/protocols.js";
 import { RpcRemoteError } from "../../../src/p2p/rpc-client.js";
+import { decodeErrorPayload, encodeErrorPayload } from "../../../src/p2p/rpc-frame.js";
 import { manifestFor } from "./net-fixture.js";
 
 const operator = generateNodeKey();
@@ -62,22 +65,33 @@ const notAsked = async (): Promise<never> => {
   throw new Error("not asked in this test");
 };
 
-const handlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)) =>
-  createDisputeHandler(
-    { institutionId: HOLDER, maxClockSkewMs: 60_000 },
-    { membership, receiver, sign, clock, logger: silentLogger() },
-  );
+type Handler = (body: Uint8Array, from: { peerId: string }, signal: AbortSignal) => Promise<Uint8Array>;
+const LIMITS = { maxClockSkewMs: 60_000, maxFrameBytes: 64 * 1024, handlerTimeoutMs: 5_000 };
+const notStarted = () => {
+  throw new Error("not started in this test");
+};
+
+/** A member's dispute protocols, never started: handlers are called directly, requests go over `rpc`. */
+const protocolsOf = (key: NodeKey, receiver: DisputeReceiver, rpc: PeerComponents["rpc"] = { request: notStarted }, sign = (data: Uint8Array) => key.sign(data)) => {
+  const c = { peer: {} as PeerComponents["peer"], rpc, membership, signer: { peerId: key.peerId, sign }, clock, logger: silentLogger(), receiver };
+  const init = { ...LIMITS, institutionId: membership.byPeerId(key.peerId)!.institutionId };
+  return { dispute: new DisputeProtocol(c, init), status: new DisputeStatusProtocol(c, init) };
+};
+
+const handlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)): Handler => {
+  const { dispute } = protocolsOf(holderKey, receiver, undefined, sign);
+  return (body, from) => dispute.handleMessage(body, from);
+};
 
 const envelope = (d: Dispute, key: NodeKey = filerKey): Uint8Array => {
   const body = Dispute.encode(d).finish();
   return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(key.sign(body)) }).finish();
 };
 
-const statusHandlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)) =>
-  createDisputeStatusHandler(
-    { institutionId: HOLDER, maxClockSkewMs: 60_000 },
-    { membership, receiver, sign, clock, logger: silentLogger() },
-  );
+const statusHandlerFor = (receiver: DisputeReceiver, sign = (data: Uint8Array) => holderKey.sign(data)): Handler => {
+  const { status } = protocolsOf(holderKey, receiver, undefined, sign);
+  return (body, from) => status.handleMessage(body, from);
+};
 
 const statusRequest = (over: Partial<DisputeStatusRequest> = {}, key: NodeKey = filerKey): Uint8Array => {
   const body = DisputeStatusRequest.encode({ disputeId: filing().disputeId, requesterInstitutionId: FILER, issuedAt: clock.now(), ...over }).finish();
@@ -94,11 +108,12 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   return "OK";
 }
 
-/** What RpcClient throws when the holder's handler failed with `err` (see rpc-server/rpc-client). */
+/** What RpcClient throws when the holder's handler failed with `err`: the error frame rpc-server sends, decoded. */
 function asRemote(err: unknown): RpcRemoteError {
   const code = isCreditMeshError(err) ? err.code : "INTERNAL";
   const message = err instanceof Error ? err.message : String(err);
-  return new RpcRemoteError(code === "P2P_TIMEOUT" ? "P2P_TIMEOUT" : "P2P_PROTOCOL", code, `peer answered ${code}: ${message}`);
+  const remote = decodeErrorPayload(encodeErrorPayload(code, message, isCreditMeshError(err) ? err.field : undefined));
+  return new RpcRemoteError(code === "P2P_TIMEOUT" ? "P2P_TIMEOUT" : "P2P_PROTOCOL", remote, `peer answered ${code}: ${message}`);
 }
 
 describe("dispute protocol, holder side", () => {
@@ -159,27 +174,21 @@ describe("dispute status protocol, holder side", () => {
   });
 });
 
-describe("dispute protocol, filer side (RemoteDisputes over an in-memory transport)", () => {
-  const over = (handle: ReturnType<typeof handlerFor>, filer: NodeKey) => async (peerId: string, body: Uint8Array, signal: AbortSignal) => {
-    expect(peerId).toBe(holderKey.peerId);
-    try {
-      return await handle(body, { peerId: filer.peerId }, signal);
-    } catch (err) {
-      throw asRemote(err);
-    }
-  };
-  const router = (handle: ReturnType<typeof handlerFor>, filer: NodeKey = filerKey, statusHandle = statusHandlerFor(accepting())) =>
-    new RemoteDisputes(
-      { institutionId: membership.byPeerId(filer.peerId)!.institutionId },
-      {
-        membership,
-        sign: (data) => filer.sign(data),
-        clock,
-        logger: silentLogger(),
-        request: over(handle, filer),
-        requestStatus: over(statusHandle, filer),
+describe("dispute protocol, filer side (over an in-memory transport)", () => {
+  const router = (handle: Handler, filer: NodeKey = filerKey, statusHandle = statusHandlerFor(accepting())) => {
+    const rpc: PeerComponents["rpc"] = {
+      request: async (peerId, protocol, body, signal) => {
+        expect(peerId).toBe(holderKey.peerId);
+        try {
+          return await (protocol === DISPUTE_PROTOCOL ? handle : statusHandle)(body, { peerId: filer.peerId }, signal ?? new AbortController().signal);
+        } catch (err) {
+          throw asRemote(err);
+        }
       },
-    );
+    };
+    const { dispute, status } = protocolsOf(filer, { receive: notAsked, statusFor: notAsked }, rpc);
+    return { send: dispute.send.bind(dispute), status: status.fetch.bind(status) };
+  };
 
   it("returns the holder's dispute once its signature verifies", async () => {
     const d = await router(handlerFor(accepting())).send(HOLDER, filing());

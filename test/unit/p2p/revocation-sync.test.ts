@@ -9,7 +9,9 @@ import { RevocationsPage, RevocationsRequest } from "../../../src/gen/creditmesh
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { createRevocationsHandler, RevocationSync } from "../../../src/p2p/revocation-sync.js";
+import type { PeerComponents } from "../../../src/p2p/components.js";
+import { RevocationSync } from "../../../src/p2p/revocation-sync.js";
+import { RevocationsProtocol } from "../../../src/p2p/revocations-protocol.js";
 import { applyRevocation } from "../../../src/p2p/revocations.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelConsentStore } from "../../../src/store/level-consent-store.js";
@@ -65,7 +67,12 @@ const issue = (id: string, key: NodeKey = lenderKey, grantee = lenderId) =>
   lenderStore.putIssuedRevocation(consent(id, grantee), (r: Revocation) => sealRevocation(r, key));
 
 function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage } = {}) {
-  const handler = createRevocationsHandler({ consents: lenderStore });
+  // The lender's side, never started: its handler is called directly.
+  const served = new RevocationsProtocol(
+    { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: lenderKey, logger: silentLogger(), metrics: null, consents: lenderStore },
+    { maxFrameBytes: 256 * 1024, handlerTimeoutMs: 5_000, pullIntervalMs: 60_000 },
+  );
+  const handler = (body: Uint8Array) => served.handleMessage(body);
   const requests: number[] = [];
   const s = new RevocationSync(
     { selfPeerId: holderKey.peerId, intervalMs: 60_000 },
@@ -75,13 +82,15 @@ function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => Re
       request: async (_peerId, body, signal) => {
         const req = RevocationsRequest.decode(body);
         requests.push(Number(req.afterSequence));
-        const answer = await handler(RevocationsRequest.encode({ ...req, limit: opts.pageLimit ?? req.limit }).finish(), { peerId: holderKey.peerId }, signal);
+        signal.throwIfAborted();
+        const answer = await handler(RevocationsRequest.encode({ ...req, limit: opts.pageLimit ?? req.limit }).finish());
         return opts.tamper ? RevocationsPage.encode(opts.tamper(RevocationsPage.decode(answer))).finish() : answer;
       },
-      apply: (data) => applyRevocation(data, { membership, consents: holderStore, logger: silentLogger() }, "pull"),
+      apply: (data) => applyRevocation(data, { membership, consents: holderStore, logger: silentLogger(), metrics: null }, "pull"),
       onConnect: () => () => undefined,
       connectedPeers: () => [],
       logger: silentLogger(),
+      metrics: null,
     },
   );
   return { s, requests };

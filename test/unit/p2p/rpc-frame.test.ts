@@ -106,6 +106,19 @@ describe("rpc frames", () => {
     expect(decodeErrorPayload(Uint8Array.of(0x7f, 0x41)).message).toContain("A");
   });
 
+  test("error payload carries the field; a payload without one (older peers) still decodes", () => {
+    expect(decodeErrorPayload(encodeErrorPayload("NOT_FOUND", "account_ref: no such account", "account_ref"))).toEqual({
+      code: "NOT_FOUND",
+      message: "account_ref: no such account",
+      field: "account_ref",
+    });
+    // A NUL inside the message cannot forge a field.
+    expect(decodeErrorPayload(encodeErrorPayload("X", "a\0b"))).toEqual({ code: "X", message: "a b" });
+    // What an older peer sends: code and message only.
+    const older = Uint8Array.of(1, 0x58, ...new TextEncoder().encode("plain"));
+    expect(decodeErrorPayload(older)).toEqual({ code: "X", message: "plain" });
+  });
+
   test("varint length", () => {
     expect([0, 127, 128, 16383, 16384, 2 ** 35].map(varintLength)).toEqual([1, 1, 2, 2, 3, 6]);
   });

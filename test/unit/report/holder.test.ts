@@ -85,7 +85,7 @@ function query(over: Partial<Consent> = {}): QueryRequest {
 /** A nonce claim's writes, as the query handler hands them over. */
 function nonceOps() {
   const claim = stores.nonces.claim("bank-a", randomBytes(8).toString("hex"), new Date(clock.now().getTime() + 60_000))!;
-  return claim.ops;
+  return claim.batch;
 }
 
 async function trail() {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelNonceStore } from "../../../src/store/level-nonce-store.js";
+import { opsOf } from "../../../src/store/write-batch.js";
 
 let dir: string;
 let db: NodeDatabase;
@@ -71,7 +72,7 @@ describe("LevelNonceStore", () => {
     expect(await db.levels.nonce.keys().all()).toEqual([]);
     expect(store.claim("bank-a", "n1", exp)).toBeUndefined();
     // The caller commits the writes in a batch of its own.
-    await db.write([...claim!.ops, { type: "put", sublevel: db.levels.meta, key: "other", value: "x" }]);
+    await db.write([...opsOf(claim!.batch), { type: "put", sublevel: db.levels.meta, key: "other", value: "x" }]);
     claim!.settled();
     expect(store.claim("bank-a", "n1", exp)).toBeUndefined();
     await db.close();

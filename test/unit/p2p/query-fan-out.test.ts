@@ -6,8 +6,10 @@ import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { registry } from "../../../src/metrics.js";
-import { RemoteHolders } from "../../../src/p2p/remote-holders.js";
+import { systemClock } from "../../../src/clock.js";
+import { createMetrics } from "../../../src/metrics.js";
+import type { PeerComponents } from "../../../src/p2p/components.js";
+import { QueryProtocol } from "../../../src/p2p/query-protocol.js";
 import { manifestFor } from "./net-fixture.js";
 
 const operator = generateNodeKey();
@@ -39,8 +41,10 @@ function answerOf(holder: NodeKey, signer: NodeKey): Uint8Array {
   return QueryAnswer.encode({ signedAnswer: Buffer.from(bytes), signature: Buffer.from(signer.sign(bytes)) }).finish();
 }
 
+const metrics = createMetrics({ processMetrics: false });
+
 async function observations(holder: string): Promise<Record<string, number>> {
-  const metric = await registry.getSingleMetric("creditmesh_holder_answer_seconds")!.get();
+  const metric = await metrics.holderLatency.get();
   const counts: Record<string, number> = {};
   for (const v of metric.values as { labels: Record<string, string | number>; value: number; metricName?: string }[]) {
     if (v.labels.holder === holder && v.metricName === "creditmesh_holder_answer_seconds_count") counts[String(v.labels.status)] = v.value;
@@ -48,21 +52,31 @@ async function observations(holder: string): Promise<Record<string, number>> {
   return counts;
 }
 
-describe("RemoteHolders", () => {
+describe("query protocol, requester side (ask)", () => {
   it("one outcome per member, a forged answer is ERROR, and each is timed per member in creditmesh_holder_answer_seconds", async () => {
     const before = await Promise.all([answering, down, forging].map((k) => observations(idOf(k))));
-    const holders = new RemoteHolders(
-      { institutionId: idOf(lender) },
+    const unused = () => {
+      throw new Error("the requester half does not serve");
+    };
+    const holders = new QueryProtocol(
       {
+        peer: {} as PeerComponents["peer"],
         membership,
-        sign: (d) => lender.sign(d),
+        signer: lender,
+        clock: systemClock,
         logger: silentLogger(),
-        request: async (peerId) => {
-          if (peerId === answering.peerId) return answerOf(answering, answering);
-          if (peerId === forging.peerId) return answerOf(forging, down);
-          throw new CreditMeshError("P2P_UNREACHABLE", "no connection");
+        metrics,
+        holder: { answer: unused, refuse: unused },
+        nonces: { claim: unused, prune: unused },
+        rpc: {
+          request: async (peerId) => {
+            if (peerId === answering.peerId) return answerOf(answering, answering);
+            if (peerId === forging.peerId) return answerOf(forging, down);
+            throw new CreditMeshError("P2P_UNREACHABLE", "no connection");
+          },
         },
       },
+      { institutionId: idOf(lender), maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
     );
     const results = await holders.ask(query, new AbortController().signal);
     expect(results.map((r) => [r.outcome.institutionId, HolderStatus[r.outcome.status]])).toEqual([

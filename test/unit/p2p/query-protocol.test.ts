@@ -8,7 +8,10 @@ import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import type { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { createQueryHandler } from "../../../src/p2p/query-handler.js";
+import type { PeerComponents } from "../../../src/p2p/components.js";
+import { QueryProtocol } from "../../../src/p2p/query-protocol.js";
+import { HolderService } from "../../../src/report/holder.js";
+import { EMPTY_BATCH } from "../../../src/store/write-batch.js";
 
 const holderKey = generateNodeKey();
 const lenderKey = generateNodeKey();
@@ -22,23 +25,45 @@ const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId 
 function setup() {
   const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
   let answered = 0;
-  const handler = createQueryHandler(
-    { institutionId: "holder-h", maxClockSkewMs: 60_000 },
+  // The real refusal path (signed DENIED answer and its audit entry); accepted queries go to a stub.
+  const holder = new HolderService(
+    { institutionId: "holder-h" },
     {
-      membership,
-      answer: async (query) => {
-        answered++;
-        const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
-        const signedAnswer = HolderAnswer.encode(answer).finish();
-        return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
-      },
-      nonces: { claim: () => ({ ops: [], settled: () => undefined }), prune: async () => 0 } as never,
+      subjects: {} as never,
+      records: {} as never,
+      consents: {} as never,
+      inquiries: {} as never,
       sign: (d) => holderKey.sign(d),
+      verifyGranteeSignature: () => false,
+      inquirerPseudonym: (_t, id) => id,
       clock: systemClock,
       logger: silentLogger(),
       audit: { append: async (action, actor, details) => void entries.push({ action, actor, details }) },
     },
   );
+  const protocol = new QueryProtocol(
+    {
+      peer: {} as PeerComponents["peer"],
+      rpc: { request: async () => new Uint8Array() },
+      membership,
+      signer: holderKey,
+      clock: systemClock,
+      logger: silentLogger(),
+      metrics: null,
+      holder: {
+        refuse: (query, reason, opts) => holder.refuse(query, reason, opts),
+        answer: async (query) => {
+          answered++;
+          const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
+          const signedAnswer = HolderAnswer.encode(answer).finish();
+          return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
+        },
+      },
+      nonces: { claim: () => ({ batch: EMPTY_BATCH, settled: () => undefined }), prune: async () => 0 },
+    },
+    { institutionId: "holder-h", maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
+  );
+  const handler = (bytes: Uint8Array, from: { peerId: string }) => protocol.handleMessage(bytes, from);
   return { handler, entries, answered: () => answered };
 }
 
@@ -59,7 +84,7 @@ function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
 
 const statusOf = (bytes: Uint8Array) => HolderAnswer.decode(QueryAnswer.decode(bytes).signedAnswer).status;
 
-describe("query handler audit entries", () => {
+describe("query protocol, holder side: refusals", () => {
   it("records each refusal with the authenticated member as actor", async () => {
     const { handler, entries } = setup();
     expect(statusOf(await handler(body({}, furnisherKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.DENIED);
@@ -71,7 +96,14 @@ describe("query handler audit entries", () => {
       {
         action: "QUERY_REFUSED",
         actor: "bank-a",
-        details: { requester: "bank-a", requestId: "req-1", subjectToken: "ab".repeat(32), purpose: "LOAN_ORIGINATION", reason: "request signature does not verify" },
+        details: {
+          requester: "bank-a",
+          requestId: "req-1",
+          subjectToken: "ab".repeat(32),
+          purpose: "LOAN_ORIGINATION",
+          consentId: "",
+          reason: "request signature does not verify",
+        },
       },
       {
         action: "QUERY_REFUSED",

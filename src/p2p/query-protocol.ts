@@ -1,0 +1,200 @@
+import { isoDate } from "../clock.js";
+import { isCreditMeshError } from "../errors.js";
+import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
+import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
+import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
+import { verifyByPeerId } from "../identity/node-key.js";
+import type { RateLimiter } from "../rate-limit.js";
+import { isoDateProblem } from "../records/dates.js";
+import type { HolderResult } from "../report/assemble.js";
+import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
+import type { Holders } from "../report/service.js";
+import type { NonceStore } from "../store/types.js";
+import type { PeerComponents } from "./components.js";
+import { QUERY_PROTOCOL } from "./protocols.js";
+import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
+import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestSpec } from "./signed-request.js";
+
+export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
+  /** The holder's domain: consent check, inquiry log, tradelines, signed answers and signed refusals. */
+  holder: Pick<HolderService, "answer" | "refuse">;
+  nonces: NonceStore;
+  rateLimiter?: RateLimiter;
+};
+
+export interface QueryInit extends RpcProtocolInit {
+  institutionId: string;
+  maxClockSkewMs: number;
+  /** How often nonces past their window are forgotten. */
+  noncePruneIntervalMs?: number;
+}
+
+/**
+ * /creditmesh/query, both ends.
+ *
+ * Holder: authenticates the request (a LENDER member, signed by the
+ * connection's peer for that institution, fresh, not replayed, as of a day
+ * that has begun) and lets the domain answer. Every refusal is a signed
+ * DENIED answer, never a dropped stream, so the requester can tell "refused"
+ * from "broken".
+ *
+ * Requester (`ask`, the report's `Holders`): one signed query to every other
+ * furnishing member in parallel under one signal; each member yields exactly
+ * one outcome, and an answer whose signature or content does not check out
+ * is ERROR with its data dropped.
+ */
+export class QueryProtocol extends RpcProtocol implements Holders {
+  readonly protocol = QUERY_PROTOCOL;
+  readonly #c: QueryComponents;
+  readonly #init: QueryInit;
+  readonly #spec: SignedRequestSpec<QueryRequest>;
+  #pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(components: QueryComponents, init: QueryInit) {
+    super(components, init);
+    this.#c = components;
+    this.#init = init;
+    this.#spec = {
+      what: "request",
+      decode: (bytes) => QueryRequest.decode(bytes),
+      id: (q) => q.requestId,
+      sender: { field: "requester_institution_id", label: "requester institution", of: (q) => q.requesterInstitutionId },
+      issued: { field: "issued_at", of: (q) => q.issuedAt },
+      role: Role.LENDER,
+      nonce: { of: (q) => q.nonce, store: components.nonces },
+      // A report can only be as of a day that has begun somewhere within the clock skew; a later
+      // date would show installments not yet due as missed.
+      check: (q, now) =>
+        isoDateProblem(q.asOf) !== undefined || q.asOf > isoDate(new Date(now + init.maxClockSkewMs))
+          ? { reason: "as_of is not a date up to today", field: "as_of" }
+          : undefined,
+    };
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    if (this.#pruneTimer) return;
+    const { nonces, clock } = this.#c;
+    // Replay protection only needs nonces inside the freshness window.
+    this.#pruneTimer = setInterval(() => {
+      nonces.prune(clock.now()).catch(() => undefined);
+    }, this.#init.noncePruneIntervalMs ?? Math.max(10_000, this.#init.maxClockSkewMs));
+    this.#pruneTimer.unref();
+  }
+
+  override async stop(): Promise<void> {
+    clearInterval(this.#pruneTimer);
+    this.#pruneTimer = undefined;
+    await super.stop();
+  }
+
+  async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
+    const c = this.#c;
+    let opened;
+    try {
+      opened = openSignedRequest(body, from, this.#spec, { ...c, maxClockSkewMs: this.#init.maxClockSkewMs });
+    } catch (err) {
+      if (!(err instanceof RequestRefused)) throw err;
+      // The actor is the member the connection authenticated, whatever the request claims.
+      const refused = await c.holder.refuse(err.request as QueryRequest, err.reason, { actor: err.member.institutionId });
+      c.metrics?.queriesAnswered.inc({ status: "DENIED" });
+      return encodeAnswer(refused);
+    }
+    let signed: SignedHolderAnswer;
+    try {
+      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch });
+    } finally {
+      opened.nonce?.settled();
+    }
+    c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
+    return encodeAnswer(signed);
+  }
+
+  /** Members asked for a report: every furnisher but this node. */
+  holders(): Member[] {
+    return this.#c.membership.members().filter((m) => m.institutionId !== this.#init.institutionId && m.roles.includes(Role.FURNISHER));
+  }
+
+  targets(): string[] {
+    return this.holders().map((m) => m.institutionId);
+  }
+
+  async ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {
+    // One signature per report, whatever the number of holders.
+    const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
+    const results = await Promise.all(this.holders().map((member) => this.#askOne(member, query, envelope, signal)));
+    const metrics = this.#c.metrics;
+    if (metrics) {
+      for (const r of results) {
+        const status = HolderStatus[r.outcome.status] ?? String(r.outcome.status);
+        metrics.holderOutcomes.inc({ status });
+        metrics.holderLatency.observe({ holder: r.outcome.institutionId, status }, r.outcome.latencyMs / 1000);
+      }
+    }
+    return results;
+  }
+
+  async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
+    const started = performance.now();
+    const outcome = (status: HolderStatus, reason: string, extra: Partial<HolderOutcome> = {}): HolderOutcome => ({
+      institutionId: member.institutionId,
+      status,
+      reason,
+      latencyMs: Math.round(performance.now() - started),
+      tradelines: 0,
+      peerId: member.peerId,
+      signedAnswer: Buffer.alloc(0),
+      signature: Buffer.alloc(0),
+      ...extra,
+    });
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.request(member.peerId, envelope, signal);
+    } catch (err) {
+      if (isCreditMeshError(err, "P2P_TIMEOUT") || (signal.aborted && !isCreditMeshError(err, "P2P_UNREACHABLE"))) {
+        return { outcome: outcome(HolderStatus.TIMEOUT, "no answer before the deadline") };
+      }
+      if (isCreditMeshError(err, "P2P_UNREACHABLE")) return { outcome: outcome(HolderStatus.UNREACHABLE, err.message) };
+      this.log.warn({ holder: member.institutionId, err: (err as Error).message }, "query failed");
+      return { outcome: outcome(HolderStatus.ERROR, (err as Error).message) };
+    }
+    try {
+      const wire = QueryAnswer.decode(bytes);
+      if (!verifyByPeerId(member.peerId, wire.signedAnswer, wire.signature)) {
+        return { outcome: outcome(HolderStatus.ERROR, "answer signature does not verify; data dropped") };
+      }
+      const answer = HolderAnswer.decode(wire.signedAnswer);
+      const problem = mismatch(answer, query, member);
+      if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
+      const status =
+        answer.status === HolderStatus.OK || answer.status === HolderStatus.NO_DATA || answer.status === HolderStatus.DENIED ? answer.status : HolderStatus.ERROR;
+      return {
+        outcome: outcome(status, answer.reason, {
+          tradelines: answer.tradelines.length,
+          signedAnswer: Buffer.from(wire.signedAnswer),
+          signature: Buffer.from(wire.signature),
+        }),
+        answer: status === HolderStatus.DENIED ? undefined : answer,
+      };
+    } catch (err) {
+      return { outcome: outcome(HolderStatus.ERROR, `malformed answer: ${(err as Error).message}`) };
+    }
+  }
+}
+
+export function createQueryProtocol(components: QueryComponents, init: QueryInit): QueryProtocol {
+  return new QueryProtocol(components, init);
+}
+
+/** An answer must be for this request, from this holder, about this subject, and hold only its own tradelines. */
+function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): string | undefined {
+  if (answer.requestId !== query.requestId) return "answer is for another request";
+  if (answer.holderInstitutionId !== member.institutionId) return "answer names another holder";
+  if (answer.subjectToken !== query.subjectToken) return "answer is about another subject";
+  if (answer.tradelines.some((t) => t.institutionId !== member.institutionId)) return "answer carries another institution's tradelines";
+  return undefined;
+}
+
+function encodeAnswer(signed: SignedHolderAnswer): Uint8Array {
+  return QueryAnswer.encode({ signedAnswer: Buffer.from(signed.signedAnswer), signature: Buffer.from(signed.signature) }).finish();
+}
