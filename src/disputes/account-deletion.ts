@@ -2,7 +2,7 @@ import type { AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
 import { DisputeStatus } from "../gen/creditmesh/v1/common.js";
 import type { AccountDeleted, DeletionEffects } from "../records/ingest.js";
-import type { LevelDisputeStore } from "../store/level-dispute-store.js";
+import type { DisputeCleanup, DisputeStore } from "../store/types.js";
 import { disputeAuditDetails } from "./service.js";
 
 export const DELETED_BY_FURNISHER_NOTE = "account deleted by its furnisher";
@@ -15,7 +15,7 @@ export const DELETED_BY_FURNISHER_NOTE = "account deleted by its furnisher";
  */
 export function accountDeletionEffects(m: {
   institutionId: string;
-  disputes: Pick<LevelDisputeStore, "closeOps" | "listForAccount">;
+  disputes: Pick<DisputeCleanup, "closeWrites"> & Pick<DisputeStore, "listForAccount">;
   audit?: AuditTrail;
   clock: Clock;
 }): DeletionEffects {
@@ -33,9 +33,9 @@ export function accountDeletionEffects(m: {
         }),
       );
     },
-    async ops(destroyed) {
+    async writes(destroyed) {
       const refs = destroyed.map((a) => a.accountRef);
-      return (await m.disputes.closeOps(refs, m.institutionId, DELETED_BY_FURNISHER_NOTE, m.clock.now())).ops;
+      return (await m.disputes.closeWrites(refs, m.institutionId, DELETED_BY_FURNISHER_NOTE, m.clock.now())).batch;
     },
   };
 }

@@ -1,7 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Level } from "level";
 import { LevelAuditLog, verifyAudit } from "../audit/level-audit-log.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
@@ -20,6 +19,7 @@ import { ErasureLedger, type Erasure } from "../store/erasure-ledger.js";
 import { openStores } from "../store/index.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { KeyPrefix, SCHEMA_VERSION } from "../store/keys.js";
+import { databaseLockState, forEachRawEntry, RawDatabaseWriter } from "../store/raw-database.js";
 
 /**
  * Backups: a consistent copy of a running node's LevelDB.
@@ -81,12 +81,6 @@ function lengthPrefixed(hash: Hash, bytes: Uint8Array): void {
   hash.update(bytes);
 }
 
-type RawLevel = Level<Uint8Array, Uint8Array>;
-
-function openRaw(dir: string): RawLevel {
-  return new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
-}
-
 /**
  * Copies the running node's database into `outDir` (which must not exist)
  * without stopping it. Everything acknowledged before the call is in the
@@ -97,7 +91,7 @@ export async function takeBackup(db: NodeDatabase, outDir: string, source: Backu
   // The snapshot is taken here, when the call arrives, before anything else can run.
   const it = db.rawIterator();
   let created = false;
-  let target: RawLevel | undefined;
+  let target: RawDatabaseWriter | undefined;
   try {
     mkdirSync(path.dirname(dir), { recursive: true });
     try {
@@ -109,8 +103,7 @@ export async function takeBackup(db: NodeDatabase, outDir: string, source: Backu
       }
       throw new CreditMeshError("UNAVAILABLE", `cannot create ${dir}: ${(cause as Error).message}`, { cause });
     }
-    target = openRaw(path.join(dir, BACKUP_DB_DIR));
-    await target.open({ createIfMissing: true, errorIfExists: true });
+    target = await RawDatabaseWriter.create(path.join(dir, BACKUP_DB_DIR));
     const content = createHash("sha256");
     let keys = 0;
     let auditEntries = 0;
@@ -118,7 +111,6 @@ export async function takeBackup(db: NodeDatabase, outDir: string, source: Backu
     for (;;) {
       const entries = await it.nextv(BATCH);
       if (entries.length === 0) break;
-      const ops = entries.map(([key, value]) => ({ type: "put" as const, key, value }));
       for (const [key, value] of entries) {
         lengthPrefixed(content, key);
         lengthPrefixed(content, value);
@@ -128,7 +120,7 @@ export async function takeBackup(db: NodeDatabase, outDir: string, source: Backu
         }
       }
       keys += entries.length;
-      await target.batch(ops);
+      await target.put(entries);
     }
     await target.close();
     target = undefined;
@@ -338,19 +330,13 @@ function checkSecrets(manifest: BackupManifest, secrets: Secrets): void {
 
 /** Key count and content hash of a (closed) LevelDB directory, as recorded in a backup manifest. */
 export async function databaseContent(dir: string): Promise<{ keys: number; contentSha256: string }> {
-  const db = openRaw(dir);
-  await db.open({ createIfMissing: false });
   const content = createHash("sha256");
   let keys = 0;
-  try {
-    for await (const [key, value] of db.iterator()) {
-      lengthPrefixed(content, key);
-      lengthPrefixed(content, value);
-      keys++;
-    }
-  } finally {
-    await db.close();
-  }
+  await forEachRawEntry(dir, (key, value) => {
+    lengthPrefixed(content, key);
+    lengthPrefixed(content, value);
+    keys++;
+  });
   return { keys, contentSha256: content.digest("hex") };
 }
 
@@ -365,17 +351,10 @@ async function checkContent(dir: string, manifest: BackupManifest): Promise<void
 }
 
 async function assertNotInUse(dbPath: string): Promise<void> {
-  const db = openRaw(dbPath);
-  try {
-    await db.open({ createIfMissing: false });
-  } catch (cause) {
-    if ((cause as { cause?: { code?: string } }).cause?.code === "LEVEL_LOCKED") {
-      throw new CreditMeshError("UNAVAILABLE", `${dbPath} is in use by a running node: stop it before restoring`, { cause });
-    }
-    // A database that does not open (corrupt, half deleted) is what --force replaces.
-    return;
+  // A database that does not open (corrupt, half deleted) is what --force replaces.
+  if ((await databaseLockState(dbPath)) === "locked") {
+    throw new CreditMeshError("UNAVAILABLE", `${dbPath} is in use by a running node: stop it before restoring`, { meta: { dbPath } });
   }
-  await db.close();
 }
 
 function writeFileDurably(file: string, text: string): void {

@@ -3,9 +3,7 @@ import type { Clock } from "../clock.js";
 import { invalid, isCreditMeshError } from "../errors.js";
 import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
-import type { WriteOp } from "../store/database.js";
-import type { LevelRecordStore } from "../store/level-record-store.js";
-import type { AccountPii, RecordStore, StoredAccount, StoredRepayment } from "../store/types.js";
+import type { AccountDestroyer, AccountPii, RecordStore, StoredAccount, StoredRepayment, WriteBatch } from "../store/types.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
 
@@ -50,12 +48,12 @@ export interface DeletionEffects {
    * then fails (and is sent again) is better than a deletion without one.
    */
   record(deleted: readonly AccountDeleted[], actor: string): Promise<void>;
-  /** Write operations committed in the same batch as the deletion (closing its disputes). */
-  ops(destroyed: readonly StoredAccount[]): Promise<WriteOp[]>;
+  /** Writes committed in the same batch as the deletion (closing its disputes). */
+  writes(destroyed: readonly StoredAccount[]): Promise<WriteBatch>;
 }
 
 export interface IngestModules {
-  store: RecordStore & Pick<LevelRecordStore, "destroy">;
+  store: RecordStore & AccountDestroyer;
   deletions?: DeletionEffects;
   tokenizer: SubjectTokenizer;
   sealer: PiiSealer;
@@ -207,7 +205,7 @@ export class IngestService {
     await effects?.record(deleted, actor);
     await this.modules.store.destroy(
       deleted.map((d) => d.accountRef),
-      { extraOps: effects ? (destroyed) => effects.ops(destroyed) : undefined },
+      { extraWrites: effects ? (destroyed) => effects.writes(destroyed) : undefined },
     );
     this.modules.logger.info({ accounts: deleted.length, reasons: [...new Set(deleted.map((d) => d.reason))] }, "furnished accounts deleted");
   }

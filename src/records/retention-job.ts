@@ -2,10 +2,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { noAudit, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { LevelDisputeStore } from "../store/level-dispute-store.js";
-import type { LevelInquiryStore } from "../store/level-inquiry-store.js";
-import type { LevelRecordStore } from "../store/level-record-store.js";
-import type { StoredAccount, StoredRepayment } from "../store/types.js";
+import type { DisputeCleanup, InquiryPurge, RetentionRecords, StoredAccount, StoredRepayment } from "../store/types.js";
 import { addMonths } from "./dates.js";
 import { accountExpired } from "./retention.js";
 
@@ -28,10 +25,10 @@ export interface RetentionJobOptions {
 }
 
 export interface RetentionJobModules {
-  records: Pick<LevelRecordStore, "accountsAfter" | "repaymentsForAccounts" | "destroy">;
-  disputes: Pick<LevelDisputeStore, "destroyOps" | "destroyResolvedCopies">;
+  records: RetentionRecords;
+  disputes: Pick<DisputeCleanup, "destroyWrites" | "destroyResolvedCopies">;
   /** The inquiry log; purged when `inquiryYears` is set. */
-  inquiries?: Pick<LevelInquiryStore, "purgeBefore">;
+  inquiries?: InquiryPurge;
   clock: Clock;
   audit?: AuditTrail;
   logger: Logger;
@@ -124,10 +121,10 @@ export class RetentionJob {
       if (candidates.length > 0) {
         const destroyed = await records.destroy(candidates, {
           onlyIf: expired,
-          extraOps: async (gone) => {
-            const { ops, disputes: n } = await disputes.destroyOps({ accountRefs: gone.map((a) => a.accountRef) });
+          extraWrites: async (gone) => {
+            const { batch, disputes: n } = await disputes.destroyWrites({ accountRefs: gone.map((a) => a.accountRef) });
             result.disputes += n;
-            return ops;
+            return batch;
           },
         });
         result.accounts += destroyed.accounts.length;

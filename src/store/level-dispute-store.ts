@@ -4,7 +4,8 @@ import { decodeStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
 import { keyPart, lastPart, SEP, under } from "./keys.js";
 import { KeyedSerialQueue } from "./serial.js";
-import type { DisputeStore } from "./types.js";
+import type { DisputeCleanup, DisputeStore, WriteBatch } from "./types.js";
+import { toBatch } from "./write-batch.js";
 
 const DISPUTE = "d";
 const BY_ACCOUNT = "a";
@@ -26,7 +27,7 @@ const EMPTY = new Uint8Array(0);
  * the usual answer costs no read at all. The set only ever errs on the side
  * of a read that finds nothing (a destroyed dispute's ref stays in it).
  */
-export class LevelDisputeStore implements DisputeStore {
+export class LevelDisputeStore implements DisputeStore, DisputeCleanup {
   private readonly levels: Sublevels;
   private readonly queue = new KeyedSerialQueue();
   private disputedRefs?: Promise<Set<string>>;
@@ -115,12 +116,12 @@ export class LevelDisputeStore implements DisputeStore {
    * `institutionId` holds about these accounts, for a caller's batch (the one
    * that deletes the accounts).
    */
-  async closeOps(
+  async closeWrites(
     accountRefs: readonly string[],
     institutionId: string,
     note: string,
     resolvedAt: Date,
-  ): Promise<{ ops: WriteOp[]; closed: Dispute[] }> {
+  ): Promise<{ batch: WriteBatch; closed: Dispute[] }> {
     const level = this.levels.dispute;
     const ops: WriteOp[] = [];
     const closed: Dispute[] = [];
@@ -134,7 +135,7 @@ export class LevelDisputeStore implements DisputeStore {
         closed.push(next);
       }
     }
-    return { ops, closed };
+    return { batch: toBatch(ops), closed };
   }
 
   /**
@@ -164,7 +165,7 @@ export class LevelDisputeStore implements DisputeStore {
    * this subject (also those filed here about another holder's tradeline),
    * with their index entries, for a caller's batch.
    */
-  async destroyOps(match: { subjectToken?: string; accountRefs?: readonly string[] }): Promise<{ ops: WriteOp[]; disputes: number }> {
+  async destroyWrites(match: { subjectToken?: string; accountRefs?: readonly string[] }): Promise<{ batch: WriteBatch; disputes: number }> {
     const refs = new Set(match.accountRefs ?? []);
     const level = this.levels.dispute;
     const ops: WriteOp[] = [];
@@ -177,7 +178,7 @@ export class LevelDisputeStore implements DisputeStore {
       ops.push({ type: "del", sublevel: level, key: accountKey(d.accountRef, d.disputeId) });
       ops.push({ type: "del", sublevel: level, key: OPEN + SEP + d.disputeId });
     }
-    return { ops, disputes };
+    return { batch: toBatch(ops), disputes };
   }
 }
 

@@ -5,7 +5,7 @@ import { decodeStored } from "./codec.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
 import { opsOf, toBatch } from "./write-batch.js";
 import { keyPart, SEP, SUBJECT_INQUIRIES, subjectInquiries } from "./keys.js";
-import type { InquiryStore, InquiryWrite } from "./types.js";
+import type { InquiryStore, InquiryWrite, InquiryPurge } from "./types.js";
 
 /** Entries moved from the earlier inquiry sublevel per batch. */
 const MOVE_BATCH = 1000;
@@ -19,7 +19,7 @@ const MOVE_BATCH = 1000;
  * subject's inquiries oldest first. Re-adding an inquiry (same id and time)
  * overwrites it rather than logging it twice.
  */
-export class LevelInquiryStore implements InquiryStore {
+export class LevelInquiryStore implements InquiryStore, InquiryPurge {
   constructor(private readonly db: NodeDatabase) {}
 
   async add(subjectToken: string, inquiry: Inquiry, opts: InquiryWrite = {}): Promise<void> {

@@ -5,7 +5,8 @@ import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
 import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, subjectAccounts, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
-import type { AccountTerms, RecordStore, StoreCounts, StoredAccount, StoredRepayment } from "./types.js";
+import type { AccountTerms, DestroyedAccounts, RecordStore, RetentionRecords, StoreCounts, StoredAccount, StoredRepayment, WriteBatch } from "./types.js";
+import { opsOf } from "./write-batch.js";
 
 /** What the store needs of the data cipher to keep every written account under the current key. */
 export interface PiiResealer {
@@ -14,10 +15,7 @@ export interface PiiResealer {
 }
 
 /** What LevelRecordStore.destroy() removed. */
-export interface DestroyedAccounts {
-  accounts: StoredAccount[];
-  repayments: number;
-}
+export type { DestroyedAccounts } from "./types.js";
 
 /**
  * Furnished accounts and repayments in LevelDB.
@@ -42,7 +40,7 @@ export interface DestroyedAccounts {
  * Writes are serialised: the counters are read, adjusted and written back,
  * and two interleaved batches would otherwise lose one's adjustment.
  */
-export class LevelRecordStore implements RecordStore {
+export class LevelRecordStore implements RecordStore, RetentionRecords {
   private readonly levels: Sublevels;
   private readonly queue = new SerialQueue();
   private readonly logger: Logger;
@@ -224,7 +222,7 @@ export class LevelRecordStore implements RecordStore {
 
   /**
    * Destroys accounts with their repayments and subject-index entries, and
-   * the write operations `extraOps` returns for them (other stores' records
+   * the writes `extraWrites` returns for them (other stores' records
    * of the same accounts), in ONE synced batch, under the write lock.
    *
    * With `subjectToken`, the subject's whole index goes too: its count key
@@ -235,7 +233,7 @@ export class LevelRecordStore implements RecordStore {
     refs: readonly string[],
     opts: {
       subjectToken?: string;
-      extraOps?: (destroyed: readonly StoredAccount[]) => Promise<WriteOp[]>;
+      extraWrites?: (destroyed: readonly StoredAccount[]) => Promise<WriteBatch>;
       /** Included in the batch (e.g. the database's forget marker). */
       alsoWrite?: readonly WriteOp[];
       /** Checked under the write lock: an account for which it returns false is kept. */
@@ -295,7 +293,7 @@ export class LevelRecordStore implements RecordStore {
       if (subjects !== toCount(counters[1])) {
         ops.push({ type: "put", sublevel: meta, key: MetaKey.subjects, value: String(Math.max(0, subjects)) });
       }
-      if (opts.extraOps) for (const op of await opts.extraOps(destroyed)) ops.push(op);
+      if (opts.extraWrites) for (const op of opsOf(await opts.extraWrites(destroyed))) ops.push(op);
       for (const op of opts.alsoWrite ?? []) ops.push(op);
       await this.db.write(ops);
       return { accounts: destroyed, repayments };

@@ -8,6 +8,7 @@ import type { LevelConsentStore } from "./level-consent-store.js";
 import type { LevelDisputeStore } from "./level-dispute-store.js";
 import type { LevelInquiryStore } from "./level-inquiry-store.js";
 import type { LevelRecordStore } from "./level-record-store.js";
+import { opsOf, toBatch } from "./write-batch.js";
 import { SerialQueue } from "./serial.js";
 
 export interface SubjectPurgeModules {
@@ -80,16 +81,16 @@ export class SubjectPurge {
     const destroyed = await records.destroy([], {
       subjectToken: token,
       alsoWrite: [db.forgetMarker()],
-      extraOps: async (accounts): Promise<WriteOp[]> => {
+      extraWrites: async (accounts) => {
         const [inq, con, dis] = await Promise.all([
           inquiries.destroyOps(token),
           consents.destroyOps(token),
-          disputes.destroyOps({ subjectToken: token, accountRefs: accounts.map((a) => a.accountRef) }),
+          disputes.destroyWrites({ subjectToken: token, accountRefs: accounts.map((a) => a.accountRef) }),
         ]);
         counts.inquiries = inq.length;
         counts.consents = con.consents;
         counts.disputes = dis.disputes;
-        return [...inq, ...con.ops, ...dis.ops];
+        return toBatch([...inq, ...con.ops, ...opsOf(dis.batch)]);
       },
     });
     await db.forget();

@@ -158,6 +158,50 @@ export interface NonceStore {
   prune(now: Date): Promise<number>;
 }
 
+/** What a destroy removed. */
+export interface DestroyedAccounts {
+  accounts: StoredAccount[];
+  repayments: number;
+}
+
+/** Destroys furnished accounts, with other stores' writes about them in the same batch. */
+export interface AccountDestroyer {
+  /**
+   * Destroys accounts with their repayments and subject-index entries, and
+   * the writes `extraWrites` returns for them, in ONE synced batch.
+   */
+  destroy(
+    refs: readonly string[],
+    opts?: {
+      extraWrites?: (destroyed: readonly StoredAccount[]) => Promise<WriteBatch>;
+      /** Checked under the write lock: an account for which it returns false is kept. */
+      onlyIf?: (account: StoredAccount, repayments: readonly StoredRepayment[]) => boolean;
+    },
+  ): Promise<DestroyedAccounts>;
+}
+
+/** What the retention sweep reads and destroys of the furnished records. */
+export interface RetentionRecords extends AccountDestroyer {
+  /** Accounts after `after` in ref order, at most `limit`. */
+  accountsAfter(after: string, limit: number): Promise<StoredAccount[]>;
+  repaymentsForAccounts(refs: readonly string[]): Promise<Map<string, StoredRepayment[]>>;
+}
+
+/** Dispute writes that go with the destruction of accounts or subjects. */
+export interface DisputeCleanup {
+  /** The writes that close, as DELETED with `note`, every OPEN dispute `institutionId` holds about these accounts. */
+  closeWrites(accountRefs: readonly string[], institutionId: string, note: string, resolvedAt: Date): Promise<{ batch: WriteBatch; closed: Dispute[] }>;
+  /** The writes that destroy every dispute about these accounts or filed for this subject. */
+  destroyWrites(match: { subjectToken?: string; accountRefs?: readonly string[] }): Promise<{ batch: WriteBatch; disputes: number }>;
+  /** Destroys resolved copies of other holders' disputes resolved before `before`; returns how many. */
+  destroyResolvedCopies(selfInstitutionId: string, before: Date): Promise<number>;
+}
+
+/** The inquiry log's retention: deletes inquiries logged before an ISO time, in batches. */
+export interface InquiryPurge {
+  purgeBefore(before: string, opts?: { batchSize?: number; halted?: () => boolean }): Promise<number>;
+}
+
 export interface DisputeStore {
   put(dispute: Dispute): Promise<void>;
   get(disputeId: string): Promise<Dispute | undefined>;
