@@ -3,6 +3,7 @@ import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUna
 import type { Clock } from "../clock.js";
 import { isoDate } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
+import { QUERY_PURPOSES } from "../consent/policy.js";
 import { CreditMeshError, invalid } from "../errors.js";
 import { Purpose } from "../gen/creditmesh/v1/common.js";
 import type { Consent } from "../gen/creditmesh/v1/consent.js";
@@ -241,7 +242,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
     getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
       const token = subjectToken(req.subject);
-      if (req.purpose === Purpose.PURPOSE_UNSPECIFIED || req.purpose === Purpose.FURNISHING || !(req.purpose in Purpose)) {
+      if (!QUERY_PURPOSES.has(req.purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
       }
       if (!req.consentId) throw invalid("consent_id", "required");

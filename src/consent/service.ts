@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import type { ConsentStore } from "../store/types.js";
 import { signConsent, type Signer } from "./artefact.js";
 import { sealRevocation } from "./revocation.js";
-import { effectiveStatus } from "./policy.js";
+import { DEFAULT_MAX_CLOCK_SKEW_MS, effectiveStatus, requireConsent } from "./policy.js";
 
 const MAX_VALIDITY_MS = 5 * 366 * 24 * 3600 * 1000;
 
@@ -35,19 +35,26 @@ export interface ConsentServiceModules {
 /** Consents granted to this institution, issued and signed by this node. */
 export class ConsentService {
   constructor(
-    private readonly opts: { institutionId: string },
+    private readonly opts: { institutionId: string; maxClockSkewMs?: number },
     private readonly modules: ConsentServiceModules,
   ) {}
+
+  private get skewMs(): number {
+    return this.opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  }
 
   async grant(input: GrantInput): Promise<Consent> {
     const now = this.modules.clock.now();
     if (!Object.values(Purpose).includes(input.purpose) || input.purpose === Purpose.PURPOSE_UNSPECIFIED || input.purpose === Purpose.UNRECOGNIZED) {
       throw invalid("purpose", "must be one of LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT, SUBJECT_REQUEST, FURNISHING");
     }
-    const validFrom = input.validFrom ?? now;
+    const requestedFrom = input.validFrom ?? now;
     if (!input.validUntil) throw invalid("valid_until", "required");
-    if (input.validUntil.getTime() <= validFrom.getTime()) throw invalid("valid_until", "must be after valid_from");
-    if (input.validUntil.getTime() - validFrom.getTime() > MAX_VALIDITY_MS) throw invalid("valid_until", "at most 5 years after valid_from");
+    if (input.validUntil.getTime() <= requestedFrom.getTime()) throw invalid("valid_until", "must be after valid_from");
+    if (input.validUntil.getTime() - requestedFrom.getTime() > MAX_VALIDITY_MS) throw invalid("valid_until", "at most 5 years after valid_from");
+    // Without a start of its own, a consent is valid from its issue, as any
+    // holder whose clock is behind this node's (within the allowed skew) sees it.
+    const validFrom = input.validFrom ?? new Date(now.getTime() - this.skewMs);
     const evidenceRef = input.evidenceRef.trim();
     if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
       throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
@@ -119,6 +126,27 @@ export class ConsentService {
       }),
     );
     return listed.sort((a, b) => (b.issuedAt?.getTime() ?? 0) - (a.issuedAt?.getTime() ?? 0) || a.consentId.localeCompare(b.consentId));
+  }
+
+  /**
+   * The requester's consent check, the one place it is made on this side:
+   * the consent `consentId`, granted to this institution, for this subject
+   * and purpose, not revoked, within its validity (the same rule every
+   * holder applies, consent/policy.ts). CONSENT_DENIED naming the field.
+   */
+  async requireForQuery(consentId: string, use: { subjectToken: string; purpose: Purpose }): Promise<Consent> {
+    const consent = consentId ? await this.modules.store.get(consentId) : undefined;
+    if (!consent || consent.granteeInstitutionId !== this.opts.institutionId) {
+      throw new CreditMeshError("CONSENT_DENIED", "no consent with this consent_id was granted to this institution", { field: "consent_id" });
+    }
+    return requireConsent(consent, {
+      requesterInstitutionId: this.opts.institutionId,
+      subjectToken: use.subjectToken,
+      purpose: use.purpose,
+      now: this.modules.clock.now(),
+      maxClockSkewMs: this.skewMs,
+      revokedAt: consent.revokedAt ?? (await this.modules.store.getRevocation(consentId)),
+    });
   }
 
   /** The consent with its status as of now (EXPIRED past valid_until). */

@@ -184,7 +184,7 @@ export class CreditNode {
       },
     );
     const holder = new HolderService(
-      { institutionId },
+      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
       {
         subjects: stores.subjects,
         records: stores.records,
@@ -221,7 +221,7 @@ export class CreditNode {
     this.uncountDisputes = metrics?.countOpenDisputesWith(() => disputes.openCounts());
 
     const consents = new ConsentService(
-      { institutionId },
+      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
       {
         store: stores.consents,
         signer: this.key,

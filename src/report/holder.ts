@@ -1,6 +1,6 @@
 import { auditSafe, type AuditAction, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
-import { checkConsent } from "../consent/policy.js";
+import { checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
@@ -63,7 +63,7 @@ export interface HolderModules {
  */
 export class HolderService {
   constructor(
-    private readonly opts: { institutionId: string },
+    private readonly opts: { institutionId: string; maxClockSkewMs?: number },
     private readonly modules: HolderModules,
   ) {}
 
@@ -85,6 +85,7 @@ export class HolderService {
       subjectToken: query.subjectToken,
       purpose: query.purpose,
       now,
+      maxClockSkewMs: this.opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
       revokedAt,
       verifyGranteeSignature: modules.verifyGranteeSignature,
     });

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
-import { ConsentStatus, HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import type { CreditReport } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
@@ -32,7 +32,7 @@ export interface ReportRequest {
 }
 
 export interface ReportServiceModules {
-  consents: ConsentService;
+  consents: Pick<ConsentService, "requireForQuery">;
   holder: HolderService;
   holders?: Holders;
   /** institution_id → display name, from the manifest (or this node alone). */
@@ -50,23 +50,8 @@ export class ReportService {
 
   async generate(req: ReportRequest): Promise<CreditReport> {
     const { modules, opts } = this;
-    const consent = await modules.consents.get(req.consentId);
-    if (!consent || consent.granteeInstitutionId !== opts.institutionId) {
-      throw new CreditMeshError("CONSENT_DENIED", "no consent with this consent_id was granted to this institution", { field: "consent_id" });
-    }
-    if (consent.subjectToken !== req.subjectToken) {
-      throw new CreditMeshError("CONSENT_DENIED", "the consent is for another subject", { field: "consent_id" });
-    }
-    if (consent.purpose !== req.purpose) {
-      throw new CreditMeshError("CONSENT_DENIED", "the consent was given for another purpose", { field: "purpose" });
-    }
-    if (consent.status !== ConsentStatus.ACTIVE) {
-      throw new CreditMeshError("CONSENT_DENIED", `the consent is ${ConsentStatus[consent.status]}`, { field: "consent_id" });
-    }
+    const consent = await modules.consents.requireForQuery(req.consentId, { subjectToken: req.subjectToken, purpose: req.purpose });
     const now = modules.clock.now();
-    if (consent.validFrom && now < consent.validFrom) {
-      throw new CreditMeshError("CONSENT_DENIED", "the consent is not yet valid", { field: "consent_id" });
-    }
 
     const query: QueryRequest = {
       requestId: randomUUID(),

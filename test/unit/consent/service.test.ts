@@ -69,3 +69,28 @@ describe("ConsentService.listForSubject", () => {
     expect(listed).toMatchObject({ consentId: c.consentId, status: ConsentStatus.REVOKED, revokedAt: new Date("2026-03-02T00:00:00Z") });
   });
 });
+
+describe("ConsentService consent validity and the requester's check", () => {
+  it("a consent without valid_from is valid from its issue minus the allowed clock skew", async () => {
+    const c = await grant(X, Purpose.LOAN_ORIGINATION, 30);
+    expect(c.validFrom).toEqual(new Date(clock.now().getTime() - 60_000));
+  });
+
+  it("requireForQuery: the consent when usable, CONSENT_DENIED on consent_id or purpose otherwise", async () => {
+    const c = await grant(X, Purpose.LOAN_ORIGINATION, 30);
+    expect((await service.requireForQuery(c.consentId, { subjectToken: X, purpose: Purpose.LOAN_ORIGINATION })).consentId).toBe(c.consentId);
+    const refusal = (id: string, subjectToken: string, purpose: Purpose) =>
+      service.requireForQuery(id, { subjectToken, purpose }).then(
+        () => "ok",
+        (err: { code: string; field?: string }) => `${err.code} ${err.field}`,
+      );
+    expect(await refusal("no-such-consent", X, Purpose.LOAN_ORIGINATION)).toBe("CONSENT_DENIED consent_id");
+    expect(await refusal(c.consentId, Y, Purpose.LOAN_ORIGINATION)).toBe("CONSENT_DENIED consent_id");
+    expect(await refusal(c.consentId, X, Purpose.CREDIT_LIMIT_REVIEW)).toBe("CONSENT_DENIED purpose");
+    clock.advance(30 * DAY_MS);
+    expect(await refusal(c.consentId, X, Purpose.LOAN_ORIGINATION)).toBe("CONSENT_DENIED consent_id");
+    clock.advance(-30 * DAY_MS);
+    await service.revoke(c.consentId);
+    expect(await refusal(c.consentId, X, Purpose.LOAN_ORIGINATION)).toBe("CONSENT_DENIED consent_id");
+  });
+});
