@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
+import type { Deadline, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import type { Clock } from "../clock.js";
 import { isoDate } from "../clock.js";
 import type { ConsentService } from "../consent/service.js";
@@ -73,7 +73,7 @@ export interface AdminApi {
 }
 
 export interface ApiModules {
-  auth: ClientAuth;
+  auth: Pick<ClientAuth, "authenticate">;
   rateLimiter?: RateLimiter;
   ingest: IngestService;
   consents: ConsentService;
@@ -116,16 +116,14 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     return principal;
   };
 
+  // Authentication runs once per call, here; handlers get the caller it found.
   function unary<Req, Res>(
     roles: Parameters<typeof requireRole>[1][],
-    run: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+    run: (req: Req, call: ServerUnaryCall<Req, Res>, principal: Principal) => Promise<Res>,
   ) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
-        .then(() => {
-          authorize(call, ...roles);
-          return run(call.request, call);
-        })
+        .then(() => run(call.request, call, authorize(call, ...roles)))
         .then(
           (res) => callback(null, res),
           (err) => callback(toServiceError(err, m.logger)),
@@ -133,7 +131,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     };
   }
 
-  const caller = (call: CallCredentials): Caller => ({ keyId: m.auth.authenticate(call).keyId });
+  const caller = (principal: Principal): Caller => ({ keyId: principal.keyId });
   const disputes = (): DisputeApi => {
     if (!m.disputes) throw new CreditMeshError("UNAVAILABLE", "disputes are not available on this node");
     return m.disputes;
@@ -220,8 +218,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       }
     },
 
-    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, call) => {
-      const principal = m.auth.authenticate(call);
+    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, _call, principal) => {
       if (req.purpose !== Purpose.FURNISHING) requireRole(principal, "LENDER");
       return m.consents.grant({
         subjectToken: subjectToken(req.subject),
@@ -233,14 +230,14 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       });
     }),
 
-    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, call) => m.consents.revoke(req.consentId, caller(call).keyId)),
+    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, _call, principal) => m.consents.revoke(req.consentId, principal.keyId)),
 
     // Whoever records or revokes a borrower's consents may show them to the borrower.
     listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => ({
       consents: await m.consents.listForSubject(subjectToken(req.subject)),
     })),
 
-    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
+    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call, principal) => {
       const token = subjectToken(req.subject);
       if (!QUERY_PURPOSES.has(req.purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
@@ -262,8 +259,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           consentId: req.consentId,
           asOf,
           deadlineMs: req.deadlineMs || undefined,
+          callDeadlineMs: msUntil(call.getDeadline()),
           signal: cancelled.signal,
-          actor: caller(call).keyId,
+          actor: principal.keyId,
         });
         m.metrics?.reportsServed.inc();
         return report;
@@ -273,28 +271,28 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       }
     }),
 
-    fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req, call) =>
-      disputes().file(req, subjectToken(req.subject), caller(call)),
+    fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req, _call, principal) =>
+      disputes().file(req, subjectToken(req.subject), caller(principal)),
     ),
 
-    resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req, call) => disputes().resolve(req, caller(call))),
+    resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req, _call, principal) => disputes().resolve(req, caller(principal))),
 
     // An institution's own disputes are for its furnishing staff; one borrower's, for whoever files them.
-    listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req, call) => {
+    listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req, _call, principal) => {
       if (req.subject) return disputes().listForSubject(subjectToken(req.subject), req.includeResolved);
-      requireRole(m.auth.authenticate(call), "FURNISHER", "OPERATOR");
+      requireRole(principal, "FURNISHER", "OPERATOR");
       return { disputes: await disputes().list(req.includeResolved), notCurrentDisputeIds: [] };
     }),
 
     // Whoever may file a dispute may follow it.
     getDispute: unary<GetDisputeRequest, GetDisputeResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => disputes().get(req.disputeId)),
 
-    purgeSubject: unary<PurgeSubjectRequest, PurgeSubjectResponse>(["OPERATOR"], async (req, call) => {
+    purgeSubject: unary<PurgeSubjectRequest, PurgeSubjectResponse>(["OPERATOR"], async (req, _call, principal) => {
       if (!req.requestRef.trim()) throw invalid("request_ref", "required: the reference of the verified erasure request");
-      return admin().purgeSubject(subjectToken(req.subject), req.requestRef.trim(), caller(call));
+      return admin().purgeSubject(subjectToken(req.subject), req.requestRef.trim(), caller(principal));
     }),
 
-    rotateDataKey: unary<RotateDataKeyRequest, RotateDataKeyResponse>(["OPERATOR"], async (_req, call) => admin().rotateDataKey(caller(call))),
+    rotateDataKey: unary<RotateDataKeyRequest, RotateDataKeyResponse>(["OPERATOR"], async (_req, _call, principal) => admin().rotateDataKey(caller(principal))),
 
     verifyAudit: unary<VerifyAuditRequest, VerifyAuditResponse>(["OPERATOR"], async () => admin().verifyAudit()),
 
@@ -309,11 +307,17 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       })().catch((err) => call.emit("error", toServiceError(err, m.logger)));
     },
 
-    backup: unary<BackupRequest, BackupResponse>(["OPERATOR"], async (req, call) => {
+    backup: unary<BackupRequest, BackupResponse>(["OPERATOR"], async (req, _call, principal) => {
       if (!req.outDir) throw invalid("out_dir", "required");
-      return admin().backup(req.outDir, caller(call));
+      return admin().backup(req.outDir, caller(principal));
     }),
 
     getNodeStatus: unary<GetNodeStatusRequest, GetNodeStatusResponse>(["OPERATOR", "LENDER", "FURNISHER"], () => m.status()),
   };
+}
+
+/** Milliseconds left until a gRPC call's deadline; undefined when it has none. */
+function msUntil(deadline: Deadline): number | undefined {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : undefined;
 }

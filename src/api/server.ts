@@ -3,6 +3,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { GrpcTlsConfig, TlsMaterial } from "../config/tls.js";
 import { CreditNodeService } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
+import type { ClientAuth } from "./auth.js";
 import { ReloadingTlsCredentials } from "./tls-credentials.js";
 import { createHandlers, type ApiModules } from "./handlers.js";
 import { createReflection } from "./reflection.js";
@@ -27,7 +28,7 @@ export class GrpcServer {
 
   constructor(
     private readonly opts: GrpcServerOptions,
-    private readonly modules: ApiModules & { logger: Logger },
+    private readonly modules: ApiModules & { auth: ClientAuth; logger: Logger },
   ) {}
 
   get port(): number {

@@ -26,6 +26,8 @@ export interface ReportRequest {
   consentId: string;
   asOf: string;
   deadlineMs?: number;
+  /** Time left before the caller's own deadline (the gRPC call's); the report's deadline is the earlier of the two. */
+  callDeadlineMs?: number;
   signal?: AbortSignal;
   /** Who asked (an API key id), for the audit trail; defaults to this institution. */
   actor?: string;
@@ -63,7 +65,7 @@ export class ReportService {
       nonce: randomBytes(16),
       asOf: req.asOf,
     };
-    const deadlineMs = Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs);
+    const deadlineMs = Math.max(0, Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs, req.callDeadlineMs ?? Infinity));
     const fanOut = fanOutSignal(deadlineMs, req.signal);
 
     // This node's record of the query it sends: its own holder commits it with

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/clock.js";
+import { isCreditMeshError } from "../../../src/errors.js";
+import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
+import { silentLogger } from "../../../src/logger.js";
+import type { HolderResult } from "../../../src/report/assemble.js";
+import type { HolderService } from "../../../src/report/holder.js";
+import { ReportService, type Holders, type ReportRequest } from "../../../src/report/service.js";
+
+const TOKEN = "ab".repeat(32);
+
+/** Holders that answer only when the fan-out's signal aborts, recording why it did. */
+function waitingHolders() {
+  const reasons: unknown[] = [];
+  let asked!: () => void;
+  const wasAsked = new Promise<void>((r) => (asked = r));
+  const holders: Holders = {
+    ask: (_query, signal) => {
+      asked();
+      return new Promise<HolderResult[]>((resolve) =>
+        signal.addEventListener("abort", () => {
+          reasons.push(signal.reason);
+          resolve([]);
+        }),
+      );
+    },
+  };
+  return { holders, reasons, wasAsked };
+}
+
+function service(holders: Holders, opts: { defaultDeadlineMs?: number; maxDeadlineMs?: number } = {}) {
+  const holder = {
+    answer: async (query: { requestId: string }) => {
+      const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
+      return { answer, signedAnswer: HolderAnswer.encode(answer).finish(), signature: new Uint8Array(64) };
+    },
+  } as unknown as HolderService;
+  return new ReportService(
+    { institutionId: "bank-a", peerId: "peer-a", defaultDeadlineMs: opts.defaultDeadlineMs ?? 60_000, maxDeadlineMs: opts.maxDeadlineMs ?? 120_000 },
+    {
+      consents: { requireForQuery: async (consentId) => ({ consentId, subjectToken: TOKEN }) as Consent },
+      holder,
+      holders,
+      memberNames: () => new Map([["bank-a", "Bank A"]]),
+      clock: new ManualClock("2026-03-01T12:00:00Z"),
+      logger: silentLogger(),
+    },
+  );
+}
+
+const request = (over: Partial<ReportRequest> = {}): ReportRequest => ({
+  subjectToken: TOKEN,
+  purpose: Purpose.LOAN_ORIGINATION,
+  consentId: "c-1",
+  asOf: "2026-03-01",
+  ...over,
+});
+
+const isTimeout = (reason: unknown) => reason instanceof DOMException && reason.name === "TimeoutError";
+
+describe("ReportService fan-out deadline", () => {
+  it("ends the fan-out at the call's deadline when it comes before deadline_ms", async () => {
+    const { holders, reasons } = waitingHolders();
+    // deadline_ms and the defaults are a minute; the call has no time left at all.
+    const report = await service(holders).generate(request({ deadlineMs: 60_000, callDeadlineMs: 0 }));
+    expect(report.reportId).not.toBe("");
+    expect(reasons).toHaveLength(1);
+    expect(isTimeout(reasons[0])).toBe(true);
+  });
+
+  it("ends the fan-out at deadline_ms when it comes before the call's deadline", async () => {
+    const { holders, reasons } = waitingHolders();
+    await service(holders).generate(request({ deadlineMs: 1, callDeadlineMs: 3_600_000 }));
+    expect(isTimeout(reasons[0])).toBe(true);
+  });
+
+  it("a cancelled call aborts its fan-out with the caller's reason and the report fails", async () => {
+    const { holders, reasons, wasAsked } = waitingHolders();
+    const cancel = new AbortController();
+    const generating = service(holders).generate(request({ signal: cancel.signal }));
+    await wasAsked;
+    const why = new Error("client went away");
+    cancel.abort(why);
+    const err = await generating.catch((e: unknown) => e);
+    expect(reasons).toEqual([why]);
+    expect(isCreditMeshError(err, "DEADLINE_EXCEEDED")).toBe(true);
+  });
+});
