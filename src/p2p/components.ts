@@ -18,7 +18,7 @@ export interface Signer {
  */
 export interface PeerComponents {
   /** Registers stream handlers and gossip subscriptions; knows who is connected. */
-  peer: Pick<PeerNode, "handle" | "unhandle" | "membership" | "subscribe" | "publish" | "isConnected" | "connectedPeers" | "libp2p">;
+  peer: Pick<PeerNode, "handle" | "unhandle" | "membership" | "subscribe" | "publish" | "isConnected" | "connectedPeers" | "onPeerConnect">;
   /** Sends requests on long-lived streams (one per peer and protocol). */
   rpc: Pick<RpcClient, "request">;
   membership: Membership;

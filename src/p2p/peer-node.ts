@@ -152,6 +152,13 @@ export class PeerNode {
     return id !== undefined && this.libp2p.getConnections(id).some((c) => c.status === "open");
   }
 
+  /** Calls `listener` with the peer id each time a connection to a new peer opens; returns what stops it. */
+  onPeerConnect(listener: (peerId: string) => void): () => void {
+    const handler = (evt: CustomEvent<PeerId>): void => listener(evt.detail.toString());
+    this.libp2p.addEventListener("peer:connect", handler);
+    return () => this.libp2p.removeEventListener("peer:connect", handler);
+  }
+
   connectedPeers(): string[] {
     return [...new Set(this.libp2p.getConnections().filter((c) => c.status === "open").map((c) => c.remotePeer.toString()))];
   }

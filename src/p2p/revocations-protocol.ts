@@ -42,11 +42,7 @@ export class RevocationsProtocol extends RpcProtocol {
         consents: c.consents,
         request: (peerId, body, signal) => this.request(peerId, body, signal),
         apply: (data) => applyRevocation(data, c, "pull"),
-        onConnect: (listener) => {
-          const handler = (evt: CustomEvent<{ toString(): string }>): void => listener(evt.detail.toString());
-          peer.libp2p.addEventListener("peer:connect", handler);
-          return () => peer.libp2p.removeEventListener("peer:connect", handler);
-        },
+        onConnect: (listener) => peer.onPeerConnect(listener),
         connectedPeers: () => peer.connectedPeers(),
         logger: c.logger,
         metrics: c.metrics,
