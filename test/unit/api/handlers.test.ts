@@ -27,7 +27,7 @@ function fakeAuth(roles: ApiRole[]) {
   return { auth, calls: () => calls };
 }
 
-function setup(opts: { roles?: ApiRole[]; generate?: (req: ReportRequest) => Promise<CreditReport> } = {}) {
+function setup(opts: { roles?: ApiRole[]; generate?: (req: ReportRequest) => Promise<CreditReport>; consents?: ApiModules["consents"] } = {}) {
   const { auth, calls } = fakeAuth(opts.roles ?? ["LENDER"]);
   const requests: ReportRequest[] = [];
   const metrics = createMetrics({ processMetrics: false });
@@ -41,7 +41,7 @@ function setup(opts: { roles?: ApiRole[]; generate?: (req: ReportRequest) => Pro
   const m: ApiModules = {
     auth,
     ingest: unused,
-    consents: unused,
+    consents: opts.consents ?? unused,
     reports,
     tokenizer: { token: (s) => `tok:${s.idTypeName}` } as ApiModules["tokenizer"],
     status: async () => unused,
@@ -131,5 +131,30 @@ describe("gRPC handlers", () => {
     const { err } = await result;
     expect(seen!.aborted).toBe(true);
     expect(err?.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+
+  it("grantConsent: a FURNISHER key records FURNISHING consents only; the caller is the actor", async () => {
+    const granted: { purpose: Purpose; actor?: string }[] = [];
+    const consents = {
+      grant: async (input: { purpose: Purpose; actor?: string }) => {
+        granted.push(input);
+        return { consentId: "c-9" };
+      },
+    } as unknown as ApiModules["consents"];
+    const grant = (purpose: Purpose) => ({ subject: SUBJECT, purpose, validFrom: undefined, validUntil: new Date("2026-06-01T00:00:00Z"), evidenceRef: "sha256:evidence" });
+    const furnisher = setup({ roles: ["FURNISHER"], consents });
+    expect((await invoke(furnisher.handlers.grantConsent, unaryCall(grant(Purpose.FURNISHING)))).err).toBeNull();
+    expect((await invoke(furnisher.handlers.grantConsent, unaryCall(grant(Purpose.LOAN_ORIGINATION)))).err?.code).toBe(status.PERMISSION_DENIED);
+    expect(granted).toEqual([expect.objectContaining({ purpose: Purpose.FURNISHING, actor: "key-1" })]);
+    expect(furnisher.authCalls()).toBe(2);
+    const lender = setup({ roles: ["LENDER"], consents });
+    expect((await invoke(lender.handlers.grantConsent, unaryCall(grant(Purpose.LOAN_ORIGINATION)))).err).toBeNull();
+  });
+
+  it("a node without a dispute service answers UNAVAILABLE, after authenticating", async () => {
+    const { handlers, authCalls } = setup({ roles: ["FURNISHER"] });
+    const { err } = await invoke(handlers.resolveDispute, unaryCall({ disputeId: "d-1", outcome: 1, note: "" }));
+    expect(err?.code).toBe(status.UNAVAILABLE);
+    expect(authCalls()).toBe(1);
   });
 });
