@@ -20,11 +20,11 @@ import type { NodeKey } from "../identity/node-key.js";
 import { SignedManifest, type Membership, type MembershipChange } from "../identity/manifest.js";
 import { abortError } from "./abort.js";
 import { MembershipGater } from "./gater.js";
+import { ManifestGossip } from "./manifest-gossip.js";
 import { MemberDialer } from "./member-dialer.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   MANIFEST_REPUBLISH_INTERVAL_MS,
-  MANIFEST_TOPIC,
   MAX_GOSSIP_MESSAGE_BYTES,
   REDIAL_INITIAL_MS,
   REDIAL_MAX_MS,
@@ -56,14 +56,25 @@ export interface PeerService {
 
 export type GossipHandler = (data: Uint8Array, from: { peerId: string }) => void | Promise<void>;
 
+/** What a topic's validator says of a message: relay and deliver it, drop it quietly, or drop it and penalize the sender. */
+export type GossipVerdict = "accept" | "ignore" | "reject";
+
+/** Judges a signed message on a topic before gossipsub relays or delivers it. */
+export type GossipValidator = (data: Uint8Array, from: { peerId: string }) => GossipVerdict;
+
+const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject,
+};
+
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 
 /**
  * One member's libp2p node: TCP + Noise + Yamux, a gater that admits only
  * manifest members, connections kept up to every member, and gossip. It also
- * carries the manifest itself: a newer signed manifest heard on the manifest
- * topic is applied at once, and the current one is re-gossiped to peers that
- * subscribe and periodically, so a node that missed an update converges.
+ * carries the manifest itself (manifest-gossip.ts), which every member needs
+ * whatever protocols it serves.
  */
 export class PeerNode {
   readonly libp2p: Libp2p<Services>;
@@ -74,20 +85,24 @@ export class PeerNode {
   readonly #services: PeerService[] = [];
   readonly #started = new Set<PeerService>();
   readonly #handlers = new Map<string, Set<GossipHandler>>();
-  readonly #manifestRepublishMs: number;
+  readonly #validators = new Map<string, GossipValidator>();
+  readonly #manifest: ManifestGossip;
   readonly #dialTimeoutMs: number;
   #state: "stopped" | "starting" | "started" | "stopping" = "stopped";
   #transition: Promise<void> = Promise.resolve();
   #teardown: Array<() => void> = [];
-  #republishTimer: NodeJS.Timeout | undefined;
-  #republishSoon: NodeJS.Timeout | undefined;
 
   private constructor(libp2p: Libp2p<Services>, opts: PeerNodeOptions, gater: MembershipGater) {
     this.libp2p = libp2p;
     this.membership = opts.membership;
     this.#log = opts.logger.child({ module: "p2p" });
     this.#gater = gater;
-    this.#manifestRepublishMs = opts.manifestRepublishMs ?? MANIFEST_REPUBLISH_INTERVAL_MS;
+    this.#manifest = new ManifestGossip(
+      { peer: this, membership: opts.membership, logger: this.#log },
+      { republishMs: opts.manifestRepublishMs ?? MANIFEST_REPUBLISH_INTERVAL_MS },
+    );
+    // Started first among the services, stopped last.
+    this.#services.push(this.#manifest);
     this.#dialTimeoutMs = opts.dialTimeoutMs ?? 10_000;
     this.#dialer = new MemberDialer({
       selfPeerId: opts.key.peerId,
@@ -232,9 +247,12 @@ export class PeerNode {
 
   /**
    * Calls `handler` for every message on `topic` from a member (other than
-   * ourselves). Returns the function that unsubscribes this handler.
+   * ourselves). `validate` judges each message first (the topic's first
+   * validator counts); without one, any member's signed message is accepted.
+   * Returns the function that unsubscribes this handler.
    */
-  subscribe(topic: string, handler: GossipHandler): () => void {
+  subscribe(topic: string, handler: GossipHandler, validate?: GossipValidator): () => void {
+    if (validate && !this.#validators.has(topic)) this.#validators.set(topic, validate);
     let set = this.#handlers.get(topic);
     if (set === undefined) {
       set = new Set();
@@ -246,8 +264,9 @@ export class PeerNode {
       const current = this.#handlers.get(topic);
       if (current === undefined) return;
       current.delete(handler);
-      if (current.size === 0 && topic !== MANIFEST_TOPIC) {
+      if (current.size === 0) {
         this.#handlers.delete(topic);
+        this.#validators.delete(topic);
         this.libp2p.services.pubsub.topicValidators.delete(topic);
         if (this.#state === "started") this.libp2p.services.pubsub.unsubscribe(topic);
       }
@@ -258,10 +277,18 @@ export class PeerNode {
    * Applies a newer operator-signed manifest locally and gossips it to the
    * network. False when it is not newer or not validly signed.
    */
-  async applyManifest(signed: SignedManifest, signal?: AbortSignal): Promise<boolean> {
-    if (!this.membership.replace(signed)) return false;
-    if (this.#state === "started") await this.#publishManifest(signal);
-    return true;
+  applyManifest(signed: SignedManifest, signal?: AbortSignal): Promise<boolean> {
+    return this.#manifest.apply(signed, signal);
+  }
+
+  /** Calls `listener` each time a peer subscribes to `topic`; returns what stops it. */
+  onTopicSubscriber(topic: string, listener: (peerId: string) => void): () => void {
+    const pubsub = this.libp2p.services.pubsub;
+    const handler = (evt: CustomEvent<SubscriptionChangeData>): void => {
+      if (evt.detail.subscriptions.some((s) => s.topic === topic && s.subscribe)) listener(evt.detail.peerId.toString());
+    };
+    pubsub.addEventListener("subscription-change", handler);
+    return () => pubsub.removeEventListener("subscription-change", handler);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -302,12 +329,6 @@ export class PeerNode {
     pubsub.addEventListener("message", onMessage);
     this.#teardown.push(() => pubsub.removeEventListener("message", onMessage));
 
-    const onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-      if (evt.detail.subscriptions.some((s) => s.topic === MANIFEST_TOPIC && s.subscribe)) this.#scheduleManifestPublish();
-    };
-    pubsub.addEventListener("subscription-change", onSubscriptionChange);
-    this.#teardown.push(() => pubsub.removeEventListener("subscription-change", onSubscriptionChange));
-
     const onMembershipChange = (change: MembershipChange): void => {
       this.#log.info(
         { version: change.current.version, added: change.added.length, removed: change.removed.length },
@@ -318,7 +339,6 @@ export class PeerNode {
     this.membership.on("change", onMembershipChange);
     this.#teardown.push(() => this.membership.off("change", onMembershipChange));
 
-    if (!this.#handlers.has(MANIFEST_TOPIC)) this.#handlers.set(MANIFEST_TOPIC, new Set());
     for (const topic of this.#handlers.keys()) this.#subscribeTopic(topic);
 
     this.#state = "started"; // services may dial and publish from their start()
@@ -327,17 +347,10 @@ export class PeerNode {
       this.#started.add(service);
     }
     this.#dialer.start();
-    if (this.#manifestRepublishMs > 0) {
-      this.#republishTimer = setInterval(() => this.#scheduleManifestPublish(), this.#manifestRepublishMs);
-      this.#republishTimer.unref();
-    }
     this.#log.info({ peer_id: this.peerId, addrs: this.multiaddrs() }, "p2p node started");
   }
 
   async #doStop(): Promise<void> {
-    clearInterval(this.#republishTimer);
-    clearTimeout(this.#republishSoon);
-    this.#republishTimer = this.#republishSoon = undefined;
     try {
       this.#dialer.stop();
       for (const service of [...this.#services].reverse()) {
@@ -363,28 +376,15 @@ export class PeerNode {
 
   #validate(topic: string, msg: Message): TopicValidatorResult {
     if (msg.type !== "signed" || msg.data.length > MAX_GOSSIP_MESSAGE_BYTES) return TopicValidatorResult.Reject;
-    if (topic === MANIFEST_TOPIC) {
-      // Whoever relays it, only the operator's signature matters here: a
-      // member added by this very manifest may be its first sender.
-      let signed: SignedManifest;
-      try {
-        signed = SignedManifest.decode(msg.data);
-      } catch {
-        return TopicValidatorResult.Reject;
-      }
-      const verdict = this.membership.evaluate(signed);
-      if (verdict.kind === "newer") return TopicValidatorResult.Accept;
-      if (verdict.kind === "same" || verdict.kind === "older") return TopicValidatorResult.Ignore;
-      this.#log.warn({ from: msg.from.toString(), verdict: verdict.kind }, "rejected a manifest on the manifest topic");
-      return TopicValidatorResult.Reject;
-    }
-    return this.membership.has(msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+    const from = { peerId: msg.from.toString() };
+    const validate = this.#validators.get(topic);
+    if (validate) return VERDICTS[validate(msg.data, from)];
+    return this.membership.has(from.peerId) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
   }
 
   #onGossip(msg: Message): void {
     if (msg.type !== "signed") return;
     const from = { peerId: msg.from.toString() };
-    if (msg.topic === MANIFEST_TOPIC) this.#onManifestGossip(msg.data, from.peerId);
     const handlers = this.#handlers.get(msg.topic);
     if (handlers === undefined) return;
     for (const handler of handlers) {
@@ -392,32 +392,6 @@ export class PeerNode {
         .then(() => handler(msg.data, from))
         .catch((err: unknown) => this.#log.warn({ err, topic: msg.topic, from: from.peerId }, "gossip handler failed"));
     }
-  }
-
-  #onManifestGossip(data: Uint8Array, from: string): void {
-    let signed: SignedManifest;
-    try {
-      signed = SignedManifest.decode(data);
-    } catch {
-      return;
-    }
-    if (this.membership.replace(signed)) {
-      this.#log.info({ from, version: this.membership.manifest.version }, "applied a newer manifest from gossip");
-    }
-  }
-
-  // Debounced: several peers subscribing at once cost one publish.
-  #scheduleManifestPublish(): void {
-    if (this.#republishSoon !== undefined || this.#state !== "started") return;
-    this.#republishSoon = setTimeout(() => {
-      this.#republishSoon = undefined;
-      this.#publishManifest().catch((err: unknown) => this.#log.debug({ err }, "manifest gossip failed"));
-    }, 100);
-    this.#republishSoon.unref();
-  }
-
-  async #publishManifest(signal?: AbortSignal): Promise<void> {
-    await this.publish(MANIFEST_TOPIC, SignedManifest.encode(this.membership.signed).finish(), signal);
   }
 }
 

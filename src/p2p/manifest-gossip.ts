@@ -1,0 +1,90 @@
+import { SignedManifest, type Membership } from "../identity/manifest.js";
+import type { Logger } from "../logger.js";
+import type { GossipVerdict, PeerNode, PeerService } from "./peer-node.js";
+import { MANIFEST_TOPIC } from "./protocols.js";
+
+/**
+ * The creditmesh/manifest/1 topic, both ends: a newer operator-signed
+ * manifest heard on it is applied at once, and the current one is gossiped
+ * to peers that subscribe and periodically, so a node that missed an update
+ * converges. Every peer node runs one (the gater depends on the manifest).
+ */
+export class ManifestGossip implements PeerService {
+  #unsubscribe: (() => void) | undefined;
+  #unlisten: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly c: { peer: Pick<PeerNode, "subscribe" | "publish" | "onTopicSubscriber" | "isStarted">; membership: Membership; logger: Logger },
+    private readonly init: { republishMs: number },
+  ) {}
+
+  start(): void {
+    if (this.#unsubscribe) return;
+    this.#unsubscribe = this.c.peer.subscribe(MANIFEST_TOPIC, (data, from) => this.#onMessage(data, from.peerId), (data, from) => this.#validate(data, from.peerId));
+    this.#unlisten = this.c.peer.onTopicSubscriber(MANIFEST_TOPIC, () => this.#scheduleSoon());
+    if (this.init.republishMs > 0) {
+      this.#timer = setInterval(() => this.#scheduleSoon(), this.init.republishMs);
+      this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#soon);
+    this.#timer = this.#soon = undefined;
+    this.#unlisten?.();
+    this.#unsubscribe?.();
+    this.#unlisten = this.#unsubscribe = undefined;
+  }
+
+  /** Applies a newer operator-signed manifest here and gossips it. False when it is not newer or not validly signed. */
+  async apply(signed: SignedManifest, signal?: AbortSignal): Promise<boolean> {
+    if (!this.c.membership.replace(signed)) return false;
+    if (this.c.peer.isStarted) await this.#publish(signal);
+    return true;
+  }
+
+  // Whoever relays it, only the operator's signature matters here: a member
+  // added by this very manifest may be its first sender.
+  #validate(data: Uint8Array, from: string): GossipVerdict {
+    let signed: SignedManifest;
+    try {
+      signed = SignedManifest.decode(data);
+    } catch {
+      return "reject";
+    }
+    const verdict = this.c.membership.evaluate(signed);
+    if (verdict.kind === "newer") return "accept";
+    if (verdict.kind === "same" || verdict.kind === "older") return "ignore";
+    this.c.logger.warn({ from, verdict: verdict.kind }, "rejected a manifest on the manifest topic");
+    return "reject";
+  }
+
+  #onMessage(data: Uint8Array, from: string): void {
+    let signed: SignedManifest;
+    try {
+      signed = SignedManifest.decode(data);
+    } catch {
+      return;
+    }
+    if (this.c.membership.replace(signed)) {
+      this.c.logger.info({ from, version: this.c.membership.manifest.version }, "applied a newer manifest from gossip");
+    }
+  }
+
+  // Debounced: several peers subscribing at once cost one publish.
+  #scheduleSoon(): void {
+    if (this.#soon !== undefined || !this.c.peer.isStarted || !this.#unsubscribe) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.#publish().catch((err: unknown) => this.c.logger.debug({ err }, "manifest gossip failed"));
+    }, 100);
+    this.#soon.unref();
+  }
+
+  async #publish(signal?: AbortSignal): Promise<void> {
+    await this.c.peer.publish(MANIFEST_TOPIC, SignedManifest.encode(this.c.membership.signed).finish(), signal);
+  }
+}
