@@ -137,4 +137,22 @@ describe("HolderService", () => {
       code: "INTERNAL",
     });
   });
+
+  it("answers a consent that a lender whose clock runs 2 s ahead has just issued (the allowed skew), not one from beyond it", async () => {
+    const justIssued = query({ validFrom: new Date(clock.now().getTime() + 2_000) });
+    expect((await holder().answer(justIssued)).answer.status).toBe(HolderStatus.NO_DATA);
+    const tooEarly = query({ validFrom: new Date(clock.now().getTime() + 60_001) });
+    const refused = await holder().answer(tooEarly);
+    expect(refused.answer).toMatchObject({ status: HolderStatus.DENIED, reason: "consent is not yet valid" });
+  });
+
+  it("refuse(): one signed DENIED answer and one QUERY_REFUSED entry, against the actor given", async () => {
+    const q = query();
+    const signed = await holder().refuse(q, "rate limit exceeded", { actor: "bank-a" });
+    expect(signed.answer).toMatchObject({ status: HolderStatus.DENIED, reason: "rate limit exceeded", requestId: q.requestId, holderInstitutionId: "cfc-b" });
+    expect(holderKey.verify(signed.signedAnswer, signed.signature)).toBe(true);
+    const entries = await trail();
+    expect(entries.map((e) => [e.action, e.actor])).toEqual([["QUERY_REFUSED", "bank-a"]]);
+    expect(await stores.inquiries.listForSubject(TOKEN)).toEqual([]);
+  });
 });
