@@ -1,11 +1,9 @@
 import { readSecrets } from "../config/secrets.js";
 import { watchFileChanges } from "../config/watch-file.js";
 import type { Logger } from "../logger.js";
-import type { NodeDatabase } from "../store/database.js";
-import { MetaKey } from "../store/keys.js";
+import type { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { SerialQueue } from "../store/serial.js";
-import { toBatch } from "../store/write-batch.js";
-import type { LevelAuditLog } from "./level-audit-log.js";
+import type { AuditTrail } from "./trail.js";
 
 /** Actor of entries for keys made with `creditmesh apikey create` on the node's machine. */
 export const LOCAL_OPERATOR = "local-operator";
@@ -30,7 +28,7 @@ export class ApiKeyAuditor {
 
   constructor(
     private readonly opts: { secretsFile: string },
-    private readonly modules: { audit: LevelAuditLog; db: NodeDatabase; logger: Logger },
+    private readonly modules: { audit: Required<AuditTrail>; recorded: Pick<LevelAuditedApiKeys, "read" | "write">; logger: Logger },
   ) {}
 
   async start(): Promise<void> {
@@ -50,23 +48,22 @@ export class ApiKeyAuditor {
   /** Appends API_KEY_CREATED for every key in the secrets file not recorded yet, API_KEY_REVOKED for every recorded key gone from it; returns how many entries. */
   record(): Promise<number> {
     return this.queue.run(async () => {
-      const { audit, db } = this.modules;
+      const { audit } = this.modules;
       const keys = readSecrets(this.opts.secretsFile).apiKeys;
-      const raw = await db.levels.meta.get(MetaKey.auditedApiKeys);
-      const recorded = new Set<string>(raw ? (JSON.parse(raw) as string[]) : []);
+      const recorded = await this.modules.recorded.read();
       const fresh = keys.filter((k) => !recorded.has(k.id));
       const present = new Set(keys.map((k) => k.id));
       const revoked = [...recorded].filter((id) => !present.has(id));
       // Each entry carries the recorded set as of itself; they are written in this order.
-      const stateOps = () => [{ type: "put" as const, sublevel: db.levels.meta, key: MetaKey.auditedApiKeys, value: JSON.stringify([...recorded]) }];
+      const state = () => this.modules.recorded.write(recorded);
       const appends: Promise<void>[] = [];
       for (const k of fresh) {
         recorded.add(k.id);
-        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }, toBatch(stateOps())));
+        appends.push(audit.appendWith("API_KEY_CREATED", LOCAL_OPERATOR, { keyId: k.id, roles: k.roles.join(","), createdAt: k.createdAt, ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }, state()));
       }
       for (const id of revoked) {
         recorded.delete(id);
-        appends.push(audit.appendWith("API_KEY_REVOKED", LOCAL_OPERATOR, { keyId: id }, toBatch(stateOps())));
+        appends.push(audit.appendWith("API_KEY_REVOKED", LOCAL_OPERATOR, { keyId: id }, state()));
       }
       await Promise.all(appends);
       return fresh.length + revoked.length;

@@ -27,6 +27,7 @@ import { HolderService } from "../report/holder.js";
 import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
+import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
@@ -154,7 +155,7 @@ export class CreditNode {
     });
     const stores = this.stores;
     const audit = (this.audit = await LevelAuditLog.open(stores.db, { clock, logger: log("audit") }));
-    this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, db: stores.db, logger: log("audit") });
+    this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
     const membership = config.p2p.enabled ? await this.loadMembership() : undefined;
     if (membership && membership.byInstitution(institutionId)?.peerId !== this.key.peerId) {

@@ -7,6 +7,7 @@ import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { addApiKey, apiKeyId, generateSecrets, readSecrets, revokeApiKey, writeSecrets } from "../../../src/config/secrets.js";
 import { AuditEntry } from "../../../src/gen/creditmesh/v1/node.js";
 import { silentLogger } from "../../../src/logger.js";
+import { LevelAuditedApiKeys } from "../../../src/store/audited-api-keys.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 
 let dir: string;
@@ -34,13 +35,13 @@ async function entries(): Promise<AuditEntry[]> {
 describe("ApiKeyAuditor", () => {
   it("records each API key once, across restarts", async () => {
     const audit = await LevelAuditLog.open(db);
-    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, db, logger: silentLogger() });
+    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, recorded: new LevelAuditedApiKeys(db), logger: silentLogger() });
     expect(await auditor.record()).toBe(1);
     expect(await auditor.record()).toBe(0);
     addApiKey(secretsFile, ["LENDER"]);
     addApiKey(secretsFile, ["FURNISHER", "OPERATOR"]);
     // A node restarted later sees only the keys it has not recorded.
-    const again = new ApiKeyAuditor({ secretsFile }, { audit: await LevelAuditLog.open(db), db, logger: silentLogger() });
+    const again = new ApiKeyAuditor({ secretsFile }, { audit: await LevelAuditLog.open(db), recorded: new LevelAuditedApiKeys(db), logger: silentLogger() });
     expect(await again.record()).toBe(2);
     const keys = readSecrets(secretsFile).apiKeys;
     const all = await entries();
@@ -53,7 +54,7 @@ describe("ApiKeyAuditor", () => {
 
   it("records a key created while it runs", async () => {
     const audit = await LevelAuditLog.open(db);
-    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, db, logger: silentLogger() });
+    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, recorded: new LevelAuditedApiKeys(db), logger: silentLogger() });
     await auditor.start();
     addApiKey(secretsFile, ["LENDER"]);
     const deadline = Date.now() + 10_000;
@@ -66,13 +67,13 @@ describe("ApiKeyAuditor", () => {
 describe("ApiKeyAuditor and revocation", () => {
   it("records a revoked key once, and a later restart records nothing more", async () => {
     const audit = await LevelAuditLog.open(db);
-    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, db, logger: silentLogger() });
+    const auditor = new ApiKeyAuditor({ secretsFile }, { audit, recorded: new LevelAuditedApiKeys(db), logger: silentLogger() });
     const id = apiKeyId(addApiKey(secretsFile, ["LENDER"]))!;
     expect(await auditor.record()).toBe(2);
     revokeApiKey(secretsFile, id);
     expect(await auditor.record()).toBe(1);
     expect(await auditor.record()).toBe(0);
-    const again = new ApiKeyAuditor({ secretsFile }, { audit: await LevelAuditLog.open(db), db, logger: silentLogger() });
+    const again = new ApiKeyAuditor({ secretsFile }, { audit: await LevelAuditLog.open(db), recorded: new LevelAuditedApiKeys(db), logger: silentLogger() });
     expect(await again.record()).toBe(0);
     const all = await entries();
     expect(all.map((e) => [e.action, e.details.keyId])).toEqual([
