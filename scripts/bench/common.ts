@@ -1,6 +1,6 @@
 /**
- * Small helpers shared by the benchmarks in this directory: statistics,
- * memory of this process and of child nodes, a plain table printer, the
+ * Small helpers shared by the benchmarks in this directory (statistics are in
+ * stats.ts): memory of this process and of child nodes, a plain table printer, the
  * results file under bench/results/, and a node started as a child process.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -10,58 +10,10 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSecrets } from "../../src/config/secrets.js";
+import { round } from "./stats.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const RESULTS_DIR = path.join(REPO_ROOT, "bench", "results");
-
-// ---------------------------------------------------------------- statistics
-
-/** Nearest-rank percentile of an ascending array (p in 0..100). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-export interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-/** Percentiles of unsorted samples, rounded to `digits` decimals. */
-export function summarize(samples: readonly number[], digits = 3): Summary {
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => round(x, digits);
-  const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
-  return {
-    n: s.length,
-    min: r(s[0] ?? NaN),
-    p50: r(percentile(s, 50)),
-    p90: r(percentile(s, 90)),
-    p99: r(percentile(s, 99)),
-    max: r(s[s.length - 1] ?? NaN),
-    mean: r(mean),
-  };
-}
-
-export function median(samples: readonly number[]): number {
-  return percentile([...samples].sort((a, b) => a - b), 50);
-}
-
-export function round(x: number, digits = 0): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-/** Events per second for `count` events in `ms` milliseconds. */
-export function perSecond(count: number, ms: number): number {
-  return (count / Math.max(ms, 1e-6)) * 1000;
-}
 
 // ---------------------------------------------------------------- memory
 

@@ -40,16 +40,14 @@ import type { StoredRepayment } from "../../src/store/types.js";
 import { MAX_BENCH_INSTALLMENTS, benchAccountId, generateAccounts, generateRepaymentBatches } from "../../src/synthetic/bench.js";
 import {
   makeTempDir,
-  perSecond,
   printTable,
   readProcCpuMs,
-  round,
   RssSampler,
   startChildNode,
-  summarize,
   toMB,
   writeResults,
 } from "./common.js";
+import { perSecond, round, summarize } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {

@@ -58,7 +58,8 @@ import { createRng, generateBorrowers, type Borrower } from "../../src/synthetic
 import { buildHistory, type ProductShape } from "../../src/synthetic/histories.js";
 import { createNetworkLayout, type NetworkLayout } from "../../src/testnet/layout.js";
 import { isAlive, spawnNode, stopProcesses, waitForNode } from "../../src/testnet/processes.js";
-import { makeTempDir, printTable, readProcCpuMs, round, summarize, writeResults } from "./common.js";
+import { makeTempDir, printTable, readProcCpuMs, writeResults } from "./common.js";
+import { round, summarize } from "./stats.js";
 import {
   GrpcEchoConcurrentProbe,
   GrpcEchoProbe,
