@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HolderStatus, IdType, ProductType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport, HolderOutcome } from "../../src/gen/creditmesh/v1/report.js";
 import { isAlive } from "../../src/testnet/processes.js";
-import { ChildNetwork } from "../helpers/child-network.js";
+import { TestNetwork } from "../../src/testnet/network.js";
 import { account, residentId } from "../helpers/records.js";
 
 const DAY_MS = 86_400_000;
@@ -22,7 +22,7 @@ const refsBy = (report: CreditReport): Record<string, string[]> => {
 };
 
 describe("five nodes: one killed, one frozen", () => {
-  const net = new ChildNetwork({ nodes: 5 });
+  const net = new TestNetwork({ nodes: 5 });
   let consentId = "";
   let baseline: CreditReport;
   const ids = (): string[] => net.nodes.map((n) => n.institutionId);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsentStatus, HolderStatus, IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import type { Consent } from "../../src/gen/creditmesh/v1/consent.js";
 import type { HolderResult } from "../../src/report/assemble.js";
-import { eventually, ProcessNetwork, sleep } from "../helpers/process-network.js";
+import { TestNetwork } from "../../src/testnet/network.js";
+import { eventually, sleep } from "../helpers/eventually.js";
 import { QueryProbe } from "../helpers/query-probe.js";
 import { account, residentId } from "../helpers/records.js";
 
@@ -40,7 +41,7 @@ const outcomes = (results: HolderResult[]) =>
 
 describe("a revoked consent is refused by every holder, including one that was down during the revocation", () => {
   const roles: Role[][] = [[Role.LENDER], [Role.FURNISHER], [Role.FURNISHER]];
-  const net = new ProcessNetwork({ nodes: 3, roles: (i) => roles[i]! });
+  const net = new TestNetwork({ nodes: 3, metrics: true, roles: (i) => roles[i]! });
   let revoked: Consent;
   let expiring: Consent;
   let control: Consent;
@@ -76,7 +77,7 @@ describe("a revoked consent is refused by every holder, including one that was d
 
   afterAll(async () => {
     await probe?.stop();
-    await net.close();
+    await net.stop();
   });
 
   it("before the revocation, both holders answer OK", async () => {
@@ -118,7 +119,7 @@ describe("a revoked consent is refused by every holder, including one that was d
     await net.startNode("cfc-b");
     await sleep(Math.max(0, expiring.validUntil!.getTime() + 500 - Date.now()));
 
-    const lender = net.member(LENDER);
+    const lender = net.node(LENDER);
     probe = await QueryProbe.start({
       institutionId: LENDER,
       secretsFile: `${lender.dir}/secrets.json`,
@@ -126,7 +127,7 @@ describe("a revoked consent is refused by every holder, including one that was d
       operatorPublicKey: net.layout.operatorPublicKey,
     });
     const p = probe;
-    await eventually("the probe reaches both holders", async () => (HOLDERS.every((id) => p.isConnected(net.member(id).peerId)) ? true : undefined), 15_000);
+    await eventually("the probe reaches both holders", async () => (HOLDERS.every((id) => p.isConnected(net.node(id).peerId)) ? true : undefined), 15_000);
 
     const afterRevocation = outcomes(await p.ask(revoked, Purpose.LOAN_ORIGINATION, AS_OF));
     expect(afterRevocation).toEqual({
