@@ -11,6 +11,18 @@ import { createNetworkLayout, freePort, type LayoutNode, type NetworkLayout } fr
 import { NodeClient } from "./node-client.js";
 import { isAlive, spawnNode, stopProcesses, waitForNode } from "./processes.js";
 
+/**
+ * What every local network gives a test: this class (node processes) and the
+ * in-process variant of the e2e tests (test/helpers/in-process-network.ts, for
+ * tests that need a node's internals or an injected clock).
+ */
+export interface LocalNetwork {
+  readonly layout: NetworkLayout;
+  /** The client of a running member, with its all-roles key. */
+  client(institutionId: string): NodeClient;
+  stop(): Promise<void>;
+}
+
 /** One member of a TestNetwork. `pid`, `grpcAddr` and `client` belong to its current process. */
 export interface TestNode extends LayoutNode {
   index: number;
@@ -59,7 +71,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * after a failed `start()`, and unless `persistent`, an exit hook SIGKILLs
  * anything still alive if this process goes away without stopping it.
  */
-export class TestNetwork {
+export class TestNetwork implements LocalNetwork {
   readonly dir: string;
   layout!: NetworkLayout;
   manifest!: Manifest;
