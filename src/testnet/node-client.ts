@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ChannelOptions } from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { call, type NodeConnection } from "../cli/client.js";
 import { CreditNodeClient, type SubmitRecordsRequest, type SubmitRecordsResponse } from "../gen/creditmesh/v1/node.js";
 import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
@@ -23,10 +23,12 @@ export interface NodeClientOptions {
   /** A connection of its own instead of the one shared by every client of the same address. */
   separateConnection?: boolean;
   channelOptions?: ChannelOptions;
+  /** TLS or mutual TLS; plaintext by default. */
+  credentials?: ChannelCredentials;
 }
 
 /**
- * A plaintext client of one node for test networks, tests and benchmarks:
+ * A client of one node for test networks, tests and benchmarks:
  * unary calls through the CLI's `call()` (so there is one promise wrapper),
  * and record streams. No API key gives an unauthenticated client.
  */
@@ -40,7 +42,7 @@ export class NodeClient {
     apiKey?: string,
     opts: NodeClientOptions = {},
   ) {
-    this.raw = new CreditNodeClient(address, credentials.createInsecure(), {
+    this.raw = new CreditNodeClient(address, opts.credentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       ...(opts.separateConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),

@@ -1,11 +1,10 @@
-import type { Metadata, ServiceError } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databasePath, parseConfig } from "../../src/config/load.js";
 import { readSecrets } from "../../src/config/secrets.js";
 import { HolderStatus, IdType, Purpose, type SubjectId } from "../../src/gen/creditmesh/v1/common.js";
-import type { CreditNodeClient, PurgeSubjectResponse, RotateDataKeyResponse } from "../../src/gen/creditmesh/v1/node.js";
+import type { PurgeSubjectResponse, RotateDataKeyResponse } from "../../src/gen/creditmesh/v1/node.js";
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
 import { createLogger } from "../../src/logger.js";
 import { CreditNode } from "../../src/node/credit-node.js";
@@ -91,15 +90,7 @@ class NodeOnDisk {
 }
 
 function rpc<Res>(client: TestClient, method: "purgeSubject" | "rotateDataKey", req: object, timeoutMs = 120_000): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    (client.raw[method] as unknown as (r: object, m: Metadata, o: object, cb: (err: ServiceError | null, res: Res) => void) => void).call(
-      client.raw as CreditNodeClient,
-      req,
-      client.metadata,
-      { deadline: Date.now() + timeoutMs },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    ),
-  );
+  return client.unary(method, req as never, timeoutMs);
 }
 
 async function grant(client: TestClient, subject: SubjectId): Promise<string> {
