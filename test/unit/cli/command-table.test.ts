@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { Command, Help } from "commander";
 import { describe, expect, it } from "vitest";
 import { COMMAND_MODULES, commandNamed, registerCommands } from "../../../src/cli/command-table.js";
@@ -14,6 +15,19 @@ describe("the lazily loaded command table", () => {
       expect(registered).toEqual(mod.commands);
     },
   );
+
+  it("lists every command that a module under src/cli/commands/ registers (a new one needs its entry)", async () => {
+    const dir = new URL("../../../src/cli/commands/", import.meta.url);
+    const program = new Command("creditmesh");
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+      const mod = (await import(new URL(file, dir).href)) as Record<string, unknown>;
+      for (const [name, register] of Object.entries(mod)) {
+        if (name.startsWith("register") && typeof register === "function") (register as (p: Command) => void)(program);
+      }
+    }
+    const listed = COMMAND_MODULES.flatMap((m) => m.commands.map((c) => c.name));
+    expect(program.commands.map((c) => c.name()).sort()).toEqual([...listed].sort());
+  });
 
   it("lists every command in the same help whichever one is loaded", async () => {
     const listing = async (args: string[]) => {
