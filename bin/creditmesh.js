@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources directly; tsx compiles them on load.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI (`npm install` builds dist/; `npm run build` after editing src/).
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli/main.ts");
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("creditmesh: dist/ is missing; run `npm install` or `npm run build` in the package directory\n");
+  process.exit(2);
+}
+await import(main.href);

@@ -1,67 +1,20 @@
 /**
- * Small helpers shared by the benchmarks in this directory: statistics,
- * memory of this process and of child nodes, a plain table printer, the
+ * Small helpers shared by the benchmarks in this directory (statistics are in
+ * stats.ts): memory of this process and of child nodes, a plain table printer, the
  * results file under bench/results/, and a node started as a child process.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSecrets } from "../../src/config/secrets.js";
+import { startNodeProcess, type NodeProcess } from "../../src/testnet/processes.js";
+import { round } from "./stats.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const RESULTS_DIR = path.join(REPO_ROOT, "bench", "results");
-
-// ---------------------------------------------------------------- statistics
-
-/** Nearest-rank percentile of an ascending array (p in 0..100). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-export interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-/** Percentiles of unsorted samples, rounded to `digits` decimals. */
-export function summarize(samples: readonly number[], digits = 3): Summary {
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => round(x, digits);
-  const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
-  return {
-    n: s.length,
-    min: r(s[0] ?? NaN),
-    p50: r(percentile(s, 50)),
-    p90: r(percentile(s, 90)),
-    p99: r(percentile(s, 99)),
-    max: r(s[s.length - 1] ?? NaN),
-    mean: r(mean),
-  };
-}
-
-export function median(samples: readonly number[]): number {
-  return percentile([...samples].sort((a, b) => a - b), 50);
-}
-
-export function round(x: number, digits = 0): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-/** Events per second for `count` events in `ms` milliseconds. */
-export function perSecond(count: number, ms: number): number {
-  return (count / Math.max(ms, 1e-6)) * 1000;
-}
 
 // ---------------------------------------------------------------- memory
 
@@ -233,25 +186,17 @@ export async function makeTempDir(prefix: string, parent = tmpdir()): Promise<{ 
 
 // ---------------------------------------------------------------- child nodes
 
-export interface ChildNode {
-  child: ChildProcess;
-  pid: number;
-  /** gRPC host:port. */
-  address: string;
+export interface ChildNode extends NodeProcess {
   /** The local operator key (all roles), from the node's secrets file. */
   apiKey: string;
   dataDir: string;
-  stderr(): string;
-  /** SIGTERM, then wait for the exit code (SIGKILL after `graceMs`). */
-  stop(graceMs?: number): Promise<number | null>;
 }
 
 /**
- * Starts `creditmesh start --config FILE` as a child process (`node --import
- * tsx`, so the pid is the node itself and its memory can be read from /proc)
- * with `config` written to `<dir>/node.json`; data goes to `<dir>/data`
- * unless the config says otherwise. `nodeArgs` go to node before the script
- * (e.g. `--cpu-prof`).
+ * Starts `creditmesh start` as a child process (the pid is the node itself, so
+ * its memory and CPU can be read from /proc) with `config` written to
+ * `<dir>/node.json`; data goes to `<dir>/data` unless the config says
+ * otherwise. `nodeArgs` go to node before the script (e.g. `--cpu-prof`).
  */
 export async function startChildNode(opts: {
   dir: string;
@@ -263,50 +208,8 @@ export async function startChildNode(opts: {
   const config = { ...opts.config, storage: { ...opts.config.storage, dataDir } };
   const configFile = path.join(opts.dir, "node.json");
   await writeFile(configFile, JSON.stringify(config, null, 2));
-  const child = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "start", "--config", configFile],
-    { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env } },
-  );
-  let err = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`node did not start in ${timeoutMs} ms:\n${err}`));
-    }, timeoutMs);
-    child.stderr!.on("data", (d: Buffer) => {
-      // Keep only the tail: a long run must not grow this buffer.
-      err = (err + d.toString()).slice(-64 * 1024);
-      const m = /ready: gRPC ([^\s,]+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited with ${code} before it was ready:\n${err}`));
-    });
-  });
+  const node = await startNodeProcess(configFile, { cwd: REPO_ROOT, nodeArgs: opts.nodeArgs, timeoutMs: opts.timeoutMs, stderrLimit: 64 * 1024 });
   const secrets = readSecrets(config.storage.secretsFile ?? path.join(dataDir, "secrets.json"));
-  return {
-    child,
-    pid: child.pid!,
-    address,
-    apiKey: secrets.localApiKey,
-    dataDir,
-    stderr: () => err,
-    stop: async (graceMs = 30_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
+  const stop = node.stop;
+  return { ...node, apiKey: secrets.localApiKey, dataDir, stop: (graceMs = 30_000) => stop(graceMs) };
 }

@@ -40,7 +40,8 @@ import { silentLogger } from "../../src/logger.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
 import { RpcClient, registerRpcHandler } from "../../src/p2p/rpc.js";
 import { freePort } from "../../src/testnet/layout.js";
-import { makeTempDir, printTable, round, summarize, writeResults } from "./common.js";
+import { makeTempDir, printTable, writeResults } from "./common.js";
+import { round, summarize } from "./stats.js";
 
 const FLOOR_PROTOCOL = "/creditmesh/bench-floor/1.0.0";
 const FANOUT_PROTOCOL = "/creditmesh/bench-fanout/1.0.0";

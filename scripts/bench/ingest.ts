@@ -27,10 +27,10 @@ import "../../src/polyfill.js";
 import { once } from "node:events";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { credentials, Metadata } from "@grpc/grpc-js";
 import { Level } from "level";
 import { readSecrets } from "../../src/config/secrets.js";
-import { CreditNodeClient, type GetNodeStatusResponse, type SubmitRecordsResponse } from "../../src/gen/creditmesh/v1/node.js";
+import type { GetNodeStatusResponse, SubmitRecordsResponse } from "../../src/gen/creditmesh/v1/node.js";
+import { NodeClient } from "../../src/testnet/node-client.js";
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
 import { accountRefFor } from "../../src/records/ingest.js";
 import { validateRecord } from "../../src/records/validate.js";
@@ -40,16 +40,14 @@ import type { StoredRepayment } from "../../src/store/types.js";
 import { MAX_BENCH_INSTALLMENTS, benchAccountId, generateAccounts, generateRepaymentBatches } from "../../src/synthetic/bench.js";
 import {
   makeTempDir,
-  perSecond,
   printTable,
   readProcCpuMs,
-  round,
   RssSampler,
   startChildNode,
-  summarize,
   toMB,
   writeResults,
 } from "./common.js";
+import { perSecond, round, summarize } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -146,12 +144,11 @@ interface StreamResult {
  * WINDOW unacknowledged; resolves when the node has acknowledged them all.
  */
 async function submitAll(
-  client: CreditNodeClient,
-  metadata: Metadata,
+  client: NodeClient,
   batches: Iterable<WireRecord[]>,
   onAck?: (acked: number) => void,
 ): Promise<StreamResult> {
-  const stream = client.submitRecords(metadata);
+  const stream = client.raw.submitRecords(client.metadata);
   const sentAt: number[] = [];
   const result: StreamResult = { records: 0, batches: 0, accepted: 0, rejected: 0, ms: 0, ackMs: [] };
   let acked = 0;
@@ -193,12 +190,6 @@ async function submitAll(
   await done;
   result.ms = performance.now() - start;
   return result;
-}
-
-function nodeStatus(client: CreditNodeClient, metadata: Metadata): Promise<GetNodeStatusResponse> {
-  return new Promise((resolve, reject) =>
-    client.getNodeStatus({}, metadata, { deadline: Date.now() + 30_000 }, (err, res) => (err ? reject(err) : resolve(res))),
-  );
 }
 
 interface FloorResult {
@@ -322,12 +313,7 @@ async function ingestRun(round: number): Promise<IngestRun> {
     // Sampled, not VmHWM: in later rounds this process has run the raw floor too.
     const clientMem = new RssSampler("self", { useHwm: false, intervalMs: 50 }).start();
     nodeMem.mark("afterStart");
-    const client = new CreditNodeClient(node.address, credentials.createInsecure(), {
-      "grpc.max_send_message_length": 64 * 1024 * 1024,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    });
-    const metadata = new Metadata();
-    metadata.set("authorization", `Bearer ${node.apiKey}`);
+    const client = new NodeClient(node.address, node.apiKey);
 
     let accounts: StreamResult;
     let repayments: StreamResult;
@@ -336,14 +322,14 @@ async function ingestRun(round: number): Promise<IngestRun> {
     let status: GetNodeStatusResponse;
     try {
       process.stderr.write(`round ${round}: node pid ${node.pid}; ${ACCOUNTS} accounts, then ${RECORDS} repayments in batches of ${BATCH}\n`);
-      accounts = await submitAll(client, metadata, accountBatches());
+      accounts = await submitAll(client, accountBatches());
       nodeMem.mark("afterAccounts");
 
       const nodeCpu0 = readProcCpuMs(node.pid)!;
       const clientCpu0 = process.cpuUsage();
       const totalBatches = Math.ceil(RECORDS / BATCH);
       const quarters = new Set([1, 2, 3, 4].map((q) => Math.max(1, Math.round((totalBatches * q) / 4))));
-      repayments = await submitAll(client, metadata, repaymentBatches(), (acked) => {
+      repayments = await submitAll(client, repaymentBatches(), (acked) => {
         if (quarters.has(acked)) {
           nodeMem.mark(`repayments${acked}`);
           clientMem.mark(`repayments${acked}`);
@@ -352,7 +338,7 @@ async function ingestRun(round: number): Promise<IngestRun> {
       nodeCpuMs = readProcCpuMs(node.pid)! - nodeCpu0;
       const c = process.cpuUsage(clientCpu0);
       clientCpuMs = (c.user + c.system) / 1000;
-      status = await nodeStatus(client, metadata);
+      status = await client.unary("getNodeStatus", {});
     } finally {
       nodeMem.stop();
       clientMem.stop();

@@ -14,6 +14,7 @@ import { generateNodeKey } from "../../src/identity/node-key.js";
 import { Membership, signManifest } from "../../src/identity/manifest.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
 import { RpcClient, registerRpcHandler } from "../../src/p2p/rpc.js";
+import { summarize } from "./stats.js";
 
 const { values } = parseArgs({
   options: { requests: { type: "string", default: "2000" }, out: { type: "string" } },
@@ -22,14 +23,9 @@ const requests = Number(values.requests);
 const RPC = "/creditmesh/bench-rpc/1.0.0";
 const FRESH = "/creditmesh/bench-fresh/1.0.0";
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 function summary(samples: number[]): { p50_ms: number; p90_ms: number; p99_ms: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 1000) / 1000;
-  return { p50_ms: r(percentile(s, 50)), p90_ms: r(percentile(s, 90)), p99_ms: r(percentile(s, 99)) };
+  const s = summarize(samples);
+  return { p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99 };
 }
 
 async function main(): Promise<void> {

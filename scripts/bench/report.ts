@@ -40,25 +40,24 @@
  */
 import "../../src/polyfill.js";
 import { randomBytes, randomUUID } from "node:crypto";
-import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { isoDate } from "../../src/clock.js";
+import { NodeClient } from "../../src/testnet/node-client.js";
 import { HolderStatus, IdType, Purpose, Role, type SubjectId } from "../../src/gen/creditmesh/v1/common.js";
 import type { Consent } from "../../src/gen/creditmesh/v1/consent.js";
-import { CreditNodeClient, GetCreditReportRequest, type SubmitRecordsResponse } from "../../src/gen/creditmesh/v1/node.js";
+import { GetCreditReportRequest } from "../../src/gen/creditmesh/v1/node.js";
 import { QueryAnswer, QueryRequest, Signed } from "../../src/gen/creditmesh/v1/peer.js";
 import { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
 import { addDays } from "../../src/records/dates.js";
 import { createRng, generateBorrowers, type Borrower } from "../../src/synthetic/index.js";
 import { buildHistory, type ProductShape } from "../../src/synthetic/histories.js";
-import { createNetworkLayout, type NetworkLayout } from "../../src/testnet/layout.js";
-import { isAlive, spawnNode, stopProcesses, waitForNode } from "../../src/testnet/processes.js";
-import { makeTempDir, printTable, readProcCpuMs, round, summarize, writeResults } from "./common.js";
+import type { NetworkLayout } from "../../src/testnet/layout.js";
+import { TestNetwork } from "../../src/testnet/network.js";
+import { isAlive } from "../../src/testnet/processes.js";
+import { makeTempDir, printTable, readProcCpuMs, writeResults } from "./common.js";
+import { round, summarize } from "./stats.js";
 import {
   GrpcEchoConcurrentProbe,
   GrpcEchoProbe,
@@ -107,7 +106,7 @@ const PURPOSE = Purpose.LOAN_ORIGINATION;
 
 // ---------------------------------------------------------------- teardown
 
-const nodePids = new Set<number>();
+let net: TestNetwork | undefined;
 let floorServer: FloorServer | undefined;
 const floorPids = new Set<number>();
 let floorPid: number | undefined;
@@ -116,7 +115,7 @@ let tearingDown: Promise<void> | undefined;
 function teardown(): Promise<void> {
   tearingDown ??= (async () => {
     await floorServer?.stop().catch(() => undefined);
-    await stopProcesses([...nodePids], 15_000);
+    await net?.stop();
   })();
   return tearingDown;
 }
@@ -129,7 +128,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 // Last resort if something exits without going through teardown().
 process.on("exit", () => {
-  for (const pid of [...nodePids, ...floorPids]) {
+  for (const pid of floorPids) {
     if (isAlive(pid)) {
       try {
         process.kill(pid, "SIGKILL");
@@ -140,66 +139,7 @@ process.on("exit", () => {
   }
 });
 
-/**
- * spawnNode with `--cpu-prof` (which NODE_OPTIONS does not accept): the same
- * detached `creditmesh start` process, writing its CPU profiles (one per
- * thread: the main one and the module loader's) into `profileDir` when it stops.
- */
-function spawnProfiledNode(configFile: string, logFile: string, profileDir: string): number {
-  const fd = openSync(logFile, "a");
-  try {
-    const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-    const child = spawn(
-      process.execPath,
-      ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--import", import.meta.resolve("tsx"), main, "start", "--config", configFile],
-      { cwd: path.dirname(configFile), detached: true, stdio: ["ignore", fd, fd] },
-    );
-    child.unref();
-    return child.pid!;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // ---------------------------------------------------------------- clients
-
-class NodeClient {
-  readonly raw: CreditNodeClient;
-  readonly metadata = new Metadata();
-
-  constructor(address: string, apiKey: string, opts: { separateConnection?: boolean } = {}) {
-    this.raw = new CreditNodeClient(address, credentials.createInsecure(), {
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      "grpc.max_send_message_length": 16 * 1024 * 1024,
-      ...(opts.separateConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
-    });
-    this.metadata.set("authorization", `Bearer ${apiKey}`);
-  }
-
-  unary<T>(method: "grantConsent" | "getCreditReport" | "getNodeStatus", req: unknown, timeoutMs = 30_000): Promise<T> {
-    return new Promise((resolve, reject) =>
-      (this.raw[method] as any)(req, this.metadata, { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: T) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
-  }
-
-  submit(records: WireRecord[], batchSize = 500): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const stream = this.raw.submitRecords(this.metadata);
-      let accepted = 0;
-      stream.on("data", (r: SubmitRecordsResponse) => (accepted += r.accepted));
-      stream.on("error", reject);
-      stream.on("end", () => resolve(accepted));
-      for (let i = 0; i < records.length; i += batchSize) stream.write({ records: records.slice(i, i + batchSize) });
-      stream.end();
-    });
-  }
-
-  close(): void {
-    this.raw.close();
-  }
-}
 
 // ---------------------------------------------------------------- data
 
@@ -362,18 +302,6 @@ function reportRequest(b: BenchBorrower): GetCreditReportRequest {
   return { subject: b.subject, purpose: PURPOSE, consentId: b.consentId!, asOf: "", deadlineMs: 0 };
 }
 
-async function waitAllConnected(clients: NodeClient[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const c of clients) {
-    for (;;) {
-      const status = await c.unary<{ members: { connected: boolean }[] }>("getNodeStatus", {}, 5_000);
-      if (status.members.length === NODES && status.members.every((m) => m.connected)) break;
-      if (Date.now() > deadline) throw new Error("the nodes did not all connect to each other in time");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 // ---------------------------------------------------------------- main
 
 const fmt = (x: number, d = 3) => round(x, d);
@@ -386,29 +314,22 @@ async function main(): Promise<number> {
   const clients: NodeClient[] = [];
   try {
     log(`network of ${NODES} nodes under ${temp.dir}`);
-    layout = await createNetworkLayout({
+    net = new TestNetwork({
       dir: temp.dir,
       nodes: NODES,
       networkId: "creditmesh-bench",
       roles: () => [Role.FURNISHER, Role.LENDER],
       configOverrides: { log: { level: args["log-level"] } },
+      // --cpu-prof is refused in NODE_OPTIONS: it goes to node itself. One profile per thread (main and module loader) when the node stops.
+      nodeArgs: args.profile
+        ? (i, id) => ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile!), `${id}-${i === 0 ? "lender" : "holder"}`)}`]
+        : undefined,
     });
-    const pids: number[] = [];
-    for (const [i, n] of layout.nodes.entries()) {
-      const logFile = path.join(n.dir, "node.log");
-      const pid = args.profile
-        ? spawnProfiledNode(n.configFile, logFile, path.join(path.resolve(args.profile), `${n.institutionId}-${i === 0 ? "lender" : "holder"}`))
-        : spawnNode(n.configFile, logFile);
-      nodePids.add(pid);
-      pids.push(pid);
-    }
-    const addresses: string[] = [];
-    for (const [i, n] of layout.nodes.entries()) {
-      const info = await waitForNode(n.configFile, pids[i], 60_000, path.join(n.dir, "node.log"));
-      addresses.push(info.grpcAddr);
-      clients.push(new NodeClient(info.grpcAddr, n.apiKey));
-    }
-    await waitAllConnected(clients, 30_000);
+    await net.start();
+    layout = net.layout;
+    const pids = net.nodes.map((n) => n.pid);
+    const addresses = net.nodes.map((n) => n.grpcAddr);
+    clients.push(...net.nodes.map((n) => n.client));
     log("all nodes connected");
 
     // ------------------------------------------------------------ seed
@@ -419,7 +340,7 @@ async function main(): Promise<number> {
     await Promise.all(
       layout.nodes.map(async (n, i) => {
         const recs = data.perInstitution.get(n.institutionId)!;
-        const accepted = await clients[i].submit(recs);
+        const accepted = await clients[i].submitRecords(recs);
         if (accepted !== recs.length) throw new Error(`${n.institutionId} accepted ${accepted} of ${recs.length} records`);
         records += accepted;
       }),
@@ -428,7 +349,7 @@ async function main(): Promise<number> {
     const lender = clients[0];
     const now = Date.now();
     for (const b of data.borrowers) {
-      const consent = await lender.unary<Consent>("grantConsent", {
+      const consent = await lender.unary("grantConsent", {
         subject: b.subject,
         purpose: PURPOSE,
         validFrom: new Date(now - 60_000),
@@ -444,7 +365,7 @@ async function main(): Promise<number> {
     const warm = new ReportChecker();
     for (let i = 0; i < WARMUP; i++) {
       const b = data.borrowers[i % data.borrowers.length];
-      warm.check(await lender.unary<CreditReport>("getCreditReport", reportRequest(b)), b, true);
+      warm.check(await lender.unary("getCreditReport", reportRequest(b)), b, true);
     }
     if (warm.errors > 0) throw new Error(`warm-up: ${warm.errors} incomplete reports; first: ${warm.firstError}`);
 
@@ -508,7 +429,7 @@ async function main(): Promise<number> {
         for (let i = 0; i < n; i++, done++) {
           const b = data.borrowers[(WARMUP + done) % data.borrowers.length];
           const t = performance.now();
-          const report = await lender.unary<CreditReport>("getCreditReport", reportRequest(b));
+          const report = await lender.unary("getCreditReport", reportRequest(b));
           seqSamples.push(performance.now() - t);
           seqCheck.check(report, b, false);
         }
@@ -559,7 +480,7 @@ async function main(): Promise<number> {
         const base = offset;
         const reports = await runConcurrent(CONCURRENCY, slice(CONCURRENT_REPORTS), async (worker, i) => {
           const b = data.borrowers[(base + i) % data.borrowers.length];
-          concCheck.check(await concClients[worker].unary<CreditReport>("getCreditReport", reportRequest(b)), b, false);
+          concCheck.check(await concClients[worker].unary("getCreditReport", reportRequest(b)), b, false);
         });
         concCpu = addCpu(concCpu, diffCpu(cpuBefore, cpuSnapshot(pids)));
         offset += reports.calls;
@@ -707,7 +628,6 @@ async function main(): Promise<number> {
     const allPass = results.sequential.pass && results.concurrent.pass;
     return args.strict && !allPass ? 1 : 0;
   } finally {
-    for (const c of clients) c.close();
     await teardown();
     if (args.keep || args.profile) log(`kept ${temp.dir}`);
     else await temp.remove().catch(() => undefined);

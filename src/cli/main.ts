@@ -2,43 +2,13 @@ import "../polyfill.js";
 import { Command, CommanderError } from "commander";
 import { CreditMeshError } from "../errors.js";
 import { NODE_VERSION } from "../version.js";
-import { registerApiKey } from "./commands/apikey.js";
-import { registerAudit } from "./commands/audit.js";
-import { registerBackup } from "./commands/backup.js";
-import { registerConsent } from "./commands/consent.js";
-import { registerDispute } from "./commands/dispute.js";
-import { registerIngest } from "./commands/ingest.js";
-import { registerInit } from "./commands/init.js";
-import { registerKeys } from "./commands/keys.js";
-import { registerNetwork } from "./commands/network.js";
-import { registerReport } from "./commands/report.js";
-import { registerStart } from "./commands/start.js";
-import { registerStatus } from "./commands/status.js";
-import { registerSubject } from "./commands/subject.js";
-import { registerTestnet } from "./commands/testnet.js";
-import { registerVerify } from "./commands/verify.js";
+import { registerCommands } from "./command-table.js";
 
 const program = new Command("creditmesh")
   .description("CreditMesh: a network of credit-data nodes, one per lending institution")
   .version(NODE_VERSION)
   .showHelpAfterError()
   .exitOverride();
-
-registerStart(program);
-registerInit(program);
-registerNetwork(program);
-registerApiKey(program);
-registerStatus(program);
-registerIngest(program);
-registerConsent(program);
-registerReport(program);
-registerDispute(program);
-registerTestnet(program);
-registerVerify(program);
-registerSubject(program);
-registerKeys(program);
-registerAudit(program);
-registerBackup(program);
 
 /** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
 function describe(err: unknown): string {
@@ -52,6 +22,7 @@ function describe(err: unknown): string {
 }
 
 try {
+  await registerCommands(program, process.argv.slice(2));
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,30 +6,58 @@ import { loadConfig } from "../config/load.js";
 import { readRuntime, type RuntimeInfo } from "../config/runtime-file.js";
 import { CreditMeshError } from "../errors.js";
 
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-const TSX = import.meta.resolve("tsx");
+/**
+ * The compiled CLI that every node process runs, found from this file in src/
+ * (tests, benchmarks) as in dist/ (the installed command): both sit one level
+ * under the package root.
+ */
+export const CLI_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 /** Whether process states can be read from /proc (Linux with procfs mounted). */
 const PROC_STAT = process.platform === "linux" && existsSync("/proc/self/stat");
+
+export interface CliProcessOptions {
+  cwd?: string;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** The whole environment instead of this process's plus `env`. */
+  replaceEnv?: NodeJS.ProcessEnv;
+  /** Options for node itself, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
+  /** stdout and stderr appended to this file; else both are pipes. */
+  logFile?: string;
+  /** Its own process group, outliving the process that started it (`testnet up`). */
+  detached?: boolean;
+}
+
+/**
+ * The one place that starts `creditmesh` processes (nodes and one-shot
+ * commands alike): `node dist/cli/main.js ARGS`, so that the pid held is the
+ * CLI's own and what runs is what a user runs.
+ */
+export function spawnCli(args: string[], opts: CliProcessOptions = {}): ChildProcess {
+  if (!existsSync(CLI_MAIN)) throw new CreditMeshError("UNAVAILABLE", `${CLI_MAIN} is missing; run \`npm run build\``);
+  const fd = opts.logFile === undefined ? undefined : openSync(opts.logFile, "a");
+  try {
+    return spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_MAIN, ...args], {
+      cwd: opts.cwd,
+      detached: opts.detached ?? false,
+      stdio: fd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", fd, fd],
+      env: opts.replaceEnv ?? { ...process.env, ...opts.env },
+    });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /**
  * Starts `creditmesh start` for one config as its own detached process (it
  * outlives the command that started it), logging to `logFile`.
  */
-export function spawnNode(configFile: string, logFile: string, env: NodeJS.ProcessEnv = {}): number {
-  const fd = openSync(logFile, "a");
-  try {
-    const child = spawn(process.execPath, ["--import", TSX, MAIN, "start", "--config", configFile], {
-      cwd: path.dirname(configFile),
-      detached: true,
-      stdio: ["ignore", fd, fd],
-      env: { ...process.env, ...env },
-    });
-    child.unref();
-    if (!child.pid) throw new CreditMeshError("UNAVAILABLE", `could not start a node for ${configFile}`);
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
+export function spawnNode(configFile: string, logFile: string, opts: Pick<CliProcessOptions, "env" | "nodeArgs"> = {}): number {
+  const child = spawnCli(["start", "--config", configFile], { ...opts, cwd: path.dirname(configFile), logFile, detached: true });
+  child.unref();
+  if (!child.pid) throw new CreditMeshError("UNAVAILABLE", `could not start a node for ${configFile}`);
+  return child.pid;
 }
 
 /**
@@ -90,4 +118,78 @@ export async function stopProcesses(pids: number[], graceMs = 10_000): Promise<v
     if (isAlive(pid)) process.kill(pid, "SIGKILL");
   }
   while (pids.some(isAlive)) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** A `creditmesh start` child of this process, its stderr piped. */
+export interface NodeProcess {
+  child: ChildProcess;
+  pid: number;
+  /** gRPC host:port, from the node's "ready" line. */
+  address: string;
+  /** What the process wrote to stderr so far (its log), up to `stderrLimit` characters from the end. */
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** SIGTERM and wait for the exit code; SIGKILL after `graceMs` if given. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** Sends `signal`; waits for the exit after SIGKILL or SIGTERM. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface NodeProcessOptions extends Pick<CliProcessOptions, "cwd" | "env" | "nodeArgs"> {
+  timeoutMs?: number;
+  /** Keep only this many characters of stderr (a long benchmark must not grow it without bound). */
+  stderrLimit?: number;
+}
+
+/** Starts `creditmesh start --config FILE` as a child and resolves once it prints its gRPC address. */
+export async function startNodeProcess(configFile: string, opts: NodeProcessOptions = {}): Promise<NodeProcess> {
+  const child = spawnCli(["start", "--config", configFile], { cwd: opts.cwd, env: opts.env, nodeArgs: opts.nodeArgs });
+  const limit = opts.stderrLimit ?? Infinity;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  let err = "";
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new CreditMeshError("DEADLINE_EXCEEDED", `node did not start in ${timeoutMs} ms:\n${err}`));
+    }, timeoutMs);
+    let ready = false;
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (err.length > limit) err = err.slice(-limit);
+      const m = ready ? null : /ready: gRPC ([^\s,]+)/.exec(err);
+      if (m) {
+        ready = true;
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new CreditMeshError("UNAVAILABLE", `node exited with ${code} before it was ready:\n${err}`));
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    address,
+    stderr: () => err,
+    exited,
+    stop: async (graceMs?: number) => {
+      if (!running()) return exited;
+      child.kill("SIGTERM");
+      const timer = graceMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    kill: async (signal = "SIGKILL") => {
+      if (running()) child.kill(signal);
+      if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+    },
+  };
 }

@@ -5,10 +5,10 @@ import { isoDate } from "../clock.js";
 import { CreditMeshError } from "../errors.js";
 import { Purpose } from "../gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../gen/creditmesh/v1/report.js";
-import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import { generateNetworkData, institutionRecords } from "../synthetic/index.js";
-import { createNetworkLayout, type NetworkLayout } from "./layout.js";
-import { isAlive, spawnNode, stopProcesses, waitForNode } from "./processes.js";
+import type { NetworkLayout } from "./layout.js";
+import { TestNetwork } from "./network.js";
+import { isAlive, stopProcesses } from "./processes.js";
 
 /** The contract other tools read (DESIGN §5). */
 export interface TestnetFile {
@@ -52,30 +52,25 @@ export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; l
     throw new CreditMeshError("CONFLICT", `${opts.dir} exists and is not a test network directory; choose another --dir`);
   }
   rmSync(opts.dir, { recursive: true, force: true });
-  const layout = await createNetworkLayout({ dir: opts.dir, nodes: opts.nodes });
+  const net = new TestNetwork({ dir: opts.dir, nodes: opts.nodes, persistent: true, waitConnected: false });
+  await net.start();
+  const layout = net.layout;
   log(`network ${layout.networkId}: ${layout.nodes.length} institutions under ${layout.dir}`);
-
-  const file: TestnetFile = { nodes: [], manifest: layout.manifestFile, operator_key: layout.operatorKeyFile };
-  const pids: number[] = [];
+  const file: TestnetFile = {
+    nodes: net.nodes.map((n) => ({ institution_id: n.institutionId, grpc_addr: n.grpcAddr, api_key: n.apiKey, pid: n.pid, config: n.configFile, log: n.logFile })),
+    manifest: layout.manifestFile,
+    operator_key: layout.operatorKeyFile,
+  };
   try {
-    for (const n of layout.nodes) {
-      const logFile = path.join(n.dir, "node.log");
-      const pid = spawnNode(n.configFile, logFile);
-      pids.push(pid);
-      file.nodes.push({ institution_id: n.institutionId, grpc_addr: `127.0.0.1:${n.grpcPort}`, api_key: n.apiKey, pid, config: n.configFile, log: logFile });
-    }
-    for (const [i, n] of file.nodes.entries()) {
-      const info = await waitForNode(n.config, n.pid, 60_000, n.log);
-      n.grpc_addr = info.grpcAddr;
-      log(`  ${n.institution_id.padEnd(8)} pid ${n.pid}  gRPC ${n.grpc_addr}  peer ${layout.nodes[i]!.peerId}`);
-    }
+    for (const n of net.nodes) log(`  ${n.institutionId.padEnd(8)} pid ${n.pid}  gRPC ${n.grpcAddr}  peer ${n.peerId}`);
     writeFileSync(testnetFile(opts.dir), JSON.stringify(file, null, 2) + "\n");
-    await waitConnected(file, 30_000);
+    await net.waitConnected();
     log("every node is connected to every other member");
-    const seeded = opts.seed ? await seedNetwork(file, opts.seedValue, opts.borrowers, log) : undefined;
+    const seeded = opts.seed ? await seedNetwork(net, opts.seedValue, opts.borrowers, log) : undefined;
+    net.detach();
     return { file, layout, seeded };
   } catch (err) {
-    await stopProcesses(pids);
+    await net.stop({ keepDir: true });
     throw err;
   }
 }
@@ -92,25 +87,6 @@ function nodeConnection(n: TestnetFile["nodes"][number]): NodeConnection {
   return connect({ addr: n.grpc_addr, apiKey: n.api_key, config: n.config });
 }
 
-async function waitConnected(file: TestnetFile, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const n of file.nodes) {
-    const conn = nodeConnection(n);
-    try {
-      for (;;) {
-        const status = await call(conn, conn.client.getNodeStatus, {}, 5_000);
-        if (status.members.length === file.nodes.length && status.members.every((m) => m.connected)) break;
-        if (Date.now() > deadline) {
-          throw new CreditMeshError("DEADLINE_EXCEEDED", `${n.institution_id} is not connected to every member; see ${n.log}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    } finally {
-      conn.close();
-    }
-  }
-}
-
 export interface SeedResult {
   asOf: string;
   records: number;
@@ -119,37 +95,20 @@ export interface SeedResult {
 }
 
 /** Furnishes reproducible synthetic histories to every node. */
-export async function seedNetwork(file: TestnetFile, seed: number, borrowers: number, log: (l: string) => void): Promise<SeedResult> {
+export async function seedNetwork(net: TestNetwork, seed: number, borrowers: number, log: (l: string) => void): Promise<SeedResult> {
   const asOf = isoDate(new Date());
-  const data = generateNetworkData(seed, { institutions: file.nodes.map((n) => n.institution_id), borrowers, asOf });
+  const data = generateNetworkData(seed, { institutions: net.nodes.map((n) => n.institutionId), borrowers, asOf });
   let total = 0;
-  for (const n of file.nodes) {
-    const records = institutionRecords(data.institutions[n.institution_id]!);
-    const accepted = await submitAll(n, records);
+  for (const n of net.nodes) {
+    const records = institutionRecords(data.institutions[n.institutionId]!);
+    const accepted = await n.client.submitRecords(records);
     if (accepted !== records.length) {
-      throw new CreditMeshError("INTERNAL", `${n.institution_id} rejected ${records.length - accepted} synthetic records`);
+      throw new CreditMeshError("INTERNAL", `${n.institutionId} rejected ${records.length - accepted} synthetic records`);
     }
     total += accepted;
-    log(`  seeded ${n.institution_id}: ${accepted} records`);
+    log(`  seeded ${n.institutionId}: ${accepted} records`);
   }
   return { asOf, records: total, borrowers: data.borrowers.map((b) => ({ idNumber: b.idNumber, name: b.name, profile: b.profile })) };
-}
-
-async function submitAll(n: TestnetFile["nodes"][number], records: WireRecord[]): Promise<number> {
-  const conn = nodeConnection(n);
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const stream = conn.client.submitRecords(conn.metadata);
-      let accepted = 0;
-      stream.on("data", (r: { accepted: number }) => (accepted += r.accepted));
-      stream.on("error", reject);
-      stream.on("end", () => resolve(accepted));
-      for (let i = 0; i < records.length; i += 500) stream.write({ records: records.slice(i, i + 500) });
-      stream.end();
-    });
-  } finally {
-    conn.close();
-  }
 }
 
 /** Records the borrower's consent at the lender node and pulls the unified report. */

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +11,7 @@ import type { AccountRecord } from "../../src/gen/creditmesh/v1/records.js";
 import type { CreditReport, Tradeline } from "../../src/gen/creditmesh/v1/report.js";
 import { addApiKey } from "../../src/config/secrets.js";
 import { TestClient } from "../helpers/grpc-client.js";
+import { cli } from "../helpers/node-process.js";
 import { account, residentId } from "../helpers/records.js";
 import { startInProcessNetwork, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 import { tempDir } from "../helpers/temp.js";
@@ -333,21 +333,14 @@ describe("disputes across a three-node network", () => {
   it("with the holder down, the node it was filed through answers its last copy as not current, within the status timeout", async () => {
     const d = await fileDispute(A, "verified", "the late mark is still there");
     await B.node!.stop();
-    const started = Date.now();
+    // An answer at all (not the call's DEADLINE_EXCEEDED) shows A gave up on B and fell back to its copy.
     const answer = await getDispute(A, d.disputeId);
     expect(answer).toEqual({ dispute: d, current: false });
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CREDITMESH_")));
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: ROOT, env, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
+  const r = await cli(args, { cwd: ROOT, replaceEnv: env });
+  return { ...r, code: r.code ?? 1 };
 }

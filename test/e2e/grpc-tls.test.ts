@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
 import { CreditNodeClient, type GetNodeStatusResponse } from "../../src/gen/creditmesh/v1/node.js";
 import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
+import { TestClient } from "../helpers/grpc-client.js";
 import { cli } from "../helpers/node-process.js";
 import { residentId } from "../helpers/records.js";
 import { waitUntil } from "../helpers/in-process-network.js";
@@ -52,16 +53,13 @@ function tlsCredentials(opts: { ca?: CertFiles; client?: CertFiles } = {}): Chan
   );
 }
 
-function call<T>(address: string, creds: ChannelCredentials, method: "getNodeStatus" | "grantConsent", req: object, apiKey?: string): Promise<T> {
-  const client = new CreditNodeClient(address, creds);
-  const metadata = new Metadata();
-  if (apiKey) metadata.set("authorization", `Bearer ${apiKey}`);
-  return new Promise<T>((resolve, reject) =>
-    (client[method] as any)(req, metadata, { deadline: Date.now() + 5_000 }, (err: ServiceError | null, res: T) => {
-      client.close();
-      err ? reject(err) : resolve(res);
-    }),
-  );
+async function call<T>(address: string, creds: ChannelCredentials, method: "getNodeStatus" | "grantConsent", req: object, apiKey?: string): Promise<T> {
+  const client = new TestClient(address, apiKey, { credentials: creds });
+  try {
+    return await client.unary(method, req as never, 5_000);
+  } finally {
+    client.close();
+  }
 }
 
 function submitOne(address: string, creds: ChannelCredentials): Promise<ServiceError | undefined> {

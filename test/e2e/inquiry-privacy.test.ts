@@ -3,7 +3,7 @@ import { IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/
 import { CreditReport, HolderAnswer, type Inquiry } from "../../src/gen/creditmesh/v1/report.js";
 import { publicKeyFromPeerId, verifySignature } from "../../src/identity/node-key.js";
 import { verifyReport } from "../../src/report/verify.js";
-import { ProcessNetwork } from "../helpers/process-network.js";
+import { TestNetwork } from "../../src/testnet/network.js";
 import { account, residentId } from "../helpers/records.js";
 
 /**
@@ -21,8 +21,8 @@ const PSEUDONYM = /^anon:[0-9a-f]{64}$/;
 
 describe("inquiries: a lender sees counts and its own, the borrower sees every inquiry by name", () => {
   const roles: Role[][] = [[Role.LENDER], [Role.FURNISHER], [Role.FURNISHER], [Role.LENDER]];
-  const net = new ProcessNetwork({ nodes: 4, roles: (i) => roles[i]! });
-  const name = (id: string) => net.member(id).name;
+  const net = new TestNetwork({ nodes: 4, roles: (i) => roles[i]! });
+  const name = (id: string) => net.node(id).name;
   let d1: CreditReport;
   let d2: CreditReport;
   let lenderReport: CreditReport;
@@ -44,13 +44,13 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
     report.holders
       .filter((h) => HOLDERS.includes(h.institutionId))
       .map((h) => {
-        expect(verifySignature(publicKeyFromPeerId(net.member(h.institutionId).peerId), h.signedAnswer, h.signature), h.institutionId).toBe(true);
+        expect(verifySignature(publicKeyFromPeerId(net.node(h.institutionId).peerId), h.signedAnswer, h.signature), h.institutionId).toBe(true);
         return { institutionId: h.institutionId, bytes: Buffer.from(h.signedAnswer), answer: HolderAnswer.decode(h.signedAnswer) };
       });
 
   const verify = (report: CreditReport) =>
     verifyReport(report, {
-      memberPublicKey: (id) => (net.members.has(id) ? publicKeyFromPeerId(net.member(id).peerId) : undefined),
+      memberPublicKey: (id) => (net.nodes.some((n) => n.institutionId === id) ? publicKeyFromPeerId(net.node(id).peerId) : undefined),
       verify: verifySignature,
     });
 
@@ -70,7 +70,7 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
     subjectReport = await consentAndReport("bank-a", Purpose.SUBJECT_REQUEST);
   }, 180_000);
 
-  afterAll(() => net.close());
+  afterAll(() => net.stop());
 
   it("a lender's report lists only its own inquiry by name, and counts everyone's", () => {
     expect(lenderReport.tradelines.map((t) => t.institutionId).sort()).toEqual(HOLDERS);
@@ -84,7 +84,7 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
   it("neither the lender's report nor any signed answer in it names or identifies the other lender", () => {
     const json = JSON.stringify(CreditReport.toJSON(lenderReport));
     const encoded = Buffer.from(CreditReport.encode(lenderReport).finish());
-    for (const secret of ["bank-d", name("bank-d"), net.member("bank-d").peerId]) {
+    for (const secret of ["bank-d", name("bank-d"), net.node("bank-d").peerId]) {
       expect(json.includes(secret), secret).toBe(false);
       expect(encoded.includes(Buffer.from(secret, "utf8")), secret).toBe(false);
       for (const { institutionId, bytes } of signedAnswers(lenderReport)) {

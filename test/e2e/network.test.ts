@@ -4,7 +4,7 @@ import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.j
 import { CreditReport, HolderAnswer, type HolderOutcome, type Tradeline } from "../../src/gen/creditmesh/v1/report.js";
 import { verifySignature } from "../../src/identity/node-key.js";
 import { verifyReport } from "../../src/report/verify.js";
-import { ChildNetwork, type ChildNode } from "../helpers/child-network.js";
+import { TestNetwork, type TestNode } from "../../src/testnet/network.js";
 import { account, repayment, residentId } from "../helpers/records.js";
 
 const DAY_MS = 86_400_000;
@@ -50,7 +50,7 @@ const FURNISHED: Record<string, { records: WireRecord[]; expect: Partial<Tradeli
 const FURNISHERS = Object.keys(FURNISHED);
 const LENDER = "bank-d";
 
-async function consentAndReport(node: ChildNode, subject: typeof BORROWER): Promise<CreditReport> {
+async function consentAndReport(node: TestNode, subject: typeof BORROWER): Promise<CreditReport> {
   const now = Date.now();
   const consent = await node.client.unary("grantConsent", {
     subject,
@@ -67,7 +67,7 @@ const statuses = (holders: HolderOutcome[]) => Object.fromEntries(holders.map((h
 describe("four institutions as child processes: one unified report", () => {
   // bank-a and ecom-c furnish and lend, cfc-b only furnishes, bank-d only lends.
   const roles: Role[][] = [[Role.FURNISHER, Role.LENDER], [Role.FURNISHER], [Role.FURNISHER, Role.LENDER], [Role.LENDER]];
-  const net = new ChildNetwork({ nodes: 4, roles: (i) => roles[i]! });
+  const net = new TestNetwork({ nodes: 4, roles: (i) => roles[i]! });
   let report: CreditReport;
   let earlierReportId: string;
 

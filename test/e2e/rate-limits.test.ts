@@ -4,7 +4,8 @@ import { addApiKey } from "../../src/config/secrets.js";
 import { HolderStatus, IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
 import { TestClient } from "../helpers/grpc-client.js";
-import { ProcessNetwork, sleep } from "../helpers/process-network.js";
+import { TestNetwork } from "../../src/testnet/network.js";
+import { sleep } from "../helpers/eventually.js";
 import { account, residentId } from "../helpers/records.js";
 
 /**
@@ -25,8 +26,10 @@ const holderOutcome = (report: CreditReport) => report.holders.find((h) => h.ins
 
 describe("a requester over its rate limit is refused while the holder keeps serving others", () => {
   const roles: Role[][] = [[Role.LENDER], [Role.FURNISHER], [Role.LENDER]];
-  const net = new ProcessNetwork({
+  const net = new TestNetwork({
     nodes: 3,
+    // The holder's one call per second is for the test: the connection check below asks the others only.
+    waitConnected: false,
     roles: (i) => roles[i]!,
     config: (_i, id): Record<string, Record<string, unknown>> => (id === HOLDER ? { grpc: { rateLimitPerKey: 1 }, p2p: { rateLimitPerPeer: 1 } } : {}),
   });
@@ -36,7 +39,7 @@ describe("a requester over its rate limit is refused while the holder keeps serv
   beforeAll(async () => {
     await net.start();
     await net.waitConnected(["bank-a", "ecom-c"], ["bank-a", HOLDER, "ecom-c"]);
-    const holder = net.member(HOLDER);
+    const holder = net.node(HOLDER);
     // A second key for another application of the same institution (the running node re-reads the secrets file).
     other = new TestClient(holder.grpcAddr!, addApiKey(`${holder.dir}/secrets.json`, ["LENDER", "FURNISHER"]));
     await sleep(1_100);
@@ -59,7 +62,7 @@ describe("a requester over its rate limit is refused while the holder keeps serv
 
   afterAll(async () => {
     other?.close();
-    await net.close();
+    await net.stop();
   });
 
   it("gRPC: one API key over its limit gets RESOURCE_EXHAUSTED, another key is served at the same time", async () => {

@@ -1,9 +1,14 @@
+import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsentStatus, HolderStatus, IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
+import { readSecrets } from "../../src/config/secrets.js";
+import { signConsent } from "../../src/consent/artefact.js";
 import type { Consent } from "../../src/gen/creditmesh/v1/consent.js";
+import { NodeKey } from "../../src/identity/node-key.js";
 import type { HolderResult } from "../../src/report/assemble.js";
-import { eventually, ProcessNetwork, sleep } from "../helpers/process-network.js";
+import { TestNetwork } from "../../src/testnet/network.js";
+import { eventually, sleep } from "../helpers/eventually.js";
 import { QueryProbe } from "../helpers/query-probe.js";
 import { account, residentId } from "../helpers/records.js";
 
@@ -32,17 +37,14 @@ const DAY_MS = 86_400_000;
 const AS_OF = new Date().toISOString().slice(0, 10);
 const daysAgo = (n: number): string => new Date(Date.parse(AS_OF) - n * DAY_MS).toISOString().slice(0, 10);
 const BORROWER = { idType: IdType.CN_RESIDENT_ID, idNumber: residentId("19910416", 207, "320106"), name: "周敏", phone: "13700001111" };
-/** Short enough to run out during the test, long enough for one report first. */
-const SHORT_VALIDITY_MS = 12_000;
 
 const outcomes = (results: HolderResult[]) =>
   Object.fromEntries(results.map((r) => [r.outcome.institutionId, { status: HolderStatus[r.outcome.status], reason: r.outcome.reason }]));
 
 describe("a revoked consent is refused by every holder, including one that was down during the revocation", () => {
   const roles: Role[][] = [[Role.LENDER], [Role.FURNISHER], [Role.FURNISHER]];
-  const net = new ProcessNetwork({ nodes: 3, roles: (i) => roles[i]! });
+  const net = new TestNetwork({ nodes: 3, metrics: true, roles: (i) => roles[i]! });
   let revoked: Consent;
-  let expiring: Consent;
   let control: Consent;
   let revokedAtMs: number;
   let probe: QueryProbe | undefined;
@@ -71,16 +73,15 @@ describe("a revoked consent is refused by every holder, including one that was d
     }
     revoked = await grant(new Date(Date.now() + 30 * DAY_MS));
     control = await grant(new Date(Date.now() + 30 * DAY_MS));
-    expiring = await grant(new Date(Date.now() + SHORT_VALIDITY_MS));
   }, 180_000);
 
   afterAll(async () => {
     await probe?.stop();
-    await net.close();
+    await net.stop();
   });
 
   it("before the revocation, both holders answer OK", async () => {
-    for (const consent of [revoked, expiring, control]) {
+    for (const consent of [revoked, control]) {
       const r = await report(consent);
       const holders = Object.fromEntries((r.holders as { institutionId: string; status: number }[]).map((h) => [h.institutionId, HolderStatus[h.status]]));
       expect(holders).toMatchObject({ "cfc-b": "OK", "ecom-c": "OK" });
@@ -93,8 +94,7 @@ describe("a revoked consent is refused by every holder, including one that was d
     const answer = await net.client(LENDER).unary("revokeConsent", { consentId: revoked.consentId });
     revokedAtMs = Date.now();
     expect(answer.status).toBe(ConsentStatus.REVOKED);
-    await eventually("cfc-b stores the revocation", async () => ((await stored("cfc-b", "gossip")) === 1 ? true : undefined), 5_000);
-    expect(Date.now() - revokedAtMs).toBeLessThan(5_000);
+    await eventually("cfc-b stores the revocation", async () => ((await stored("cfc-b", "gossip")) === 1 ? true : undefined), 20_000);
     // The lender's own node refuses it too, before asking anyone.
     await expect(report(revoked)).rejects.toMatchObject({ code: GrpcStatus.PERMISSION_DENIED });
   });
@@ -103,9 +103,7 @@ describe("a revoked consent is refused by every holder, including one that was d
     // Past gossipsub's message cache (a few heartbeats), so nothing can replay the gossip to it.
     await sleep(Math.max(0, revokedAtMs + 6_000 - Date.now()));
     await net.startNode("ecom-c");
-    const readyAt = Date.now();
-    await eventually("ecom-c pulls the revocation", async () => ((await stored("ecom-c", "pull")) === 1 ? true : undefined), 10_000);
-    expect(Date.now() - readyAt).toBeLessThan(10_000);
+    await eventually("ecom-c pulls the revocation", async () => ((await stored("ecom-c", "pull")) === 1 ? true : undefined), 30_000);
     expect(await stored("ecom-c", "gossip")).toBe(0);
     expect(await net.metric("ecom-c", "creditmesh_revocation_pulls_total", { outcome: "ok" })).toBeGreaterThan(0);
     await net.waitConnected(["ecom-c"], [LENDER, "cfc-b"]);
@@ -116,9 +114,14 @@ describe("a revoked consent is refused by every holder, including one that was d
     await net.stopNode(LENDER);
     await net.stopNode("cfc-b");
     await net.startNode("cfc-b");
-    await sleep(Math.max(0, expiring.validUntil!.getTime() + 500 - Date.now()));
-
-    const lender = net.member(LENDER);
+    const lender = net.node(LENDER);
+    // An artefact the lender signed that ran out an hour ago: what a holder sees of a consent past its
+    // validity, without waiting for one to run out (the lender's own node would not send it).
+    const lenderKey = NodeKey.fromSeed(Buffer.from(readSecrets(`${lender.dir}/secrets.json`).nodeKey, "hex"));
+    const expiring = signConsent(
+      { ...control, consentId: randomUUID(), validFrom: new Date(Date.now() - 30 * DAY_MS), validUntil: new Date(Date.now() - 3_600_000), issuedAt: new Date(Date.now() - 30 * DAY_MS), signature: Buffer.alloc(0) },
+      lenderKey,
+    );
     probe = await QueryProbe.start({
       institutionId: LENDER,
       secretsFile: `${lender.dir}/secrets.json`,
@@ -126,7 +129,7 @@ describe("a revoked consent is refused by every holder, including one that was d
       operatorPublicKey: net.layout.operatorPublicKey,
     });
     const p = probe;
-    await eventually("the probe reaches both holders", async () => (HOLDERS.every((id) => p.isConnected(net.member(id).peerId)) ? true : undefined), 15_000);
+    await eventually("the probe reaches both holders", async () => (HOLDERS.every((id) => p.isConnected(net.node(id).peerId)) ? true : undefined), 15_000);
 
     const afterRevocation = outcomes(await p.ask(revoked, Purpose.LOAN_ORIGINATION, AS_OF));
     expect(afterRevocation).toEqual({

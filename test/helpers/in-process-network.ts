@@ -8,6 +8,7 @@ import { NodeKey } from "../../src/identity/node-key.js";
 import { createLogger } from "../../src/logger.js";
 import { CreditNode } from "../../src/node/credit-node.js";
 import { createNetworkLayout, type LayoutNode, type NetworkLayout } from "../../src/testnet/layout.js";
+import type { LocalNetwork } from "../../src/testnet/network.js";
 import { TestClient } from "./grpc-client.js";
 import { LogCapture } from "./in-process-node.js";
 import { tempDir } from "./temp.js";
@@ -25,7 +26,7 @@ export interface NetworkMember {
   client?: TestClient;
 }
 
-export interface InProcessNetwork {
+export interface InProcessNetwork extends LocalNetwork {
   layout: NetworkLayout;
   members: NetworkMember[];
   /** The members running a CreditNode, in start order. */
@@ -120,6 +121,11 @@ export async function startInProcessNetwork(opts: InProcessNetworkOptions): Prom
     tokenKey,
     membership: () => Membership.fromFile(layout.manifestFile, parseOperatorPublicKey(layout.operatorPublicKey)),
     allLogs: () => members.map((m) => m.logs.text).join("\n"),
+    client: (institutionId) => {
+      const m = running.find((x) => x.layout.institutionId === institutionId);
+      if (!m?.client) throw new Error(`${institutionId} is not running`);
+      return m.client;
+    },
     stop,
   };
 }
