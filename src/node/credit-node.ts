@@ -27,6 +27,7 @@ import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
+import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
@@ -73,7 +74,7 @@ export class CreditNode {
     this.logger = opts.logger ?? createLogger({ level: opts.config.log.level });
     this.clock = opts.clock ?? systemClock;
     this.secretsFile = secretsPath(this.config);
-    const { secrets, created } = loadOrCreateSecrets(this.secretsFile);
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config) });
     this.secrets = secrets;
     this.secretsCreated = created;
     this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
@@ -123,6 +124,8 @@ export class CreditNode {
       dataKeys: this.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
     });
     const stores = this.stores;
+    const keyBinding = new KeyBinding(stores.db, this.secretsFile);
+    await keyBinding.check(this.secrets);
     const audit = (this.audit = await LevelAuditLog.open(stores.db, { clock, logger: log("audit") }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, db: stores.db, logger: log("audit") });
     await this.apiKeyAuditor.start();
@@ -245,11 +248,15 @@ export class CreditNode {
         cipher: stores.cipher,
         records: stores.records,
         keyFile: {
-          add: () => {
+          add: async () => {
             const k = addDataKey(this.secretsFile);
+            await keyBinding.addDataKey(k);
             return { id: k.id, key: Buffer.from(k.key, "hex") };
           },
-          retire: (ids) => retireDataKeys(this.secretsFile, ids),
+          retire: async (ids) => {
+            await keyBinding.retireDataKeys(ids);
+            retireDataKeys(this.secretsFile, ids);
+          },
         },
         audit,
         logger: log("key-rotation"),

@@ -35,6 +35,8 @@ export const MetaKey = {
   auditHead: "audit:head",
   /** Ids of the API keys whose creation is in the audit trail (JSON array). */
   auditedApiKeys: "audit:apikeys",
+  /** Fingerprints of the secrets-file keys this database was written with (JSON; store/key-binding.ts). */
+  keyFingerprints: "secrets:fingerprints",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */
