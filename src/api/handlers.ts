@@ -227,6 +227,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
         validFrom: req.validFrom,
         validUntil: req.validUntil,
         evidenceRef: req.evidenceRef,
+        subjectName: req.subject?.name,
         actor: principal.keyId,
       });
     }),

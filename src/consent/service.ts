@@ -6,6 +6,7 @@ import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { AuditTrail } from "../audit/trail.js";
 import type { Logger } from "../logger.js";
 import type { ConsentStore } from "../store/types.js";
+import { screenFreeText } from "../subject/pii-screen.js";
 import { signConsent, type Signer } from "./artefact.js";
 import { sealRevocation } from "./revocation.js";
 import { effectiveStatus } from "./policy.js";
@@ -18,6 +19,8 @@ export interface GrantInput {
   validFrom?: Date;
   validUntil?: Date;
   evidenceRef: string;
+  /** The subject's name as the request gave it, so that evidence_ref cannot carry it. */
+  subjectName?: string;
   /** Who asked (an API key id), for the audit trail; defaults to this institution. */
   actor?: string;
 }
@@ -52,6 +55,8 @@ export class ConsentService {
     if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
       throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
     }
+    // The artefact goes to every holder the lender queries.
+    screenFreeText(evidenceRef, "evidence_ref", { names: [input.subjectName], today: now });
     const consent = signConsent(
       {
         consentId: randomUUID(),

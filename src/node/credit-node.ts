@@ -199,6 +199,10 @@ export class CreditNode {
         records: stores.records,
         ingest,
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
+        subjectNameOf: async (accountRef) => {
+          const [account] = await stores.records.getAccounts([accountRef]);
+          return account && stores.cipher.openPii(account.pii, accountRef).name;
+        },
         router: network && {
           send: (holderId, dispute, signal) => network.sendDispute(holderId, dispute, signal),
           status: (holderId, disputeId, signal) => network.disputeStatus(holderId, disputeId, signal),
