@@ -43,6 +43,7 @@ import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { authFailures, recordsIngested, reportLatency, reportsServed } from "../metrics.js";
+import { consentRoles, reportRoles } from "./consent-roles.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -218,9 +219,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       }
     },
 
-    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, call) => {
+    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER", "SUBJECT_SERVICE"], async (req, call) => {
       const principal = m.auth.authenticate(call);
-      if (req.purpose !== Purpose.FURNISHING) requireRole(principal, "LENDER");
+      requireRole(principal, ...consentRoles(req.purpose));
       return m.consents.grant({
         subjectToken: subjectToken(req.subject),
         purpose: req.purpose,
@@ -232,18 +233,24 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       });
     }),
 
-    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, call) => m.consents.revoke(req.consentId, caller(call).keyId)),
+    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER", "SUBJECT_SERVICE", "OPERATOR"], async (req, call) => {
+      const principal = m.auth.authenticate(call);
+      const consent = req.consentId ? await m.consents.get(req.consentId) : undefined;
+      if (consent) requireRole(principal, ...consentRoles(consent.purpose), "OPERATOR");
+      return m.consents.revoke(req.consentId, principal.keyId);
+    }),
 
     // Whoever records or revokes a borrower's consents may show them to the borrower.
-    listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => ({
+    listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR", "SUBJECT_SERVICE"], async (req) => ({
       consents: await m.consents.listForSubject(subjectToken(req.subject)),
     })),
 
-    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call) => {
+    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER", "SUBJECT_SERVICE"], async (req, call) => {
       const token = subjectToken(req.subject);
       if (req.purpose === Purpose.PURPOSE_UNSPECIFIED || req.purpose === Purpose.FURNISHING || !(req.purpose in Purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
       }
+      requireRole(m.auth.authenticate(call), ...reportRoles(req.purpose));
       if (!req.consentId) throw invalid("consent_id", "required");
       const asOf = req.asOf || isoDate(m.clock.now());
       const problem = req.asOf ? isoDateProblem(req.asOf) : undefined;

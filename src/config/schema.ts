@@ -17,6 +17,8 @@ export const StorageSchema = z.object({
   dataDir: z.string().min(1).default("./data"),
   /** Secrets file (node key, token key, data keys, API keys); default `<dataDir>/secrets.json`. */
   secretsFile: z.string().min(1).optional(),
+  /** Where `backup` may write (its out_dir is resolved against it and must stay inside); default `<dataDir>/backups`. */
+  backupRoot: z.string().min(1).optional(),
 });
 
 /**

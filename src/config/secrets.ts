@@ -5,7 +5,12 @@ import { z } from "zod";
 import { CreditMeshError } from "../errors.js";
 import { fsyncPath } from "../fs-sync.js";
 
-export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR"] as const;
+/**
+ * SUBJECT_SERVICE is the member's service for borrowers themselves: it alone
+ * records SUBJECT_REQUEST consents and asks for the borrower's own report,
+ * which names every inquirer.
+ */
+export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR", "SUBJECT_SERVICE"] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `${bytes * 2} lowercase hex characters`);

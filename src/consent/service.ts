@@ -35,6 +35,8 @@ export interface ConsentServiceModules {
   audit?: AuditTrail;
 }
 
+const SUBJECT_REQUEST_EVIDENCE = /^sha256:[0-9a-f]{64}$/;
+
 /** Consents granted to this institution, issued and signed by this node. */
 export class ConsentService {
   constructor(
@@ -54,6 +56,10 @@ export class ConsentService {
     const evidenceRef = input.evidenceRef.trim();
     if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
       throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
+    }
+    if (input.purpose === Purpose.SUBJECT_REQUEST && !SUBJECT_REQUEST_EVIDENCE.test(evidenceRef)) {
+      // It lets the holder name every inquirer: only the borrower's own signed request may open that.
+      throw invalid("evidence_ref", "a SUBJECT_REQUEST consent needs the SHA-256 of the borrower's own signed request: sha256: and 64 lowercase hex characters");
     }
     // The artefact goes to every holder the lender queries.
     screenFreeText(evidenceRef, "evidence_ref", { names: [input.subjectName], today: now });

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { ClientAuth } from "../api/auth.js";
 import { disputeApi } from "../api/disputes.js";
 import { GrpcServer } from "../api/server.js";
 import { ApiKeyAuditor } from "../audit/api-keys.js";
 import { LevelAuditLog } from "../audit/level-audit-log.js";
 import { systemClock, type Clock } from "../clock.js";
-import { databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
+import { backupDirUnder } from "../config/backup-root.js";
+import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
@@ -27,6 +29,7 @@ import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
+import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
@@ -119,6 +122,7 @@ export class CreditNode {
     // Before anything opens: a node must not come up half-secured.
     const tls = config.grpc.tls ? { config: config.grpc.tls, material: loadTlsMaterial(config.grpc.tls) } : undefined;
 
+    secureDataDir(path.resolve(config.storage.dataDir), databasePath(config));
     this.stores = await openStores(databasePath(config), {
       logger: log("store"),
       dataKeys: this.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
@@ -288,7 +292,7 @@ export class CreditNode {
         admin: new AdminService({
           audit,
           backup: (outDir) =>
-            takeBackup(stores.db, outDir, {
+            takeBackup(stores.db, backupDirUnder(backupRootPath(config), outDir), {
               institutionId,
               peerId: this.key.peerId,
               // From the file, so that a rotated key is named even before this process reloads it.
