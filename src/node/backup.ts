@@ -224,6 +224,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (existsSync(dbPath)) await assertNotInUse(dbPath);
   const secrets = readNodeSecrets(config);
   checkSecrets(manifest, secrets);
+  const nodeKey = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
   if (manifest.institutionId !== config.institution.id) {
     throw new CreditMeshError(
       "CONFIG_INVALID",
@@ -241,7 +242,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const db = await NodeDatabase.open(staging, { logger });
     let auditEntries: number;
     try {
-      const verified = await verifyAudit(db);
+      const verified = await verifyAudit(db, { publicKey: nodeKey.publicKey });
       if (!verified.ok) {
         throw new CreditMeshError(
           "AUDIT_CHAIN_BROKEN",
@@ -254,7 +255,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           `the backup's audit trail ends at ${verified.entries} entries (head ${verified.headHash}), the manifest says ${manifest.auditEntries} (head ${manifest.auditHead})`,
         );
       }
-      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger });
+      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger, sign: (d) => nodeKey.sign(d) });
       await audit.append("NODE_RESTORED", opts.actor ?? "local-operator", {
         backupCreatedAt: manifest.createdAt,
         backupAuditHead: manifest.auditHead,
@@ -300,7 +301,8 @@ async function reapplyErasures(
   const dataKeys = o.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
   const stores = await openStores(staging, { logger: o.logger, dataKeys });
   try {
-    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger });
+    const nodeKey = NodeKey.fromSeed(Buffer.from(o.secrets.nodeKey, "hex"));
+    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger, sign: (d) => nodeKey.sign(d) });
     const purge = new SubjectPurge({ ...stores, audit, logger: o.logger });
     for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, o.actor ?? "local-operator");
     return { subjects: latest.size, audited: audit.head.entries };

@@ -130,7 +130,14 @@ export class CreditNode {
     const stores = this.stores;
     const keyBinding = new KeyBinding(stores.db, this.secretsFile);
     await keyBinding.check(this.secrets);
-    const audit = (this.audit = await LevelAuditLog.open(stores.db, { clock, logger: log("audit") }));
+    const audit = (this.audit = await LevelAuditLog.open(stores.db, {
+      clock,
+      logger: log("audit"),
+      sign: (data) => this.key.sign(data),
+      publicKey: this.key.publicKey,
+      // Hook for sending signed heads to members / the transparency log (not wired yet).
+      headExport: undefined,
+    }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, db: stores.db, logger: log("audit") });
     await this.apiKeyAuditor.start();
     const membership = config.p2p.enabled ? await this.loadMembership() : undefined;
