@@ -44,6 +44,7 @@ import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import { authFailures, recordsIngested, reportLatency, reportsServed } from "../metrics.js";
 import { consentRoles, reportRoles } from "./consent-roles.js";
+import { refusalOf } from "./request-limits.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
 import type { RateLimiter } from "../rate-limit.js";
@@ -86,7 +87,7 @@ export interface ApiModules {
   logger: Logger;
 }
 
-const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
+export const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
   AUTH_MISSING_KEY: "missing",
   AUTH_UNKNOWN_KEY: "unknown_key",
   AUTH_EXPIRED_KEY: "expired_key",
@@ -123,6 +124,8 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       Promise.resolve()
         .then(() => {
           authorize(call, ...roles);
+          const refused = refusalOf(call.request);
+          if (refused) throw refused;
           return run(call.request, call);
         })
         .then(
@@ -205,6 +208,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       call.on("cancelled", halt);
 
       async function submitOne(req: SubmitRecordsRequest, n: number): Promise<SubmitRecordsResponse> {
+        const undecoded = refusalOf(req);
+        if (undecoded) {
+          refused = true;
+          throw undecoded;
+        }
         if (req.records.length === 0) {
           return { batch: String(n), accepted: 0, rejected: [{ index: -1, field: "records", reason: "empty batch: at least one record is required" }] };
         }
@@ -307,6 +315,8 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     exportAudit(call: ServerWritableStream<ExportAuditRequest, AuditEntry>): void {
       (async () => {
         authorize(call, "OPERATOR");
+        const undecoded = refusalOf(call.request);
+        if (undecoded) throw undecoded;
         for await (const entry of admin().exportAudit()) {
           if (call.cancelled) return;
           if (!call.write(entry)) await once(call, "drain");

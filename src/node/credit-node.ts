@@ -287,6 +287,8 @@ export class CreditNode {
         port: config.grpc.port,
         maxBatchRecords: config.grpc.maxBatchRecords,
         maxMessageBytes: config.grpc.maxMessageBytes,
+        maxRequestBytes: config.grpc.maxRequestBytes,
+        methodMaxRequestBytes: config.grpc.methodMaxRequestBytes,
         tls,
       },
       {
