@@ -170,7 +170,7 @@ export function readBackupManifest(dir: string): BackupManifest {
   } catch (cause) {
     throw new CreditMeshError("STORE_CORRUPT", `${file} is not readable JSON`, { cause });
   }
-  if (m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
+  if (typeof m !== "object" || m === null || m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
     throw new CreditMeshError("STORE_CORRUPT", `${file}: not a ${FORMAT} v${FORMAT_VERSION} manifest`);
   }
   if (m.schemaVersion !== SCHEMA_VERSION) {
