@@ -278,6 +278,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           deadlineMs: req.deadlineMs || undefined,
           signal: cancelled.signal,
           actor: caller(call).keyId,
+          subjectName: req.subject?.name,
         });
         reportsServed.inc();
         return report;

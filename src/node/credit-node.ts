@@ -249,6 +249,7 @@ export class CreditNode {
         holder,
         holders: network,
         memberNames: () => this.memberNames(membership),
+        nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
         logger: log("report"),
       },

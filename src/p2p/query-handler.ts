@@ -57,6 +57,7 @@ export function createQueryHandler(opts: { institutionId: string; maxClockSkewMs
       asOf: "",
       tradelines: [],
       inquiries: [],
+      nameTags: [],
       ...base,
       status: HolderStatus.DENIED,
       reason,

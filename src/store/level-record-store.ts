@@ -394,6 +394,7 @@ interface AccountValue {
   currency: string;
   chargedOff: boolean;
   furnishingConsentRef: string;
+  nameTag?: string;
   updatedAt: string;
 }
 
@@ -411,6 +412,7 @@ function pickTerms(v: TermsValue): TermsValue {
     currency: v.currency,
     chargedOff: v.chargedOff,
     furnishingConsentRef: v.furnishingConsentRef,
+    ...(v.nameTag ? { nameTag: v.nameTag } : {}),
     updatedAt: v.updatedAt,
   };
 }
