@@ -13,6 +13,7 @@ export const ErrorCodes = [
   "NOT_FOUND",
   "CONFLICT",
   "RATE_LIMITED",
+  "REQUEST_TOO_LARGE",
   "DEADLINE_EXCEEDED",
   "UNAVAILABLE",
   "CONFIG_INVALID",

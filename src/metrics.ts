@@ -86,6 +86,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    requestsRefusedUndecoded: new Counter({
+      name: "creditmesh_grpc_requests_refused_undecoded_total",
+      help: "gRPC requests refused without decoding their body: over the method's size limit, or a SubmitRecords batch with too many records",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+
     tlsReloads: new Counter({
       name: "creditmesh_tls_reloads_total",
       help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",

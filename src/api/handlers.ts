@@ -44,8 +44,11 @@ import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
 import type { Metrics } from "../metrics.js";
+import { consentRoles, reportRoles } from "./consent-roles.js";
+import { refusalOf } from "./request-limits.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
+import { authenticatedCaller } from "./auth-interceptor.js";
 import type { RateLimiter } from "../rate-limit.js";
 
 /** Who made a call, for the audit trail: the API key's id. */
@@ -87,7 +90,7 @@ export interface ApiModules {
   metrics: Metrics | null;
 }
 
-const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
+export const AUTH_FAILURE_REASONS: Partial<Record<CreditMeshError["code"], string>> = {
   AUTH_MISSING_KEY: "missing",
   AUTH_UNKNOWN_KEY: "unknown_key",
   AUTH_EXPIRED_KEY: "expired_key",
@@ -105,7 +108,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
   const authorize = (call: CallCredentials, ...roles: Parameters<typeof requireRole>[1][]): Principal => {
     let principal: Principal;
     try {
-      principal = m.auth.authenticate(call);
+      principal = authenticatedCaller(call.metadata) ?? m.auth.authenticate(call);
       requireRole(principal, ...roles);
     } catch (err) {
       const reason = err instanceof CreditMeshError ? AUTH_FAILURE_REASONS[err.code] : undefined;
@@ -123,7 +126,12 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
   ) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
-        .then(() => run(call.request, call, authorize(call, ...roles)))
+        .then(() => {
+          const principal = authorize(call, ...roles);
+          const refused = refusalOf(call.request);
+          if (refused) throw refused;
+          return run(call.request, call, principal);
+        })
         .then(
           (res) => callback(null, res),
           (err) => callback(toServiceError(err, m.logger)),
@@ -204,6 +212,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       call.on("cancelled", halt);
 
       async function submitOne(req: SubmitRecordsRequest, n: number): Promise<SubmitRecordsResponse> {
+        const undecoded = refusalOf(req);
+        if (undecoded) {
+          refused = true;
+          throw undecoded;
+        }
         if (req.records.length === 0) {
           return { batch: String(n), accepted: 0, rejected: [{ index: -1, field: "records", reason: "empty batch: at least one record is required" }] };
         }
@@ -218,30 +231,36 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
       }
     },
 
-    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER"], async (req, _call, principal) => {
-      if (req.purpose !== Purpose.FURNISHING) requireRole(principal, "LENDER");
+    grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER", "SUBJECT_SERVICE"], async (req, _call, principal) => {
+      requireRole(principal, ...consentRoles(req.purpose));
       return m.consents.grant({
         subjectToken: subjectToken(req.subject),
         purpose: req.purpose,
         validFrom: req.validFrom,
         validUntil: req.validUntil,
         evidenceRef: req.evidenceRef,
+        subjectName: req.subject?.name,
         actor: principal.keyId,
       });
     }),
 
-    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER"], (req, _call, principal) => m.consents.revoke(req.consentId, principal.keyId)),
+    revokeConsent: unary<RevokeConsentRequest, Consent>(["LENDER", "FURNISHER", "SUBJECT_SERVICE", "OPERATOR"], async (req, _call, principal) => {
+      const consent = req.consentId ? await m.consents.get(req.consentId) : undefined;
+      if (consent) requireRole(principal, ...consentRoles(consent.purpose), "OPERATOR");
+      return m.consents.revoke(req.consentId, principal.keyId);
+    }),
 
     // Whoever records or revokes a borrower's consents may show them to the borrower.
-    listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req) => ({
+    listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR", "SUBJECT_SERVICE"], async (req) => ({
       consents: await m.consents.listForSubject(subjectToken(req.subject)),
     })),
 
-    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER"], async (req, call, principal) => {
+    getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER", "SUBJECT_SERVICE"], async (req, call, principal) => {
       const token = subjectToken(req.subject);
       if (!QUERY_PURPOSES.has(req.purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
       }
+      requireRole(principal, ...reportRoles(req.purpose));
       if (!req.consentId) throw invalid("consent_id", "required");
       const asOf = req.asOf || isoDate(m.clock.now());
       const problem = req.asOf ? isoDateProblem(req.asOf) : undefined;
@@ -262,6 +281,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           callDeadlineMs: msUntil(call.getDeadline()),
           signal: cancelled.signal,
           actor: principal.keyId,
+          subjectName: req.subject?.name,
         });
         m.metrics?.reportsServed.inc();
         return report;
@@ -299,6 +319,8 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     exportAudit(call: ServerWritableStream<ExportAuditRequest, AuditEntry>): void {
       (async () => {
         authorize(call, "OPERATOR");
+        const undecoded = refusalOf(call.request);
+        if (undecoded) throw undecoded;
         for await (const entry of admin().exportAudit()) {
           if (call.cancelled) return;
           if (!call.write(entry)) await once(call, "drain");

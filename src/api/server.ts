@@ -7,6 +7,8 @@ import type { ClientAuth } from "./auth.js";
 import { ReloadingTlsCredentials } from "./tls-credentials.js";
 import { createHandlers, type ApiModules } from "./handlers.js";
 import { createReflection } from "./reflection.js";
+import { authenticateBeforeBody } from "./auth-interceptor.js";
+import { guardRequests } from "./request-limits.js";
 
 export const SERVICE_NAME = "creditmesh.v1.CreditNode";
 
@@ -15,6 +17,9 @@ export interface GrpcServerOptions {
   port: number;
   maxBatchRecords: number;
   maxMessageBytes: number;
+  /** Request size limits of the other methods (see request-limits.ts). */
+  maxRequestBytes: number;
+  methodMaxRequestBytes: Record<string, number>;
   /** TLS (mutual when it has a client CA), reloaded when its files change; plaintext without. */
   tls?: { config: GrpcTlsConfig; material: TlsMaterial };
 }
@@ -44,8 +49,13 @@ export class GrpcServer {
     const server = new Server({
       "grpc.max_receive_message_length": this.opts.maxMessageBytes,
       "grpc.max_send_message_length": this.opts.maxMessageBytes,
+      interceptors: [authenticateBeforeBody(SERVICE_NAME, this.modules.auth, this.modules.logger, this.modules.metrics)],
     });
-    server.addService(CreditNodeService, createHandlers({ maxBatchRecords: this.opts.maxBatchRecords }, this.modules));
+    const { maxBatchRecords, maxRequestBytes, methodMaxRequestBytes } = this.opts;
+    server.addService(
+      guardRequests(CreditNodeService, { maxBatchRecords, maxRequestBytes, methodMaxRequestBytes }, this.modules.metrics),
+      createHandlers({ maxBatchRecords }, this.modules),
+    );
     this.health.addToServer(server);
     createReflection([SERVICE_NAME, "grpc.health.v1.Health"]).addToServer(server);
     this.boundPort = await new Promise<number>((resolve, reject) =>

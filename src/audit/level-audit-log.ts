@@ -4,10 +4,11 @@ import { CreditMeshError } from "../errors.js";
 import { AuditEntry } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
-import type { NodeDatabase, WriteOp } from "../store/database.js";
+import type { NodeDatabase, Sublevel, WriteOp } from "../store/database.js";
 import type { WriteBatch } from "../store/types.js";
 import { EMPTY_BATCH, opsOf } from "../store/write-batch.js";
 import { MetaKey } from "../store/keys.js";
+import { auditHeadSignatureOk, parseSignedHead, signAuditHead, type AuditHeadExport, type SignedAuditHead } from "./signed-head.js";
 import type { AuditAction, AuditTrail } from "./trail.js";
 
 /** prev_hash of the first entry. */
@@ -66,6 +67,23 @@ interface StoredHead {
   hash: string;
 }
 
+/** The last entry as the trail continues from it. */
+interface LastEntry extends StoredHead {
+  /** Its time (undefined if unreadable): a later entry is never dated before it. */
+  at?: Date;
+}
+
+export interface AuditLogOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Signs every new head with the node key (see audit/signed-head.ts). */
+  sign?: (data: Uint8Array) => Uint8Array;
+  /** Receives every signed head once it is durable. */
+  headExport?: AuditHeadExport;
+  /** The node's public key, for verify(). */
+  publicKey?: Uint8Array;
+}
+
 interface Pending {
   action: AuditAction;
   actor: string;
@@ -95,29 +113,38 @@ const DETAIL_KEY = /^[a-zA-Z][a-zA-Z0-9_]{0,63}$/;
 export class LevelAuditLog implements AuditTrail {
   private nextPosition: number;
   private headHash: string;
+  private lastAt: number;
   private readonly queue: Pending[] = [];
   private scheduled = false;
   private writing?: Promise<void>;
 
   private constructor(
     private readonly db: NodeDatabase,
-    head: StoredHead | undefined,
+    head: LastEntry | undefined,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly opts: AuditLogOptions,
   ) {
     this.nextPosition = head ? head.position + 1 : 0;
     this.headHash = head ? head.hash : GENESIS_HASH;
+    this.lastAt = head?.at?.getTime() ?? -Infinity;
   }
 
   /** Opens the trail and recovers its head from the last stored entry. */
-  static async open(db: NodeDatabase, opts: { clock?: Clock; logger?: Logger } = {}): Promise<LevelAuditLog> {
+  static async open(db: NodeDatabase, opts: AuditLogOptions = {}): Promise<LevelAuditLog> {
     const logger = opts.logger ?? silentLogger();
     const head = await lastEntry(db, logger);
     const recorded = await readStoredHead(db);
     if (head && recorded && (recorded.position !== head.position || recorded.hash !== head.hash)) {
       logger.error({ last: head.position, recorded: recorded.position }, "audit trail head does not match its last entry; run `creditmesh audit verify`");
     }
-    return new LevelAuditLog(db, head, opts.clock ?? systemClock, logger);
+    if (opts.sign && head?.at && (await db.levels.meta.get(MetaKey.auditSigning)) === undefined) {
+      // A trail written before heads were signed: its current head is signed once, from which on every append is.
+      const signed = signAuditHead({ position: head.position, hash: head.hash, at: head.at.toISOString() }, opts.sign);
+      await db.write(signedHeadOps(db, signed));
+      logger.info({ position: head.position }, "audit trail head signed for the first time");
+    }
+    return new LevelAuditLog(db, head, opts.clock ?? systemClock, logger, opts);
   }
 
   /** Position the next entry will get, and the hash it will chain to. */
@@ -167,11 +194,14 @@ export class LevelAuditLog implements AuditTrail {
       const group = this.queue.splice(0, MAX_GROUP);
       let position = this.nextPosition;
       let prev = this.headHash;
+      let lastAt = this.lastAt;
       const ops: WriteOp[] = [];
       for (const p of group) {
+        // Never dated before the entry it follows, even if the clock steps back: verify refuses a trail going back in time.
+        lastAt = Math.max(lastAt, p.at.getTime());
         const entry: AuditEntry = {
           position: String(position),
-          at: p.at,
+          at: new Date(lastAt),
           action: p.action,
           actor: p.actor,
           details: p.details,
@@ -190,6 +220,8 @@ export class LevelAuditLog implements AuditTrail {
         key: MetaKey.auditHead,
         value: JSON.stringify({ position: position - 1, hash: prev } satisfies StoredHead),
       });
+      const signed = this.opts.sign && signAuditHead({ position: position - 1, hash: prev, at: new Date(lastAt).toISOString() }, this.opts.sign);
+      if (signed) ops.push(...signedHeadOps(this.db, signed));
       try {
         await this.db.write(ops);
       } catch (cause) {
@@ -201,7 +233,9 @@ export class LevelAuditLog implements AuditTrail {
       }
       this.nextPosition = position;
       this.headHash = prev;
+      this.lastAt = lastAt;
       for (const p of group) p.resolve();
+      if (signed) this.exportHead(signed);
     }
   }
 
@@ -218,19 +252,54 @@ export class LevelAuditLog implements AuditTrail {
    * missing (a gap in positions, or entries missing at the end), or moved
    * (stored under another position, or not chained to its predecessor).
    */
-  async verify(): Promise<AuditVerification> {
-    return verifyAudit(this.db);
+  async verify(opts: VerifyOptions = { publicKey: this.opts.publicKey }): Promise<AuditVerification> {
+    return verifyAudit(this.db, opts);
+  }
+
+  private exportHead(head: SignedAuditHead): void {
+    try {
+      this.opts.headExport?.publish(head);
+    } catch (err) {
+      this.logger.warn({ position: head.position, err: (err as Error).message }, "audit head export failed");
+    }
   }
 }
 
+function signedHeadOps(db: NodeDatabase, head: SignedAuditHead): WriteOp[] {
+  return [
+    { type: "put", sublevel: db.levels.meta, key: MetaKey.auditSignedHead, value: JSON.stringify(head) },
+    { type: "put", sublevel: db.levels.meta, key: MetaKey.auditSigning, value: "1" },
+  ];
+}
+
+export interface VerifyOptions {
+  /** The node's public key: the signed head's signature is checked with it (without it, only its position and hash). */
+  publicKey?: Uint8Array;
+}
+
+/** Sublevels whose content an audited action created: a database holding any of it has a trail. */
+const AUDITED_DATA = ["acct", "rep", "consent", "revoked", "inq", "dispute"] as const;
+
+async function holdsData(db: NodeDatabase): Promise<boolean> {
+  for (const name of AUDITED_DATA) {
+    const level = db.levels[name] as Sublevel<string>;
+    if ((await level.keys({ limit: 1 }).all()).length > 0) return true;
+  }
+  return false;
+}
+
 /** Walks the chain of a database (the node may be running or stopped). */
-export async function verifyAudit(db: NodeDatabase): Promise<AuditVerification> {
+export async function verifyAudit(db: NodeDatabase, opts: VerifyOptions = {}): Promise<AuditVerification> {
   let expected = 0;
   let prev = GENESIS_HASH;
+  let prevAt = -Infinity;
   let stored = 0;
   let bad: { position: number; reason: string } | undefined;
   // Keys and values come from one snapshot, so a concurrent append cannot look like a gap.
   const recorded = await readStoredHead(db);
+  const signedHead = parseSignedHead(await db.levels.meta.get(MetaKey.auditSignedHead));
+  const signing = (await db.levels.meta.get(MetaKey.auditSigning)) !== undefined;
+  let hashAtSignedHead: string | undefined;
   const it = db.levels.audit.iterator();
   try {
     for await (const [key, bytes] of it) {
@@ -273,7 +342,14 @@ export async function verifyAudit(db: NodeDatabase): Promise<AuditVerification> 
         };
         continue;
       }
+      const at = entry.at?.getTime() ?? NaN;
+      if (!(at >= prevAt)) {
+        bad = { position: expected, reason: `entry ${expected} is dated before entry ${expected - 1} (backdated)` };
+        continue;
+      }
+      if (signedHead && expected === signedHead.position) hashAtSignedHead = entry.hash;
       prev = entry.hash;
+      prevAt = at;
       expected++;
     }
   } finally {
@@ -291,9 +367,43 @@ export async function verifyAudit(db: NodeDatabase): Promise<AuditVerification> 
   if (!bad && recorded === undefined && expected > 0) {
     bad = { position: expected, reason: "the recorded head of the trail is missing" };
   }
+  if (!bad) bad = checkSignedHead(signedHead, signing, expected, hashAtSignedHead, opts);
+  if (!bad && stored === 0 && (await holdsData(db))) {
+    bad = { position: 0, reason: "the trail is empty but the database holds records, consents, inquiries or disputes (entries deleted)" };
+  }
   return bad
     ? { ok: false, entries: stored, firstBadPosition: bad.position, reason: bad.reason, headHash: prev }
     : { ok: true, entries: stored, firstBadPosition: -1, reason: "", headHash: prev };
+}
+
+/** Why the signed head and the walked chain (`entries` good entries) disagree, if they do. */
+function checkSignedHead(
+  head: SignedAuditHead | null | undefined,
+  signing: boolean,
+  entries: number,
+  hashAtHead: string | undefined,
+  opts: VerifyOptions,
+): { position: number; reason: string } | undefined {
+  if (head === null) return { position: entries, reason: "the signed head of the trail is unreadable" };
+  if (head === undefined) {
+    return signing && entries > 0 ? { position: entries, reason: "the signed head of the trail is missing (removed)" } : undefined;
+  }
+  if (opts.publicKey && !auditHeadSignatureOk(head, opts.publicKey)) {
+    return { position: head.position, reason: `the signed head (entry ${head.position}) is not signed by this node's key` };
+  }
+  if (head.position >= entries) {
+    return {
+      position: entries,
+      reason: `the node signed a head at entry ${head.position} but the trail ends at ${entries - 1} (entries cut from the end)`,
+    };
+  }
+  if (hashAtHead !== head.hash) {
+    return { position: head.position, reason: `entry ${head.position} is not the one the node signed (re-hashed or replaced)` };
+  }
+  if (head.position < entries - 1) {
+    return { position: head.position + 1, reason: `entries ${head.position + 1} to ${entries - 1} follow the signed head without a signature (appended by someone else)` };
+  }
+  return undefined;
 }
 
 function decodeEntry(key: string, bytes: Uint8Array): AuditEntry {
@@ -322,14 +432,14 @@ async function readStoredHead(db: NodeDatabase): Promise<StoredHead | null | und
  * not stop the node: new entries chain to its raw bytes' hash, and verify
  * reports the damage.
  */
-async function lastEntry(db: NodeDatabase, logger: Logger): Promise<StoredHead | undefined> {
+async function lastEntry(db: NodeDatabase, logger: Logger): Promise<LastEntry | undefined> {
   const [last] = await db.levels.audit.iterator({ reverse: true, limit: 1 }).all();
   if (!last) return undefined;
   const [key, bytes] = last;
   const position = Number(key);
   try {
     const entry = AuditEntry.decode(bytes);
-    if (entry.hash) return { position, hash: entry.hash };
+    if (entry.hash) return { position, hash: entry.hash, at: entry.at };
   } catch {
     // handled below
   }

@@ -59,6 +59,10 @@ export function erasureLedgerPath(config: NodeConfig): string {
   return path.resolve(config.storage.dataDir, "erasures.jsonl");
 }
 
+export function backupRootPath(config: NodeConfig): string {
+  return path.resolve(config.storage.backupRoot ?? path.join(config.storage.dataDir, "backups"));
+}
+
 export function databasePath(config: NodeConfig): string {
   return path.resolve(config.storage.dataDir, "db");
 }

@@ -17,6 +17,8 @@ export const StorageSchema = z.object({
   dataDir: z.string().min(1).default("./data"),
   /** Secrets file (node key, token key, data keys, API keys); default `<dataDir>/secrets.json`. */
   secretsFile: z.string().min(1).optional(),
+  /** Where `backup` may write (its out_dir is resolved against it and must stay inside); default `<dataDir>/backups`. */
+  backupRoot: z.string().min(1).optional(),
 });
 
 /**
@@ -42,7 +44,12 @@ export const GrpcSchema = z.object({
   port: z.number().int().min(0).max(65535).default(50051),
   /** Records per SubmitRecords request message. */
   maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
+  /** Largest message grpc-js accepts at all (SubmitRecords batches); larger ones are refused before they are buffered. */
   maxMessageBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /** Largest request of every other method, refused before it is decoded. */
+  maxRequestBytes: z.number().int().min(1024).default(64 * 1024),
+  /** Per-method overrides of maxRequestBytes, by RPC name (e.g. { "ResolveDispute": 262144 }). */
+  methodMaxRequestBytes: z.record(z.string().min(1), z.number().int().min(1024)).default({}),
   /** Requests per second allowed per API key (token bucket); 0 disables the limit. */
   rateLimitPerKey: z.number().min(0).default(0),
   /** Plaintext when absent (loopback use); see GrpcTlsSchema. */

@@ -5,7 +5,12 @@ import { z } from "zod";
 import { CreditMeshError } from "../errors.js";
 import { fsyncPath } from "../fs-sync.js";
 
-export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR"] as const;
+/**
+ * SUBJECT_SERVICE is the member's service for borrowers themselves: it alone
+ * records SUBJECT_REQUEST consents and asks for the borrower's own report,
+ * which names every inquirer.
+ */
+export const API_ROLES = ["FURNISHER", "LENDER", "OPERATOR", "SUBJECT_SERVICE"] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `${bytes * 2} lowercase hex characters`);
@@ -123,13 +128,29 @@ export function retireDataKeys(file: string, ids: readonly string[]): void {
   writeSecrets(file, secrets);
 }
 
-/** Loads the secrets file, creating it on first start. */
-export function loadOrCreateSecrets(file: string): { secrets: Secrets; created: boolean } {
+/** Refuses to create a secrets file where a database already exists: new keys would not open its data. */
+export function refuseNewSecretsBeside(databaseDir: string, file: string): void {
+  if (!existsSync(path.join(databaseDir, "CURRENT"))) return;
+  throw new CreditMeshError(
+    "CONFIG_INVALID",
+    `${file}: the secrets file is missing but a database exists at ${databaseDir}; ` +
+      `restore the secrets file that belongs to it (new keys would not open its data)`,
+    { field: "storage.secretsFile" },
+  );
+}
+
+/**
+ * Loads the secrets file, creating it on first start. With `databaseDir`, a
+ * missing file next to an existing database is refused: new keys would make
+ * its tokens, account refs and sealed identities unreadable.
+ */
+export function loadOrCreateSecrets(file: string, opts: { databaseDir?: string } = {}): { secrets: Secrets; created: boolean } {
   if (existsSync(file)) {
     const mode = statSync(file).mode & 0o077;
     if (mode !== 0) chmodSync(file, 0o600);
     return { secrets: readSecrets(file), created: false };
   }
+  if (opts.databaseDir !== undefined) refuseNewSecretsBeside(opts.databaseDir, file);
   const secrets = generateSecrets();
   writeSecrets(file, secrets);
   return { secrets, created: true };

@@ -6,6 +6,7 @@ import type { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
 import type { AuditTrail } from "../audit/trail.js";
 import type { Logger } from "../logger.js";
 import type { ConsentStore } from "../store/types.js";
+import { screenFreeText } from "../subject/pii-screen.js";
 import { signConsent, type Signer } from "./artefact.js";
 import { sealRevocation } from "./revocation.js";
 import { DEFAULT_MAX_CLOCK_SKEW_MS, effectiveStatus, requireConsent } from "./policy.js";
@@ -18,6 +19,8 @@ export interface GrantInput {
   validFrom?: Date;
   validUntil?: Date;
   evidenceRef: string;
+  /** The subject's name as the request gave it, so that evidence_ref cannot carry it. */
+  subjectName?: string;
   /** Who asked (an API key id), for the audit trail; defaults to this institution. */
   actor?: string;
 }
@@ -31,6 +34,8 @@ export interface ConsentServiceModules {
   publishRevocation?: (revocation: Revocation) => Promise<void>;
   audit?: AuditTrail;
 }
+
+const SUBJECT_REQUEST_EVIDENCE = /^sha256:[0-9a-f]{64}$/;
 
 /** Consents granted to this institution, issued and signed by this node. */
 export class ConsentService {
@@ -59,6 +64,12 @@ export class ConsentService {
     if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
       throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
     }
+    if (input.purpose === Purpose.SUBJECT_REQUEST && !SUBJECT_REQUEST_EVIDENCE.test(evidenceRef)) {
+      // It lets the holder name every inquirer: only the borrower's own signed request may open that.
+      throw invalid("evidence_ref", "a SUBJECT_REQUEST consent needs the SHA-256 of the borrower's own signed request: sha256: and 64 lowercase hex characters");
+    }
+    // The artefact goes to every holder the lender queries.
+    screenFreeText(evidenceRef, "evidence_ref", { names: [input.subjectName], today: now });
     const consent = signConsent(
       {
         consentId: randomUUID(),

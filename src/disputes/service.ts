@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { BatchResult } from "../records/ingest.js";
 import { validateAccount } from "../records/validate.js";
 import { KeyedSerialQueue } from "../store/serial.js";
+import { screenFreeText } from "../subject/pii-screen.js";
 import { isOverdue } from "./flag.js";
 import type { DisputeStore, StoredAccount } from "../store/types.js";
 
@@ -65,6 +66,8 @@ export interface DisputeServiceModules {
   accountRefOf(accountId: string): string;
   /** Absent on a node without peers: only this institution's accounts can be disputed. */
   router?: DisputeRouter;
+  /** The name on one of this institution's accounts, so that a resolution note cannot carry it. */
+  subjectNameOf?(accountRef: string): Promise<string | undefined>;
   audit?: AuditTrail;
   clock: Clock;
   logger: Logger;
@@ -217,6 +220,10 @@ export class DisputeService implements DisputeReceiver {
           "CONFLICT",
           `dispute ${disputeId} was already resolved (${disputeOutcomeToJSON(dispute.outcome)} at ${dispute.resolvedAt?.toISOString() ?? "?"})`,
         );
+      }
+      if (noteText && this.modules.subjectNameOf) {
+        // The note goes back to the member the dispute was filed through.
+        screenFreeText(noteText, "note", { names: [await this.modules.subjectNameOf(dispute.accountRef)] });
       }
       // The account changes first: if the node stops in between, the dispute is still OPEN and resolving again is safe.
       if (outcome === DisputeOutcome.CORRECTED) await this.applyCorrection(dispute, corrected!);
@@ -415,6 +422,8 @@ function checkReason(reason: string, field: string): string {
   const chars = [...text].length;
   if (chars > MAX_REASON_CHARS) throw invalid(field, `must be at most ${MAX_REASON_CHARS} characters, got ${chars}`);
   if (/[\p{Cc}]/u.test(text.replace(/\n/g, ""))) throw invalid(field, "must not contain control characters");
+  // Also where a peer routed it here: a member's reason is stored and shown at the holder.
+  screenFreeText(text, field);
   return text;
 }
 
@@ -423,6 +432,7 @@ function checkNote(note: string, field: string): string {
   const chars = [...text].length;
   if (chars > MAX_NOTE_CHARS) throw invalid(field, `must be at most ${MAX_NOTE_CHARS} characters, got ${chars}`);
   if (/[\p{Cc}]/u.test(text.replace(/\n/g, ""))) throw invalid(field, "must not contain control characters");
+  screenFreeText(text, field);
   return text;
 }
 

@@ -162,7 +162,7 @@ export function readBackupManifest(dir: string): BackupManifest {
   } catch (cause) {
     throw new CreditMeshError("STORE_CORRUPT", `${file} is not readable JSON`, { cause });
   }
-  if (m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
+  if (typeof m !== "object" || m === null || m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
     throw new CreditMeshError("STORE_CORRUPT", `${file}: not a ${FORMAT} v${FORMAT_VERSION} manifest`);
   }
   if (m.schemaVersion !== SCHEMA_VERSION) {
@@ -216,6 +216,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (existsSync(dbPath)) await assertNotInUse(dbPath);
   const secrets = readNodeSecrets(config);
   checkSecrets(manifest, secrets);
+  const nodeKey = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
   if (manifest.institutionId !== config.institution.id) {
     throw new CreditMeshError(
       "CONFIG_INVALID",
@@ -233,7 +234,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const db = await NodeDatabase.open(staging, { logger });
     let auditEntries: number;
     try {
-      const verified = await verifyAudit(db);
+      const verified = await verifyAudit(db, { publicKey: nodeKey.publicKey });
       if (!verified.ok) {
         throw new CreditMeshError(
           "AUDIT_CHAIN_BROKEN",
@@ -246,7 +247,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           `the backup's audit trail ends at ${verified.entries} entries (head ${verified.headHash}), the manifest says ${manifest.auditEntries} (head ${manifest.auditHead})`,
         );
       }
-      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger });
+      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger, sign: (d) => nodeKey.sign(d) });
       await audit.append("NODE_RESTORED", opts.actor ?? "local-operator", {
         backupCreatedAt: manifest.createdAt,
         backupAuditHead: manifest.auditHead,
@@ -292,7 +293,8 @@ async function reapplyErasures(
   const dataKeys = o.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
   const stores = await openStores(staging, { logger: o.logger, dataKeys });
   try {
-    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger });
+    const nodeKey = NodeKey.fromSeed(Buffer.from(o.secrets.nodeKey, "hex"));
+    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger, sign: (d) => nodeKey.sign(d) });
     const purge = new SubjectPurge({ ...stores, audit, logger: o.logger });
     for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, o.actor ?? "local-operator");
     return { subjects: latest.size, audited: audit.head.entries };

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { ClientAuth } from "../api/auth.js";
 import { disputeApi } from "../api/disputes.js";
 import { GrpcServer } from "../api/server.js";
 import { ApiKeyAuditor } from "../audit/api-keys.js";
 import { LevelAuditLog } from "../audit/level-audit-log.js";
 import { systemClock, type Clock } from "../clock.js";
-import { databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
+import { backupDirUnder } from "../config/backup-root.js";
+import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
@@ -29,6 +31,8 @@ import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
+import { secureDataDir } from "../store/file-modes.js";
+import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
@@ -104,7 +108,7 @@ export class CreditNode {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics === undefined ? createMetrics() : opts.metrics;
     this.secretsFile = secretsPath(this.config);
-    const { secrets, created } = loadOrCreateSecrets(this.secretsFile);
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config) });
     this.secrets = secrets;
     this.secretsCreated = created;
     this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
@@ -149,12 +153,22 @@ export class CreditNode {
     // Before anything opens: a node must not come up half-secured.
     const tls = config.grpc.tls ? { config: config.grpc.tls, material: loadTlsMaterial(config.grpc.tls) } : undefined;
 
+    secureDataDir(path.resolve(config.storage.dataDir), databasePath(config));
     this.stores = await openStores(databasePath(config), {
       logger: log("store"),
       dataKeys: this.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
     });
     const stores = this.stores;
-    const audit = (this.audit = await LevelAuditLog.open(stores.db, { clock, logger: log("audit") }));
+    const keyBinding = new KeyBinding(stores.db, this.secretsFile);
+    await keyBinding.check(this.secrets);
+    const audit = (this.audit = await LevelAuditLog.open(stores.db, {
+      clock,
+      logger: log("audit"),
+      sign: (data) => this.key.sign(data),
+      publicKey: this.key.publicKey,
+      // Hook for sending signed heads to members / the transparency log (not wired yet).
+      headExport: undefined,
+    }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
     const membership = config.p2p.enabled ? await this.loadMembership() : undefined;
@@ -212,6 +226,10 @@ export class CreditNode {
         records: stores.records,
         ingest,
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
+        subjectNameOf: async (accountRef) => {
+          const [account] = await stores.records.getAccounts([accountRef]);
+          return account && stores.cipher.openPii(account.pii, accountRef).name;
+        },
         router: p2p?.disputes,
         audit,
         clock,
@@ -244,6 +262,7 @@ export class CreditNode {
         holder,
         holders: p2p?.queries,
         memberNames: () => this.memberNames(membership),
+        nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
         logger: log("report"),
       },
@@ -258,11 +277,15 @@ export class CreditNode {
         cipher: stores.cipher,
         records: stores.records,
         keyFile: {
-          add: () => {
+          add: async () => {
             const k = addDataKey(this.secretsFile);
+            await keyBinding.addDataKey(k);
             return { id: k.id, key: Buffer.from(k.key, "hex") };
           },
-          retire: (ids) => retireDataKeys(this.secretsFile, ids),
+          retire: async (ids) => {
+            await keyBinding.retireDataKeys(ids);
+            retireDataKeys(this.secretsFile, ids);
+          },
         },
         audit,
         logger: log("key-rotation"),
@@ -278,6 +301,8 @@ export class CreditNode {
         port: config.grpc.port,
         maxBatchRecords: config.grpc.maxBatchRecords,
         maxMessageBytes: config.grpc.maxMessageBytes,
+        maxRequestBytes: config.grpc.maxRequestBytes,
+        methodMaxRequestBytes: config.grpc.methodMaxRequestBytes,
         tls,
       },
       {
@@ -290,7 +315,7 @@ export class CreditNode {
         admin: new AdminService({
           audit,
           backup: (outDir) =>
-            takeBackup(stores.db, outDir, {
+            takeBackup(stores.db, backupDirUnder(backupRootPath(config), outDir), {
               institutionId,
               peerId: this.key.peerId,
               // From the file, so that a rotated key is named even before this process reloads it.

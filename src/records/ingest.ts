@@ -222,9 +222,11 @@ export class IngestService {
       name: a.subject.name,
       phone: a.subject.phone,
     };
+    const subjectToken = this.modules.tokenizer.token(a.subject);
     return {
       accountRef: ref,
-      subjectToken: this.modules.tokenizer.token(a.subject),
+      subjectToken,
+      ...(this.modules.tokenizer.nameTag && a.subject.name ? { nameTag: this.modules.tokenizer.nameTag(subjectToken, a.subject.name) } : {}),
       pii: this.modules.sealer.sealPii(pii, Buffer.from(ref)),
       productType: a.productType,
       openedOn: a.openedOn,

@@ -2,6 +2,7 @@ import { invalid } from "../errors.js";
 import type { ProductType } from "../gen/creditmesh/v1/common.js";
 import { DeletionReason, deletionReasonToJSON, type AccountDeletion, type AccountRecord, type Record, type RepaymentRecord } from "../gen/creditmesh/v1/records.js";
 import { normalizeSubject, type NormalizedSubject } from "../subject/normalize.js";
+import { screenFreeText } from "../subject/pii-screen.js";
 import { parseAmount } from "./amount.js";
 import { isoDateProblem } from "./dates.js";
 import { KNOWN_PRODUCT_TYPES, isKnownProductType, isRevolving, productTypeName } from "./product.js";
@@ -97,6 +98,8 @@ export function validateAccount(a: AccountRecord, field = "account"): ValidAccou
     throw invalid(`${field}.furnishing_consent_ref`, `must be at most ${MAX_CONSENT_REF_CHARS} characters, got ${furnishingConsentRef.length}`);
   }
   if (/\p{Cc}/u.test(furnishingConsentRef)) throw invalid(`${field}.furnishing_consent_ref`, "must not contain control characters");
+  // Stored beside the tradeline, outside the sealed identity.
+  screenFreeText(furnishingConsentRef, `${field}.furnishing_consent_ref`, { names: [subject.name] });
 
   return {
     accountId,

@@ -4,7 +4,8 @@ import { compareStrings, mergeInquiries, mergeTradelines } from "./merge.js";
 import { scoreReport } from "./score.js";
 import { summarize } from "./summary.js";
 
-/** One member's part in a report: its outcome, and its answer when it gave a verified one. */
+/** One member's part in a report: its outcome, and its answer when it gave a verified one. */import { checkName } from "./name-check.js";
+
 export interface HolderResult {
   outcome: HolderOutcome;
   answer?: HolderAnswer;
@@ -27,6 +28,8 @@ export interface AssembleInput {
   /** institution_id → display name, from the membership manifest. */
   memberNames: ReadonlyMap<string, string>;
   audience: ReportAudience;
+  /** Tag of the name the requester was given (see report/name-check.ts); absent = not checked. */
+  requestedNameTag?: string;
 }
 
 /** Answers that carry data: a holder that denied, timed out or failed contributes nothing. */
@@ -71,6 +74,7 @@ export function assembleReport(input: AssembleInput): CreditReport {
     requesterInstitutionId: input.requesterInstitutionId,
     purpose: input.purpose,
     generatedAt: input.generatedAt,
+    ...checkName(input.holders, input.requestedNameTag),
   };
 }
 

@@ -113,7 +113,7 @@ export class HolderService {
     const logged = appendWith
       ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
-    const [{ tradelines, earlier }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
+    const [{ tradelines, earlier, nameTags }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
     const inquiries = earlier
       .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)
@@ -129,6 +129,7 @@ export class HolderService {
       reason: "",
       tradelines,
       inquiries,
+      nameTags: tradelines.length ? nameTags : [],
     });
   }
 
@@ -155,6 +156,7 @@ export class HolderService {
       reason,
       tradelines: [],
       inquiries: [],
+      nameTags: [],
     });
   }
 
@@ -168,9 +170,11 @@ export class HolderService {
   }
 
   /** The subject's tradelines as of `asOf` and the inquiries logged before this one. */
-  private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[] }> {
+  private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[] }> {
     const { accounts, inquiries } = await this.modules.subjects.read(subjectToken);
-    return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries };
+    // The names on file, as keyed tags, so the requester can flag a name that is not the one it was given.
+    const nameTags = [...new Set(accounts.flatMap((a) => (a.nameTag ? [a.nameTag] : [])))].sort();
+    return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries, nameTags };
   }
 
   private async tradelines(accounts: readonly AccountTerms[], asOf: string): Promise<Tradeline[]> {

@@ -9,6 +9,7 @@ import {
   productTypeToJSON,
   purposeToJSON,
 } from "../gen/creditmesh/v1/common.js";
+import { NameCheck, type CreditReport } from "../gen/creditmesh/v1/report.js";
 
 /** Plain-language names shown to lenders and borrowers; the wire names stay in JSON. */
 const PRODUCT: Partial<Record<ProductType, string>> = {
@@ -83,4 +84,16 @@ export function formatTimestamp(d: Date | undefined): string {
 
 export function formatBasisPoints(bp: number): string {
   return bp < 0 ? "n/a (no revolving limit)" : `${(bp / 100).toFixed(2)} %`;
+}
+
+/** The report's name check in words; the warning comes first when the name differs from the one on file. */
+export function nameCheckLabel(report: Pick<CreditReport, "nameCheck" | "nameDiffersAt">): string {
+  switch (report.nameCheck) {
+    case NameCheck.NAME_MATCHES:
+      return "matches the name on file at every holder with accounts";
+    case NameCheck.NAME_DIFFERS:
+      return `WARNING: differs from the name on file at ${report.nameDiffersAt.join(", ")}: check the borrower's identity before using this report`;
+    default:
+      return "not checked (no name on file to compare)";
+  }
 }

@@ -1,5 +1,5 @@
 import { HolderStatus } from "../gen/creditmesh/v1/common.js";
-import type { CreditReport, HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
+import { NameCheck, type CreditReport, type HolderOutcome, type Inquiry, type Score, type Summary, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import { commonCurrency, formatMinor } from "./amounts.js";
 import { addMonths } from "./dates.js";
 import {
@@ -8,6 +8,7 @@ import {
   formatTimestamp,
   HISTORY_CODE_TEXT,
   holderStatusLabel,
+  nameCheckLabel,
   productLabel,
   purposeLabel,
   scoreBand,
@@ -36,6 +37,7 @@ export function renderHtml(report: CreditReport): string {
 <body>
 <header>
 <h1>Credit report</h1>
+${report.nameCheck === NameCheck.NAME_DIFFERS ? `<p class="name-differs" role="alert" data-name-check="differs"><strong>${esc(nameCheckLabel(report))}</strong></p>` : ""}
 <dl class="meta">
 ${dl([
   ["Report", report.reportId],
@@ -43,6 +45,7 @@ ${dl([
   ["Generated", formatTimestamp(report.generatedAt)],
   ["Requester", `${report.requesterInstitutionId} · ${purposeLabel(report.purpose)}`],
   ["Subject token", report.subjectToken],
+  ["Name", nameCheckLabel(report)],
 ])}
 </dl>
 </header>
@@ -231,6 +234,7 @@ const CSS = `
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",sans-serif;color:#1f2328;background:#f4f5f7}
 header{background:#1d3557;color:#fff;padding:16px 28px}
 header h1{margin:0 0 8px;font-size:22px}
+.name-differs{margin:0 0 10px;padding:8px 12px;background:#b42318;color:#fff;border-radius:4px}
 .meta{display:flex;flex-wrap:wrap;gap:6px 28px;margin:0}
 .meta div{min-width:0}
 .meta dt{font-size:11px;text-transform:uppercase;opacity:.75}

@@ -31,6 +31,8 @@ export interface ReportRequest {
   signal?: AbortSignal;
   /** Who asked (an API key id), for the audit trail; defaults to this institution. */
   actor?: string;
+  /** The name the requester was given, compared with the names on file (report.name_check). */
+  subjectName?: string;
 }
 
 export interface ReportServiceModules {
@@ -39,6 +41,8 @@ export interface ReportServiceModules {
   holders?: Holders;
   /** institution_id → display name, from the manifest (or this node alone). */
   memberNames(): Map<string, string>;
+  /** Keyed tag of a name (SubjectTokenizer.nameTag); absent = names are not compared. */
+  nameTag?(subjectToken: string, name: string): string;
   clock: Clock;
   logger: Logger;
 }
@@ -101,6 +105,7 @@ export class ReportService {
       holders: [local, ...remote],
       memberNames: modules.memberNames(),
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
+      requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
     });
     modules.logger.info(
       {

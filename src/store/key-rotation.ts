@@ -8,9 +8,9 @@ import type { LevelRecordStore } from "./level-record-store.js";
 /** Where the node's data keys persist (the secrets file; config/secrets.ts). Both writes are durable and atomic. */
 export interface DataKeyFile {
   /** Generates a key, writes it at the head of the persisted list (keeping the others) and returns it. */
-  add(): DataKey;
+  add(): DataKey | Promise<DataKey>;
   /** Removes keys from the persisted list. */
-  retire(ids: readonly string[]): void;
+  retire(ids: readonly string[]): void | Promise<void>;
 }
 
 export interface KeyRotationModules {
@@ -72,7 +72,7 @@ export class KeyRotation {
   private async run(actor: string, signal?: AbortSignal): Promise<KeyRotationResult> {
     const { cipher, keyFile, logger } = this.modules;
     const started = Date.now();
-    const key = keyFile.add();
+    const key = await keyFile.add();
     cipher.useNewKey(key);
     const older = cipher.keyIds.filter((id) => id !== key.id);
     logger.info({ keyId: key.id, older }, "data key rotation started");
@@ -88,7 +88,7 @@ export class KeyRotation {
       for (let i = 0; i < left.length; i += this.batchSize) resealed += await this.modules.records.resealPii(left.slice(i, i + this.batchSize));
     }
 
-    keyFile.retire(older);
+    await keyFile.retire(older);
     cipher.retireKeys(older);
     const result: KeyRotationResult = { keyId: key.id, resealed, retiredKeyIds: older };
     await (this.modules.audit ?? noAudit).append("KEY_ROTATED", actor, {

@@ -33,8 +33,14 @@ export const MetaKey = {
   forgetPending: "forget-pending",
   /** Last audit position and hash, written with every audit append. */
   auditHead: "audit:head",
+  /** The audit head signed with the node key (JSON; audit/signed-head.ts), written with every append. */
+  auditSignedHead: "audit:signed-head",
+  /** Present once the trail has been signed: from then on a missing signed head means it was removed. */
+  auditSigning: "audit:signing",
   /** Ids of the API keys whose creation is in the audit trail (JSON array). */
   auditedApiKeys: "audit:apikeys",
+  /** Fingerprints of the secrets-file keys this database was written with (JSON; store/key-binding.ts). */
+  keyFingerprints: "secrets:fingerprints",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */

@@ -392,6 +392,7 @@ interface AccountValue {
   currency: string;
   chargedOff: boolean;
   furnishingConsentRef: string;
+  nameTag?: string;
   updatedAt: string;
 }
 
@@ -409,6 +410,7 @@ function pickTerms(v: TermsValue): TermsValue {
     currency: v.currency,
     chargedOff: v.chargedOff,
     furnishingConsentRef: v.furnishingConsentRef,
+    ...(v.nameTag ? { nameTag: v.nameTag } : {}),
     updatedAt: v.updatedAt,
   };
 }

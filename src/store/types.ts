@@ -35,6 +35,8 @@ export interface StoredAccount {
   currency: string;
   chargedOff: boolean;
   furnishingConsentRef: string;
+  /** Keyed tag of the name furnished with the account (SubjectTokenizer.nameTag); absent on accounts stored before tags. */
+  nameTag?: string;
   /** ISO timestamp of the last accepted write. */
   updatedAt: string;
 }

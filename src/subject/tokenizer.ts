@@ -9,6 +9,8 @@ import type { NormalizedSubject } from "./normalize.js";
  */
 export interface SubjectTokenizer {
   token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string;
+  /** Keyed tag of a subject's name, bound to its token (absent: names are not compared). */
+  nameTag?(subjectToken: string, name: string): string;
 }
 
 const MIN_KEY_BYTES = 16;
@@ -33,5 +35,16 @@ export class HmacSubjectTokenizer implements SubjectTokenizer {
 
   token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string {
     return createHmac("sha256", this.key).update(`${subject.idTypeName}:${subject.normalizedId}`, "utf8").digest("hex");
+  }
+
+  /**
+   * A keyed tag of a subject's name, bound to the subject's token, for
+   * comparing names across members without sending any. Ignores case, width
+   * and spaces. Members hold the key, so a member can test guesses against
+   * a tag it receives: tags go only to a requester holding the subject's consent.
+   */
+  nameTag(subjectToken: string, name: string): string {
+    const normalized = name.normalize("NFKC").replace(/\s+/gu, "").toUpperCase();
+    return createHmac("sha256", this.key).update(`name:${subjectToken}:${normalized}`, "utf8").digest("hex").slice(0, 32);
   }
 }

@@ -90,7 +90,8 @@ describe("audit trail across two nodes (in process)", () => {
     const parent = mkdtempSync(path.join(tmpdir(), "cm-audit-backup-"));
     try {
       const res = await new Promise<{ outDir: string; auditHead: string; auditEntries: string }>((resolve, reject) =>
-        lender.raw.backup({ outDir: path.join(parent, "b") }, lender.metadata, (err, r) => (err ? reject(err) : resolve(r!))),
+        // Relative to the node's backup root (storage.backupRoot, by default <dataDir>/backups).
+        lender.raw.backup({ outDir: "audit-backup" }, lender.metadata, (err, r) => (err ? reject(err) : resolve(r!))),
       );
       const entries = await trail(lender);
       const last = entries[entries.length - 1]!;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Level } from "level";
@@ -47,7 +48,8 @@ function nodeConfig(dir: string): string {
   mkdirSync(dir, { recursive: true });
   return writeConfig(path.join(dir, "node.json"), {
     institution: INSTITUTION,
-    storage: { dataDir: path.join(dir, "data") },
+    // Backups go beside the node directories in this test.
+    storage: { dataDir: path.join(dir, "data"), backupRoot: path.dirname(dir) },
     grpc: { host: "127.0.0.1", port: 0 },
     metrics: { enabled: false },
     log: { level: "warn" },
@@ -133,7 +135,7 @@ describe("backup and restore (child process)", () => {
           purpose,
           validFrom: new Date(Date.now() - 60_000),
           validUntil: new Date(Date.now() + 30 * DAY),
-          evidenceRef: `sha256:backup-test-${purpose}`,
+          evidenceRef: `sha256:${createHash("sha256").update(`backup-test-${purpose}`).digest("hex")}`,
         });
       const lenderConsent = await grant(Purpose.LOAN_ORIGINATION);
       const subjectConsent = await grant(Purpose.SUBJECT_REQUEST);

@@ -31,7 +31,8 @@ describe("an erasure survives restoring an older backup", () => {
     mkdirSync(tmp.dir, { recursive: true });
     const configFile = writeConfig(path.join(tmp.dir, "node.json"), {
       institution: { id: "erasure-bank", name: "Erasure Bank" },
-      storage: { dataDir },
+      // Backups go beside the data directory in this test.
+      storage: { dataDir, backupRoot: tmp.dir },
       grpc: { host: "127.0.0.1", port: 0 },
       metrics: { enabled: false },
       log: { level: "warn" },

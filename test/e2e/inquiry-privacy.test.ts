@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import { CreditReport, HolderAnswer, type Inquiry } from "../../src/gen/creditmesh/v1/report.js";
@@ -34,7 +35,8 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
       purpose,
       validFrom: new Date(Date.now() - 60_000),
       validUntil: new Date(Date.now() + 7 * DAY_MS),
-      evidenceRef: `sha256:authorization-${lender}-${Date.now()}`,
+      // The SHA-256 of the signed authorization (for SUBJECT_REQUEST, of the borrower's own request).
+      evidenceRef: `sha256:${createHash("sha256").update(`authorization-${lender}-${purpose}-${Date.now()}`).digest("hex")}`,
     });
     return net.client(lender).unary("getCreditReport", { subject: BORROWER, purpose, consentId: consent.consentId, asOf: AS_OF, deadlineMs: 5_000 });
   };

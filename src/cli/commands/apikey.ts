@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
+import { DEFAULT_CONFIG_FILE, databasePath, loadConfig, secretsPath } from "../../config/load.js";
 import { addApiKey, API_ROLES, apiKeyId, loadOrCreateSecrets, readSecrets, revokeApiKey, type ApiRole } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
 
@@ -24,8 +24,9 @@ export function registerApiKey(program: Command): void {
         if (!Number.isFinite(days) || days <= 0 || days > 3660) throw invalid("expires_in", `must be a number of days, more than 0 and at most 3660, got ${opts.expiresIn}`);
         expiresAt = new Date(Date.now() + days * DAY_MS);
       }
-      const file = secretsPath(loadConfig(opts.config));
-      loadOrCreateSecrets(file);
+      const config = loadConfig(opts.config);
+      const file = secretsPath(config);
+      loadOrCreateSecrets(file, { databaseDir: databasePath(config) });
       process.stdout.write(addApiKey(file, roles as ApiRole[], { expiresAt }) + "\n");
     });
   apikey

@@ -2,9 +2,11 @@ import { once } from "node:events";
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
 import type { Command } from "commander";
 import { verifyAudit, type AuditVerification } from "../../audit/level-audit-log.js";
-import { databasePath, DEFAULT_CONFIG_FILE, loadConfig } from "../../config/load.js";
+import { databasePath, DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
+import { readSecrets } from "../../config/secrets.js";
 import { CreditMeshError } from "../../errors.js";
 import { AuditEntry } from "../../gen/creditmesh/v1/node.js";
+import { NodeKey } from "../../identity/node-key.js";
 import { NodeDatabase } from "../../store/database.js";
 import { call, connect } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
@@ -68,7 +70,11 @@ export function registerAudit(program: Command): void {
       .option("--offline", "open the stopped node's database directly instead of asking the running node"),
   ).action(async (opts: AuditFlags) => {
     if (opts.offline) {
-      report(await withOfflineDb(opts.config, (db) => verifyAudit(db)));
+      const config = loadConfig(opts.config ?? DEFAULT_CONFIG_FILE);
+      const secretsFile = secretsPath(config);
+      // The node's public key checks the signed head; without the secrets file, only its position and hash are checked.
+      const publicKey = existsSync(secretsFile) ? NodeKey.fromSeed(Buffer.from(readSecrets(secretsFile).nodeKey, "hex")).publicKey : undefined;
+      report(await withOfflineDb(opts.config, (db) => verifyAudit(db, { publicKey })));
       return;
     }
     const conn = connect(opts);

@@ -1,4 +1,3 @@
-import path from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_CONFIG_FILE, loadConfig } from "../../config/load.js";
 import { restoreBackup } from "../../node/backup.js";
@@ -10,12 +9,12 @@ export function registerBackup(program: Command): void {
     program
       .command("backup")
       .description("take a consistent snapshot of the running node into a new directory (secrets are not included)")
-      .requiredOption("-o, --out <dir>", "new directory on the node's machine"),
+      .requiredOption("-o, --out <dir>", "new directory inside the node's storage.backupRoot (relative paths are taken from there)"),
   ).action(async (opts: ClientFlags & { out: string }) => {
     const conn = connect(opts);
     try {
-      // Resolved here: the node's working directory may not be this one.
-      const res = await call(conn, conn.client.backup, { outDir: path.resolve(opts.out) }, 3_600_000);
+      // Sent as given: the node resolves it against its backup root and refuses anything outside it.
+      const res = await call(conn, conn.client.backup, { outDir: opts.out }, 3_600_000);
       process.stdout.write(`backup written to ${res.outDir}: ${res.keys} keys, ${res.auditEntries} audit entries, audit head ${res.auditHead}\n`);
       process.stderr.write("the backup does not contain the node's secrets file: keep it separately, restore needs it\n");
     } finally {

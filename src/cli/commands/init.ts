@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
-import { generateSecrets, readSecrets, writeSecrets } from "../../config/secrets.js";
+import { databasePath, DEFAULT_CONFIG_FILE, loadConfig, secretsPath } from "../../config/load.js";
+import { generateSecrets, readSecrets, refuseNewSecretsBeside, writeSecrets } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
 import { NodeKey } from "../../identity/node-key.js";
 
@@ -24,6 +24,7 @@ export function registerInit(program: Command): void {
           throw invalid("token_key_file", `${file} already holds another token key; a node cannot switch networks in place`);
         }
       } else {
+        refuseNewSecretsBeside(databasePath(config), file);
         secrets = generateSecrets({ tokenKey });
         writeSecrets(file, secrets);
         process.stderr.write(`created secrets file ${file} (owner-only; keep it safe)\n`);

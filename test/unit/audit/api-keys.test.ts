@@ -60,7 +60,7 @@ describe("ApiKeyAuditor", () => {
     const deadline = Date.now() + 10_000;
     while ((await entries()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await auditor.stop();
-    expect((await entries()).map((e) => e.details.roles)).toEqual(["FURNISHER,LENDER,OPERATOR", "LENDER"]);
+    expect((await entries()).map((e) => e.details.roles)).toEqual(["FURNISHER,LENDER,OPERATOR,SUBJECT_SERVICE", "LENDER"]);
   });
 });
 

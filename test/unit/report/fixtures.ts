@@ -181,6 +181,7 @@ export function answer(fields: Partial<HolderAnswer> & Pick<HolderAnswer, "holde
     reason: "",
     tradelines: [],
     inquiries: [],
+    nameTags: [],
     answeredAt: new Date("2026-03-31T08:00:01Z"),
     ...fields,
   };
