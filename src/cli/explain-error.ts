@@ -43,7 +43,7 @@ export function explainError(err: unknown, verbose = false): string {
 function grpcText(err: GrpcLikeError & { code: number }): string {
   const details = err.details ?? "";
   if (err.code === Status.UNAVAILABLE) {
-    const refused = /ECONNREFUSED ([^\s]+)/.exec(details);
+    const refused = /ECONNREFUSED ([\w.:[\]-]+?)\.?(?:\s|$)/.exec(details);
     if (refused || /No connection established/.test(details)) {
       const at = refused?.[1] ?? "the configured address";
       return `no node at ${at}: is it running? (creditmesh start, or --addr)`;
