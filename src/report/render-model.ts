@@ -52,7 +52,12 @@ export function incompleteNotice(report: CreditReport): string | undefined {
   if (missing.length === 0 && report.holders.length > 0) return undefined;
   if (report.holders.length === 0) return "no institution was asked";
   const total = report.holders.length;
-  const who = missing.map((h) => `${institutionName(report, h.institutionId)} did not answer: ${holderStatusToJSON(h.status)}`).join("; ");
+  const who = missing
+    .map((h) => {
+      const name = institutionName(report, h.institutionId);
+      return `${h.institutionId} did not answer: ${holderStatusToJSON(h.status)}${name !== h.institutionId ? ` (${name})` : ""}`;
+    })
+    .join("; ");
   return `${total - missing.length} of ${total} institution${total === 1 ? "" : "s"} answered; ${who}`;
 }
 

@@ -41,7 +41,7 @@ describe("renderText", () => {
   it("puts an INCOMPLETE banner above everything when a member did not answer, and labels the score as partial", () => {
     const text = renderText(subjectReport());
     const lines = text.split("\n");
-    expect(lines[1]).toBe("INCOMPLETE: 3 of 4 institutions answered; Lender D did not answer: TIMEOUT");
+    expect(lines[1]).toBe("INCOMPLETE: 3 of 4 institutions answered; lender-d did not answer: TIMEOUT (Lender D)");
     expect(text.indexOf("INCOMPLETE")).toBeLessThan(text.indexOf("SCORE"));
     expect(text).toMatch(/SCORE {2}\d+ \/ 850 {2}\w[\w ]*\(PARTIAL DATA\)/);
     expect(text).toContain("computed on partial data");
@@ -154,7 +154,7 @@ describe("renderHtml", () => {
     const banner = html.indexOf('<div class="incomplete"');
     expect(banner).toBeGreaterThan(0);
     expect(banner).toBeLessThan(html.indexOf('id="score"'));
-    expect(html).toContain("3 of 4 institutions answered; Lender D did not answer: TIMEOUT");
+    expect(html).toContain("3 of 4 institutions answered; lender-d did not answer: TIMEOUT (Lender D)");
     expect(html).toContain('<p class="partial" data-partial="true">');
     expect(html).toContain("110105********002X");
     expect(html).not.toContain("11010519491231002X");
