@@ -35,11 +35,18 @@ describe("API key revocation on a running node", () => {
     const status = () => client.unary("getNodeStatus", {}, 5_000);
     expect((await status()).institutionId).toBe("revoke-bank");
 
-    const listed = await cli(["apikey", "list", "--config", configFile]);
+    const listed = await cli(["apikey", "list", "--config", configFile, "--format", "json"]);
     const keys = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; roles: string[]; local?: boolean });
     expect(keys).toContainEqual(expect.objectContaining({ id, roles: ["LENDER"] }));
     const local = keys.find((k) => k.local)!;
     expect(listed.stdout).not.toContain("cmk_");
+    // The default is a table, like the other lists.
+    const table = await cli(["apikey", "list", "--config", configFile]);
+    expect(table.code, table.stderr).toBe(0);
+    const tableRows = table.stdout.trim().split("\n");
+    expect(tableRows[0]).toMatch(/^KEY ID\s+ROLES\s+CREATED \(UTC\)\s+EXPIRES \(UTC\)\s+NOTE$/);
+    expect(tableRows.find((r) => r.includes("this node's local key"))).toBeDefined();
+    expect(table.stdout).not.toContain("cmk_");
 
     const refused = await cli(["apikey", "revoke", local.id, "--config", configFile]);
     expect(refused.code).not.toBe(0);
@@ -76,7 +83,7 @@ describe("API key revocation on a running node", () => {
     const expiringId = /^cmk_([0-9a-f]{8})_/.exec(shortLived.stdout.trim())![1]!;
     try {
       expect((await expiring.unary("getNodeStatus", {}, 5_000)).institutionId).toBe("revoke-bank");
-      const listedExpiring = await cli(["apikey", "list", "--config", configFile]);
+      const listedExpiring = await cli(["apikey", "list", "--config", configFile, "--format", "json"]);
       const entry = listedExpiring.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; createdAt: string; expiresAt?: string; expired?: boolean }).find((k) => k.id === expiringId)!;
       // Marked expired only once it is (a slow machine may list it after its expiry).
       if (Date.parse(entry.expiresAt!) > Date.now()) expect(entry.expired).toBeUndefined();
@@ -90,7 +97,7 @@ describe("API key revocation on a running node", () => {
       );
       expect(expired?.code).toBe(GrpcStatus.UNAUTHENTICATED);
       expect(expired?.details).toContain("expired");
-      const after = await cli(["apikey", "list", "--config", configFile]);
+      const after = await cli(["apikey", "list", "--config", configFile, "--format", "json"]);
       expect(after.stdout).toContain(`"id":"${expiringId}"`);
       expect(after.stdout.split("\n").find((l) => l.includes(expiringId))).toContain('"expired":true');
       const bad = await cli(["apikey", "create", "--role", "LENDER", "--expires-in", "-1", "--config", configFile]);
