@@ -70,6 +70,20 @@ describe("a report with one member down, on screen", () => {
     await net?.stop();
   });
 
+  it("in JSON: complete is false, zeros are kept and counts are numbers", { timeout: 60_000 }, async () => {
+    const res = await cli([...reportArgs(), "--format", "json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const json = JSON.parse(res.stdout);
+    expect(json.complete).toBe(false);
+    expect(json.summary.totalPastDue).toBe("0");
+    expect(json.summary.delinquentAccounts).toBe(0);
+    expect(json.summary.accounts).toBe(2);
+    expect(json.institutionNames[DOWN.id]).toBe(DOWN.name);
+    const down = json.holders.find((h: { institutionId: string }) => h.institutionId === DOWN.id);
+    expect(down.tradelines).toBe(0);
+    expect(["UNREACHABLE", "TIMEOUT"]).toContain(down.status);
+  });
+
   it("in Chromium: the INCOMPLETE banner sits above the score, which says it is partial (screenshot kept)", { timeout: 120_000 }, async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     const file = path.join(net.layout.dir, "report.html");
