@@ -16,9 +16,6 @@ export function registerStart(program: Command): void {
       // What a failed first start created is removed again: a retry with a corrected config must not find a stray identity.
       const created = [databasePath(config), secretsPath(config), path.resolve(config.storage.dataDir)].filter((p) => !existsSync(p));
       const node = CreditNode.create({ config });
-      if (node.secretsCreated) {
-        process.stderr.write(`created secrets file ${node.secretsFile} (owner-only; keep it safe)\n`);
-      }
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {
         if (stopping) {
@@ -39,6 +36,10 @@ export function registerStart(program: Command): void {
       } catch (err) {
         for (const p of created) rmSync(p, { recursive: true, force: true });
         throw explainStartFailure(err, config, opts.config);
+      }
+      // Said only once the node is up: a failed first start removes the file again.
+      if (node.secretsCreated) {
+        process.stderr.write(`created secrets file ${node.secretsFile} (owner-only; keep it safe)\n`);
       }
       process.stderr.write(
         `CreditMesh node ${node.config.institution.id} ready: gRPC ${node.grpcAddress}, peer id ${node.key.peerId}\n` +
