@@ -4,6 +4,7 @@ import { Purpose } from "../../gen/creditmesh/v1/common.js";
 import { answeredInFull } from "../../report/assemble.js";
 import { demoReport, readTestnet, testnetDown, testnetUp, type TestnetFile } from "../../testnet/testnet.js";
 import { call, connect } from "../client.js";
+import { explainError } from "../explain-error.js";
 import { colourWanted } from "./report.js";
 
 const DEFAULT_DIR = ".testnet";
@@ -76,7 +77,7 @@ export function registerTestnet(program: Command): void {
           const connected = s.members.filter((m) => m.connected).length;
           process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  accounts ${s.accounts}  members connected ${connected}/${s.members.length}\n`);
         } catch (err) {
-          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  DOWN (${(err as Error).message.split("\n")[0]})\n`);
+          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  DOWN (${explainError(err)})\n`);
         } finally {
           conn.close();
         }
