@@ -1,31 +1,26 @@
 import "../polyfill.js";
 import { Command, CommanderError } from "commander";
-import { CreditMeshError } from "../errors.js";
 import { NODE_VERSION } from "../version.js";
 import { registerCommands } from "./command-table.js";
 
 const program = new Command("creditmesh")
   .description("CreditMesh: a network of credit-data nodes, one per lending institution")
   .version(NODE_VERSION)
+  .option("--verbose", "on error, also show the gRPC status or error code")
   .showHelpAfterError()
   .exitOverride();
 
-/** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
-function describe(err: unknown): string {
-  if (err instanceof CreditMeshError) return `${err.code}: ${err.message}`;
-  const e = err as { code?: number; details?: string; metadata?: { get(k: string): unknown[] }; message?: string };
-  if (typeof e.code === "number" && e.details !== undefined) {
-    const field = e.metadata?.get("field")[0];
-    return `${e.details}${field && !String(e.details).startsWith(String(field)) ? ` (field ${String(field)})` : ""} [grpc status ${e.code}]`;
-  }
-  return e.message ?? String(err);
-}
+// `--verbose` may stand anywhere on the line, so it is taken out before the commands see it.
+const argv = process.argv.filter((a, i) => a !== "--verbose" || process.argv.slice(0, i).includes("--"));
+const verbose = argv.length !== process.argv.length;
 
 try {
-  await registerCommands(program, process.argv.slice(2));
-  await program.parseAsync(process.argv);
+  await registerCommands(program, argv.slice(2));
+  await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.stderr.write(`creditmesh: ${describe(err)}\n`);
+  // Loaded only on failure: it needs grpc-js, which `--help` should not pay for.
+  const { explainError } = await import("./explain-error.js");
+  process.stderr.write(`creditmesh: ${explainError(err, verbose)}\n`);
   process.exit(2);
 }

@@ -1,4 +1,3 @@
-import { createReadStream } from "node:fs";
 import { parse, type CsvError, type Parser } from "csv-parse";
 import {
   ACCOUNT_FIELDS,
@@ -13,6 +12,7 @@ import {
   type FieldError,
   type RecordKind,
 } from "./record-file-fields.js";
+import { decodedChunks, type FileEncoding } from "./record-file-decode.js";
 import type { RecordFileItem } from "./record-file.js";
 
 /** The CSV header, in the order the writer uses; readers accept any order and any subset. */
@@ -31,12 +31,20 @@ const OWNED: { [K in RecordKind]: ReadonlySet<string> } = {
 const SUBJECT_COLUMNS: ReadonlySet<string> = new Set(SUBJECT_FIELDS.map((f) => f.name));
 const KNOWN: ReadonlySet<string> = new Set(CSV_COLUMNS);
 
+/** Columns without which no row of that kind can be valid: a file lacking one is refused at its header, not row by row. */
+const REQUIRED: { [K in RecordKind]: readonly string[] } = {
+  account: ["account_id", "product_type", "opened_on", "id_number", "name", "furnishing_consent_ref"],
+  repayment: ["account_id", "installment", "due_on"],
+  deletion: ["account_id", "reason"],
+};
+
 const MAX_RECORD_CHARS = 1 << 20;
 
 export async function* readCsv(
   path: string,
   startLine: number,
   signal: AbortSignal | undefined,
+  encoding: FileEncoding = "utf-8",
 ): AsyncGenerator<RecordFileItem> {
   // csv-parse is driven by hand rather than iterated: its callbacks run in
   // file order while a chunk is parsed, so skipped rows and good rows come
@@ -51,6 +59,8 @@ export async function* readCsv(
   // line people need is where the bad record starts.
   let lastEnd = 0;
   let blanksAtLastEnd = 0;
+  let rows = 0;
+  const kindsChecked = new Set<RecordKind>();
   const parser: Parser = parse({
     bom: true,
     trim: true,
@@ -71,8 +81,15 @@ export async function* readCsv(
         } else {
           columns = header.columns;
         }
-      } else if (line >= startLine && !isBlank(cells)) {
-        out.push({ line, ...rowToRecord(columns, cells) });
+      } else if (!isBlank(cells)) {
+        rows++;
+        const missing = missingColumn(columns, cells, kindsChecked);
+        if (missing) {
+          out.push({ line: 1, error: { field: "header", reason: `${missing.reason} (line ${line} is one)` } });
+          stop = true;
+        } else if (line >= startLine) {
+          out.push({ line, ...rowToRecord(columns, cells) });
+        }
       }
       return null;
     },
@@ -100,8 +117,7 @@ export async function* readCsv(
     fatal ??= err;
   });
 
-  const file = createReadStream(path, { highWaterMark: 1 << 16, signal });
-  for await (const chunk of file as AsyncIterable<Buffer>) {
+  for await (const chunk of decodedChunks(path, encoding, signal)) {
     await new Promise<void>((resolve) =>
       parser.write(chunk, (err) => {
         fatal ??= err ?? undefined;
@@ -110,10 +126,7 @@ export async function* readCsv(
     );
     if (fatal) throw fatal;
     yield* out.splice(0);
-    if (stop) {
-      file.destroy();
-      return;
-    }
+    if (stop) return;
   }
   await new Promise<void>((resolve) => {
     parser.once("error", () => resolve());
@@ -121,6 +134,22 @@ export async function* readCsv(
   });
   if (fatal) throw fatal;
   yield* out.splice(0);
+  if (stop) return;
+  if (columns === undefined) {
+    yield { line: 1, error: { field: "header", reason: "empty file: expected a header naming the columns, then one record per line" } };
+  } else if (rows === 0) {
+    yield { line: 1, error: { field: "header", reason: "the file holds only a header, no records" } };
+  }
+}
+
+/** The first column that rows of this row's kind need and the header lacks; each kind is checked once. */
+function missingColumn(columns: readonly string[], cells: string[], checked: Set<RecordKind>): FieldError | undefined {
+  const kind = recordKindOf(cells[columns.indexOf("record_type")]);
+  if (kind === undefined || checked.has(kind)) return undefined;
+  checked.add(kind);
+  const absent = REQUIRED[kind].filter((c) => !columns.includes(c));
+  if (absent.length === 0) return undefined;
+  return { field: "header", reason: `missing column${absent.length > 1 ? "s" : ""} ${absent.map((c) => JSON.stringify(c)).join(", ")}, which ${kind} rows need` };
 }
 
 type Header = { columns: readonly string[] } | { error: FieldError };

@@ -11,6 +11,7 @@ import {
   type Built,
   type RecordKind,
 } from "./record-file-fields.js";
+import type { FileEncoding } from "./record-file-decode.js";
 import { readLines } from "./record-file-lines.js";
 import type { RecordFileItem } from "./record-file.js";
 
@@ -29,8 +30,11 @@ export async function* readJsonl(
   path: string,
   startLine: number,
   signal: AbortSignal | undefined,
+  encoding: FileEncoding = "utf-8",
 ): AsyncGenerator<RecordFileItem> {
-  for await (const l of readLines(path, { startLine, maxChars: MAX_LINE_CHARS, signal })) {
+  let records = 0;
+  for await (const l of readLines(path, { startLine, maxChars: MAX_LINE_CHARS, signal, encoding })) {
+    if (l.text.trim() !== "" || l.tooLong) records++;
     if (l.tooLong) {
       yield { line: l.line, error: { field: "line", reason: `longer than ${MAX_LINE_CHARS} characters` } };
       continue;
@@ -38,6 +42,7 @@ export async function* readJsonl(
     if (l.text.trim() === "") continue;
     yield { line: l.line, ...parseJsonRecord(l.text) };
   }
+  if (records === 0 && startLine === 1) yield { line: 1, error: { field: "file", reason: "empty file: expected one JSON record per line" } };
 }
 
 function isObject(v: unknown): v is { [k: string]: unknown } {

@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import { decodedChunks, type FileEncoding } from "./record-file-decode.js";
 
 export interface PhysicalLine {
   line: number;
@@ -15,21 +15,14 @@ export interface PhysicalLine {
  */
 export async function* readLines(
   path: string,
-  opts: { startLine?: number; maxChars?: number; signal?: AbortSignal } = {},
+  opts: { startLine?: number; maxChars?: number; signal?: AbortSignal; encoding?: FileEncoding } = {},
 ): AsyncGenerator<PhysicalLine> {
   const startLine = opts.startLine ?? 1;
   const maxChars = opts.maxChars ?? 1 << 20;
-  const stream = createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 16, signal: opts.signal });
   let line = 1;
   let pending = "";
   let tooLong = false;
-  let first = true;
-  for await (const chunk of stream as AsyncIterable<string>) {
-    let text = chunk;
-    if (first) {
-      first = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
+  for await (const text of decodedChunks(path, opts.encoding ?? "utf-8", opts.signal)) {
     let from = 0;
     for (;;) {
       const nl = text.indexOf("\n", from);

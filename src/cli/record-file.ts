@@ -2,6 +2,7 @@ import { extname } from "node:path";
 import { invalid } from "../errors.js";
 import type { Record } from "../gen/creditmesh/v1/records.js";
 import { readCsv } from "./record-file-csv.js";
+import type { FileEncoding } from "./record-file-decode.js";
 import { readJsonl } from "./record-file-jsonl.js";
 
 /**
@@ -20,6 +21,8 @@ export interface ReadRecordFileOptions {
   /** Skip records that start before this line (resume after the last acknowledged one). */
   startLine?: number;
   signal?: AbortSignal;
+  /** The file's character encoding; UTF-8 (the default) is checked strictly. */
+  encoding?: FileEncoding;
 }
 
 export type RecordFileFormat = "csv" | "jsonl";
@@ -34,7 +37,8 @@ export function recordFileFormat(path: string): RecordFileFormat | undefined {
  * Streams the records of a CSV or JSONL furnishing file. Only the file format
  * is checked here (shape, types the wire can carry, enum names); field rules
  * are the server's, which answers per record. Throws a VALIDATION_FAILED error
- * at once for an unsupported extension, and I/O errors while iterating.
+ * at once for an unsupported extension, and while iterating a FileEncodingError
+ * (bytes that are not text in the encoding) and I/O errors.
  */
 export function readRecordFile(path: string, opts: ReadRecordFileOptions = {}): AsyncIterable<RecordFileItem> {
   const format = recordFileFormat(path);
@@ -45,5 +49,5 @@ export function readRecordFile(path: string, opts: ReadRecordFileOptions = {}): 
   if (!Number.isInteger(startLine) || startLine < 1) {
     throw invalid("start_line", `expected a line number ≥ 1, got ${startLine}`);
   }
-  return format === "csv" ? readCsv(path, startLine, opts.signal) : readJsonl(path, startLine, opts.signal);
+  return format === "csv" ? readCsv(path, startLine, opts.signal, opts.encoding) : readJsonl(path, startLine, opts.signal, opts.encoding);
 }

@@ -85,6 +85,11 @@ export const ReportSchema = z.object({
   maxDeadlineMs: z.number().int().min(50).default(30_000),
 });
 
+export const RecordsSchema = z.object({
+  /** Plausibility ceiling on every furnished amount, in minor units (default 100 million CNY); a record above it is refused. */
+  maxAmountMinor: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(10_000_000_000),
+});
+
 export const MetricsSchema = z.object({
   enabled: z.boolean().default(false),
   host: z.string().min(1).default("127.0.0.1"),
@@ -122,6 +127,7 @@ export const ConfigSchema = z
     grpc: GrpcSchema.default(GrpcSchema.parse({})),
     p2p: P2pSchema.default(P2pSchema.parse({})),
     report: ReportSchema.default(ReportSchema.parse({})),
+    records: RecordsSchema.default(RecordsSchema.parse({})),
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     disputes: DisputeSchema.default(DisputeSchema.parse({})),

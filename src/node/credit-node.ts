@@ -188,7 +188,7 @@ export class CreditNode {
     };
 
     const ingest = new IngestService(
-      { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex") },
+      { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),

@@ -5,7 +5,7 @@ import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } 
 import type { Logger } from "../logger.js";
 import type { AccountDestroyer, AccountPii, RecordStore, StoredAccount, StoredRepayment, WriteBatch } from "../store/types.js";
 import type { SubjectTokenizer } from "../subject/tokenizer.js";
-import { validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
+import { checkRepaymentAgainstAccount, recordLimits, validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
 
 export interface Rejection {
   index: number;
@@ -76,7 +76,7 @@ export class IngestService {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly opts: { accountRefKey: Uint8Array },
+    private readonly opts: { accountRefKey: Uint8Array; /** Plausibility ceiling on amounts, minor units. */ maxAmountMinor?: number },
     private readonly modules: IngestModules,
   ) {}
 
@@ -112,6 +112,7 @@ export class IngestService {
     const deletions = new Map<string, { index: number; reason: DeletionReason }>();
     // A batch usually carries many installments of each account: one HMAC per account, not per record.
     const refs = new Map<string, string>();
+    const limits = recordLimits(this.modules.clock.now(), this.opts.maxAmountMinor);
     const refOf = (accountId: string): string => {
       let ref = refs.get(accountId);
       if (ref === undefined) refs.set(accountId, (ref = this.ref(accountId)));
@@ -120,7 +121,7 @@ export class IngestService {
 
     records.forEach((record, index) => {
       try {
-        const v = validateRecord(record);
+        const v = validateRecord(record, limits);
         const accountId = v.kind === "account" ? v.account.accountId : v.kind === "repayment" ? v.repayment.accountId : v.deletion.accountId;
         const ref = refOf(accountId);
         // Records apply in order; the deletion is applied after the batch's writes, so nothing of the account may follow it.
@@ -143,13 +144,15 @@ export class IngestService {
     // a deletion names its subject); for the accounts its repayments refer to, knowing that they exist is enough.
     const accountRefs = [...new Set([...accounts.keys(), ...deletions.keys()])];
     const otherRefs = [...new Set(repayments.map((r) => r.ref).filter((ref) => !accounts.has(ref) && !deletions.has(ref)))];
-    const [existing, exists] = await Promise.all([
+    // Stored accounts are read whole for repayments too: a repayment is checked against its account's dates and term.
+    const [existing, others] = await Promise.all([
       accountRefs.length ? this.modules.store.getAccounts(accountRefs) : [],
-      otherRefs.length ? this.modules.store.hasAccounts(otherRefs) : [],
+      otherRefs.length ? this.modules.store.getAccounts(otherRefs) : [],
     ]);
     const known = new Map<string, StoredAccount | undefined>();
     accountRefs.forEach((ref, i) => known.set(ref, existing[i]));
-    const stored = new Set(otherRefs.filter((_, i) => exists[i]));
+    const stored = new Map<string, StoredAccount>();
+    otherRefs.forEach((ref, i) => others[i] && stored.set(ref, others[i]!));
 
     const now = this.modules.clock.now().toISOString();
     const toWrite: StoredAccount[] = [];
@@ -163,8 +166,16 @@ export class IngestService {
     for (const { index, ref, valid } of repayments) {
       // A repayment may follow its account in the same batch, or refer to one stored before.
       const account = accounts.get(ref);
-      if (!(account && account.index < index) && !known.get(ref) && !stored.has(ref)) {
+      const against = account && account.index < index ? account.valid : (known.get(ref) ?? stored.get(ref));
+      if (!against) {
         rejected.push({ index, field: "repayment.account_id", reason: "no account with this account_id has been furnished by this institution" });
+        continue;
+      }
+      try {
+        checkRepaymentAgainstAccount(valid, against);
+      } catch (err) {
+        if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
+        rejected.push({ index, field: err.field ?? "", reason: reasonOf(err.message, err.field) });
         continue;
       }
       repaymentWrites.push({

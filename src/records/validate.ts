@@ -4,7 +4,7 @@ import { DeletionReason, deletionReasonToJSON, type AccountDeletion, type Accoun
 import { normalizeSubject, type NormalizedSubject } from "../subject/normalize.js";
 import { screenFreeText } from "../subject/pii-screen.js";
 import { parseAmount } from "./amount.js";
-import { isoDateProblem } from "./dates.js";
+import { addDays, addMonths, isoDateProblem } from "./dates.js";
 import { KNOWN_PRODUCT_TYPES, isKnownProductType, isRevolving, productTypeName } from "./product.js";
 
 /**
@@ -50,10 +50,29 @@ export type ValidRecord =
   | { kind: "deletion"; deletion: ValidDeletion };
 
 const MAX_TERM_MONTHS = 480;
+/** No consumer credit record predates this; an earlier date is a default or a typo (0001-01-01). */
+export const EARLIEST_DATE = "1900-01-01";
+/** A plausibility ceiling on every amount: 100 million CNY in fen. Above it a record is refused, not stored with a warning. */
+export const DEFAULT_MAX_AMOUNT_MINOR = 10_000_000_000;
+
+/**
+ * Bounds that depend on when and where a record is checked. `latestDate` is
+ * the last day that may already have happened: today plus a day, so that a
+ * furnisher a timezone ahead (UTC+8) or with a slightly fast clock is not
+ * refused.
+ */
+export interface RecordLimits {
+  latestDate: string;
+  maxAmount: number;
+}
+
+export function recordLimits(now: Date, maxAmount = DEFAULT_MAX_AMOUNT_MINOR): RecordLimits {
+  return { latestDate: addDays(now.toISOString().slice(0, 10), 1), maxAmount };
+}
 const MAX_INSTALLMENT = 10_000;
 const MAX_CONSENT_REF_CHARS = 128;
 
-export function validateAccount(a: AccountRecord, field = "account"): ValidAccount {
+export function validateAccount(a: AccountRecord, field = "account", limits?: RecordLimits): ValidAccount {
   const accountId = accountIdOf(a.accountId, `${field}.account_id`);
   const subject = normalizeSubject(a.subject, `${field}.subject`);
 
@@ -66,9 +85,9 @@ export function validateAccount(a: AccountRecord, field = "account"): ValidAccou
   }
   const revolving = isRevolving(productType);
 
-  const openedOn = dateOf(a.openedOn, `${field}.opened_on`);
+  const openedOn = pastDateOf(a.openedOn, `${field}.opened_on`, limits);
 
-  const creditLimit = amountOf(a.creditLimit, `${field}.credit_limit`);
+  const creditLimit = amountOf(a.creditLimit, `${field}.credit_limit`, limits);
   if (!revolving && creditLimit === 0) {
     throw invalid(`${field}.credit_limit`, `original principal of a ${productTypeName(productType)} must be positive`);
   }
@@ -88,7 +107,7 @@ export function validateAccount(a: AccountRecord, field = "account"): ValidAccou
 
   let closedOn = "";
   if (a.closedOn !== "") {
-    closedOn = dateOf(a.closedOn, `${field}.closed_on`);
+    closedOn = pastDateOf(a.closedOn, `${field}.closed_on`, limits);
     if (closedOn < openedOn) throw invalid(`${field}.closed_on`, `must not be before opened_on ${openedOn}, got ${closedOn}`);
   }
 
@@ -115,7 +134,7 @@ export function validateAccount(a: AccountRecord, field = "account"): ValidAccou
   };
 }
 
-export function validateRepayment(r: RepaymentRecord, field = "repayment"): ValidRepayment {
+export function validateRepayment(r: RepaymentRecord, field = "repayment", limits?: RecordLimits): ValidRepayment {
   const accountId = accountIdOf(r.accountId, `${field}.account_id`);
 
   const installment = r.installment;
@@ -123,20 +142,32 @@ export function validateRepayment(r: RepaymentRecord, field = "repayment"): Vali
     throw invalid(`${field}.installment`, `must be 1 to ${MAX_INSTALLMENT}, got ${String(installment)}`);
   }
 
+  // A schedule may be furnished ahead, so a due date may lie in the future, but not beyond the longest term.
   const dueOn = dateOf(r.dueOn, `${field}.due_on`);
-  const amountDue = amountOf(r.amountDue, `${field}.amount_due`);
-  const paidOn = r.paidOn === "" ? "" : dateOf(r.paidOn, `${field}.paid_on`);
-  const amountPaid = amountOf(r.amountPaid, `${field}.amount_paid`);
-  const balanceAfter = amountOf(r.balanceAfter, `${field}.balance_after`);
+  if (limits && dueOn > addMonths(limits.latestDate, MAX_TERM_MONTHS)) {
+    throw invalid(`${field}.due_on`, `must be at most ${MAX_TERM_MONTHS} months after today, got ${dueOn}`);
+  }
+  const amountDue = amountOf(r.amountDue, `${field}.amount_due`, limits);
+  const paidOn = r.paidOn === "" ? "" : pastDateOf(r.paidOn, `${field}.paid_on`, limits);
+  if (paidOn !== "") {
+    // Installment n falls due n − 1 months after the first, and the first a month or so after opening:
+    // a payment more than a month before the first due date precedes the loan.
+    const earliest = addMonths(dueOn, -installment);
+    if (paidOn < earliest) {
+      throw invalid(`${field}.paid_on`, `must not be before ${earliest}, a month before installment 1 fell due (due_on ${dueOn} is installment ${installment}), got ${paidOn}`);
+    }
+  }
+  const amountPaid = amountOf(r.amountPaid, `${field}.amount_paid`, limits);
+  const balanceAfter = amountOf(r.balanceAfter, `${field}.balance_after`, limits);
   if (amountPaid > 0 && paidOn === "") throw invalid(`${field}.paid_on`, "required when amount_paid is positive");
 
   return { accountId, installment, dueOn, amountDue, paidOn, amountPaid, balanceAfter };
 }
 
-export function validateRecord(r: Record): ValidRecord {
+export function validateRecord(r: Record, limits?: RecordLimits): ValidRecord {
   const kind = r.kind;
-  if (kind?.$case === "account") return { kind: "account", account: validateAccount(kind.value, "account") };
-  if (kind?.$case === "repayment") return { kind: "repayment", repayment: validateRepayment(kind.value, "repayment") };
+  if (kind?.$case === "account") return { kind: "account", account: validateAccount(kind.value, "account", limits) };
+  if (kind?.$case === "repayment") return { kind: "repayment", repayment: validateRepayment(kind.value, "repayment", limits) };
   if (kind?.$case === "deletion") return { kind: "deletion", deletion: validateDeletion(kind.value, "deletion") };
   throw invalid("kind", "record must hold an account, a repayment or a deletion");
 }
@@ -165,11 +196,34 @@ function dateOf(value: string, field: string): string {
   if (v === "") throw invalid(field, "required");
   const problem = isoDateProblem(v);
   if (problem) throw invalid(field, problem);
+  if (v < EARLIEST_DATE) throw invalid(field, `must not be before ${EARLIEST_DATE}, got ${v}`);
   return v;
 }
 
-function amountOf(value: string, field: string): number {
+/** A date of something that has happened: not after today (with a day's allowance for timezones and clocks). */
+function pastDateOf(value: string, field: string, limits: RecordLimits | undefined): string {
+  const v = dateOf(value, field);
+  if (limits && v > limits.latestDate) throw invalid(field, `must not be after today, got ${v}`);
+  return v;
+}
+
+function amountOf(value: string, field: string, limits?: RecordLimits): number {
   const parsed = parseAmount(value ?? "");
   if ("problem" in parsed) throw invalid(field, parsed.problem);
+  if (limits && parsed.amount > limits.maxAmount) {
+    throw invalid(field, `${parsed.amount} minor units is above the plausibility ceiling of ${limits.maxAmount} (records.maxAmountMinor); refused`);
+  }
   return parsed.amount;
+}
+
+/**
+ * Rules between a repayment and its account, checked once the account is
+ * known (in the same batch or stored before).
+ */
+export function checkRepaymentAgainstAccount(r: ValidRepayment, a: { openedOn: string; termMonths: number; productType: ProductType }, field = "repayment"): void {
+  if (r.dueOn < a.openedOn) throw invalid(`${field}.due_on`, `must not be before the account was opened (${a.openedOn}), got ${r.dueOn}`);
+  if (r.paidOn !== "" && r.paidOn < a.openedOn) throw invalid(`${field}.paid_on`, `must not be before the account was opened (${a.openedOn}), got ${r.paidOn}`);
+  if (!isRevolving(a.productType) && r.installment > a.termMonths) {
+    throw invalid(`${field}.installment`, `must be at most the account's term of ${a.termMonths} months, got ${r.installment}`);
+  }
 }

@@ -1,4 +1,4 @@
-import { HolderStatus, type Purpose } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, holderStatusToJSON, type Purpose } from "../gen/creditmesh/v1/common.js";
 import type { CreditReport, HolderAnswer, HolderOutcome, Inquiry, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { compareStrings, mergeInquiries, mergeTradelines } from "./merge.js";
 import { scoreReport } from "./score.js";
@@ -59,6 +59,7 @@ export function assembleReport(input: AssembleInput): CreditReport {
   const summary = summarize(tradelines, allInquiries, input.asOf);
   const score = scoreReport({ tradelines, inquiries: allInquiries, summary, asOf: input.asOf });
 
+  const holders = holderOutcomes(input.holders, tradelines);
   return {
     reportId: input.reportId,
     subjectToken: input.subjectToken,
@@ -70,12 +71,35 @@ export function assembleReport(input: AssembleInput): CreditReport {
         : allInquiries.filter((q) => q.requesterInstitutionId === input.requesterInstitutionId),
     summary,
     score,
-    holders: holderOutcomes(input.holders, tradelines),
+    holders,
     requesterInstitutionId: input.requesterInstitutionId,
     purpose: input.purpose,
     generatedAt: input.generatedAt,
     ...checkName(input.holders, input.requestedNameTag),
+    complete: holders.every((h) => answeredInFull(h.status)),
+    institutionNames: namesFor(holders, tradelines, input.memberNames),
   };
+}
+
+/**
+ * Outcomes after which nothing of the subject is missing: the member answered
+ * (with data or without), or was not asked because its published filter rules
+ * the subject out (SKIPPED, matched by name so that this holds whichever
+ * version of the enum is compiled in).
+ */
+const COMPLETE_STATUSES: ReadonlySet<string> = new Set(["OK", "NO_DATA", "SKIPPED"]);
+
+export function answeredInFull(status: HolderStatus): boolean {
+  return COMPLETE_STATUSES.has(holderStatusToJSON(status));
+}
+
+function namesFor(holders: readonly HolderOutcome[], tradelines: readonly Tradeline[], memberNames: ReadonlyMap<string, string>): { [id: string]: string } {
+  const names: { [id: string]: string } = {};
+  for (const id of [...holders.map((h) => h.institutionId), ...tradelines.map((t) => t.institutionId)].sort(compareStrings)) {
+    const name = memberNames.get(id);
+    if (name) names[id] = name;
+  }
+  return names;
 }
 
 function holderOutcomes(holders: readonly HolderResult[], tradelines: readonly Tradeline[]): HolderOutcome[] {

@@ -4,10 +4,7 @@ import {
   HolderStatus,
   ProductType,
   Purpose,
-  accountStatusToJSON,
   holderStatusToJSON,
-  productTypeToJSON,
-  purposeToJSON,
 } from "../gen/creditmesh/v1/common.js";
 import { NameCheck, type CreditReport } from "../gen/creditmesh/v1/report.js";
 
@@ -47,10 +44,23 @@ const DISPUTE: Partial<Record<DisputeFlag, string>> = {
   [DisputeFlag.RESOLVED_DISAGREES]: "Dispute resolved, subject disagrees (XC)",
 };
 
-export const productLabel = (p: ProductType): string => PRODUCT[p] ?? productTypeToJSON(p);
-export const statusLabel = (s: AccountStatus): string => STATUS[s] ?? accountStatusToJSON(s);
-export const purposeLabel = (p: Purpose): string => PURPOSE[p] ?? purposeToJSON(p);
-export const holderStatusLabel = (s: HolderStatus): string => holderStatusToJSON(s);
+// Unset and unknown values read as words too: a report never shows a wire name such as ACCOUNT_STATUS_UNSPECIFIED.
+export const productLabel = (p: ProductType): string => PRODUCT[p] ?? "Other product";
+export const statusLabel = (s: AccountStatus): string => STATUS[s] ?? (s === AccountStatus.ACCOUNT_STATUS_UNSPECIFIED ? "None" : "Unknown status");
+export const purposeLabel = (p: Purpose): string => PURPOSE[p] ?? "Unknown purpose";
+
+/** By wire name, so that outcomes added to the enum later still read as words. */
+const HOLDER_STATUS: Readonly<Record<string, string>> = {
+  OK: "Answered",
+  NO_DATA: "Answered, no data",
+  DENIED: "Denied",
+  TIMEOUT: "Timed out",
+  UNREACHABLE: "Unreachable",
+  ERROR: "Error",
+  SKIPPED: "Not asked (holds nothing on this borrower)",
+  BUSY: "Busy",
+};
+export const holderStatusLabel = (s: HolderStatus): string => HOLDER_STATUS[holderStatusToJSON(s)] ?? "Unknown outcome";
 export const disputeLabel = (d: DisputeFlag): string | undefined => DISPUTE[d];
 
 export const HISTORY_CODE_TEXT: Readonly<Record<string, string>> = {

@@ -1,5 +1,5 @@
-import { HolderStatus } from "../gen/creditmesh/v1/common.js";
-import { NameCheck, type CreditReport, type HolderOutcome, type Inquiry, type Score, type Summary, type Tradeline } from "../gen/creditmesh/v1/report.js";
+import { NameCheck, type CreditReport, type Score, type Summary, type Tradeline } from "../gen/creditmesh/v1/report.js";
+import { answeredInFull } from "./assemble.js";
 import { commonCurrency, formatMinor } from "./amounts.js";
 import { addMonths } from "./dates.js";
 import {
@@ -14,6 +14,7 @@ import {
   scoreBand,
   statusLabel,
 } from "./labels.js";
+import { groupInquiries, incompleteNotice, institutionLabel, institutionName, maskId, plural, type RenderOptions } from "./render-model.js";
 import { SCORE_MAX, SCORE_MIN } from "./scorecard.js";
 import { delinquencyLevel, HISTORY_MONTHS } from "./status-rank.js";
 
@@ -22,8 +23,9 @@ import { delinquencyLevel, HISTORY_MONTHS } from "./status-rank.js";
  * security policy that forbids every fetch, so a saved report opened years
  * later shows exactly what it held and tells nobody it was opened.
  */
-export function renderHtml(report: CreditReport): string {
+export function renderHtml(report: CreditReport, opts: RenderOptions = {}): string {
   const currency = commonCurrency(report.tradelines.map((t) => t.currency));
+  const notice = incompleteNotice(report);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -36,27 +38,29 @@ export function renderHtml(report: CreditReport): string {
 </head>
 <body>
 <header>
-<h1>Credit report</h1>
+<h1>Credit report${opts.subject ? ` · <span class="borrower">${esc(opts.subject.name)}</span> <span class="masked-id">${esc(maskId(opts.subject.idNumber))}</span>` : ""}</h1>
 ${report.nameCheck === NameCheck.NAME_DIFFERS ? `<p class="name-differs" role="alert" data-name-check="differs"><strong>${esc(nameCheckLabel(report))}</strong></p>` : ""}
 <dl class="meta">
 ${dl([
-  ["Report", report.reportId],
+  ...(opts.subject ? ([["Borrower", `${opts.subject.name} · ${maskId(opts.subject.idNumber)} (as supplied by the requester)`]] as [string, string][]) : []),
   ["As of", report.asOf],
+  ["Requester", `${institutionLabel(report, report.requesterInstitutionId)} · ${purposeLabel(report.purpose)}`],
   ["Generated", formatTimestamp(report.generatedAt)],
-  ["Requester", `${report.requesterInstitutionId} · ${purposeLabel(report.purpose)}`],
+  ["Report", report.reportId],
   ["Subject token", report.subjectToken],
   ["Name", nameCheckLabel(report)],
 ])}
 </dl>
 </header>
 <main>
+${notice ? `<div class="incomplete" id="incomplete" role="alert"><strong>INCOMPLETE</strong> · ${esc(notice)}. The summary and score leave out whatever the missing institutions hold.</div>` : ""}
 <div class="top">
-${scoreSection(report.score)}
+${scoreSection(report.score, notice !== undefined)}
 ${summarySection(report.summary, currency)}
 </div>
 ${tradelinesSection(report)}
-${inquiriesSection(report.inquiries)}
-${holdersSection(report.holders)}
+${inquiriesSection(report)}
+${holdersSection(report)}
 </main>
 <footer>Amounts in minor units are shown in major units of their currency. Check this report's signatures offline with <code>creditmesh verify</code> and the network's membership manifest.</footer>
 </body>
@@ -64,7 +68,8 @@ ${holdersSection(report.holders)}
 `;
 }
 
-function scoreSection(score: Score | undefined): string {
+function scoreSection(score: Score | undefined, partial: boolean): string {
+  const caveat = partial ? `<p class="partial" data-partial="true">Computed on partial data: some institutions did not answer.</p>` : "";
   if (!score || !score.scorable) {
     const why = score ? score.unscorableReason : "No score in this report.";
     return `<section class="card score" id="score" aria-label="Score">
@@ -72,6 +77,7 @@ function scoreSection(score: Score | undefined): string {
 ${gauge(undefined)}
 <p class="score-value unscorable" data-scorable="false">Not scorable</p>
 <p class="unscorable-reason">${esc(why)}</p>
+${caveat}
 ${score ? `<p class="model">Model ${esc(score.modelVersion)}</p>` : ""}
 </section>`;
   }
@@ -83,6 +89,7 @@ ${score ? `<p class="model">Model ${esc(score.modelVersion)}</p>` : ""}
 ${gauge(score.value)}
 <p class="score-value" data-score="${score.value}">${score.value}</p>
 <p class="band">${esc(scoreBand(score.value))} · range ${SCORE_MIN}–${SCORE_MAX} · model ${esc(score.modelVersion)}</p>
+${caveat}
 ${reasons ? `<h3>What lowers this score most</h3>\n<ol class="reasons">\n${reasons}\n</ol>` : `<p class="reasons-none">No factor lowered this score.</p>`}
 </section>`;
 }
@@ -128,7 +135,7 @@ function summarySection(s: Summary | undefined, currency: string | undefined): s
     ["Total credit limit (open)", money(s.totalLimit), false],
     ["Revolving utilization", formatBasisPoints(s.utilizationBp), s.utilizationBp >= 5000],
     ["Total past due", money(s.totalPastDue), s.totalPastDue !== "0"],
-    ["Worst status, 24 months", statusLabel(s.worstStatus24m), delinquencyLevel(s.worstStatus24m) > 0],
+    ["Worst status, 24 months", s.accounts === 0 ? "None (no accounts)" : statusLabel(s.worstStatus24m), delinquencyLevel(s.worstStatus24m) > 0],
     ["Accounts past due now", String(s.delinquentAccounts), s.delinquentAccounts > 0],
     ["Institutions with accounts opened, 90 days", String(s.institutionsOpened90d), s.institutionsOpened90d >= 2],
     ["Accounts opened, 90 days", String(s.accountsOpened90d), s.accountsOpened90d >= 2],
@@ -146,7 +153,7 @@ ${rows.map(([k, v, bad]) => `<tr${flag(bad)}><th scope="row">${esc(k)}</th><td>$
 function tradelinesSection(report: CreditReport): string {
   const months = Array.from({ length: HISTORY_MONTHS }, (_, i) => safeMonth(report.asOf, -i));
   const body = report.tradelines.length
-    ? report.tradelines.map((tl) => tradelineBlock(tl, months)).join("\n")
+    ? report.tradelines.map((tl) => tradelineBlock(report, tl, months)).join("\n")
     : `<p>No tradelines.</p>`;
   const legend = ["0", "E", "1", "2", "3", "4", "5", "6", "B", "D"]
     .map((c) => `<span class="legend-item"><span class="ph ph-${c}">${c}</span> ${esc(HISTORY_CODE_TEXT[c])}</span>`)
@@ -166,7 +173,7 @@ function safeMonth(asOf: string, offset: number): string {
   }
 }
 
-function tradelineBlock(tl: Tradeline, months: readonly string[]): string {
+function tradelineBlock(report: CreditReport, tl: Tradeline, months: readonly string[]): string {
   const dispute = disputeLabel(tl.dispute);
   const cells = months
     .map((month, i) => {
@@ -178,8 +185,8 @@ function tradelineBlock(tl: Tradeline, months: readonly string[]): string {
     .join("");
   const head = months.map((m) => `<th scope="col">${esc(m.slice(2))}</th>`).join("");
   return `<article class="tradeline" data-institution="${esc(tl.institutionId)}" data-account-ref="${esc(tl.accountRef)}">
-<h3>${esc(tl.institutionId)} · ${esc(productLabel(tl.productType))} <span class="status status-${esc(String(tl.status))}">${esc(statusLabel(tl.status))}</span>${dispute ? ` <span class="dispute">${esc(dispute)}</span>` : ""}</h3>
-<p class="facts">Opened ${esc(tl.openedOn)}${tl.closedOn ? ` · closed ${esc(tl.closedOn)}` : ""} · balance ${esc(formatMinor(tl.balance, tl.currency))} · limit ${esc(formatMinor(tl.creditLimit, tl.currency))} · past due ${esc(formatMinor(tl.amountPastDue, tl.currency))}${tl.termMonths ? ` · term ${tl.termMonths} months` : ""} · reported ${esc(tl.reportedOn)}</p>
+<h3>${esc(institutionLabel(report, tl.institutionId))} · ${esc(productLabel(tl.productType))} <span class="status status-${esc(String(tl.status))}">${esc(statusLabel(tl.status))}</span>${dispute ? ` <span class="dispute">${esc(dispute)}</span>` : ""}</h3>
+<p class="facts">Opened ${esc(tl.openedOn)}${tl.closedOn ? ` · closed ${esc(tl.closedOn)}` : ""} · balance ${esc(formatMinor(tl.balance, tl.currency))} · limit ${esc(formatMinor(tl.creditLimit, tl.currency))} · past due ${esc(formatMinor(tl.amountPastDue, tl.currency))}${tl.termMonths ? ` · term ${plural(tl.termMonths, "month")}` : ""} · reported ${esc(tl.reportedOn)}</p>
 <p class="ref">Account ref <code>${esc(tl.accountRef)}</code></p>
 <div class="grid-wrap"><table class="grid" aria-label="Payment history">
 <thead><tr>${head}</tr></thead>
@@ -188,33 +195,33 @@ function tradelineBlock(tl: Tradeline, months: readonly string[]): string {
 </article>`;
 }
 
-function inquiriesSection(inquiries: readonly Inquiry[]): string {
-  const rows = inquiries
+function inquiriesSection(report: CreditReport): string {
+  const rows = groupInquiries(report)
     .map(
-      (q) =>
-        `<tr class="inquiry"><td>${esc(formatTimestamp(q.inquiredAt))}</td><td>${esc(q.requesterName || q.requesterInstitutionId)}</td><td><code>${esc(q.requesterInstitutionId)}</code></td><td>${esc(purposeLabel(q.purpose))}</td></tr>`,
+      (g) =>
+        `<tr class="inquiry" data-institution="${esc(g.institutionId)}" data-count="${g.count}"><td>${esc(g.name)}</td><td><code>${esc(g.institutionId.startsWith("anon:") ? "" : g.institutionId)}</code></td><td>${esc(purposeLabel(g.purpose))}</td><td class="num">${g.count}</td><td>${esc(formatTimestamp(g.latest))}</td></tr>`,
     )
     .join("\n");
   return `<section id="inquiries" aria-label="Inquiries">
 <h2>Inquiries</h2>
 ${
   rows
-    ? `<table class="list"><thead><tr><th>When</th><th>Institution</th><th>Member id</th><th>Purpose</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`
+    ? `<table class="list"><thead><tr><th>Institution</th><th>Member id</th><th>Purpose</th><th>Count</th><th>Latest</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`
     : "<p>No inquiries shown.</p>"
 }
 </section>`;
 }
 
-function holdersSection(holders: readonly HolderOutcome[]): string {
-  const rows = holders
+function holdersSection(report: CreditReport): string {
+  const rows = report.holders
     .map((h) => {
-      const ok = h.status === HolderStatus.OK || h.status === HolderStatus.NO_DATA;
-      return `<tr class="holder"><td><code>${esc(h.institutionId)}</code></td><td><span class="badge ${ok ? "badge-ok" : "badge-bad"}">${esc(holderStatusLabel(h.status))}</span></td><td class="num">${h.latencyMs} ms</td><td class="num">${h.tradelines}</td><td>${h.signature.length > 0 ? "signed" : "unsigned"}</td><td>${esc(h.reason)}</td></tr>`;
+      const ok = answeredInFull(h.status);
+      return `<tr class="holder" data-institution="${esc(h.institutionId)}"><td>${esc(institutionName(report, h.institutionId))}</td><td><code>${esc(h.institutionId)}</code></td><td><span class="badge ${ok ? "badge-ok" : "badge-bad"}">${esc(holderStatusLabel(h.status))}</span></td><td class="num">${h.latencyMs} ms</td><td class="num">${h.tradelines}</td><td>${h.signature.length > 0 ? "signed" : "unsigned"}</td><td>${esc(h.reason)}</td></tr>`;
     })
     .join("\n");
   return `<section id="holders" aria-label="Holders">
 <h2>Institutions asked</h2>
-<table class="list"><thead><tr><th>Institution</th><th>Outcome</th><th>Latency</th><th>Tradelines</th><th>Answer</th><th>Reason</th></tr></thead>
+<table class="list"><thead><tr><th>Institution</th><th>Member id</th><th>Outcome</th><th>Latency</th><th>Tradelines</th><th>Answer</th><th>Reason</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
@@ -235,6 +242,10 @@ body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto San
 header{background:#1d3557;color:#fff;padding:16px 28px}
 header h1{margin:0 0 8px;font-size:22px}
 .name-differs{margin:0 0 10px;padding:8px 12px;background:#b42318;color:#fff;border-radius:4px}
+.masked-id{font:600 18px ui-monospace,monospace;opacity:.9}
+.incomplete{background:#fff3cd;border:2px solid #e0a800;color:#533f03;border-radius:8px;padding:12px 16px;margin:0 0 18px;font-size:15px}
+.incomplete strong{color:#8a3b00;letter-spacing:.05em}
+.partial{color:#8a3b00;font-weight:600;margin:4px 0 8px}
 .meta{display:flex;flex-wrap:wrap;gap:6px 28px;margin:0}
 .meta div{min-width:0}
 .meta dt{font-size:11px;text-transform:uppercase;opacity:.75}

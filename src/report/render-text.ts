@@ -1,93 +1,117 @@
-import type { CreditReport, HolderOutcome, Inquiry, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
+import type { CreditReport, HolderOutcome, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { commonCurrency, formatMinor } from "./amounts.js";
-import {
-  disputeLabel,
-  formatBasisPoints,
-  formatTimestamp,
-  HISTORY_LEGEND,
-  holderStatusLabel,
-  nameCheckLabel,
-  productLabel,
-  purposeLabel,
-  scoreBand,
-  statusLabel,
-} from "./labels.js";
+import { disputeLabel, formatBasisPoints, formatTimestamp, HISTORY_LEGEND, holderStatusLabel, nameCheckLabel, productLabel, purposeLabel, scoreBand, statusLabel } from "./labels.js";
+import { groupInquiries, incompleteNotice, institutionLabel, institutionName, maskId, plural, type RenderOptions } from "./render-model.js";
+import { delinquencyLevel } from "./status-rank.js";
 
-/** A report for a terminal: plain text, fixed-width columns, no colour codes. */
-export function renderText(report: CreditReport): string {
+const ANSI = { red: "\x1b[31m", yellow: "\x1b[33m", green: "\x1b[32m", bold: "\x1b[1m", reset: "\x1b[0m" };
+
+/**
+ * A report for a terminal: plain text in fixed-width columns under 100
+ * characters; with `color`, delinquency in red and the incomplete banner in
+ * bold yellow.
+ */
+export function renderText(report: CreditReport, opts: RenderOptions = {}): string {
+  const paint = (style: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[style]}${s}${ANSI.reset}` : s);
   const currency = commonCurrency(report.tradelines.map((t) => t.currency));
+  const notice = incompleteNotice(report);
   const lines: string[] = [
     "CREDITMESH CREDIT REPORT",
+    ...(notice
+      ? [paint("yellow", paint("bold", `INCOMPLETE: ${notice}`)), "  The summary and score below leave out whatever the missing institutions hold.", ""]
+      : []),
     ...pairs([
+      ...(opts.subject ? ([["Borrower", `${opts.subject.name}  ${maskId(opts.subject.idNumber)}  (as supplied by the requester)`]] as [string, string][]) : []),
+      ["As of", report.asOf],
+      ["Requester", `${institutionLabel(report, report.requesterInstitutionId)}, ${purposeLabel(report.purpose)}`],
+      ["Generated", formatTimestamp(report.generatedAt)],
       ["Report", report.reportId],
       ["Subject token", report.subjectToken],
-      ["As of", report.asOf],
-      ["Generated", formatTimestamp(report.generatedAt)],
-      ["Requester", `${report.requesterInstitutionId} (${purposeLabel(report.purpose)})`],
       ["Name", nameCheckLabel(report)],
     ]),
     "",
-    ...scoreSection(report),
+    ...scoreSection(report, notice !== undefined),
     "",
     "SUMMARY",
-    ...(report.summary ? summaryLines(report.summary, currency) : ["  (no summary)"]),
+    ...(report.summary ? summaryLines(report.summary, currency, paint) : ["  (no summary)"]),
     "",
-    `TRADELINES (${report.tradelines.length}; history ${HISTORY_LEGEND})`,
-    ...(report.tradelines.length ? report.tradelines.flatMap(tradelineLines) : ["  (none)"]),
+    `TRADELINES (${report.tradelines.length})`,
+    `  history: ${HISTORY_LEGEND}`,
+    ...(report.tradelines.length ? report.tradelines.flatMap((tl) => tradelineLines(report, tl, paint)) : ["  (none)"]),
     "",
     `INQUIRIES (${report.inquiries.length})`,
-    ...(report.inquiries.length ? report.inquiries.map(inquiryLine) : ["  (none)"]),
+    ...inquiryLines(report),
     "",
-    "HOLDERS",
-    ...table(report.holders.map(holderRow)),
+    "INSTITUTIONS ASKED",
+    ...table(["Institution", "Outcome", "Time", "Accounts", "Answer", "Reason"], report.holders.map((h) => holderRow(report, h))),
   ];
   return `${lines.join("\n")}\n`;
 }
 
-function scoreSection(report: CreditReport): string[] {
+type Paint = (style: keyof typeof ANSI, s: string) => string;
+
+function scoreSection(report: CreditReport, partial: boolean): string[] {
   const score = report.score;
+  const caveat = partial ? ["  computed on partial data: some institutions did not answer"] : [];
   if (!score) return ["SCORE  (none)"];
-  if (!score.scorable) return [`SCORE  not scorable (model ${score.modelVersion})`, `  ${score.unscorableReason}`];
+  if (!score.scorable) return [`SCORE  not scorable (model ${score.modelVersion})`, `  ${score.unscorableReason}`, ...caveat];
   return [
-    `SCORE  ${score.value} / 850  ${scoreBand(score.value)}  (model ${score.modelVersion})`,
+    `SCORE  ${score.value} / 850  ${scoreBand(score.value)}${partial ? "  (PARTIAL DATA)" : ""}  (model ${score.modelVersion})`,
+    ...caveat,
     ...score.reasons.map((r) => `  ${r.code}  ${r.text}`),
   ];
 }
 
-function summaryLines(s: Summary, currency: string | undefined): string[] {
+function summaryLines(s: Summary, currency: string | undefined, paint: Paint): string[] {
   const money = (v: string) => (currency ? formatMinor(v, currency) : `${v} (minor units, mixed currencies)`);
+  const bad = (cond: boolean, v: string) => (cond ? paint("red", v) : v);
   return pairs([
-    ["Accounts", `${s.accounts} (${s.openAccounts} open) at ${s.institutions} institution(s)`],
+    ["Accounts", `${s.accounts} (${s.openAccounts} open) at ${plural(s.institutions, "institution")}`],
     ["Total balance", money(s.totalBalance)],
     ["Total credit limit (open)", money(s.totalLimit)],
     ["Revolving utilization", formatBasisPoints(s.utilizationBp)],
-    ["Total past due", money(s.totalPastDue)],
-    ["Worst status, 24 months", statusLabel(s.worstStatus24m)],
-    ["Accounts past due now", String(s.delinquentAccounts)],
-    ["Opened in last 90 days", `${s.accountsOpened90d} account(s) at ${s.institutionsOpened90d} institution(s)`],
-    ["Inquiries in last 30 days", `${s.inquiries30d} from ${s.inquiringInstitutions30d} institution(s)`],
+    ["Total past due", bad(s.totalPastDue !== "0", money(s.totalPastDue))],
+    ["Worst status, 24 months", bad(delinquencyLevel(s.worstStatus24m) > 0, s.accounts === 0 ? "None (no accounts)" : statusLabel(s.worstStatus24m))],
+    ["Accounts past due now", bad(s.delinquentAccounts > 0, String(s.delinquentAccounts))],
+    ["Opened in last 90 days", `${plural(s.accountsOpened90d, "account")} at ${plural(s.institutionsOpened90d, "institution")}`],
+    ["Inquiries in last 30 days", `${s.inquiries30d} from ${plural(s.inquiringInstitutions30d, "institution")}`],
   ]);
 }
 
-function tradelineLines(tl: Tradeline): string[] {
+function tradelineLines(report: CreditReport, tl: Tradeline, paint: Paint): string[] {
   const dispute = disputeLabel(tl.dispute);
   const closed = tl.closedOn ? `  closed ${tl.closedOn}` : "";
+  const term = tl.termMonths ? `  term ${plural(tl.termMonths, "month")}` : "";
+  const status = delinquencyLevel(tl.status) > 0 ? paint("red", statusLabel(tl.status)) : statusLabel(tl.status);
+  const history = [...tl.paymentHistory].map((c) => (/[1-6]/.test(c) ? paint("red", c) : c)).join("");
   return [
-    `  ${tl.institutionId}  ${productLabel(tl.productType)}  opened ${tl.openedOn}${closed}  ${statusLabel(tl.status)}`,
+    `  ${institutionLabel(report, tl.institutionId)}  ${productLabel(tl.productType)}  ${status}`,
+    `    opened ${tl.openedOn}${closed}${term}  reported ${tl.reportedOn}`,
     `    balance ${formatMinor(tl.balance, tl.currency)}  limit ${formatMinor(tl.creditLimit, tl.currency)}  past due ${formatMinor(tl.amountPastDue, tl.currency)}`,
-    `    history ${tl.paymentHistory}  reported ${tl.reportedOn}${dispute ? `  ${dispute}` : ""}`,
+    `    history ${history}${dispute ? `  ${dispute}` : ""}`,
     `    ref ${tl.accountRef}`,
   ];
 }
 
-function inquiryLine(q: Inquiry): string {
-  const who = q.requesterName ? `${q.requesterName} (${q.requesterInstitutionId})` : q.requesterInstitutionId;
-  return `  ${formatTimestamp(q.inquiredAt)}  ${who}  ${purposeLabel(q.purpose)}`;
+function inquiryLines(report: CreditReport): string[] {
+  const groups = groupInquiries(report);
+  if (groups.length === 0) return ["  (none)"];
+  return table(
+    ["Institution", "Purpose", "Count", "Latest"],
+    groups.map((g) => [g.name === g.institutionId || g.institutionId.startsWith("anon:") ? g.name : `${g.name} (${g.institutionId})`, purposeLabel(g.purpose), String(g.count), formatTimestamp(g.latest)]),
+  );
 }
 
-function holderRow(h: HolderOutcome): string[] {
-  const signed = h.signature.length > 0 ? "signed" : "unsigned";
-  return [h.institutionId, holderStatusLabel(h.status), `${h.latencyMs} ms`, `${h.tradelines} tradeline(s)`, signed, h.reason];
+function holderRow(report: CreditReport, h: HolderOutcome): string[] {
+  const name = institutionName(report, h.institutionId);
+  return [
+    name === h.institutionId ? name : `${name} (${h.institutionId})`,
+    holderStatusLabel(h.status),
+    `${h.latencyMs} ms`,
+    String(h.tradelines),
+    h.signature.length > 0 ? "signed" : "unsigned",
+    h.reason,
+  ];
 }
 
 function pairs(rows: [string, string][]): string[] {
@@ -95,8 +119,10 @@ function pairs(rows: [string, string][]): string[] {
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
 }
 
-function table(rows: string[][]): string[] {
+/** Columns padded to their widest cell (counted in characters, so CJK names stay aligned enough). */
+function table(header: string[], rows: string[][]): string[] {
   if (rows.length === 0) return ["  (none)"];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i])).join("  ")}`.trimEnd());
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? "")].length)));
+  return all.map((r) => `  ${r.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join("  ")}`.trimEnd());
 }

@@ -37,11 +37,18 @@ describe("API key revocation on a running node", () => {
     const status = () => client.unary("getNodeStatus", {}, 5_000);
     expect((await status()).institutionId).toBe("revoke-bank");
 
-    const listed = await cli(["apikey", "list", "--config", configFile]);
+    const listed = await cli(["apikey", "list", "--config", configFile, "--format", "json"]);
     const keys = listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; roles: string[]; local?: boolean });
     expect(keys).toContainEqual(expect.objectContaining({ id, roles: ["LENDER"] }));
     const local = keys.find((k) => k.local)!;
     expect(listed.stdout).not.toContain("cmk_");
+    // The default is a table, like the other lists.
+    const table = await cli(["apikey", "list", "--config", configFile]);
+    expect(table.code, table.stderr).toBe(0);
+    const tableRows = table.stdout.trim().split("\n");
+    expect(tableRows[0]).toMatch(/^KEY ID\s+ROLES\s+CREATED \(UTC\)\s+EXPIRES \(UTC\)\s+NOTE$/);
+    expect(tableRows.find((r) => r.includes("this node's local key"))).toBeDefined();
+    expect(table.stdout).not.toContain("cmk_");
 
     const refused = await cli(["apikey", "revoke", local.id, "--config", configFile]);
     expect(refused.code).not.toBe(0);
@@ -79,7 +86,7 @@ describe("API key revocation on a running node", () => {
     const expiring = new TestClient(node.address, shortLived.stdout.trim());
     const expiringId = /^cmk_([0-9a-f]{8})_/.exec(shortLived.stdout.trim())![1]!;
     const listEntry = async () => {
-      const listed = await cli(["apikey", "list", "--config", configFile]);
+      const listed = await cli(["apikey", "list", "--config", configFile, "--format", "json"]);
       return listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string; createdAt: string; expiresAt?: string; expired?: boolean }).find((k) => k.id === expiringId)!;
     };
     try {

@@ -37,6 +37,16 @@ describe("consents from the CLI", () => {
       return Consent.fromJSON(JSON.parse(r.stdout));
     };
     const origination = await grant("LOAN_ORIGINATION");
+    // --valid-days counts from now, as its help says, even for an authorization signed earlier.
+    const before = Date.now();
+    const other = ["--id-number", residentId("19770707", 3), "--name", "孙悟", "--config", configFile];
+    const backdated = await cli(["consent", "grant", ...other, "--purpose", "POST_LOAN_MANAGEMENT", "--evidence-ref", "sha256:old-form", "--valid-days", "10", "--valid-from", new Date(before - 20 * 86_400_000).toISOString()]);
+    expect(backdated.code, backdated.stderr).toBe(0);
+    const b = Consent.fromJSON(JSON.parse(backdated.stdout));
+    expect(b.status).toBe(ConsentStatus.ACTIVE);
+    expect(b.validUntil!.getTime()).toBeGreaterThanOrEqual(before + 10 * 86_400_000);
+    expect(b.validUntil!.getTime()).toBeLessThanOrEqual(Date.now() + 10 * 86_400_000);
+
     const review = await grant("CREDIT_LIMIT_REVIEW");
 
     const revoked = await cli(["consent", "revoke", origination.consentId, "--config", configFile]);
@@ -45,11 +55,12 @@ describe("consents from the CLI", () => {
     const text = await cli(["consent", "list", ...who]);
     expect(text.code, text.stderr).toBe(0);
     const rows = text.stdout.trim().split("\n");
-    expect(rows[0]).toMatch(/^CONSENT_ID\s+STATUS\s+PURPOSE/);
-    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 3))).toEqual([
-      [review.consentId, "ACTIVE", "CREDIT_LIMIT_REVIEW"],
-      [origination.consentId, "REVOKED", "LOAN_ORIGINATION"],
+    expect(rows[0]).toMatch(/^CONSENT\s+STATUS\s+PURPOSE/);
+    expect(rows.slice(1).map((r) => r.split(/\s{2,}/).slice(0, 3))).toEqual([
+      [review.consentId, "ACTIVE", "Credit limit review"],
+      [origination.consentId, expect.stringMatching(/^REVOKED \d{4}-\d{2}-\d{2}$/), "Loan origination"],
     ]);
+    expect(Math.max(...rows.map((r) => [...r].length))).toBeLessThan(120);
 
     const json = await cli(["consent", "list", ...who, "--format", "json"]);
     expect(json.code, json.stderr).toBe(0);

@@ -202,7 +202,7 @@ describe("data protection at rest (in-process node, LevelDB files read back as b
     const run = await cli(["keys", "rotate", "--addr", n.node!.grpcAddress, "--api-key", n.node!.localApiKey]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ keyId: "k3", resealed: String(people.length), retiredKeyIds: ["k2"] });
+    expect(JSON.parse(run.stdout)).toEqual({ keyId: "k3", resealed: people.length, retiredKeyIds: ["k2"] });
     expect((await report(client, asked[0]!.subject, consents[0]!)).tradelines).toHaveLength(1);
     await n.stop();
 
@@ -257,7 +257,7 @@ describe("data protection at rest (in-process node, LevelDB files read back as b
     ]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ subjectToken: token, accounts: 2, repayments: 4, inquiries: 1, consents: 1 });
+    expect(JSON.parse(run.stdout)).toEqual({ subjectToken: token, accounts: 2, repayments: 4, inquiries: 1, consents: 1, disputes: 0 });
     expect(await n.client!.unary("getNodeStatus", {})).toMatchObject({ accounts: "2", subjects: "2" });
     // The purged subject's consent went with it.
     await expect(report(n.client!, target.subject, consentId)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });

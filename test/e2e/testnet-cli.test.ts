@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { HolderStatus } from "../../src/gen/creditmesh/v1/common.js";
 import { readManifestFile, verifyManifest } from "../../src/identity/manifest.js";
 import { NodeKey } from "../../src/identity/node-key.js";
 import { isAlive, stopProcesses } from "../../src/testnet/processes.js";
 import { TestClient } from "../helpers/grpc-client.js";
-import { runCli } from "../helpers/node-process.js";
+import { cli, runCli } from "../helpers/node-process.js";
 import { tempDir } from "../helpers/temp.js";
 
 interface Contract {
@@ -76,11 +75,12 @@ function childrenOf(ppid: number): number[] {
 /** The HOLDERS table of a rendered report: institution id → status. */
 function holdersTable(stdout: string): Record<string, string> {
   const lines = stdout.split("\n");
-  const start = lines.indexOf("HOLDERS");
+  const start = lines.indexOf("INSTITUTIONS ASKED");
   expect(start, stdout).toBeGreaterThan(-1);
   const rows: Record<string, string> = {};
-  for (const line of lines.slice(start + 1)) {
-    const m = /^ {2}(\S+)\s+([A-Z_]+)\s+\d+ ms\s/.exec(line);
+  // Past the column headings: "  Name (id)  Outcome  N ms ..."
+  for (const line of lines.slice(start + 2)) {
+    const m = /^ {2}.*?\(([a-z0-9-]+)\)\s+([A-Z][a-z]+(?:, no data)?)\s+\d+ ms\s/.exec(line);
     if (!m) break;
     rows[m[1]!] = m[2]!;
   }
@@ -125,12 +125,24 @@ describe("creditmesh testnet up / down (CLI)", () => {
     const ids = c.nodes.map((n) => n.institution_id);
     expect(new Set(ids).size).toBe(3);
 
-    expect(holdersTable(up.stdout)).toEqual(Object.fromEntries(ids.map((id) => [id, HolderStatus[HolderStatus.OK]])));
+    expect(holdersTable(up.stdout)).toEqual(Object.fromEntries(ids.map((id) => [id, "Answered"])));
     expect(up.stdout).toContain("3/3 holders answered.");
+
+    // The operator key `verify` needs is printed, and each "query more" command runs as printed, at its node.
+    const printedKey = /Operator public key.*:\n {2}([0-9a-f]{64})$/m.exec(up.stdout)?.[1];
+    const queries = up.stdout.split("\n").filter((l) => l.startsWith("  npx creditmesh report "));
+    expect(queries.map((l) => /--addr (\S+)/.exec(l)?.[1]).sort()).toEqual(c.nodes.map((n) => n.grpc_addr).sort());
+    for (const line of queries) {
+      const args = [...line.trim().matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(2);
+      const res = await cli(args);
+      expect(res.code, `${line}\n${res.stderr}`).toBe(0);
+      expect(res.stdout).toContain("SCORE");
+    }
 
     // The manifest is the operator-signed one listing exactly these institutions.
     const operator = NodeKey.fromSeed(Buffer.from(readFileSync(path.join(dir, "operator.key"), "utf8").trim(), "hex"));
     const manifest = verifyManifest(await readManifestFile(c.manifest), operator.publicKey);
+    expect(printedKey).toBe(Buffer.from(operator.publicKey).toString("hex"));
     expect(manifest.members.map((m) => m.institutionId).sort()).toEqual([...ids].sort());
 
     // Each api_key works on its node's gRPC address, and each node sees all three members connected.

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { DEFAULT_CONFIG_FILE, databasePath, loadConfig, secretsPath } from "../../config/load.js";
 import { addApiKey, API_ROLES, apiKeyId, loadOrCreateSecrets, readSecrets, revokeApiKey, type ApiRole } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
+import { renderTable } from "../table.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -33,14 +34,31 @@ export function registerApiKey(program: Command): void {
     .command("list")
     .description("list the node's API keys: id, roles, creation and expiry times (never the keys themselves)")
     .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
-    .action((opts: { config: string }) => {
+    .option("--format <format>", "text (a table) or json (one object per line)", "text")
+    .action((opts: { config: string; format: string }) => {
+      const format = opts.format.toLowerCase();
+      if (format !== "text" && format !== "json") throw invalid("format", `must be text or json, got ${opts.format}`);
       const secrets = readSecrets(secretsPath(loadConfig(opts.config)));
       const local = apiKeyId(secrets.localApiKey);
       const now = Date.now();
-      for (const k of secrets.apiKeys) {
-        const expiry = k.expiresAt ? { expiresAt: k.expiresAt, ...(Date.parse(k.expiresAt) <= now ? { expired: true } : {}) } : {};
-        process.stdout.write(JSON.stringify({ id: k.id, roles: k.roles, createdAt: k.createdAt, ...expiry, ...(k.id === local ? { local: true } : {}) }) + "\n");
+      const keys = secrets.apiKeys.map((k) => ({
+        id: k.id,
+        roles: k.roles,
+        createdAt: k.createdAt,
+        ...(k.expiresAt ? { expiresAt: k.expiresAt, ...(Date.parse(k.expiresAt) <= now ? { expired: true } : {}) } : {}),
+        ...(k.id === local ? { local: true } : {}),
+      }));
+      if (format === "json") {
+        for (const k of keys) process.stdout.write(JSON.stringify(k) + "\n");
+        return;
       }
+      const minute = (iso: string | undefined) => (iso ? new Date(iso).toISOString().slice(0, 16).replace("T", " ") : "");
+      process.stdout.write(
+        renderTable(
+          ["KEY ID", "ROLES", "CREATED (UTC)", "EXPIRES (UTC)", "NOTE"],
+          keys.map((k) => [k.id, k.roles.join(","), minute(k.createdAt), k.expiresAt ? minute(k.expiresAt) : "never", [k.local ? "this node's local key" : "", k.expired ? "EXPIRED" : ""].filter(Boolean).join(", ")]),
+        ),
+      );
     });
   apikey
     .command("revoke")

@@ -139,20 +139,20 @@ function readCorrected(file: string): AccountRecord {
   return built.record.kind.value;
 }
 
-/** One line per dispute; open ones show how long the institution has left to answer. */
+/** One line per dispute, about 130 columns; open ones show how long the institution has left to answer. The rest is in --format json. */
 export function renderDisputes(disputes: readonly Dispute[], now: Date): string {
   if (disputes.length === 0) return "no disputes\n";
+  const minute = (d: Date | undefined) => (d ? d.toISOString().slice(0, 16).replace("T", " ") : "");
   const rows = disputes.map((d) => [
     d.disputeId,
     disputeStatusToJSON(d.status),
     d.status === DisputeStatus.OPEN ? deadline(d.respondBy, now) : disputeOutcomeToJSON(d.outcome),
-    d.accountRef,
+    `${d.accountRef.slice(0, 12)}…`,
     d.filedViaInstitutionId,
-    d.filedAt?.toISOString() ?? "",
-    d.respondBy?.toISOString() ?? "",
-    d.reason.replace(/\s+/g, " ").slice(0, 60),
+    minute(d.respondBy),
+    d.reason.replace(/\s+/g, " ").slice(0, 30),
   ]);
-  return renderTable(["DISPUTE_ID", "STATUS", "DEADLINE/OUTCOME", "ACCOUNT_REF", "FILED_VIA", "FILED_AT", "RESPOND_BY", "REASON"], rows);
+  return renderTable(["DISPUTE", "STATUS", "DEADLINE/OUTCOME", "ACCOUNT_REF", "FILED_VIA", "RESPOND_BY (UTC)", "REASON"], rows);
 }
 
 function deadline(respondBy: Date | undefined, now: Date): string {

@@ -1,13 +1,15 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
+import { status as Status } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
-import { invalid } from "../../errors.js";
+import { CreditMeshError, invalid } from "../../errors.js";
 import type { Record as WireRecord } from "../../gen/creditmesh/v1/records.js";
 import type { SubmitRecordsResponse } from "../../gen/creditmesh/v1/node.js";
 import { connect } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
-import { readRecordFile } from "../record-file.js";
+import { checkFileDecodes, FILE_ENCODINGS, fileEncodingOf, type FileEncoding } from "../record-file-decode.js";
+import { readRecordFile, recordFileFormat } from "../record-file.js";
 
 /** Batches sent but not yet acknowledged; bounds memory whatever the file size. */
 const MAX_UNACKED_BATCHES = 8;
@@ -52,17 +54,33 @@ export function registerIngest(program: Command): void {
       .argument("<file>", "records file (.csv, .jsonl); format in docs/record-format.md"),
   )
     .option("-b, --batch-size <n>", "records per batch", "1000")
+    .option("--encoding <encoding>", `the file's character encoding: ${FILE_ENCODINGS.join(", ")} (UTF-8 is checked strictly)`, "utf-8")
     .option("--resume", "continue after the last acknowledged batch of an earlier run of this file")
     .option("--quiet", "no progress bar")
-    .action(async (file: string, opts: ClientFlags & { batchSize: string; resume?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, opts: ClientFlags & { batchSize: string; encoding: string; resume?: boolean; quiet?: boolean }) => {
       const batchSize = Number(opts.batchSize);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw invalid("batch_size", "an integer from 1 to 100000");
+      const encoding = fileEncodingOf(opts.encoding);
+      if (!existsSync(file)) throw invalid("file", `${file} does not exist`);
       const st = statSync(file);
       const checkpoint = opts.resume ? readCheckpoint(file) : undefined;
       const startLine = checkpoint ? checkpoint.ackedThroughLine + 1 : 1;
-      const result = await ingestFile(file, { ...opts, batchSize, startLine, progress: !opts.quiet && process.stderr.isTTY }, (line) =>
-        writeCheckpoint(file, { file, size: st.size, mtimeMs: st.mtimeMs, ackedThroughLine: line }),
-      );
+      // Every byte is checked before the first record is sent: a bad one near the end must not leave half the file stored.
+      await checkFileDecodes(file, encoding);
+      let ackedThrough = checkpoint?.ackedThroughLine ?? 0;
+      let result: IngestResult;
+      try {
+        result = await ingestFile(file, { ...opts, encoding, batchSize, startLine, progress: !opts.quiet && process.stderr.isTTY }, (line) => {
+          ackedThrough = line;
+          writeCheckpoint(file, { file, size: st.size, mtimeMs: st.mtimeMs, ackedThroughLine: line });
+        });
+      } catch (err) {
+        if (!(err instanceof NodeLost)) throw err;
+        const done = ackedThrough > 0 ? `every record through line ${ackedThrough} is acknowledged` : "no record was acknowledged";
+        throw new CreditMeshError("UNAVAILABLE", `lost the node at ${err.address} (${err.why}); ${done}. Once it is back, run: ${resumeCommand()}`, {
+          cause: err.cause,
+        });
+      }
       if (checkpoint) process.stdout.write(`resumed after line ${checkpoint.ackedThroughLine}\n`);
       process.stdout.write(`accepted ${result.accepted}, rejected ${result.rejected} (${Math.round(result.recordsPerSec)} records/s)\n`);
       for (const r of result.firstRejections) process.stdout.write(`  line ${r.line}: ${r.field}: ${r.reason}\n`);
@@ -74,6 +92,27 @@ export function registerIngest(program: Command): void {
     });
 }
 
+/** This very command line with `--resume`, quoted for a POSIX shell, so that it can be pasted as printed. */
+export function resumeCommand(argv: readonly string[] = process.argv.slice(2)): string {
+  const args = argv.includes("--resume") ? [...argv] : [...argv, "--resume"];
+  return ["creditmesh", ...args].map(shellQuote).join(" ");
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The stream to the node failed: the node died, restarted or went away. */
+class NodeLost extends Error {
+  constructor(
+    readonly address: string,
+    readonly why: string,
+    cause: unknown,
+  ) {
+    super(`lost the node at ${address}: ${why}`, { cause });
+  }
+}
+
 export interface IngestResult {
   accepted: number;
   rejected: number;
@@ -81,69 +120,100 @@ export interface IngestResult {
   recordsPerSec: number;
 }
 
+/** Accounts the node rejected, remembered so that their repayments can say why; bounded for huge files. */
+const MAX_REMEMBERED_REJECTED_ACCOUNTS = 100_000;
+const NOT_FURNISHED = /^no account with this account_id has been furnished/;
+
+function accountIdOf(record: WireRecord): string {
+  return record.kind?.value.accountId ?? "";
+}
+
 /**
  * Streams a file as batches over SubmitRecords, keeping at most
  * MAX_UNACKED_BATCHES in flight; `onAck(line)` is told the last line covered
  * by each acknowledgement, in order, so a later run can resume after it.
+ * Throws NodeLost as soon as the stream fails, whatever it was waiting for.
  */
 export async function ingestFile(
   file: string,
-  opts: ClientFlags & { batchSize: number; startLine: number; progress: boolean },
+  opts: ClientFlags & { batchSize: number; startLine: number; progress: boolean; encoding?: FileEncoding },
   onAck: (throughLine: number) => void,
 ): Promise<IngestResult> {
   const conn = connect(opts);
-  const stream = conn.client.submitRecords(conn.metadata);
-  const pending: { lines: number[]; lastLine: number }[] = [];
+  let stream: ReturnType<typeof conn.client.submitRecords> | undefined;
+  const pending: { lines: number[]; accountIds: string[]; kinds: string[]; lastLine: number }[] = [];
+  const rejectedAccounts = new Map<string, number>();
   const result: IngestResult = { accepted: 0, rejected: 0, firstRejections: [], recordsPerSec: 0 };
   const total = opts.progress ? countHint(file) : 0;
   const bar = opts.progress ? new SingleBar({ format: "{bar} {value}/{total} records | {speed} records/s", hideCursor: true }) : undefined;
   bar?.start(total, 0, { speed: 0 });
   const started = performance.now();
   let done = 0;
-  let waiter: (() => void) | undefined;
+  let failed: Error | undefined;
+  let completed = false;
+  let wake: (() => void) | undefined;
+  let acked: Promise<void> = Promise.resolve();
 
-  const acked = new Promise<void>((resolve, reject) => {
-    stream.on("data", (res: SubmitRecordsResponse) => {
-      const batch = pending.shift();
-      if (!batch) return reject(new Error("the node acknowledged a batch that was not sent"));
-      result.accepted += res.accepted;
-      result.rejected += res.rejected.length;
-      for (const r of res.rejected) {
-        if (result.firstRejections.length < SHOWN_REJECTIONS) {
-          result.firstRejections.push({ line: batch.lines[r.index] ?? batch.lastLine, field: r.field, reason: r.reason });
+  const reject = (line: number, field: string, reason: string) => {
+    result.rejected++;
+    if (result.firstRejections.length < SHOWN_REJECTIONS) result.firstRejections.push({ line, field, reason });
+  };
+
+  const open = () => {
+    const s = conn.client.submitRecords(conn.metadata);
+    acked = new Promise<void>((resolve, rejectAcks) => {
+      s.on("data", (res: SubmitRecordsResponse) => {
+        const batch = pending.shift();
+        if (!batch) return rejectAcks(new Error("the node acknowledged a batch that was not sent"));
+        result.accepted += res.accepted;
+        for (const r of res.rejected) {
+          const line = batch.lines[r.index] ?? batch.lastLine;
+          const accountId = batch.accountIds[r.index] ?? "";
+          if (batch.kinds[r.index] === "account" && rejectedAccounts.size < MAX_REMEMBERED_REJECTED_ACCOUNTS) rejectedAccounts.set(accountId, line);
+          const cause = rejectedAccounts.get(accountId);
+          const reason = cause !== undefined && r.field.endsWith(".account_id") && NOT_FURNISHED.test(r.reason) ? `account ${accountId} was rejected on line ${cause}` : r.reason;
+          reject(line, r.field, reason);
         }
-      }
-      done += batch.lines.length;
-      onAck(batch.lastLine);
-      bar?.update(done, { speed: Math.round(done / ((performance.now() - started) / 1000)) });
-      waiter?.();
+        done += batch.lines.length;
+        onAck(batch.lastLine);
+        bar?.update(done, { speed: Math.round(done / ((performance.now() - started) / 1000)) });
+        wake?.();
+      });
+      s.on("error", (err: Error & { code?: number; details?: string }) => {
+        // A node that was never reached is explained as such by the caller; one lost mid-file leaves a resume point.
+        const neverReached = done === 0 && /ECONNREFUSED|No connection established/.test(err.details ?? "");
+        failed ??= err.code === Status.UNAVAILABLE && !neverReached ? new NodeLost(conn.address, err.details || err.message, err) : err;
+        rejectAcks(failed);
+        wake?.();
+      });
+      s.on("end", resolve);
     });
-    stream.on("error", reject);
-    stream.on("end", resolve);
-  });
-  acked.catch(() => waiter?.());
+    acked.catch(() => undefined);
+    return s;
+  };
 
   const send = async (records: WireRecord[], lines: number[], lastLine: number) => {
-    while (pending.length >= MAX_UNACKED_BATCHES) {
-      await new Promise<void>((resolve) => (waiter = resolve));
-      waiter = undefined;
-    }
-    pending.push({ lines, lastLine });
-    if (!stream.write({ records })) await once(stream, "drain");
+    stream ??= open();
+    while (pending.length >= MAX_UNACKED_BATCHES && !failed) await new Promise<void>((resolve) => (wake = resolve));
+    if (failed) throw failed;
+    pending.push({ lines, accountIds: records.map(accountIdOf), kinds: records.map((r) => r.kind?.$case ?? ""), lastLine });
+    if (!stream.write({ records })) await Promise.race([once(stream, "drain"), acked]);
   };
 
   try {
     let records: WireRecord[] = [];
     let lines: number[] = [];
     let lastLine = opts.startLine - 1;
-    for await (const item of readRecordFile(file, { startLine: opts.startLine })) {
+    for await (const item of readRecordFile(file, { startLine: opts.startLine, encoding: opts.encoding })) {
+      if (failed) throw failed;
+      if (item.error?.field === "header" || item.error?.field === "file") {
+        // Nothing after a bad header can be read right; what was sent before it stays acknowledged.
+        throw new CreditMeshError("VALIDATION_FAILED", `line ${item.line}: ${item.error.field}: ${item.error.reason}`, { field: item.error.field });
+      }
       lastLine = item.line;
       if (item.error || !item.record) {
         // A line the file format cannot express as a record is reported like a server rejection.
-        result.rejected++;
-        if (result.firstRejections.length < SHOWN_REJECTIONS) {
-          result.firstRejections.push({ line: item.line, field: item.error?.field ?? "line", reason: item.error?.reason ?? "unreadable" });
-        }
+        reject(item.line, item.error?.field ?? "line", item.error?.reason ?? "unreadable");
         continue;
       }
       records.push(item.record);
@@ -155,18 +225,26 @@ export async function ingestFile(
       }
     }
     if (records.length) await send(records, lines, lastLine);
-    stream.end();
-    await acked;
+    if (stream) {
+      stream.end();
+      await acked;
+    }
+    completed = true;
+  } catch (err) {
+    // Whichever wait noticed first, the stream's own failure is the one to report.
+    throw failed ?? err;
   } finally {
     bar?.stop();
+    if (!completed) stream?.cancel();
     conn.close();
   }
   result.recordsPerSec = done / Math.max(1e-3, (performance.now() - started) / 1000);
   return result;
 }
 
-/** Lines in the file, for the progress bar (a CSV header makes it one too many; close enough). */
+/** Records in the file, for the progress bar: its lines, less a CSV header. */
 function countHint(file: string): number {
   const size = statSync(file).size;
-  return size < 64 * 1024 * 1024 ? readFileSync(file).reduce((n, b) => (b === 10 ? n + 1 : n), 0) : Math.round(size / 120);
+  const lines = size < 64 * 1024 * 1024 ? readFileSync(file).reduce((n, b) => (b === 10 ? n + 1 : n), 0) : Math.round(size / 120);
+  return Math.max(0, lines - (recordFileFormat(file) === "csv" ? 1 : 0));
 }

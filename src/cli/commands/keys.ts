@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { invalid } from "../../errors.js";
 import { RotateDataKeyResponse } from "../../gen/creditmesh/v1/node.js";
 import { call, connect } from "../client.js";
+import { printJson } from "../print-json.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
 
 export function registerKeys(program: Command): void {
@@ -21,7 +22,7 @@ export function registerKeys(program: Command): void {
       const conn = connect(opts);
       try {
         const rotated = await call(conn, conn.client.rotateDataKey, {}, timeoutMs);
-        process.stdout.write(JSON.stringify(RotateDataKeyResponse.toJSON(rotated), null, 2) + "\n");
+        process.stdout.write(printJson(RotateDataKeyResponse, "creditmesh.v1.RotateDataKeyResponse", rotated));
       } finally {
         conn.close();
       }

@@ -5,6 +5,7 @@ import { CreditReport } from "../../gen/creditmesh/v1/report.js";
 import { renderHtml } from "../../report/render-html.js";
 import { renderText } from "../../report/render-text.js";
 import { call, connect } from "../client.js";
+import { printJson } from "../print-json.js";
 import { addClientOptions, addSubjectOptions, purposeFrom, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
 const FORMATS = ["json", "text", "html"] as const;
@@ -34,12 +35,14 @@ export function registerReport(program: Command): void {
             },
             60_000,
           );
+          // The borrower as given on this command line heads the page; the report itself holds only a token.
+          const render = { subject: { idNumber: opts.idNumber, name: opts.name }, color: !opts.out && colourWanted() };
           const text =
             opts.format === "json"
-              ? JSON.stringify(CreditReport.toJSON(report), null, 2) + "\n"
+              ? printJson(CreditReport, "creditmesh.v1.CreditReport", report)
               : opts.format === "html"
-                ? renderHtml(report)
-                : renderText(report);
+                ? renderHtml(report, render)
+                : renderText(report, render);
           if (opts.out) writeFileSync(opts.out, text);
           else process.stdout.write(text);
         } finally {
@@ -47,4 +50,10 @@ export function registerReport(program: Command): void {
         }
       },
     );
+}
+
+/** Colour on a terminal unless NO_COLOR is set (https://no-color.org), or always with FORCE_COLOR. */
+export function colourWanted(stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true && !process.env.NO_COLOR;
 }

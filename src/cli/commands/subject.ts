@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { invalid } from "../../errors.js";
 import { PurgeSubjectResponse } from "../../gen/creditmesh/v1/node.js";
 import { call, connect } from "../client.js";
+import { printJson } from "../print-json.js";
 import { addClientOptions, addSubjectOptions, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
 export function registerSubject(program: Command): void {
@@ -24,7 +25,7 @@ export function registerSubject(program: Command): void {
       const conn = connect(opts);
       try {
         const purged = await call(conn, conn.client.purgeSubject, { subject: subjectFrom(opts), requestRef: opts.requestRef }, timeoutMs);
-        process.stdout.write(JSON.stringify(PurgeSubjectResponse.toJSON(purged), null, 2) + "\n");
+        process.stdout.write(printJson(PurgeSubjectResponse, "creditmesh.v1.PurgeSubjectResponse", purged));
       } finally {
         conn.close();
       }

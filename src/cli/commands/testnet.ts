@@ -1,8 +1,11 @@
 import type { Command } from "commander";
-import { HolderStatus } from "../../gen/creditmesh/v1/common.js";
 import { renderText } from "../../report/render-text.js";
-import { demoReport, readTestnet, testnetDown, testnetUp } from "../../testnet/testnet.js";
+import { Purpose } from "../../gen/creditmesh/v1/common.js";
+import { answeredInFull } from "../../report/assemble.js";
+import { demoReport, readTestnet, testnetDown, testnetUp, type TestnetFile } from "../../testnet/testnet.js";
 import { call, connect } from "../client.js";
+import { explainError } from "../explain-error.js";
+import { colourWanted } from "./report.js";
 
 const DEFAULT_DIR = ".testnet";
 
@@ -18,7 +21,7 @@ export function registerTestnet(program: Command): void {
     .option("--borrowers <n>", "synthetic borrowers", "40")
     .action(async (opts: { nodes: string; dir: string; seed: boolean; seedValue: string; borrowers: string }) => {
       const log = (line: string) => process.stdout.write(line + "\n");
-      const { file, seeded } = await testnetUp({
+      const { file, layout, seeded } = await testnetUp({
         dir: opts.dir,
         nodes: Number(opts.nodes),
         seed: opts.seed,
@@ -32,15 +35,21 @@ export function registerTestnet(program: Command): void {
         const lender = file.nodes[0]!;
         log(`\nUnified report for a multi-lending borrower, pulled by ${lender.institution_id} (consent recorded there):\n`);
         const { report, consentId } = await demoReport(lender, borrower);
-        process.stdout.write(renderText(report));
-        const ok = report.holders.filter((h) => h.status === HolderStatus.OK || h.status === HolderStatus.NO_DATA).length;
+        process.stdout.write(renderText(report, { subject: borrower, color: colourWanted() }));
+        const ok = report.holders.filter((h) => answeredInFull(h.status)).length;
         log(`\n${ok}/${report.holders.length} holders answered.`);
-        log("\nQuery more (any node; the API key is in testnet.json):");
-        log(`  npx creditmesh report --addr ${lender.grpc_addr} --api-key ${lender.api_key} \\`);
-        log(`      --id-number ${borrower.idNumber} --name ${borrower.name} --consent-id ${consentId} --format text`);
+        // A consent is recorded at the node that queries, so each node's command carries a consent granted there.
+        log("\nQuery more, at any node (each command below uses a consent recorded at that node):");
+        const q = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
+        for (const n of file.nodes) {
+          const id = n === lender ? consentId : await grantAt(n, borrower);
+          log(`  npx creditmesh report --addr ${n.grpc_addr} --api-key ${n.api_key} --id-number ${borrower.idNumber} --name ${q(borrower.name)} --consent-id ${id} --format text`);
+        }
         const other = seeded.borrowers[1]!;
-        log(`  (a delinquent borrower: --id-number ${other.idNumber} --name ${other.name}; grant consent first with \`creditmesh consent grant\`)`);
+        log(`  (a delinquent borrower: --id-number ${other.idNumber} --name ${q(other.name)}; record a consent first with \`npx creditmesh consent grant\` at that node)`);
       }
+      const operatorKey = layout.operatorPublicKey;
+      log(`\nOperator public key (for \`npx creditmesh verify REPORT.json --manifest ${file.manifest} --operator-key KEY\`):\n  ${operatorKey}`);
       log(`\nStop it with: npx creditmesh testnet down --dir ${opts.dir}`);
     });
   testnet
@@ -68,10 +77,28 @@ export function registerTestnet(program: Command): void {
           const connected = s.members.filter((m) => m.connected).length;
           process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  accounts ${s.accounts}  members connected ${connected}/${s.members.length}\n`);
         } catch (err) {
-          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  DOWN (${(err as Error).message.split("\n")[0]})\n`);
+          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  DOWN (${explainError(err)})\n`);
         } finally {
           conn.close();
         }
       }
     });
+}
+
+/** Records the borrower's consent at another node of the test network, for the printed query commands. */
+async function grantAt(node: TestnetFile["nodes"][number], borrower: { idNumber: string; name: string }): Promise<string> {
+  const conn = connect({ addr: node.grpc_addr, apiKey: node.api_key, config: node.config });
+  try {
+    const now = Date.now();
+    const consent = await call(conn, conn.client.grantConsent, {
+      subject: { idType: 1, idNumber: borrower.idNumber, name: borrower.name, phone: "" },
+      purpose: Purpose.LOAN_ORIGINATION,
+      validFrom: new Date(now - 60_000),
+      validUntil: new Date(now + 30 * 24 * 3600 * 1000),
+      evidenceRef: `testnet-authorization-${node.institution_id}-${now}`,
+    });
+    return consent.consentId;
+  } finally {
+    conn.close();
+  }
 }

@@ -120,7 +120,7 @@ describe("readRecordFile: CSV", () => {
   });
 
   it("accepts columns in any order, a subset of them, camelCase or upper-case headers and a BOM", async () => {
-    const text = "\uFEFFamountDue,RECORD_TYPE,account_id,installment\n17000,repayment,A1,2\n";
+    const text = "\uFEFFamountDue,RECORD_TYPE,account_id,installment,dueOn\n17000,repayment,A1,2,2025-02-02\n";
     const items = await readAll(file(".csv", text));
     expect(items).toHaveLength(1);
     expect(repayment(items[0])).toMatchObject({ accountId: "A1", installment: 2, amountDue: "17000" });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { IdType, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
 import type { AccountRecord, RepaymentRecord } from "../../../src/gen/creditmesh/v1/records.js";
-import { validateAccount, validateRecord, validateRepayment } from "../../../src/records/validate.js";
+import { checkRepaymentAgainstAccount, recordLimits, validateAccount, validateRecord, validateRepayment } from "../../../src/records/validate.js";
 import { expectInvalid } from "./expect-invalid.js";
 
 function account(overrides: Partial<AccountRecord> = {}): AccountRecord {
@@ -206,5 +206,47 @@ describe("validateRecord", () => {
     const err = expectInvalid(() => validateRecord({}), "kind");
     expect(err.message).toBe("kind: record must hold an account, a repayment or a deletion");
     expectInvalid(() => validateRecord({ kind: undefined }), "kind");
+  });
+});
+
+describe("plausibility rules (records that cannot be true)", () => {
+  const limits = recordLimits(new Date("2026-12-03T10:00:00Z"), 1_000_000);
+
+  it("refuses dates after today (a day's allowance for timezones) and before 1900", () => {
+    expect(validateAccount(account({ openedOn: "2026-12-04" }), "account", limits).openedOn).toBe("2026-12-04");
+    expectInvalid(() => validateAccount(account({ openedOn: "2026-12-05" }), "account", limits), "account.opened_on");
+    expectInvalid(() => validateAccount(account({ openedOn: "2031-01-01" }), "account", limits), "account.opened_on");
+    expectInvalid(() => validateAccount(account({ openedOn: "0001-01-01" }), "account", limits), "account.opened_on");
+    expectInvalid(() => validateAccount(account({ openedOn: "1899-12-31" })), "account.opened_on");
+    expectInvalid(() => validateAccount(account({ closedOn: "2099-01-01" }), "account", limits), "account.closed_on");
+    expectInvalid(() => validateRepayment(repayment({ paidOn: "2099-01-01" }), "repayment", limits), "repayment.paid_on");
+    expectInvalid(() => validateRepayment(repayment({ paidOn: "1899-06-01" }), "repayment", limits), "repayment.paid_on");
+    expectInvalid(() => validateRepayment(repayment({ dueOn: "1899-06-01", paidOn: "", amountPaid: "0" }), "repayment", limits), "repayment.due_on");
+  });
+
+  it("refuses a payment more than a month before the first installment fell due", () => {
+    // Installment 3 due 2025-04-10: installment 1 fell due 2025-02-10.
+    expect(validateRepayment(repayment({ installment: 3, dueOn: "2025-04-10", paidOn: "2025-01-15" }), "repayment", limits).paidOn).toBe("2025-01-15");
+    const err = expectInvalid(() => validateRepayment(repayment({ installment: 3, dueOn: "2025-04-10", paidOn: "2025-01-09" }), "repayment", limits), "repayment.paid_on");
+    expect(err.message).toContain("2025-01-10");
+  });
+
+  it("refuses amounts above the configured ceiling, naming the setting", () => {
+    const err = expectInvalid(() => validateAccount(account({ creditLimit: "1000001" }), "account", limits), "account.credit_limit");
+    expect(err.message).toContain("records.maxAmountMinor");
+    expectInvalid(() => validateRepayment(repayment({ amountDue: "1000001" }), "repayment", limits), "repayment.amount_due");
+    expectInvalid(() => validateRepayment(repayment({ balanceAfter: "5000000" }), "repayment", limits), "repayment.balance_after");
+    expect(validateAccount(account({ creditLimit: "1000000" }), "account", limits).creditLimit).toBe(1_000_000);
+  });
+
+  it("checks a repayment against its account: due before opening, installment beyond the term", () => {
+    const a = validateAccount(account());
+    expectInvalid(() => checkRepaymentAgainstAccount(validateRepayment(repayment({ dueOn: "2025-01-09", paidOn: "", amountPaid: "0" })), a), "repayment.due_on");
+    expectInvalid(() => checkRepaymentAgainstAccount(validateRepayment(repayment({ installment: 4, dueOn: "2025-05-10", paidOn: "", amountPaid: "0" })), a), "repayment.installment");
+    expectInvalid(() => checkRepaymentAgainstAccount(validateRepayment(repayment({ dueOn: "2025-02-05", paidOn: "2025-01-07" })), a), "repayment.paid_on");
+    expect(() => checkRepaymentAgainstAccount(validateRepayment(repayment({ installment: 3, dueOn: "2025-04-10" })), a)).not.toThrow();
+    // A revolving line's statement number has no term to exceed.
+    const line = validateAccount(account({ productType: ProductType.REVOLVING_LINE, termMonths: 0 }));
+    expect(() => checkRepaymentAgainstAccount(validateRepayment(repayment({ installment: 40, dueOn: "2028-05-10", paidOn: "", amountPaid: "0" })), line)).not.toThrow();
   });
 });

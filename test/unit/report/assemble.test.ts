@@ -97,3 +97,18 @@ describe("assembleReport", () => {
     expect(report.score).toEqual(scoreReport({ tradelines: report.tradelines, inquiries: report.inquiries, summary, asOf: report.asOf }));
   });
 });
+
+describe("assembleReport: complete", () => {
+  it("is false when a member that may hold data did not answer, true when every one answered OK or NO_DATA", () => {
+    const { input } = scenario();
+    const partial = assembleReport(input);
+    expect(partial.complete).toBe(false);
+    expect(partial.institutionNames).toEqual({ "bank-a": "Bank A", "lender-b": "Lender B Consumer Finance", "lender-c": "Lender C", "lender-d": "Lender D" });
+    const all = assembleReport({ ...input, holders: input.holders.filter((h) => h.outcome.institutionId !== "lender-d") });
+    expect(all.complete).toBe(true);
+    for (const status of [HolderStatus.DENIED, HolderStatus.ERROR, HolderStatus.UNREACHABLE, HolderStatus.TIMEOUT]) {
+      const holders = input.holders.map((h) => (h.outcome.institutionId === "lender-d" ? { outcome: { ...h.outcome, status } } : h));
+      expect(assembleReport({ ...input, holders }).complete, HolderStatus[status]).toBe(false);
+    }
+  });
+});

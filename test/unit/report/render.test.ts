@@ -32,8 +32,55 @@ describe("renderText", () => {
     expect(text).toContain("Total past due             600.00 CNY");
     expect(text).toContain("balance 1,234.56 CNY  limit 20,000.00 CNY");
     expect(text).toContain("history 2100000000BBBBBBBBBBBBBB");
-    expect(text).toContain("Lender B Consumer Finance (lender-b)  Credit limit review");
-    expect(text).toMatch(/lender-d\s+TIMEOUT\s+2000 ms\s+0 tradeline\(s\)\s+unsigned\s+no answer within 2000 ms/);
+    expect(text).toMatch(/Lender B Consumer Finance \(lender-b\)\s+Credit limit review\s+1\s+2026-03-20 10:30 UTC/);
+    expect(text).toMatch(/Lender D \(lender-d\)\s+Timed out\s+2000 ms\s+0\s+unsigned\s+no answer within 2000 ms/);
+    expect(text).toContain("Bank A (bank-a)  Installment loan  Current");
+    expect(text).toContain("term 24 months");
+  });
+
+  it("puts an INCOMPLETE banner above everything when a member did not answer, and labels the score as partial", () => {
+    const text = renderText(subjectReport());
+    const lines = text.split("\n");
+    expect(lines[1]).toBe("INCOMPLETE: 3 of 4 institutions answered; lender-d did not answer: TIMEOUT (Lender D)");
+    expect(text.indexOf("INCOMPLETE")).toBeLessThan(text.indexOf("SCORE"));
+    expect(text).toMatch(/SCORE {2}\d+ \/ 850 {2}\w[\w ]*\(PARTIAL DATA\)/);
+    expect(text).toContain("computed on partial data");
+    const complete = subjectReport();
+    complete.holders = complete.holders.filter((h) => h.institutionId !== "lender-d");
+    expect(renderText(complete)).not.toContain("INCOMPLETE");
+    expect(renderText(complete)).not.toContain("PARTIAL");
+  });
+
+  it("heads the report with the borrower's name and masked ID as the requester supplied them", () => {
+    const text = renderText(subjectReport(), { subject: { idNumber: "11010519491231002X", name: "张三" } });
+    expect(text).toContain("Borrower       张三  110105********002X");
+    expect(text).not.toContain("11010519491231002X");
+  });
+
+  it("groups repeated inquiries by institution and purpose, with counts", () => {
+    const report = subjectReport();
+    const again = report.inquiries.find((q) => q.requesterInstitutionId === "bank-a")!;
+    report.inquiries = [...report.inquiries, ...Array.from({ length: 7 }, (_, i) => ({ ...again, inquiryId: `again-${i}` }))];
+    const text = renderText(report);
+    expect(text).toMatch(/Bank A \(bank-a\)\s+Loan origination\s+8\s+2026-03-31 08:00 UTC/);
+    expect(text.split("\n").filter((l) => /Loan origination\s+\d+\s/.test(l))).toHaveLength(1);
+  });
+
+  it("shows no wire names, even for a report with no accounts", () => {
+    const report = { ...subjectReport(), tradelines: [] };
+    report.summary = { ...report.summary!, accounts: 0, worstStatus24m: AccountStatus.ACCOUNT_STATUS_UNSPECIFIED };
+    const text = renderText(report);
+    expect(text).not.toMatch(/UNSPECIFIED|[A-Z]+_[A-Z_]+/);
+    expect(text).toContain("None (no accounts)");
+  });
+
+  it("colours delinquency only when asked (a terminal)", () => {
+    const plain = renderText(subjectReport());
+    expect(plain).not.toContain("\x1b[");
+    const coloured = renderText(subjectReport(), { color: true });
+    expect(coloured).toContain("\x1b[31m60 days past due\x1b[0m");
+    expect(coloured).toContain("history \x1b[31m2\x1b[0m\x1b[31m1\x1b[0m00000000");
+    expect(coloured).toContain("\x1b[33m\x1b[1mINCOMPLETE");
   });
 
   it("explains an unscorable report", () => {
@@ -73,8 +120,9 @@ describe("renderHtml", () => {
     expect(html).toContain(`<p class="score-value" data-score="${report.score!.value}">${report.score!.value}</p>`);
     expect(html).toMatch(/<svg class="gauge"[^>]*>.*<line class="needle"/s);
     for (const r of report.score!.reasons) expect(html).toContain(`data-code="${r.code}"`);
-    expect(html.match(/<tr class="inquiry">/g)).toHaveLength(2);
-    expect(html.match(/<tr class="holder">/g)).toHaveLength(4);
+    expect(html.match(/<tr class="inquiry"/g)).toHaveLength(2);
+    expect(html.match(/<tr class="holder"/g)).toHaveLength(4);
+    expect(html).toContain("<td>Lender D</td><td><code>lender-d</code></td><td><span class=\"badge badge-bad\">Timed out</span>");
     expect(html).toContain("1,234.56 CNY");
   });
 
@@ -99,6 +147,17 @@ describe("renderHtml", () => {
     expect(html).toContain('<p class="score-value unscorable" data-scorable="false">Not scorable</p>');
     expect(html).toContain("Not enough credit history");
     expect(html).not.toContain('class="needle"');
+  });
+
+  it("shows the INCOMPLETE banner before the score, the partial-data label and the masked borrower", () => {
+    const html = renderHtml(subjectReport(), { subject: { idNumber: "11010519491231002X", name: "张三" } });
+    const banner = html.indexOf('<div class="incomplete"');
+    expect(banner).toBeGreaterThan(0);
+    expect(banner).toBeLessThan(html.indexOf('id="score"'));
+    expect(html).toContain("3 of 4 institutions answered; lender-d did not answer: TIMEOUT (Lender D)");
+    expect(html).toContain('<p class="partial" data-partial="true">');
+    expect(html).toContain("110105********002X");
+    expect(html).not.toContain("11010519491231002X");
   });
 
   it("marks statuses and flags delinquency in the summary", () => {

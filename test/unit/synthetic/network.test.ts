@@ -3,7 +3,7 @@ import { IdType, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
 import type { AccountRecord, RepaymentRecord } from "../../../src/gen/creditmesh/v1/records.js";
 import { diffDays } from "../../../src/records/dates.js";
 import { deriveTradeline, isDelinquent } from "../../../src/records/tradeline.js";
-import { validateRecord } from "../../../src/records/validate.js";
+import { checkRepaymentAgainstAccount, recordLimits, validateRecord, type ValidAccount } from "../../../src/records/validate.js";
 import { residentIdProblem } from "../../../src/subject/resident-id.js";
 import { generateBorrowers, generateNetworkData, institutionRecords, type NetworkData } from "../../../src/synthetic/index.js";
 
@@ -70,11 +70,11 @@ describe("generateNetworkData", () => {
 
   it("every record passes the node's validation, in the order institutionRecords gives", () => {
     for (const inst of Object.values(data.institutions)) {
-      const known = new Set<string>();
+      const known = new Map<string, ValidAccount>();
       for (const record of institutionRecords(inst)) {
-        const v = validateRecord(record);
-        if (v.kind === "account") known.add(v.account.accountId);
-        else if (v.kind === "repayment") expect(known.has(v.repayment.accountId)).toBe(true);
+        const v = validateRecord(record, recordLimits(new Date(`${AS_OF}T12:00:00Z`)));
+        if (v.kind === "account") known.set(v.account.accountId, v.account);
+        else if (v.kind === "repayment") checkRepaymentAgainstAccount(v.repayment, known.get(v.repayment.accountId)!);
         else throw new Error("the generator furnishes no deletions");
       }
     }
