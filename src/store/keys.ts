@@ -16,6 +16,8 @@ export enum KeyPrefix {
   Dispute = "dispute",
   Audit = "audit",
   Nonce = "nonce",
+  /** The transparency log: tiles, entry bundles, size, latest checkpoint. */
+  Log = "tlog",
 }
 
 /**

@@ -15,6 +15,7 @@ describe("key layout", () => {
       Dispute: "dispute",
       Audit: "audit",
       Nonce: "nonce",
+      Log: "tlog",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
