@@ -8,6 +8,7 @@ import { registerBackup } from "./commands/backup.js";
 import { registerConsent } from "./commands/consent.js";
 import { registerDispute } from "./commands/dispute.js";
 import { registerIngest } from "./commands/ingest.js";
+import { registerLog } from "./commands/log.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerNetwork } from "./commands/network.js";
@@ -39,6 +40,7 @@ registerSubject(program);
 registerKeys(program);
 registerAudit(program);
 registerBackup(program);
+registerLog(program);
 
 /** gRPC errors carry `field` in trailing metadata; show it like a local validation error. */
 function describe(err: unknown): string {

@@ -70,9 +70,10 @@ export function verifierKey(name: string, publicKey: Uint8Array, type = SIG_ED25
 }
 
 export function parseVerifierKey(vkey: string): NoteVerifier {
-  const parts = typeof vkey === "string" ? vkey.split("+") : [];
-  if (parts.length !== 3) throw malformed("must be name+keyid+key", "vkey");
-  const [name, idHex, keyB64] = parts as [string, string, string];
+  // The base64 key may itself hold "+": only the first two separate fields.
+  const m = typeof vkey === "string" ? /^([^+]+)\+([^+]*)\+(.*)$/s.exec(vkey) : null;
+  if (!m) throw malformed("must be name+keyid+key", "vkey");
+  const [, name, idHex, keyB64] = m as unknown as [string, string, string, string];
   checkKeyName(name, "vkey");
   if (!/^[0-9a-f]{8}$/.test(idHex)) throw malformed("key id must be 8 lowercase hex digits", "vkey");
   const key = strictBase64(keyB64);
