@@ -84,7 +84,7 @@ export class TiledLog {
    * once they are durable. Entries are the encoded leaves (see leaves.ts),
    * at most 65,535 bytes each. Nothing changes if the write fails.
    */
-  append(entries: readonly Uint8Array[], signal?: AbortSignal): Promise<{ first: number; size: number }> {
+  async append(entries: readonly Uint8Array[], signal?: AbortSignal): Promise<{ first: number; size: number }> {
     entries.forEach((e, i) => {
       if (!(e instanceof Uint8Array) || e.length > MAX_ENTRY_BYTES) {
         throw new CreditMeshError("VALIDATION_FAILED", `entries[${i}]: must be at most ${MAX_ENTRY_BYTES} bytes`, {
@@ -92,6 +92,7 @@ export class TiledLog {
         });
       }
     });
+    signal?.throwIfAborted();
     return this.queue.run(async () => {
       const first = this.committed;
       if (entries.length === 0) return { first, size: first };
