@@ -66,11 +66,23 @@ function makeEntries(): Uint8Array[] {
   return out;
 }
 
-async function rawRun(entries: Uint8Array[]): Promise<number> {
+/** Wall and CPU time (every thread of this process: LevelDB's compaction included) of one timed run. */
+interface Timed {
+  ms: number;
+  cpuMs: number;
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1000;
+}
+
+async function rawRun(entries: Uint8Array[]): Promise<Timed> {
   const tmp = await makeTempDir("creditmesh-bench-lograw-", args.dir);
   const db = new Level<string, Uint8Array>(tmp.dir, { keyEncoding: "utf8", valueEncoding: "view" });
   await db.open();
   try {
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let at = 0; at < entries.length; at += BATCH) {
       const ops = [];
@@ -79,23 +91,25 @@ async function rawRun(entries: Uint8Array[]): Promise<number> {
       }
       await db.batch(ops, { sync: true });
     }
-    return performance.now() - start;
+    return { ms: performance.now() - start, cpuMs: cpuMsSince(cpu) };
   } finally {
     await db.close();
     await tmp.remove();
   }
 }
 
-async function logRun(entries: Uint8Array[], keep: boolean): Promise<{ ms: number; dir?: Awaited<ReturnType<typeof makeTempDir>> }> {
+async function logRun(entries: Uint8Array[], keep: boolean): Promise<Timed & { dir?: Awaited<ReturnType<typeof makeTempDir>> }> {
   const tmp = await makeTempDir("creditmesh-bench-log-", args.dir);
   const db = await NodeDatabase.open(tmp.dir);
   try {
     const log = await TiledLog.init(new LevelLogStore(db));
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let at = 0; at < entries.length; at += BATCH) await log.append(entries.slice(at, at + BATCH));
     const ms = performance.now() - start;
+    const cpuMs = cpuMsSince(cpu);
     if (log.size !== entries.length) throw new Error(`log holds ${log.size} leaves, expected ${entries.length}`);
-    return { ms, dir: keep ? tmp : undefined };
+    return { ms, cpuMs, dir: keep ? tmp : undefined };
   } finally {
     await db.close();
     if (!keep) await tmp.remove();
@@ -105,16 +119,16 @@ async function logRun(entries: Uint8Array[], keep: boolean): Promise<{ ms: numbe
 process.stderr.write(`preparing ${LEAVES} entries\n`);
 const entries = makeEntries();
 const bytes = entries.reduce((n, e) => n + e.length, 0);
-const rawMs: number[] = [];
-const logMs: number[] = [];
+const rawRuns: Timed[] = [];
+const logRuns: Timed[] = [];
 let kept: Awaited<ReturnType<typeof makeTempDir>> | undefined;
 for (let r = 1; r <= ROUNDS; r++) {
   process.stderr.write(`round ${r}: raw LevelDB, ${LEAVES} entries in synced batches of ${BATCH}\n`);
-  rawMs.push(await rawRun(entries));
+  rawRuns.push(await rawRun(entries));
   process.stderr.write(`round ${r}: log appends\n`);
   const last = r === ROUNDS;
   const run = await logRun(entries, last);
-  logMs.push(run.ms);
+  logRuns.push(run);
   if (last) kept = run.dir;
 }
 
@@ -139,8 +153,12 @@ try {
   await kept!.remove();
 }
 
+const rawMs = rawRuns.map((r) => r.ms);
+const logMs = logRuns.map((r) => r.ms);
 const rawRate = perSecond(LEAVES, Math.min(...rawMs));
 const logRate = perSecond(LEAVES, Math.min(...logMs));
+const rawCpu = Math.min(...rawRuns.map((r) => r.cpuMs));
+const logCpu = Math.min(...logRuns.map((r) => r.cpuMs));
 const proofs = summarize(proofMs, 3);
 const figures = {
   leaves: LEAVES,
@@ -149,9 +167,19 @@ const figures = {
   entryBytes: round(bytes / LEAVES, 1),
   method:
     "best round of each side; raw: the same entry bytes, one key per leaf, through level's batch() with sync; log: TiledLog.append (leaf hashing, tiles, bundles, one synced batch per append); proofs: fresh TiledLog over the finished database, random leaves, sequential",
-  rawLevelDb: { leavesPerSec: Math.round(rawRate), seconds: rawMs.map((ms) => round(ms / 1000, 2)) },
-  log: { leavesPerSec: Math.round(logRate), seconds: logMs.map((ms) => round(ms / 1000, 2)) },
+  rawLevelDb: {
+    leavesPerSec: Math.round(rawRate),
+    seconds: rawMs.map((ms) => round(ms / 1000, 2)),
+    cpuSeconds: rawRuns.map((r) => round(r.cpuMs / 1000, 2)),
+  },
+  log: {
+    leavesPerSec: Math.round(logRate),
+    seconds: logMs.map((ms) => round(ms / 1000, 2)),
+    cpuSeconds: logRuns.map((r) => round(r.cpuMs / 1000, 2)),
+  },
   ratio: round(logRate / rawRate, 3),
+  /** Raw CPU over log CPU (best runs): the same comparison, less sensitive to other work on the machine. */
+  cpuRatio: round(rawCpu / logCpu, 3),
   ratioTarget: 0.5,
   inclusionProofMs: proofs,
   proofHashesMean: round(hashes / PROOFS, 1),
@@ -165,6 +193,7 @@ printTable([
   ["raw LevelDB leaves/s", figures.rawLevelDb.leavesPerSec, ""],
   ["log appends/s", figures.log.leavesPerSec, ""],
   ["log / raw", figures.ratio, "≥ 0.5"],
+  ["raw CPU s / log CPU s", `${round(rawCpu / 1000, 2)} / ${round(logCpu / 1000, 2)} = ${figures.cpuRatio}`, ""],
   ["inclusion proof p50 ms", proofs.p50, "≤ 2"],
   ["inclusion proof p99 ms", proofs.p99, ""],
 ]);
