@@ -71,6 +71,7 @@ export interface Sublevels {
   audit: Sublevel<Uint8Array>;
   nonce: Sublevel<string>;
   tlog: Sublevel<Uint8Array>;
+  witness: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -107,6 +108,7 @@ export class NodeDatabase {
       audit: makeSublevel<Uint8Array>(root, KeyPrefix.Audit, "view"),
       nonce: makeSublevel<string>(root, KeyPrefix.Nonce, "utf8"),
       tlog: makeSublevel<Uint8Array>(root, KeyPrefix.Log, "view"),
+      witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
     };
   }
 

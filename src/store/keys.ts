@@ -18,6 +18,8 @@ export enum KeyPrefix {
   Nonce = "nonce",
   /** The transparency log: tiles, entry bundles, size, latest checkpoint. */
   Log = "tlog",
+  /** What this node, as a witness, last cosigned of each member's log, and the evidence it found. */
+  Witness = "witness",
 }
 
 /**

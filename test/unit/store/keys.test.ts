@@ -16,6 +16,7 @@ describe("key layout", () => {
       Audit: "audit",
       Nonce: "nonce",
       Log: "tlog",
+      Witness: "witness",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
