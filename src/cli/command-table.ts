@@ -84,6 +84,10 @@ export const COMMAND_MODULES: CommandModule[] = [
     ],
     load: async () => (await import("./commands/backup.js")).registerBackup,
   },
+  {
+    commands: [{ name: "log", term: "log", description: "the node's transparency log" }],
+    load: async () => (await import("./commands/log.js")).registerLog,
+  },
 ];
 
 /** The top-level command named on the command line (`help NAME` names NAME), if any. */

@@ -70,6 +70,8 @@ export interface Sublevels {
   dispute: Sublevel<Uint8Array>;
   audit: Sublevel<Uint8Array>;
   nonce: Sublevel<string>;
+  tlog: Sublevel<Uint8Array>;
+  witness: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -105,6 +107,8 @@ export class NodeDatabase {
       dispute: makeSublevel<Uint8Array>(root, KeyPrefix.Dispute, "view"),
       audit: makeSublevel<Uint8Array>(root, KeyPrefix.Audit, "view"),
       nonce: makeSublevel<string>(root, KeyPrefix.Nonce, "utf8"),
+      tlog: makeSublevel<Uint8Array>(root, KeyPrefix.Log, "view"),
+      witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
     };
   }
 

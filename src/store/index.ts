@@ -5,9 +5,11 @@ import { NodeDatabase } from "./database.js";
 import { LevelConsentStore } from "./level-consent-store.js";
 import { LevelDisputeStore } from "./level-dispute-store.js";
 import { LevelInquiryStore } from "./level-inquiry-store.js";
+import { LevelLogStore } from "./level-log-store.js";
 import { LevelNonceStore } from "./level-nonce-store.js";
 import { LevelRecordStore } from "./level-record-store.js";
 import { LevelSubjectIndex } from "./level-subject-index.js";
+import { LevelWitnessStore } from "./level-witness-store.js";
 
 export { DataCipher, type DataKey } from "./cipher.js";
 export { NodeDatabase, type Sublevel, type Sublevels, type WriteOp } from "./database.js";
@@ -15,6 +17,8 @@ export { KeyPrefix, SCHEMA_VERSION } from "./keys.js";
 export { LevelConsentStore } from "./level-consent-store.js";
 export { LevelDisputeStore } from "./level-dispute-store.js";
 export { LevelInquiryStore } from "./level-inquiry-store.js";
+export { LevelLogStore } from "./level-log-store.js";
+export { LevelWitnessStore } from "./level-witness-store.js";
 export { LevelNonceStore } from "./level-nonce-store.js";
 export { LevelRecordStore } from "./level-record-store.js";
 export { LevelSubjectIndex } from "./level-subject-index.js";
@@ -30,6 +34,10 @@ export interface Stores {
   disputes: LevelDisputeStore;
   /** A subject's accounts and inquiries in one read, for the holder. */
   subjects: LevelSubjectIndex;
+  /** The transparency log's tiles, bundles and checkpoint (see tlog/TiledLog). */
+  log: LevelLogStore;
+  /** What this node, as a witness, cosigned of other members' logs. */
+  witness: LevelWitnessStore;
   cipher: DataCipher;
   /** Closes the database; safe to call more than once. */
   close(): Promise<void>;
@@ -63,6 +71,8 @@ export async function openStores(
     nonces: new LevelNonceStore(db),
     disputes: new LevelDisputeStore(db),
     subjects: new LevelSubjectIndex(db, records),
+    log: new LevelLogStore(db),
+    witness: new LevelWitnessStore(db),
     cipher,
     close: () => db.close(),
   };

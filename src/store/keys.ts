@@ -16,6 +16,10 @@ export enum KeyPrefix {
   Dispute = "dispute",
   Audit = "audit",
   Nonce = "nonce",
+  /** The transparency log: tiles, entry bundles, size, latest checkpoint. */
+  Log = "tlog",
+  /** What this node, as a witness, last cosigned of each member's log, and the evidence it found. */
+  Witness = "witness",
 }
 
 /**

@@ -15,6 +15,8 @@ describe("key layout", () => {
       Dispute: "dispute",
       Audit: "audit",
       Nonce: "nonce",
+      Log: "tlog",
+      Witness: "witness",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });

@@ -1,0 +1,26 @@
+import type { TileId } from "./tiles.js";
+
+/** One append's writes: every tile and bundle it changed, and the new size. */
+export interface LogUpdate {
+  size: number;
+  tiles: { tile: TileId; hashes: Uint8Array }[];
+  bundles: { index: number; data: Uint8Array }[];
+}
+
+/**
+ * What the log needs from storage. `commit` writes the whole update in one
+ * batch and resolves only once it is on disk (synced): a checkpoint is only
+ * ever signed for a size a commit has returned, so it never covers leaves a
+ * crash could lose.
+ */
+export interface LogStore {
+  /** The committed tree size (0 for a new log). */
+  size(signal?: AbortSignal): Promise<number>;
+  /** Stored tiles, in the order asked; undefined where none is stored. */
+  tiles(ids: readonly TileId[], signal?: AbortSignal): Promise<(Uint8Array | undefined)[]>;
+  bundle(index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  commit(update: LogUpdate, signal?: AbortSignal): Promise<void>;
+  /** The latest signed checkpoint note (with cosignatures), if any. */
+  checkpoint(signal?: AbortSignal): Promise<string | undefined>;
+  putCheckpoint(note: string, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,291 @@
+import { createHash } from "node:crypto";
+import { CreditMeshError } from "../errors.js";
+
+/**
+ * RFC 6962 §2.1 (RFC 9162 §2.1.1) Merkle tree hashing with SHA-256. Sizes and
+ * indices are plain numbers: they stay exact up to 2^53, far beyond any log
+ * a node can hold, and avoid BigInt on the proof hot path. Bit operators are
+ * avoided for the same reason (they truncate to 32 bits).
+ */
+export const HASH_SIZE = 32;
+
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+export const EMPTY_ROOT: Uint8Array = createHash("sha256").digest();
+
+export function leafHash(data: Uint8Array): Uint8Array {
+  return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+}
+
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** A perfect subtree: the 2^level leaves starting at index × 2^level. */
+export interface NodeId {
+  level: number;
+  index: number;
+}
+
+/**
+ * The perfect subtrees that make up leaves [start, end), largest first, when
+ * start is aligned the way RFC 6962's recursion leaves it (a multiple of the
+ * largest power of two not above end − start). Folding their hashes from the
+ * right gives MTH(D[start:end]).
+ */
+export function rangeNodes(start: number, end: number): NodeId[] {
+  const nodes: NodeId[] = [];
+  let lo = start;
+  while (lo < end) {
+    let size = 1;
+    let level = 0;
+    while (size * 2 <= end - lo && lo % (size * 2) === 0) {
+      size *= 2;
+      level++;
+    }
+    nodes.push({ level, index: lo / size });
+    lo += size;
+  }
+  return nodes;
+}
+
+/** Folds the hashes of rangeNodes() into the range's hash. */
+export function foldRange(hashes: readonly Uint8Array[]): Uint8Array {
+  if (hashes.length === 0) return EMPTY_ROOT;
+  let h = hashes[hashes.length - 1]!;
+  for (let i = hashes.length - 2; i >= 0; i--) h = nodeHash(hashes[i]!, h);
+  return h;
+}
+
+/** The hash of a perfect subtree given its 2^level leaf-level hashes (or lower-level node hashes). */
+export function perfectRoot(hashes: readonly Uint8Array[], from = 0, count = hashes.length): Uint8Array {
+  if (count === 1) return hashes[from]!;
+  const half = count / 2;
+  return nodeHash(perfectRoot(hashes, from, half), perfectRoot(hashes, from + half, half));
+}
+
+/** MTH(D[n]) of RFC 6962 §2.1 over leaf hashes, for any n. */
+export function treeHash(leafHashes: readonly Uint8Array[]): Uint8Array {
+  const n = leafHashes.length;
+  if (n === 0) return EMPTY_ROOT;
+  return foldRange(rangeNodes(0, n).map((id) => perfectRoot(leafHashes, id.index * 2 ** id.level, 2 ** id.level)));
+}
+
+/**
+ * A proof as the perfect subtrees each of its hashes is made of, in RFC 6962
+ * order: an element with one node is a stored hash, one with several is the
+ * right fold of them (a right edge that is not a perfect subtree).
+ */
+export type ProofPlan = NodeId[][];
+
+/** PATH(m, D[n]) of RFC 6962 §2.1.1: which subtrees an inclusion proof of `index` in `size` holds. */
+export function inclusionPlan(index: number, size: number): ProofPlan {
+  checkSize("tree_size", size);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    throw new CreditMeshError("VALIDATION_FAILED", `leaf_index: must be an integer from 0 to ${size - 1}`, {
+      field: "leaf_index",
+    });
+  }
+  const plan: ProofPlan = [];
+  let lo = 0;
+  let hi = size;
+  // Walks from the root down; RFC order is from the leaf up, so the plan is reversed.
+  while (hi - lo > 1) {
+    const k = splitPoint(hi - lo);
+    if (index < lo + k) {
+      plan.push(rangeNodes(lo + k, hi));
+      hi = lo + k;
+    } else {
+      plan.push(rangeNodes(lo, lo + k));
+      lo = lo + k;
+    }
+  }
+  return plan.reverse();
+}
+
+/** PROOF(m, D[n]) of RFC 6962 §2.1.2: the subtrees of a consistency proof from oldSize to newSize. */
+export function consistencyPlan(oldSize: number, newSize: number): ProofPlan {
+  checkSize("tree_size", newSize);
+  if (!Number.isSafeInteger(oldSize) || oldSize < 0 || oldSize > newSize) {
+    throw new CreditMeshError("VALIDATION_FAILED", `old_size: must be an integer from 0 to ${newSize}`, {
+      field: "old_size",
+    });
+  }
+  if (oldSize === 0 || oldSize === newSize) return [];
+  const plan: ProofPlan = [];
+  let m = oldSize;
+  let lo = 0;
+  let hi = newSize;
+  let whole = true;
+  // SUBPROOF(m, D[lo:hi], whole), unrolled; elements found on the way down come last.
+  while (m !== hi - lo) {
+    const k = splitPoint(hi - lo);
+    if (m <= k) {
+      plan.push(rangeNodes(lo + k, hi));
+      hi = lo + k;
+    } else {
+      plan.push(rangeNodes(lo, lo + k));
+      m -= k;
+      lo += k;
+      whole = false;
+    }
+  }
+  if (!whole) plan.push(rangeNodes(lo, hi));
+  return plan.reverse();
+}
+
+function checkSize(field: string, size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new CreditMeshError("VALIDATION_FAILED", `${field}: must be a non-negative integer`, { field });
+  }
+}
+
+/** Every distinct subtree a plan needs, so a store can read them all at once. */
+export function planNodes(plan: ProofPlan): NodeId[] {
+  const seen = new Map<string, NodeId>();
+  for (const element of plan) for (const id of element) seen.set(`${id.level}/${id.index}`, id);
+  return [...seen.values()];
+}
+
+/** Turns a plan into proof hashes, given a lookup of the subtree hashes it names. */
+export function resolvePlan(plan: ProofPlan, hashOf: (id: NodeId) => Uint8Array): Uint8Array[] {
+  return plan.map((element) => foldRange(element.map(hashOf)));
+}
+
+/** Proofs over a full list of leaf hashes in memory (tests, small logs). */
+export function inclusionProof(index: number, leafHashes: readonly Uint8Array[]): Uint8Array[] {
+  return resolvePlan(inclusionPlan(index, leafHashes.length), (id) => perfectRoot(leafHashes, id.index * 2 ** id.level, 2 ** id.level));
+}
+
+export function consistencyProof(oldSize: number, leafHashes: readonly Uint8Array[]): Uint8Array[] {
+  return resolvePlan(consistencyPlan(oldSize, leafHashes.length), (id) =>
+    perfectRoot(leafHashes, id.index * 2 ** id.level, 2 ** id.level),
+  );
+}
+
+/** Why a proof did not verify; `null` from the verifiers means it did. */
+export type ProofFailure = string;
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function wellFormed(hashes: readonly Uint8Array[]): boolean {
+  return hashes.every((h) => h instanceof Uint8Array && h.length === HASH_SIZE);
+}
+
+/**
+ * RFC 9162 §2.1.3.2: the root an inclusion proof leads to, or why it leads
+ * nowhere (wrong length, index outside the tree).
+ */
+export function rootFromInclusionProof(
+  index: number,
+  size: number,
+  leaf: Uint8Array,
+  proof: readonly Uint8Array[],
+): Uint8Array | ProofFailure {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
+    return `leaf index ${index} is outside a tree of size ${size}`;
+  }
+  if (leaf.length !== HASH_SIZE || !wellFormed(proof)) return "hashes must be 32 bytes";
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return "proof is too long";
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = fn / 2;
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) return "proof is too short";
+  return r;
+}
+
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leaf: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): ProofFailure | null {
+  const r = rootFromInclusionProof(index, size, leaf, proof);
+  if (typeof r === "string") return r;
+  return equal(r, root) ? null : "root does not match";
+}
+
+/** RFC 9162 §2.1.4.2. */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  proof: readonly Uint8Array[],
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): ProofFailure | null {
+  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 0) return "sizes must be integers";
+  if (newSize < oldSize) return `new size ${newSize} is smaller than old size ${oldSize}`;
+  // As the reference does: even 0 → 0 is refused, nothing can be learnt from it.
+  if (oldSize === 0) return "a consistency proof from the empty tree proves nothing";
+  if (oldSize === newSize) {
+    if (proof.length !== 0) return "proof must be empty for equal sizes";
+    return equal(oldRoot, newRoot) ? null : "roots of equal sizes differ";
+  }
+  if (!wellFormed(proof) || oldRoot.length !== HASH_SIZE || newRoot.length !== HASH_SIZE) return "hashes must be 32 bytes";
+  if (proof.length === 0) return "proof is empty";
+  let path = proof;
+  // A power-of-two old tree is itself a node of the new one: it starts the chain.
+  if (isPowerOfTwo(oldSize)) path = [oldRoot, ...proof];
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0]!;
+  let sr = path[0]!;
+  for (let i = 1; i < path.length; i++) {
+    const c = path[i]!;
+    if (sn === 0) return "proof is too long";
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = fn / 2;
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) return "proof is too short";
+  if (!equal(fr, oldRoot)) return "old root does not match";
+  if (!equal(sr, newRoot)) return "new root does not match";
+  return null;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  let k = 1;
+  while (k < n) k *= 2;
+  return k === n;
+}

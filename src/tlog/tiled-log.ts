@@ -1,0 +1,239 @@
+import { CreditMeshError } from "../errors.js";
+import { SerialQueue } from "../store/serial.js";
+import { signCheckpoint } from "./checkpoint.js";
+import type { LogStore, LogUpdate } from "./log-store.js";
+import {
+  EMPTY_ROOT,
+  type NodeId,
+  consistencyPlan,
+  foldRange,
+  inclusionPlan,
+  leafHash,
+  perfectRoot,
+  planNodes,
+  rangeNodes,
+  resolvePlan,
+} from "./merkle.js";
+import type { NoteSigner } from "./note.js";
+import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, tileHashes, tileWidth } from "./tiles.js";
+
+/** Full tiles never change: a proof's reads are mostly served from here. */
+const FULL_TILE_CACHE = 4096;
+
+/**
+ * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
+ * partial tile of each level and the partial entry bundle) is kept in memory,
+ * so an append reads nothing and writes each changed tile once; a proof reads
+ * the few tiles holding the subtrees it names (one read for all of them).
+ */
+export class TiledLog {
+  private readonly queue = new SerialQueue();
+  private readonly cache = new Map<string, Uint8Array>();
+  /** Committed size. */
+  private committed: number;
+  /** Hashes of the partial tile at each level (index = level). */
+  private edge: Uint8Array[][];
+  /** Length-prefixed entries of the partial bundle. */
+  private bundle: Uint8Array[];
+
+  private constructor(
+    private readonly store: LogStore,
+    size: number,
+    edge: Uint8Array[][],
+    bundle: Uint8Array[],
+  ) {
+    this.committed = size;
+    this.edge = edge;
+    this.bundle = bundle;
+  }
+
+  static async init(store: LogStore, signal?: AbortSignal): Promise<TiledLog> {
+    const size = await store.size(signal);
+    const edgeIds: TileId[] = [];
+    for (let level = 0; TILE_WIDTH ** level <= size; level++) {
+      const nodes = Math.floor(size / TILE_WIDTH ** level);
+      if (nodes % TILE_WIDTH !== 0) edgeIds.push({ level, index: Math.floor(nodes / TILE_WIDTH) });
+    }
+    const stored = await store.tiles(edgeIds, signal);
+    const edge: Uint8Array[][] = [];
+    edgeIds.forEach((id, i) => {
+      const tile = stored[i];
+      const width = tileWidth(id, size);
+      if (tile === undefined || tile.length !== width * 32) {
+        throw new CreditMeshError("STORE_CORRUPT", `log tile ${id.level}/${id.index} does not hold ${width} hashes`);
+      }
+      // Copies: the edge grows in place and must not alias the stored bytes.
+      edge[id.level] = tileHashes(tile).map((h) => Uint8Array.from(h));
+    });
+    let bundle: Uint8Array[] = [];
+    if (size % TILE_WIDTH !== 0) {
+      const data = await store.bundle(Math.floor(size / TILE_WIDTH), signal);
+      if (data === undefined) throw new CreditMeshError("STORE_CORRUPT", "the log's partial entry bundle is missing");
+      bundle = [Uint8Array.from(data)];
+    }
+    return new TiledLog(store, size, edge, bundle);
+  }
+
+  /** The size every read and checkpoint is answered at: only committed (synced) leaves. */
+  get size(): number {
+    return this.committed;
+  }
+
+  /**
+   * Appends entries in one synced batch; resolves with the index of the first
+   * once they are durable. Entries are the encoded leaves (see leaves.ts),
+   * at most 65,535 bytes each. Nothing changes if the write fails.
+   */
+  async append(entries: readonly Uint8Array[], signal?: AbortSignal): Promise<{ first: number; size: number }> {
+    entries.forEach((e, i) => {
+      if (!(e instanceof Uint8Array) || e.length > MAX_ENTRY_BYTES) {
+        throw new CreditMeshError("VALIDATION_FAILED", `entries[${i}]: must be at most ${MAX_ENTRY_BYTES} bytes`, {
+          field: `entries[${i}]`,
+        });
+      }
+    });
+    signal?.throwIfAborted();
+    return this.queue.run(async () => {
+      const first = this.committed;
+      if (entries.length === 0) return { first, size: first };
+      const { update, edge, bundle } = this.grow(entries);
+      await this.store.commit(update, signal);
+      this.committed = update.size;
+      this.edge = edge;
+      this.bundle = bundle;
+      return { first, size: update.size };
+    });
+  }
+
+  /** Computes the writes of an append on copies of the right edge, so a failed commit leaves the log as it was. */
+  private grow(entries: readonly Uint8Array[]): { update: LogUpdate; edge: Uint8Array[][]; bundle: Uint8Array[] } {
+    const edge = this.edge.map((hashes) => hashes.slice());
+    let bundle = this.bundle.slice();
+    let size = this.committed;
+    const tiles = new Map<string, { tile: TileId; hashes: Uint8Array[] }>();
+    const bundles = new Map<number, Uint8Array[]>();
+    for (const entry of entries) {
+      const bundleIndex = Math.floor(size / TILE_WIDTH);
+      bundle.push(bundleEntry(entry));
+      bundles.set(bundleIndex, bundle);
+      // The bundle holds the entries since the last multiple of 256 (its first part may be a stored run).
+      if ((size + 1) % TILE_WIDTH === 0) bundle = [];
+      let hash = leafHash(entry);
+      let nodes = size; // nodes already at this tile level
+      for (let level = 0; ; level++) {
+        const row = (edge[level] ??= []);
+        row.push(hash);
+        const index = Math.floor(nodes / TILE_WIDTH);
+        tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
+        if (row.length < TILE_WIDTH) break;
+        // A full tile: its root is the next level's newest hash.
+        hash = perfectRoot(row);
+        edge[level] = [];
+        nodes = Math.floor(nodes / TILE_WIDTH);
+      }
+      size++;
+    }
+    return {
+      update: {
+        size,
+        tiles: [...tiles.values()].map(({ tile, hashes }) => ({ tile, hashes: Buffer.concat(hashes) })),
+        bundles: [...bundles].map(([index, parts]) => ({ index, data: Buffer.concat(parts) })),
+      },
+      edge,
+      bundle,
+    };
+  }
+
+  /** MTH of the first `size` leaves (default: the committed size). */
+  async root(size = this.committed, signal?: AbortSignal): Promise<Uint8Array> {
+    this.checkSize("tree_size", size);
+    if (size === 0) return EMPTY_ROOT;
+    const ids = rangeNodes(0, size);
+    const hashes = await this.nodeHashes(ids, signal);
+    return foldRange(ids.map((id) => hashes.get(key(id))!));
+  }
+
+  async inclusionProof(index: number, size = this.committed, signal?: AbortSignal): Promise<Uint8Array[]> {
+    this.checkSize("tree_size", size);
+    const plan = inclusionPlan(index, size);
+    const hashes = await this.nodeHashes(planNodes(plan), signal);
+    return resolvePlan(plan, (id) => hashes.get(key(id))!);
+  }
+
+  async consistencyProof(oldSize: number, size = this.committed, signal?: AbortSignal): Promise<Uint8Array[]> {
+    this.checkSize("tree_size", size);
+    const plan = consistencyPlan(oldSize, size);
+    const hashes = await this.nodeHashes(planNodes(plan), signal);
+    return resolvePlan(plan, (id) => hashes.get(key(id))!);
+  }
+
+  /** The leaf hash at `index` (for a proof's `leaf_hash`). */
+  async leafHash(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.committed) {
+      throw new CreditMeshError("NOT_FOUND", `leaf_index: no leaf ${index} in a log of ${this.committed}`, { field: "leaf_index" });
+    }
+    return (await this.nodeHashes([{ level: 0, index }], signal)).get(key({ level: 0, index }))!;
+  }
+
+  /**
+   * Signs a checkpoint of the committed size and stores it for /checkpoint.
+   * Only committed sizes exist here, so the checkpoint never covers a leaf
+   * that is not on disk.
+   */
+  async publishCheckpoint(origin: string, signer: NoteSigner, signal?: AbortSignal): Promise<string> {
+    return this.queue.run(async () => {
+      const size = this.committed;
+      const note = signCheckpoint({ origin, size, root: await this.root(size, signal) }, signer);
+      await this.store.putCheckpoint(note, signal);
+      return note;
+    });
+  }
+
+  private checkSize(field: string, size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.committed) {
+      throw new CreditMeshError("VALIDATION_FAILED", `${field}: must be an integer from 0 to ${this.committed}`, { field });
+    }
+  }
+
+  /** Reads the tiles holding `ids` (each once) and hashes each subtree up from its run of tile hashes. */
+  private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
+    const locations = ids.map(locateNode);
+    const tiles = new Map<string, Uint8Array>();
+    const missing: TileId[] = [];
+    for (const { tile } of locations) {
+      const k = key(tile);
+      if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
+      const cached = this.cache.get(k);
+      if (cached) tiles.set(k, cached);
+      else missing.push(tile);
+    }
+    if (missing.length > 0) {
+      const read = await this.store.tiles(missing, signal);
+      missing.forEach((tile, i) => {
+        const data = read[i];
+        if (data === undefined) throw new CreditMeshError("STORE_CORRUPT", `log tile ${tile.level}/${tile.index} is missing`);
+        tiles.set(key(tile), data);
+        if (data.length === TILE_WIDTH * 32) this.remember(key(tile), data);
+      });
+    }
+    const out = new Map<string, Uint8Array>();
+    ids.forEach((id, i) => {
+      const loc = locations[i]!;
+      const data = tiles.get(key(loc.tile))!;
+      if (data.length < (loc.offset + loc.count) * 32) {
+        throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+      }
+      out.set(key(id), perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32))));
+    });
+    return out;
+  }
+
+  private remember(k: string, data: Uint8Array): void {
+    if (this.cache.size >= FULL_TILE_CACHE) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(k, data);
+  }
+}
+
+function key(id: { level: number; index: number }): string {
+  return `${id.level}/${id.index}`;
+}

@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NodeKey } from "../../../src/identity/node-key.js";
+import { NodeDatabase } from "../../../src/store/database.js";
+import { LevelLogStore } from "../../../src/store/level-log-store.js";
+import { openCheckpoint } from "../../../src/tlog/checkpoint.js";
+import type { LogStore, LogUpdate } from "../../../src/tlog/log-store.js";
+import { consistencyProof, inclusionProof, leafHash, treeHash, verifyInclusion } from "../../../src/tlog/merkle.js";
+import { parseVerifierKey, verifierKey } from "../../../src/tlog/note.js";
+import { TiledLog } from "../../../src/tlog/tiled-log.js";
+import { splitBundle } from "../../../src/tlog/tiles.js";
+import { tempDir } from "../../helpers/temp.js";
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+const entry = (i: number): Uint8Array => Buffer.from(`entry ${i}`);
+
+let tmp: ReturnType<typeof tempDir>;
+let db: NodeDatabase;
+beforeEach(async () => {
+  tmp = tempDir("cm-tlog-");
+  db = await NodeDatabase.open(tmp.dir);
+});
+afterEach(async () => {
+  await db.close();
+  tmp.remove();
+});
+
+describe("TiledLog over LevelDB", () => {
+  it("gives the same roots and proofs as the in-memory tree across tile levels, and after reopening", async () => {
+    const total = 66_000; // past 256² leaves: level-2 tiles exist
+    const all = Array.from({ length: total }, (_, i) => leafHash(entry(i)));
+    let log = await TiledLog.init(new LevelLogStore(db));
+    const sizes = [1, 255, 256, 257, 1000, 65_535, 65_536, 65_537, total];
+    let done = 0;
+    for (const size of sizes) {
+      const batch = Array.from({ length: size - done }, (_, i) => entry(done + i));
+      for (let at = 0; at < batch.length; at += 5000) {
+        const r = await log.append(batch.slice(at, at + 5000));
+        expect(r.first).toBe(done + at);
+      }
+      done = size;
+      expect(log.size).toBe(size);
+      expect(hex(await log.root())).toBe(hex(treeHash(all.slice(0, size))));
+      if (size === 1000) {
+        // Reopen with a partial edge on levels 0 and 1 and a partial bundle.
+        await db.close();
+        db = await NodeDatabase.open(tmp.dir);
+        log = await TiledLog.init(new LevelLogStore(db));
+        expect(log.size).toBe(1000);
+      }
+    }
+    for (const [index, size] of [[0, 1], [255, 256], [256, 257], [999, 1000], [4242, 65_536], [65_536, 65_537], [65_999, total], [12_345, total]] as const) {
+      const expected = inclusionProof(index, all.slice(0, size));
+      const got = await log.inclusionProof(index, size);
+      expect(got.map(hex)).toEqual(expected.map(hex));
+      expect(verifyInclusion(index, size, all[index]!, got, treeHash(all.slice(0, size)))).toBeNull();
+    }
+    for (const [old, size] of [[1, 256], [255, 257], [1000, 65_537], [65_536, total], [777, total]] as const) {
+      expect((await log.consistencyProof(old, size)).map(hex)).toEqual(consistencyProof(old, all.slice(0, size)).map(hex));
+    }
+    expect(hex(await log.leafHash(65_999))).toBe(hex(all[65_999]!));
+  }, 120_000);
+
+  it("keeps every entry in its bundle, in order", async () => {
+    const log = await TiledLog.init(new LevelLogStore(db));
+    await log.append(Array.from({ length: 300 }, (_, i) => entry(i)));
+    await log.append([new Uint8Array(0), entry(301)]);
+    const store = new LevelLogStore(db);
+    const first = splitBundle((await store.bundle(0))!);
+    const second = splitBundle((await store.bundle(1))!);
+    expect(first).toHaveLength(256);
+    expect(Buffer.from(first[255]!).toString()).toBe("entry 255");
+    expect(second.map((e) => Buffer.from(e).toString())).toEqual([
+      ...Array.from({ length: 44 }, (_, i) => `entry ${256 + i}`),
+      "",
+      "entry 301",
+    ]);
+  });
+
+  it("signs checkpoints of committed sizes only, and stores the latest", async () => {
+    const key = NodeKey.fromSeed(new Uint8Array(32).fill(4));
+    const signer = { name: "bank-a", publicKey: key.publicKey, sign: (d: Uint8Array) => key.sign(d) };
+    const store = new LevelLogStore(db);
+    const log = await TiledLog.init(store);
+    const appended = log.append([entry(0), entry(1), entry(2)]);
+    const note = await log.publishCheckpoint("bank-a", signer);
+    // Published after the append queued ahead of it had committed.
+    await appended;
+    const { checkpoint } = openCheckpoint(note, parseVerifierKey(verifierKey("bank-a", key.publicKey)), "bank-a");
+    expect(checkpoint.size).toBe(3);
+    expect(hex(checkpoint.root)).toBe(hex(treeHash([0, 1, 2].map((i) => leafHash(entry(i))))));
+    expect(await store.checkpoint()).toBe(note);
+  });
+
+  it("changes nothing when a commit fails, and refuses oversized entries and sizes beyond the log", async () => {
+    const real = new LevelLogStore(db);
+    let fail = false;
+    const flaky: LogStore = {
+      size: () => real.size(),
+      tiles: (ids) => real.tiles(ids),
+      bundle: (n) => real.bundle(n),
+      checkpoint: () => real.checkpoint(),
+      putCheckpoint: (n) => real.putCheckpoint(n),
+      commit: (u: LogUpdate) => (fail ? Promise.reject(new Error("disk full")) : real.commit(u)),
+    };
+    const log = await TiledLog.init(flaky);
+    await log.append([entry(0), entry(1)]);
+    fail = true;
+    await expect(log.append([entry(2)])).rejects.toThrow("disk full");
+    fail = false;
+    expect(log.size).toBe(2);
+    await log.append([entry(2)]);
+    expect(hex(await log.root())).toBe(hex(treeHash([0, 1, 2].map((i) => leafHash(entry(i))))));
+    await expect(log.append([entry(3), new Uint8Array(70_000)])).rejects.toMatchObject({ field: "entries[1]" });
+    await expect(log.inclusionProof(0, 4)).rejects.toMatchObject({ field: "tree_size" });
+    await expect(log.inclusionProof(3, 3)).rejects.toMatchObject({ field: "leaf_index" });
+    expect(log.size).toBe(3);
+  });
+});
