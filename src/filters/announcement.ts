@@ -140,6 +140,7 @@ export function acceptFullFilter(announcement: Announcement, bytes: Uint8Array):
 export interface DeltaToSign {
   institutionId: string;
   epoch: number;
+  firstSequence: number;
   sequence: number;
   filter: BinaryFuse16;
   issuedAt: Date;
@@ -149,10 +150,14 @@ export function signDelta(key: Pick<NodeKey, "sign">, delta: DeltaToSign): Signe
   if (delta.institutionId === "") throw invalid("delta.institution_id", "must not be empty");
   if (!Number.isSafeInteger(delta.epoch) || delta.epoch < 1) throw invalid("delta.epoch", "must be at least 1");
   if (!Number.isSafeInteger(delta.sequence) || delta.sequence < 1) throw invalid("delta.sequence", "must be at least 1");
+  if (!Number.isSafeInteger(delta.firstSequence) || delta.firstSequence < 1 || delta.firstSequence > delta.sequence) {
+    throw invalid("delta.first_sequence", "must be from 1 to the sequence");
+  }
   const wire: FilterDelta = {
     institutionId: delta.institutionId,
     epoch: String(delta.epoch),
     sequence: String(delta.sequence),
+    firstSequence: String(delta.firstSequence),
     filter: Buffer.from(delta.filter.toBytes()),
     issuedAt: checkIssuedAt("delta", delta.issuedAt),
   };
@@ -167,6 +172,8 @@ export function verifyDelta(signed: Signed, signer: FilterSigner, limits: Filter
   if (epoch < 1) throw invalid("delta.epoch", "must be at least 1");
   const sequence = u64("delta.sequence", wire.sequence);
   if (sequence < 1) throw invalid("delta.sequence", "must be at least 1");
+  const firstSequence = u64("delta.first_sequence", wire.firstSequence);
+  if (firstSequence < 1 || firstSequence > sequence) throw invalid("delta.first_sequence", "must be from 1 to the sequence");
   const issuedAt = checkIssuedAt("delta", wire.issuedAt);
   let filter: BinaryFuse16;
   try {
@@ -179,5 +186,5 @@ export function verifyDelta(signed: Signed, signer: FilterSigner, limits: Filter
     }
     throw err;
   }
-  return { institutionId: wire.institutionId, epoch, sequence, filter, issuedAt };
+  return { institutionId: wire.institutionId, epoch, firstSequence, sequence, filter, issuedAt };
 }

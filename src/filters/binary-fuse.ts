@@ -79,6 +79,9 @@ function lanesOf(d0: number, d1: number, s0: number, s1: number, layout: Layout,
   out[3] = d & 0xffff;
 }
 
+/** A token read once (BinaryFuse16.digest), valid for every filter. */
+export type TokenDigest = Uint32Array;
+
 export interface BuildOptions {
   /** The padded capacity to size for; default paddedCapacity(number of distinct tokens). */
   capacity?: number;
@@ -105,12 +108,23 @@ export class BinaryFuse16 {
   /** False means the token is certainly not in the set. */
   has(token: TokenKey): boolean {
     digestToken(token, this.#digest, 0, "subject_token");
-    return this.hasDigest(this.#digest[0], this.#digest[1]);
+    return this.hasDigest(this.#digest);
   }
 
-  private hasDigest(d0: number, d1: number): boolean {
+  /**
+   * The token's digest, to test it against many filters (one per member)
+   * without reading the token again; VALIDATION_FAILED naming `field` if it
+   * is not a token.
+   */
+  static digest(token: TokenKey, field = "subject_token"): TokenDigest {
+    const out = new Uint32Array(2);
+    digestToken(token, out, 0, field);
+    return out;
+  }
+
+  hasDigest(digest: TokenDigest): boolean {
     const l = this.#lanes;
-    lanesOf(d0, d1, this.seed[0], this.seed[1], this.layout, l);
+    lanesOf(digest[0], digest[1], this.seed[0], this.seed[1], this.layout, l);
     const f = this.fingerprints;
     return (l[3] ^ f[l[0]] ^ f[l[1]] ^ f[l[2]]) === 0;
   }

@@ -13,10 +13,11 @@ export interface Announcement {
   issuedAt: Date;
 }
 
-/** The tokens a member gained since its previous delta of the same epoch, as verified. */
+/** The tokens a member gained in intervals firstSequence..sequence of an epoch, as verified. */
 export interface Delta {
   institutionId: string;
   epoch: number;
+  firstSequence: number;
   sequence: number;
   filter: BinaryFuse16;
   issuedAt: Date;

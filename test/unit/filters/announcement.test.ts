@@ -149,13 +149,13 @@ describe("fetched full filters", () => {
 
 describe("filter deltas", () => {
   const delta = BinaryFuse16.build(tokens.slice(0, 5), { random: seededRandom("delta") });
-  const toSign = { institutionId: "bank-a", epoch: 7, sequence: 2, filter: delta, issuedAt: new Date("2026-12-03T00:00:30Z") };
+  const toSign = { institutionId: "bank-a", epoch: 7, firstSequence: 1, sequence: 2, filter: delta, issuedAt: new Date("2026-12-03T00:00:30Z") };
 
   it("verify with their filter after a wire round trip", () => {
     const wire = FilterGossip.decode(FilterGossip.encode({ kind: { $case: "delta", value: signDelta(key, toSign) } }).finish());
     if (wire.kind?.$case !== "delta") throw new Error("expected a delta");
     const verified = verifyDelta(wire.kind.value, signer);
-    expect(verified).toMatchObject({ institutionId: "bank-a", epoch: 7, sequence: 2, issuedAt: toSign.issuedAt });
+    expect(verified).toMatchObject({ institutionId: "bank-a", epoch: 7, firstSequence: 1, sequence: 2, issuedAt: toSign.issuedAt });
     for (const t of tokens.slice(0, 5)) expect(verified.filter.has(t)).toBe(true);
   });
 
@@ -172,7 +172,14 @@ describe("filter deltas", () => {
     expectError(() => verifyDelta(resigned, signer), "VALIDATION_FAILED", "delta.filter.magic");
   });
 
-  it("refuse to sign a delta without a sequence", () => {
+  it("refuse to sign a delta without a sequence or with a first sequence after it", () => {
     expectError(() => signDelta(key, { ...toSign, sequence: 0 }), "VALIDATION_FAILED", "delta.sequence");
+    expectError(() => signDelta(key, { ...toSign, firstSequence: 3 }), "VALIDATION_FAILED", "delta.first_sequence");
+  });
+
+  it("refuse a signed delta whose first sequence lies outside 1..sequence", () => {
+    const body = FilterDelta.encode({ ...FilterDelta.decode(signDelta(key, toSign).body), firstSequence: "0" }).finish();
+    const resigned = { body: Buffer.from(body), signature: Buffer.from(key.sign(Buffer.concat([Buffer.from("creditmesh/v1 FilterDelta\n"), body]))) };
+    expectError(() => verifyDelta(resigned, signer), "VALIDATION_FAILED", "delta.first_sequence");
   });
 });
