@@ -201,19 +201,17 @@ export class BinaryFuse16 {
    * (the reference's bound: with sane sizes the odds of reaching it are nil).
    */
   static build(tokens: Iterable<TokenKey>, opts: BuildOptions = {}): BinaryFuse16 {
+    const digests = new TokenDigests();
+    for (const token of tokens) digests.add(token);
+    return BinaryFuse16.fromDigests(digests, opts);
+  }
+
+  /** Builds from tokens already read (TokenDigests), e.g. streamed from an index without holding the tokens. */
+  static fromDigests(collected: TokenDigests, opts: BuildOptions = {}): BinaryFuse16 {
     const random = opts.random ?? randomBytes;
-    let digests = new Uint32Array(2 * 1024);
-    let n = 0;
-    for (const token of tokens) {
-      if (2 * n === digests.length) {
-        if (n >= MAX_CAPACITY) throw invalid("tokens", `more than ${MAX_CAPACITY} tokens`);
-        const grown = new Uint32Array(digests.length * 2);
-        grown.set(digests);
-        digests = grown;
-      }
-      digestToken(token, digests, 2 * n, `tokens[${n}]`);
-      n++;
-    }
+    // A copy: deduplication rewrites the array, and the collector may be reused.
+    const digests = collected.view().slice();
+    let n = collected.count;
     const capacity = opts.capacity ?? paddedCapacity(n);
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > MAX_CAPACITY) {
       throw invalid("capacity", `must be an integer from 0 to ${MAX_CAPACITY}`);
@@ -236,6 +234,27 @@ export class BinaryFuse16 {
       }
     }
     throw new CreditMeshError("INTERNAL", `binary fuse filter: no seed peeled ${n} tokens in ${MAX_ATTEMPTS} attempts`);
+  }
+}
+
+/** Digests of tokens, 8 bytes each, gathered one by one (from a sync or async source). */
+export class TokenDigests {
+  private digests = new Uint32Array(2 * 1024);
+  count = 0;
+
+  add(token: TokenKey): void {
+    if (2 * this.count === this.digests.length) {
+      if (this.count >= MAX_CAPACITY) throw invalid("tokens", `more than ${MAX_CAPACITY} tokens`);
+      const grown = new Uint32Array(this.digests.length * 2);
+      grown.set(this.digests);
+      this.digests = grown;
+    }
+    digestToken(token, this.digests, 2 * this.count, `tokens[${this.count}]`);
+    this.count++;
+  }
+
+  view(): Uint32Array {
+    return this.digests.subarray(0, 2 * this.count);
   }
 }
 
