@@ -9,8 +9,9 @@ const MAX_DELTAS_PER_MEMBER = 4096;
  * The requester's record of every member's verified filter messages, in
  * memory, with each member's view kept ready for routing. Accepts only
  * verified input (filters/announcement.ts); keeps the newest epoch and drops
- * what an older one left behind. Times are this node's own clock, so a
- * member whose clock is off cannot stretch how long its filters count.
+ * what an older one left behind. Silence is measured on this node's own
+ * clock, so a member whose clock is off cannot stretch how long its filters
+ * count; the member's signed times only order its messages.
  */
 export class FilterBook {
   private readonly states = new Map<string, MemberFilterState & { deltas: Delta[] }>();
@@ -27,8 +28,19 @@ export class FilterBook {
     return state;
   }
 
-  private changed(institutionId: string, state: MemberFilterState & { deltas: Delta[] }, heard: boolean): void {
-    if (heard) state.lastHeardAt = this.modules.clock.now();
+  /** Member-signed times already seen, per member: only a later one counts as hearing from it. */
+  private readonly latestIssued = new Map<string, number>();
+
+  /**
+   * Counts as hearing from the member only a message it signed later than
+   * any before: anyone can replay an old signed announcement on gossip, and
+   * a replay must not make a silent member's filters look current.
+   */
+  private changed(institutionId: string, state: MemberFilterState & { deltas: Delta[] }, issuedAt?: Date): void {
+    if (issuedAt !== undefined && issuedAt.getTime() > (this.latestIssued.get(institutionId) ?? -Infinity)) {
+      this.latestIssued.set(institutionId, issuedAt.getTime());
+      state.lastHeardAt = this.modules.clock.now();
+    }
     this.views.delete(institutionId);
   }
 
@@ -41,7 +53,7 @@ export class FilterBook {
     }
     state.announcement = a;
     state.deltas = state.deltas.filter((d) => d.epoch >= a.epoch);
-    this.changed(a.institutionId, state, true);
+    this.changed(a.institutionId, state, a.issuedAt);
     return true;
   }
 
@@ -67,7 +79,7 @@ export class FilterBook {
     const state = this.stateOf(f.institutionId);
     if (state.full !== undefined && state.full.epoch > f.epoch) return;
     state.full = f;
-    this.changed(f.institutionId, state, false);
+    this.changed(f.institutionId, state);
   }
 
   addDelta(d: Delta): void {
@@ -81,13 +93,14 @@ export class FilterBook {
         state.deltas.splice(0, state.deltas.length - MAX_DELTAS_PER_MEMBER);
       }
     }
-    this.changed(d.institutionId, state, true);
+    this.changed(d.institutionId, state, d.issuedAt);
   }
 
   /** A member left the network (manifest): forget what it published. */
   forget(institutionId: string): void {
     this.states.delete(institutionId);
     this.views.delete(institutionId);
+    this.latestIssued.delete(institutionId);
   }
 
   view(institutionId: string): MemberFilterView {

@@ -7,14 +7,16 @@ import { routeToken } from "../../../src/report/routing.js";
 import { seededRandom, seededTokens } from "../filters/random.js";
 
 const [held, fresh, absent] = seededTokens("book", 3);
-const announcement = (epoch: number, deltaSequence = 0): Announcement => ({
+let signedAt = Date.parse("2020-01-01T00:00:00Z"); // the member's clock: the book goes by its own for silence
+const nextIssuedAt = () => new Date((signedAt += 1000));
+const announcement = (epoch: number, deltaSequence = 0, issuedAt = nextIssuedAt()): Announcement => ({
   institutionId: "bank-b",
   epoch,
   count: 64,
   filterSha256: new Uint8Array(32),
   filterBytes: 100,
   deltaSequence,
-  issuedAt: new Date("2020-01-01T00:00:00Z"), // the member's clock: the book goes by its own
+  issuedAt,
 });
 const filter = (tokens: string[], seed: string) => BinaryFuse16.build(tokens, { random: seededRandom(seed) });
 const delta = (epoch: number, firstSequence: number, sequence: number, tokens: string[]): Delta => ({
@@ -23,7 +25,7 @@ const delta = (epoch: number, firstSequence: number, sequence: number, tokens: s
   firstSequence,
   sequence,
   filter: filter(tokens, `${epoch}/${firstSequence}/${sequence}`),
-  issuedAt: new Date("2020-01-01T00:00:00Z"),
+  issuedAt: nextIssuedAt(),
 });
 
 function setup() {
@@ -78,6 +80,19 @@ describe("FilterBook", () => {
     clock.advance(90_001);
     expect(routeOf(absent).ask[0].reason).toBe("SILENT");
     book.addDelta(delta(5, 1, 1, []));
+    expect(routeOf(absent).skipped).toHaveLength(1);
+  });
+
+  it("does not count a replayed announcement as hearing from the member", () => {
+    const { book, clock, routeOf } = setup();
+    const original = announcement(5);
+    book.announce(original);
+    book.setFull({ institutionId: "bank-b", epoch: 5, filter: filter([held], "f5") });
+    clock.advance(60_000);
+    expect(book.announce(original)).toBe(true);
+    clock.advance(30_001);
+    expect(routeOf(absent).ask[0].reason).toBe("SILENT");
+    book.announce(announcement(5));
     expect(routeOf(absent).skipped).toHaveLength(1);
   });
 
