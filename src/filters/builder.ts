@@ -23,6 +23,8 @@ export interface FullPublication {
   signedAnnouncement: Signed;
   /** The filter's bytes, served to members that fetch it. */
   filter: Uint8Array;
+  /** When the build began reading the index: the epoch's deltas count from here. */
+  startedAt: Date;
 }
 
 export interface DeltaPublication {
@@ -116,6 +118,7 @@ export class FilterBuilder {
         announcement,
         signedAnnouncement: signAnnouncement(this.modules.key, announcement),
         filter: bytes,
+        startedAt,
       };
       this.lastEpoch = epoch;
       this.epoch = { full, intervals: [], open: carry, deltas: [] };
