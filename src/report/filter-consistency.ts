@@ -1,16 +1,28 @@
 import { HolderStatus } from "../gen/creditmesh/v1/common.js";
+import type { HolderAnswer } from "../gen/creditmesh/v1/report.js";
 import type { AskReason } from "./routing.js";
+
+/**
+ * Whether a member held anything on the subject before this query: a
+ * tradeline, or an inquiry other than the one the query itself just logged
+ * (inquiries are data too: they put the subject in the member's filter).
+ * Undefined when the answer says nothing either way (refused, failed).
+ */
+export function heldBeforeQuery(answer: Pick<HolderAnswer, "status" | "tradelines" | "inquiries" | "requestId">): boolean | undefined {
+  if (answer.status !== HolderStatus.OK && answer.status !== HolderStatus.NO_DATA) return undefined;
+  return answer.tradelines.length > 0 || answer.inquiries.some((i) => i.inquiryId !== answer.requestId);
+}
 
 /**
  * Whether each member's filter matches what it answers. Two kinds of
  * mismatch are counted per member and epoch:
  *
- * - claimed, NO_DATA: the filter matched, the member had nothing. An honest
+ * - claimed, empty: the filter matched, the member held nothing. An honest
  *   member does this for false positives (2^-16 of the tokens it does not
  *   hold) and for subjects erased since its filter was built; many more
  *   means an inflated filter (every report pays for a query it need not).
- * - denied, data: a probe of a member its filters ruled out returned
- *   tradelines. A binary fuse filter has no false negatives, so beyond the
+ * - denied, data: a probe of a member its filters ruled out showed it held
+ *   the subject. A binary fuse filter has no false negatives, so beyond the
  *   lag of one delta interval this means the filter hides data, and
  *   reports that skip the member miss it.
  *
@@ -69,10 +81,11 @@ export class FilterConsistency {
 
   /**
    * Call for each member the router decided on with a complete filter (asked
-   * for FILTER_MATCH or PROBE, or skipped), with the member's answer when
-   * asked. Members asked to fail open say nothing about their filter.
+   * for FILTER_MATCH or PROBE, or skipped), with heldBeforeQuery() of its
+   * answer when asked. Members asked to fail open say nothing about their
+   * filter, and an answer that says nothing (undefined) counts only as routed.
    */
-  record(institutionId: string, epoch: number, decision: AskReason | "SKIPPED", outcome?: HolderStatus): void {
+  record(institutionId: string, epoch: number, decision: AskReason | "SKIPPED", held?: boolean): void {
     if (decision !== "FILTER_MATCH" && decision !== "PROBE" && decision !== "SKIPPED") return;
     let c = this.counts.get(institutionId);
     if (c === undefined || epoch > c.epoch) {
@@ -86,13 +99,13 @@ export class FilterConsistency {
     c.routed++;
     if (decision === "FILTER_MATCH") {
       c.claimed++;
-      if (outcome === HolderStatus.NO_DATA) {
+      if (held === false) {
         c.claimedNoData++;
         total.claimedNoData++;
       }
     } else if (decision === "PROBE") {
       c.probed++;
-      if (outcome === HolderStatus.OK) {
+      if (held === true) {
         c.deniedWithData++;
         total.deniedWithData++;
       }
