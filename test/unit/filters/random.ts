@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import type { RandomSource } from "../../../src/filters/binary-fuse.js";
 
 /** A reproducible byte stream (SHA-256 in counter mode), for filters and tokens that a failing run can replay. */
@@ -19,4 +19,11 @@ export function seededTokens(seed: string, count: number): string[] {
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) tokens.push(createHash("sha256").update(`${seed}/${i}`).digest("hex"));
   return tokens;
+}
+
+/** `count` 32-byte tokens from `seed`, cheaply (an AES-CTR keystream): for measuring over a million probes. */
+export function streamedTokens(seed: string, count: number): Uint8Array[] {
+  const key = createHash("sha256").update(seed).digest();
+  const stream = createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(32 * count));
+  return Array.from({ length: count }, (_, i) => stream.subarray(32 * i, 32 * i + 32));
 }
