@@ -33,8 +33,7 @@ export interface ModeTags {
   seed: Buffer;
 }
 
-function tags(mode: number): ModeTags {
-  const ctx = contextString(mode);
+function tags(mode: number, ctx: Buffer = contextString(mode)): ModeTags {
   return {
     mode,
     hashToGroup: Buffer.concat([ascii("HashToGroup-"), ctx]),
@@ -46,6 +45,11 @@ function tags(mode: number): ModeTags {
 
 export const OPRF_TAGS = tags(MODE_OPRF);
 export const VOPRF_TAGS = tags(MODE_VOPRF);
+
+/** Tags for a proof outside RFC 9497 that reuses its DLEQ construction under its own context. */
+export function privateTags(context: string): ModeTags {
+  return tags(-1, ascii(context));
+}
 
 export function i2osp2(n: number): Buffer {
   if (!Number.isInteger(n) || n < 0 || n > 0xffff) throw new RangeError(`I2OSP(${n}, 2) out of range`);
