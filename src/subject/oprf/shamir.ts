@@ -24,6 +24,11 @@ export function evaluatePolynomial(coefficients: readonly Scalar[], x: number): 
 
 /** Lagrange coefficients at 0 for the given distinct indices, in their order. */
 export function lagrangeAtZero(indices: readonly number[]): Scalar[] {
+  return lagrangeAt(0, indices);
+}
+
+/** Lagrange coefficients at x (0 recovers the secret; an index j recovers share j). */
+export function lagrangeAt(x: number, indices: readonly number[]): Scalar[] {
   if (new Set(indices).size !== indices.length) throw new RangeError("participant indices must be distinct");
   for (const i of indices) checkIndex(i);
   return indices.map((i) => {
@@ -31,7 +36,7 @@ export function lagrangeAtZero(indices: readonly number[]): Scalar[] {
     let den = 1n;
     for (const j of indices) {
       if (j === i) continue;
-      num = Fn.mul(num, BigInt(j));
+      num = Fn.mul(num, Fn.sub(BigInt(j), BigInt(x)));
       den = Fn.mul(den, Fn.sub(BigInt(j), BigInt(i)));
     }
     return Fn.div(num, den);
