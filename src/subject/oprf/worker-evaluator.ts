@@ -1,19 +1,9 @@
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CreditMeshError, type ErrorCode } from "../../errors.js";
+import { workerEntry } from "../../worker-entry.js";
 import { publicShareOf, type KeyShare, type PartialEvaluation, type PublicShare } from "./threshold.js";
 
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER_URL = new URL(FROM_SOURCE ? "./share-worker.ts" : "./share-worker.js", import.meta.url);
-
-/** Running from TypeScript sources (tests, tsx), the worker registers the TypeScript loader before loading its module. */
-function workerEntry(): URL {
-  if (!FROM_SOURCE) return WORKER_URL;
-  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
-  const code = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(WORKER_URL.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./share-worker.ts" : "./share-worker.js", import.meta.url);
 
 /**
  * A key share evaluated on its own worker thread: a 1024-element batch costs
@@ -29,7 +19,7 @@ export class WorkerShareEvaluator {
 
   constructor(share: KeyShare) {
     this.public = publicShareOf(share);
-    this.worker = new Worker(workerEntry(), { workerData: { index: share.index, secret: share.secret.toString(16) } });
+    this.worker = new Worker(workerEntry(WORKER_URL), { workerData: { index: share.index, secret: share.secret.toString(16) } });
     this.worker.on("message", (m: { id: number; evaluated?: Uint8Array[]; proof?: Uint8Array; error?: { code: ErrorCode; message: string; field?: string } }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
