@@ -3,7 +3,7 @@ import {
   add, decodeElement, elementFromBytes, encodeElement, InvalidElementError, mulBase, mulQuad, type Element, type Quad,
 } from "./group.js";
 import { lagrangeAtZero } from "./shamir.js";
-import { ELEMENT_BYTES, finalizeHash, Fn, type Scalar } from "./suite.js";
+import { ELEMENT_BYTES, finalizeHash, Fn, scalarFromBytes, scalarToBytes, type Scalar } from "./suite.js";
 import { blind, evaluateBatch, verifyBatch, type BlindedInput } from "./voprf.js";
 
 /**
@@ -21,6 +21,21 @@ export interface KeyShare {
   /** Shamir index, 1..n. */
   index: number;
   secret: Scalar;
+}
+
+const SHARE_FORMAT = 1;
+
+/** A key share as the evaluator's secrets file keeps it: format byte, index byte, 32-byte scalar. */
+export function encodeKeyShare(share: KeyShare): Uint8Array {
+  return Buffer.concat([Buffer.from([SHARE_FORMAT, share.index]), scalarToBytes(share.secret)]);
+}
+
+export function decodeKeyShare(bytes: Uint8Array, field = "token_key_share"): KeyShare {
+  if (bytes.length !== 2 + 32 || bytes[0] !== SHARE_FORMAT) throw invalid(field, `must be ${2 + 32} bytes of format ${SHARE_FORMAT}`);
+  const index = bytes[1];
+  const secret = scalarFromBytes(bytes.subarray(2));
+  if (index === 0 || secret === undefined) throw invalid(field, "holds no valid share");
+  return { index, secret };
 }
 
 /** Public side of one evaluator's share, decoded once. */

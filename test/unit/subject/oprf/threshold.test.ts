@@ -3,7 +3,7 @@ import { isCreditMeshError } from "../../../../src/errors.js";
 import { splitSecret } from "../../../../src/subject/oprf/shamir.js";
 import { Fn, randomScalar } from "../../../../src/subject/oprf/suite.js";
 import {
-  BlindedBatch, decodeBlindedBatch, MAX_BATCH, ShareEvaluator, type VerifiedPartial,
+  BlindedBatch, decodeBlindedBatch, decodeKeyShare, encodeKeyShare, MAX_BATCH, ShareEvaluator, type VerifiedPartial,
 } from "../../../../src/subject/oprf/threshold.js";
 import { evaluateDirect } from "../../../../src/subject/oprf/voprf.js";
 
@@ -104,5 +104,15 @@ describe("an evaluator's input checks", () => {
     expectField(() => decodeBlindedBatch([ok[0], ok[1].subarray(1)]), "blinded_elements[1]");
     expectField(() => decodeBlindedBatch([]), "blinded_elements");
     expectField(() => decodeBlindedBatch(Array.from({ length: MAX_BATCH + 1 }, () => ok[0])), "blinded_elements");
+  });
+});
+
+describe("a stored key share", () => {
+  it("round-trips, and a damaged one is refused by name", () => {
+    const share = { index: 3, secret: randomScalar() };
+    expect(decodeKeyShare(encodeKeyShare(share))).toEqual(share);
+    const damaged = encodeKeyShare({ index: 3, secret: 0n });
+    expect(() => decodeKeyShare(damaged)).toThrow(/token_key_share/);
+    expect(() => decodeKeyShare(encodeKeyShare(share).subarray(1))).toThrow(/token_key_share/);
   });
 });
