@@ -12,7 +12,8 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { BinaryFuse16 } from "../../src/filters/binary-fuse.js";
 import { memberFilterView, routeToken, type MemberFilterView } from "../../src/report/routing.js";
-import { printTable, round, writeResults } from "./common.js";
+import { printTable, writeResults } from "./common.js";
+import { round } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {

@@ -17,7 +17,8 @@ import { LevelLogStore } from "../../src/store/level-log-store.js";
 import { answerLeaf, inquiryLeaf, newSalt, recordVersionLeaf, sha256 } from "../../src/tlog/leaves.js";
 import { leafHash, verifyInclusion } from "../../src/tlog/merkle.js";
 import { TiledLog } from "../../src/tlog/tiled-log.js";
-import { makeTempDir, perSecond, printTable, round, summarize, writeResults } from "./common.js";
+import { makeTempDir, printTable, writeResults } from "./common.js";
+import { perSecond, round, summarize } from "./stats.js";
 
 const { values: args } = parseArgs({
   options: {

@@ -7,6 +7,21 @@ declare module "sodium-native" {
     crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void;
     crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
     crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+    /** Throws when `point` is not a canonical point of the prime-order subgroup or the result is the identity. */
+    crypto_scalarmult_ed25519_noclamp(result: Uint8Array, scalar: Uint8Array, point: Uint8Array): void;
+    crypto_scalarmult_ed25519_base_noclamp(result: Uint8Array, scalar: Uint8Array): void;
+    crypto_core_ed25519_add(result: Uint8Array, p: Uint8Array, q: Uint8Array): void;
+    readonly crypto_aead_xchacha20poly1305_ietf_ABYTES: number;
+    readonly crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number;
+    readonly crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number;
+    /** Returns the number of bytes written to `ciphertext`. */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+      ciphertext: Uint8Array, message: Uint8Array, additionalData: Uint8Array | null, nsec: null, nonce: Uint8Array, key: Uint8Array,
+    ): number;
+    /** Throws when the tag does not verify. */
+    crypto_aead_xchacha20poly1305_ietf_decrypt(
+      message: Uint8Array, nsec: null, ciphertext: Uint8Array, additionalData: Uint8Array | null, nonce: Uint8Array, key: Uint8Array,
+    ): number;
   };
   export default sodium;
 }

@@ -1,0 +1,17 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { isCreditMeshError } from "../../errors.js";
+import { ShareEvaluator } from "./threshold.js";
+
+/** Worker thread holding one key share: evaluates batches off the main event loop. */
+const { index, secret } = workerData as { index: number; secret: string };
+const evaluator = new ShareEvaluator({ index, secret: BigInt("0x" + secret) });
+
+parentPort!.on("message", (msg: { id: number; blinded: Uint8Array[] }) => {
+  try {
+    const { evaluated, proof } = evaluator.evaluate(msg.blinded);
+    parentPort!.postMessage({ id: msg.id, evaluated, proof });
+  } catch (err) {
+    const e = isCreditMeshError(err) ? { code: err.code, message: err.message, field: err.field } : { code: "INTERNAL", message: "evaluation failed" };
+    parentPort!.postMessage({ id: msg.id, error: e });
+  }
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { generateNodeKey } from "../../../../src/identity/node-key.js";
+import { OperatorTicket, OprfRefusal, OprfRequest, TokenPurpose } from "../../../../src/gen/creditmesh/v1/oprf.js";
+import {
+  MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry, type NonceGate,
+} from "../../../../src/subject/oprf/evaluator-service.js";
+import { randomScalar } from "../../../../src/subject/oprf/suite.js";
+import { BlindedBatch, ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
+import { answerFromWire, requestHash } from "../../../../src/subject/oprf/wire.js";
+
+const NOW = new Date("2026-12-03T04:00:00Z");
+const operator = generateNodeKey();
+
+function setup(quota = 5) {
+  const share = new ShareEvaluator({ index: 1, secret: randomScalar() });
+  const audit: EvaluationAuditEntry[] = [];
+  const seen = new Set<string>();
+  const nonces: NonceGate = { claim: async (r, n) => !seen.has(`${r}/${n}`) && !!seen.add(`${r}/${n}`) };
+  const service = new OprfEvaluatorService(
+    { institutionId: "eval-1", networkId: "net", epoch: 4, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => NOW },
+    { share, nonces, quota: new MemoryQuotaLedger(), audit: { record: async (e) => void audit.push(e) } },
+  );
+  let n = 0;
+  const request = (count: number, over: Partial<OprfRequest> = {}) => {
+    const batch = BlindedBatch.create(Array.from({ length: count }, (_, i) => new TextEncoder().encode(`cn-mobile/v1:1380013800${i}`)));
+    const req: OprfRequest = {
+      requestId: `r-${++n}`, requesterInstitutionId: "bank-a", purpose: TokenPurpose.TOKEN_PURPOSE_ONBOARD, epoch: "4",
+      blindedElements: batch.blinded.map((b) => Buffer.from(b)), nonce: Buffer.alloc(16, n), issuedAt: NOW, ...over,
+    };
+    return { batch, req, bytes: OprfRequest.encode(req).finish() };
+  };
+  return { share, service, audit, request };
+}
+
+function ticket(over: Partial<OperatorTicket> = {}) {
+  const body = OperatorTicket.encode({
+    ticketId: "t-1", networkId: "net", requesterInstitutionId: "bank-a", purpose: TokenPurpose.TOKEN_PURPOSE_ONBOARD, maxElements: "6",
+    notBefore: new Date("2026-12-01T00:00:00Z"), notAfter: new Date("2026-12-31T00:00:00Z"), ...over,
+  }).finish();
+  return { body: Buffer.from(body), signature: Buffer.from(operator.sign(body)) };
+}
+
+describe("OprfEvaluatorService", () => {
+  it("evaluates a valid request with a proof the requester accepts, and audits it without the elements", async () => {
+    const { share, service, audit, request } = setup();
+    const { batch, req, bytes } = request(3);
+    const answer = answerFromWire(await service.handle("bank-a", bytes, req), requestHash(bytes));
+    expect(typeof batch.verify({ index: 1, evaluated: answer.evaluatedElements, proof: answer.proof }, share.public)).toBe("object");
+    expect(audit).toEqual([expect.objectContaining({ requester: "bank-a", purpose: "ONBOARD", count: 3, outcome: "EVALUATED" })]);
+    expect(JSON.stringify(audit)).not.toContain(Buffer.from(req.blindedElements[0]).toString("hex"));
+  });
+
+  it.each([
+    ["another epoch", { epoch: "3" }, OprfRefusal.OPRF_REFUSAL_WRONG_EPOCH, "epoch"],
+    ["a stale request", { issuedAt: new Date(NOW.getTime() - 3_600_000) }, OprfRefusal.OPRF_REFUSAL_STALE, "issued_at"],
+    ["a short nonce", { nonce: Buffer.alloc(8) }, OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "nonce"],
+    ["a requester id that is not the signer", { requesterInstitutionId: "bank-b" }, OprfRefusal.OPRF_REFUSAL_NOT_MEMBER, "requester_institution_id"],
+    ["a purpose left unset", { purpose: TokenPurpose.TOKEN_PURPOSE_UNSPECIFIED }, OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "purpose"],
+  ] as const)("refuses %s, naming the field, and audits the refusal", async (_name, over, refusal, field) => {
+    const { service, audit, request } = setup();
+    const { req } = request(1, over as Partial<OprfRequest>);
+    const answer = await service.handle("bank-a", OprfRequest.encode(req).finish(), req);
+    expect(answer.refusal).toBe(refusal);
+    expect(answer.refusalField).toBe(field);
+    expect(answer.evaluatedElements).toEqual([]);
+    expect(audit.map((a) => a.outcome)).toEqual([OprfRefusal[refusal]]);
+  });
+
+  it("refuses an element that is not a group element without using the nonce or the quota", async () => {
+    const { service, request } = setup(1);
+    const { req } = request(1);
+    const bad = { ...req, blindedElements: [Buffer.alloc(32, 0xff)] };
+    const answer = await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad);
+    expect([answer.refusal, answer.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[0]"]);
+    expect((await service.handle("bank-a", OprfRequest.encode(req).finish(), req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+  });
+
+  it("refuses a replayed nonce", async () => {
+    const { service, request } = setup();
+    const { req, bytes } = request(1);
+    expect((await service.handle("bank-a", bytes, req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+    expect((await service.handle("bank-a", bytes, req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_REPLAYED);
+  });
+
+  it("refuses over the daily quota unless an operator ticket covers it, and audits both", async () => {
+    const { service, audit, request } = setup(5);
+    const first = request(4);
+    expect((await service.handle("bank-a", first.bytes, first.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+    const over = request(2);
+    expect((await service.handle("bank-a", over.bytes, over.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED);
+    expect(audit.at(-1)).toEqual(expect.objectContaining({ outcome: "OPRF_REFUSAL_QUOTA_EXCEEDED", count: 2, reason: expect.stringContaining("no operator ticket") }));
+
+    const forged = request(2, { ticket: { ...ticket(), signature: Buffer.from(generateNodeKey().sign(ticket().body)) } });
+    expect((await service.handle("bank-a", forged.bytes, forged.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED);
+    const otherPurpose = request(2, { ticket: ticket({ purpose: TokenPurpose.TOKEN_PURPOSE_BULK }) });
+    expect((await service.handle("bank-a", otherPurpose.bytes, otherPurpose.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED);
+
+    const covered = request(4, { ticket: ticket() });
+    expect((await service.handle("bank-a", covered.bytes, covered.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+    expect(audit.at(-1)).toEqual(expect.objectContaining({ outcome: "EVALUATED", ticketId: "t-1" }));
+    const beyond = request(4, { ticket: ticket() });
+    expect((await service.handle("bank-a", beyond.bytes, beyond.req)).refusalReason).toContain("used up");
+  });
+});
