@@ -286,8 +286,8 @@ describe("backup and restore (child process)", () => {
     await db2.close();
 
     const [refused, mismatch] = await Promise.all([
-      cli(["restore", "--from", forged, "--config", targetConfig]),
-      cli(["restore", "--from", edited, "--config", targetConfig]),
+      cli(["restore", "--from", forged, "--config", targetConfig, "--verbose"]),
+      cli(["restore", "--from", edited, "--config", targetConfig, "--verbose"]),
     ]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("AUDIT_CHAIN_BROKEN");
@@ -302,7 +302,7 @@ describe("backup and restore (child process)", () => {
     const ok = await cli(["restore", "--from", backupDir, "--config", targetConfig]);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(existsSync(targetDb)).toBe(true);
-    const again = await cli(["restore", "--from", backupDir, "--config", targetConfig]);
+    const again = await cli(["restore", "--from", backupDir, "--config", targetConfig, "--verbose"]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain("CONFLICT");
     const forced = await cli(["restore", "--from", backupDir, "--config", targetConfig, "--force"]);
