@@ -23,7 +23,8 @@ export class RateLimiter {
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.ratePerSec);
     b.at = now;
-    const ok = b.tokens >= 1;
+    // Refills add up in floating point: a token earned in several steps may fall short of 1 by rounding.
+    const ok = b.tokens >= 1 - 1e-9;
     if (ok) b.tokens -= 1;
     this.buckets.set(key, b);
     return ok;

@@ -307,7 +307,7 @@ export class CreditNode {
       },
       {
         auth: new ClientAuth(this.secretsFile, config.grpc.tls?.clientRoles, clock),
-        rateLimiter: config.grpc.rateLimitPerKey > 0 ? new RateLimiter(config.grpc.rateLimitPerKey) : undefined,
+        rateLimiter: config.grpc.rateLimitPerKey > 0 ? new RateLimiter(config.grpc.rateLimitPerKey, undefined, clock) : undefined,
         ingest,
         consents,
         reports,
