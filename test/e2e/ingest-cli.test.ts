@@ -99,6 +99,13 @@ describe("creditmesh ingest against a node process", () => {
     expect(report.code, report.stderr).toBe(0);
     const json = JSON.parse(report.stdout);
     expect(json.summary.accounts).toBe(1);
+    // The name stored from the GB18030 file is read back through the report's name check:
+    // the name the lender holds matches it, and the same name garbled as a UTF-8 reader would show it does not.
+    expect(json.nameCheck).toBe("NAME_MATCHES");
+    const garbled = new TextDecoder("utf-8").decode(iconv.encode(NAMES[9]!, "gb18030"));
+    const mismatch = await cli(["report", "--config", configFile, "--id-number", ID_NUMBERS[9]!, "--name", garbled, "--consent-id", consent.consentId, "--format", "json"]);
+    expect(mismatch.code, mismatch.stderr).toBe(0);
+    expect(JSON.parse(mismatch.stdout).nameCheck).toBe("NAME_DIFFERS");
   });
 
   it("refuses a file with a BOM only where its content is wrong (the BOM itself is fine)", { timeout: 60_000 }, async () => {
