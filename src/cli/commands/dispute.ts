@@ -6,10 +6,12 @@ import { Dispute } from "../../gen/creditmesh/v1/dispute.js";
 import type { AccountRecord } from "../../gen/creditmesh/v1/records.js";
 import { call, connect } from "../client.js";
 import { renderTable } from "../table.js";
+import { printJson, toPrintableJson } from "../print-json.js";
 import { parseJsonRecord } from "../record-file-jsonl.js";
 import { addClientOptions, addSubjectOptions, optionalSubjectFrom, subjectFrom, type ClientFlags, type SubjectFlags } from "../options.js";
 
 const DAY_MS = 24 * 3600 * 1000;
+const DISPUTE = "creditmesh.v1.Dispute";
 /** Filing waits for the holder's answer over the peer network. */
 const FILE_TIMEOUT_MS = 30_000;
 
@@ -30,7 +32,7 @@ export function registerDispute(program: Command): void {
           { subject, institutionId: opts.institutionId, accountRef: opts.accountRef, reason: opts.reason },
           FILE_TIMEOUT_MS,
         );
-        process.stdout.write(JSON.stringify(Dispute.toJSON(filed), null, 2) + "\n");
+        process.stdout.write(printJson(Dispute, DISPUTE, filed));
       } finally {
         conn.close();
       }
@@ -53,7 +55,7 @@ export function registerDispute(program: Command): void {
       const conn = connect(opts);
       try {
         const resolved = await call(conn, conn.client.resolveDispute, { disputeId, outcome, note: opts.note, corrected });
-        process.stdout.write(JSON.stringify(Dispute.toJSON(resolved), null, 2) + "\n");
+        process.stdout.write(printJson(Dispute, DISPUTE, resolved));
       } finally {
         conn.close();
       }
@@ -68,7 +70,7 @@ export function registerDispute(program: Command): void {
     const conn = connect(opts);
     try {
       const { dispute: found, current } = await call(conn, conn.client.getDispute, { disputeId });
-      process.stdout.write(JSON.stringify(found ? Dispute.toJSON(found) : {}, null, 2) + "\n");
+      process.stdout.write(found ? printJson(Dispute, DISPUTE, found) : "{}\n");
       if (!current) process.stderr.write(`the holder could not be reached: this is the last state this node had from it\n`);
     } finally {
       conn.close();
@@ -93,7 +95,7 @@ export function registerDispute(program: Command): void {
       try {
         const { disputes, notCurrentDisputeIds } = await call(conn, conn.client.listDisputes, { includeResolved: opts.all, subject });
         if (format === "json") {
-          process.stdout.write(JSON.stringify(disputes.map((d) => Dispute.toJSON(d)), null, 2) + "\n");
+          process.stdout.write(JSON.stringify(disputes.map((d) => toPrintableJson(Dispute, DISPUTE, d)), null, 2) + "\n");
         } else {
           process.stdout.write(renderDisputes(disputes, new Date()));
         }
