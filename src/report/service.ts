@@ -107,7 +107,8 @@ export class ReportService {
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
     });
-    modules.logger.info(
+    // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry).
+    modules.logger.debug(
       {
         reportId: report.reportId,
         subjectToken: req.subjectToken,
