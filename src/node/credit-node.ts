@@ -182,7 +182,7 @@ export class CreditNode {
     }
 
     const filters = membership && config.filters.enabled
-      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock })
+      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
@@ -269,6 +269,7 @@ export class CreditNode {
         consents,
         holder,
         holders: p2p?.queries,
+        router: filters?.router,
         memberNames: () => this.memberNames(membership),
         nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,

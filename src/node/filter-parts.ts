@@ -6,6 +6,7 @@ import { DEFAULT_FILTER_LIMITS } from "../filters/types.js";
 import type { Membership } from "../identity/manifest.js";
 import type { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import type { PeerComponents } from "../p2p/components.js";
 import { FilterGossipTopic } from "../p2p/filter-gossip.js";
 import { FiltersProtocol } from "../p2p/filters-protocol.js";
@@ -34,7 +35,7 @@ export class FilterParts {
 
   constructor(
     private readonly config: FiltersConfig & { institutionId: string },
-    modules: { db: Pick<NodeDatabase, "levels">; key: Pick<NodeKey, "sign">; membership: Membership; clock: Clock },
+    modules: { db: Pick<NodeDatabase, "levels">; key: Pick<NodeKey, "sign">; membership: Membership; clock: Clock; metrics: Metrics | null },
   ) {
     const { clock } = modules;
     this.builder = new FilterBuilder({ institutionId: config.institutionId }, { tokens: () => subjectTokens(modules.db), key: modules.key, clock });
@@ -50,7 +51,7 @@ export class FilterParts {
         },
       },
     );
-    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config) }, { book: this.book, clock });
+    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config) }, { book: this.book, clock, metrics: modules.metrics });
   }
 
   /** A subject this node now holds data for (a new account, a logged inquiry). */
