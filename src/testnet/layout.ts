@@ -156,8 +156,6 @@ export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkL
       },
       metrics: { enabled: false },
       log: { level: "info" },
-      // Test networks only: with HMAC subject tokens a filter can be tested against guessed identifiers (README "Holder filters").
-      filters: { enabled: true },
       ...opts.configOverrides,
     };
     writeFileSync(n.configFile, JSON.stringify(config, null, 2) + "\n");
