@@ -129,7 +129,10 @@ const reportOf = (lender: NodeClient, b: Borrower): Promise<CreditReport> =>
   lender.unary("getCreditReport", { subject: b.subject, purpose: Purpose.LOAN_ORIGINATION, consentId: b.consentId!, asOf: "", deadlineMs: 10_000 });
 
 function check(report: CreditReport, b: Borrower): string | undefined {
-  if (!report.complete) return "incomplete report";
+  if (!report.complete) {
+    const missing = report.holders.filter((h) => ![HolderStatus.OK, HolderStatus.NO_DATA, HolderStatus.SKIPPED].includes(h.status));
+    return `incomplete report: ${missing.map((h) => `${h.institutionId} ${HolderStatus[h.status]} (${h.reason})`).join("; ")}`;
+  }
   const ok = report.holders.filter((h) => h.status === HolderStatus.OK && h.institutionId !== report.requesterInstitutionId).map((h) => h.institutionId).sort();
   const want = b.holders.filter((h) => h !== report.requesterInstitutionId).sort();
   return ok.join() === want.join() ? undefined : `answered OK: ${ok.join()} ≠ holders ${want.join()}`;
@@ -189,6 +192,8 @@ async function runSize(members: number): Promise<Record<string, number>> {
     const seqN = Number(args.sequential);
     const before = await counters();
     const latencies: number[] = [];
+    // A report that is incomplete or asked the wrong members is counted and shown, not fatal: the other figures still stand.
+    const failed: string[] = [];
     let holdersWithData = 0;
     for (let i = 0; i < seqN; i++) {
       const b = sample[i % sample.length]!;
@@ -196,7 +201,7 @@ async function runSize(members: number): Promise<Record<string, number>> {
       const r = await reportOf(lender, b);
       latencies.push(performance.now() - t);
       const problem = check(r, b);
-      if (problem) throw new Error(`report ${i}: ${problem}`);
+      if (problem) failed.push(`sequential ${i}: ${problem}`);
       holdersWithData += b.holders.filter((h) => h !== ids[0]).length;
     }
     const messages = ((await counters()) - before) / seqN;
@@ -211,16 +216,18 @@ async function runSize(members: number): Promise<Record<string, number>> {
       while (next < total) {
         const b = sample[next++ % sample.length]!;
         const problem = check(await reportOf(c, b), b);
-        if (problem) throw new Error(problem);
+        if (problem) failed.push(`concurrent: ${problem}`);
       }
     }));
     const concMs = performance.now() - t0;
+    if (failed.length) log(`${failed.length} reports failed the check; first: ${failed[0]}`);
     return {
       members,
       p50Ms: round(summarize(latencies).p50, 2),
       reportsPerSecond: round(perSecond(total, concMs), 1),
       messagesPerReport: round(messages, 2),
       holdersWithDataPerReport: round(holdersWithData / seqN, 2),
+      failedChecks: failed.length,
     };
   } finally {
     for (const c of clients) c.raw.close();
@@ -237,8 +244,8 @@ async function main(): Promise<number> {
   }
   const base = rows[0]!;
   printTable([
-    ["members", "p50 ms", `reports/s @${args.concurrency}`, "peer msgs/report", "holders w/ data", "p50 / p50 smallest", "msgs ≤ holders + 2"],
-    ...rows.map((r) => [r.members!, r.p50Ms!, r.reportsPerSecond!, r.messagesPerReport!, r.holdersWithDataPerReport!, round(r.p50Ms! / base.p50Ms!, 2), r.messagesPerReport! <= r.holdersWithDataPerReport! + 2 ? "PASS" : "FAIL"]),
+    ["members", "p50 ms", `reports/s @${args.concurrency}`, "peer msgs/report", "holders w/ data", "p50 / p50 smallest", "msgs ≤ holders + 2", "failed checks"],
+    ...rows.map((r) => [r.members!, r.p50Ms!, r.reportsPerSecond!, r.messagesPerReport!, r.holdersWithDataPerReport!, round(r.p50Ms! / base.p50Ms!, 2), r.messagesPerReport! <= r.holdersWithDataPerReport! + 2 ? "PASS" : "FAIL", r.failedChecks!]),
   ]);
   const last = rows.at(-1)!;
   const ratio = round(last.p50Ms! / base.p50Ms!, 2);
@@ -246,7 +253,7 @@ async function main(): Promise<number> {
   console.log("not built: p50 at 10k vs 1M records per member");
   const file = await writeResults("scale", { rows, p50Ratio: ratio }, args.out);
   console.log(`figures written to ${file}`);
-  return 0;
+  return rows.some((r) => r.failedChecks! > 0) ? 1 : 0;
 }
 
 main().then((code) => process.exit(code), (err) => {

@@ -185,6 +185,7 @@ export class CreditNode {
       ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
+    if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
     const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
