@@ -175,7 +175,8 @@ async function runSize(members: number): Promise<Record<string, number>> {
     // New subjects reach routing with the next delta.
     await sleep(2 * DELTA_MS + 500);
 
-    // Ready once a report about a never-seen subject skips every other member.
+    // Ready once a report about a never-seen subject skips every other member (10 minutes from here, startup apart).
+    const readySince = Date.now();
     const strangers = generateBorrowers(`stranger-${members}`, 10_000);
     for (let k = 0; ; k++) {
       const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
@@ -183,7 +184,7 @@ async function runSize(members: number): Promise<Record<string, number>> {
       const r = await reportOf(lender, s);
       const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
       if (skipped === members - 1) break;
-      if (Date.now() - started > 600_000) throw new Error(`routing not ready: ${skipped}/${members - 1} skipped`);
+      if (Date.now() - readySince > 600_000) throw new Error(`routing not ready: ${skipped}/${members - 1} skipped`);
       await sleep(500);
     }
     log(`routing ready after ${Date.now() - started} ms`);
