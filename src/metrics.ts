@@ -93,6 +93,20 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    holdersSkipped: new Counter({
+      name: "creditmesh_holders_skipped_total",
+      help: "Members not asked for a report because their published filter excludes the subject, by member",
+      labelNames: ["holder"] as const,
+      registers,
+    }),
+
+    filterMismatches: new Counter({
+      name: "creditmesh_filter_mismatch_total",
+      help: "Answers that contradict the member's published filter: claimed_no_data (filter matched, member held nothing), denied_with_data (filter excluded, member held the subject)",
+      labelNames: ["institution", "kind"] as const,
+      registers,
+    }),
+
     tlsReloads: new Counter({
       name: "creditmesh_tls_reloads_total",
       help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",

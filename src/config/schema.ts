@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FiltersSchema } from "../filters/schedule.js";
 import { API_ROLES } from "./secrets.js";
 
 /** One schema per section; defaults live here so that `{}` is a valid config. */
@@ -132,6 +133,8 @@ export const ConfigSchema = z
     log: LogSchema.default(LogSchema.parse({})),
     disputes: DisputeSchema.default(DisputeSchema.parse({})),
     retention: RetentionSchema.default(RetentionSchema.parse({})),
+    /** Published holder filters (src/filters/schedule.ts); off by default. */
+    filters: FiltersSchema.default(FiltersSchema.parse({})),
   })
   .strict();
 

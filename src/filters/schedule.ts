@@ -9,8 +9,12 @@ import type { Clock } from "../clock.js";
  */
 export const FiltersSchema = z
   .object({
-    /** Publish a filter at all; off = every member keeps asking this node. */
-    enabled: z.boolean().default(true),
+    /**
+     * Publish this node's filter and route reports by the other members'
+     * filters. Off by default: with HMAC subject tokens any member can test
+     * any guessed identifier against a filter offline (README "Holder filters").
+     */
+    enabled: z.boolean().default(false),
     deltaIntervalMs: z.number().int().min(1_000).max(30_000).default(30_000),
     rebuildIntervalMs: z.number().int().min(60_000).max(7 * 86_400_000).default(86_400_000),
     /** A member silent for this many of its delta intervals is asked regardless of its filter. */

@@ -58,6 +58,7 @@ import { RpcClient } from "../p2p/rpc-client.js";
 import type { DisputeRouter } from "../disputes/service.js";
 import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
+import { FilterParts } from "./filter-parts.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
@@ -77,6 +78,7 @@ interface PeerParts {
   queries: QueryProtocol;
   disputes: DisputeRouter;
   revocations: RevocationGossip;
+  filters?: FilterParts;
 }
 
 /**
@@ -179,6 +181,11 @@ export class CreditNode {
       );
     }
 
+    const filters = membership && config.filters.enabled
+      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
+      : undefined;
+    const noteToken = filters && ((token: string) => filters.noteToken(token));
+    if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
     const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
@@ -196,6 +203,7 @@ export class CreditNode {
         sealer: stores.cipher,
         clock,
         logger: log("ingest"),
+        onSubjectHeld: noteToken,
       },
     );
     const holder = new HolderService(
@@ -212,12 +220,13 @@ export class CreditNode {
         inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
+        onSubjectHeld: noteToken,
       },
     );
 
     // Bound lazily: the dispute service routes through the peer protocols, which serve it.
     const receiver = { receive: (d: Dispute, from: string) => disputes.receive(d, from), statusFor: (id: string, from: string) => disputes.statusFor(id, from) };
-    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit }) : undefined);
+    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit, filters }) : undefined);
     const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
     const disputes: DisputeService = new DisputeService(
       { institutionId, responseDays: config.disputes.responseDays },
@@ -261,6 +270,7 @@ export class CreditNode {
         consents,
         holder,
         holders: p2p?.queries,
+        router: filters?.router,
         memberNames: () => this.memberNames(membership),
         nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
@@ -360,7 +370,7 @@ export class CreditNode {
    */
   private async createPeerParts(
     membership: Membership,
-    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog },
+    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog; filters?: FilterParts },
   ): Promise<PeerParts> {
     const { config, clock, metrics } = this;
     const { p2p } = config;
@@ -392,12 +402,14 @@ export class CreditNode {
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
     for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations]) await peer.addService(protocol);
+    for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,
       membership,
       queries,
       revocations,
+      filters: parts.filters,
       disputes: {
         send: (holderId, dispute, signal) => disputes.send(holderId, dispute, signal),
         status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),

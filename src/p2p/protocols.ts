@@ -10,8 +10,13 @@ export const DISPUTE_STATUS_PROTOCOL = "/creditmesh/dispute-status/1.0.0";
 /** "The revocations you issued after position X": catch-up for members that missed the gossip. */
 export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 
+/** "Your current subject filter and the deltas after position X" (holder filters, src/filters/). */
+export const FILTERS_PROTOCOL = "/creditmesh/filters/1.0.0";
+
 export const REVOCATIONS_TOPIC = "creditmesh/revocations/1";
 export const MANIFEST_TOPIC = "creditmesh/manifest/1";
+/** Filter announcements and deltas (FilterGossip); the full filter goes over FILTERS_PROTOCOL. */
+export const FILTERS_TOPIC = "creditmesh/filters/1";
 
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;
@@ -21,6 +26,13 @@ export const REVOCATIONS_MAX_FRAME_BYTES = 256 * 1024;
 /** Most revocations in one page of /creditmesh/revocations. */
 export const REVOCATIONS_PAGE_LIMIT = 500;
 export const REVOCATIONS_HANDLER_TIMEOUT_MS = 5_000;
+/**
+ * A fetch answer: the full filter (~2.25 bytes per token: 16 MiB is ~7M
+ * subjects) plus a signed announcement and a few deltas.
+ */
+export const FILTERS_MAX_FILTER_BYTES = 16 * 1024 * 1024;
+export const FILTERS_MAX_FRAME_BYTES = FILTERS_MAX_FILTER_BYTES + 1024 * 1024;
+export const FILTERS_HANDLER_TIMEOUT_MS = 10_000;
 /** Default frame ceiling for an RPC protocol that does not set its own. */
 export const DEFAULT_RPC_MAX_FRAME_BYTES = 1024 * 1024;
 

@@ -119,10 +119,12 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     return this.holders().map((m) => m.institutionId);
   }
 
-  async ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]> {
+  async ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]> {
     // One signature per report, whatever the number of holders.
     const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
-    const results = await Promise.all(this.holders().map((member) => this.#askOne(member, query, envelope, signal)));
+    const only = targets && new Set(targets);
+    const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
+    const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, signal)));
     const metrics = this.#c.metrics;
     if (metrics) {
       for (const r of results) {

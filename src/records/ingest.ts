@@ -59,6 +59,8 @@ export interface IngestModules {
   sealer: PiiSealer;
   clock: Clock;
   logger: Logger;
+  /** Told of the subject of every new account once it is durable (the holder's published filter). */
+  onSubjectHeld?(subjectToken: string): void;
 }
 
 /** account_ref = HMAC(node key, account_id): the only account key that leaves the validator. */
@@ -201,6 +203,7 @@ export class IngestService {
 
     if (toWrite.length || repaymentWrites.length) {
       await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
+      toWrite.forEach((a, i) => previous[i] === undefined && this.modules.onSubjectHeld?.(a.subjectToken));
     }
     if (deleted.length) await this.destroy(deleted, actor);
     rejected.sort((a, b) => a.index - b.index);

@@ -53,6 +53,8 @@ export interface HolderModules {
   logger: Logger;
   /** Records every query answered or refused for another institution (and every refusal). */
   audit?: AuditTrail;
+  /** Told of the subject once an inquiry about it is durable: a member that queried a subject must stay asked about it. */
+  onSubjectHeld?(subjectToken: string): void;
 }
 
 /**
@@ -114,6 +116,7 @@ export class HolderService {
       ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     const [{ tradelines, earlier, nameTags }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
+    modules.onSubjectHeld?.(query.subjectToken);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
     const inquiries = earlier
       .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)

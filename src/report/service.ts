@@ -7,7 +7,9 @@ import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import type { CreditReport } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
+import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
+import type { Route } from "./routing.js";
 
 /**
  * The other members that may hold the subject. p2p/ implements it over
@@ -15,7 +17,8 @@ import type { AuditRecord, HolderService } from "./holder.js";
  * one result per member asked, TIMEOUT/UNREACHABLE for those that did not answer.
  */
 export interface Holders {
-  ask(query: QueryRequest, signal: AbortSignal): Promise<HolderResult[]>;
+  /** Asks `targets` (default: every member that may hold data), each one result. */
+  ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]>;
   /** Institution ids `ask` sends to, for the audit trail. */
   targets?(): string[];
 }
@@ -39,6 +42,8 @@ export interface ReportServiceModules {
   consents: Pick<ConsentService, "requireForQuery">;
   holder: HolderService;
   holders?: Holders;
+  /** Routes by the members' published filters; absent = every member is asked. */
+  router?: Pick<FilterRouter, "route" | "record">;
   /** institution_id → display name, from the manifest (or this node alone). */
   memberNames(): Map<string, string>;
   /** Keyed tag of a name (SubjectTokenizer.nameTag); absent = names are not compared. */
@@ -71,6 +76,9 @@ export class ReportService {
     };
     const deadlineMs = Math.max(0, Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs, req.callDeadlineMs ?? Infinity));
     const fanOut = fanOutSignal(deadlineMs, req.signal);
+    const members = modules.holders?.targets?.() ?? [];
+    const route = modules.router && modules.holders?.targets ? modules.router.route(req.subjectToken, members) : undefined;
+    const asked = route ? route.ask.map((a) => a.institutionId) : members;
 
     // This node's record of the query it sends: its own holder commits it with
     // its inquiry, in one synced batch written while the other holders answer.
@@ -83,17 +91,22 @@ export class ReportService {
         purpose: Purpose[req.purpose] ?? String(req.purpose),
         consentId: req.consentId,
         asOf: req.asOf,
-        holders: [opts.institutionId, ...(modules.holders?.targets?.() ?? [])].join(","),
+        holders: [opts.institutionId, ...asked].join(","),
+        ...(route && route.skipped.length > 0 ? { skipped: route.skipped.map((s) => s.institutionId).join(",") } : {}),
       },
     };
     let local: HolderResult;
     let remote: HolderResult[];
     try {
-      [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal) : []]);
+      [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
     } finally {
       fanOut.done();
     }
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
+    if (route) {
+      modules.router!.record(route, new Map(remote.map((r) => [r.outcome.institutionId, r.answer])));
+      remote = [...remote, ...skippedOutcomes(route)];
+    }
 
     const report = assembleReport({
       reportId: query.requestId,
@@ -137,6 +150,22 @@ export class ReportService {
       answer: signed.answer,
     };
   }
+}
+
+/** One SKIPPED outcome per member the route left out: unsigned (nothing was asked), the reason names the filter epoch. */
+function skippedOutcomes(route: Route): HolderResult[] {
+  return route.skipped.map((s) => ({
+    outcome: {
+      institutionId: s.institutionId,
+      status: HolderStatus.SKIPPED,
+      reason: s.reason,
+      latencyMs: 0,
+      tradelines: 0,
+      peerId: "",
+      signedAnswer: Buffer.alloc(0),
+      signature: Buffer.alloc(0),
+    },
+  }));
 }
 
 /**

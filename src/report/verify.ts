@@ -1,4 +1,4 @@
-import { holderStatusToJSON } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, holderStatusToJSON } from "../gen/creditmesh/v1/common.js";
 import { type CreditReport, HolderAnswer, type HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { contributes, ownTradelines } from "./assemble.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
@@ -107,6 +107,12 @@ interface HolderCheck {
 
 function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: VerifyOptions): HolderCheck {
   const signed = outcome.signedAnswer.length > 0 && outcome.signature.length > 0;
+  if (outcome.status === HolderStatus.SKIPPED) {
+    // Not asked, so nothing can be signed; a SKIPPED outcome that carries an answer is not what the requester produces.
+    return signed || outcome.tradelines > 0
+      ? { state: "FAILED", reason: "SKIPPED (not asked) but carries an answer or tradelines" }
+      : { state: "UNSIGNED", reason: `not asked: ${outcome.reason || "its filter excludes the subject"}` };
+  }
   if (!signed) {
     return contributes(outcome)
       ? { state: "FAILED", reason: `status ${holderStatusToJSON(outcome.status)} but no signed answer and signature` }

@@ -35,7 +35,7 @@ describe("FilterSchedule", () => {
 describe("FiltersSchema", () => {
   it("defaults to a 30 s delta interval, a daily rebuild and three intervals of silence", () => {
     const config = FiltersSchema.parse({});
-    expect(config).toEqual({ enabled: true, deltaIntervalMs: 30_000, rebuildIntervalMs: 86_400_000, silenceIntervals: 3 });
+    expect(config).toEqual({ enabled: false, deltaIntervalMs: 30_000, rebuildIntervalMs: 86_400_000, silenceIntervals: 3 });
     expect(maxSilenceMs(config)).toBe(90_000);
   });
 
