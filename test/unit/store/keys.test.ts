@@ -17,6 +17,7 @@ describe("key layout", () => {
       Nonce: "nonce",
       Log: "tlog",
       Witness: "witness",
+      TokenQuota: "tquota",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
