@@ -73,6 +73,7 @@ export interface Sublevels {
   tlog: Sublevel<Uint8Array>;
   witness: Sublevel<string>;
   tquota: Sublevel<string>;
+  tcache: Sublevel<Uint8Array>;
 }
 
 const SYNC = { sync: true } as const;
@@ -111,6 +112,7 @@ export class NodeDatabase {
       tlog: makeSublevel<Uint8Array>(root, KeyPrefix.Log, "view"),
       witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
       tquota: makeSublevel<string>(root, KeyPrefix.TokenQuota, "utf8"),
+      tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
     };
   }
 

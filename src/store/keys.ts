@@ -22,6 +22,8 @@ export enum KeyPrefix {
   Witness = "witness",
   /** Per-requester, per-day, per-purpose counts of subject-token evaluations this node answered as an evaluator. */
   TokenQuota = "tquota",
+  /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
+  TokenCache = "tcache",
 }
 
 /**

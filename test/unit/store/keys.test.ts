@@ -18,6 +18,7 @@ describe("key layout", () => {
       Log: "tlog",
       Witness: "witness",
       TokenQuota: "tquota",
+      TokenCache: "tcache",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
