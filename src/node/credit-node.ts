@@ -36,6 +36,7 @@ import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
+import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
@@ -77,6 +78,8 @@ interface PeerParts {
   queries: QueryProtocol;
   disputes: DisputeRouter;
   revocations: RevocationGossip;
+  /** Present when the manifest names a token committee. */
+  tokens?: SubjectTokenParts;
 }
 
 /**
@@ -388,16 +391,22 @@ export class CreditNode {
       pullIntervalMs: p2p.revocationPullIntervalMs,
     });
     const revocations = new RevocationGossip(revocationParts);
+    const tokens = createSubjectTokenParts(membership, components, {
+      institutionId, maxClockSkewMs: p2p.maxClockSkewMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
+    });
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations]) await peer.addService(protocol);
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
+      await peer.addService(protocol);
+    }
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,
       membership,
       queries,
       revocations,
+      tokens,
       disputes: {
         send: (holderId, dispute, signal) => disputes.send(holderId, dispute, signal),
         status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),
