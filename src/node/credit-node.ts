@@ -35,7 +35,7 @@ import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
+import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
 import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
@@ -183,6 +183,11 @@ export class CreditNode {
     }
 
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
+    // Bound late: the committee's tokenizer exists once the peer side does; name tags keep the network key.
+    const subjectTokens: SubjectTokens = {
+      tokens: (subjects, purpose, signal) => (this.p2p?.tokens?.tokenizer ?? tokenizer).tokens(subjects, purpose, signal),
+      nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
+    };
     const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
@@ -195,7 +200,7 @@ export class CreditNode {
       {
         store: stores.records,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
-        tokenizer,
+        tokenizer: subjectTokens,
         sealer: stores.cipher,
         clock,
         logger: log("ingest"),
@@ -332,7 +337,7 @@ export class CreditNode {
           },
           logger: log("admin"),
         }),
-        tokenizer,
+        tokenizer: subjectTokens,
         status: () => this.status(),
         clock,
         logger: log("api"),
