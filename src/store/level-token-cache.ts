@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { isCreditMeshError } from "../errors.js";
 import type { SubjectKey, TokenCache } from "../subject/oprf/tokenizer.js";
 import type { DataCipher } from "./cipher.js";
 import type { NodeDatabase } from "./database.js";
@@ -24,7 +25,17 @@ export class LevelTokenCache implements TokenCache {
   async get(keyId: string, subjects: readonly SubjectKey[]): Promise<(string | undefined)[]> {
     const keys = subjects.map((s) => this.lookup(keyId, s));
     const values = await this.db.levels.tcache.getMany(keys);
-    return values.map((v, i) => (v === undefined ? undefined : Buffer.from(this.cipher.open(v, Buffer.from(keys[i], "utf8"))).toString("utf8")));
+    return values.map((v, i) => (v === undefined ? undefined : this.open(v, keys[i])));
+  }
+
+  /** A token sealed under a data key since retired (key rotation does not re-seal this cache) is a miss: it is evaluated again. */
+  private open(sealed: Uint8Array, key: string): string | undefined {
+    try {
+      return Buffer.from(this.cipher.open(sealed, Buffer.from(key, "utf8"))).toString("utf8");
+    } catch (err) {
+      if (isCreditMeshError(err, "CRYPTO_DECRYPT_FAILED")) return undefined;
+      throw err;
+    }
   }
 
   async put(keyId: string, entries: readonly { subject: SubjectKey; token: string }[]): Promise<void> {

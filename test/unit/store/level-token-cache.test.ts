@@ -35,6 +35,8 @@ describe("LevelTokenCache", () => {
     expect(await new LevelTokenCache(db, cipher, lookupKey).get("key-1", [alice])).toEqual(["aa".repeat(32)]);
     // Another node's lookup key finds nothing: the keys are not a function of the identifier alone.
     expect(await new LevelTokenCache(db, cipher, randomBytes(32)).get("key-1", [alice])).toEqual([undefined]);
+    // After a data-key rotation retired the sealing key, an entry is a miss, not an error.
+    expect(await new LevelTokenCache(db, new DataCipher([{ id: "k2", key: new Uint8Array(randomBytes(32)) }]), lookupKey).get("key-1", [alice])).toEqual([undefined]);
     for await (const [k, v] of db.levels.tcache.iterator()) {
       expect(k).not.toContain(alice.normalizedId);
       expect(Buffer.from(v).toString("latin1")).not.toContain("aa".repeat(32));
