@@ -62,7 +62,7 @@ export class OprfProtocol extends RpcProtocol implements Evaluators {
   async evaluate(member: CommitteeMember, request: EvaluationRequest, signal: AbortSignal): Promise<EvaluationAnswer> {
     const peer = this.c.membership.byInstitution(member.institutionId);
     if (!peer) throw new CreditMeshError("P2P_UNREACHABLE", `evaluator ${member.institutionId} is not a member of this network`);
-    const body = OprfRequest.encode({
+    const message: OprfRequest = {
       requestId: randomUUID(),
       requesterInstitutionId: this.init.institutionId,
       purpose: purposeToWire(request.purpose),
@@ -71,7 +71,12 @@ export class OprfProtocol extends RpcProtocol implements Evaluators {
       nonce: randomBytes(16),
       issuedAt: this.c.clock.now(),
       ticket: undefined,
-    }).finish();
+    };
+    const body = OprfRequest.encode(message).finish();
+    // libp2p does not dial itself: an evaluator asking its own share goes straight to its service, through the same checks.
+    if (peer.peerId === this.c.signer.peerId && this.c.evaluator) {
+      return answerFromWire(await this.c.evaluator.handle(this.init.institutionId, body, OprfRequest.decode(body), signal), requestHash(body));
+    }
     const bytes = await this.request(peer.peerId, sealSigned(body, (d) => this.c.signer.sign(d)), signal);
     const answer = openSignedAnswer(bytes, peer.peerId, (b) => OprfAnswer.decode(b), `evaluator ${member.institutionId}'s oprf answer`);
     return answerFromWire(answer, requestHash(body));

@@ -89,6 +89,16 @@ describe("/creditmesh/oprf/1.0.0", () => {
     }
   });
 
+  it("an evaluator asking its own share does not go through the transport, and is audited like any requester", async () => {
+    const n = network();
+    const self = n.protocols.get(evaluatorKeys[0].peerId)!;
+    const answer = await self.evaluate(n.committee.members[0], { purpose: "LOOKUP", epoch: 3, blindedElements: [encodeElement(mulBase(randomScalar()))] }, AbortSignal.timeout(10_000));
+    expect(answer.evaluatorId).toBe(idOf(evaluatorKeys[0]));
+    expect(answer.evaluatedElements).toHaveLength(1);
+    expect(n.sent).toEqual([]);
+    expect(n.audits.map((a) => [a.requester, a.outcome])).toEqual([[idOf(evaluatorKeys[0]), "EVALUATED"]]);
+  });
+
   it("answers a replayed request with a signed refusal, and the requester turns it into an error", async () => {
     const n = network();
     const member = n.committee.members[0];
