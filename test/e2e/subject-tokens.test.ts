@@ -58,4 +58,14 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     expect(report.subjectToken).not.toBe(new HmacSubjectTokenizer(Buffer.from(net.tokenKey, "hex")).token(subject[0]!));
     expect(net.allLogs()).not.toContain(ID);
   });
+
+  it("with one evaluator down a new subject still gets its token; with two down ingest fails UNAVAILABLE and writes nothing", { timeout: 90_000 }, async () => {
+    await net.running[1]!.node!.stop();
+    const acks = await outside.client!.submit([{ records: [account({ accountId: "OPRF-D2", idNumber: residentId("19880214", 518, "110105") })] }]);
+    expect(acks[0]!.rejected).toEqual([]);
+    await net.running[2]!.node!.stop();
+    const before = (await outside.node!.status()).accounts;
+    await expect(outside.client!.submit([{ records: [account({ accountId: "OPRF-D3", idNumber: residentId("19880214", 519, "110105") })] }])).rejects.toThrow(/subject tokens unavailable/);
+    expect((await outside.node!.status()).accounts).toBe(before);
+  });
 });
