@@ -42,7 +42,7 @@ import type { IngestService } from "../records/ingest.js";
 import { isoDateProblem } from "../records/dates.js";
 import type { ReportService } from "../report/service.js";
 import { normalizeSubject } from "../subject/normalize.js";
-import type { SubjectTokenizer } from "../subject/tokenizer.js";
+import type { SubjectTokens } from "../subject/tokenizer.js";
 import type { Metrics } from "../metrics.js";
 import { consentRoles, reportRoles } from "./consent-roles.js";
 import { refusalOf } from "./request-limits.js";
@@ -83,7 +83,7 @@ export interface ApiModules {
   reports: ReportService;
   disputes?: DisputeApi;
   admin?: AdminApi;
-  tokenizer: SubjectTokenizer;
+  tokenizer: SubjectTokens;
   status(): Promise<GetNodeStatusResponse>;
   clock: Clock;
   logger: Logger;
@@ -149,7 +149,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     return m.admin;
   };
 
-  const subjectToken = (subject: Parameters<typeof normalizeSubject>[0]) => m.tokenizer.token(normalizeSubject(subject, "subject"));
+  // A subject not in this node's token cache costs one evaluation by the committee.
+  const subjectToken = async (subject: Parameters<typeof normalizeSubject>[0]): Promise<string> =>
+    (await m.tokenizer.tokens([normalizeSubject(subject, "subject")], "LOOKUP"))[0];
 
   return {
     submitRecords(call: ServerDuplexStream<SubmitRecordsRequest, SubmitRecordsResponse>): void {
@@ -234,7 +236,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     grantConsent: unary<GrantConsentRequest, Consent>(["LENDER", "FURNISHER", "SUBJECT_SERVICE"], async (req, _call, principal) => {
       requireRole(principal, ...consentRoles(req.purpose));
       return m.consents.grant({
-        subjectToken: subjectToken(req.subject),
+        subjectToken: await subjectToken(req.subject),
         purpose: req.purpose,
         validFrom: req.validFrom,
         validUntil: req.validUntil,
@@ -252,11 +254,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
     // Whoever records or revokes a borrower's consents may show them to the borrower.
     listConsents: unary<ListConsentsRequest, ListConsentsResponse>(["LENDER", "FURNISHER", "OPERATOR", "SUBJECT_SERVICE"], async (req) => ({
-      consents: await m.consents.listForSubject(subjectToken(req.subject)),
+      consents: await m.consents.listForSubject(await subjectToken(req.subject)),
     })),
 
     getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER", "SUBJECT_SERVICE"], async (req, call, principal) => {
-      const token = subjectToken(req.subject);
+      const token = await subjectToken(req.subject);
       if (!QUERY_PURPOSES.has(req.purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
       }
@@ -292,14 +294,14 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     }),
 
     fileDispute: unary<FileDisputeRequest, Dispute>(["LENDER", "FURNISHER"], async (req, _call, principal) =>
-      disputes().file(req, subjectToken(req.subject), caller(principal)),
+      disputes().file(req, await subjectToken(req.subject), caller(principal)),
     ),
 
     resolveDispute: unary<ResolveDisputeRequest, Dispute>(["FURNISHER"], async (req, _call, principal) => disputes().resolve(req, caller(principal))),
 
     // An institution's own disputes are for its furnishing staff; one borrower's, for whoever files them.
     listDisputes: unary<ListDisputesRequest, ListDisputesResponse>(["LENDER", "FURNISHER", "OPERATOR"], async (req, _call, principal) => {
-      if (req.subject) return disputes().listForSubject(subjectToken(req.subject), req.includeResolved);
+      if (req.subject) return disputes().listForSubject(await subjectToken(req.subject), req.includeResolved);
       requireRole(principal, "FURNISHER", "OPERATOR");
       return { disputes: await disputes().list(req.includeResolved), notCurrentDisputeIds: [] };
     }),
@@ -309,7 +311,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
 
     purgeSubject: unary<PurgeSubjectRequest, PurgeSubjectResponse>(["OPERATOR"], async (req, _call, principal) => {
       if (!req.requestRef.trim()) throw invalid("request_ref", "required: the reference of the verified erasure request");
-      return admin().purgeSubject(subjectToken(req.subject), req.requestRef.trim(), caller(principal));
+      return admin().purgeSubject(await subjectToken(req.subject), req.requestRef.trim(), caller(principal));
     }),
 
     rotateDataKey: unary<RotateDataKeyRequest, RotateDataKeyResponse>(["OPERATOR"], async (_req, _call, principal) => admin().rotateDataKey(caller(principal))),

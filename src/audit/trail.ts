@@ -32,7 +32,9 @@ export type AuditAction =
   | "NODE_RESTORED"
   | "API_KEY_CREATED"
   | "API_KEY_REVOKED"
-  | "ACCOUNT_DELETED";
+  | "ACCOUNT_DELETED"
+  | "TOKENS_EVALUATED"
+  | "TOKENS_REFUSED";
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };

@@ -74,6 +74,10 @@ export const COMMAND_MODULES: CommandModule[] = [
     load: async () => (await import("./commands/keys.js")).registerKeys,
   },
   {
+    commands: [{ name: "tokens", term: "tokens", description: "subject-token evaluator committee: create one for a local network, check one" }],
+    load: async () => (await import("./commands/tokens.js")).registerTokens,
+  },
+  {
     commands: [{ name: "audit", term: "audit", description: "check or export the node's hash-chained audit trail" }],
     load: async () => (await import("./commands/audit.js")).registerAudit,
   },

@@ -39,6 +39,8 @@ const SecretsSchema = z
     ),
     /** The local operator's own key (all roles), read by the CLI on this machine. */
     localApiKey: z.string().min(16),
+    /** This node's share of the subject-token OPRF key (format, index, scalar), hex; only on a token committee member. */
+    tokenKeyShare: hex(34).optional(),
   })
   .strict();
 

@@ -4,6 +4,8 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { Role } from "../gen/creditmesh/v1/common.js";
 import { Manifest, SignedManifest, type Member } from "../gen/creditmesh/v1/peer.js";
 import { CreditMeshError } from "../errors.js";
+import type { Committee } from "../subject/oprf/committee.js";
+import { committeeFromWire } from "../subject/oprf/wire.js";
 import {
   ED25519_PUBLIC_KEY_BYTES,
   publicKeyFromPeerId,
@@ -61,6 +63,25 @@ export function validateManifest(m: Manifest): void {
       }
     });
   });
+  if (m.tokenCommittee) manifestCommittee(m, institutions);
+}
+
+/** The manifest's subject-token committee (undefined: the network uses the HMAC token key); every evaluator must be a member. */
+function manifestCommittee(m: Manifest, institutions: ReadonlySet<string>): Committee | undefined {
+  if (!m.tokenCommittee) return undefined;
+  let committee: Committee;
+  try {
+    committee = committeeFromWire(m.tokenCommittee, "token_committee");
+  } catch (cause) {
+    const field = cause instanceof CreditMeshError && cause.field ? cause.field : "token_committee";
+    throw manifestInvalid(field, cause instanceof Error ? cause.message.replace(/^[^:]*: /, "") : "invalid", cause);
+  }
+  m.tokenCommittee.evaluators.forEach((e, i) => {
+    if (!institutions.has(e.institutionId)) {
+      throw manifestInvalid(`token_committee.evaluators[${i}].institution_id`, `${e.institutionId} is not a member`);
+    }
+  });
+  return committee;
 }
 
 export function signManifest(manifest: Manifest, operatorKey: OperatorKey): SignedManifest {
@@ -226,6 +247,11 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
 
   members(): Member[] {
     return [...this.#manifest.members];
+  }
+
+  /** The subject-token evaluator committee the operator named, if any. */
+  tokenCommittee(): Committee | undefined {
+    return manifestCommittee(this.#manifest, new Set(this.#manifest.members.map((m) => m.institutionId)));
   }
 
   has(peerId: string): boolean {

@@ -35,7 +35,8 @@ import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { HmacSubjectTokenizer } from "../subject/tokenizer.js";
+import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
+import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
@@ -79,6 +80,8 @@ interface PeerParts {
   disputes: DisputeRouter;
   revocations: RevocationGossip;
   filters?: FilterParts;
+  /** Present when the manifest names a token committee. */
+  tokens?: SubjectTokenParts;
 }
 
 /**
@@ -187,6 +190,11 @@ export class CreditNode {
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
     const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
+    // Bound late: the committee's tokenizer exists once the peer side does; name tags keep the network key.
+    const subjectTokens: SubjectTokens = {
+      tokens: (subjects, purpose, signal) => (this.p2p?.tokens?.tokenizer ?? tokenizer).tokens(subjects, purpose, signal),
+      nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
+    };
     const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
@@ -199,7 +207,7 @@ export class CreditNode {
       {
         store: stores.records,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
-        tokenizer,
+        tokenizer: subjectTokens,
         sealer: stores.cipher,
         clock,
         logger: log("ingest"),
@@ -339,7 +347,7 @@ export class CreditNode {
           },
           logger: log("admin"),
         }),
-        tokenizer,
+        tokenizer: subjectTokens,
         status: () => this.status(),
         clock,
         logger: log("api"),
@@ -398,10 +406,15 @@ export class CreditNode {
       pullIntervalMs: p2p.revocationPullIntervalMs,
     });
     const revocations = new RevocationGossip(revocationParts);
+    const tokens = createSubjectTokenParts(membership, components, {
+      institutionId, maxClockSkewMs: p2p.maxClockSkewMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
+    });
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations]) await peer.addService(protocol);
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
+      await peer.addService(protocol);
+    }
     for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
@@ -410,6 +423,7 @@ export class CreditNode {
       queries,
       revocations,
       filters: parts.filters,
+      tokens,
       disputes: {
         send: (holderId, dispute, signal) => disputes.send(holderId, dispute, signal),
         status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),

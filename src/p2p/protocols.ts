@@ -9,6 +9,8 @@ export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
 export const DISPUTE_STATUS_PROTOCOL = "/creditmesh/dispute-status/1.0.0";
 /** "The revocations you issued after position X": catch-up for members that missed the gossip. */
 export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
+/** "Evaluate these blinded elements with your share of the token key." */
+export const OPRF_PROTOCOL = "/creditmesh/oprf/1.0.0";
 
 /** "Your current subject filter and the deltas after position X" (holder filters, src/filters/). */
 export const FILTERS_PROTOCOL = "/creditmesh/filters/1.0.0";
@@ -33,6 +35,10 @@ export const REVOCATIONS_HANDLER_TIMEOUT_MS = 5_000;
 export const FILTERS_MAX_FILTER_BYTES = 16 * 1024 * 1024;
 export const FILTERS_MAX_FRAME_BYTES = FILTERS_MAX_FILTER_BYTES + 1024 * 1024;
 export const FILTERS_HANDLER_TIMEOUT_MS = 10_000;
+/** A full batch (1024 elements of 32 bytes) plus envelope and proof stays below this. */
+export const OPRF_MAX_FRAME_BYTES = 64 * 1024;
+/** A full batch costs one scalar multiplication per element and a proof; under load that can take seconds. */
+export const OPRF_HANDLER_TIMEOUT_MS = 10_000;
 /** Default frame ceiling for an RPC protocol that does not set its own. */
 export const DEFAULT_RPC_MAX_FRAME_BYTES = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import { invalid, isCreditMeshError } from "../errors.js";
 import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
 import type { AccountDestroyer, AccountPii, RecordStore, StoredAccount, StoredRepayment, WriteBatch } from "../store/types.js";
-import type { SubjectTokenizer } from "../subject/tokenizer.js";
+import type { SubjectTokens } from "../subject/tokenizer.js";
 import { checkRepaymentAgainstAccount, recordLimits, validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
 
 export interface Rejection {
@@ -55,7 +55,7 @@ export interface DeletionEffects {
 export interface IngestModules {
   store: RecordStore & AccountDestroyer;
   deletions?: DeletionEffects;
-  tokenizer: SubjectTokenizer;
+  tokenizer: SubjectTokens;
   sealer: PiiSealer;
   clock: Clock;
   logger: Logger;
@@ -100,7 +100,7 @@ export class IngestService {
     }
     const run = this.tail.then(() => {
       signal?.throwIfAborted();
-      return this.apply(records.length, checked, actor);
+      return this.apply(records.length, checked, actor, signal);
     });
     this.tail = run.catch(() => undefined);
     return run;
@@ -141,15 +141,17 @@ export class IngestService {
     return { rejected, accounts, repayments, deletions };
   }
 
-  private async apply(count: number, { rejected, accounts, repayments, deletions }: CheckedBatch, actor: string): Promise<BatchResult> {
+  private async apply(count: number, { rejected, accounts, repayments, deletions }: CheckedBatch, actor: string, signal?: AbortSignal): Promise<BatchResult> {
     // Accounts of the batch, and deleted ones, are read whole (the store is told what they replace;
     // a deletion names its subject); for the accounts its repayments refer to, knowing that they exist is enough.
     const accountRefs = [...new Set([...accounts.keys(), ...deletions.keys()])];
     const otherRefs = [...new Set(repayments.map((r) => r.ref).filter((ref) => !accounts.has(ref) && !deletions.has(ref)))];
     // Stored accounts are read whole for repayments too: a repayment is checked against its account's dates and term.
-    const [existing, others] = await Promise.all([
+    // Every account's subject token in one call: with an evaluator committee, one evaluation for the batch.
+    const [existing, others, tokens] = await Promise.all([
       accountRefs.length ? this.modules.store.getAccounts(accountRefs) : [],
       otherRefs.length ? this.modules.store.getAccounts(otherRefs) : [],
+      accounts.size ? this.modules.tokenizer.tokens([...accounts.values()].map((a) => a.valid.subject), "ONBOARD", signal) : [],
     ]);
     const known = new Map<string, StoredAccount | undefined>();
     accountRefs.forEach((ref, i) => known.set(ref, existing[i]));
@@ -159,8 +161,9 @@ export class IngestService {
     const now = this.modules.clock.now().toISOString();
     const toWrite: StoredAccount[] = [];
     const previous: (StoredAccount | undefined)[] = [];
+    let k = 0;
     for (const [ref, { valid }] of accounts) {
-      toWrite.push(this.storedAccount(ref, valid, now));
+      toWrite.push(this.storedAccount(ref, valid, tokens[k++], now));
       previous.push(known.get(ref));
     }
 
@@ -228,7 +231,7 @@ export class IngestService {
     return accountRefFor(this.opts.accountRefKey, accountId);
   }
 
-  private storedAccount(ref: string, a: ValidAccount, now: string): StoredAccount {
+  private storedAccount(ref: string, a: ValidAccount, subjectToken: string, now: string): StoredAccount {
     const pii: AccountPii = {
       accountId: a.accountId,
       idType: a.subject.idTypeName,
@@ -236,7 +239,6 @@ export class IngestService {
       name: a.subject.name,
       phone: a.subject.phone,
     };
-    const subjectToken = this.modules.tokenizer.token(a.subject);
     return {
       accountRef: ref,
       subjectToken,

@@ -72,6 +72,8 @@ export interface Sublevels {
   nonce: Sublevel<string>;
   tlog: Sublevel<Uint8Array>;
   witness: Sublevel<string>;
+  tquota: Sublevel<string>;
+  tcache: Sublevel<Uint8Array>;
 }
 
 const SYNC = { sync: true } as const;
@@ -109,6 +111,8 @@ export class NodeDatabase {
       nonce: makeSublevel<string>(root, KeyPrefix.Nonce, "utf8"),
       tlog: makeSublevel<Uint8Array>(root, KeyPrefix.Log, "view"),
       witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
+      tquota: makeSublevel<string>(root, KeyPrefix.TokenQuota, "utf8"),
+      tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
     };
   }
 

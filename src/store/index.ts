@@ -9,6 +9,7 @@ import { LevelLogStore } from "./level-log-store.js";
 import { LevelNonceStore } from "./level-nonce-store.js";
 import { LevelRecordStore } from "./level-record-store.js";
 import { LevelSubjectIndex } from "./level-subject-index.js";
+import { LevelQuotaLedger } from "./level-quota-ledger.js";
 import { LevelWitnessStore } from "./level-witness-store.js";
 
 export { DataCipher, type DataKey } from "./cipher.js";
@@ -38,6 +39,8 @@ export interface Stores {
   log: LevelLogStore;
   /** What this node, as a witness, cosigned of other members' logs. */
   witness: LevelWitnessStore;
+  /** The evaluator's per-requester daily counters of subject-token evaluations. */
+  tokenQuota: LevelQuotaLedger;
   cipher: DataCipher;
   /** Closes the database; safe to call more than once. */
   close(): Promise<void>;
@@ -73,6 +76,7 @@ export async function openStores(
     subjects: new LevelSubjectIndex(db, records),
     log: new LevelLogStore(db),
     witness: new LevelWitnessStore(db),
+    tokenQuota: new LevelQuotaLedger(db),
     cipher,
     close: () => db.close(),
   };

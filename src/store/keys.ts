@@ -20,6 +20,10 @@ export enum KeyPrefix {
   Log = "tlog",
   /** What this node, as a witness, last cosigned of each member's log, and the evidence it found. */
   Witness = "witness",
+  /** Per-requester, per-day, per-purpose counts of subject-token evaluations this node answered as an evaluator. */
+  TokenQuota = "tquota",
+  /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
+  TokenCache = "tcache",
 }
 
 /**

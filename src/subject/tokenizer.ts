@@ -1,6 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
 import type { NormalizedSubject } from "./normalize.js";
+import type { TokenPurpose } from "./oprf/tokenizer.js";
 
 /**
  * Turns a normalized identifier into the pseudonymous subject token that
@@ -13,6 +14,16 @@ export interface SubjectTokenizer {
   nameTag?(subjectToken: string, name: string): string;
 }
 
+/**
+ * What the node's services take: tokens for a batch of subjects at once, so
+ * that a tokenizer asking the evaluator committee needs one round per batch.
+ * `purpose` says why (the committee's quota is per purpose).
+ */
+export interface SubjectTokens {
+  tokens(subjects: readonly Pick<NormalizedSubject, "idTypeName" | "normalizedId">[], purpose: TokenPurpose, signal?: AbortSignal): Promise<string[]>;
+  nameTag?(subjectToken: string, name: string): string;
+}
+
 const MIN_KEY_BYTES = 16;
 
 /**
@@ -22,7 +33,7 @@ const MIN_KEY_BYTES = 16;
  * an OPRF tokenizer (RFC 9497, ristretto255), where members obtain tokens
  * without ever holding the key, can replace this behind the same interface.
  */
-export class HmacSubjectTokenizer implements SubjectTokenizer {
+export class HmacSubjectTokenizer implements SubjectTokenizer, SubjectTokens {
   private readonly key: KeyObject;
 
   constructor(key: Uint8Array) {
@@ -35,6 +46,10 @@ export class HmacSubjectTokenizer implements SubjectTokenizer {
 
   token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string {
     return createHmac("sha256", this.key).update(`${subject.idTypeName}:${subject.normalizedId}`, "utf8").digest("hex");
+  }
+
+  async tokens(subjects: readonly Pick<NormalizedSubject, "idTypeName" | "normalizedId">[]): Promise<string[]> {
+    return subjects.map((s) => this.token(s));
   }
 
   /**

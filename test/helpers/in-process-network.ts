@@ -11,6 +11,7 @@ import { createNetworkLayout, type LayoutNode, type NetworkLayout } from "../../
 import type { LocalNetwork } from "../../src/testnet/network.js";
 import { TestClient } from "./grpc-client.js";
 import { LogCapture } from "./in-process-node.js";
+import { createLocalCommittee } from "../../src/testnet/token-committee.js";
 import { tempDir } from "./temp.js";
 
 /** One member of the layout: a running CreditNode, or only its identity (a key the test uses itself). */
@@ -47,6 +48,8 @@ export interface InProcessNetworkOptions {
   roles?: (index: number) => Role[];
   configOverrides?: Record<string, unknown>;
   clock?: Clock;
+  /** Members (by index) made the subject-token committee before any node starts, and its threshold. */
+  tokenCommittee?: { members: number[]; threshold: number };
   /** Time allowed for the running members to connect to each other. */
   connectTimeoutMs?: number;
 }
@@ -66,6 +69,9 @@ export async function startInProcessNetwork(opts: InProcessNetworkOptions): Prom
     roles: opts.roles,
     configOverrides: opts.configOverrides,
   });
+  if (opts.tokenCommittee) {
+    await createLocalCommittee(layout.dir, opts.tokenCommittee.members.map((i) => layout.nodes[i]!.institutionId), opts.tokenCommittee.threshold);
+  }
   const members: NetworkMember[] = layout.nodes.map((n, index) => {
     const secrets = JSON.parse(readFileSync(path.join(n.dir, "secrets.json"), "utf8")) as { nodeKey: string };
     return { index, layout: n, key: NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex")), logs: new LogCapture() };

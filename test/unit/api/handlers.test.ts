@@ -43,7 +43,7 @@ function setup(opts: { roles?: ApiRole[]; generate?: (req: ReportRequest) => Pro
     ingest: unused,
     consents: opts.consents ?? unused,
     reports,
-    tokenizer: { token: (s) => `tok:${s.idTypeName}` } as ApiModules["tokenizer"],
+    tokenizer: { tokens: async (subjects) => subjects.map((s) => `tok:${s.idTypeName}`) },
     status: async () => unused,
     clock: new ManualClock("2026-03-01T12:00:00Z"),
     logger: silentLogger(),

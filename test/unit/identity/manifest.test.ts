@@ -17,6 +17,10 @@ import {
   type MembershipChange,
   type SignedManifest,
 } from "../../../src/identity/manifest.js";
+import { encodeElement, mulBase } from "../../../src/subject/oprf/group.js";
+import { splitSecret } from "../../../src/subject/oprf/shamir.js";
+import { randomScalar } from "../../../src/subject/oprf/suite.js";
+import { ShareEvaluator } from "../../../src/subject/oprf/threshold.js";
 import { isCreditMeshError, type CreditMeshError } from "../../../src/errors.js";
 
 const operator = generateNodeKey();
@@ -245,5 +249,44 @@ describe("Membership", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("manifest token committee", () => {
+  const operator = generateNodeKey();
+  const keys = [generateNodeKey(), generateNodeKey(), generateNodeKey()];
+  const key = randomScalar();
+  const shares = splitSecret(key, 2, 3).map((s) => new ShareEvaluator({ index: s.index, secret: s.value }));
+  function withCommittee(ids: string[]): Manifest {
+    const m = manifest(1, keys);
+    m.tokenCommittee = {
+      suite: "ristretto255-SHA512", epoch: "1", threshold: 2, publicKey: Buffer.from(encodeElement(mulBase(key))),
+      evaluators: shares.map((e, k) => ({ institutionId: ids[k], index: e.public.index, publicShare: Buffer.from(e.public.bytes) })),
+    };
+    return m;
+  }
+
+  test("a manifest naming members as evaluators carries the committee to Membership", () => {
+    const m = withCommittee(manifest(1, keys).members.map((x) => x.institutionId));
+    const ms = new Membership(operator.publicKey, signManifest(m, operator));
+    const committee = ms.tokenCommittee();
+    expect(committee?.threshold).toBe(2);
+    expect(committee?.members.map((x) => x.institutionId)).toEqual(m.members.map((x) => x.institutionId));
+  });
+
+  test("no committee: none is reported", () => {
+    expect(new Membership(operator.publicKey, signManifest(manifest(1, keys), operator)).tokenCommittee()).toBeUndefined();
+  });
+
+  test("an evaluator that is not a member, or a bad committee, is refused naming the field", () => {
+    const ids = manifest(1, keys).members.map((x) => x.institutionId);
+    const outsider = thrown(() => signManifest(withCommittee([ids[0], ids[1], "bank-elsewhere"]), operator));
+    expect(outsider.code).toBe("MANIFEST_INVALID");
+    expect(outsider.field).toBe("token_committee.evaluators[2].institution_id");
+    const m = withCommittee(ids);
+    m.tokenCommittee!.threshold = 4;
+    const tooFew = thrown(() => signManifest(m, operator));
+    expect(tooFew.code).toBe("MANIFEST_INVALID");
+    expect(tooFew.field).toBe("token_committee.members");
   });
 });

@@ -5,7 +5,7 @@ import { CreditMeshError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/logger.js";
 import { accountRefFor, IngestService } from "../../../src/records/ingest.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
-import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
+import { HmacSubjectTokenizer, type SubjectTokens } from "../../../src/subject/tokenizer.js";
 import { account, repayment, residentId } from "../../helpers/records.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -16,7 +16,7 @@ describe("IngestService: batches submitted back to back", () => {
     cleanup = undefined;
   });
 
-  async function setup(): Promise<{ ingest: IngestService; stores: Stores; refOf(id: string): string }> {
+  async function setup(tokenizer: SubjectTokens = new HmacSubjectTokenizer(Buffer.alloc(32, 7))): Promise<{ ingest: IngestService; stores: Stores; refOf(id: string): string }> {
     const tmp = tempDir("cm-ingest-order-");
     const stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
     cleanup = async () => {
@@ -28,7 +28,7 @@ describe("IngestService: batches submitted back to back", () => {
       { accountRefKey },
       {
         store: stores.records,
-        tokenizer: new HmacSubjectTokenizer(Buffer.alloc(32, 7)),
+        tokenizer,
         sealer: stores.cipher,
         clock: new ManualClock("2026-03-01T00:00:00Z"),
         logger: silentLogger(),
@@ -36,6 +36,27 @@ describe("IngestService: batches submitted back to back", () => {
     );
     return { ingest, stores, refOf: (id) => accountRefFor(accountRefKey, id) };
   }
+
+  it("asks the tokenizer once per batch, for every account's subject, and writes nothing when tokens are unavailable", async () => {
+    const hmac = new HmacSubjectTokenizer(Buffer.alloc(32, 7));
+    const calls: { count: number; purpose: string }[] = [];
+    let down = false;
+    const { ingest, stores, refOf } = await setup({
+      tokens: async (subjects, purpose) => {
+        calls.push({ count: subjects.length, purpose });
+        if (down) throw new CreditMeshError("UNAVAILABLE", "subject tokens unavailable");
+        return hmac.tokens(subjects);
+      },
+    });
+    const ids = [1, 2, 3].map((n) => residentId("19900307", 10 + n));
+    expect(await ingest.submitBatch(ids.map((idNumber, n) => account({ accountId: `T-${n}`, idNumber })))).toEqual({ accepted: 3, rejected: [] });
+    expect(calls).toEqual([{ count: 3, purpose: "ONBOARD" }]);
+    const [t0] = await stores.records.getAccounts([refOf("T-0")]);
+    expect(t0?.subjectToken).toBe((await hmac.tokens([{ idTypeName: "CN_RESIDENT_ID", normalizedId: ids[0] }]))[0]);
+    down = true;
+    await expect(ingest.submitBatch([account({ accountId: "T-9", idNumber: residentId("19900307", 19) })])).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(await stores.records.getAccounts([refOf("T-9")])).toEqual([undefined]);
+  });
 
   it("applies them in call order: a repayment may refer to an account of the batch before, not yet written when it was submitted", async () => {
     const { ingest, stores, refOf } = await setup();

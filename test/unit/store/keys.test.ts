@@ -17,6 +17,8 @@ describe("key layout", () => {
       Nonce: "nonce",
       Log: "tlog",
       Witness: "witness",
+      TokenQuota: "tquota",
+      TokenCache: "tcache",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
