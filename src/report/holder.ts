@@ -79,7 +79,7 @@ export class HolderService {
       asOf: query.asOf,
       answeredAt: now,
     };
-    const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.consentId) : undefined;
+    const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.granteeInstitutionId, query.consent.consentId) : undefined;
     const decision = checkConsent(query.consent, {
       requesterInstitutionId: query.requesterInstitutionId,
       subjectToken: query.subjectToken,
