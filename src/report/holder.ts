@@ -4,6 +4,7 @@ import { checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
+import { inquiryWindow } from "./inquiry-window.js";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
@@ -115,10 +116,12 @@ export class HolderService {
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     const [{ tradelines, earlier, nameTags }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
-    const inquiries = earlier
-      .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)
-      .concat(inquiry)
-      .map((i) => this.asSeenBy(query, i));
+    // Bounded however many were logged (report/inquiry-window.ts), so an answer never nears the frame limit.
+    const window = inquiryWindow(
+      earlier.filter((i) => i.inquiryId !== inquiry.inquiryId).concat(isoDate(now) <= query.asOf ? [inquiry] : []),
+      query.asOf,
+    );
+    const inquiries = (isoDate(now) <= query.asOf ? window.shown : window.shown.concat(inquiry)).map((i) => this.asSeenBy(query, i));
     modules.logger.info(
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
       "query answered",
@@ -129,6 +132,7 @@ export class HolderService {
       reason: "",
       tradelines,
       inquiries,
+      inquiriesTotal: window.total + (isoDate(now) <= query.asOf ? 0 : 1),
       nameTags: tradelines.length ? nameTags : [],
     });
   }
@@ -156,6 +160,7 @@ export class HolderService {
       reason,
       tradelines: [],
       inquiries: [],
+      inquiriesTotal: 0,
       nameTags: [],
     });
   }
