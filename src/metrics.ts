@@ -86,6 +86,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    queriesOverQuota: new Counter({
+      name: "creditmesh_queries_over_quota_total",
+      help: "Queries this node refused as a holder because the member had used up its query quota for that subject (p2p.subjectQueriesPerDay), by member",
+      labelNames: ["member"] as const,
+      registers,
+    }),
+
     authFailures: new Counter({
       name: "creditmesh_auth_failures_total",
       help: "gRPC calls refused before any work: no credentials, an unknown API key, or a key or certificate without the role",

@@ -199,7 +199,7 @@ export class CreditNode {
       },
     );
     const holder = new HolderService(
-      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
+      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
         subjects: stores.subjects,
         records: stores.records,
@@ -212,6 +212,7 @@ export class CreditNode {
         inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
+        metrics: this.metrics,
       },
     );
 

@@ -5,6 +5,11 @@ import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { inquiryWindow } from "./inquiry-window.js";
+import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota } from "./query-quota.js";
+import type { Metrics } from "../metrics.js";
+
+/** The reason of a DENIED answer to a member past its query quota for the subject. */
+export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
@@ -54,6 +59,7 @@ export interface HolderModules {
   logger: Logger;
   /** Records every query answered or refused for another institution (and every refusal). */
   audit?: AuditTrail;
+  metrics?: Metrics | null;
 }
 
 /**
@@ -64,9 +70,13 @@ export interface HolderModules {
  */
 export class HolderService {
   constructor(
-    private readonly opts: { institutionId: string; maxClockSkewMs?: number },
+    private readonly opts: { institutionId: string; maxClockSkewMs?: number; subjectQueriesPerDay?: number },
     private readonly modules: HolderModules,
-  ) {}
+  ) {
+    this.quota = new QueryQuota(opts.subjectQueriesPerDay ?? DEFAULT_SUBJECT_QUERIES_PER_DAY);
+  }
+
+  private readonly quota: QueryQuota;
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
@@ -95,6 +105,12 @@ export class HolderService {
     if (!decision.ok) {
       // Appended in the same turn, so both entries normally share one synced batch.
       const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, decision.reason, { actor, also })]);
+      return refused;
+    }
+    // Counted after the consent check, so forged queries cannot use up a member's quota; refused before anything is logged.
+    if (!this.quota.take(query.requesterInstitutionId, query.subjectToken, now.getTime())) {
+      modules.metrics?.queriesOverQuota.inc({ member: actor });
+      const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, QUOTA_EXCEEDED, { actor, also })]);
       return refused;
     }
 

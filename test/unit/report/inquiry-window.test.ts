@@ -2,12 +2,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isoDate, ManualClock } from "../../../src/clock.js";
 import { signConsent } from "../../../src/consent/artefact.js";
-import { ConsentStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { ConsentStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import { HolderAnswer, type Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
-import { HolderService } from "../../../src/report/holder.js";
+import { createMetrics } from "../../../src/metrics.js";
+import { HolderService, QUOTA_EXCEEDED } from "../../../src/report/holder.js";
 import { inquiryWindow, MAX_INQUIRIES_PER_ANSWER } from "../../../src/report/inquiry-window.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
@@ -35,7 +36,7 @@ describe("inquiryWindow", () => {
   it("keeps one per requester, purpose and day: the latest", () => {
     const latest = inquiry("2026-02-01T18:00:00Z");
     const { shown, total } = inquiryWindow(
-      [inquiry("2026-02-01T08:00:00Z"), latest, inquiry("2026-02-01T09:00:00Z", "cfc-b"), inquiry("2026-02-01T09:00:00Z", "bank-a", Purpose.POST_LOAN_MANAGEMENT)],
+      [inquiry("2026-02-01T08:00:00Z"), latest, inquiry("2026-02-01T09:00:00Z", "cfc-b"), inquiry("2026-02-01T09:30:00Z", "bank-a", Purpose.POST_LOAN_MANAGEMENT)],
       "2026-03-01",
     );
     expect(total).toBe(3);
@@ -84,7 +85,7 @@ describe("HolderService with 10,000 logged inquiries", () => {
     }
     expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(10_000);
     const holder = new HolderService(
-      { institutionId: "cfc-b" },
+      { institutionId: "cfc-b", subjectQueriesPerDay: 0 },
       {
         subjects: stores.subjects,
         records: stores.records,
@@ -132,3 +133,68 @@ describe("HolderService with 10,000 logged inquiries", () => {
     expect(signedAnswer.length).toBeLessThan(64 * 1024);
   });
 });
+
+describe("HolderService query quota", () => {
+  const lender = generateNodeKey();
+  const TOKEN = "ef".repeat(32);
+  let tmp: ReturnType<typeof tempDir>;
+  let stores: Stores;
+
+  beforeEach(async () => {
+    tmp = tempDir("cm-quota-");
+    stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    tmp.remove();
+  });
+
+  it("refuses a member past its quota for the subject without logging the query, and counts it", async () => {
+    const clock = new ManualClock("2026-03-01T12:00:00Z");
+    const metrics = createMetrics({ processMetrics: false });
+    const holder = new HolderService(
+      { institutionId: "cfc-b", subjectQueriesPerDay: 2 },
+      {
+        subjects: stores.subjects,
+        records: stores.records,
+        consents: stores.consents,
+        inquiries: stores.inquiries,
+        sign: () => new Uint8Array(64),
+        verifyGranteeSignature: (_id, data, sig) => lender.verify(data, sig),
+        inquirerPseudonym: (_token, id) => `p-${id}`,
+        clock,
+        logger: silentLogger(),
+        metrics,
+      },
+    );
+    const now = clock.now();
+    const consent = signConsent(
+      Consent.fromPartial({
+        consentId: randomUUID(),
+        subjectToken: TOKEN,
+        granteeInstitutionId: "bank-a",
+        purpose: Purpose.LOAN_ORIGINATION,
+        validFrom: new Date(now.getTime() - DAY_MS),
+        validUntil: new Date(now.getTime() + DAY_MS),
+        evidenceRef: "sha256:0123456789",
+        status: ConsentStatus.ACTIVE,
+        issuedAt: now,
+      }),
+      lender,
+    );
+    const ask = () =>
+      holder.answer({ requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now) });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await ask()).answer);
+    expect(statuses.map((a) => [HolderStatus[a.status], a.reason])).toEqual([
+      ["NO_DATA", ""],
+      ["NO_DATA", ""],
+      ["DENIED", QUOTA_EXCEEDED],
+      ["DENIED", QUOTA_EXCEEDED],
+    ]);
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(2);
+    expect((await metrics.queriesOverQuota.get()).values).toEqual([expect.objectContaining({ labels: { member: "bank-a" }, value: 2 })]);
+  });
+});
+
