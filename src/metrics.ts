@@ -65,6 +65,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    revocationsRefused: new Counter({
+      name: "creditmesh_revocations_refused_total",
+      help: "Revocations dropped because the member that sent them was not entitled to: not signed by the consent's grantee, gossiped on behalf of another member, or naming a consent this node knows was granted to someone else; by sending member and reason",
+      labelNames: ["member", "reason"] as const,
+      registers,
+    }),
+
     revocationPulls: new Counter({
       name: "creditmesh_revocation_pulls_total",
       help: "Pulls of missed revocations from members, by outcome",
@@ -76,6 +83,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       name: "creditmesh_queries_answered_total",
       help: "Queries this node answered as a holder, by outcome",
       labelNames: ["status"] as const,
+      registers,
+    }),
+
+    queriesOverQuota: new Counter({
+      name: "creditmesh_queries_over_quota_total",
+      help: "Queries this node refused as a holder because the member had used up its query quota for that subject (p2p.subjectQueriesPerDay), by member",
+      labelNames: ["member"] as const,
       registers,
     }),
 

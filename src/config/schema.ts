@@ -78,6 +78,8 @@ export const P2pSchema = z.object({
    * to it, and every connected member this often as a safety net.
    */
   revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
+  /** Queries one member may make about one subject per 24 h at this holder (refused DENIED past it); 0 disables. */
+  subjectQueriesPerDay: z.number().int().min(0).default(50),
 });
 
 export const ReportSchema = z.object({

@@ -132,7 +132,7 @@ export class ConsentService {
     const own = (await this.modules.store.listForSubject(subjectToken)).filter((c) => c.granteeInstitutionId === this.opts.institutionId);
     const listed = await Promise.all(
       own.map(async (c) => {
-        const revokedAt = c.revokedAt ?? (await this.modules.store.getRevocation(c.consentId));
+        const revokedAt = c.revokedAt ?? (await this.modules.store.getRevocation(c.granteeInstitutionId, c.consentId));
         return { ...c, status: effectiveStatus(c, now, revokedAt), revokedAt };
       }),
     );
@@ -156,7 +156,7 @@ export class ConsentService {
       purpose: use.purpose,
       now: this.modules.clock.now(),
       maxClockSkewMs: this.skewMs,
-      revokedAt: consent.revokedAt ?? (await this.modules.store.getRevocation(consentId)),
+      revokedAt: consent.revokedAt ?? (await this.modules.store.getRevocation(consent.granteeInstitutionId, consentId)),
     });
   }
 
@@ -164,7 +164,7 @@ export class ConsentService {
   async get(consentId: string): Promise<Consent | undefined> {
     const consent = await this.modules.store.get(consentId);
     if (!consent) return undefined;
-    const revokedAt = await this.modules.store.getRevocation(consentId);
+    const revokedAt = await this.modules.store.getRevocation(consent.granteeInstitutionId, consentId);
     return { ...consent, status: effectiveStatus(consent, this.modules.clock.now(), revokedAt) };
   }
 }

@@ -215,7 +215,7 @@ export class CreditNode {
       },
     );
     const holder = new HolderService(
-      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
+      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
         subjects: stores.subjects,
         records: stores.records,
@@ -229,6 +229,7 @@ export class CreditNode {
         clock,
         logger: log("holder"),
         onSubjectHeld: noteToken,
+        metrics: this.metrics,
       },
     );
 

@@ -47,6 +47,12 @@ export const DEFAULT_RPC_REQUEST_TIMEOUT_MS = 10_000;
 /** A holder abandons its own handler after this, even if the requester waits longer. */
 export const QUERY_HANDLER_TIMEOUT_MS = 5_000;
 export const DISPUTE_HANDLER_TIMEOUT_MS = 5_000;
+/**
+ * A frame that has started must arrive in full within this, or its stream is
+ * closed: a peer trickling (or never finishing) a large frame would otherwise
+ * hold up to a frame of memory per stream for as long as it likes.
+ */
+export const DEFAULT_RPC_PARTIAL_FRAME_TIMEOUT_MS = 10_000;
 /** Requests one stream may have in its handlers at once; beyond that the stream is paused (backpressure). */
 export const DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM = 512;
 /** Streams a peer may open per RPC protocol on one connection (one is normal; a few cover reopening). */

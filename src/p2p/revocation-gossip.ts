@@ -24,8 +24,8 @@ export class RevocationGossip implements PeerService {
 
   start(): void {
     if (this.#unsubscribe) return;
-    this.#unsubscribe = this.c.peer.subscribe(REVOCATIONS_TOPIC, async (data) => {
-      await applyRevocation(data, this.c);
+    this.#unsubscribe = this.c.peer.subscribe(REVOCATIONS_TOPIC, async (data, from) => {
+      await applyRevocation(data, this.c, "gossip", from.peerId);
     });
   }
 

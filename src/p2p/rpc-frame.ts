@@ -137,6 +137,11 @@ export class FrameDecoder {
     this.#maxFrameBytes = maxFrameBytes;
   }
 
+  /** Bytes of a frame that has started but not yet arrived in full (0 between frames). */
+  get pendingBytes(): number {
+    return this.#buffered;
+  }
+
   /** Appends a chunk and returns every frame it completed; throws FrameError on a bad stream. */
   push(chunk: Uint8Array): Frame[] {
     if (chunk.length > 0) {

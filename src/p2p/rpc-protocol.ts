@@ -9,6 +9,8 @@ export interface RpcProtocolInit {
   maxFrameBytes: number;
   /** The handler is abandoned after this and the requester gets P2P_TIMEOUT. */
   handlerTimeoutMs: number;
+  /** A started frame must be complete within this (default DEFAULT_RPC_PARTIAL_FRAME_TIMEOUT_MS). */
+  partialFrameTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export abstract class RpcProtocol implements PeerService {
     const server = new RpcServer(this.components.peer, this.protocol, (body, from, signal) => this.handleMessage(body, from, signal), {
       maxFrameBytes: this.limits.maxFrameBytes,
       handlerTimeoutMs: this.limits.handlerTimeoutMs,
+      ...(this.limits.partialFrameTimeoutMs === undefined ? {} : { partialFrameTimeoutMs: this.limits.partialFrameTimeoutMs }),
       logger: this.components.logger,
     });
     await server.start();

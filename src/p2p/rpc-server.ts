@@ -11,7 +11,11 @@ import {
   encodeFrame,
   type Frame,
 } from "./rpc-frame.js";
-import { DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM, RPC_MAX_STREAMS_PER_CONNECTION } from "./protocols.js";
+import {
+  DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM,
+  DEFAULT_RPC_PARTIAL_FRAME_TIMEOUT_MS,
+  RPC_MAX_STREAMS_PER_CONNECTION,
+} from "./protocols.js";
 
 /** The part of the peer node a server needs: stream handlers, and who is a member now. */
 export type RpcServerNode = Pick<PeerNode, "handle" | "unhandle" | "membership">;
@@ -25,6 +29,8 @@ export interface RpcServerOptions {
   handlerTimeoutMs: number;
   /** Requests one stream may have in handlers at once; further ones wait (the stream is paused). */
   maxConcurrentPerStream?: number;
+  /** A frame that has started must be complete within this, or the stream is closed as P2P_PROTOCOL. */
+  partialFrameTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -50,6 +56,7 @@ export class RpcServer implements PeerService {
       maxFrameBytes: opts.maxFrameBytes,
       handlerTimeoutMs: opts.handlerTimeoutMs,
       maxConcurrentPerStream: opts.maxConcurrentPerStream ?? DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM,
+      partialFrameTimeoutMs: opts.partialFrameTimeoutMs ?? DEFAULT_RPC_PARTIAL_FRAME_TIMEOUT_MS,
     };
     this.#log = opts.logger?.child({ module: "rpc", protocol });
   }
@@ -111,6 +118,8 @@ class ServerSession {
   readonly #backlog: Frame[] = [];
   #paused = false;
   #remoteDone = false;
+  /** Runs while a frame is incomplete; restarted for each new frame, never by more bytes of the same one. */
+  #partialTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     stream: Stream,
@@ -143,10 +152,18 @@ class ServerSession {
       this.#remoteDone = true;
       this.#closeIfIdle();
     });
-    stream.addEventListener("close", () => this.#abortAll(new Error("stream closed")), { once: true });
+    stream.addEventListener(
+      "close",
+      () => {
+        this.#clearPartialTimer();
+        this.#abortAll(new Error("stream closed"));
+      },
+      { once: true },
+    );
   }
 
   close(err?: Error): void {
+    this.#clearPartialTimer();
     this.#abortAll(err ?? new Error("stream closed"));
     if (err !== undefined) {
       this.#batcher.clear();
@@ -159,7 +176,10 @@ class ServerSession {
   }
 
   #onChunk(chunk: Uint8Array): void {
-    for (const frame of this.#decoder.push(chunk)) {
+    const wasPending = this.#decoder.pendingBytes > 0;
+    const frames = this.#decoder.push(chunk);
+    this.#armPartialTimer(!wasPending || frames.length > 0);
+    for (const frame of frames) {
       switch (frame.kind) {
         case FrameKind.Request:
           if (this.#inFlight.has(frame.id) || this.#backlog.some((f) => f.id === frame.id)) {
@@ -175,6 +195,27 @@ class ServerSession {
       }
     }
     this.#pump();
+  }
+
+  /** `newFrame`: the bytes now pending belong to a frame that started with this chunk. */
+  #armPartialTimer(newFrame: boolean): void {
+    if (this.#decoder.pendingBytes === 0) {
+      this.#clearPartialTimer();
+      return;
+    }
+    if (this.#partialTimer !== undefined && !newFrame) return;
+    this.#clearPartialTimer();
+    const timeoutMs = this.#opts.partialFrameTimeoutMs;
+    this.#partialTimer = setTimeout(() => {
+      this.#partialTimer = undefined;
+      this.#protocolError(new FrameError(`a frame was not completed within ${timeoutMs} ms`));
+    }, timeoutMs);
+  }
+
+  #clearPartialTimer(): void {
+    if (this.#partialTimer === undefined) return;
+    clearTimeout(this.#partialTimer);
+    this.#partialTimer = undefined;
   }
 
   #cancel(id: number): void {
@@ -193,8 +234,14 @@ class ServerSession {
     if (shouldPause === this.#paused) return;
     if (this.#stream.readStatus !== "readable" && this.#stream.readStatus !== "paused") return;
     this.#paused = shouldPause;
-    if (shouldPause) this.#stream.pause();
-    else this.#stream.resume();
+    // While we are not reading, a pending frame's slowness is ours, not the peer's.
+    if (shouldPause) {
+      this.#clearPartialTimer();
+      this.#stream.pause();
+    } else {
+      this.#stream.resume();
+      this.#armPartialTimer(true);
+    }
   }
 
   #run(frame: Frame): void {

@@ -4,6 +4,12 @@ import { checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
+import { inquiryWindow } from "./inquiry-window.js";
+import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota } from "./query-quota.js";
+import type { Metrics } from "../metrics.js";
+
+/** The reason of a DENIED answer to a member past its query quota for the subject. */
+export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
 import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
@@ -55,6 +61,7 @@ export interface HolderModules {
   audit?: AuditTrail;
   /** Told of the subject once an inquiry about it is durable: a member that queried a subject must stay asked about it. */
   onSubjectHeld?(subjectToken: string): void;
+  metrics?: Metrics | null;
 }
 
 /**
@@ -65,9 +72,13 @@ export interface HolderModules {
  */
 export class HolderService {
   constructor(
-    private readonly opts: { institutionId: string; maxClockSkewMs?: number },
+    private readonly opts: { institutionId: string; maxClockSkewMs?: number; subjectQueriesPerDay?: number },
     private readonly modules: HolderModules,
-  ) {}
+  ) {
+    this.quota = new QueryQuota(opts.subjectQueriesPerDay ?? DEFAULT_SUBJECT_QUERIES_PER_DAY);
+  }
+
+  private readonly quota: QueryQuota;
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
@@ -81,7 +92,7 @@ export class HolderService {
       asOf: query.asOf,
       answeredAt: now,
     };
-    const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.consentId) : undefined;
+    const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.granteeInstitutionId, query.consent.consentId) : undefined;
     const decision = checkConsent(query.consent, {
       requesterInstitutionId: query.requesterInstitutionId,
       subjectToken: query.subjectToken,
@@ -96,6 +107,12 @@ export class HolderService {
     if (!decision.ok) {
       // Appended in the same turn, so both entries normally share one synced batch.
       const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, decision.reason, { actor, also })]);
+      return refused;
+    }
+    // Counted after the consent check, so forged queries cannot use up a member's quota; refused before anything is logged.
+    if (!this.quota.take(query.requesterInstitutionId, query.subjectToken, now.getTime())) {
+      modules.metrics?.queriesOverQuota.inc({ member: actor });
+      const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, QUOTA_EXCEEDED, { actor, also })]);
       return refused;
     }
 
@@ -118,10 +135,12 @@ export class HolderService {
     const [{ tradelines, earlier, nameTags }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
     modules.onSubjectHeld?.(query.subjectToken);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
-    const inquiries = earlier
-      .filter((i) => i.inquiryId !== inquiry.inquiryId && i.inquiredAt && isoDate(i.inquiredAt) <= query.asOf)
-      .concat(inquiry)
-      .map((i) => this.asSeenBy(query, i));
+    // Bounded however many were logged (report/inquiry-window.ts), so an answer never nears the frame limit.
+    const window = inquiryWindow(
+      earlier.filter((i) => i.inquiryId !== inquiry.inquiryId).concat(isoDate(now) <= query.asOf ? [inquiry] : []),
+      query.asOf,
+    );
+    const inquiries = (isoDate(now) <= query.asOf ? window.shown : window.shown.concat(inquiry)).map((i) => this.asSeenBy(query, i));
     // Per query, so at debug: at info its serialisation and write were a few per cent of a holder's CPU under load; the audit trail keeps every query.
     modules.logger.debug(
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
@@ -133,6 +152,7 @@ export class HolderService {
       reason: "",
       tradelines,
       inquiries,
+      inquiriesTotal: window.total + (isoDate(now) <= query.asOf ? 0 : 1),
       nameTags: tradelines.length ? nameTags : [],
     });
   }
@@ -160,6 +180,7 @@ export class HolderService {
       reason,
       tradelines: [],
       inquiries: [],
+      inquiriesTotal: 0,
       nameTags: [],
     });
   }

@@ -60,8 +60,10 @@ export async function openStores(
   const db = await NodeDatabase.open(path, { logger });
   const records = new LevelRecordStore(db, { logger, pii: cipher });
   const inquiries = new LevelInquiryStore(db);
+  const consents = new LevelConsentStore(db);
   try {
     await inquiries.moveEarlierLog(logger);
+    await consents.rekeyLegacyRevocations(logger);
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
@@ -69,7 +71,7 @@ export async function openStores(
   return {
     db,
     records,
-    consents: new LevelConsentStore(db),
+    consents,
     inquiries,
     nonces: new LevelNonceStore(db),
     disputes: new LevelDisputeStore(db),

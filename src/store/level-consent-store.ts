@@ -1,4 +1,6 @@
-import { Consent, type Revocation } from "../gen/creditmesh/v1/consent.js";
+import { Consent, Revocation } from "../gen/creditmesh/v1/consent.js";
+import { Signed } from "../gen/creditmesh/v1/peer.js";
+import type { Logger } from "../logger.js";
 import { CreditMeshError } from "../errors.js";
 import { decodeStored, parseStoredDate } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
@@ -10,7 +12,8 @@ import type { ConsentStore, IssuedRevocationEntry } from "./types.js";
 const CONSENT = "c";
 const BY_SUBJECT = "s";
 const EMPTY = new Uint8Array(0);
-/** Key shapes inside the revoked sublevel besides `<consentId>` (a consent id never holds SEP). */
+/** Key shapes inside the revoked sublevel; a key without SEP is a revocation stored before grantees were part of the key. */
+const BY_GRANTEE = "g";
 const ISSUED = "i";
 const CURSOR = "p";
 const SEQUENCE_DIGITS = 16;
@@ -22,13 +25,16 @@ const ISSUE_QUEUE = SEP + "issued";
  *
  * - consent: `c!<consentId>`                → Consent
  *            `s!<subjectToken>!<consentId>` → empty
- * - revoked: `<consentId>`                  → ISO time of the earliest revocation seen
+ * - revoked: `g!<granteeInstitutionId>!<consentId>` → ISO time of the earliest revocation seen
  *            `i!<sequence, 16 digits>`      → base64 of a revocation this node issued, signed
  *                                             (its log, served to members that missed the gossip)
  *            `p!<institutionId>`            → position in that member's log pulled so far
  *
  * Revocations live apart from consents because a holder may learn of one
- * (from gossip) before, or without ever, receiving the consent itself.
+ * (from gossip) before, or without ever, receiving the consent itself. They
+ * are keyed by grantee too: a consent id is chosen by its grantee, so only
+ * the pair names one consent, and a revocation signed by one member can
+ * never match a consent another member holds.
  */
 export class LevelConsentStore implements ConsentStore {
   private readonly levels: Sublevels;
@@ -82,24 +88,52 @@ export class LevelConsentStore implements ConsentStore {
     return out;
   }
 
-  async putRevocation(consentId: string, revokedAt: Date): Promise<void> {
+  async putRevocation(granteeInstitutionId: string, consentId: string, revokedAt: Date): Promise<void> {
+    const key = revokedKey(granteeInstitutionId, consentId);
     const id = keyPart("consent_id", consentId);
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) {
       throw new CreditMeshError("VALIDATION_FAILED", "revoked_at: must be a valid time", { field: "revoked_at" });
     }
     // Serialised with put() on the same id, so neither reads a stale value.
     return this.queue.run(id, async () => {
-      const known = await this.getRevocation(id);
+      const known = this.readRevocation(key);
       // Gossip redelivers revocations; the first one seen is the one that counts.
       if (known !== undefined && known.getTime() <= revokedAt.getTime()) return;
-      await this.db.write([{ type: "put", sublevel: this.levels.revoked, key: id, value: revokedAt.toISOString() }]);
+      await this.db.write([{ type: "put", sublevel: this.levels.revoked, key, value: revokedAt.toISOString() }]);
     });
   }
 
-  async getRevocation(consentId: string): Promise<Date | undefined> {
-    const id = keyPart("consent_id", consentId);
-    const iso = this.levels.revoked.getSync(id);
-    return iso === undefined ? undefined : parseStoredDate("revocation", id, iso);
+  /** Undefined also for ids no revocation can be stored under (empty, or holding SEP): a peer's artefact may carry them. */
+  async getRevocation(granteeInstitutionId: string, consentId: string): Promise<Date | undefined> {
+    if (!isKeyPart(granteeInstitutionId) || !isKeyPart(consentId)) return undefined;
+    return this.readRevocation(revokedKey(granteeInstitutionId, consentId));
+  }
+
+  private readRevocation(key: string): Date | undefined {
+    const iso = this.levels.revoked.getSync(key);
+    return iso === undefined ? undefined : parseStoredDate("revocation", key, iso);
+  }
+
+  /**
+   * Drops revocations stored by consent id alone (before the grantee was part
+   * of the key): nothing says who signed them, so none is trusted. Each
+   * member's log is pulled again from its start (cursors reset), which brings
+   * back every genuine one signed by its grantee, and this node's own are
+   * re-keyed from its issued log. Runs at open; a no-op once done.
+   */
+  async rekeyLegacyRevocations(logger?: Logger): Promise<number> {
+    const level = this.levels.revoked;
+    const legacy = (await level.keys().all()).filter((k) => !k.includes(SEP));
+    if (legacy.length === 0) return 0;
+    const ops: WriteOp[] = legacy.map((key) => ({ type: "del", sublevel: level, key }));
+    for (const key of await level.keys(under(CURSOR)).all()) ops.push({ type: "del", sublevel: level, key });
+    for (const entry of await this.listIssuedRevocations(0, Number.MAX_SAFE_INTEGER)) {
+      const own = Revocation.decode(Signed.decode(entry.signed).body);
+      if (own.revokedAt) ops.push({ type: "put", sublevel: level, key: revokedKey(own.granteeInstitutionId, own.consentId), value: own.revokedAt.toISOString() });
+    }
+    await this.db.write(ops);
+    logger?.info({ dropped: legacy.length }, "revocations stored without their grantee dropped; pulling members' revocation logs again");
+    return legacy.length;
   }
 
   async putIssuedRevocation(
@@ -123,9 +157,10 @@ export class LevelConsentStore implements ConsentStore {
           { type: "put", sublevel: consentLevel, key: subjectKey(token, id), value: EMPTY },
           { type: "put", sublevel: revokedLevel, key: issuedKey(sequence), value: Buffer.from(seal(revocation)).toString("base64") },
         ];
-        const known = await this.getRevocation(id);
+        const key = revokedKey(revoked.granteeInstitutionId, id);
+        const known = this.readRevocation(key);
         if (known === undefined || known.getTime() > revokedAt.getTime()) {
-          ops.push({ type: "put", sublevel: revokedLevel, key: id, value: revokedAt.toISOString() });
+          ops.push({ type: "put", sublevel: revokedLevel, key, value: revokedAt.toISOString() });
         }
         await this.db.write(ops);
         return { revocation, sequence };
@@ -183,6 +218,14 @@ function consentKey(id: string): string {
 
 function subjectKey(token: string, id: string): string {
   return BY_SUBJECT + SEP + token + SEP + id;
+}
+
+function isKeyPart(value: string): boolean {
+  return typeof value === "string" && value.length > 0 && !value.includes(SEP);
+}
+
+function revokedKey(granteeInstitutionId: string, consentId: string): string {
+  return BY_GRANTEE + SEP + keyPart("grantee_institution_id", granteeInstitutionId) + SEP + keyPart("consent_id", consentId);
 }
 
 function issuedKey(sequence: number): string {

@@ -97,9 +97,13 @@ export interface ConsentStore {
   put(consent: Consent): Promise<void>;
   get(consentId: string): Promise<Consent | undefined>;
   listForSubject(subjectToken: string): Promise<Consent[]>;
-  /** Records that a consent was revoked (may arrive before or without the consent itself). */
-  putRevocation(consentId: string, revokedAt: Date): Promise<void>;
-  getRevocation(consentId: string): Promise<Date | undefined>;
+  /**
+   * Records that the consent `consentId` granted to `granteeInstitutionId`
+   * was revoked (may arrive before or without the consent itself). Only that
+   * grantee may revoke it: callers store what its grantee signed.
+   */
+  putRevocation(granteeInstitutionId: string, consentId: string, revokedAt: Date): Promise<void>;
+  getRevocation(granteeInstitutionId: string, consentId: string): Promise<Date | undefined>;
   /**
    * Revokes a consent this node issued, in one batch: the revoked consent, its
    * revocation, and `seal(revocation)` (the signed form members pull when

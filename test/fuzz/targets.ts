@@ -135,8 +135,9 @@ function revocationTarget(): FuzzTarget {
   const stored = new Map<string, Date>();
   const membership = { byInstitution: (id: string) => (id === "bank-a" ? { institutionId: id, peerId: KEY.peerId } : undefined) } as unknown as Membership;
   const consents = {
-    getRevocation: async (id: string) => stored.get(id),
-    putRevocation: async (id: string, at: Date) => void stored.set(id, at),
+    get: async () => undefined,
+    getRevocation: async (grantee: string, id: string) => stored.get(`${grantee}/${id}`),
+    putRevocation: async (grantee: string, id: string, at: Date) => void stored.set(`${grantee}/${id}`, at),
   } as unknown as ConsentStore;
   const body = consent.Revocation.encode({ consentId: "c-1", granteeInstitutionId: "bank-a", revokedAt: now }).finish();
   const seed = peer.Signed.encode({ body: Buffer.from(body), signature: Buffer.from(KEY.sign(body)) }).finish();

@@ -72,6 +72,21 @@ export class QueryProbe {
     return this.holders.ask(query, AbortSignal.timeout(timeoutMs));
   }
 
+  /**
+   * Publishes `data` on `topic` as this member, as its node's gossip would;
+   * joins the topic first so the message goes to its mesh. Returns how many
+   * peers it went to (0 until the mesh has formed).
+   */
+  gossip(topic: string, data: Uint8Array): Promise<number> {
+    if (!this.topics.has(topic)) {
+      this.topics.add(topic);
+      this.peer.subscribe(topic, () => undefined);
+    }
+    return this.peer.publish(topic, data);
+  }
+
+  private readonly topics = new Set<string>();
+
   stop(): Promise<void> {
     return this.peer.stop();
   }

@@ -64,7 +64,7 @@ describe("ConsentService.listForSubject", () => {
 
   it("a revocation known only from the revocation record still shows REVOKED with its time", async () => {
     const c = await grant(X, Purpose.LOAN_ORIGINATION, 30);
-    await store.putRevocation(c.consentId, new Date("2026-03-02T00:00:00Z"));
+    await store.putRevocation(c.granteeInstitutionId, c.consentId, new Date("2026-03-02T00:00:00Z"));
     const [listed] = await service.listForSubject(X);
     expect(listed).toMatchObject({ consentId: c.consentId, status: ConsentStatus.REVOKED, revokedAt: new Date("2026-03-02T00:00:00Z") });
   });

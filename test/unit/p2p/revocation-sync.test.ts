@@ -102,14 +102,14 @@ describe("revocation catch-up", () => {
     const { s, requests } = sync({ pageLimit: 2 });
     expect(await s.pullFrom(lenderKey.peerId)).toBe(5);
     expect(requests).toEqual([0, 2, 4]);
-    for (const id of ["c-1", "c-2", "c-3", "c-4", "c-5"]) expect(await holderStore.getRevocation(id)).toEqual(new Date("2026-02-01T00:00:00.000Z"));
+    for (const id of ["c-1", "c-2", "c-3", "c-4", "c-5"]) expect(await holderStore.getRevocation(lenderId, id)).toEqual(new Date("2026-02-01T00:00:00.000Z"));
     expect(await holderStore.getRevocationCursor(lenderId)).toBe(5);
 
     await issue("c-6");
     requests.length = 0;
     expect(await s.pullFrom(lenderKey.peerId)).toBe(1);
     expect(requests).toEqual([5]);
-    expect(await holderStore.getRevocation("c-6")).toBeDefined();
+    expect(await holderStore.getRevocation(lenderId, "c-6")).toBeDefined();
     expect(await s.pullFrom(lenderKey.peerId)).toBe(0);
   });
 
@@ -117,7 +117,7 @@ describe("revocation catch-up", () => {
     await issue("c-1", otherKey);
     const { s } = sync();
     await expect(s.pullFrom(lenderKey.peerId)).rejects.toMatchObject({ code: "P2P_PROTOCOL" });
-    expect(await holderStore.getRevocation("c-1")).toBeUndefined();
+    expect(await holderStore.getRevocation(lenderId, "c-1")).toBeUndefined();
     expect(await holderStore.getRevocationCursor(lenderId)).toBe(0);
   });
 
@@ -125,7 +125,7 @@ describe("revocation catch-up", () => {
     await issue("c-1", lenderKey, otherId);
     const { s } = sync();
     await expect(s.pullFrom(lenderKey.peerId)).rejects.toThrow(/another institution's consent/);
-    expect(await holderStore.getRevocation("c-1")).toBeUndefined();
+    expect(await holderStore.getRevocation(lenderId, "c-1")).toBeUndefined();
   });
 
   it("refuses positions that do not increase", async () => {
@@ -142,7 +142,7 @@ describe("revocation catch-up", () => {
     const { s, requests } = sync();
     expect(await s.pullFrom(lenderKey.peerId)).toBe(1);
     expect(requests).toEqual([40, 0]);
-    expect(await holderStore.getRevocation("c-1")).toBeDefined();
+    expect(await holderStore.getRevocation(lenderId, "c-1")).toBeDefined();
     expect(await holderStore.getRevocationCursor(lenderId)).toBe(1);
   });
 });

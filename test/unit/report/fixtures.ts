@@ -184,6 +184,7 @@ export function answer(fields: Partial<HolderAnswer> & Pick<HolderAnswer, "holde
     nameTags: [],
     answeredAt: new Date("2026-03-31T08:00:01Z"),
     ...fields,
+    inquiriesTotal: fields.inquiriesTotal ?? fields.inquiries?.length ?? 0,
   };
 }
 

@@ -69,19 +69,19 @@ describe("LevelConsentStore", () => {
   });
 
   it("stores revocations apart from consents, keeping the earliest", async () => {
-    expect(await store.getRevocation("c-9")).toBeUndefined();
-    await store.putRevocation("c-9", new Date("2026-02-02T10:00:00.000Z"));
-    await store.putRevocation("c-9", new Date("2026-02-03T10:00:00.000Z"));
-    expect((await store.getRevocation("c-9"))?.toISOString()).toBe("2026-02-02T10:00:00.000Z");
-    await store.putRevocation("c-9", new Date("2026-02-01T08:00:00.000Z"));
-    expect((await store.getRevocation("c-9"))?.toISOString()).toBe("2026-02-01T08:00:00.000Z");
+    expect(await store.getRevocation("bank-a", "c-9")).toBeUndefined();
+    await store.putRevocation("bank-a", "c-9", new Date("2026-02-02T10:00:00.000Z"));
+    await store.putRevocation("bank-a", "c-9", new Date("2026-02-03T10:00:00.000Z"));
+    expect((await store.getRevocation("bank-a", "c-9"))?.toISOString()).toBe("2026-02-02T10:00:00.000Z");
+    await store.putRevocation("bank-a", "c-9", new Date("2026-02-01T08:00:00.000Z"));
+    expect((await store.getRevocation("bank-a", "c-9"))?.toISOString()).toBe("2026-02-01T08:00:00.000Z");
     expect(await store.get("c-9")).toBeUndefined();
   });
 
   it("rejects ids that would corrupt the key layout", async () => {
     await expect(store.put(consent("c!1", "tok-1"))).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "consent_id" });
     await expect(store.put(consent("c-1", "tok!1"))).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "subject_token" });
-    await expect(store.putRevocation("c-1", new Date("nope"))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(store.putRevocation("bank-a", "c-1", new Date("nope"))).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     expect(await store.get("c-1")).toBeUndefined();
   });
 

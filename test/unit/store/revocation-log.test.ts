@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConsentStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { Revocation, type Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { Signed } from "../../../src/gen/creditmesh/v1/peer.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelConsentStore } from "../../../src/store/level-consent-store.js";
 
@@ -58,7 +59,7 @@ describe("LevelConsentStore: the log of revocations this node issued", () => {
     expect(first.revocation).toEqual({ consentId: "c-1", granteeInstitutionId: "bank-a", revokedAt: new Date("2026-02-01T10:00:00.000Z") });
 
     expect((await store.get("c-1"))?.status).toBe(ConsentStatus.REVOKED);
-    expect(await store.getRevocation("c-1")).toEqual(new Date("2026-02-01T10:00:00.000Z"));
+    expect(await store.getRevocation("bank-a", "c-1")).toEqual(new Date("2026-02-01T10:00:00.000Z"));
     expect((await store.listForSubject(a.subjectToken)).map((c) => c.consentId).sort()).toEqual(["c-1", "c-2"]);
 
     const log = await store.listIssuedRevocations(0, 10);
@@ -81,10 +82,10 @@ describe("LevelConsentStore: the log of revocations this node issued", () => {
   it("does not mistake the log or the cursors for revoked consents", async () => {
     await revoke(consent("c-1"), "2026-02-01T10:00:00.000Z");
     await store.putRevocationCursor("cfc-b", 7);
-    await store.putRevocation("c-9", new Date("2026-02-02T00:00:00.000Z"));
-    expect(await store.getRevocation("c-2")).toBeUndefined();
-    expect(await store.getRevocation("i")).toBeUndefined();
-    expect(await store.getRevocation("p")).toBeUndefined();
+    await store.putRevocation("bank-a", "c-9", new Date("2026-02-02T00:00:00.000Z"));
+    expect(await store.getRevocation("bank-a", "c-2")).toBeUndefined();
+    expect(await store.getRevocation("bank-a", "i")).toBeUndefined();
+    expect(await store.getRevocation("bank-a", "p")).toBeUndefined();
     expect((await store.listIssuedRevocations(0, 10)).map((e) => e.sequence)).toEqual([1]);
   });
 
@@ -98,8 +99,44 @@ describe("LevelConsentStore: the log of revocations this node issued", () => {
     store = new LevelConsentStore(db);
     expect(await store.getRevocationCursor("cfc-b")).toBe(3);
     expect(await store.getRevocationCursor("ecom-c")).toBe(12);
-    expect(await store.getRevocation("c-1")).toEqual(new Date("2026-02-01T10:00:00.000Z"));
+    expect(await store.getRevocation("bank-a", "c-1")).toEqual(new Date("2026-02-01T10:00:00.000Z"));
     expect(await store.lastIssuedSequence()).toBe(1);
     await expect(store.putRevocationCursor("cfc-b", -1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("LevelConsentStore: revocations keyed by (grantee, consent id)", () => {
+  it("a revocation stored under one grantee never matches the same consent id granted to another", async () => {
+    await store.put(consent("c-1", { granteeInstitutionId: "bank-y" }));
+    await store.putRevocation("bank-x", "c-1", new Date("2026-02-01T00:00:00.000Z"));
+    expect(await store.getRevocation("bank-y", "c-1")).toBeUndefined();
+    expect(await store.getRevocation("bank-x", "c-1")).toEqual(new Date("2026-02-01T00:00:00.000Z"));
+  });
+
+  it("answers undefined for ids nothing can be stored under", async () => {
+    expect(await store.getRevocation("", "c-1")).toBeUndefined();
+    expect(await store.getRevocation("bank-a", "c!1")).toBeUndefined();
+    await expect(store.putRevocation("bank!a", "c-1", new Date("2026-02-01T00:00:00.000Z"))).rejects.toMatchObject({ field: "grantee_institution_id" });
+  });
+
+  it("drops revocations stored by consent id alone, resets pull cursors and re-keys its own issued ones", async () => {
+    await store.putIssuedRevocation({ ...consent("own-1"), status: ConsentStatus.REVOKED, revokedAt: new Date("2026-02-01T10:00:00.000Z") }, (r) =>
+      Signed.encode({ body: Buffer.from(Revocation.encode(r).finish()), signature: Buffer.from([1, 2, 3]) }).finish(),
+    );
+    await store.putRevocationCursor("cfc-b", 9);
+    await db.write([
+      { type: "put", sublevel: db.levels.revoked, key: "c-forged", value: "2026-02-02T00:00:00.000Z" },
+      { type: "put", sublevel: db.levels.revoked, key: "own-1", value: "2026-02-01T10:00:00.000Z" },
+    ]);
+    // What a database written before the grantee was in the key holds for its own revocations.
+    await db.write([{ type: "del", sublevel: db.levels.revoked, key: "g!bank-a!own-1" }]);
+
+    expect(await store.rekeyLegacyRevocations()).toBe(2);
+    expect(await db.levels.revoked.get("c-forged")).toBeUndefined();
+    expect(await db.levels.revoked.get("own-1")).toBeUndefined();
+    expect(await store.getRevocationCursor("cfc-b")).toBe(0);
+    expect(await store.getRevocation("bank-a", "own-1")).toEqual(new Date("2026-02-01T10:00:00.000Z"));
+    expect(await store.lastIssuedSequence()).toBe(1);
+    expect(await store.rekeyLegacyRevocations()).toBe(0);
   });
 });

@@ -43,7 +43,7 @@ async function seed(): Promise<void> {
   await consents.put(consent("consent-a1", TOK_A));
   await consents.put(consent("consent-a2", TOK_A));
   await consents.put(consent("consent-b1", TOK_B));
-  await consents.putRevocation("consent-a2", new Date("2026-01-05T00:00:00Z"));
+  await consents.putRevocation("bank-a", "consent-a2", new Date("2026-01-05T00:00:00Z"));
   for (const [token, id] of [[TOK_A, "inq-a1"], [TOK_A, "inq-a2"], [TOK_B, "inq-b1"]] as const) {
     await inquiries.add(token, {
       inquiryId: id,
@@ -84,7 +84,7 @@ describe("SubjectPurge", () => {
     expect(await inquiries.listForSubject(TOK_B)).toHaveLength(1);
     expect(await consents.listForSubject(TOK_B)).toHaveLength(1);
     expect((await disputes.listOpen()).map((d) => d.disputeId)).toEqual(["dispute-b1"]);
-    expect(await consents.getRevocation("consent-a2")).toEqual(new Date("2026-01-05T00:00:00Z"));
+    expect(await consents.getRevocation("bank-a", "consent-a2")).toEqual(new Date("2026-01-05T00:00:00Z"));
 
     expect(audit.entries).toEqual([
       {

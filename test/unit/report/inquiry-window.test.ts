@@ -1,0 +1,200 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isoDate, ManualClock } from "../../../src/clock.js";
+import { signConsent } from "../../../src/consent/artefact.js";
+import { ConsentStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { HolderAnswer, type Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
+import { generateNodeKey } from "../../../src/identity/node-key.js";
+import { silentLogger } from "../../../src/logger.js";
+import { createMetrics } from "../../../src/metrics.js";
+import { HolderService, QUOTA_EXCEEDED } from "../../../src/report/holder.js";
+import { inquiryWindow, MAX_INQUIRIES_PER_ANSWER } from "../../../src/report/inquiry-window.js";
+import { openStores, type Stores } from "../../../src/store/index.js";
+import { tempDir } from "../../helpers/temp.js";
+
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+const inquiry = (at: string, requester = "bank-a", purpose = Purpose.LOAN_ORIGINATION): Inquiry => ({
+  inquiryId: randomUUID(),
+  requesterInstitutionId: requester,
+  requesterName: "",
+  purpose,
+  inquiredAt: new Date(at),
+});
+
+describe("inquiryWindow", () => {
+  it("keeps the last 24 months up to as_of, nothing after it", () => {
+    const { shown, total } = inquiryWindow(
+      [inquiry("2024-03-01T10:00:00Z"), inquiry("2024-03-02T10:00:00Z"), inquiry("2026-03-01T10:00:00Z"), inquiry("2026-03-02T10:00:00Z")],
+      "2026-03-01",
+    );
+    expect(shown.map((i) => isoDate(i.inquiredAt!))).toEqual(["2024-03-02", "2026-03-01"]);
+    expect(total).toBe(2);
+  });
+
+  it("keeps one per requester, purpose and day: the latest", () => {
+    const latest = inquiry("2026-02-01T18:00:00Z");
+    const { shown, total } = inquiryWindow(
+      [inquiry("2026-02-01T08:00:00Z"), latest, inquiry("2026-02-01T09:00:00Z", "cfc-b"), inquiry("2026-02-01T09:30:00Z", "bank-a", Purpose.POST_LOAN_MANAGEMENT)],
+      "2026-03-01",
+    );
+    expect(total).toBe(3);
+    expect(shown.map((i) => [i.requesterInstitutionId, i.purpose])).toEqual([
+      ["cfc-b", Purpose.LOAN_ORIGINATION],
+      ["bank-a", Purpose.POST_LOAN_MANAGEMENT],
+      ["bank-a", Purpose.LOAN_ORIGINATION],
+    ]);
+    expect(shown[2]!.inquiryId).toBe(latest.inquiryId);
+  });
+
+  it("caps the count to the newest, in time order, and carries the total", () => {
+    const days = Array.from({ length: 10 }, (_, i) => inquiry(`2026-02-${String(i + 10).padStart(2, "0")}T10:00:00Z`));
+    const { shown, total } = inquiryWindow(days.reverse(), "2026-03-01", 3);
+    expect(total).toBe(10);
+    expect(shown.map((i) => isoDate(i.inquiredAt!))).toEqual(["2026-02-17", "2026-02-18", "2026-02-19"]);
+  });
+});
+
+describe("HolderService with 10,000 logged inquiries", () => {
+  const lender = generateNodeKey();
+  const TOKEN = "cd".repeat(32);
+  let tmp: ReturnType<typeof tempDir>;
+  let stores: Stores;
+
+  beforeEach(async () => {
+    tmp = tempDir("cm-inqflood-");
+    stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    tmp.remove();
+  });
+
+  it("answers with a bounded number of inquiries and the total, far below the frame limit", async () => {
+    const clock = new ManualClock("2026-03-01T12:00:00Z");
+    const start = clock.now().getTime() - 10_000 * HOUR_MS;
+    // One lender, hourly for ~14 months, and one other lender on the same days: 10,000 entries in the log.
+    for (let i = 0; i < 10_000; i += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, j) =>
+          stores.inquiries.add(TOKEN, inquiry(new Date(start + (i + j) * HOUR_MS).toISOString(), (i + j) % 2 === 0 ? "bank-a" : "ecom-c")),
+        ),
+      );
+    }
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(10_000);
+    const holder = new HolderService(
+      { institutionId: "cfc-b", subjectQueriesPerDay: 0 },
+      {
+        subjects: stores.subjects,
+        records: stores.records,
+        consents: stores.consents,
+        inquiries: stores.inquiries,
+        disputes: stores.disputes,
+        sign: () => new Uint8Array(64),
+        verifyGranteeSignature: (_id, data, sig) => lender.verify(data, sig),
+        inquirerPseudonym: (_token, id) => `p-${id}`,
+        clock,
+        logger: silentLogger(),
+      },
+    );
+    const now = clock.now();
+    const consent = signConsent(
+      Consent.fromPartial({
+        consentId: randomUUID(),
+        subjectToken: TOKEN,
+        granteeInstitutionId: "bank-a",
+        purpose: Purpose.LOAN_ORIGINATION,
+        validFrom: new Date(now.getTime() - DAY_MS),
+        validUntil: new Date(now.getTime() + DAY_MS),
+        evidenceRef: "sha256:0123456789",
+        status: ConsentStatus.ACTIVE,
+        issuedAt: now,
+      }),
+      lender,
+    );
+    const requestId = randomUUID();
+    const { answer, signedAnswer } = await holder.answer({
+      requestId,
+      requesterInstitutionId: "bank-a",
+      subjectToken: TOKEN,
+      purpose: Purpose.LOAN_ORIGINATION,
+      consent,
+      issuedAt: now,
+      nonce: randomBytes(16),
+      asOf: isoDate(now),
+    });
+    expect(answer.inquiries).toHaveLength(MAX_INQUIRIES_PER_ANSWER);
+    // 10,000 hours span 418 days, two requesters on each: far more distinct (requester, purpose, day) than shown.
+    expect(answer.inquiriesTotal).toBeGreaterThan(800);
+    expect(answer.inquiries.at(-1)!.inquiryId).toBe(requestId);
+    expect(HolderAnswer.decode(signedAnswer).inquiriesTotal).toBe(answer.inquiriesTotal);
+    expect(signedAnswer.length).toBeLessThan(64 * 1024);
+  });
+});
+
+describe("HolderService query quota", () => {
+  const lender = generateNodeKey();
+  const TOKEN = "ef".repeat(32);
+  let tmp: ReturnType<typeof tempDir>;
+  let stores: Stores;
+
+  beforeEach(async () => {
+    tmp = tempDir("cm-quota-");
+    stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    tmp.remove();
+  });
+
+  it("refuses a member past its quota for the subject without logging the query, and counts it", async () => {
+    const clock = new ManualClock("2026-03-01T12:00:00Z");
+    const metrics = createMetrics({ processMetrics: false });
+    const holder = new HolderService(
+      { institutionId: "cfc-b", subjectQueriesPerDay: 2 },
+      {
+        subjects: stores.subjects,
+        records: stores.records,
+        consents: stores.consents,
+        inquiries: stores.inquiries,
+        sign: () => new Uint8Array(64),
+        verifyGranteeSignature: (_id, data, sig) => lender.verify(data, sig),
+        inquirerPseudonym: (_token, id) => `p-${id}`,
+        clock,
+        logger: silentLogger(),
+        metrics,
+      },
+    );
+    const now = clock.now();
+    const consent = signConsent(
+      Consent.fromPartial({
+        consentId: randomUUID(),
+        subjectToken: TOKEN,
+        granteeInstitutionId: "bank-a",
+        purpose: Purpose.LOAN_ORIGINATION,
+        validFrom: new Date(now.getTime() - DAY_MS),
+        validUntil: new Date(now.getTime() + DAY_MS),
+        evidenceRef: "sha256:0123456789",
+        status: ConsentStatus.ACTIVE,
+        issuedAt: now,
+      }),
+      lender,
+    );
+    const ask = () =>
+      holder.answer({ requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now) });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await ask()).answer);
+    expect(statuses.map((a) => [HolderStatus[a.status], a.reason])).toEqual([
+      ["NO_DATA", ""],
+      ["NO_DATA", ""],
+      ["DENIED", QUOTA_EXCEEDED],
+      ["DENIED", QUOTA_EXCEEDED],
+    ]);
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(2);
+    expect((await metrics.queriesOverQuota.get()).values).toEqual([expect.objectContaining({ labels: { member: "bank-a" }, value: 2 })]);
+  });
+});
+
