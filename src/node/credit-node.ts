@@ -58,6 +58,7 @@ import { RpcClient } from "../p2p/rpc-client.js";
 import type { DisputeRouter } from "../disputes/service.js";
 import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
+import { NodeTransparencyLog } from "./transparency-log.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
@@ -94,6 +95,7 @@ export class CreditNode {
   private stores?: Stores;
   private retention?: RetentionJob;
   private audit?: LevelAuditLog;
+  private tlog?: NodeTransparencyLog;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
   readonly metrics: Metrics | null;
@@ -126,6 +128,17 @@ export class CreditNode {
 
   get localApiKey(): string {
     return this.secrets.localApiKey;
+  }
+
+  /** The metrics/log HTTP server's address (host:port), or "" when metrics are off. */
+  get httpAddress(): string {
+    return this.metricsServer?.address ?? "";
+  }
+
+  /** This node's transparency log, while running. */
+  get transparencyLog(): NodeTransparencyLog {
+    if (!this.tlog) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    return this.tlog;
   }
 
   get peerMultiaddrs(): string[] {
@@ -161,13 +174,17 @@ export class CreditNode {
     const stores = this.stores;
     const keyBinding = new KeyBinding(stores.db, this.secretsFile);
     await keyBinding.check(this.secrets);
+    const tlog = (this.tlog = await NodeTransparencyLog.open(
+      stores.db,
+      { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery },
+      { signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) }, logger: log("tlog"), metrics },
+    ));
     const audit = (this.audit = await LevelAuditLog.open(stores.db, {
       clock,
       logger: log("audit"),
       sign: (data) => this.key.sign(data),
       publicKey: this.key.publicKey,
-      // Hook for sending signed heads to members / the transparency log (not wired yet).
-      headExport: undefined,
+      headExport: tlog.auditHeads,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
@@ -191,6 +208,7 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
+        recordLog: tlog,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer,
         sealer: stores.cipher,
@@ -217,7 +235,7 @@ export class CreditNode {
 
     // Bound lazily: the dispute service routes through the peer protocols, which serve it.
     const receiver = { receive: (d: Dispute, from: string) => disputes.receive(d, from), statusFor: (id: string, from: string) => disputes.statusFor(id, from) };
-    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit }) : undefined);
+    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit, tlog }) : undefined);
     const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
     const disputes: DisputeService = new DisputeService(
       { institutionId, responseDays: config.disputes.responseDays },
@@ -346,8 +364,14 @@ export class CreditNode {
       this.retention.start();
     }
 
+    tlog.start();
+
     if (config.metrics.enabled) {
-      this.metricsServer = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics"), metrics: metrics ?? createMetrics() });
+      this.metricsServer = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, {
+        logger: log("metrics"),
+        metrics: metrics ?? createMetrics(),
+        extra: tlog.httpHandler(),
+      });
       await this.metricsServer.start();
     }
     writeRuntime(config, { pid: process.pid, grpcAddr: this.grpc.address, peerId: this.key.peerId, multiaddrs: this.peerMultiaddrs });
@@ -360,7 +384,7 @@ export class CreditNode {
    */
   private async createPeerParts(
     membership: Membership,
-    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog },
+    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog; tlog: NodeTransparencyLog },
   ): Promise<PeerParts> {
     const { config, clock, metrics } = this;
     const { p2p } = config;
@@ -373,7 +397,7 @@ export class CreditNode {
     const skew = { maxClockSkewMs: p2p.maxClockSkewMs, handlerTimeoutMs: p2p.handlerTimeoutMs };
 
     const queries = new QueryProtocol(
-      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter() },
+      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (q, a) => parts.tlog.answered(q, a) },
       { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES) },
     );
     // One budget per member for filings and status requests together.
@@ -473,6 +497,8 @@ export class CreditNode {
       ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
       ["audit", this.audit && (() => this.audit!.flushed())],
+      // After the audit trail's last head is handed over, before the database closes.
+      ["transparency log", this.tlog && (() => this.tlog!.stop())],
       ["store", this.stores && (() => this.stores!.close())],
     ];
     for (const [name, step] of steps) {
@@ -489,6 +515,7 @@ export class CreditNode {
     this.p2p = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;
+    this.tlog = undefined;
     this.retention = undefined;
     this.stores = undefined;
   }

@@ -52,9 +52,17 @@ export interface DeletionEffects {
   writes(destroyed: readonly StoredAccount[]): Promise<WriteBatch>;
 }
 
+/** The holder's transparency log, told of every accepted record version and deletion. */
+export interface RecordVersionLog {
+  /** Resolves once the versions' leaves are durable; the batch is acknowledged only after. */
+  accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<void>;
+  deleted(accountRefs: readonly string[], reason: string): Promise<void>;
+}
+
 export interface IngestModules {
   store: RecordStore & AccountDestroyer;
   deletions?: DeletionEffects;
+  recordLog?: RecordVersionLog;
   tokenizer: SubjectTokenizer;
   sealer: PiiSealer;
   clock: Clock;
@@ -201,6 +209,14 @@ export class IngestService {
 
     if (toWrite.length || repaymentWrites.length) {
       await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
+      if (this.modules.recordLog) {
+        const tokens = new Map<string, string>();
+        for (const a of [...stored.values(), ...known.values(), ...toWrite]) if (a) tokens.set(a.accountRef, a.subjectToken);
+        await this.modules.recordLog.accepted(
+          toWrite,
+          repaymentWrites.map((r) => ({ ...r, subjectToken: tokens.get(r.accountRef)! })),
+        );
+      }
     }
     if (deleted.length) await this.destroy(deleted, actor);
     rejected.sort((a, b) => a.index - b.index);
@@ -218,6 +234,9 @@ export class IngestService {
       deleted.map((d) => d.accountRef),
       { extraWrites: effects ? (destroyed) => effects.writes(destroyed) : undefined },
     );
+    for (const reason of new Set(deleted.map((d) => d.reason))) {
+      await this.modules.recordLog?.deleted(deleted.filter((d) => d.reason === reason).map((d) => d.accountRef), reason);
+    }
     this.modules.logger.info({ accounts: deleted.length, reasons: [...new Set(deleted.map((d) => d.reason))] }, "furnished accounts deleted");
   }
 
