@@ -50,6 +50,8 @@ export class NodeTransparencyLog implements RecordVersionLog {
   private readonly writer: LogWriter;
   private readonly publisher: CheckpointPublisher;
   private headsSeen = 0;
+  /** The latest batch's leaf indexes, which a deletion right after it must see. */
+  private indexesWritten: Promise<unknown> = Promise.resolve();
   private pendingHead?: Promise<unknown>;
 
   private constructor(
@@ -93,40 +95,45 @@ export class NodeTransparencyLog implements RecordVersionLog {
     return createLogHttpHandler(this.store, { logger: this.modules.logger });
   }
 
-  async accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<void> {
+  async accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<{ durable: Promise<unknown> }> {
     const items = [
       ...accounts.map((a) => ({ id: accountRecordId(a.accountRef), kind: "account", subjectToken: a.subjectToken, accountRef: a.accountRef, canonical: canonicalAccount(a) })),
-      ...repayments.map((r) => ({ id: repaymentRecordId(r.accountRef, r.installment), kind: "repayment", subjectToken: r.subjectToken, accountRef: r.accountRef, canonical: canonicalRepayment({ accountRef: r.accountRef, installment: r.installment, dueOn: r.dueOn, amountDue: r.amountDue, paidOn: r.paidOn, amountPaid: r.amountPaid, balanceAfter: r.balanceAfter }) })),
+      ...repayments.map((r) => ({
+        id: repaymentRecordId(r.accountRef, r.installment),
+        kind: "repayment",
+        subjectToken: r.subjectToken,
+        accountRef: r.accountRef,
+        canonical: canonicalRepayment({ accountRef: r.accountRef, installment: r.installment, dueOn: r.dueOn, amountDue: r.amountDue, paidOn: r.paidOn, amountPaid: r.amountPaid, balanceAfter: r.balanceAfter }),
+      })),
     ];
-    if (items.length === 0) return;
+    if (items.length === 0) return { durable: Promise.resolve() };
     const versions = await this.salts.versions(items.map((i) => i.id));
     const saved = items.map((it, i) => ({ ...it, version: versions[i]! + 1, salt: newSalt() }));
-    await this.salts.save(saved);
-    const first = await this.writer.add(
+    // Unsynced: the log's own synced append comes after it and makes it durable too (one write-ahead log).
+    await this.salts.save(saved, { sync: false });
+    const appended = this.writer.add(
       saved.map((it) =>
-        recordVersionLeaf({
-          recordKind: it.kind,
-          subjectToken: it.subjectToken,
-          accountRef: it.accountRef,
-          version: it.version,
-          canonicalRecord: it.canonical,
-          salt: it.salt,
-        }),
+        recordVersionLeaf({ recordKind: it.kind, subjectToken: it.subjectToken, accountRef: it.accountRef, version: it.version, canonicalRecord: it.canonical, salt: it.salt }),
       ),
     );
-    await this.salts.setLeafIndexes(accounts.map((a, i) => ({ accountRef: a.accountRef, index: first + i })));
-    this.modules.metrics?.logLeaves.inc({ kind: "record" }, saved.length);
+    const durable = appended.then(async (first) => {
+      await this.salts.setLeafIndexes(accounts.map((a, i) => ({ accountRef: a.accountRef, index: first + i })));
+      this.modules.metrics?.logLeaves.inc({ kind: "record" }, saved.length);
+    });
+    this.indexesWritten = durable.catch(() => undefined);
+    return { durable };
   }
 
-  async deleted(accountRefs: readonly string[], reason: string): Promise<void> {
+  async deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }> {
+    await this.indexesWritten;
     const leaves: Uint8Array[] = [];
     for (const ref of accountRefs) {
       const target = await this.salts.forget(ref);
       if (target !== undefined) leaves.push(tombstoneLeaf(target, reason));
     }
-    if (leaves.length === 0) return;
-    await this.writer.add(leaves);
-    this.modules.metrics?.logLeaves.inc({ kind: "tombstone" }, leaves.length);
+    if (leaves.length === 0) return { durable: Promise.resolve() };
+    const durable = this.writer.add(leaves).then(() => this.modules.metrics?.logLeaves.inc({ kind: "tombstone" }, leaves.length));
+    return { durable };
   }
 
   /** An answered query: the signed query as received and the signed answer sent, durable before the answer leaves. */

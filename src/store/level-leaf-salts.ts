@@ -30,15 +30,15 @@ export class LevelLeafSalts {
     return raw.map((v) => (v === undefined ? 0 : Number(Buffer.from(v).toString("latin1"))));
   }
 
-  /** Salts and version counters in one synced batch, before their leaves are appended (a salt without a leaf opens nothing). */
-  save(items: readonly { id: string; version: number; salt: Uint8Array }[]): Promise<void> {
+  /** Salts and version counters in one batch, before their leaves are appended (a salt without a leaf opens nothing). */
+  save(items: readonly { id: string; version: number; salt: Uint8Array }[], opts: { sync?: boolean } = {}): Promise<void> {
     const level = this.db.levels.tlog;
     const ops: WriteOp[] = [];
     for (const it of items) {
       ops.push({ type: "put", sublevel: level, key: versionKey(it.id), value: Buffer.from(String(it.version), "latin1") });
       ops.push({ type: "put", sublevel: level, key: saltKey(it.id, it.version), value: it.salt });
     }
-    return this.db.write(ops);
+    return this.db.write(ops, opts);
   }
 
   salt(id: string, version: number): Promise<Uint8Array | undefined> {
@@ -48,7 +48,11 @@ export class LevelLeafSalts {
   setLeafIndexes(items: readonly { accountRef: string; index: number }[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
     const level = this.db.levels.tlog;
-    return this.db.write(items.map((it) => ({ type: "put", sublevel: level, key: indexKey(it.accountRef), value: Buffer.from(String(it.index), "latin1") })));
+    // Unsynced: lost only with an OS crash, and then the tombstone names no index (the salts still go).
+    return this.db.write(
+      items.map((it) => ({ type: "put", sublevel: level, key: indexKey(it.accountRef), value: Buffer.from(String(it.index), "latin1") })),
+      { sync: false },
+    );
   }
 
   /** Destroys an account's salts and counters; returns the leaf index its tombstone names, if it was logged. */
