@@ -349,6 +349,7 @@ export class CreditNode {
         }),
         tokenizer,
         status: () => this.status(),
+        log: tlog.api(),
         clock,
         logger: log("api"),
         metrics,

@@ -1,3 +1,4 @@
+import type { LogApi } from "../api/log-api.js";
 import type { SignedAuditHead } from "../audit/signed-head.js";
 import type { Logger } from "../logger.js";
 import type { RecordVersionLog } from "../records/ingest.js";
@@ -89,6 +90,21 @@ export class NodeTransparencyLog implements RecordVersionLog {
 
   publishNow(): Promise<string | undefined> {
     return this.publisher.publishIfGrown();
+  }
+
+  /** The gRPC log calls' view. */
+  api(): LogApi {
+    const { log, store, opts } = this;
+    return {
+      origin: opts.origin,
+      get size() {
+        return log.size;
+      },
+      checkpoint: () => store.checkpoint(),
+      inclusionProof: (index, size) => log.inclusionProof(index, size),
+      consistencyProof: (oldSize, size) => log.consistencyProof(oldSize, size),
+      leafHash: (index) => log.leafHash(index),
+    };
   }
 
   httpHandler(): ReturnType<typeof createLogHttpHandler> {
