@@ -5,6 +5,8 @@ import type { GetLogCheckpointRequest, GetLogCheckpointResponse, GetLogProofRequ
 export interface LogApi {
   readonly origin: string;
   checkpoint(): Promise<string | undefined>;
+  /** The latest checkpoint the witness quorum cosigned, if any. */
+  cosigned(): string | undefined;
   /** Committed size; proofs are only given for trees up to it. */
   readonly size: number;
   inclusionProof(index: number, size: number): Promise<Uint8Array[]>;
@@ -34,7 +36,8 @@ function ownLog(log: LogApi | undefined, institutionId: string): LogApi {
 }
 
 export async function getLogCheckpoint(log: LogApi | undefined, req: GetLogCheckpointRequest): Promise<GetLogCheckpointResponse> {
-  return { checkpoint: (await ownLog(log, req.institutionId).checkpoint()) ?? "" };
+  const own = ownLog(log, req.institutionId);
+  return { checkpoint: (await own.checkpoint()) ?? "", cosigned: own.cosigned() ?? "" };
 }
 
 /** Inclusion when leaf_index is set, else consistency from old_size; both against tree_size. */

@@ -56,9 +56,13 @@ import { RevocationGossip } from "../p2p/revocation-gossip.js";
 import { RevocationsProtocol } from "../p2p/revocations-protocol.js";
 import { RpcClient } from "../p2p/rpc-client.js";
 import type { DisputeRouter } from "../disputes/service.js";
-import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
+import type { LogEvidence, MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
+import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
+import { WitnessProtocol } from "../p2p/witness-protocol.js";
+import { WITNESS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
+import { LevelWitnessStore } from "../store/level-witness-store.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
@@ -96,6 +100,8 @@ export class CreditNode {
   private retention?: RetentionJob;
   private audit?: LevelAuditLog;
   private tlog?: NodeTransparencyLog;
+  private witnessing?: CheckpointWitnessing;
+  private witnessStore?: LevelWitnessStore;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
   readonly metrics: Metrics | null;
@@ -287,6 +293,7 @@ export class CreditNode {
     );
 
     await p2p?.peer.start();
+    if (p2p) await this.countEvidence();
 
     const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
     const keyRotation = new KeyRotation(
@@ -413,10 +420,33 @@ export class CreditNode {
       pullIntervalMs: p2p.revocationPullIntervalMs,
     });
     const revocations = new RevocationGossip(revocationParts);
+    // Every member witnesses the others' logs, and asks the others to witness its own.
+    const witnessStore = (this.witnessStore = new LevelWitnessStore(parts.stores.db));
+    const witness = new WitnessProtocol(
+      {
+        ...components,
+        logger: logger.child({ protocol: "witness" }),
+        store: witnessStore,
+        witness: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
+        onEvidence: () => void this.countEvidence(),
+      },
+      { maxFrameBytes: Math.min(p2p.maxMessageBytes, WITNESS_MAX_FRAME_BYTES), handlerTimeoutMs: p2p.handlerTimeoutMs },
+    );
+    const witnessing = (this.witnessing = new CheckpointWitnessing(
+      { quorum: Math.min(config.tlog.witnessQuorum, membership.members().length - 1) },
+      {
+        log: parts.tlog.log,
+        witnesses: () => membership.members().map((m) => m.institutionId).filter((id) => id !== institutionId),
+        protocol: witness,
+        logger: logger.child({ part: "witnessing" }),
+      },
+    ));
+    parts.tlog.onPublished = (note) => witnessing.published(note);
+    parts.tlog.cosigned = () => witnessing.cosigned;
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations]) await peer.addService(protocol);
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness]) await peer.addService(protocol);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,
@@ -428,6 +458,16 @@ export class CreditNode {
         status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),
       },
     };
+  }
+
+  private async countEvidence(): Promise<void> {
+    const held = (await this.witnessStore?.evidence()) ?? [];
+    this.metrics?.logEquivocations.set(new Set(held.map((e) => e.origin)).size);
+  }
+
+  private async logEvidence(): Promise<LogEvidence[]> {
+    const held = (await this.witnessStore?.evidence()) ?? [];
+    return held.map((e) => ({ origin: e.origin, observedAt: new Date(e.observedAt), kind: e.note.split("\n")[1] ?? "", note: e.note }));
   }
 
   private memberStatus(): MemberStatus[] {
@@ -473,6 +513,7 @@ export class CreditNode {
       version: NODE_VERSION,
       networkId: this.p2p?.membership.networkId ?? "",
       manifestVersion: this.p2p?.membership.version.toString() ?? "0",
+      logEvidence: await this.logEvidence(),
     };
   }
 
@@ -494,6 +535,7 @@ export class CreditNode {
       ["grpc", this.grpc && (() => this.grpc!.stop())],
       ["metrics", this.metricsServer && (() => this.metricsServer!.stop())],
       ["dispute gauge", this.uncountDisputes && (async () => this.uncountDisputes!())],
+      ["witnessing", this.witnessing && (() => this.witnessing!.flushed())],
       ["network", this.p2p && (() => this.p2p!.peer.stop())],
       ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
@@ -514,6 +556,8 @@ export class CreditNode {
     this.metricsServer = undefined;
     this.uncountDisputes = undefined;
     this.p2p = undefined;
+    this.witnessing = undefined;
+    this.witnessStore = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;
     this.tlog = undefined;

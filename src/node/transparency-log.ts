@@ -50,6 +50,10 @@ export class NodeTransparencyLog implements RecordVersionLog {
   private readonly salts: LevelLeafSalts;
   private readonly writer: LogWriter;
   private readonly publisher: CheckpointPublisher;
+  /** Told of each checkpoint published (witnessing, once the network is up). */
+  onPublished?: (note: string) => void;
+  /** The latest quorum-cosigned checkpoint, when witnessing runs. */
+  cosigned?: () => string | undefined;
   private headsSeen = 0;
   /** The latest batch's leaf indexes, which a deletion right after it must see. */
   private indexesWritten: Promise<unknown> = Promise.resolve();
@@ -60,14 +64,14 @@ export class NodeTransparencyLog implements RecordVersionLog {
     store: LevelLogStore,
     db: NodeDatabase,
     private readonly opts: NodeTransparencyLogOptions,
-    private readonly modules: { signer: NoteSigner; logger: Logger; metrics: Metrics | null; onPublished?: (note: string) => void },
+    private readonly modules: { signer: NoteSigner; logger: Logger; metrics: Metrics | null },
   ) {
     this.store = store;
     this.salts = new LevelLeafSalts(db);
     this.writer = new LogWriter(log);
     this.publisher = new CheckpointPublisher(
       { origin: opts.origin, intervalMs: opts.checkpointIntervalMs },
-      { log, signer: modules.signer, logger: modules.logger, onPublished: modules.onPublished },
+      { log, signer: modules.signer, logger: modules.logger, onPublished: (note) => this.onPublished?.(note) },
     );
   }
 
@@ -101,6 +105,7 @@ export class NodeTransparencyLog implements RecordVersionLog {
         return log.size;
       },
       checkpoint: () => store.checkpoint(),
+      cosigned: () => this.cosigned?.(),
       inclusionProof: (index, size) => log.inclusionProof(index, size),
       consistencyProof: (oldSize, size) => log.consistencyProof(oldSize, size),
       leafHash: (index) => log.leafHash(index),

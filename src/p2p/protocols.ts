@@ -7,6 +7,8 @@ export const QUERY_PROTOCOL = "/creditmesh/query/1.0.0";
 export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
 /** "The current state of a dispute I filed with you." */
 export const DISPUTE_STATUS_PROTOCOL = "/creditmesh/dispute-status/1.0.0";
+export const WITNESS_PROTOCOL = "/creditmesh/witness/1.0.0";
+export const WITNESS_MAX_FRAME_BYTES = 64 * 1024;
 /** "The revocations you issued after position X": catch-up for members that missed the gossip. */
 export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 
