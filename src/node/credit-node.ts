@@ -61,6 +61,7 @@ import { MetricsServer } from "./metrics.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
 import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
+import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
 import { WITNESS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
 import { LevelWitnessStore } from "../store/level-witness-store.js";
 
@@ -422,13 +423,17 @@ export class CreditNode {
     const revocations = new RevocationGossip(revocationParts);
     // Every member witnesses the others' logs, and asks the others to witness its own.
     const witnessStore = (this.witnessStore = new LevelWitnessStore(parts.stores.db));
+    const evidenceGossip = new LogEvidenceGossip({ ...components, logger: logger.child({ protocol: "log-evidence" }), store: witnessStore, onEvidence: () => void this.countEvidence() });
     const witness = new WitnessProtocol(
       {
         ...components,
         logger: logger.child({ protocol: "witness" }),
         store: witnessStore,
         witness: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
-        onEvidence: () => void this.countEvidence(),
+        onEvidence: (_origin, note) => {
+          void this.countEvidence();
+          evidenceGossip.publish(note).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "gossiping log evidence failed"));
+        },
       },
       { maxFrameBytes: Math.min(p2p.maxMessageBytes, WITNESS_MAX_FRAME_BYTES), handlerTimeoutMs: p2p.handlerTimeoutMs },
     );
@@ -446,7 +451,7 @@ export class CreditNode {
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness]) await peer.addService(protocol);
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip]) await peer.addService(protocol);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,

@@ -14,6 +14,7 @@ export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 
 export const REVOCATIONS_TOPIC = "creditmesh/revocations/1";
 export const MANIFEST_TOPIC = "creditmesh/manifest/1";
+export const LOG_EVIDENCE_TOPIC = "creditmesh/log-evidence/1";
 
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;

@@ -39,12 +39,16 @@ describe("members witness each other's transparency logs", () => {
     await rewriteLastLeaf(holder!.configFile);
     await net.startNode(holder!.institutionId);
 
+    // Each witness finds it, and gossips its signed evidence: each then holds its own and the other's.
     for (const w of witnesses) {
-      const evidence = await eventually(`${w!.institutionId} records evidence against ${holder!.institutionId}`, async () => {
-        const s = (await net.client(w!.institutionId).unary("getNodeStatus", {}, 5_000)) as { logEvidence: { origin: string; kind: string }[] };
-        return s.logEvidence.length > 0 ? s.logEvidence : undefined;
+      const evidence = await eventually(`${w!.institutionId} records evidence against ${holder!.institutionId}, its own and gossiped`, async () => {
+        const s = (await net.client(w!.institutionId).unary("getNodeStatus", {}, 5_000)) as { logEvidence: { origin: string; kind: string; note: string }[] };
+        return s.logEvidence.length >= 2 ? s.logEvidence : undefined;
       }, 60_000);
-      expect(evidence).toEqual([expect.objectContaining({ origin: holder!.institutionId, kind: "EQUIVOCATION" })]);
+      expect(evidence).toHaveLength(2);
+      for (const e of evidence) expect(e).toMatchObject({ origin: holder!.institutionId, kind: "EQUIVOCATION" });
+      // Signed by the two different witnesses.
+      expect(new Set(evidence.map((e) => e.note.slice(e.note.lastIndexOf("\n\n")))).size).toBe(2);
       expect(await net.metric(w!.institutionId, "creditmesh_log_equivocations")).toBe(1);
     }
   });
