@@ -79,6 +79,19 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    logLeaves: new Counter({
+      name: "creditmesh_log_leaves_total",
+      help: "Leaves appended to this node's transparency log, by kind",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+
+    logEquivocations: new Gauge({
+      name: "creditmesh_log_equivocations",
+      help: "Members whose transparency log was caught equivocating or rewritten (evidence held by this node)",
+      registers,
+    }),
+
     queriesAnswered: new Counter({
       name: "creditmesh_queries_answered_total",
       help: "Queries this node answered as a holder, by outcome",

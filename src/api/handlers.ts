@@ -30,6 +30,10 @@ import type {
   GetCreditReportRequest,
   GetNodeStatusRequest,
   GetNodeStatusResponse,
+  GetLogCheckpointRequest,
+  GetLogCheckpointResponse,
+  GetLogProofRequest,
+  GetLogProofResponse,
   GrantConsentRequest,
   ResolveDisputeRequest,
   RevokeConsentRequest,
@@ -45,6 +49,7 @@ import { normalizeSubject } from "../subject/normalize.js";
 import type { SubjectTokens } from "../subject/tokenizer.js";
 import type { Metrics } from "../metrics.js";
 import { consentRoles, reportRoles } from "./consent-roles.js";
+import { getLogCheckpoint, getLogProof, type LogApi } from "./log-api.js";
 import { refusalOf } from "./request-limits.js";
 import { requireRole, type CallCredentials, type ClientAuth, type Principal } from "./auth.js";
 import { toServiceError } from "./errors.js";
@@ -85,6 +90,8 @@ export interface ApiModules {
   admin?: AdminApi;
   tokenizer: SubjectTokens;
   status(): Promise<GetNodeStatusResponse>;
+  /** This node's transparency log (absent: the log calls answer UNAVAILABLE). */
+  log?: LogApi;
   clock: Clock;
   logger: Logger;
   metrics: Metrics | null;
@@ -337,6 +344,10 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     }),
 
     getNodeStatus: unary<GetNodeStatusRequest, GetNodeStatusResponse>(["OPERATOR", "LENDER", "FURNISHER"], () => m.status()),
+
+    // The log is public to members: every role may read checkpoints and proofs (auditors hold any key).
+    getLogCheckpoint: unary<GetLogCheckpointRequest, GetLogCheckpointResponse>(["OPERATOR", "LENDER", "FURNISHER", "SUBJECT_SERVICE"], (req) => getLogCheckpoint(m.log, req)),
+    getLogProof: unary<GetLogProofRequest, GetLogProofResponse>(["OPERATOR", "LENDER", "FURNISHER", "SUBJECT_SERVICE"], (req) => getLogProof(m.log, req)),
   };
 }
 

@@ -103,6 +103,16 @@ export const LogSchema = z.object({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
+/** The transparency log (`tlog`, apart from `log`, which is the logger's). */
+export const TransparencyLogSchema = z.object({
+  /** A checkpoint is signed this often when the log grew. */
+  checkpointIntervalMs: z.number().int().min(100).default(2_000),
+  /** Cosignatures from other members a checkpoint needs to count. */
+  witnessQuorum: z.number().int().min(0).default(2),
+  /** Every n-th signed audit head is anchored in the log. */
+  auditHeadEvery: z.number().int().min(1).default(16),
+});
+
 export const DisputeSchema = z.object({
   /** Days a holder has to resolve a dispute before the tradeline is withheld. */
   responseDays: z.number().int().min(1).default(30),
@@ -133,6 +143,7 @@ export const ConfigSchema = z
     records: RecordsSchema.default(RecordsSchema.parse({})),
     metrics: MetricsSchema.default(MetricsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
+    tlog: TransparencyLogSchema.default(TransparencyLogSchema.parse({})),
     disputes: DisputeSchema.default(DisputeSchema.parse({})),
     retention: RetentionSchema.default(RetentionSchema.parse({})),
     /** Published holder filters (src/filters/schedule.ts); off by default. */

@@ -57,9 +57,15 @@ import { RevocationGossip } from "../p2p/revocation-gossip.js";
 import { RevocationsProtocol } from "../p2p/revocations-protocol.js";
 import { RpcClient } from "../p2p/rpc-client.js";
 import type { DisputeRouter } from "../disputes/service.js";
-import type { MemberStatus } from "../gen/creditmesh/v1/node.js";
+import type { LogEvidence, MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
 import { FilterParts } from "./filter-parts.js";
+import { NodeTransparencyLog } from "./transparency-log.js";
+import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
+import { WitnessProtocol } from "../p2p/witness-protocol.js";
+import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
+import { WITNESS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
+import { LevelWitnessStore } from "../store/level-witness-store.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
@@ -99,6 +105,9 @@ export class CreditNode {
   private stores?: Stores;
   private retention?: RetentionJob;
   private audit?: LevelAuditLog;
+  private tlog?: NodeTransparencyLog;
+  private witnessing?: CheckpointWitnessing;
+  private witnessStore?: LevelWitnessStore;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
   readonly metrics: Metrics | null;
@@ -131,6 +140,17 @@ export class CreditNode {
 
   get localApiKey(): string {
     return this.secrets.localApiKey;
+  }
+
+  /** The metrics/log HTTP server's address (host:port), or "" when metrics are off. */
+  get httpAddress(): string {
+    return this.metricsServer?.address ?? "";
+  }
+
+  /** This node's transparency log, while running. */
+  get transparencyLog(): NodeTransparencyLog {
+    if (!this.tlog) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    return this.tlog;
   }
 
   get peerMultiaddrs(): string[] {
@@ -166,13 +186,17 @@ export class CreditNode {
     const stores = this.stores;
     const keyBinding = new KeyBinding(stores.db, this.secretsFile);
     await keyBinding.check(this.secrets);
+    const tlog = (this.tlog = await NodeTransparencyLog.open(
+      stores.db,
+      { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery },
+      { signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) }, logger: log("tlog"), metrics },
+    ));
     const audit = (this.audit = await LevelAuditLog.open(stores.db, {
       clock,
       logger: log("audit"),
       sign: (data) => this.key.sign(data),
       publicKey: this.key.publicKey,
-      // Hook for sending signed heads to members / the transparency log (not wired yet).
-      headExport: undefined,
+      headExport: tlog.auditHeads,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
@@ -206,6 +230,7 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
+        recordLog: tlog,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer: subjectTokens,
         sealer: stores.cipher,
@@ -235,7 +260,7 @@ export class CreditNode {
 
     // Bound lazily: the dispute service routes through the peer protocols, which serve it.
     const receiver = { receive: (d: Dispute, from: string) => disputes.receive(d, from), statusFor: (id: string, from: string) => disputes.statusFor(id, from) };
-    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit, filters }) : undefined);
+    const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit, filters, tlog }) : undefined);
     const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
     const disputes: DisputeService = new DisputeService(
       { institutionId, responseDays: config.disputes.responseDays },
@@ -288,6 +313,7 @@ export class CreditNode {
     );
 
     await p2p?.peer.start();
+    if (p2p) await this.countEvidence();
 
     const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
     const keyRotation = new KeyRotation(
@@ -350,6 +376,7 @@ export class CreditNode {
         }),
         tokenizer: subjectTokens,
         status: () => this.status(),
+        log: tlog.api(),
         clock,
         logger: log("api"),
         metrics,
@@ -365,8 +392,14 @@ export class CreditNode {
       this.retention.start();
     }
 
+    tlog.start();
+
     if (config.metrics.enabled) {
-      this.metricsServer = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, { logger: log("metrics"), metrics: metrics ?? createMetrics() });
+      this.metricsServer = new MetricsServer({ host: config.metrics.host, port: config.metrics.port }, {
+        logger: log("metrics"),
+        metrics: metrics ?? createMetrics(),
+        extra: tlog.httpHandler(),
+      });
       await this.metricsServer.start();
     }
     writeRuntime(config, { pid: process.pid, grpcAddr: this.grpc.address, peerId: this.key.peerId, multiaddrs: this.peerMultiaddrs });
@@ -379,7 +412,7 @@ export class CreditNode {
    */
   private async createPeerParts(
     membership: Membership,
-    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog; filters?: FilterParts },
+    parts: { holder: HolderService; receiver: DisputeReceiver; stores: Stores; audit: LevelAuditLog; filters?: FilterParts; tlog: NodeTransparencyLog },
   ): Promise<PeerParts> {
     const { config, clock, metrics } = this;
     const { p2p } = config;
@@ -392,7 +425,7 @@ export class CreditNode {
     const skew = { maxClockSkewMs: p2p.maxClockSkewMs, handlerTimeoutMs: p2p.handlerTimeoutMs };
 
     const queries = new QueryProtocol(
-      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter() },
+      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (q, a) => parts.tlog.answered(q, a) },
       { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES) },
     );
     // One budget per member for filings and status requests together.
@@ -407,13 +440,41 @@ export class CreditNode {
       pullIntervalMs: p2p.revocationPullIntervalMs,
     });
     const revocations = new RevocationGossip(revocationParts);
+    // Every member witnesses the others' logs, and asks the others to witness its own.
+    const witnessStore = (this.witnessStore = new LevelWitnessStore(parts.stores.db));
+    const evidenceGossip = new LogEvidenceGossip({ ...components, logger: logger.child({ protocol: "log-evidence" }), store: witnessStore, onEvidence: () => void this.countEvidence() });
+    const witness = new WitnessProtocol(
+      {
+        ...components,
+        logger: logger.child({ protocol: "witness" }),
+        store: witnessStore,
+        witness: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
+        onEvidence: (_origin, note) => {
+          void this.countEvidence();
+          evidenceGossip.publish(note).catch((err: unknown) => logger.warn({ err: (err as Error).message }, "gossiping log evidence failed"));
+        },
+      },
+      { maxFrameBytes: Math.min(p2p.maxMessageBytes, WITNESS_MAX_FRAME_BYTES), handlerTimeoutMs: p2p.handlerTimeoutMs },
+    );
+    const witnessing = (this.witnessing = new CheckpointWitnessing(
+      { quorum: Math.min(config.tlog.witnessQuorum, membership.members().length - 1) },
+      {
+        log: parts.tlog.log,
+        witnesses: () => membership.members().map((m) => m.institutionId).filter((id) => id !== institutionId),
+        protocol: witness,
+        logger: logger.child({ part: "witnessing" }),
+      },
+    ));
+    parts.tlog.onPublished = (note) => witnessing.published(note);
+    parts.tlog.cosigned = () => witnessing.cosigned;
+
     const tokens = createSubjectTokenParts(membership, components, {
       institutionId, maxClockSkewMs: p2p.maxClockSkewMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
     });
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
       await peer.addService(protocol);
     }
     for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);
@@ -430,6 +491,16 @@ export class CreditNode {
         status: (holderId, disputeId, signal) => disputeStatus.fetch(holderId, disputeId, signal),
       },
     };
+  }
+
+  private async countEvidence(): Promise<void> {
+    const held = (await this.witnessStore?.evidence()) ?? [];
+    this.metrics?.logEquivocations.set(new Set(held.map((e) => e.origin)).size);
+  }
+
+  private async logEvidence(): Promise<LogEvidence[]> {
+    const held = (await this.witnessStore?.evidence()) ?? [];
+    return held.map((e) => ({ origin: e.origin, observedAt: new Date(e.observedAt), kind: e.note.split("\n")[1] ?? "", note: e.note }));
   }
 
   private memberStatus(): MemberStatus[] {
@@ -475,6 +546,7 @@ export class CreditNode {
       version: NODE_VERSION,
       networkId: this.p2p?.membership.networkId ?? "",
       manifestVersion: this.p2p?.membership.version.toString() ?? "0",
+      logEvidence: await this.logEvidence(),
     };
   }
 
@@ -496,10 +568,13 @@ export class CreditNode {
       ["grpc", this.grpc && (() => this.grpc!.stop())],
       ["metrics", this.metricsServer && (() => this.metricsServer!.stop())],
       ["dispute gauge", this.uncountDisputes && (async () => this.uncountDisputes!())],
+      ["witnessing", this.witnessing && (() => this.witnessing!.flushed())],
       ["network", this.p2p && (() => this.p2p!.peer.stop())],
       ["retention", this.retention && (() => this.retention!.stop())],
       ["api key audit", this.apiKeyAuditor && (() => this.apiKeyAuditor!.stop())],
       ["audit", this.audit && (() => this.audit!.flushed())],
+      // After the audit trail's last head is handed over, before the database closes.
+      ["transparency log", this.tlog && (() => this.tlog!.stop())],
       ["store", this.stores && (() => this.stores!.close())],
     ];
     for (const [name, step] of steps) {
@@ -514,8 +589,11 @@ export class CreditNode {
     this.metricsServer = undefined;
     this.uncountDisputes = undefined;
     this.p2p = undefined;
+    this.witnessing = undefined;
+    this.witnessStore = undefined;
     this.apiKeyAuditor = undefined;
     this.audit = undefined;
+    this.tlog = undefined;
     this.retention = undefined;
     this.stores = undefined;
   }

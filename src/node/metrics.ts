@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 
@@ -8,12 +8,18 @@ export class MetricsServer {
 
   constructor(
     private readonly opts: { host: string; port: number },
-    private readonly modules: { logger: Logger; metrics: Pick<Metrics, "registry"> },
+    private readonly modules: {
+      logger: Logger;
+      metrics: Pick<Metrics, "registry">;
+      /** Serves other paths first (the transparency log's); returns false for a path it does not own. */
+      extra?: (req: IncomingMessage, res: ServerResponse) => boolean;
+    },
   ) {}
 
   async start(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => {
+      if (this.modules.extra?.(req, res)) return;
       if (req.url !== "/metrics") {
         res.writeHead(404).end();
         return;
@@ -30,7 +36,14 @@ export class MetricsServer {
     });
     this.server = server;
     const addr = server.address();
-    this.modules.logger.info({ port: typeof addr === "object" && addr ? addr.port : this.opts.port }, "metrics listening on /metrics");
+    this.modules.logger.info({ port: typeof addr === "object" && addr ? addr.port : this.opts.port }, "metrics listening on /metrics (and the transparency log's paths)");
+  }
+
+  /** The bound address (port 0 resolved), once started. */
+  get address(): string {
+    const addr = this.server?.address();
+    if (!addr || typeof addr !== "object") return "";
+    return `${addr.address}:${addr.port}`;
   }
 
   async stop(): Promise<void> {

@@ -7,6 +7,8 @@ export const QUERY_PROTOCOL = "/creditmesh/query/1.0.0";
 export const DISPUTE_PROTOCOL = "/creditmesh/dispute/1.0.0";
 /** "The current state of a dispute I filed with you." */
 export const DISPUTE_STATUS_PROTOCOL = "/creditmesh/dispute-status/1.0.0";
+export const WITNESS_PROTOCOL = "/creditmesh/witness/1.0.0";
+export const WITNESS_MAX_FRAME_BYTES = 64 * 1024;
 /** "The revocations you issued after position X": catch-up for members that missed the gossip. */
 export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 /** "Evaluate these blinded elements with your share of the token key." */
@@ -19,6 +21,7 @@ export const REVOCATIONS_TOPIC = "creditmesh/revocations/1";
 export const MANIFEST_TOPIC = "creditmesh/manifest/1";
 /** Filter announcements and deltas (FilterGossip); the full filter goes over FILTERS_PROTOCOL. */
 export const FILTERS_TOPIC = "creditmesh/filters/1";
+export const LOG_EVIDENCE_TOPIC = "creditmesh/log-evidence/1";
 
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;

@@ -20,6 +20,8 @@ export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership"
   holder: Pick<HolderService, "answer" | "refuse">;
   nonces: NonceStore;
   rateLimiter?: RateLimiter;
+  /** Logs the signed query and the signed answer (the transparency log); resolves once durable. */
+  logAnswered?: (signedQuery: Uint8Array, signedAnswer: Uint8Array) => Promise<void>;
 };
 
 export interface QueryInit extends RpcProtocolInit {
@@ -106,6 +108,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     } finally {
       opened.nonce?.settled();
     }
+    await c.logAnswered?.(body, signed.signedAnswer);
     c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
     return encodeAnswer(signed);
   }

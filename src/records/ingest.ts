@@ -52,9 +52,21 @@ export interface DeletionEffects {
   writes(destroyed: readonly StoredAccount[]): Promise<WriteBatch>;
 }
 
+/**
+ * The holder's transparency log, told of every accepted record version and
+ * deletion. Each call resolves once the leaves are queued in order (versions
+ * read and salts kept) with `durable`, which resolves once they are on disk:
+ * the batch is acknowledged only then, while the next batch already runs.
+ */
+export interface RecordVersionLog {
+  accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<{ durable: Promise<unknown> }>;
+  deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }>;
+}
+
 export interface IngestModules {
   store: RecordStore & AccountDestroyer;
   deletions?: DeletionEffects;
+  recordLog?: RecordVersionLog;
   tokenizer: SubjectTokens;
   sealer: PiiSealer;
   clock: Clock;
@@ -103,7 +115,10 @@ export class IngestService {
       return this.apply(records.length, checked, actor, signal);
     });
     this.tail = run.catch(() => undefined);
-    return run;
+    return run.then(async ({ result, logged }) => {
+      await Promise.all(logged);
+      return result;
+    });
   }
 
   /** Validates every record and derives its account_ref; touches no state. */
@@ -141,7 +156,9 @@ export class IngestService {
     return { rejected, accounts, repayments, deletions };
   }
 
-  private async apply(count: number, { rejected, accounts, repayments, deletions }: CheckedBatch, actor: string, signal?: AbortSignal): Promise<BatchResult> {
+  /** `logged`: the transparency log's appends of this batch, awaited after the next batch may start. */
+  private async apply(count: number, { rejected, accounts, repayments, deletions }: CheckedBatch, actor: string, signal?: AbortSignal): Promise<{ result: BatchResult; logged: Promise<unknown>[] }> {
+    const logged: Promise<unknown>[] = [];
     // Accounts of the batch, and deleted ones, are read whole (the store is told what they replace;
     // a deletion names its subject); for the accounts its repayments refer to, knowing that they exist is enough.
     const accountRefs = [...new Set([...accounts.keys(), ...deletions.keys()])];
@@ -207,24 +224,40 @@ export class IngestService {
     if (toWrite.length || repaymentWrites.length) {
       await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
       toWrite.forEach((a, i) => previous[i] === undefined && this.modules.onSubjectHeld?.(a.subjectToken));
+      if (this.modules.recordLog) {
+        const tokens = new Map<string, string>();
+        for (const a of [...stored.values(), ...known.values(), ...toWrite]) if (a) tokens.set(a.accountRef, a.subjectToken);
+        const { durable } = await this.modules.recordLog.accepted(
+          toWrite,
+          repaymentWrites.map((r) => ({ ...r, subjectToken: tokens.get(r.accountRef)! })),
+        );
+        logged.push(durable);
+      }
     }
-    if (deleted.length) await this.destroy(deleted, actor);
+    if (deleted.length) logged.push(...(await this.destroy(deleted, actor)));
     rejected.sort((a, b) => a.index - b.index);
     const accepted = count - rejected.length;
     if (rejected.length) {
       this.modules.logger.debug({ accepted, rejected: rejected.length, firstField: rejected[0]!.field }, "batch had rejections");
     }
-    return { accepted, rejected };
+    return { result: { accepted, rejected }, logged };
   }
 
-  private async destroy(deleted: readonly AccountDeleted[], actor: string): Promise<void> {
+  /** Returns the tombstones' appends. */
+  private async destroy(deleted: readonly AccountDeleted[], actor: string): Promise<Promise<unknown>[]> {
     const effects = this.modules.deletions;
     await effects?.record(deleted, actor);
     await this.modules.store.destroy(
       deleted.map((d) => d.accountRef),
       { extraWrites: effects ? (destroyed) => effects.writes(destroyed) : undefined },
     );
+    const logged: Promise<unknown>[] = [];
+    for (const reason of new Set(deleted.map((d) => d.reason))) {
+      const log = await this.modules.recordLog?.deleted(deleted.filter((d) => d.reason === reason).map((d) => d.accountRef), reason);
+      if (log) logged.push(log.durable);
+    }
     this.modules.logger.info({ accounts: deleted.length, reasons: [...new Set(deleted.map((d) => d.reason))] }, "furnished accounts deleted");
+    return logged;
   }
 
   private ref(accountId: string): string {

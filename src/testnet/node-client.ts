@@ -10,6 +10,8 @@ export type UnaryMethod =
   | "listConsents"
   | "getCreditReport"
   | "getNodeStatus"
+  | "getLogCheckpoint"
+  | "getLogProof"
   | "fileDispute"
   | "resolveDispute"
   | "getDispute"

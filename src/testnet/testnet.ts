@@ -12,7 +12,8 @@ import { isAlive, stopProcesses } from "./processes.js";
 
 /** The contract other tools read (DESIGN §5). */
 export interface TestnetFile {
-  nodes: { institution_id: string; grpc_addr: string; api_key: string; pid: number; config: string; log: string }[];
+  /** `http_addr`: the node's HTTP port (Prometheus `/metrics`, the transparency log's `/checkpoint` and `/tile/…`). */
+  nodes: { institution_id: string; grpc_addr: string; http_addr: string; api_key: string; pid: number; config: string; log: string }[];
   manifest: string;
   operator_key: string;
 }
@@ -60,6 +61,7 @@ export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; l
     nodes: opts.nodes,
     persistent: true,
     waitConnected: false,
+    metrics: true,
     // Test networks only: with HMAC subject tokens a filter can be tested against guessed identifiers (README "Holder filters").
     configOverrides: { filters: { enabled: true, deltaIntervalMs: TESTNET_FILTER_DELTA_MS } },
   });
@@ -67,12 +69,20 @@ export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; l
   const layout = net.layout;
   log(`network ${layout.networkId}: ${layout.nodes.length} institutions under ${layout.dir}`);
   const file: TestnetFile = {
-    nodes: net.nodes.map((n) => ({ institution_id: n.institutionId, grpc_addr: n.grpcAddr, api_key: n.apiKey, pid: n.pid, config: n.configFile, log: n.logFile })),
+    nodes: net.nodes.map((n) => ({
+      institution_id: n.institutionId,
+      grpc_addr: n.grpcAddr,
+      http_addr: `127.0.0.1:${n.metricsPort!}`,
+      api_key: n.apiKey,
+      pid: n.pid,
+      config: n.configFile,
+      log: n.logFile,
+    })),
     manifest: layout.manifestFile,
     operator_key: layout.operatorKeyFile,
   };
   try {
-    for (const n of net.nodes) log(`  ${n.institutionId.padEnd(8)} pid ${n.pid}  gRPC ${n.grpcAddr}  peer ${n.peerId}`);
+    for (const n of net.nodes) log(`  ${n.institutionId.padEnd(8)} pid ${n.pid}  gRPC ${n.grpcAddr}  http ${n.metricsPort!}  peer ${n.peerId}`);
     writeFileSync(testnetFile(opts.dir), JSON.stringify(file, null, 2) + "\n");
     await net.waitConnected();
     log("every node is connected to every other member");

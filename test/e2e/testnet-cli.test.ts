@@ -5,12 +5,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readManifestFile, verifyManifest } from "../../src/identity/manifest.js";
 import { NodeKey } from "../../src/identity/node-key.js";
 import { isAlive, stopProcesses } from "../../src/testnet/processes.js";
+import { eventually } from "../helpers/eventually.js";
 import { TestClient } from "../helpers/grpc-client.js";
 import { cli, runCli } from "../helpers/node-process.js";
 import { tempDir } from "../helpers/temp.js";
 
 interface Contract {
-  nodes: { institution_id: string; grpc_addr: string; api_key: string; pid: number }[];
+  nodes: { institution_id: string; grpc_addr: string; http_addr: string; api_key: string; pid: number }[];
   manifest: string;
 }
 
@@ -116,7 +117,8 @@ describe("creditmesh testnet up / down (CLI)", () => {
 
     expect(c.nodes).toHaveLength(3);
     for (const n of c.nodes) {
-      expect(Object.keys(n)).toEqual(expect.arrayContaining(["institution_id", "grpc_addr", "api_key", "pid"]));
+      expect(Object.keys(n)).toEqual(expect.arrayContaining(["institution_id", "grpc_addr", "http_addr", "api_key", "pid"]));
+      expect(n.http_addr).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(n.institution_id).toMatch(/^[a-z0-9][a-z0-9-]+$/);
       expect(n.grpc_addr).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(Number.isInteger(n.pid)).toBe(true);
@@ -153,6 +155,14 @@ describe("creditmesh testnet up / down (CLI)", () => {
         expect(s.institutionId).toBe(n.institution_id);
         expect(s.peerId).toBe(manifest.members.find((m) => m.institutionId === n.institution_id)!.peerId);
         expect(Number(s.accounts), `${n.institution_id} was seeded`).toBeGreaterThan(0);
+        // The seeded records are in the node's transparency log, whose checkpoint its HTTP port serves.
+        const note = await eventually(`${n.institution_id} serves a checkpoint`, async () => {
+          const res = await fetch(`http://${n.http_addr}/checkpoint`);
+          return res.status === 200 ? await res.text() : undefined;
+        });
+        const [origin, size] = note.split("\n");
+        expect(origin).toBe(n.institution_id);
+        expect(Number(size)).toBeGreaterThan(0);
         expect((s.members as { institutionId: string; connected: boolean }[]).map((m) => [m.institutionId, m.connected]).sort()).toEqual(
           ids.map((id) => [id, true]).sort(),
         );

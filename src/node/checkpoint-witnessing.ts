@@ -1,0 +1,62 @@
+import type { Logger } from "../logger.js";
+import type { WitnessProtocol } from "../p2p/witness-protocol.js";
+import { addCosignatures, parseCheckpoint, type TiledLog } from "../tlog/index.js";
+
+/**
+ * The log side of witnessing: each published checkpoint is sent to every
+ * other member with a consistency proof from the size that member last
+ * cosigned (learned from its answers; a conflict_size answer corrects it),
+ * and the cosignatures that come back are added to the note, kept as the
+ * latest cosigned checkpoint once at least `quorum` members signed.
+ */
+export class CheckpointWitnessing {
+  private readonly lastCosigned = new Map<string, number>();
+  private latest?: string;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly opts: { quorum: number },
+    private readonly modules: { log: TiledLog; witnesses: () => string[]; protocol: WitnessProtocol; logger: Logger },
+  ) {}
+
+  /** The latest checkpoint cosigned by a quorum, with its cosignature lines. */
+  get cosigned(): string | undefined {
+    return this.latest;
+  }
+
+  /** Witnessing runs one checkpoint at a time; a newer one waits for the one in flight. */
+  published(note: string): void {
+    this.running = this.running.then(() => this.collect(note)).catch((err: unknown) => this.modules.logger.warn({ err: (err as Error).message }, "witnessing a checkpoint failed"));
+  }
+
+  async flushed(): Promise<void> {
+    await this.running;
+  }
+
+  private async collect(note: string): Promise<void> {
+    const size = parseCheckpoint(note.slice(0, note.indexOf("\n\n") + 1)).size;
+    const lines: string[] = [];
+    await Promise.all(
+      this.modules.witnesses().map(async (id) => {
+        try {
+          const line = await this.ask(id, note, size, this.lastCosigned.get(id) ?? 0, true);
+          if (line) lines.push(line);
+        } catch (err) {
+          this.modules.logger.debug({ witness: id, err: (err as Error).message }, "a witness did not cosign");
+        }
+      }),
+    );
+    if (lines.length >= this.opts.quorum) this.latest = addCosignatures(note, lines);
+  }
+
+  private async ask(id: string, note: string, size: number, oldSize: number, retry: boolean): Promise<string | undefined> {
+    const proof = oldSize > 0 && oldSize < size ? await this.modules.log.consistencyProof(oldSize, size) : [];
+    const answer = await this.modules.protocol.add(id, { oldSize: String(oldSize), proof: proof.map((p) => Buffer.from(p)), checkpoint: note });
+    const conflict = Number(answer.conflictSize);
+    if (conflict > 0 && retry && conflict <= size) return this.ask(id, note, size, conflict, false);
+    if (answer.evidence) this.modules.logger.error({ witness: id }, "a witness holds evidence against this node's log");
+    if (!answer.cosignature) return undefined;
+    this.lastCosigned.set(id, size);
+    return answer.cosignature;
+  }
+}
