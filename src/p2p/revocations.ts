@@ -45,7 +45,7 @@ export async function applyRevocation(
   const refuse = (reason: RevocationRefusal, message: string): undefined => {
     const member = sender ?? revocation.granteeInstitutionId;
     m.metrics?.revocationsRefused.inc({ member, reason });
-    m.logger.warn({ member, grantee: revocation.granteeInstitutionId, reason }, message);
+    m.logger.warn({ member, grantee: revocation.granteeInstitutionId, consentId: revocation.consentId, reason }, message);
     return undefined;
   };
   const grantee = m.membership.byInstitution(revocation.granteeInstitutionId);

@@ -497,7 +497,7 @@ describe("protocol security at the holder", () => {
           `${h.layout.institutionId} to store the revocation`,
         );
         await waitUntil(
-          () => parsed(h.logs).some((l) => l.msg === "revocation with a bad signature ignored" && l.consentId === other.consentId),
+          () => parsed(h.logs).some((l) => l.msg === "revocation not signed by the grantee it names dropped" && l.consentId === other.consentId),
           15_000,
           `${h.layout.institutionId} to ignore the forged revocation`,
         );
@@ -514,8 +514,15 @@ describe("protocol security at the holder", () => {
       for (const h of holders) {
         const q = queryFor();
         const answer = await expectOk(h, envelope(q), q.requestId);
-        const ids = answer.inquiries.map((i) => i.inquiryId).sort();
-        expect(ids).toEqual([...answeredOk.get(h.layout.institutionId)!].sort());
+        const answeredIds = [...answeredOk.get(h.layout.institutionId)!].sort();
+        // Every query answered, and only those, was logged as answered.
+        const logged = parsed(h.logs).filter((l) => l.msg === "query answered").map((l) => l.requestId as string);
+        expect([...new Set(logged)].sort()).toEqual(answeredIds);
+        // An answer shows one inquiry per requester, purpose and day (the latest), all of them answered queries, this one among them.
+        const ids = answer.inquiries.map((i) => i.inquiryId);
+        expect(ids).toContain(q.requestId);
+        expect(ids.every((id) => answeredIds.includes(id))).toBe(true);
+        expect(answer.inquiriesTotal).toBe(ids.length);
         expect(answer.inquiries.every((i) => i.requesterInstitutionId === "bank-a")).toBe(true);
         const refusals = parsed(h.logs).filter((l) => l.msg === "query refused");
         expect(refusals.length).toBeGreaterThanOrEqual(consentCases.length + 10);
