@@ -111,6 +111,12 @@ export const TransparencyLogSchema = z.object({
   witnessQuorum: z.number().int().min(0).default(2),
   /** Every n-th signed audit head is anchored in the log. */
   auditHeadEvery: z.number().int().min(1).default(16),
+  /**
+   * A leaf per furnished record version. Off by default: as built (a salted
+   * leaf, a stored salt and a version counter per record) it costs ~60 µs of
+   * CPU per record and takes ingest from ~0.8 to ~0.14 of its floor.
+   */
+  recordVersions: z.boolean().default(false),
 });
 
 export const DisputeSchema = z.object({

@@ -230,7 +230,8 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
-        recordLog: tlog,
+        // Off by default for its ingest cost (config/schema.ts, tlog.recordVersions).
+        recordLog: config.tlog.recordVersions ? tlog : undefined,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer: subjectTokens,
         sealer: stores.cipher,

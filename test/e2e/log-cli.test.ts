@@ -15,7 +15,7 @@ describe("creditmesh log checkpoint | proof | verify", () => {
   let conn: string[];
 
   beforeAll(async () => {
-    n = await startInProcessNode({ institutionId: "cli-bank", config: { tlog: { checkpointIntervalMs: 3_600_000 } } });
+    n = await startInProcessNode({ institutionId: "cli-bank", config: { tlog: { checkpointIntervalMs: 3_600_000, recordVersions: true } } });
     client = new TestClient(n.address, n.apiKey);
     conn = ["--addr", n.address, "--api-key", n.apiKey];
     await client.submitRecords([account(), repayment()]);

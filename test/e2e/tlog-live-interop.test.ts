@@ -19,7 +19,7 @@ const suffix = hasGo ? "" : " (skipped: no `go` on PATH; .ci/run installs golang
 
 describe.skipIf(!hasGo)(`Go's sumdb verifies a live node's log through the node's own HTTP port${suffix}`, () => {
   const tmp = tempDir("cm-tlog-live-");
-  const net = new TestNetwork({ nodes: 2, metrics: true, configOverrides: { tlog: { checkpointIntervalMs: 200 } } });
+  const net = new TestNetwork({ nodes: 2, metrics: true, configOverrides: { tlog: { checkpointIntervalMs: 200, recordVersions: true } } });
   let binary: string;
 
   beforeAll(async () => {

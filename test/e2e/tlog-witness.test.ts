@@ -10,7 +10,7 @@ import { rewriteLastLeaf } from "../helpers/tlog-rewrite.js";
 const sizeOf = (note: string): number => parseCheckpoint(note.slice(0, note.indexOf("\n\n") + 1)).size;
 
 describe("members witness each other's transparency logs", () => {
-  const net = new TestNetwork({ nodes: 3, metrics: true, configOverrides: { tlog: { checkpointIntervalMs: 200, witnessQuorum: 2 } } });
+  const net = new TestNetwork({ nodes: 3, metrics: true, configOverrides: { tlog: { checkpointIntervalMs: 200, witnessQuorum: 2, recordVersions: true } } });
 
   beforeAll(async () => {
     await net.start();
