@@ -21,7 +21,7 @@ describe("the node's transparency log", () => {
 
   beforeAll(async () => {
     // A long interval: the test publishes when it wants a checkpoint.
-    n = await startInProcessNode({ institutionId: "bank-t", config: { metrics: { enabled: true, host: "127.0.0.1", port: 0 }, tlog: { checkpointIntervalMs: 3_600_000 } } });
+    n = await startInProcessNode({ institutionId: "bank-t", config: { metrics: { enabled: true, host: "127.0.0.1", port: 0 }, tlog: { checkpointIntervalMs: 3_600_000, recordVersions: true } } });
     client = new TestClient(n.address, n.apiKey);
   });
   afterAll(async () => {
