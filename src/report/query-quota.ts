@@ -15,6 +15,8 @@ const SWEEP_AT = 100_000;
  */
 export class QueryQuota {
   readonly #windows = new Map<string, { start: number; count: number }>();
+  /** Size at which the next sweep runs: doubled past what a sweep leaves, so a member asking about ever more subjects costs one sweep per doubling, not one per query. */
+  #sweepAt = SWEEP_AT;
 
   /** `limit` 0 disables the quota. */
   constructor(private readonly limit: number) {}
@@ -25,7 +27,7 @@ export class QueryQuota {
     const key = `${member}\u0000${subject}`;
     let w = this.#windows.get(key);
     if (w === undefined || nowMs - w.start >= QUERY_QUOTA_WINDOW_MS || nowMs < w.start) {
-      if (this.#windows.size >= SWEEP_AT) this.#sweep(nowMs);
+      if (this.#windows.size >= this.#sweepAt) this.#sweep(nowMs);
       w = { start: nowMs, count: 0 };
       this.#windows.set(key, w);
     }
@@ -36,5 +38,6 @@ export class QueryQuota {
 
   #sweep(nowMs: number): void {
     for (const [key, w] of this.#windows) if (nowMs - w.start >= QUERY_QUOTA_WINDOW_MS) this.#windows.delete(key);
+    this.#sweepAt = Math.max(SWEEP_AT, 2 * this.#windows.size);
   }
 }
