@@ -213,3 +213,13 @@ export async function startChildNode(opts: {
   const stop = node.stop;
   return { ...node, apiKey: secrets.localApiKey, dataDir, stop: (graceMs = 30_000) => stop(graceMs) };
 }
+
+/** A command-line count: a positive safe integer, else a usage error naming the flag (exit 2). */
+export function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return n;
+}

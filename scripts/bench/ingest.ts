@@ -45,6 +45,7 @@ import {
   RssSampler,
   startChildNode,
   toMB,
+  positiveInt,
   writeResults,
 } from "./common.js";
 import { perSecond, round, summarize } from "./stats.js";
@@ -83,14 +84,6 @@ if (args.help) {
   process.exit(0);
 }
 
-function positiveInt(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 const RECORDS = positiveInt("records", args.records!);
 const BATCH = positiveInt("batch", args.batch!);

@@ -17,7 +17,7 @@ import { LevelLogStore } from "../../src/store/level-log-store.js";
 import { answerLeaf, inquiryLeaf, newSalt, recordVersionLeaf, sha256 } from "../../src/tlog/leaves.js";
 import { leafHash, verifyInclusion } from "../../src/tlog/merkle.js";
 import { TiledLog } from "../../src/tlog/tiled-log.js";
-import { makeTempDir, printTable, writeResults } from "./common.js";
+import { makeTempDir, printTable, writeResults, positiveInt } from "./common.js";
 import { perSecond, round, summarize } from "./stats.js";
 
 const { values: args } = parseArgs({
@@ -37,14 +37,6 @@ if (args.help) {
       "  rounds alternate raw and log runs; the best of each side is compared\n",
   );
   process.exit(0);
-}
-function positiveInt(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
-    process.exit(2);
-  }
-  return n;
 }
 const LEAVES = positiveInt("leaves", args.leaves!);
 const BATCH = positiveInt("batch", args.batch!);
