@@ -34,7 +34,9 @@ export type AuditAction =
   | "API_KEY_REVOKED"
   | "ACCOUNT_DELETED"
   | "TOKENS_EVALUATED"
-  | "TOKENS_REFUSED";
+  | "TOKENS_REFUSED"
+  | "TOKEN_SHARE_STORED"
+  | "TOKEN_CEREMONY_RUN";
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };

@@ -36,7 +36,7 @@ import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
-import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
+import { SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
@@ -86,8 +86,8 @@ interface PeerParts {
   disputes: DisputeRouter;
   revocations: RevocationGossip;
   filters?: FilterParts;
-  /** Present when the manifest names a token committee. */
-  tokens?: SubjectTokenParts;
+  /** The token committee's parts; its tokenizer is undefined while the manifest names no committee. */
+  tokens: SubjectTokenParts;
 }
 
 /**
@@ -369,6 +369,7 @@ export class CreditNode {
               clock,
             }),
           purgeSubject: (subjectToken, requestRef, caller) => subjectPurge.purge(subjectToken, requestRef, caller.keyId),
+          runTokenCeremony: p2p && ((plan, caller) => p2p.tokens.runCeremony(plan, caller.keyId)),
           rotateDataKey: async (caller) => {
             const r = await keyRotation.rotate(caller.keyId);
             return { keyId: r.keyId, resealed: String(r.resealed), retiredKeyIds: r.retiredKeyIds };
@@ -469,13 +470,13 @@ export class CreditNode {
     parts.tlog.onPublished = (note) => witnessing.published(note);
     parts.tlog.cosigned = () => witnessing.cosigned;
 
-    const tokens = createSubjectTokenParts(membership, components, {
+    const tokens = await SubjectTokenParts.create(membership, components, {
       institutionId, maxClockSkewMs: p2p.maxClockSkewMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
     });
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...tokens.services]) {
       await peer.addService(protocol);
     }
     for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);

@@ -24,6 +24,8 @@ export enum KeyPrefix {
   TokenQuota = "tquota",
   /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
   TokenCache = "tcache",
+  /** This member's shares of the token key by committee epoch, sealed under a key derived from its node key. */
+  TokenShare = "tshare",
 }
 
 /**
