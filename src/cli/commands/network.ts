@@ -120,7 +120,8 @@ export function registerNetwork(program: Command): void {
       const key = operatorKey(opts.dir);
       const previous = existsSync(f.manifest) ? verifyManifest(await readManifestFile(f.manifest), key.publicKey) : undefined;
       const version = previous ? BigInt(previous.version) + 1n : 1n;
-      const signed = signManifest(toManifest(readDraft(opts.dir), version), key);
+      // The token committee is not in the draft: it carries over until `tokens keygen|reshare` names another.
+      const signed = signManifest({ ...toManifest(readDraft(opts.dir), version), tokenCommittee: previous?.tokenCommittee }, key);
       await writeManifestFile(f.manifest, signed);
       if (opts.out && path.resolve(opts.out) !== path.resolve(f.manifest)) await writeManifestFile(opts.out, signed);
       process.stdout.write(
