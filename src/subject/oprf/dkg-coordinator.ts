@@ -7,6 +7,12 @@ import { failedWith } from "./dkg-participant.js";
 import { complaintFromWire } from "./dkg-wire.js";
 import { SUITE_ID } from "./suite.js";
 
+/** The participant's own error code: a peer's refusal arrives wrapped, with the code it sent as `remoteCode`. */
+function refusedWith(err: unknown): string | undefined {
+  const e = err as { remoteCode?: string; code?: string } | undefined;
+  return e?.remoteCode ?? (isCreditMeshError(err) ? e?.code : undefined);
+}
+
 /** One step's content; the transport adds the plan, request id, nonce and time, and signs. */
 export interface CeremonyStep {
   step: DkgStep;
@@ -37,7 +43,7 @@ export async function runCeremony(opened: OpenedPlan, peers: CeremonyPeers, sign
     const settled = await Promise.allSettled(ids.map((id) => peers.send(id, { step: s, ...content(id) }, signal)));
     const failures = settled.flatMap((r, k) => (r.status === "rejected" ? [{ id: ids[k], err: r.reason as unknown }] : []));
     if (failures.length > 0) {
-      const code: ErrorCode = failures.some((f) => isCreditMeshError(f.err, "CONFLICT")) ? "CONFLICT" : "UNAVAILABLE";
+      const code: ErrorCode = failures.some((f) => refusedWith(f.err) === "CONFLICT") ? "CONFLICT" : "UNAVAILABLE";
       const why = failures.map((f) => `${f.id}: ${(f.err as Error).message}`).join("; ");
       throw new CreditMeshError(code, `ceremony ${plan.sessionId}, step ${DkgStep[s]}: ${why}`);
     }
