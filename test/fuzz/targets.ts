@@ -48,7 +48,9 @@ function isDecodable(v: unknown): v is Decodable {
 
 /** Every wire message type of proto/creditmesh/v1 (gRPC API and peer messages). */
 function messageTargets(): FuzzTarget[] {
-  const modules = { common, consent, dispute, dkg, node, peer, records, report };
+  // The key ceremony's outer messages only: they decode every nested one, and 5,000 inputs must still reach every target.
+  const ceremony = { DkgRequest: dkg.DkgRequest, DkgAnswer: dkg.DkgAnswer, DkgPlan: dkg.DkgPlan };
+  const modules = { common, consent, dispute, dkg: ceremony, node, peer, records, report };
   const out: FuzzTarget[] = [];
   for (const [file, mod] of Object.entries(modules)) {
     for (const [name, value] of Object.entries(mod)) {
