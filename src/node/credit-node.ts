@@ -549,6 +549,8 @@ export class CreditNode {
       networkId: this.p2p?.membership.networkId ?? "",
       manifestVersion: this.p2p?.membership.version.toString() ?? "0",
       logEvidence: await this.logEvidence(),
+      tokenCommitteeEpoch: String(this.p2p?.tokens.committee?.epoch ?? 0),
+      tokenEvaluator: this.p2p?.tokens.evaluator ?? false,
     };
   }
 

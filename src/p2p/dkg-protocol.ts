@@ -4,7 +4,7 @@ import { DkgAnswer, DkgRequest, DkgStep, type SignedDkgPlan } from "../gen/credi
 import type { CeremonyPeers, CeremonyStep } from "../subject/oprf/dkg-coordinator.js";
 import type { CeremonyParticipant } from "../subject/oprf/dkg-participant.js";
 import type { PeerComponents } from "./components.js";
-import { DKG_PROTOCOL } from "./protocols.js";
+import { DKG_PROTOCOL, DKG_STEP_TIMEOUT_MS } from "./protocols.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { openSignedAnswer, openSignedRequest, sealSigned, type SignedRequestSpec } from "./signed-request.js";
 
@@ -80,7 +80,9 @@ export class DkgProtocol extends RpcProtocol {
     };
     // libp2p does not dial itself: this member's own part is called directly.
     if (peer.peerId === this.c.signer.peerId) return this.c.participant.handle(request);
-    const bytes = await this.request(peer.peerId, sealSigned(DkgRequest.encode(request).finish(), (d) => this.c.signer.sign(d)), signal);
+    // One silent participant must not hold the ceremony for the plan's whole lifetime.
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(DKG_STEP_TIMEOUT_MS)]);
+    const bytes = await this.request(peer.peerId, sealSigned(DkgRequest.encode(request).finish(), (d) => this.c.signer.sign(d)), bounded);
     const answer = openSignedAnswer(bytes, peer.peerId, (b) => DkgAnswer.decode(b), `${institutionId}'s key ceremony answer`);
     if (answer.institutionId !== institutionId || answer.step !== step.step || answer.sessionId === "") {
       throw new CreditMeshError("UNAVAILABLE", `${institutionId} answered another step than ${DkgStep[step.step]}`);

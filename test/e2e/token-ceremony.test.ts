@@ -43,9 +43,12 @@ describe("tokens keygen and reshare between running members", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("without a restart");
     const signed = await manifest();
-    await eventually(`every node on manifest v${signed.version}`, async () => {
-      const versions = await Promise.all(ids.map(async (id) => (await net.client(id).unary("getNodeStatus", {})).manifestVersion as string));
-      return versions.every((v) => v === signed.version) ? true : undefined;
+    const epoch = signed.tokenCommittee!.epoch;
+    const evaluators = signed.tokenCommittee!.evaluators.map((e) => e.institutionId);
+    // The nodes read the new manifest from their manifest file and put its committee in force without a restart.
+    await eventually(`every node with the committee of epoch ${epoch} in force`, async () => {
+      const statuses = await Promise.all(ids.map((id) => net.client(id).unary("getNodeStatus", {})));
+      return statuses.every((st) => st.tokenCommitteeEpoch === epoch && st.tokenEvaluator === evaluators.includes(st.institutionId)) ? true : undefined;
     }, 60_000, 250);
     return signed;
   };

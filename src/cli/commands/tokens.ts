@@ -18,6 +18,7 @@ interface CeremonyFlags extends ClientFlags {
   dir: string;
   out?: string;
   timeout: string;
+  dealers?: string;
 }
 
 function parseMembers(text: string): string[] {
@@ -62,6 +63,7 @@ async function runOperatorCeremony(opts: CeremonyFlags, reshare: boolean, print:
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw invalid("timeout", "must be a positive number of seconds");
   const plan = buildPlan({
     networkId: current.networkId, members, threshold: parseThreshold(opts.threshold), current: current.tokenCommittee, reshare, now: new Date(), ttlMs: timeoutS * 1000,
+    dealers: opts.dealers === undefined ? undefined : parseMembers(opts.dealers),
   });
   const conn = connect(opts);
   let committee: TokenCommittee | undefined;
@@ -131,7 +133,9 @@ export function registerTokens(program: Command): void {
     "reshare",
     "operator: hand the current committee's key to --members at a new epoch (same key, so every token stays); old shares stop working " +
       "once the new manifest is in force",
-  ).action(async (opts: CeremonyFlags) => runOperatorCeremony(opts, true, print));
+  )
+    .option("--dealers <ids>", "members of the current committee that hand the key over (default: all of them; at least its threshold)")
+    .action(async (opts: CeremonyFlags) => runOperatorCeremony(opts, true, print));
 
   addClientOptions(
     tokens
@@ -157,6 +161,7 @@ export function registerTokens(program: Command): void {
           out(`note: the node runs manifest v${status.manifestVersion}, this file is v${manifest.version}`);
         }
         out(`committee epoch ${r.epoch}, threshold ${r.threshold} of ${r.reachable.length + r.unreachable.length}`);
+        out(`in force at ${status.institutionId}: ${status.tokenCommitteeEpoch === "0" ? "no committee (HMAC tokens)" : `epoch ${status.tokenCommitteeEpoch}`}${status.tokenEvaluator ? ", evaluating" : ""}`);
         out(`connected: ${r.reachable.join(", ") || "(none)"}`);
         out(`not connected: ${r.unreachable.join(", ") || "(none)"}`);
         out(r.ok ? `OK: ${r.reachable.length} evaluators reachable from ${status.institutionId}` : `NOT ENOUGH: ${r.reachable.length} of the ${r.threshold} needed`);

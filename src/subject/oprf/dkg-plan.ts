@@ -47,6 +47,8 @@ export interface PlanRequest {
   /** Current committee (from the manifest being replaced); required for a reshare. */
   current?: TokenCommittee;
   reshare: boolean;
+  /** A reshare's dealers (default: every current evaluator); at least the current threshold of them. */
+  dealers?: readonly string[];
   now: Date;
   ttlMs?: number;
 }
@@ -61,6 +63,15 @@ export function buildPlan(r: PlanRequest): DkgPlan {
     throw invalid("threshold", `must be an integer from 1 to ${r.members.length}`);
   }
   if (r.reshare && !r.current) throw invalid("manifest", "names no token committee to reshare: run `tokens keygen` first");
+  if (r.dealers && !r.reshare) throw invalid("dealers", "only a reshare names its dealers: a fresh key is dealt by its members");
+  const evaluators = r.current?.evaluators ?? [];
+  const dealers = r.reshare ? (r.dealers ?? evaluators.map((e) => e.institutionId)) : [];
+  dealers.forEach((d, i) => {
+    if (!evaluators.some((e) => e.institutionId === d)) throw invalid(`dealers[${i}]`, `${d} is not in the current committee`);
+  });
+  if (r.reshare && (new Set(dealers).size !== dealers.length || dealers.length < r.current!.threshold)) {
+    throw invalid("dealers", `at least ${r.current!.threshold} distinct members of the current committee`);
+  }
   const epoch = BigInt(r.current?.epoch ?? "0") + 1n;
   const recipients = r.members.map((institutionId, k) => ({ institutionId, index: k + 1 }));
   return {
@@ -68,7 +79,7 @@ export function buildPlan(r: PlanRequest): DkgPlan {
     sessionId: `${r.networkId}/tokens/${epoch}/${randomBytes(8).toString("hex")}`,
     epoch: epoch.toString(),
     threshold: r.threshold,
-    dealers: r.reshare ? r.current!.evaluators.map((e) => ({ institutionId: e.institutionId, index: e.index })) : recipients,
+    dealers: r.reshare ? evaluators.filter((e) => dealers.includes(e.institutionId)).map((e) => ({ institutionId: e.institutionId, index: e.index })) : recipients,
     recipients,
     reshareOf: r.reshare ? r.current : undefined,
     notAfter: new Date(r.now.getTime() + (r.ttlMs ?? DEFAULT_CEREMONY_TTL_MS)),

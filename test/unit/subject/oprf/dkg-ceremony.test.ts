@@ -68,9 +68,9 @@ class World {
     };
   }
 
-  async run(members: string[], threshold: number, opts: { reshare?: boolean; tamper?: Tamper } = {}): Promise<TokenCommittee> {
+  async run(members: string[], threshold: number, opts: { reshare?: boolean; dealers?: string[]; tamper?: Tamper } = {}): Promise<TokenCommittee> {
     const current = this.committee && committeeToWire(this.committee);
-    const signed = signPlan(buildPlan({ networkId: NETWORK, members, threshold, current, reshare: opts.reshare ?? false, now: now() }), operator);
+    const signed = signPlan(buildPlan({ networkId: NETWORK, members, threshold, current, reshare: opts.reshare ?? false, dealers: opts.dealers, now: now() }), operator);
     const opened = openPlan(signed, { ...this.context(), now: now() });
     return runCeremony(opened, this.peers(signed, opts.tamper), AbortSignal.timeout(60_000));
   }
@@ -133,6 +133,7 @@ describe("a key ceremony between members, 2 of 3, then a reshare to 3 of 5", () 
     const before = tokens(first, firstShares);
     const next = committeeFromWire(await world.run(["bank-d", "bank-b", "bank-e", "bank-a", "bank-c"], 3, { reshare: true }));
     expect(next.epoch).toBe(2);
+    world.committee = next;
     expect(next.keyId).toBe(first.keyId);
     expect(next.threshold).toBe(3);
     const nextShares = ["bank-d", "bank-b", "bank-e", "bank-a", "bank-c"].map((id) => world.shareOf(id, 2)!);
@@ -141,6 +142,18 @@ describe("a key ceremony between members, 2 of 3, then a reshare to 3 of 5", () 
     // bank-a held index 1 before; at index 1 now sits bank-d, whose public share no old share matches.
     const batch = BlindedBatch.create(inputs);
     expect(batch.verify(new ShareEvaluator(firstShares[0]).evaluate(batch.blinded), publicShare(1, next.members[0].publicShare))).toBe("BAD_PROOF");
+  });
+
+  it("reshares again with only t of the old members dealing (one is down), still the same tokens", async () => {
+    const before = tokens(first, firstShares);
+    const current = world.committee!;
+    expect(() => buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b"], threshold: 2, current: committeeToWire(current), reshare: true, dealers: ["bank-d", "bank-z"], now: now() }))
+      .toThrow(expect.objectContaining({ field: "dealers[1]" }));
+    expect(() => buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b"], threshold: 2, current: committeeToWire(current), reshare: true, dealers: ["bank-d", "bank-b"], now: now() }))
+      .toThrow(expect.objectContaining({ field: "dealers" }));
+    const third = committeeFromWire(await world.run(["bank-a", "bank-b"], 2, { reshare: true, dealers: ["bank-e", "bank-b", "bank-c"] }));
+    expect(third.epoch).toBe(current.epoch + 1);
+    expect(tokens(third, ["bank-a", "bank-b"].map((id) => world.shareOf(id, third.epoch)!))).toEqual(before);
   });
 });
 
