@@ -70,6 +70,8 @@ const hashOf = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
  */
 export class CeremonyParticipant {
   readonly #sessions = new Map<string, CeremonyState>();
+  /** Ceremonies that ended here, until their plan expires: a plan starts at most one ceremony. */
+  readonly #ended = new Map<string, number>();
 
   constructor(private readonly d: CeremonyParticipantDeps) {}
 
@@ -128,11 +130,16 @@ export class CeremonyParticipant {
     if (!s) return;
     clearTimeout(s.timer);
     this.#sessions.delete(sessionId);
+    this.#ended.set(sessionId, s.opened.plan.notAfter!.getTime());
   }
 
   #round1(opened: OpenedPlan): DkgAnswer["round1"] {
     const { session, plan } = opened;
-    if (this.#sessions.has(plan.sessionId)) throw new CreditMeshError("CONFLICT", `ceremony ${plan.sessionId} already started here`, { field: "plan.session_id" });
+    const nowMs = this.d.now().getTime();
+    for (const [id, until] of this.#ended) if (until < nowMs) this.#ended.delete(id);
+    if (this.#sessions.has(plan.sessionId) || this.#ended.has(plan.sessionId)) {
+      throw new CreditMeshError("CONFLICT", `ceremony ${plan.sessionId} already started here`, { field: "plan.session_id" });
+    }
     if (this.#sessions.size >= MAX_OPEN_CEREMONIES) throw new CreditMeshError("UNAVAILABLE", `${MAX_OPEN_CEREMONIES} key ceremonies already in progress here`);
     const me = this.d.institutionId;
     const dealerIndex = plan.dealers.find((p) => p.institutionId === me)?.index;

@@ -236,6 +236,16 @@ describe("plans", () => {
     expect(world.open()).toBe(0);
   });
 
+  it("a plan starts one ceremony: replayed after it ended, it is refused", async () => {
+    const plan = signPlan(buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b"], threshold: 2, reshare: false, now: now() }), operator);
+    await runCeremony(openPlan(plan, { ...world.context(), now: now() }), world.peers(plan), AbortSignal.timeout(60_000));
+    expect(world.stored()).toBe(2);
+    const again = await failure(runCeremony(openPlan(plan, { ...world.context(), now: now() }), world.peers(plan), AbortSignal.timeout(60_000)));
+    expect(again.code).toBe("CONFLICT");
+    expect(again.message).toMatch(/already started here/);
+    expect(world.stored()).toBe(2);
+  });
+
   it("bad requests name their field: threshold, members, a non-member, an epoch not above the current one", () => {
     const ask = (members: string[], threshold: number) => buildPlan({ networkId: NETWORK, members, threshold, reshare: false, now: now() });
     expect(() => ask(["bank-a", "bank-b"], 3)).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED", field: "threshold" }));
