@@ -93,6 +93,13 @@ describe("SubjectTokenParts", () => {
     expect(member.committee?.epoch).toBe(2);
     expect(member.evaluator).toBe(true);
     expect(await member.shares.epochs()).toEqual([2]);
+    // It evaluates at epoch 2 only: a request for the old epoch is refused.
+    const blinded = [encodeElement(mulBase(randomScalar()))];
+    const self = member.committee!.members.find((m) => m.institutionId === ids[1])!;
+    const answer = await member.protocol.evaluate(self, { purpose: "LOOKUP", epoch: 2, blindedElements: blinded }, AbortSignal.timeout(10_000));
+    expect(answer.evaluatedElements).toHaveLength(1);
+    await expect(member.protocol.evaluate(self, { purpose: "LOOKUP", epoch: 1, blindedElements: blinded }, AbortSignal.timeout(10_000)))
+      .rejects.toThrow(/WRONG_EPOCH/);
 
     // Named at epoch 2 without holding that share: keeps running, refuses to evaluate.
     const without = await parts(new Membership(operator.publicKey, withCommittee.signed), 0, Buffer.from(encodeKeyShare(shares[0])).toString("hex"));
