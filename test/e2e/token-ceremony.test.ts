@@ -125,6 +125,12 @@ describe("tokens keygen and reshare between running members", () => {
 
   it("reshare to another committee keeps the key and so the report, also at a member that asks the new committee", { timeout: 300_000 }, async () => {
     const before = (await manifest()).tokenCommittee!;
+    // A second keygen would change every token: refused unless asked for explicitly, and nothing is signed.
+    const node = net.node(ids[0]!);
+    const refused = await cli(["tokens", "keygen", "--dir", net.dir, "--members", ids.slice(1, 4).join(","), "--threshold", "2", "--addr", node.grpcAddr, "--api-key", node.apiKey]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("replace_key");
+    expect((await manifest()).tokenCommittee).toEqual(before);
     const signed = await ceremony("reshare", ids.slice(1, 4), ids[0]!);
     const after = signed.tokenCommittee!;
     expect(Number(after.epoch)).toBe(Number(before.epoch) + 1);

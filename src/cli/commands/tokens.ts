@@ -49,12 +49,16 @@ export function manifestWithCommittee(current: ManifestMessage, committee: Token
 }
 
 /** Signs the plan with the operator key, has the node run it, and signs the next manifest with the committee it made. */
-async function runOperatorCeremony(opts: CeremonyFlags, reshare: boolean, print: (l: string) => void): Promise<void> {
+async function runOperatorCeremony(opts: CeremonyFlags & { replaceKey?: boolean }, reshare: boolean, print: (l: string) => void): Promise<void> {
   const keyFile = path.join(opts.dir, "operator.key");
   const manifestFile = path.join(opts.dir, "manifest.json");
   if (!existsSync(keyFile) || !existsSync(manifestFile)) throw invalid("dir", `${opts.dir} holds no operator.key and manifest.json`);
   const operator = NodeKey.fromSeed(Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex"));
   const current = verifyManifest(await readManifestFile(manifestFile), operator.publicKey);
+  if (!reshare && current.tokenCommittee && !opts.replaceKey) {
+    throw invalid("replace_key", `the manifest already names a committee (epoch ${current.tokenCommittee.epoch}): a new key changes every subject token; ` +
+      "run `tokens reshare` to keep them, or pass --replace-key");
+  }
   const members = parseMembers(opts.members);
   members.forEach((m, i) => {
     if (!current.members.some((x) => x.institutionId === m)) throw invalid(`members[${i}]`, `${m} is not a member of ${current.networkId}`);
@@ -79,6 +83,7 @@ async function runOperatorCeremony(opts: CeremonyFlags, reshare: boolean, print:
   print(`public key ${Buffer.from(committee!.publicKey).toString("hex")}${reshare ? " (unchanged)" : ""}`);
   print(`manifest version ${Manifest.decode(next.body).version} → ${opts.out ?? manifestFile}`);
   print("members put the committee in force, without a restart, once they read that file (p2p.manifestFile) or hear it gossiped");
+  if (!reshare) print("a new key: data the members stored under earlier subject tokens is found again only once re-indexed (`tokens migrate`)");
 }
 
 export interface CommitteeReachability {
@@ -118,7 +123,8 @@ export function registerTokens(program: Command): void {
       "over /creditmesh/dkg/1.0.0; no secrets file is read), and sign the next manifest naming that committee",
   )
     .option("--local", "local test network only: run every participant in this process over the members' secrets files under --dir")
-    .action(async (opts: CeremonyFlags & { local?: boolean }) => {
+    .option("--replace-key", "the manifest already names a committee: make a new key anyway (every token changes; reshare keeps them)")
+    .action(async (opts: CeremonyFlags & { local?: boolean; replaceKey?: boolean }) => {
       if (opts.local) {
         const made = await createLocalCommittee(path.resolve(opts.dir), parseMembers(opts.members), parseThreshold(opts.threshold));
         print(`committee epoch ${made.epoch}: ${made.threshold} of ${made.members.join(", ")}`);
