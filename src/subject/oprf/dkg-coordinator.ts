@@ -37,6 +37,17 @@ export interface CeremonyPeers {
  * them; UNAVAILABLE when one did not answer).
  */
 export async function runCeremony(opened: OpenedPlan, peers: CeremonyPeers, signal: AbortSignal): Promise<TokenCommittee> {
+  try {
+    return await drive(opened, peers, signal);
+  } catch (err) {
+    // Best effort: the participants drop their secrets now instead of when the plan expires.
+    const abort = AbortSignal.timeout(5_000);
+    await Promise.allSettled(planParticipants(opened.plan).map((id) => peers.send(id, { step: DkgStep.DKG_STEP_ABORT }, abort)));
+    throw err;
+  }
+}
+
+async function drive(opened: OpenedPlan, peers: CeremonyPeers, signal: AbortSignal): Promise<TokenCommittee> {
   const { plan, session } = opened;
   const everyone = planParticipants(plan);
   const step = async (s: DkgStep, content: (id: string) => Omit<CeremonyStep, "step"> = () => ({}), ids = everyone): Promise<Map<string, DkgAnswer>> => {

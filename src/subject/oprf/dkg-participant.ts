@@ -85,6 +85,11 @@ export class CeremonyParticipant {
     const sessionId = opened.plan.sessionId;
     const base = { sessionId, institutionId: this.d.institutionId, step: request.step, round1: undefined, echo: undefined, shares: [], complaints: [], result: undefined };
     if (request.step === DkgStep.DKG_STEP_ROUND1) return { ...base, round1: this.#round1(opened) };
+    if (request.step === DkgStep.DKG_STEP_ABORT) {
+      if (this.#sessions.has(sessionId)) this.d.logger.info({ session: sessionId }, "key ceremony aborted by its coordinator");
+      this.#forget(sessionId);
+      return base;
+    }
     const state = this.#sessions.get(sessionId);
     if (!state) throw new CreditMeshError("NOT_FOUND", `no ceremony ${sessionId} in progress here`, { field: "plan.session_id" });
     try {

@@ -208,6 +208,20 @@ describe("a ceremony that must fail names the culprit and stores nothing", () =>
     expect(world.stored()).toBe(0);
   });
 
+  it("a member that does not answer fails the ceremony as UNAVAILABLE naming it, and the others forget it at once", async () => {
+    const world = new World();
+    const signed = signPlan(buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b", "bank-c"], threshold: 2, reshare: false, now: now() }), operator);
+    const peers = world.peers(signed);
+    const down: CeremonyPeers = {
+      send: (to, step, signal) => (to === "bank-c" ? Promise.reject(new Error("no route to bank-c")) : peers.send(to, step, signal)),
+    };
+    const err = await failure(runCeremony(openPlan(signed, { ...world.context(), now: now() }), down, AbortSignal.timeout(60_000)));
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(err.message).toMatch(/step DKG_STEP_ROUND1: bank-c: no route to bank-c/);
+    expect(world.open()).toBe(0);
+    expect(world.stored()).toBe(0);
+  });
+
   it("a coordinator that hides a member's complaint from the others does not make that member accept", async () => {
     const world = new World();
     const err = await failure(world.run(["bank-a", "bank-b", "bank-c"], 2, {
