@@ -26,7 +26,6 @@ import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
 import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
-import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
@@ -35,7 +34,8 @@ import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
+import type { SubjectTokens } from "../subject/tokenizer.js";
+import { nodeTokenScheme, type NodeTokenScheme } from "./token-scheme.js";
 import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
@@ -110,6 +110,7 @@ export class CreditNode {
   private witnessStore?: LevelWitnessStore;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
+  private tokenScheme?: NodeTokenScheme;
   readonly metrics: Metrics | null;
   private grpc?: GrpcServer;
   private metricsServer?: MetricsServer;
@@ -122,7 +123,8 @@ export class CreditNode {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics === undefined ? createMetrics() : opts.metrics;
     this.secretsFile = secretsPath(this.config);
-    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config) });
+    // A node alone tokenizes with its committee of one; a network member holds no token key.
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config), localTokenKey: !this.config.p2p.enabled });
     this.secrets = secrets;
     this.secretsCreated = created;
     this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
@@ -213,13 +215,14 @@ export class CreditNode {
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
-    const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
-    // Bound late: the committee's tokenizer exists once the peer side does; name tags keep the network key.
-    const subjectTokens: SubjectTokens = {
-      tokens: (subjects, purpose, signal) => (this.p2p?.tokens?.tokenizer ?? tokenizer).tokens(subjects, purpose, signal),
-      nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
-    };
-    const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
+    // The committee's tokenizer is bound late: it exists once the peer side does.
+    const scheme = (this.tokenScheme = nodeTokenScheme(
+      { secrets: this.secrets, p2pEnabled: config.p2p.enabled, hasCommittee: membership?.tokenCommittee() !== undefined, network: membership && { networkId: membership.networkId, version: membership.version.toString() } },
+      { committeeTokens: () => this.p2p?.tokens?.tokenizer, logger: log("tokens") },
+    ));
+    const subjectTokens: SubjectTokens = scheme.subjectTokens;
+    const tokenizer = { nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name) };
+    const inquirers = scheme.pseudonyms;
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
