@@ -36,6 +36,8 @@ import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import type { SubjectTokens } from "../subject/tokenizer.js";
 import { nodeTokenScheme, type NodeTokenScheme } from "./token-scheme.js";
+import { aliasedInquiries, aliasedSubjectIndex, LevelTokenAliases } from "../store/token-aliases.js";
+import { TokenMigration } from "./token-migration.js";
 import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
@@ -111,6 +113,7 @@ export class CreditNode {
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
   private tokenScheme?: NodeTokenScheme;
+  private tokenAliases?: LevelTokenAliases;
   readonly metrics: Metrics | null;
   private grpc?: GrpcServer;
   private metricsServer?: MetricsServer;
@@ -243,13 +246,15 @@ export class CreditNode {
         onSubjectHeld: noteToken,
       },
     );
+    // Subjects re-indexed by `tokens migrate` stay answerable under their earlier tokens until the transition ends.
+    const aliases = (this.tokenAliases = new LevelTokenAliases(stores.db));
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
-        subjects: stores.subjects,
+        subjects: aliasedSubjectIndex(stores.subjects, aliases),
         records: stores.records,
         consents: stores.consents,
-        inquiries: stores.inquiries,
+        inquiries: aliasedInquiries(stores.inquiries, aliases),
         disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
@@ -295,6 +300,7 @@ export class CreditNode {
         logger: log("consent"),
         publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
         audit,
+        currentTokenOf: (earlier) => aliases.resolve(earlier),
       },
     );
     const reports = new ReportService(
@@ -554,6 +560,36 @@ export class CreditNode {
     };
   }
 
+  /**
+   * `tokens migrate` on this running node: re-indexes its data to the tokens
+   * of its committee (or its committee of one), see node/token-migration.ts.
+   */
+  tokenMigration(opts: { batch?: number; actor: string }): { migration: TokenMigration; committee: { kind: string; members: string[]; threshold: number; connected: string[] } } {
+    const { stores, audit, tokenScheme: scheme, tokenAliases: aliases } = this;
+    if (!stores || !audit || !scheme || !aliases) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    const committee = this.p2p?.tokens?.committee;
+    const keyId = committee?.keyId ?? scheme.local?.keyId;
+    if ((scheme.kind !== "committee" && scheme.kind !== "local") || keyId === undefined) {
+      throw new CreditMeshError(
+        "UNAVAILABLE",
+        `no token committee to migrate to: ${this.p2p ? `the manifest of ${this.p2p.membership.networkId} (v${this.p2p.membership.version}) names none` : "this node runs alone without its own key"}; ` +
+          "the operator must create the committee (creditmesh tokens keygen) and publish the manifest first",
+      );
+    }
+    const ids = committee?.institutionIds ?? [this.config.institution.id];
+    const connected = ids.filter((id) => id === this.config.institution.id || (this.p2p?.membership.byInstitution(id) && this.p2p.peer.isConnected(this.p2p.membership.byInstitution(id)!.peerId)));
+    const tokens = scheme.subjectTokens;
+    const migration = new TokenMigration(
+      { keyId, batch: opts.batch, actor: opts.actor },
+      {
+        db: stores.db, records: stores.records, inquiries: stores.inquiries, consents: stores.consents, aliases, cipher: stores.cipher,
+        tokens: { tokens: (s, p, signal) => tokens.tokens(s, p, signal), nameTag: (t, n) => tokens.nameTag!(t, n) },
+        audit, logger: this.logger.child({ module: "token-migration" }), now: () => this.clock.now(),
+      },
+    );
+    return { migration, committee: { kind: scheme.kind, members: ids, threshold: committee?.threshold ?? 1, connected } };
+  }
+
   async stop(): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping" || this.state === "new") {
       this.state = this.state === "new" ? "stopped" : this.state;
@@ -600,5 +636,7 @@ export class CreditNode {
     this.tlog = undefined;
     this.retention = undefined;
     this.stores = undefined;
+    this.tokenScheme = undefined;
+    this.tokenAliases = undefined;
   }
 }

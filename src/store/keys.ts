@@ -24,6 +24,8 @@ export enum KeyPrefix {
   TokenQuota = "tquota",
   /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
   TokenCache = "tcache",
+  /** During a token migration's transition: a subject's earlier token → its token now (store/token-aliases.ts). */
+  TokenAlias = "talias",
 }
 
 /**
@@ -49,6 +51,8 @@ export const MetaKey = {
   auditedApiKeys: "audit:apikeys",
   /** Fingerprints of the secrets-file keys this database was written with (JSON; store/key-binding.ts). */
   keyFingerprints: "secrets:fingerprints",
+  /** Progress of `tokens migrate` (JSON; node/token-migration.ts): where to resume, counts so far. */
+  tokenMigration: "tokens:migration",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */
