@@ -136,6 +136,14 @@ export function ensureLocalTokenKey(file: string): Secrets {
   return withKey;
 }
 
+/** Removes the legacy shared token key from the secrets file (a finished token migration's transition ended). */
+export function removeTokenKey(file: string): boolean {
+  const { tokenKey, ...rest } = readSecrets(file);
+  if (tokenKey === undefined) return false;
+  writeSecrets(file, rest);
+  return true;
+}
+
 /** A data key as the secrets file holds it. */
 export type StoredDataKey = Secrets["dataKeys"][number];
 

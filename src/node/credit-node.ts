@@ -10,7 +10,7 @@ import { backupDirUnder } from "../config/backup-root.js";
 import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
-import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
+import { addDataKey, loadOrCreateSecrets, readSecrets, removeTokenKey, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { loadTlsMaterial } from "../config/tls.js";
 import { ConsentService } from "../consent/service.js";
 import { accountDeletionEffects } from "../disputes/account-deletion.js";
@@ -585,6 +585,10 @@ export class CreditNode {
         db: stores.db, records: stores.records, inquiries: stores.inquiries, consents: stores.consents, aliases, cipher: stores.cipher,
         tokens: { tokens: (s, p, signal) => tokens.tokens(s, p, signal), nameTag: (t, n) => tokens.nameTag!(t, n) },
         audit, logger: this.logger.child({ module: "token-migration" }), now: () => this.clock.now(),
+        retireTokenKey: async () => {
+          await new KeyBinding(stores.db, this.secretsFile).forgetTokenKey();
+          return removeTokenKey(this.secretsFile);
+        },
       },
     );
     return { migration, committee: { kind: scheme.kind, members: ids, threshold: committee?.threshold ?? 1, connected } };

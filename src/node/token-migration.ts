@@ -55,6 +55,8 @@ export interface TokenMigrationModules {
   audit: AuditTrail;
   logger: Logger;
   now: () => Date;
+  /** Forgets the legacy token key: its fingerprint in the database, then the key in the secrets file; whether there was one. */
+  retireTokenKey?: () => Promise<boolean>;
 }
 
 /**
@@ -123,15 +125,19 @@ export class TokenMigration {
    * Ends the transition: earlier tokens stop naming anything here (consents
    * signed under them stop working). Only after a finished migration.
    */
-  async endTransition(): Promise<{ aliases: number }> {
+  async endTransition(): Promise<{ aliases: number; tokenKeyRemoved: boolean }> {
     const state = await this.state();
-    if (state?.state !== "finished" || state.keyId !== this.opts.keyId) {
+    if ((state?.state !== "finished" && state?.state !== "ended") || state.keyId !== this.opts.keyId) {
       throw new CreditMeshError("CONFLICT", `no finished token migration to key ${this.opts.keyId.slice(0, 16)}…: run \`creditmesh tokens migrate\` to the end first`);
     }
+    // Run again after a crash, it finishes what is left: aliases, then the legacy key's binding and the key itself.
     const aliases = await this.m.aliases.clear();
-    await this.save({ ...state, state: "ended" });
-    await this.m.audit.append("TOKENS_TRANSITION_ENDED", this.opts.actor, { keyId: state.keyId, aliases: String(aliases) });
-    return { aliases };
+    if (state.state !== "ended") {
+      await this.save({ ...state, state: "ended" });
+      await this.m.audit.append("TOKENS_TRANSITION_ENDED", this.opts.actor, { keyId: state.keyId, aliases: String(aliases) });
+    }
+    const tokenKeyRemoved = (await this.m.retireTokenKey?.()) ?? false;
+    return { aliases, tokenKeyRemoved };
   }
 
   private async step(accounts: readonly StoredAccount[], signal?: AbortSignal): Promise<MigrationCounts> {

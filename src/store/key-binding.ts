@@ -77,7 +77,7 @@ export class KeyBinding {
     }
     // A database first started without a shared token key never takes one: its tokens are not that key's.
     if (stored.tokenKey === undefined && now.tokenKey !== undefined) {
-      throw mismatch(this.secretsFile, "tokenKey", "is not recorded in the database (it was first started without a token key)");
+      throw mismatch(this.secretsFile, "tokenKey", "is not recorded in the database (it was first started without one, or its token migration ended)");
     }
     // A committee-of-one key that appears later (a node alone moving off its legacy key) is bound from now on.
     if (stored.localTokenKey === undefined && now.localTokenKey !== undefined) {
@@ -96,8 +96,8 @@ export class KeyBinding {
 
   /**
    * Forgets the legacy token key once `tokens migrate` has ended the
-   * transition: nothing in the database depends on it any more, so the
-   * operator may remove it from the secrets file.
+   * transition: nothing in the database depends on it any more, and the key
+   * leaves the secrets file next (a file that still holds it is refused).
    */
   async forgetTokenKey(): Promise<void> {
     const { tokenKey: _dropped, ...rest } = await this.read();

@@ -145,7 +145,8 @@ describe("tokens migrate: HMAC-token data re-indexed to the committee's tokens, 
   it("after --end-transition the node no longer answers under the earlier token, and no log holds an ID number", { timeout: 120_000 }, async () => {
     await net.stopNode("cfc-b");
     const ended = await migrate("cfc-b", ["--end-transition"]);
-    expect(ended.stdout, ended.stderr).toMatch(/transition ended: \d+ earlier tokens/);
+    expect(ended.stdout, ended.stderr).toMatch(/transition ended: \d+ earlier tokens no longer answered here; the legacy tokenKey was removed/);
+    expect(readSecrets(path.join(net.node("cfc-b").dir, "secrets.json")).tokenKey).toBeUndefined();
     await net.startNode("cfc-b");
     await net.waitConnected();
     const r = await report(0, consents.get(0)!);

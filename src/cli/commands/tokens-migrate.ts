@@ -56,8 +56,8 @@ export function registerTokensMigrate(tokens: Command): void {
         }
         let parts = node.tokenMigration({ batch, actor: "cli:tokens-migrate" });
         if (opts.endTransition) {
-          const { aliases } = await parts.migration.endTransition();
-          out(`transition ended: ${aliases} earlier tokens no longer answered here; the legacy tokenKey may now be removed from ${file}`);
+          const { aliases, tokenKeyRemoved } = await parts.migration.endTransition();
+          out(`transition ended: ${aliases} earlier tokens no longer answered here${tokenKeyRemoved ? `; the legacy tokenKey was removed from ${file}` : ""}`);
           return;
         }
         // Refuse before writing anything when fewer than t evaluators can be reached.
