@@ -12,8 +12,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `creditmesh tokens migrate`: with the node stopped, runs it in this process
  * and re-indexes its data to the committee's tokens (node/token-migration.ts).
  * Killed at any point, the same command resumes where the last step ended.
+ * Added under `tokens`, so not named register… (those are top-level commands).
  */
-export function registerTokensMigrate(tokens: Command): void {
+export function addTokensMigrate(tokens: Command): void {
   tokens
     .command("migrate")
     .description(

@@ -7,7 +7,7 @@ import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../../
 import { createLocalCommittee } from "../../testnet/token-committee.js";
 import { call, connect } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
-import { registerTokensMigrate } from "./tokens-migrate.js";
+import { addTokensMigrate } from "./tokens-migrate.js";
 
 export interface CommitteeReachability {
   threshold: number;
@@ -51,7 +51,7 @@ export function registerTokens(program: Command): void {
       out(`manifest version ${made.manifestVersion} written; restart the nodes to use it`);
     });
 
-  registerTokensMigrate(tokens);
+  addTokensMigrate(tokens);
 
   addClientOptions(
     tokens
