@@ -65,7 +65,7 @@ export function registerTokens(program: Command): void {
       const manifest = opts.operatorKey ? verifyManifest(signed, parseOperatorPublicKey(opts.operatorKey)) : Manifest.decode(signed.body);
       const out = (l: string) => process.stdout.write(l + "\n");
       if (!manifest.tokenCommittee) {
-        out(`manifest ${manifest.networkId} v${manifest.version} names no token committee: members use the shared HMAC token key`);
+        out(`manifest ${manifest.networkId} v${manifest.version} names no token committee: only members of a legacy network (a shared tokenKey) can tokenize`);
         process.exitCode = 1;
         return;
       }
