@@ -217,7 +217,7 @@ export class CreditNode {
       ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
-    if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
+    if (filters && !membership?.tokenCommittee()) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
     // The committee's tokenizer is bound late: it exists once the peer side does.
     const scheme = (this.tokenScheme = nodeTokenScheme(
       { secrets: this.secrets, p2pEnabled: config.p2p.enabled, hasCommittee: membership?.tokenCommittee() !== undefined, network: membership && { networkId: membership.networkId, version: membership.version.toString() } },
