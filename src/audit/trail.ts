@@ -36,7 +36,11 @@ export type AuditAction =
   | "TOKENS_EVALUATED"
   | "TOKENS_REFUSED"
   | "TOKEN_SHARE_STORED"
-  | "TOKEN_CEREMONY_RUN";
+  | "TOKEN_CEREMONY_RUN"
+  | "TOKENS_MIGRATION_STARTED"
+  | "TOKENS_MIGRATION_PROGRESS"
+  | "TOKENS_MIGRATION_FINISHED"
+  | "TOKENS_TRANSITION_ENDED";
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };

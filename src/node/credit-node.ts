@@ -10,7 +10,7 @@ import { backupDirUnder } from "../config/backup-root.js";
 import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
-import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
+import { addDataKey, loadOrCreateSecrets, readSecrets, removeTokenKey, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { loadTlsMaterial } from "../config/tls.js";
 import { ConsentService } from "../consent/service.js";
 import { accountDeletionEffects } from "../disputes/account-deletion.js";
@@ -26,7 +26,6 @@ import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
 import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
-import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
@@ -35,7 +34,10 @@ import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
+import type { SubjectTokens } from "../subject/tokenizer.js";
+import { nodeTokenScheme, type NodeTokenScheme } from "./token-scheme.js";
+import { aliasedInquiries, aliasedSubjectIndex, LevelTokenAliases } from "../store/token-aliases.js";
+import { TokenMigration } from "./token-migration.js";
 import { SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
@@ -110,6 +112,8 @@ export class CreditNode {
   private witnessStore?: LevelWitnessStore;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
+  private tokenScheme?: NodeTokenScheme;
+  private tokenAliases?: LevelTokenAliases;
   readonly metrics: Metrics | null;
   private grpc?: GrpcServer;
   private metricsServer?: MetricsServer;
@@ -122,7 +126,8 @@ export class CreditNode {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics === undefined ? createMetrics() : opts.metrics;
     this.secretsFile = secretsPath(this.config);
-    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config) });
+    // A node alone tokenizes with its committee of one; a network member holds no token key.
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config), localTokenKey: !this.config.p2p.enabled });
     this.secrets = secrets;
     this.secretsCreated = created;
     this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
@@ -212,14 +217,15 @@ export class CreditNode {
       ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
-    if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
-    const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
-    // Bound late: the committee's tokenizer exists once the peer side does; name tags keep the network key.
-    const subjectTokens: SubjectTokens = {
-      tokens: (subjects, purpose, signal) => (this.p2p?.tokens?.tokenizer ?? tokenizer).tokens(subjects, purpose, signal),
-      nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
-    };
-    const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
+    if (filters && !membership?.tokenCommittee()) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
+    // The committee's tokenizer is bound late: it exists once the peer side does.
+    const scheme = (this.tokenScheme = nodeTokenScheme(
+      { secrets: this.secrets, p2pEnabled: config.p2p.enabled, hasCommittee: membership?.tokenCommittee() !== undefined, network: membership && { networkId: membership.networkId, version: membership.version.toString() } },
+      { committeeTokens: () => this.p2p?.tokens?.tokenizer, logger: log("tokens") },
+    ));
+    const subjectTokens: SubjectTokens = scheme.subjectTokens;
+    const tokenizer = { nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name) };
+    const inquirers = scheme.pseudonyms;
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
@@ -240,13 +246,15 @@ export class CreditNode {
         onSubjectHeld: noteToken,
       },
     );
+    // Subjects re-indexed by `tokens migrate` stay answerable under their earlier tokens until the transition ends.
+    const aliases = (this.tokenAliases = new LevelTokenAliases(stores.db));
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
-        subjects: stores.subjects,
+        subjects: aliasedSubjectIndex(stores.subjects, aliases),
         records: stores.records,
         consents: stores.consents,
-        inquiries: stores.inquiries,
+        inquiries: aliasedInquiries(stores.inquiries, aliases),
         disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
@@ -292,6 +300,7 @@ export class CreditNode {
         logger: log("consent"),
         publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
         audit,
+        currentTokenOf: (earlier) => aliases.resolve(earlier),
       },
     );
     const reports = new ReportService(
@@ -554,6 +563,40 @@ export class CreditNode {
     };
   }
 
+  /**
+   * `tokens migrate` on this running node: re-indexes its data to the tokens
+   * of its committee (or its committee of one), see node/token-migration.ts.
+   */
+  tokenMigration(opts: { batch?: number; actor: string }): { migration: TokenMigration; committee: { kind: string; members: string[]; threshold: number; connected: string[] } } {
+    const { stores, audit, tokenScheme: scheme, tokenAliases: aliases } = this;
+    if (!stores || !audit || !scheme || !aliases) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    const committee = this.p2p?.tokens?.committee;
+    const keyId = committee?.keyId ?? scheme.local?.keyId;
+    if ((scheme.kind !== "committee" && scheme.kind !== "local") || keyId === undefined) {
+      throw new CreditMeshError(
+        "UNAVAILABLE",
+        `no token committee to migrate to: ${this.p2p ? `the manifest of ${this.p2p.membership.networkId} (v${this.p2p.membership.version}) names none` : "this node runs alone without its own key"}; ` +
+          "the operator must create the committee (creditmesh tokens keygen) and publish the manifest first",
+      );
+    }
+    const ids = committee?.institutionIds ?? [this.config.institution.id];
+    const connected = ids.filter((id) => id === this.config.institution.id || (this.p2p?.membership.byInstitution(id) && this.p2p.peer.isConnected(this.p2p.membership.byInstitution(id)!.peerId)));
+    const tokens = scheme.subjectTokens;
+    const migration = new TokenMigration(
+      { keyId, batch: opts.batch, actor: opts.actor },
+      {
+        db: stores.db, records: stores.records, inquiries: stores.inquiries, consents: stores.consents, aliases, cipher: stores.cipher,
+        tokens: { tokens: (s, p, signal) => tokens.tokens(s, p, signal), nameTag: (t, n) => tokens.nameTag!(t, n) },
+        audit, logger: this.logger.child({ module: "token-migration" }), now: () => this.clock.now(),
+        retireTokenKey: async () => {
+          await new KeyBinding(stores.db, this.secretsFile).forgetTokenKey();
+          return removeTokenKey(this.secretsFile);
+        },
+      },
+    );
+    return { migration, committee: { kind: scheme.kind, members: ids, threshold: committee?.threshold ?? 1, connected } };
+  }
+
   async stop(): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping" || this.state === "new") {
       this.state = this.state === "new" ? "stopped" : this.state;
@@ -600,5 +643,7 @@ export class CreditNode {
     this.tlog = undefined;
     this.retention = undefined;
     this.stores = undefined;
+    this.tokenScheme = undefined;
+    this.tokenAliases = undefined;
   }
 }

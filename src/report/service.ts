@@ -67,7 +67,8 @@ export class ReportService {
     const query: QueryRequest = {
       requestId: randomUUID(),
       requesterInstitutionId: opts.institutionId,
-      subjectToken: req.subjectToken,
+      // The token the consent binds: the subject's, or its earlier one during a token migration's transition.
+      subjectToken: consent.subjectToken,
       purpose: req.purpose,
       consent,
       issuedAt: now,
@@ -112,7 +113,8 @@ export class ReportService {
       reportId: query.requestId,
       requesterInstitutionId: opts.institutionId,
       purpose: req.purpose,
-      subjectToken: req.subjectToken,
+      // What the holders signed their answers over, so that the saved report verifies.
+      subjectToken: query.subjectToken,
       asOf: req.asOf,
       generatedAt: now,
       holders: [local, ...remote],

@@ -75,6 +75,7 @@ export interface Sublevels {
   tquota: Sublevel<string>;
   tcache: Sublevel<Uint8Array>;
   tshare: Sublevel<Uint8Array>;
+  talias: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -115,6 +116,7 @@ export class NodeDatabase {
       tquota: makeSublevel<string>(root, KeyPrefix.TokenQuota, "utf8"),
       tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
       tshare: makeSublevel<Uint8Array>(root, KeyPrefix.TokenShare, "view"),
+      talias: makeSublevel<string>(root, KeyPrefix.TokenAlias, "utf8"),
     };
   }
 

@@ -26,6 +26,8 @@ export enum KeyPrefix {
   TokenCache = "tcache",
   /** This member's shares of the token key by committee epoch, sealed under a key derived from its node key. */
   TokenShare = "tshare",
+  /** During a token migration's transition: a subject's earlier token → its token now (store/token-aliases.ts). */
+  TokenAlias = "talias",
 }
 
 /**
@@ -51,6 +53,8 @@ export const MetaKey = {
   auditedApiKeys: "audit:apikeys",
   /** Fingerprints of the secrets-file keys this database was written with (JSON; store/key-binding.ts). */
   keyFingerprints: "secrets:fingerprints",
+  /** Progress of `tokens migrate` (JSON; node/token-migration.ts): where to resume, counts so far. */
+  tokenMigration: "tokens:migration",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */

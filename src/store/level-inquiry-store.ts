@@ -87,6 +87,19 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
     return keys.map((key) => ({ type: "del", sublevel: this.db.levels.subj, key }));
   }
 
+  /** The writes that move a subject's inquiry log to its new token (a token migration), and how many entries that is. */
+  async reindexOps(earlier: string, current: string): Promise<{ ops: WriteOp[]; inquiries: number }> {
+    const level = this.db.levels.subj;
+    const from = keyPart("subject_token", earlier);
+    const to = keyPart("subject_token", current);
+    const entries = await this.db.entries(level, subjectInquiries(from));
+    const ops: WriteOp[] = entries.flatMap(([key, value]): WriteOp[] => [
+      { type: "put", sublevel: level, key: to + key.slice(from.length), value },
+      { type: "del", sublevel: level, key },
+    ]);
+    return { ops, inquiries: entries.length };
+  }
+
   /**
    * Moves inquiries logged in the earlier layout (the `inq` sublevel, keyed
    * `<subjectToken>!<ISO time>!<inquiryId>`) into the subject index. Each

@@ -11,6 +11,7 @@ import { buildPlan, signPlan } from "../../subject/oprf/dkg-plan.js";
 import { createLocalCommittee } from "../../testnet/token-committee.js";
 import { call, connect } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
+import { addTokensMigrate } from "./tokens-migrate.js";
 
 interface CeremonyFlags extends ClientFlags {
   members: string;
@@ -142,6 +143,7 @@ export function registerTokens(program: Command): void {
   )
     .option("--dealers <ids>", "members of the current committee that hand the key over (default: all of them; at least its threshold)")
     .action(async (opts: CeremonyFlags) => runOperatorCeremony(opts, true, print));
+  addTokensMigrate(tokens);
 
   addClientOptions(
     tokens
@@ -155,7 +157,7 @@ export function registerTokens(program: Command): void {
       const manifest = opts.operatorKey ? verifyManifest(signed, parseOperatorPublicKey(opts.operatorKey)) : Manifest.decode(signed.body);
       const out = (l: string) => process.stdout.write(l + "\n");
       if (!manifest.tokenCommittee) {
-        out(`manifest ${manifest.networkId} v${manifest.version} names no token committee: members use the shared HMAC token key`);
+        out(`manifest ${manifest.networkId} v${manifest.version} names no token committee: only members of a legacy network (a shared tokenKey) can tokenize`);
         process.exitCode = 1;
         return;
       }

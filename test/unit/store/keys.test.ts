@@ -20,6 +20,7 @@ describe("key layout", () => {
       TokenQuota: "tquota",
       TokenCache: "tcache",
       TokenShare: "tshare",
+      TokenAlias: "talias",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
