@@ -61,6 +61,7 @@ import type { LogEvidence, MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
 import { FilterParts } from "./filter-parts.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
+import { LeafSaltKey } from "../tlog/leaf-salt.js";
 import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
 import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
@@ -189,7 +190,12 @@ export class CreditNode {
     const tlog = (this.tlog = await NodeTransparencyLog.open(
       stores.db,
       { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery },
-      { signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) }, logger: log("tlog"), metrics },
+      {
+        signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
+        logger: log("tlog"),
+        metrics,
+        saltKey: LeafSaltKey.derivedFrom(Buffer.from(this.secrets.accountRefKey, "hex")),
+      },
     ));
     const audit = (this.audit = await LevelAuditLog.open(stores.db, {
       clock,
@@ -230,7 +236,6 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
-        // Off by default for its ingest cost (config/schema.ts, tlog.recordVersions).
         recordLog: config.tlog.recordVersions ? tlog : undefined,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer: subjectTokens,
