@@ -283,6 +283,7 @@ export class CreditNode {
         audit,
         clock,
         logger: log("dispute"),
+        tombstones: tlog,
       },
     );
 
@@ -321,7 +322,7 @@ export class CreditNode {
     await p2p?.peer.start();
     if (p2p) await this.countEvidence();
 
-    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
+    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge"), tombstones: tlog });
     const keyRotation = new KeyRotation(
       {},
       {
@@ -393,7 +394,7 @@ export class CreditNode {
     if (config.retention.enabled) {
       this.retention = new RetentionJob(
         { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, institutionId, intervalMs: config.retention.intervalMs },
-        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention") },
+        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention"), tombstones: tlog },
       );
       this.retention.start();
     }

@@ -188,6 +188,29 @@ export interface DestroyedAccounts {
   repayments: number;
 }
 
+/**
+ * The holder's transparency log, told of destroyed accounts: a tombstone each
+ * (naming the account's latest record-version leaf and a reason code, never
+ * the data). Resolves once they are queued, with `durable` once on disk.
+ */
+export interface Tombstones {
+  deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }>;
+}
+
+/** Why an account was destroyed, as its tombstone says (a furnisher's deletion carries its DeletionReason). */
+export const TombstoneReason = {
+  SubjectErasure: "SUBJECT_ERASURE",
+  RetentionExpired: "RETENTION_EXPIRED",
+  DisputeDeleted: "DISPUTE_DELETED",
+} as const;
+
+/** Appends the tombstones of `accountRefs` and waits until they are durable. */
+export async function appendTombstones(tombstones: Tombstones | undefined, accountRefs: readonly string[], reason: string): Promise<void> {
+  if (!tombstones || accountRefs.length === 0) return;
+  const { durable } = await tombstones.deleted(accountRefs, reason);
+  await durable;
+}
+
 /** Destroys furnished accounts, with other stores' writes about them in the same batch. */
 export interface AccountDestroyer {
   /**
