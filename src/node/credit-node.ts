@@ -203,6 +203,7 @@ export class CreditNode {
       sign: (data) => this.key.sign(data),
       publicKey: this.key.publicKey,
       headExport: tlog.auditHeads,
+      logOrigin: institutionId,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
