@@ -216,7 +216,7 @@ export class CreditNode {
     }
 
     const filters = membership && config.filters.enabled
-      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
+      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics, logFilter: (leaf) => tlog.filterPublished(leaf) })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
