@@ -25,10 +25,18 @@ import {
   type NoteSigner,
 } from "../tlog/index.js";
 
-/** The canonical form committed in a record leaf: the stored record without its sealed personal data or write time. */
-function canonicalAccount(a: StoredAccount): Uint8Array {
-  const { pii: _pii, updatedAt: _at, nameTag: _tag, ...terms } = a;
-  return Buffer.from(JSON.stringify(terms), "utf8");
+/**
+ * The canonical form committed in an account's leaf: its terms, without the
+ * sealed personal data, name tag or write time, in a fixed field order (so
+ * the same account read back from the store or the subject index hashes the
+ * same).
+ */
+function canonicalAccount(a: Omit<StoredAccount, "pii">): Uint8Array {
+  const { accountRef, subjectToken, productType, openedOn, closedOn, creditLimit, termMonths, currency, chargedOff, furnishingConsentRef } = a;
+  return Buffer.from(
+    JSON.stringify({ accountRef, subjectToken, productType, openedOn, closedOn, creditLimit, termMonths, currency, chargedOff, furnishingConsentRef }),
+    "utf8",
+  );
 }
 
 /** JSON of { accountRef, installment, dueOn, amountDue, paidOn, amountPaid, balanceAfter }, in that order (built directly: one per record at ingest). */
@@ -41,7 +49,7 @@ function canonicalRepayment(r: StoredRepayment): Uint8Array {
 }
 
 /** SHA-256 of the canonical account: what an account's record-version leaf commits to (RecordLeaf.canonicalHash). */
-export function canonicalAccountHash(a: StoredAccount): Uint8Array {
+export function canonicalAccountHash(a: Omit<StoredAccount, "pii">): Uint8Array {
   return sha256(canonicalAccount(a));
 }
 
