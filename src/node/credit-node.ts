@@ -63,6 +63,7 @@ import type { LogEvidence, MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
 import { FilterParts } from "./filter-parts.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
+import { LeafSaltKey } from "../tlog/leaf-salt.js";
 import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
 import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
@@ -194,7 +195,12 @@ export class CreditNode {
     const tlog = (this.tlog = await NodeTransparencyLog.open(
       stores.db,
       { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery },
-      { signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) }, logger: log("tlog"), metrics },
+      {
+        signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
+        logger: log("tlog"),
+        metrics,
+        saltKey: LeafSaltKey.derivedFrom(Buffer.from(this.secrets.accountRefKey, "hex")),
+      },
     ));
     const audit = (this.audit = await LevelAuditLog.open(stores.db, {
       clock,
@@ -202,6 +208,7 @@ export class CreditNode {
       sign: (data) => this.key.sign(data),
       publicKey: this.key.publicKey,
       headExport: tlog.auditHeads,
+      logOrigin: institutionId,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
@@ -214,7 +221,7 @@ export class CreditNode {
     }
 
     const filters = membership && config.filters.enabled
-      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
+      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics, logFilter: (leaf) => tlog.filterPublished(leaf) })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     if (filters && !membership?.tokenCommittee()) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
@@ -236,7 +243,6 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
-        // Off by default for its ingest cost (config/schema.ts, tlog.recordVersions).
         recordLog: config.tlog.recordVersions ? tlog : undefined,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer: subjectTokens,
@@ -286,6 +292,7 @@ export class CreditNode {
         audit,
         clock,
         logger: log("dispute"),
+        tombstones: tlog,
       },
     );
 
@@ -325,7 +332,7 @@ export class CreditNode {
     await p2p?.peer.start();
     if (p2p) await this.countEvidence();
 
-    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
+    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge"), tombstones: tlog });
     const keyRotation = new KeyRotation(
       {},
       {
@@ -398,7 +405,7 @@ export class CreditNode {
     if (config.retention.enabled) {
       this.retention = new RetentionJob(
         { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, institutionId, intervalMs: config.retention.intervalMs },
-        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention") },
+        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention"), tombstones: tlog },
       );
       this.retention.start();
     }

@@ -10,6 +10,7 @@ import type { LevelInquiryStore } from "./level-inquiry-store.js";
 import type { LevelRecordStore } from "./level-record-store.js";
 import { opsOf, toBatch } from "./write-batch.js";
 import { SerialQueue } from "./serial.js";
+import { appendTombstones, TombstoneReason, type Tombstones } from "./types.js";
 
 export interface SubjectPurgeModules {
   db: NodeDatabase;
@@ -22,6 +23,8 @@ export interface SubjectPurgeModules {
   ledger?: { append(e: Erasure): void };
   clock?: { now(): Date };
   logger: Logger;
+  /** The transparency log: a SUBJECT_ERASURE tombstone per destroyed account. */
+  tombstones?: Tombstones;
 }
 
 /** What a purge destroyed (the PurgeSubject response). */
@@ -93,6 +96,8 @@ export class SubjectPurge {
         return toBatch([...inq, ...con.ops, ...opsOf(dis.batch)]);
       },
     });
+    // Before the files are rewritten: the log's entry naming each account's leaf goes with the tombstone, and is scrubbed too.
+    await appendTombstones(this.modules.tombstones, destroyed.accounts.map((a) => a.accountRef), TombstoneReason.SubjectErasure);
     await db.forget();
     const result: SubjectPurgeResult = {
       subjectToken: token,

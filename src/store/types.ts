@@ -69,6 +69,23 @@ export interface StoreCounts {
   subjects: number;
 }
 
+/** The records one writeRecords call wrote (the last of each in the batch), with their versions. */
+export interface WrittenRecords {
+  /** 1 for a record's first version, then +1 for each accepted write of it. */
+  accounts: { account: StoredAccount; version: number }[];
+  repayments: { repayment: StoredRepayment; version: number }[];
+}
+
+export interface RecordWriteOptions {
+  /**
+   * Counts versions (the stored ones are read under the write lock and each
+   * record's counter is kept in its own value) and commits the batch through
+   * this instead of a synced write of the store's own: it must write the
+   * batch, with writes of its own if any, in one synced batch.
+   */
+  commitVersioned?: (batch: WriteBatch, written: WrittenRecords) => Promise<void>;
+}
+
 /** Furnished records: accounts, repayments and the subject index. */
 export interface RecordStore {
   /** Accounts by ref, in order; undefined where unknown. */
@@ -85,6 +102,7 @@ export interface RecordStore {
     accounts: readonly StoredAccount[],
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
+    opts?: RecordWriteOptions,
   ): Promise<void>;
   /** The subject's accounts, in ref order, as read from the subject index with one range scan. */
   accountsForSubject(subjectToken: string): Promise<AccountTerms[]>;
@@ -168,6 +186,29 @@ export interface NonceStore {
 export interface DestroyedAccounts {
   accounts: StoredAccount[];
   repayments: number;
+}
+
+/**
+ * The holder's transparency log, told of destroyed accounts: a tombstone each
+ * (naming the account's latest record-version leaf and a reason code, never
+ * the data). Resolves once they are queued, with `durable` once on disk.
+ */
+export interface Tombstones {
+  deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }>;
+}
+
+/** Why an account was destroyed, as its tombstone says (a furnisher's deletion carries its DeletionReason). */
+export const TombstoneReason = {
+  SubjectErasure: "SUBJECT_ERASURE",
+  RetentionExpired: "RETENTION_EXPIRED",
+  DisputeDeleted: "DISPUTE_DELETED",
+} as const;
+
+/** Appends the tombstones of `accountRefs` and waits until they are durable. */
+export async function appendTombstones(tombstones: Tombstones | undefined, accountRefs: readonly string[], reason: string): Promise<void> {
+  if (!tombstones || accountRefs.length === 0) return;
+  const { durable } = await tombstones.deleted(accountRefs, reason);
+  await durable;
 }
 
 /** Destroys furnished accounts, with other stores' writes about them in the same batch. */

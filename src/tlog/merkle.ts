@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
 
 /**
@@ -14,12 +14,13 @@ const NODE_PREFIX = Buffer.from([0x01]);
 
 export const EMPTY_ROOT: Uint8Array = createHash("sha256").digest();
 
+// One-shot hash(): a log append hashes every entry, and a Hash object per call costs twice as much.
 export function leafHash(data: Uint8Array): Uint8Array {
-  return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+  return hash("sha256", Buffer.concat([LEAF_PREFIX, data]), "buffer");
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+  return hash("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
 }
 
 /** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */
