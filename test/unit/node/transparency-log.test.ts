@@ -3,7 +3,7 @@ import path from "node:path";
 import { verifierKey, parseVerifierKey, openCheckpoint, decodeLeaf, LeafKind, splitBundle, verifyInclusion, leafHash, recordVersionLeaf } from "../../../src/tlog/index.js";
 import { readSecrets } from "../../../src/config/secrets.js";
 import { accountRefFor } from "../../../src/records/ingest.js";
-import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
+import { LocalTokenKey } from "../../../src/subject/local-token-key.js";
 import { startInProcessNode, type InProcessNode } from "../../helpers/in-process-node.js";
 import { TestClient } from "../../helpers/grpc-client.js";
 import { account, deletion, repayment, residentId } from "../../helpers/records.js";
@@ -37,7 +37,8 @@ describe("the node's transparency log", () => {
     const secrets = readSecrets(path.join(n.dataDir, "secrets.json"));
     const ref = accountRefFor(Buffer.from(secrets.accountRefKey, "hex"), "ACC-P");
     const idNumber = residentId("19850101", 77);
-    const token = new HmacSubjectTokenizer(Buffer.from(secrets.tokenKey, "hex")).token({ idTypeName: "CN_RESIDENT_ID", normalizedId: idNumber });
+    // A node alone tokenizes with its own 1-of-1 key.
+    const token = new LocalTokenKey(secrets.localTokenKey!).token({ idTypeName: "CN_RESIDENT_ID", normalizedId: idNumber });
     await client.submitRecords([account({ accountId: "ACC-P", idNumber }), repayment({ accountId: "ACC-P" })]);
     const first = await n.node.transparencyLog.recordLeaf(ref);
     expect(first).toMatchObject({ version: 1 });
