@@ -28,6 +28,8 @@ import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
 import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
+import { QueryQuota } from "../report/query-quota.js";
+import { ReportQuotaGate } from "../report/quota-gate.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
@@ -240,6 +242,8 @@ export class CreditNode {
         onSubjectHeld: noteToken,
       },
     );
+    // One count per member and subject, kept by the holder and taken by this node's own reports before their fan-out.
+    const queryQuota = await QueryQuota.open(config.p2p.subjectQueriesPerDay, stores.queryQuota, clock.now(), log("quota"));
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
@@ -256,6 +260,7 @@ export class CreditNode {
         logger: log("holder"),
         onSubjectHeld: noteToken,
         metrics: this.metrics,
+        quota: queryQuota,
       },
     );
 
@@ -310,6 +315,7 @@ export class CreditNode {
         nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
         logger: log("report"),
+        quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),
       },
     );
 

@@ -74,6 +74,7 @@ export interface Sublevels {
   witness: Sublevel<string>;
   tquota: Sublevel<string>;
   tcache: Sublevel<Uint8Array>;
+  qquota: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -113,6 +114,7 @@ export class NodeDatabase {
       witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
       tquota: makeSublevel<string>(root, KeyPrefix.TokenQuota, "utf8"),
       tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
+      qquota: makeSublevel<string>(root, KeyPrefix.QueryQuota, "utf8"),
     };
   }
 

@@ -24,6 +24,8 @@ export enum KeyPrefix {
   TokenQuota = "tquota",
   /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
   TokenCache = "tcache",
+  /** Per-day counts of the queries each member made about each subject (report/query-quota.ts), swept by day. */
+  QueryQuota = "qquota",
 }
 
 /**

@@ -146,6 +146,23 @@ export interface InquiryStore {
   listForSubject(subjectToken: string): Promise<Inquiry[]>;
 }
 
+/** How many queries one member made about one subject on one day. */
+export interface QueryQuotaCount {
+  member: string;
+  subject: string;
+  count: number;
+}
+
+/** The holder's per-day query counts by member and subject (report/query-quota.ts). */
+export interface QueryQuotaStore {
+  /** Every count of `day` (YYYY-MM-DD). */
+  countsOf(day: string): Promise<QueryQuotaCount[]>;
+  /** The write that records `count` for the pair on `day`, for the batch that logs the query. */
+  countWrite(day: string, member: string, subject: string, count: number): WriteBatch;
+  /** Deletes the counts of every day before `day`; returns how many went. */
+  sweepBefore(day: string): Promise<number>;
+}
+
 /** A nonce reserved by NonceStore.claim(): new, and not handed to anyone else. */
 export interface NonceClaim {
   /** The writes that remember it; commit them in the batch that records the request. */
