@@ -433,7 +433,7 @@ export class CreditNode {
 
     const queries = new QueryProtocol(
       { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (q, a) => parts.tlog.answered(q, a) },
-      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES) },
+      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES), maxConcurrentQueries: p2p.maxConcurrentQueries, maxInFlightPerHolder: p2p.maxInFlightPerHolder },
     );
     // One budget per member for filings and status requests together.
     const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };

@@ -195,6 +195,28 @@ export class HolderService {
     });
   }
 
+  /**
+   * A signed BUSY answer: this holder is answering as many queries as it
+   * takes at once. Nothing is logged or written (under overload a synced
+   * write per refusal would only add to it); the requester may ask again.
+   */
+  busy(query: QueryRequest, reason: string): SignedHolderAnswer {
+    return this.sign({
+      requestId: query.requestId,
+      holderInstitutionId: this.opts.institutionId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      asOf: query.asOf,
+      answeredAt: this.modules.clock.now(),
+      status: HolderStatus.BUSY,
+      reason,
+      tradelines: [],
+      inquiries: [],
+      inquiriesTotal: 0,
+      nameTags: [],
+    });
+  }
+
   /** Appends an audit entry with `also` in its batch. */
   private async record(entry: AuditRecord, also?: WriteBatch): Promise<void> {
     const audit = this.modules.audit;
