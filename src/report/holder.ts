@@ -4,7 +4,7 @@ import { checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import { inquiryWindow } from "./inquiry-window.js";
+import { inquiryWindow, windowStartsAfter } from "./inquiry-window.js";
 import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota, type QuotaGrant } from "./query-quota.js";
 import type { Metrics } from "../metrics.js";
 
@@ -226,9 +226,13 @@ export class HolderService {
     await audit?.append(entry.action, entry.actor, entry.details);
   }
 
-  /** The subject's tradelines as of `asOf` and the inquiries logged before this one. */
+  /**
+   * The subject's tradelines as of `asOf` and the inquiries logged before
+   * this one that its window may show: the latest per requester, purpose
+   * and day (inquiryWindow keeps one of each anyway), not the whole log.
+   */
   private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[] }> {
-    const { accounts, inquiries } = await this.modules.subjects.read(subjectToken);
+    const { accounts, inquiries } = await this.modules.subjects.read(subjectToken, windowStartsAfter(asOf));
     // The names on file, as keyed tags, so the requester can flag a name that is not the one it was given.
     const nameTags = [...new Set(accounts.flatMap((a) => (a.nameTag ? [a.nameTag] : [])))].sort();
     return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries, nameTags };

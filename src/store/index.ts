@@ -67,6 +67,7 @@ export async function openStores(
   const consents = new LevelConsentStore(db);
   try {
     await inquiries.moveEarlierLog(logger);
+    await inquiries.buildWindowIndex(logger);
     await consents.rekeyLegacyRevocations(logger);
   } catch (err) {
     await db.close().catch(() => undefined);

@@ -87,10 +87,10 @@ export class SubjectPurge {
           consents.destroyOps(token),
           disputes.destroyWrites({ subjectToken: token, accountRefs: accounts.map((a) => a.accountRef) }),
         ]);
-        counts.inquiries = inq.length;
+        counts.inquiries = inq.inquiries;
         counts.consents = con.consents;
         counts.disputes = dis.disputes;
-        return toBatch([...inq, ...con.ops, ...opsOf(dis.batch)]);
+        return toBatch([...inq.ops, ...con.ops, ...opsOf(dis.batch)]);
       },
     });
     await db.forget();

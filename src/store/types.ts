@@ -126,10 +126,14 @@ export interface IssuedRevocationEntry {
   signed: Uint8Array;
 }
 
-/** A subject's account terms and inquiry log, read together (one range scan). */
+/** A subject's account terms and the inquiries an answer may show, read together (one range scan). */
 export interface SubjectIndex {
-  /** Accounts in ref order, inquiries oldest first. */
-  read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
+  /**
+   * Accounts in ref order, and the latest inquiry of each requester, purpose
+   * and day after `inquiriesAfter` (YYYY-MM-DD), by day: not every inquiry
+   * logged, so the read grows with what an answer shows, not with the log.
+   */
+  read(subjectToken: string, inquiriesAfter: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
 }
 
 /** How an inquiry is written: with more writes for the same batch, and by whom. */

@@ -19,6 +19,7 @@ describe("key layout", () => {
       Witness: "witness",
       TokenQuota: "tquota",
       TokenCache: "tcache",
+      QueryQuota: "qquota",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });
