@@ -36,6 +36,22 @@ export class LevelQueryQuotaStore implements QueryQuotaStore {
     return toBatch([{ type: "put", sublevel: this.db.levels.qquota, key, value: String(count) }]);
   }
 
+  /**
+   * The deletes of every count about `subjectToken`, for a purge's batch. The
+   * subject is the key's last part, so this reads the sublevel's keys: one
+   * day's worth at most, since earlier days are swept.
+   */
+  async destroyOps(subjectToken: string): Promise<WriteOp[]> {
+    const level = this.db.levels.qquota;
+    const ops: WriteOp[] = [];
+    for await (const key of level.keys()) {
+      const first = key.indexOf(SEP);
+      const second = first < 0 ? -1 : key.indexOf(SEP, first + 1);
+      if (second >= 0 && key.slice(second + 1) === subjectToken) ops.push({ type: "del", sublevel: level, key });
+    }
+    return ops;
+  }
+
   async sweepBefore(day: string): Promise<number> {
     const level = this.db.levels.qquota;
     let swept = 0;
