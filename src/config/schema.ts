@@ -80,6 +80,10 @@ export const P2pSchema = z.object({
   revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
   /** Queries one member may make about one subject per 24 h at this holder (refused DENIED past it); 0 disables. */
   subjectQueriesPerDay: z.number().int().min(0).default(50),
+  /** Queries this node answers at once as a holder, from all members together; beyond it a signed BUSY. 0 disables. */
+  maxConcurrentQueries: z.number().int().min(0).default(256),
+  /** Queries this node has in flight to one holder; the rest wait for a slot, BUSY if the report's deadline comes first. 0 disables. */
+  maxInFlightPerHolder: z.number().int().min(0).default(32),
 });
 
 export const ReportSchema = z.object({

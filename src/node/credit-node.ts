@@ -27,6 +27,8 @@ import { accountRefFor, IngestService } from "../records/ingest.js";
 import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
 import { ReportService } from "../report/service.js";
+import { QueryQuota } from "../report/query-quota.js";
+import { ReportQuotaGate } from "../report/quota-gate.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
@@ -254,6 +256,8 @@ export class CreditNode {
     );
     // Subjects re-indexed by `tokens migrate` stay answerable under their earlier tokens until the transition ends.
     const aliases = (this.tokenAliases = new LevelTokenAliases(stores.db));
+    // One count per member and subject, kept by the holder and taken by this node's own reports before their fan-out.
+    const queryQuota = await QueryQuota.open(config.p2p.subjectQueriesPerDay, stores.queryQuota, clock.now(), log("quota"));
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
@@ -270,6 +274,7 @@ export class CreditNode {
         logger: log("holder"),
         onSubjectHeld: noteToken,
         metrics: this.metrics,
+        quota: queryQuota,
       },
     );
 
@@ -326,6 +331,7 @@ export class CreditNode {
         nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
         logger: log("report"),
+        quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),
       },
     );
 
@@ -444,7 +450,7 @@ export class CreditNode {
 
     const queries = new QueryProtocol(
       { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (q, a) => parts.tlog.answered(q, a) },
-      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES) },
+      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES), maxConcurrentQueries: p2p.maxConcurrentQueries, maxInFlightPerHolder: p2p.maxInFlightPerHolder },
     );
     // One budget per member for filings and status requests together.
     const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };

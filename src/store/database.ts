@@ -76,6 +76,7 @@ export interface Sublevels {
   tcache: Sublevel<Uint8Array>;
   tshare: Sublevel<Uint8Array>;
   talias: Sublevel<string>;
+  qquota: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -117,6 +118,7 @@ export class NodeDatabase {
       tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
       tshare: makeSublevel<Uint8Array>(root, KeyPrefix.TokenShare, "view"),
       talias: makeSublevel<string>(root, KeyPrefix.TokenAlias, "utf8"),
+      qquota: makeSublevel<string>(root, KeyPrefix.QueryQuota, "utf8"),
     };
   }
 

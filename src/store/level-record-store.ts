@@ -417,9 +417,9 @@ function latestByRef(accounts: readonly StoredAccount[]): Map<string, StoredAcco
   const latest = new Map<string, StoredAccount>();
   accounts.forEach((a, i) => {
     keyPart(`accounts[${i}].account_ref`, a.accountRef);
-    // "~" marks the subject index's other entries (keys.ts); refs are hex digests.
-    if (a.accountRef.startsWith("~")) {
-      throw new CreditMeshError("VALIDATION_FAILED", `accounts[${i}].account_ref: must not start with "~"`, { field: `accounts[${i}].account_ref` });
+    // "~" and "#" (and whatever sorts before "$") mark the subject index's other entries (keys.ts); refs are hex digests.
+    if (a.accountRef.startsWith("~") || a.accountRef < "$") {
+      throw new CreditMeshError("VALIDATION_FAILED", `accounts[${i}].account_ref: must not start with "~" or a character before "$"`, { field: `accounts[${i}].account_ref` });
     }
     keyPart(`accounts[${i}].subject_token`, a.subjectToken);
     // Re-inserting moves the ref to the end: the write order follows the batch.

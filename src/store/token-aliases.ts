@@ -53,11 +53,11 @@ export class LevelTokenAliases {
  */
 export function aliasedSubjectIndex(index: SubjectIndex, aliases: LevelTokenAliases): SubjectIndex {
   return {
-    read: async (token) => {
+    read: async (token, inquiriesAfter) => {
       const current = await aliases.resolve(token);
-      if (current === undefined) return index.read(token);
-      const moved = await index.read(current);
-      return moved.accounts.length > 0 || moved.inquiries.length > 0 ? moved : index.read(token);
+      if (current === undefined) return index.read(token, inquiriesAfter);
+      const moved = await index.read(current, inquiriesAfter);
+      return moved.accounts.length > 0 || moved.inquiries.length > 0 ? moved : index.read(token, inquiriesAfter);
     },
   };
 }

@@ -144,10 +144,14 @@ export interface IssuedRevocationEntry {
   signed: Uint8Array;
 }
 
-/** A subject's account terms and inquiry log, read together (one range scan). */
+/** A subject's account terms and the inquiries an answer may show, read together (one range scan). */
 export interface SubjectIndex {
-  /** Accounts in ref order, inquiries oldest first. */
-  read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
+  /**
+   * Accounts in ref order, and the latest inquiry of each requester, purpose
+   * and day after `inquiriesAfter` (YYYY-MM-DD), by day: not every inquiry
+   * logged, so the read grows with what an answer shows, not with the log.
+   */
+  read(subjectToken: string, inquiriesAfter: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
 }
 
 /** How an inquiry is written: with more writes for the same batch, and by whom. */
@@ -162,6 +166,23 @@ export interface InquiryStore {
   /** Logs an inquiry in one synced batch with `opts.also`, committed by `opts.commit` if given. */
   add(subjectToken: string, inquiry: Inquiry, opts?: InquiryWrite): Promise<void>;
   listForSubject(subjectToken: string): Promise<Inquiry[]>;
+}
+
+/** How many queries one member made about one subject on one day. */
+export interface QueryQuotaCount {
+  member: string;
+  subject: string;
+  count: number;
+}
+
+/** The holder's per-day query counts by member and subject (report/query-quota.ts). */
+export interface QueryQuotaStore {
+  /** Every count of `day` (YYYY-MM-DD). */
+  countsOf(day: string): Promise<QueryQuotaCount[]>;
+  /** The write that records `count` for the pair on `day`, for the batch that logs the query. */
+  countWrite(day: string, member: string, subject: string, count: number): WriteBatch;
+  /** Deletes the counts of every day before `day`; returns how many went. */
+  sweepBefore(day: string): Promise<number>;
 }
 
 /** A nonce reserved by NonceStore.claim(): new, and not handed to anyone else. */

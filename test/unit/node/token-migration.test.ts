@@ -83,13 +83,13 @@ describe("TokenMigration", () => {
       const now = local.token(key(idNumber));
       const [a] = await stores.records.getAccounts([refOf(`M-${i}`)]);
       expect(a).toMatchObject({ subjectToken: now, nameTag: tokenKeyedNameTag(now, "李娜") });
-      expect((await stores.subjects.read(now)).accounts.length).toBe(i === 0 ? 2 : 1);
-      expect(await stores.subjects.read(old)).toEqual({ accounts: [], inquiries: [] });
+      expect((await stores.subjects.read(now, "")).accounts.length).toBe(i === 0 ? 2 : 1);
+      expect(await stores.subjects.read(old, "")).toEqual({ accounts: [], inquiries: [] });
       expect(await aliases.resolve(old)).toBe(now);
-      expect((await aliasedSubjectIndex(stores.subjects, aliases).read(old)).accounts.length).toBe(i === 0 ? 2 : 1);
+      expect((await aliasedSubjectIndex(stores.subjects, aliases).read(old, "")).accounts.length).toBe(i === 0 ? 2 : 1);
     }
     const [now0, old0] = [local.token(key(ids[0]!)), hmac.token(key(ids[0]!))];
-    expect((await stores.subjects.read(now0)).inquiries.map((q) => q.inquiryId)).toEqual(["q-1"]);
+    expect((await stores.subjects.read(now0, "")).inquiries.map((q) => q.inquiryId)).toEqual(["q-1"]);
     expect((await stores.consents.listForSubject(now0)).map((c) => [c.consentId, c.subjectToken])).toEqual([["c-0", old0]]);
     expect((await stores.records.counts()).subjects).toBe(7);
     // An inquiry logged under the earlier token during the transition lands with the subject.

@@ -116,8 +116,8 @@ describe("RetentionJob", () => {
     expect((await inquiries.listForSubject("tok-a")).map((i) => i.inquiryId)).toEqual(["q-2021"]);
     expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
     // Accounts and their index entries are not inquiries: the recent and the open account are still read with the log.
-    expect((await subjects.read("tok-a")).accounts.map((a) => a.accountRef)).toEqual(["ref-old-open"]);
-    expect((await subjects.read("tok-b")).accounts.map((a) => a.accountRef)).toEqual(["ref-recent"]);
+    expect((await subjects.read("tok-a", "2000-01-01")).accounts.map((a) => a.accountRef)).toEqual(["ref-old-open"]);
+    expect((await subjects.read("tok-b", "2000-01-01")).accounts.map((a) => a.accountRef)).toEqual(["ref-recent"]);
     expect(await records.counts()).toEqual({ accounts: 2, subjects: 2 });
     expect(audit.entries.at(-1)).toMatchObject({ action: "RETENTION_PURGED", details: { inquiryCutoff: "2021-01-01", inquiries: "3" } });
 

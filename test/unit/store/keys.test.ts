@@ -21,6 +21,7 @@ describe("key layout", () => {
       TokenCache: "tcache",
       TokenShare: "tshare",
       TokenAlias: "talias",
+      QueryQuota: "qquota",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });

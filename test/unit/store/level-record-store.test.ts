@@ -113,14 +113,17 @@ describe("LevelRecordStore", () => {
     const q = { inquiryId: "q-1", requesterInstitutionId: "bank-b", requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date("2026-01-02T00:00:00.000Z") };
     await inquiries.add("tok-1", q);
     expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual(["ref-a", "ref-b"]);
-    const read = await new LevelSubjectIndex(db, store).read("tok-1");
+    const read = await new LevelSubjectIndex(db, store).read("tok-1", "2025-12-31");
     expect(read.accounts.map((t) => t.accountRef)).toEqual(["ref-a", "ref-b"]);
     expect(read.inquiries).toEqual([q]);
-    expect(await new LevelSubjectIndex(db, store).read("tok-3")).toEqual({ accounts: [], inquiries: [] });
+    expect(await new LevelSubjectIndex(db, store).read("tok-3", "2025-12-31")).toEqual({ accounts: [], inquiries: [] });
     // Destroying the subject's accounts leaves its inquiries to the inquiry store's own deletes.
     await store.destroy([], { subjectToken: "tok-1" });
-    expect(await new LevelSubjectIndex(db, store).read("tok-1")).toEqual({ accounts: [], inquiries: [q] });
+    expect(await new LevelSubjectIndex(db, store).read("tok-1", "2025-12-31")).toEqual({ accounts: [], inquiries: [q] });
+    // Only the window index after the given day is read.
+    expect((await new LevelSubjectIndex(db, store).read("tok-1", "2026-01-02")).inquiries).toEqual([]);
     await expect(write([account("~q", "tok-1")], [])).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "accounts[0].account_ref" });
+    await expect(write([account("#w", "tok-1")], [])).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "accounts[0].account_ref" });
   });
 
   it("orders repayments by installment number, not by text", async () => {
