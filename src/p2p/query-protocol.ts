@@ -13,6 +13,7 @@ import type { NonceStore } from "../store/types.js";
 import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestSpec } from "./signed-request.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
@@ -92,9 +93,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
 
   async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
     const c = this.#c;
+    const span = stageSpan("holder.query");
     let opened;
     try {
       opened = openSignedRequest(body, from, this.#spec, { ...c, maxClockSkewMs: this.#init.maxClockSkewMs });
+      span.mark("open");
     } catch (err) {
       if (!(err instanceof RequestRefused)) throw err;
       // The actor is the member the connection authenticated, whatever the request claims.
@@ -108,9 +111,13 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     } finally {
       opened.nonce?.settled();
     }
+    span.mark("answer");
     await c.logAnswered?.(body, signed.signedAnswer);
+    span.mark("tlog");
     c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
-    return encodeAnswer(signed);
+    const encoded = encodeAnswer(signed);
+    span.mark("encode");
+    return encoded;
   }
 
   /** Members asked for a report: every furnisher but this node. */
@@ -124,10 +131,13 @@ export class QueryProtocol extends RpcProtocol implements Holders {
 
   async ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]> {
     // One signature per report, whatever the number of holders.
+    const span = stageSpan("lender.ask");
     const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
     const only = targets && new Set(targets);
     const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
+    span.mark("sign");
     const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, signal)));
+    span.mark("all-answers");
     const metrics = this.#c.metrics;
     if (metrics) {
       for (const r of results) {
@@ -153,8 +163,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       ...extra,
     });
     let bytes: Uint8Array;
+    const t = stageNow();
+    const span = stageSpan("lender.askOne", t);
     try {
       bytes = await this.request(member.peerId, envelope, signal);
+      span.mark("rpc");
     } catch (err) {
       if (isCreditMeshError(err, "P2P_TIMEOUT") || (signal.aborted && !isCreditMeshError(err, "P2P_UNREACHABLE"))) {
         return { outcome: outcome(HolderStatus.TIMEOUT, "no answer before the deadline") };
@@ -170,6 +183,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       }
       const answer = HolderAnswer.decode(wire.signedAnswer);
       const problem = mismatch(answer, query, member);
+      span.mark("verify-decode");
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
       const status =
         answer.status === HolderStatus.OK || answer.status === HolderStatus.NO_DATA || answer.status === HolderStatus.DENIED ? answer.status : HolderStatus.ERROR;

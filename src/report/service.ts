@@ -10,6 +10,7 @@ import { assembleReport, type HolderResult } from "./assemble.js";
 import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
 import type { Route } from "./routing.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 
 /**
  * The other members that may hold the subject. p2p/ implements it over
@@ -61,7 +62,9 @@ export class ReportService {
 
   async generate(req: ReportRequest): Promise<CreditReport> {
     const { modules, opts } = this;
+    const span = stageSpan("lender.report");
     const consent = await modules.consents.requireForQuery(req.consentId, { subjectToken: req.subjectToken, purpose: req.purpose });
+    span.mark("consent");
     const now = modules.clock.now();
 
     const query: QueryRequest = {
@@ -97,11 +100,13 @@ export class ReportService {
     };
     let local: HolderResult;
     let remote: HolderResult[];
+    span.mark("prepare");
     try {
       [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
     } finally {
       fanOut.done();
     }
+    span.mark("fanout");
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
     if (route) {
       modules.router!.record(route, new Map(remote.map((r) => [r.outcome.institutionId, r.answer])));
@@ -120,6 +125,7 @@ export class ReportService {
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
     });
+    span.mark("assemble");
     // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry).
     modules.logger.debug(
       {
@@ -135,7 +141,9 @@ export class ReportService {
 
   private async askSelf(query: QueryRequest, entry: AuditRecord): Promise<HolderResult> {
     const started = performance.now();
+    const t = stageNow();
     const signed = await this.modules.holder.answer(query, { entry });
+    stageSpan("lender.self").at("answer", t);
     return {
       outcome: {
         institutionId: this.opts.institutionId,
