@@ -179,7 +179,8 @@ class ClientSession {
     onClosed: (s: ClientSession) => void,
   ) {
     this.#stream = stream;
-    this.#batcher = new FrameBatcher(stream);
+    // Requests of concurrent reports to this peer share a message; a lone one leaves at once.
+    this.#batcher = new FrameBatcher(stream, { busy: () => this.#pending.size > 1 });
     this.key = key;
     this.#decoder = new FrameDecoder(maxFrameBytes);
     this.#log = log;
