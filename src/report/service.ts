@@ -102,7 +102,9 @@ export class ReportService {
     let remote: HolderResult[];
     span.mark("prepare");
     try {
-      [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
+      // The other holders first: their queries are on their way before this node's own holder starts its work.
+      const others = modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : [];
+      [local, remote] = await Promise.all([this.askSelf(query, sent), others]);
     } finally {
       fanOut.done();
     }
