@@ -21,64 +21,71 @@ export interface StageSpan {
 
 const DIR = process.env.CREDITMESH_STAGE_TRACE;
 
-const histograms = new Map<string, RecordableHistogram>();
-
-function record(name: string, ms: number): void {
-  let h = histograms.get(name);
-  if (h === undefined) {
-    h = createHistogram();
-    histograms.set(name, h);
-  }
-  // Histograms take positive integers: µs, at least 1.
-  h.record(Math.max(1, Math.round(ms * 1000)));
+export interface StageFigures {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
 }
 
-class Span implements StageSpan {
-  #last: number;
-  constructor(
-    private readonly name: string,
-    started: number,
-  ) {
-    this.#last = started;
+/** Histograms of stage durations (µs) by "<span>.<stage>". */
+export class StageHistograms {
+  readonly #histograms = new Map<string, RecordableHistogram>();
+
+  record(name: string, ms: number): void {
+    let h = this.#histograms.get(name);
+    if (h === undefined) {
+      h = createHistogram();
+      this.#histograms.set(name, h);
+    }
+    // Histograms take positive integers: µs, at least 1.
+    h.record(Math.max(1, Math.round(ms * 1000)));
   }
-  mark(stage: string): void {
-    const t = performance.now();
-    record(`${this.name}.${stage}`, t - this.#last);
-    this.#last = t;
+
+  span(name: string, started = performance.now()): StageSpan {
+    let last = started;
+    return {
+      mark: (stage) => {
+        const t = performance.now();
+        this.record(`${name}.${stage}`, t - last);
+        last = t;
+      },
+      at: (stage, since) => this.record(`${name}.${stage}`, performance.now() - since),
+    };
   }
-  at(stage: string, since: number): void {
-    record(`${this.name}.${stage}`, performance.now() - since);
+
+  /** Every stage's count and percentiles in µs, sorted by name. */
+  summary(): Record<string, StageFigures> {
+    const out: Record<string, StageFigures> = {};
+    for (const name of [...this.#histograms.keys()].sort()) {
+      const h = this.#histograms.get(name)!;
+      out[name] = { n: h.count, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), mean: Math.round(h.mean) };
+    }
+    return out;
   }
 }
 
 const OFF: StageSpan = { mark: () => undefined, at: () => undefined };
 
-export const stageTraceEnabled = DIR !== undefined && DIR !== "";
+const recorder = DIR !== undefined && DIR !== "" ? new StageHistograms() : undefined;
+
+export const stageTraceEnabled = recorder !== undefined;
 
 /** A span named `name` starting now (or at `started`, a performance.now() reading). */
 export function stageSpan(name: string, started?: number): StageSpan {
-  return stageTraceEnabled ? new Span(name, started ?? performance.now()) : OFF;
+  return recorder ? recorder.span(name, started) : OFF;
 }
 
 /** A performance.now() reading when tracing, else 0 (not read at all). */
 export function stageNow(): number {
-  return stageTraceEnabled ? performance.now() : 0;
+  return recorder ? performance.now() : 0;
 }
 
-/** Every stage's count and percentiles in µs, sorted by name. */
-export function stageSummary(): Record<string, { n: number; p50: number; p90: number; p99: number; mean: number }> {
-  const out: Record<string, { n: number; p50: number; p90: number; p99: number; mean: number }> = {};
-  for (const name of [...histograms.keys()].sort()) {
-    const h = histograms.get(name)!;
-    out[name] = { n: h.count, p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), mean: Math.round(h.mean) };
-  }
-  return out;
-}
-
-if (stageTraceEnabled) {
+if (recorder) {
   process.on("exit", () => {
     try {
-      writeFileSync(path.join(DIR!, `stages-${process.pid}.json`), JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), stages: stageSummary() }, null, 1));
+      writeFileSync(path.join(DIR!, `stages-${process.pid}.json`), JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), stages: recorder.summary() }, null, 1));
     } catch {
       // Diagnostics only: a missing directory must not turn an exit into a crash.
     }

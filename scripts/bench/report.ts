@@ -477,6 +477,8 @@ async function main(): Promise<number> {
     let echoElapsed = 0;
     let concCpu = zeroCpu();
     let echoCpuMs = 0;
+    // CPU the (idle) nodes use while the echo runs: it is taken from the echo's two processes.
+    let nodesDuringEchoMs = 0;
     try {
       // Connect and warm every channel before the clock starts.
       await Promise.all(concClients.map((c, w) => c.unary("getCreditReport", reportRequest(data.borrowers[w % data.borrowers.length]))));
@@ -497,8 +499,10 @@ async function main(): Promise<number> {
         concSamples.push(...reports.samples);
 
         const echoCpuBefore = cpuMs(floorServer.pid) + cpuMs("self");
+        const nodesBefore = pids.reduce((sum, p) => sum + cpuMs(p), 0);
         const echo = await echoProbe.run(slice(ECHO_CALLS));
         echoCpuMs += cpuMs(floorServer.pid) + cpuMs("self") - echoCpuBefore;
+        nodesDuringEchoMs += pids.reduce((sum, p) => sum + cpuMs(p), 0) - nodesBefore;
         echoElapsed += echo.elapsedMs;
         echoSamples.push(...echo.samples);
 
@@ -517,6 +521,7 @@ async function main(): Promise<number> {
     const echoSummary = summarize(echoSamples);
     const echoPerSec = (ECHO_CALLS / echoElapsed) * 1000;
     const echoCpuPerCall = echoCpuMs / ECHO_CALLS;
+    const nodesBusyDuringEcho = nodesDuringEchoMs / echoElapsed;
 
     // ------------------------------------------------------------ results
     const p50OverFloor = seq.p50 / floor;
@@ -568,7 +573,14 @@ async function main(): Promise<number> {
         latency_ms: conc,
         reports_per_sec: fmt(concPerSec, 1),
         cpu_ms_per_report: concCpuPer,
-        grpc_echo: { calls: ECHO_CALLS, calls_per_sec: fmt(echoPerSec, 1), latency_ms: echoSummary, cpu_ms_per_call: fmt(echoCpuPerCall, 3) },
+        grpc_echo: {
+          calls: ECHO_CALLS,
+          calls_per_sec: fmt(echoPerSec, 1),
+          latency_ms: echoSummary,
+          cpu_ms_per_call: fmt(echoCpuPerCall, 3),
+          // Cores' worth of CPU the five idle nodes used meanwhile (0.1 = a tenth of a core).
+          nodes_cpu_cores_meanwhile: fmt(nodesBusyDuringEcho, 3),
+        },
         reports_over_echo: fmt(throughputRatio, 4),
         // Reference: echo server inside the benchmark process (clients and server on one thread).
         grpc_echo_same_process: { calls_per_sec: fmt(localEchoPerSec, 1), reports_over_it: fmt(concPerSec / localEchoPerSec, 4) },
@@ -621,7 +633,14 @@ async function main(): Promise<number> {
         fmt(concPerSec, 1),
         `${concCpuPer.lender_ms}, ${concCpuPer.holder_each_ms}, ${concCpuPer.client_ms} = ${concCpuPer.total_ms}`,
       ],
-      [`gRPC echo, ${CONCURRENCY} clients`, ECHO_CALLS, echoSummary.p50, echoSummary.p99, fmt(echoPerSec, 1), `server + client = ${fmt(echoCpuPerCall)}`],
+      [
+        `gRPC echo, ${CONCURRENCY} clients`,
+        ECHO_CALLS,
+        echoSummary.p50,
+        echoSummary.p99,
+        fmt(echoPerSec, 1),
+        `server + client = ${fmt(echoCpuPerCall)}; idle nodes meanwhile ${fmt(nodesBusyDuringEcho, 2)} cores`,
+      ],
       [`  same, server in this process`, ECHO_CALLS, "", "", fmt(localEchoPerSec, 1), "reference only"],
     ]);
     o.write("\n");
