@@ -118,6 +118,23 @@ export function readProcCpuMs(pid: number | "self" = "self"): number | undefined
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
 
+/**
+ * Times the main thread of a process went to sleep and was woken again so
+ * far (voluntary context switches, /proc/PID/status): for a node, the turns
+ * its event loop waited for I/O. Under other load each wake-up costs a
+ * scheduling delay, so a report's latency grows with the wake-ups on its path.
+ */
+export function readProcWakeups(pid: number | "self" = "self"): number | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status);
+  return m ? Number(m[1]) : undefined;
+}
+
 // ---------------------------------------------------------------- printing
 
 /** Prints rows as an aligned text table; numbers are right-aligned. */

@@ -11,9 +11,12 @@
  *   (c) one LevelDB range scan over a prefix holding as many keys as one
  *       subject's accounts and repayments at one holder.
  *
- * The servers of (a) and (b) run in a child process started from this file
- * (`node --import tsx scripts/bench/floor.ts serve`, config on stdin); they do
- * no work beyond answering with a buffer of the requested size, so what is
+ * The server of (a) is the gRPC echo reference, src/testnet/grpc-echo.ts,
+ * run compiled from dist/ in a process of its own, as the nodes run (grpc-js
+ * with the node's server channel options, nothing else in the process). The
+ * servers of (b) run in child processes started from this file (`node
+ * --import tsx scripts/bench/floor.ts serve`, config on stdin). Neither does
+ * any work beyond answering with a buffer of the requested size, so what is
  * measured is transport only. Run without `serve`, the file measures the
  * floor on its own (see standalone()).
  *
@@ -25,6 +28,7 @@
 import "../../src/polyfill.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -40,12 +44,12 @@ import { silentLogger } from "../../src/logger.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
 import { RpcClient, registerRpcHandler } from "../../src/p2p/rpc.js";
 import { freePort } from "../../src/testnet/layout.js";
+import { ECHO_PATH, GRPC_ECHO_MAIN, echoAnswerFor, echoRequest, startGrpcEcho } from "../../src/testnet/grpc-echo.js";
 import { makeTempDir, printTable, writeResults } from "./common.js";
 import { round, summarize } from "./stats.js";
 
 const FLOOR_PROTOCOL = "/creditmesh/bench-floor/1.0.0";
 const FANOUT_PROTOCOL = "/creditmesh/bench-fanout/1.0.0";
-const ECHO_PATH = "/creditmesh.bench.v1.Echo/Echo";
 /** Same limits as the node's gRPC server and client. */
 const GRPC_OPTIONS = {
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
@@ -54,28 +58,11 @@ const GRPC_OPTIONS = {
 
 // ---------------------------------------------------------------- payloads
 
-/**
- * A request asks for an answer of a given size: the first four bytes carry
- * it, the rest pads the request to the size being simulated.
- */
-export function sizedRequest(requestBytes: number, answerBytes: number): Buffer {
-  const buf = randomBytes(Math.max(4, requestBytes));
-  buf.writeUInt32BE(answerBytes, 0);
-  return buf;
-}
+/** A request asking for an answer of `answerBytes`, padded to `requestBytes`. */
+export const sizedRequest = echoRequest;
+const answerFor = echoAnswerFor;
 
-const answers = new Map<number, Buffer>();
-function answerFor(request: Uint8Array): Buffer {
-  const size = request.length >= 4 ? Buffer.from(request.buffer, request.byteOffset, 4).readUInt32BE(0) : 0;
-  let buf = answers.get(size);
-  if (buf === undefined) {
-    buf = randomBytes(Math.min(size, 8 * 1024 * 1024));
-    answers.set(size, buf);
-  }
-  return buf;
-}
-
-// ---------------------------------------------------------------- echo service
+// ---------------------------------------------------------------- echo client
 
 const identity = (b: Buffer) => b;
 const ECHO_SERVICE: grpc.ServiceDefinition = {
@@ -127,7 +114,6 @@ export class EchoClient {
 // ---------------------------------------------------------------- the server process
 
 interface ServeConfig {
-  grpcHost: string;
   p2pPort: number;
   serverSeed: string;
   operatorPublicKey: string;
@@ -135,26 +121,28 @@ interface ServeConfig {
 }
 
 interface ServeReady {
-  grpcAddress: string;
   peerId: string;
   multiaddrs: string[];
 }
 
-/** The echo service on a loopback port of this process. */
-export async function startEchoServer(host = "127.0.0.1"): Promise<{ address: string; server: grpc.Server; stop(): Promise<void> }> {
-  const server = new grpc.Server(GRPC_OPTIONS);
-  server.addService(ECHO_SERVICE, {
-    echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, answerFor(call.request)),
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return { address: `${host}:${port}`, server, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
+/**
+ * The echo service on a loopback port of this process (for reference only:
+ * clients and server then share one thread).
+ */
+export function startEchoServer(host = "127.0.0.1"): Promise<{ address: string; stop(): Promise<void> }> {
+  return startGrpcEcho({ host });
+}
+
+/** The echo reference, compiled, in a process of its own; resolves once it listens. */
+export async function spawnEchoServer(onSpawn?: (pid: number) => void): Promise<{ pid: number; address: string; kill(): Promise<void> }> {
+  if (!existsSync(GRPC_ECHO_MAIN)) throw new Error(`${GRPC_ECHO_MAIN} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [GRPC_ECHO_MAIN], { stdio: ["pipe", "pipe", "pipe"] });
+  onSpawn?.(child.pid!);
+  const { ready, kill } = await awaitReady<{ address: string }>(child, "gRPC echo server");
+  return { pid: child.pid!, address: ready.address, kill };
 }
 
 async function serve(config: ServeConfig): Promise<void> {
-  const echo = await startEchoServer(config.grpcHost);
-
   const key = NodeKey.fromSeed(Buffer.from(config.serverSeed, "hex"));
   const membership = new Membership(parseOperatorPublicKey(config.operatorPublicKey), {
     body: Buffer.from(config.manifest.body, "base64"),
@@ -186,7 +174,7 @@ async function serve(config: ServeConfig): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await Promise.allSettled([peer.stop(), echo.stop()]);
+    await Promise.allSettled([peer.stop()]);
     process.exit(0);
   };
   process.on("SIGTERM", stop);
@@ -196,15 +184,15 @@ async function serve(config: ServeConfig): Promise<void> {
   process.stdin.on("error", stop);
   process.stdin.resume();
 
-  const ready: ServeReady = { grpcAddress: echo.address, peerId: key.peerId, multiaddrs: peer.multiaddrs() };
+  const ready: ServeReady = { peerId: key.peerId, multiaddrs: peer.multiaddrs() };
   process.stdout.write(JSON.stringify(ready) + "\n");
 }
 
 /** The floor's server processes, as seen from the benchmark. */
 export interface FloorServer {
-  /** The first server process: the one (a) and (b) measure against. */
+  /** The gRPC echo process: the one (a) and the concurrent echo measure against. */
   pid: number;
-  /** Every server process, the first included. */
+  /** Every server process: the echo's and the libp2p servers'. */
   pids: number[];
   grpcAddress: string;
   /**
@@ -254,7 +242,6 @@ export async function startFloorServer(opts: { peers?: number; onSpawn?: (pid: n
     servers.map((s) =>
       spawnServer(
         {
-          grpcHost: "127.0.0.1",
           p2pPort: s.p2pPort,
           serverSeed: Buffer.from(s.key.seed).toString("hex"),
           operatorPublicKey: operatorPublicKeyToHex(operator.publicKey),
@@ -264,12 +251,14 @@ export async function startFloorServer(opts: { peers?: number; onSpawn?: (pid: n
       ),
     ),
   );
+  const echoStarted = await Promise.allSettled([spawnEchoServer(opts.onSpawn)]);
+  const echo = echoStarted[0].status === "fulfilled" ? echoStarted[0].value : undefined;
   const processes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-  const killAll = () => Promise.all(processes.map((p) => p.kill()));
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed) {
+  const killAll = () => Promise.all([...processes.map((p) => p.kill()), echo?.kill()]);
+  const failed = [...started, ...echoStarted].find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed || !echo) {
     await killAll();
-    throw failed.reason;
+    throw (failed as PromiseRejectedResult).reason;
   }
 
   let node: PeerNode | undefined;
@@ -291,9 +280,9 @@ export async function startFloorServer(opts: { peers?: number; onSpawn?: (pid: n
   const rpc = new RpcClient(node, { maxFrameBytes: 4 * 1024 * 1024 });
   const peerNode = node;
   return {
-    pid: processes[0].pid,
-    pids: processes.map((p) => p.pid),
-    grpcAddress: processes[0].ready.grpcAddress,
+    pid: echo.pid,
+    pids: [echo.pid, ...processes.map((p) => p.pid)],
+    grpcAddress: echo.address,
     p2p: { node: peerNode, rpc, key: client, serverPeerId: processes[0].ready.peerId, serverPeerIds: processes.map((p) => p.ready.peerId) },
     stop: async () => {
       rpc.stop();
@@ -311,11 +300,20 @@ async function spawnServer(config: ServeConfig, onSpawn?: (pid: number) => void)
     stdio: ["pipe", "pipe", "pipe"],
   });
   onSpawn?.(child.pid!);
+  child.stdin!.write(JSON.stringify(config) + "\n");
+  const { ready, kill } = await awaitReady<ServeReady>(child, "floor server");
+  return { pid: child.pid!, ready, kill };
+}
+
+/**
+ * Waits for the first stdout line of a server child (JSON); `kill` closes its
+ * stdin and stops it (SIGTERM, SIGKILL after 5 s). A child that fails to
+ * start is stopped before this rejects.
+ */
+async function awaitReady<T>(child: ChildProcess, what: string): Promise<{ ready: T; kill(): Promise<void> }> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-16 * 1024)));
-  child.stdin!.write(JSON.stringify(config) + "\n");
-
   const kill = async () => {
     child.stdin!.end();
     if (child.exitCode === null && child.signalCode === null) {
@@ -325,18 +323,17 @@ async function spawnServer(config: ServeConfig, onSpawn?: (pid: number) => void)
       clearTimeout(timer);
     }
   };
-
   try {
-    const ready = await new Promise<ServeReady>((resolve, reject) => {
+    const ready = await new Promise<T>((resolve, reject) => {
       let out = "";
-      const timer = setTimeout(() => reject(new Error(`floor server did not start:\n${stderr}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${stderr}`)), 60_000);
       child.stdout!.on("data", (d: Buffer) => {
         out += d.toString();
         const nl = out.indexOf("\n");
         if (nl >= 0) {
           clearTimeout(timer);
           try {
-            resolve(JSON.parse(out.slice(0, nl)) as ServeReady);
+            resolve(JSON.parse(out.slice(0, nl)) as T);
           } catch (err) {
             reject(err);
           }
@@ -344,10 +341,10 @@ async function spawnServer(config: ServeConfig, onSpawn?: (pid: number) => void)
       });
       void exited.then(() => {
         clearTimeout(timer);
-        reject(new Error(`floor server exited during start:\n${stderr}`));
+        reject(new Error(`${what} exited during start:\n${stderr}`));
       });
     });
-    return { pid: child.pid!, ready, kill };
+    return { ready, kill };
   } catch (err) {
     await kill();
     throw err;

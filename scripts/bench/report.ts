@@ -32,7 +32,9 @@
  * sides of each ratio alike. CPU time of every process is read from /proc
  * per phase and printed per report and per echo call.
  *
- * Targets (issue 3, DESIGN §9): p50 ≤ 3 × floor; concurrent reports/s ≥ 0.08 ×
+ * Targets (DESIGN §9, issues 10 and 14): sequential p50 ≤ 2 × the report's
+ * fan-out with no data work (gRPC + signed fan-out + one scan, measured in the
+ * same rounds; the earlier "≤ 3 × floor" is retired and only printed); concurrent reports/s ≥ 0.08 ×
  * echo calls/s. Figures go to bench/results/report.json. Every node process is
  * stopped on exit, error or Ctrl+C. --strict exits 1 when a target is missed
  * (incomplete reports always do). --profile DIR writes CPU profiles of every
@@ -56,7 +58,7 @@ import { buildHistory, type ProductShape } from "../../src/synthetic/histories.j
 import type { NetworkLayout } from "../../src/testnet/layout.js";
 import { TestNetwork } from "../../src/testnet/network.js";
 import { isAlive } from "../../src/testnet/processes.js";
-import { makeTempDir, printTable, readProcCpuMs, writeResults } from "./common.js";
+import { makeTempDir, printTable, readProcCpuMs, readProcWakeups, writeResults } from "./common.js";
 import { round, summarize } from "./stats.js";
 import {
   GrpcEchoConcurrentProbe,
@@ -100,8 +102,11 @@ const WARMUP = Number(args.warmup);
 const FLOOR_CALLS = Number(args["floor-calls"]);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const CONCURRENT_ROUNDS = Math.max(1, Number(args["concurrent-rounds"]));
-const TARGET_P50_RATIO = 3;
+/** Sequential p50 over the no-data-work reference (gRPC + fan-out + scan). */
+const TARGET_P50_RATIO = 2;
 const TARGET_THROUGHPUT_RATIO = 0.08;
+/** Below this many cores' worth of CPU for either side, the run was starved by other load. */
+const LOADED_BELOW_CORES = 1.2;
 const PURPOSE = Purpose.LOAN_ORIGINATION;
 
 // ---------------------------------------------------------------- teardown
@@ -229,6 +234,8 @@ function generateData(institutions: string[], asOf: string): BenchData {
 
 /** CPU time a process has used so far, in ms; NaN once it is gone. */
 const cpuMs = (pid: number | "self"): number => readProcCpuMs(pid) ?? NaN;
+/** Event-loop wake-ups of a process so far; NaN once it is gone. */
+const wakeups = (pid: number | "self"): number => readProcWakeups(pid) ?? NaN;
 
 interface CpuSnapshot {
   lender: number;
@@ -238,11 +245,11 @@ interface CpuSnapshot {
 
 const zeroCpu = (): CpuSnapshot => ({ lender: 0, holders: 0, client: 0 });
 
-function cpuSnapshot(pids: number[]): CpuSnapshot {
+function cpuSnapshot(pids: number[], read: (pid: number | "self") => number = cpuMs): CpuSnapshot {
   return {
-    lender: cpuMs(pids[0]),
-    holders: pids.slice(1).reduce((s, p) => s + cpuMs(p), 0),
-    client: cpuMs("self"),
+    lender: read(pids[0]),
+    holders: pids.slice(1).reduce((s, p) => s + read(p), 0),
+    client: read("self"),
   };
 }
 
@@ -405,6 +412,7 @@ async function main(): Promise<number> {
     const seqSamples: number[] = [];
     let seqElapsed = 0;
     let seqCpu = zeroCpu();
+    let seqWakeups = zeroCpu();
     // The floor's gRPC calls' CPU, for comparison with the client's (and lender's) share of a report.
     const floorGrpcCpu = { client: 0, server: 0 };
     try {
@@ -425,6 +433,7 @@ async function main(): Promise<number> {
         await fanOutProbe.run(slice(FLOOR_CALLS), fanOutSamples);
         const n = slice(SEQUENTIAL);
         const cpuBefore = cpuSnapshot(pids);
+        const wakeupsBefore = cpuSnapshot(pids, wakeups);
         const t0 = performance.now();
         for (let i = 0; i < n; i++, done++) {
           const b = data.borrowers[(WARMUP + done) % data.borrowers.length];
@@ -435,6 +444,7 @@ async function main(): Promise<number> {
         }
         seqElapsed += performance.now() - t0;
         seqCpu = addCpu(seqCpu, diffCpu(cpuBefore, cpuSnapshot(pids)));
+        seqWakeups = addCpu(seqWakeups, diffCpu(wakeupsBefore, cpuSnapshot(pids, wakeups)));
       }
     } finally {
       grpcProbe.close();
@@ -450,6 +460,7 @@ async function main(): Promise<number> {
     const seq = summarize(seqSamples);
     const seqPerSec = (SEQUENTIAL / seqElapsed) * 1000;
     const seqCpuPer = cpuPerReport(seqCpu, SEQUENTIAL);
+    const seqWakeupsPer = cpuPerReport(seqWakeups, SEQUENTIAL);
     const floorGrpcCpuPer = { server_ms: round(floorGrpcCpu.server / FLOOR_CALLS, 3), client_ms: round(floorGrpcCpu.client / FLOOR_CALLS, 3) };
 
     // ------------------------------------------------------------ concurrent reports and echo, interleaved
@@ -468,6 +479,8 @@ async function main(): Promise<number> {
     let echoElapsed = 0;
     let concCpu = zeroCpu();
     let echoCpuMs = 0;
+    // CPU the (idle) nodes use while the echo runs: it is taken from the echo's two processes.
+    let nodesDuringEchoMs = 0;
     try {
       // Connect and warm every channel before the clock starts.
       await Promise.all(concClients.map((c, w) => c.unary("getCreditReport", reportRequest(data.borrowers[w % data.borrowers.length]))));
@@ -488,8 +501,10 @@ async function main(): Promise<number> {
         concSamples.push(...reports.samples);
 
         const echoCpuBefore = cpuMs(floorServer.pid) + cpuMs("self");
+        const nodesBefore = pids.reduce((sum, p) => sum + cpuMs(p), 0);
         const echo = await echoProbe.run(slice(ECHO_CALLS));
         echoCpuMs += cpuMs(floorServer.pid) + cpuMs("self") - echoCpuBefore;
+        nodesDuringEchoMs += pids.reduce((sum, p) => sum + cpuMs(p), 0) - nodesBefore;
         echoElapsed += echo.elapsedMs;
         echoSamples.push(...echo.samples);
 
@@ -508,11 +523,20 @@ async function main(): Promise<number> {
     const echoSummary = summarize(echoSamples);
     const echoPerSec = (ECHO_CALLS / echoElapsed) * 1000;
     const echoCpuPerCall = echoCpuMs / ECHO_CALLS;
+    const nodesBusyDuringEcho = nodesDuringEchoMs / echoElapsed;
 
     // ------------------------------------------------------------ results
-    const p50Ratio = seq.p50 / floor;
+    const p50OverFloor = seq.p50 / floor;
+    const p50Ratio = seq.p50 / bareReport;
     const throughputRatio = concPerSec / echoPerSec;
     const cpuRatio = echoCpuPerCall / concCpuPer.total_ms;
+    // Cores' worth of CPU each side got: calls/s × CPU per call. On an otherwise idle 2-core
+    // machine both sides get ~2 (minus what the client cannot overlap). Under load from
+    // elsewhere the echo's two processes lose a larger share than a report's seven, so the
+    // throughput ratio rises with the load while the CPU ratio does not.
+    const echoCores = (echoPerSec * echoCpuPerCall) / 1000;
+    const reportCores = (concPerSec * concCpuPer.total_ms) / 1000;
+    const loaded = Math.min(echoCores, reportCores) < LOADED_BELOW_CORES;
     const errors = seqCheck.errors + concCheck.errors;
     const results = {
       network: {
@@ -544,8 +568,11 @@ async function main(): Promise<number> {
         latency_ms: seq,
         reports_per_sec: fmt(seqPerSec, 1),
         cpu_ms_per_report: seqCpuPer,
-        p50_over_floor: fmt(p50Ratio, 2),
-        target: `p50 <= ${TARGET_P50_RATIO} x floor`,
+        // Main-thread wake-ups per report (voluntary context switches): lender, each holder, client.
+        wakeups_per_report: { lender: seqWakeupsPer.lender_ms, holder_each: seqWakeupsPer.holder_each_ms, client: seqWakeupsPer.client_ms, total: seqWakeupsPer.total_ms },
+        p50_over_floor: fmt(p50OverFloor, 2),
+        p50_over_fan_out_reference: fmt(p50Ratio, 2),
+        target: `p50 <= ${TARGET_P50_RATIO} x (gRPC + fan-out + scan) reference`,
         pass: p50Ratio <= TARGET_P50_RATIO,
       },
       concurrent: {
@@ -555,12 +582,22 @@ async function main(): Promise<number> {
         latency_ms: conc,
         reports_per_sec: fmt(concPerSec, 1),
         cpu_ms_per_report: concCpuPer,
-        grpc_echo: { calls: ECHO_CALLS, calls_per_sec: fmt(echoPerSec, 1), latency_ms: echoSummary, cpu_ms_per_call: fmt(echoCpuPerCall, 3) },
+        grpc_echo: {
+          calls: ECHO_CALLS,
+          calls_per_sec: fmt(echoPerSec, 1),
+          latency_ms: echoSummary,
+          cpu_ms_per_call: fmt(echoCpuPerCall, 3),
+          // Cores' worth of CPU the five idle nodes used meanwhile (0.1 = a tenth of a core).
+          nodes_cpu_cores_meanwhile: fmt(nodesBusyDuringEcho, 3),
+        },
         reports_over_echo: fmt(throughputRatio, 4),
         // Reference: echo server inside the benchmark process (clients and server on one thread).
         grpc_echo_same_process: { calls_per_sec: fmt(localEchoPerSec, 1), reports_over_it: fmt(concPerSec / localEchoPerSec, 4) },
         // What the throughput ratio would be if both runs were bound by CPU time alone.
         echo_cpu_over_report_cpu: fmt(cpuRatio, 4),
+        cores_used: { reports: fmt(reportCores, 2), echo: fmt(echoCores, 2) },
+        // The throughput ratio is not comparable with runs on an idle machine when this is true.
+        starved_by_other_load: loaded,
         target: `reports/s >= ${TARGET_THROUGHPUT_RATIO} x echo calls/s`,
         pass: throughputRatio >= TARGET_THROUGHPUT_RATIO,
       },
@@ -591,6 +628,7 @@ async function main(): Promise<number> {
         fmt(seqPerSec, 1),
         `${seqCpuPer.lender_ms}, ${seqCpuPer.holder_each_ms}, ${seqCpuPer.client_ms} = ${seqCpuPer.total_ms}`,
       ],
+      ["  wake-ups per report (main threads)", "", "", "", "", `${seqWakeupsPer.lender_ms}, ${seqWakeupsPer.holder_each_ms}, ${seqWakeupsPer.client_ms} = ${seqWakeupsPer.total_ms}`],
       [
         "gRPC echo (floor part), sequential",
         FLOOR_CALLS,
@@ -607,16 +645,30 @@ async function main(): Promise<number> {
         fmt(concPerSec, 1),
         `${concCpuPer.lender_ms}, ${concCpuPer.holder_each_ms}, ${concCpuPer.client_ms} = ${concCpuPer.total_ms}`,
       ],
-      [`gRPC echo, ${CONCURRENCY} clients`, ECHO_CALLS, echoSummary.p50, echoSummary.p99, fmt(echoPerSec, 1), `server + client = ${fmt(echoCpuPerCall)}`],
+      [
+        `gRPC echo, ${CONCURRENCY} clients`,
+        ECHO_CALLS,
+        echoSummary.p50,
+        echoSummary.p99,
+        fmt(echoPerSec, 1),
+        `server + client = ${fmt(echoCpuPerCall)}; idle nodes meanwhile ${fmt(nodesBusyDuringEcho, 2)} cores`,
+      ],
       [`  same, server in this process`, ECHO_CALLS, "", "", fmt(localEchoPerSec, 1), "reference only"],
     ]);
     o.write("\n");
     printTable([
       ["target", "measured", "limit", "result"],
-      ["sequential p50 / floor", p50Ratio.toFixed(2), `≤ ${TARGET_P50_RATIO}`, verdict(p50Ratio <= TARGET_P50_RATIO)],
-      [`  reference: (gRPC + ${NODES - 1}-peer fan-out + scan) / floor, a report with no data work`, (bareReport / floor).toFixed(2), "", ""],
+      [`sequential p50 / (gRPC + ${NODES - 1}-peer fan-out + scan), a report with no data work`, p50Ratio.toFixed(2), `≤ ${TARGET_P50_RATIO}`, verdict(p50Ratio <= TARGET_P50_RATIO)],
+      ["  for comparison: sequential p50 / floor (the retired target, ≤ 3)", p50OverFloor.toFixed(2), "", ""],
+      ["  for comparison: that reference / floor", (bareReport / floor).toFixed(2), "", ""],
       [`reports/s ÷ echo calls/s at ${CONCURRENCY}`, throughputRatio.toFixed(3), `≥ ${TARGET_THROUGHPUT_RATIO}`, verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)],
       ["  for comparison: CPU per echo call ÷ CPU per report", cpuRatio.toFixed(3), "", ""],
+      [
+        `  cores used: reports ${fmt(reportCores, 2)}, echo ${fmt(echoCores, 2)}`,
+        loaded ? "LOADED" : "ok",
+        `≥ ${LOADED_BELOW_CORES}`,
+        loaded ? "other load starved the run: compare the CPU ratio, not calls/s" : "",
+      ],
       ["  for comparison: reports/s ÷ echo calls/s, server in this process", (concPerSec / localEchoPerSec).toFixed(3), "", ""],
       ["incomplete reports", errors, "0", verdict(errors === 0)],
     ]);

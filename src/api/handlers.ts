@@ -58,6 +58,7 @@ import { requireRole, type CallCredentials, type ClientAuth, type Principal } fr
 import { toServiceError } from "./errors.js";
 import { authenticatedCaller } from "./auth-interceptor.js";
 import type { RateLimiter } from "../rate-limit.js";
+import { stageSpan } from "../stage-trace.js";
 
 /** Who made a call, for the audit trail: the API key's id. */
 export interface Caller {
@@ -270,7 +271,9 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     })),
 
     getCreditReport: unary<GetCreditReportRequest, CreditReport>(["LENDER", "SUBJECT_SERVICE"], async (req, call, principal) => {
+      const span = stageSpan("lender.grpc");
       const token = await subjectToken(req.subject);
+      span.mark("token");
       if (!QUERY_PURPOSES.has(req.purpose)) {
         throw invalid("purpose", "must be LOAN_ORIGINATION, CREDIT_LIMIT_REVIEW, POST_LOAN_MANAGEMENT or SUBJECT_REQUEST");
       }
@@ -298,6 +301,7 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
           subjectName: req.subject?.name,
         });
         m.metrics?.reportsServed.inc();
+        span.mark("generate");
         return report;
       } finally {
         timer?.();

@@ -9,6 +9,7 @@ import { createHandlers, type ApiModules } from "./handlers.js";
 import { createReflection } from "./reflection.js";
 import { authenticateBeforeBody } from "./auth-interceptor.js";
 import { guardRequests } from "./request-limits.js";
+import { grpcServerChannelOptions } from "./server-options.js";
 
 export const SERVICE_NAME = "creditmesh.v1.CreditNode";
 
@@ -47,8 +48,7 @@ export class GrpcServer {
   async start(): Promise<void> {
     if (this.server) return;
     const server = new Server({
-      "grpc.max_receive_message_length": this.opts.maxMessageBytes,
-      "grpc.max_send_message_length": this.opts.maxMessageBytes,
+      ...grpcServerChannelOptions(this.opts.maxMessageBytes),
       interceptors: [authenticateBeforeBody(SERVICE_NAME, this.modules.auth, this.modules.logger, this.modules.metrics)],
     });
     const { maxBatchRecords, maxRequestBytes, methodMaxRequestBytes } = this.opts;

@@ -1,4 +1,5 @@
 import type { Stream } from "@libp2p/interface";
+import { stageNow, stageSpan } from "../stage-trace.js";
 
 /** A batch stays under one noise message (65,519 bytes of payload), so it is sent and read in one piece. */
 const MAX_BATCH_BYTES = 64 * 1024;
@@ -8,8 +9,14 @@ const MAX_BATCH_BYTES = 64 * 1024;
  * as one stream message: one yamux frame, one noise message, one socket write
  * and one message event at the other end. Under load, the requests of many
  * concurrent reports, and the answers one group commit releases together,
- * share the libp2p stack's per-message cost; a lone frame leaves at the end
- * of the turn it was queued in.
+ * share the libp2p stack's per-message cost.
+ *
+ * When the stream's owner says it is not busy (nothing else in flight on it,
+ * as for one sequential report), frames leave at the end of the current job
+ * (a microtask) instead of the end of the turn: waiting for the turn to end
+ * gains no company for the frame there, and costs the frame whatever else the
+ * turn still runs (at a lender, everything its own holder starts for the
+ * same report). The rule is Nagle's: hold back only while there is traffic.
  */
 export class FrameBatcher {
   readonly #stream: Stream;
@@ -17,9 +24,16 @@ export class FrameBatcher {
   #onFailed: (((err: Error) => void) | undefined)[] = [];
   #bytes = 0;
   #scheduled = false;
+  readonly #busy: () => boolean;
+  readonly #flushScheduled = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
 
-  constructor(stream: Stream) {
+  /** `busy`: whether other requests are in flight on the stream (default: always, so frames wait for the turn's end). */
+  constructor(stream: Stream, opts: { busy?: () => boolean } = {}) {
     this.#stream = stream;
+    this.#busy = opts.busy ?? (() => true);
   }
 
   /** Queues a frame; `onFailed` learns if the stream refused the batch it went out in. */
@@ -30,10 +44,13 @@ export class FrameBatcher {
     this.#bytes += frame.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.flush();
-      });
+      const t = stageNow();
+      const flush = () => {
+        stageSpan("p2p.batcher").at("wait", t);
+        this.#flushScheduled();
+      };
+      if (this.#busy()) setImmediate(flush);
+      else queueMicrotask(flush);
     }
   }
 
@@ -48,7 +65,9 @@ export class FrameBatcher {
     this.#bytes = 0;
     try {
       if (this.#stream.writeStatus !== "writable") throw new Error(`stream is ${this.#stream.writeStatus}`);
+      const t = stageNow();
       this.#stream.send(frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes));
+      stageSpan("p2p.batcher").at("send", t);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       for (const failed of onFailed) failed?.(error);

@@ -22,6 +22,7 @@ import { abortError } from "./abort.js";
 import { MembershipGater } from "./gater.js";
 import { ManifestGossip } from "./manifest-gossip.js";
 import { MemberDialer } from "./member-dialer.js";
+import { installLazyYamuxWindowUpdates } from "./yamux-window.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   MANIFEST_REPUBLISH_INTERVAL_MS,
@@ -117,6 +118,7 @@ export class PeerNode {
   }
 
   static async create(opts: PeerNodeOptions): Promise<PeerNode> {
+    installLazyYamuxWindowUpdates();
     const gater = new MembershipGater(opts.membership, opts.logger.child({ module: "p2p" }));
     const libp2p = await createLibp2p<Services>({
       start: false,

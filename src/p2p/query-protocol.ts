@@ -15,6 +15,7 @@ import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestSpec } from "./signed-request.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
@@ -108,9 +109,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
 
   async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
     const c = this.#c;
+    const span = stageSpan("holder.query");
     let opened;
     try {
       opened = openSignedRequest(body, from, this.#spec, { ...c, maxClockSkewMs: this.#init.maxClockSkewMs });
+      span.mark("open");
     } catch (err) {
       if (!(err instanceof RequestRefused)) throw err;
       // The actor is the member the connection authenticated, whatever the request claims.
@@ -134,9 +137,13 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       this.#answering--;
       opened.nonce?.settled();
     }
+    span.mark("answer");
     await c.logAnswered?.(body, signed.signedAnswer);
+    span.mark("tlog");
     c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
-    return encodeAnswer(signed);
+    const encoded = encodeAnswer(signed);
+    span.mark("encode");
+    return encoded;
   }
 
   /** Members asked for a report: every furnisher but this node. */
@@ -150,10 +157,13 @@ export class QueryProtocol extends RpcProtocol implements Holders {
 
   async ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]> {
     // One signature per report, whatever the number of holders.
+    const span = stageSpan("lender.ask");
     const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
     const only = targets && new Set(targets);
     const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
+    span.mark("sign");
     const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, signal)));
+    span.mark("all-answers");
     const metrics = this.#c.metrics;
     if (metrics) {
       for (const r of results) {
@@ -188,8 +198,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     }
     if (slot.waited) this.#c.metrics?.queriesQueued.inc({ holder: member.institutionId, result: "sent" });
     let bytes: Uint8Array;
+    const t = stageNow();
+    const span = stageSpan("lender.askOne", t);
     try {
       bytes = await this.request(member.peerId, envelope, signal);
+      span.mark("rpc");
     } catch (err) {
       if (isCreditMeshError(err, "P2P_TIMEOUT") || (signal.aborted && !isCreditMeshError(err, "P2P_UNREACHABLE"))) {
         // Held back behind this node's own queries to the holder, it had only part of the deadline.
@@ -209,6 +222,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       }
       const answer = HolderAnswer.decode(wire.signedAnswer);
       const problem = mismatch(answer, query, member);
+      span.mark("verify-decode");
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
       const status = ANSWER_STATUSES.has(answer.status) ? answer.status : HolderStatus.ERROR;
       return {

@@ -92,7 +92,10 @@ export class RpcClient implements PeerService {
     // was sent and one retry on a fresh stream is safe even for signed,
     // replay-protected requests.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const session = await this.#session(peerId, protocol, sig, maxFrameBytes);
+      // On an open stream the frame is queued before this call returns, with no turn of the
+      // microtask queue in between: a report's requests leave ahead of whatever it does next.
+      const open = this.#sessions.get(`${protocol}\n${peerId}`);
+      const session = open !== undefined && open.usable && !this.#stopped ? open : await this.#session(peerId, protocol, sig, maxFrameBytes);
       try {
         return await session.call(body, sig);
       } catch (err) {
@@ -179,7 +182,8 @@ class ClientSession {
     onClosed: (s: ClientSession) => void,
   ) {
     this.#stream = stream;
-    this.#batcher = new FrameBatcher(stream);
+    // Requests of concurrent reports to this peer share a message; a lone one leaves at once.
+    this.#batcher = new FrameBatcher(stream, { busy: () => this.#pending.size > 1 });
     this.key = key;
     this.#decoder = new FrameDecoder(maxFrameBytes);
     this.#log = log;

@@ -2,6 +2,7 @@ import type { Connection, Stream } from "@libp2p/interface";
 import { CreditMeshError, isCreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { FrameBatcher } from "./frame-batcher.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 import type { PeerNode, PeerService } from "./peer-node.js";
 import {
   FrameDecoder,
@@ -134,7 +135,8 @@ class ServerSession {
     this.#opts = opts;
     this.#log = log;
     this.#decoder = new FrameDecoder(opts.maxFrameBytes);
-    this.#batcher = new FrameBatcher(stream);
+    // Answers released together share a message; the answer to a lone request leaves at once.
+    this.#batcher = new FrameBatcher(stream, { busy: () => this.#inFlight.size > 1 || this.#backlog.length > 0 });
     // A requester that stops reading answers must not make us buffer without end.
     stream.maxWriteBufferLength = 8 * opts.maxFrameBytes;
     stream.addEventListener("message", (evt) => {
@@ -246,6 +248,7 @@ class ServerSession {
 
   #run(frame: Frame): void {
     const id = frame.id;
+    const t = stageNow();
     const controller = new AbortController();
     this.#inFlight.set(id, controller);
     const timer = setTimeout(
@@ -259,6 +262,7 @@ class ServerSession {
     Promise.race([this.#handler(frame.payload, this.#from, controller.signal), aborted])
       .then(
         (answer) => {
+          stageSpan("rpc.server").at("handler", t);
           if (answer.length > this.#opts.maxFrameBytes) {
             this.#log?.warn({ bytes: answer.length }, "answer exceeds the frame limit");
             this.#send(id, FrameKind.Error, encodeErrorPayload("P2P_PROTOCOL", "answer too large"));

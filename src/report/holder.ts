@@ -16,6 +16,7 @@ import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
 import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -87,6 +88,7 @@ export class HolderService {
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
+    const span = stageSpan(opts.entry ? "self.answer" : "holder.answer");
     let also = opts.quota ? joinBatches(opts.also, opts.quota.batch) : opts.also;
     const now = modules.clock.now();
     const base = {
@@ -107,6 +109,7 @@ export class HolderService {
       revokedAt,
       verifyGranteeSignature: modules.verifyGranteeSignature,
     });
+    span.mark("consent");
     const audit = modules.audit;
     const actor = auditSafe(query.requesterInstitutionId);
     if (!decision.ok) {
@@ -142,7 +145,13 @@ export class HolderService {
     const logged = appendWith
       ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
       : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
-    const [{ tradelines, earlier, nameTags }] = await Promise.all([this.read(query.subjectToken, query.asOf), logged]);
+    span.mark("quota+prepare");
+    const t = stageNow();
+    const [{ tradelines, earlier, nameTags }] = await Promise.all([
+      this.read(query.subjectToken, query.asOf).finally(() => span.at("read", t)),
+      Promise.resolve(logged).finally(() => span.at("write", t)),
+    ]);
+    span.mark("read+write");
     modules.onSubjectHeld?.(query.subjectToken);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
     // Bounded however many were logged (report/inquiry-window.ts), so an answer never nears the frame limit.
@@ -156,7 +165,8 @@ export class HolderService {
       { requestId: query.requestId, requester: query.requesterInstitutionId, subjectToken: query.subjectToken, tradelines: tradelines.length },
       "query answered",
     );
-    return this.sign({
+    span.mark("inquiries");
+    const signed = this.sign({
       ...base,
       status: tradelines.length ? HolderStatus.OK : HolderStatus.NO_DATA,
       reason: "",
@@ -165,6 +175,8 @@ export class HolderService {
       inquiriesTotal: window.total + (isoDate(now) <= query.asOf ? 0 : 1),
       nameTags: tradelines.length ? nameTags : [],
     });
+    span.mark("sign");
+    return signed;
   }
 
   /**

@@ -12,6 +12,7 @@ import type { AuditRecord, HolderService } from "./holder.js";
 import type { QuotaGrant } from "./query-quota.js";
 import type { ReportQuotaGate } from "./quota-gate.js";
 import type { Route } from "./routing.js";
+import { stageNow, stageSpan } from "../stage-trace.js";
 
 /**
  * The other members that may hold the subject. p2p/ implements it over
@@ -65,7 +66,9 @@ export class ReportService {
 
   async generate(req: ReportRequest): Promise<CreditReport> {
     const { modules, opts } = this;
+    const span = stageSpan("lender.report");
     const consent = await modules.consents.requireForQuery(req.consentId, { subjectToken: req.subjectToken, purpose: req.purpose });
+    span.mark("consent");
     const now = modules.clock.now();
     const actor = req.actor ?? opts.institutionId;
     const quota = modules.quotaGate?.admit(req.subjectToken, actor, now.getTime());
@@ -104,11 +107,15 @@ export class ReportService {
     };
     let local: HolderResult;
     let remote: HolderResult[];
+    span.mark("prepare");
     try {
-      [local, remote] = await Promise.all([this.askSelf(query, sent, quota), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
+      // The other holders first: their queries are on their way before this node's own holder starts its work.
+      const others = modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : [];
+      [local, remote] = await Promise.all([this.askSelf(query, sent, quota), others]);
     } finally {
       fanOut.done();
     }
+    span.mark("fanout");
     if (req.signal?.aborted) throw new CreditMeshError("DEADLINE_EXCEEDED", "the request was cancelled", { cause: req.signal.reason });
     if (route) {
       modules.router!.record(route, new Map(remote.map((r) => [r.outcome.institutionId, r.answer])));
@@ -129,6 +136,7 @@ export class ReportService {
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
     });
+    span.mark("assemble");
     // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry).
     modules.logger.debug(
       {
@@ -144,7 +152,9 @@ export class ReportService {
 
   private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant): Promise<HolderResult> {
     const started = performance.now();
+    const t = stageNow();
     const signed = await this.modules.holder.answer(query, { entry, quota });
+    stageSpan("lender.self").at("answer", t);
     return {
       outcome: {
         institutionId: this.opts.institutionId,

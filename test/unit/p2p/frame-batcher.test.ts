@@ -66,4 +66,23 @@ describe("FrameBatcher", () => {
     await turn();
     expect(ok.sent).toEqual([]);
   });
+
+  it("sends at the end of the current job when its owner is not busy, still as one message", async () => {
+    const { stream, sent } = fakeStream();
+    let busy = false;
+    const batcher = new FrameBatcher(stream, { busy: () => busy });
+    batcher.push(Uint8Array.of(1));
+    batcher.push(Uint8Array.of(2));
+    expect(sent).toEqual([]);
+    await Promise.resolve();
+    expect(sent).toEqual([Uint8Array.of(1, 2)]);
+
+    // With traffic in flight, frames wait for the turn's end to share a message.
+    busy = true;
+    batcher.push(Uint8Array.of(3));
+    await Promise.resolve();
+    expect(sent).toEqual([Uint8Array.of(1, 2)]);
+    await turn();
+    expect(sent).toEqual([Uint8Array.of(1, 2), Uint8Array.of(3)]);
+  });
 });
