@@ -143,6 +143,15 @@ export const RetentionSchema = z.object({
   intervalMs: z.number().int().min(1_000).default(24 * 3600 * 1000),
 });
 
+/** Subject tokens: what this node allows as a token evaluator. */
+export const TokensSchema = z.object({
+  /**
+   * Elements one member may have evaluated here per purpose and UTC day
+   * without an operator ticket (bulk onboarding above it needs one).
+   */
+  dailyQuota: z.number().int().min(1).default(200_000),
+});
+
 export const ConfigSchema = z
   .object({
     institution: InstitutionSchema.default(InstitutionSchema.parse({})),
@@ -158,6 +167,7 @@ export const ConfigSchema = z
     retention: RetentionSchema.default(RetentionSchema.parse({})),
     /** Published holder filters (src/filters/schedule.ts); off by default. */
     filters: FiltersSchema.default(FiltersSchema.parse({})),
+    tokens: TokensSchema.default(TokensSchema.parse({})),
   })
   .strict();
 

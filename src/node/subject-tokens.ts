@@ -24,12 +24,11 @@ import { decodeKeyShare, publicShareOf, type KeyShare } from "../subject/oprf/th
 import { ThresholdOprfTokenizer } from "../subject/oprf/tokenizer.js";
 import { WorkerShareEvaluator } from "../subject/oprf/worker-evaluator.js";
 
-/** Elements one member may have evaluated per purpose and UTC day without an operator ticket. */
-export const DEFAULT_DAILY_TOKEN_QUOTA = 200_000;
-
 export interface SubjectTokenDeps {
   institutionId: string;
   maxClockSkewMs: number;
+  /** Elements one member may have evaluated here per purpose and UTC day without an operator ticket (config tokens.dailyQuota). */
+  dailyTokenQuota: number;
   secrets: Pick<Secrets, "tokenKeyShare" | "accountRefKey" | "nodeKey">;
   stores: Stores;
   audit: AuditTrail;
@@ -260,7 +259,7 @@ export class SubjectTokenParts {
         institutionId: this.deps.institutionId,
         networkId: this.membership.networkId,
         epoch: committee.epoch,
-        dailyQuota: () => DEFAULT_DAILY_TOKEN_QUOTA,
+        dailyQuota: () => this.deps.dailyTokenQuota,
         operatorKey: this.membership.operatorPublicKey,
         maxSkewMs: this.deps.maxClockSkewMs,
         now: () => this.c.clock.now(),

@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecrets } from "../../src/config/secrets.js";
 import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
+import type { AuditEntry } from "../../src/gen/creditmesh/v1/node.js";
+import type { TestClient } from "../helpers/grpc-client.js";
 import { InProcessEvaluators } from "../../src/subject/oprf/in-process.js";
 import { decodeKeyShare, ShareEvaluator } from "../../src/subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../../src/subject/oprf/tokenizer.js";
@@ -15,6 +18,18 @@ import { account, repayment, residentId } from "../helpers/records.js";
 
 const ID = residentId("19880214", 517, "110105");
 const SUBJECT = { idType: IdType.CN_RESIDENT_ID, idNumber: ID, name: "李娜", phone: "" };
+/** Elements one member may have evaluated per purpose and day at each evaluator. */
+const QUOTA = 6;
+
+function trail(client: TestClient): Promise<AuditEntry[]> {
+  return new Promise((resolve, reject) => {
+    const out: AuditEntry[] = [];
+    const stream = client.raw.exportAudit({}, client.metadata);
+    stream.on("data", (e: AuditEntry) => out.push(e));
+    stream.on("error", reject);
+    stream.on("end", () => resolve(out));
+  });
+}
 
 /**
  * Four members, three of them the token committee (2 of 3): a member outside
@@ -28,7 +43,8 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
   let inside: NetworkMember;
 
   beforeAll(async () => {
-    net = await startInProcessNetwork({ nodes: 4, tokenCommittee: { members: [0, 1, 2], threshold: 2 } });
+    // A small daily quota, so the test can use one member's up.
+    net = await startInProcessNetwork({ nodes: 4, tokenCommittee: { members: [0, 1, 2], threshold: 2 }, configOverrides: { tokens: { dailyQuota: QUOTA } } });
     inside = net.running[0]!;
     outside = net.running[3]!;
     for (const [m, id] of [[inside, "OPRF-A"], [outside, "OPRF-D"]] as const) {
@@ -90,7 +106,20 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     expect(scanned).toBeGreaterThan(4 * 3);
   });
 
-  it("with one evaluator down a new subject still gets its token; with two down ingest fails UNAVAILABLE and writes nothing", { timeout: 90_000 }, async () => {
+  it("a member past its daily quota is refused RESOURCE_EXHAUSTED, nothing is stored, and each evaluator's audit trail records the refusal", { timeout: 90_000 }, async () => {
+    const before = (await outside.node!.status()).accounts;
+    const records = Array.from({ length: QUOTA + 1 }, (_, k) => account({ accountId: `OPRF-Q${k}`, idNumber: residentId("19900301", 600 + k, "110105") }));
+    await expect(outside.client!.submit([{ records }])).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/daily evaluation quota is used up/) });
+    expect((await outside.node!.status()).accounts).toBe(before);
+    const requester = outside.layout.institutionId;
+    const refusedAt = await Promise.all(net.running.slice(0, 3).map(async (m) =>
+      (await trail(m.client!)).filter((e) => e.action === "TOKENS_REFUSED" && e.actor === requester && e.details.purpose === "ONBOARD" && e.details.count === String(QUOTA + 1))));
+    // At least the threshold of evaluators were asked and refused; none evaluated the batch.
+    expect(refusedAt.filter((r) => r.length > 0).length).toBeGreaterThanOrEqual(2);
+    for (const r of refusedAt.flat()) expect(r.details.refusal).toMatch(/QUOTA/);
+  });
+
+  it("with one evaluator down a new subject still gets its token; with two down ingest fails UNAVAILABLE and writes nothing, and a known subject's report still works", { timeout: 90_000 }, async () => {
     await net.running[1]!.node!.stop();
     const acks = await outside.client!.submit([{ records: [account({ accountId: "OPRF-D2", idNumber: residentId("19880214", 518, "110105") })] }]);
     expect(acks[0]!.rejected).toEqual([]);
@@ -98,6 +127,15 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     const before = (await outside.node!.status()).accounts;
     await expect(outside.client!.submit([{ records: [account({ accountId: "OPRF-D3", idNumber: residentId("19880214", 519, "110105") })] }])).rejects.toThrow(/subject tokens unavailable/);
     expect((await outside.node!.status()).accounts).toBe(before);
+    // A subject this member already holds needs no evaluation: its token is in the member's sealed cache.
+    const consent = await outside.client!.unary("grantConsent", {
+      subject: SUBJECT, purpose: Purpose.LOAN_ORIGINATION,
+      validFrom: new Date(Date.now() - 60_000), validUntil: new Date(Date.now() + 3_600_000), evidenceRef: "sha256:oprf-cached",
+    });
+    const report = (await outside.client!.unary("getCreditReport", {
+      subject: SUBJECT, purpose: Purpose.LOAN_ORIGINATION, consentId: consent.consentId, asOf: "", deadlineMs: 5_000,
+    })) as CreditReport;
+    expect(new Set(report.tradelines.map((t) => t.institutionId))).toEqual(new Set([inside.layout.institutionId, outside.layout.institutionId]));
   });
 });
 

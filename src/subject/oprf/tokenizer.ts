@@ -157,12 +157,15 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
         faults.push(f);
         this.opts.onFault?.(f);
       };
-      const unavailable = (why: string) =>
-        new CreditMeshError(
-          "UNAVAILABLE",
-          `subject tokens unavailable: ${verified.length} of the ${t} evaluators needed answered with a valid proof (committee ${committee.institutionIds.join(", ")}, epoch ${committee.epoch}); ${why}` +
-            (faults.length ? `: ${faults.map((f) => `${f.institutionId} ${f.fault}${f.detail ? ` (${f.detail})` : ""}`).join("; ")}` : ""),
-        );
+      // Evaluators that refused on this member's quota make it RESOURCE_EXHAUSTED, not a fault of the committee.
+      const unavailable = (why: string) => {
+        const overQuota = faults.filter((f) => f.detail === "RATE_LIMITED").map((f) => f.institutionId);
+        const detail = `${verified.length} of the ${t} evaluators needed answered with a valid proof (committee ${committee.institutionIds.join(", ")}, epoch ${committee.epoch}); ${why}` +
+          (faults.length ? `: ${faults.map((f) => `${f.institutionId} ${f.fault}${f.detail ? ` (${f.detail})` : ""}`).join("; ")}` : "");
+        return overQuota.length > 0
+          ? new CreditMeshError("RATE_LIMITED", `subject tokens refused: this member's daily evaluation quota is used up at ${overQuota.join(", ")} (tokens.dailyQuota there; an operator ticket allows more); ${detail}`)
+          : new CreditMeshError("UNAVAILABLE", `subject tokens unavailable: ${detail}`);
+      };
       const onAbort = () => {
         if (signal?.aborted) finish(signal.reason ?? new CreditMeshError("DEADLINE_EXCEEDED", "token evaluation cancelled"));
         else if (stop.signal.aborted) finish(new CreditMeshError("INTERNAL", "token evaluation stopped"));
