@@ -117,6 +117,14 @@ export const TransparencyLogSchema = z.object({
    * CPU per record and takes ingest from ~0.8 to ~0.14 of its floor.
    */
   recordVersions: z.boolean().default(false),
+  /**
+   * A holder's answer names a checkpoint covering the query's inquiry leaf and
+   * carries its inclusion proof and those of its tradelines' record leaves;
+   * as a requester, the node refuses (ERROR "proof: …") an OK or NO_DATA
+   * answer from another member that carries none. Off: no proofs sent or
+   * required (a proof that is sent is still checked).
+   */
+  answerProofs: z.boolean().default(true),
 });
 
 export const DisputeSchema = z.object({

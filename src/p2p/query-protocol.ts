@@ -3,13 +3,15 @@ import { isCreditMeshError } from "../errors.js";
 import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
-import { verifyByPeerId } from "../identity/node-key.js";
+import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { isoDateProblem } from "../records/dates.js";
 import type { HolderResult } from "../report/assemble.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
 import type { Holders } from "../report/service.js";
 import type { NonceStore } from "../store/types.js";
+import { checkAnswerProof } from "../tlog/answer-proof.js";
+import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
@@ -20,8 +22,12 @@ export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership"
   holder: Pick<HolderService, "answer" | "refuse">;
   nonces: NonceStore;
   rateLimiter?: RateLimiter;
-  /** Logs the signed query and the signed answer (the transparency log); resolves once durable. */
-  logAnswered?: (signedQuery: Uint8Array, signedAnswer: Uint8Array) => Promise<void>;
+  /**
+   * Logs the signed answer sent (the transparency log). Not awaited: the
+   * query's inquiry leaf is already durable (the holder wrote it with the
+   * inquiry), the answer leaf joins a later append.
+   */
+  logAnswered?: (signedAnswer: Uint8Array) => void;
 };
 
 export interface QueryInit extends RpcProtocolInit {
@@ -29,6 +35,8 @@ export interface QueryInit extends RpcProtocolInit {
   maxClockSkewMs: number;
   /** How often nonces past their window are forgotten. */
   noncePruneIntervalMs?: number;
+  /** An OK or NO_DATA answer must carry a log proof (tlog.answerProofs); a proof that is there is checked either way. */
+  requireAnswerProofs?: boolean;
 }
 
 /**
@@ -104,11 +112,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     }
     let signed: SignedHolderAnswer;
     try {
-      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch });
+      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body });
     } finally {
       opened.nonce?.settled();
     }
-    await c.logAnswered?.(body, signed.signedAnswer);
+    c.logAnswered?.(signed.signedAnswer);
     c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
     return encodeAnswer(signed);
   }
@@ -127,7 +135,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
     const only = targets && new Set(targets);
     const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
-    const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, signal)));
+    const envelopeHash = sha256(envelope);
+    const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, envelopeHash, signal)));
     const metrics = this.#c.metrics;
     if (metrics) {
       for (const r of results) {
@@ -139,7 +148,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     return results;
   }
 
-  async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
+  async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, envelopeHash: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
     const started = performance.now();
     const outcome = (status: HolderStatus, reason: string, extra: Partial<HolderOutcome> = {}): HolderOutcome => ({
       institutionId: member.institutionId,
@@ -171,6 +180,12 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       const answer = HolderAnswer.decode(wire.signedAnswer);
       const problem = mismatch(answer, query, member);
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
+      // Nothing is merged from a holder whose log does not back its answer.
+      const proof = checkAnswerProof(answer, { publicKey: publicKeyFromPeerId(member.peerId), signedQueryHash: envelopeHash, required: this.#init.requireAnswerProofs ?? false });
+      if (proof.problem) {
+        this.log.warn({ holder: member.institutionId, problem: proof.problem }, "answer's log proof does not verify");
+        return { outcome: outcome(HolderStatus.ERROR, `proof: ${proof.problem}; data dropped`) };
+      }
       const status =
         answer.status === HolderStatus.OK || answer.status === HolderStatus.NO_DATA || answer.status === HolderStatus.DENIED ? answer.status : HolderStatus.ERROR;
       return {

@@ -45,6 +45,12 @@ export class LevelLeafSalts {
     return this.db.levels.tlog.get(saltKey(id, version));
   }
 
+  /** The leaf index of the account's latest version, if it was logged. */
+  async leafIndex(accountRef: string): Promise<number | undefined> {
+    const raw = await this.db.levels.tlog.get(indexKey(accountRef));
+    return raw === undefined ? undefined : Number(Buffer.from(raw).toString("latin1"));
+  }
+
   setLeafIndexes(items: readonly { accountRef: string; index: number }[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
     const level = this.db.levels.tlog;

@@ -2,6 +2,8 @@ import { CreditMeshError } from "../errors.js";
 import type { LogStore, LogUpdate } from "../tlog/log-store.js";
 import type { TileId } from "../tlog/tiles.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
+import type { WriteBatch } from "./types.js";
+import { opsOf } from "./write-batch.js";
 import { SEP } from "./keys.js";
 
 /**
@@ -43,10 +45,10 @@ export class LevelLogStore implements LogStore {
     return this.db.levels.tlog.get(bundleKey(index));
   }
 
-  /** One synced batch: the tiles, bundles and size of an append land together or not at all. */
-  commit(update: LogUpdate): Promise<void> {
+  /** One synced batch: the tiles, bundles and size of an append (and the carried writes) land together or not at all. */
+  commit(update: LogUpdate, _signal?: AbortSignal, carry?: WriteBatch): Promise<void> {
     const level = this.db.levels.tlog;
-    const ops: WriteOp[] = [];
+    const ops: WriteOp[] = [...opsOf(carry)];
     for (const t of update.tiles) ops.push({ type: "put", sublevel: level, key: tileKey(t.tile), value: t.hashes });
     for (const b of update.bundles) ops.push({ type: "put", sublevel: level, key: bundleKey(b.index), value: b.data });
     ops.push({ type: "put", sublevel: level, key: SIZE, value: Buffer.from(String(update.size), "latin1") });

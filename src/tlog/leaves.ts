@@ -81,13 +81,36 @@ export interface RecordVersionLeaf {
 
 /** A furnished record's version: kind, version and salted commitments, nothing readable. */
 export function recordVersionLeaf(leaf: RecordVersionLeaf): Uint8Array {
+  const { canonicalRecord, ...rest } = leaf;
+  return openedRecordLeaf({ ...rest, recordCommitment: commit("record", leaf.salt, canonicalRecord) });
+}
+
+/** A record version as an answer opens it: the record itself stays at the holder, its commitment travels. */
+export interface OpenedRecordLeaf extends Omit<RecordVersionLeaf, "canonicalRecord"> {
+  /** commit("record", salt, canonical record), as logged. */
+  recordCommitment: Uint8Array;
+}
+
+/** The same leaf as recordVersionLeaf(), recomputed by whoever was handed the salt and the record's commitment. */
+export function openedRecordLeaf(leaf: OpenedRecordLeaf): Uint8Array {
   return encode(LeafKind.RecordVersion, [
     text("record_kind", leaf.recordKind),
     u64("version", leaf.version),
     commit("subject", leaf.salt, text("subject_token", leaf.subjectToken)),
     commit("account", leaf.salt, text("account_ref", leaf.accountRef)),
-    commit("record", leaf.salt, leaf.canonicalRecord),
+    digest("record_commitment", leaf.recordCommitment),
   ]);
+}
+
+/** The version and record commitment of a logged record-version entry (the holder's view, to open it for an answer). */
+export function recordLeafFields(entry: Uint8Array): { recordKind: string; version: number; recordCommitment: Uint8Array } {
+  const { kind, fields } = decodeLeaf(entry);
+  if (kind !== LeafKind.RecordVersion) throw invalid("entry.kind", `is ${kind}, not a record version`);
+  const [recordKind, version, , , recordCommitment] = fields as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  if (version.length !== 8) throw invalid("entry.version", "must be 8 bytes");
+  const n = Buffer.from(version).readBigUInt64BE(0);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("entry.version", "is too large");
+  return { recordKind: Buffer.from(recordKind).toString("utf8"), version: Number(n), recordCommitment: digest("entry.record_commitment", recordCommitment) };
 }
 
 /** An answered query: the hash of the signed query as received (it holds a nonce, so it cannot be guessed). */

@@ -1,4 +1,5 @@
 import { CreditMeshError } from "../errors.js";
+import type { WriteBatch } from "../store/types.js";
 import { SerialQueue } from "../store/serial.js";
 import { signCheckpoint } from "./checkpoint.js";
 import type { LogStore, LogUpdate } from "./log-store.js";
@@ -15,7 +16,7 @@ import {
   resolvePlan,
 } from "./merkle.js";
 import type { NoteSigner } from "./note.js";
-import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, tileHashes, tileWidth } from "./tiles.js";
+import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, splitBundle, tileHashes, tileWidth } from "./tiles.js";
 
 /** Full tiles never change: a proof's reads are mostly served from here. */
 const FULL_TILE_CACHE = 4096;
@@ -82,9 +83,10 @@ export class TiledLog {
   /**
    * Appends entries in one synced batch; resolves with the index of the first
    * once they are durable. Entries are the encoded leaves (see leaves.ts),
-   * at most 65,535 bytes each. Nothing changes if the write fails.
+   * at most 65,535 bytes each. Nothing changes if the write fails. `carry`
+   * goes to disk in the same synced batch (see LogStore.commit).
    */
-  async append(entries: readonly Uint8Array[], signal?: AbortSignal): Promise<{ first: number; size: number }> {
+  async append(entries: readonly Uint8Array[], signal?: AbortSignal, carry?: WriteBatch): Promise<{ first: number; size: number }> {
     entries.forEach((e, i) => {
       if (!(e instanceof Uint8Array) || e.length > MAX_ENTRY_BYTES) {
         throw new CreditMeshError("VALIDATION_FAILED", `entries[${i}]: must be at most ${MAX_ENTRY_BYTES} bytes`, {
@@ -97,7 +99,7 @@ export class TiledLog {
       const first = this.committed;
       if (entries.length === 0) return { first, size: first };
       const { update, edge, bundle } = this.grow(entries);
-      await this.store.commit(update, signal);
+      await this.store.commit(update, signal, carry);
       this.committed = update.size;
       this.edge = edge;
       this.bundle = bundle;
@@ -175,6 +177,18 @@ export class TiledLog {
     return (await this.nodeHashes([{ level: 0, index }], signal)).get(key({ level: 0, index }))!;
   }
 
+  /** The entry at `index` as appended (the bytes its leaf hash covers). */
+  async entry(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.committed) {
+      throw new CreditMeshError("NOT_FOUND", `leaf_index: no leaf ${index} in a log of ${this.committed}`, { field: "leaf_index" });
+    }
+    const n = Math.floor(index / TILE_WIDTH);
+    const data = await this.store.bundle(n, signal);
+    const entry = data === undefined ? undefined : splitBundle(data)[index - n * TILE_WIDTH];
+    if (entry === undefined) throw new CreditMeshError("STORE_CORRUPT", `entry bundle ${n} does not hold entry ${index}`);
+    return entry;
+  }
+
   /**
    * Signs a checkpoint of the committed size and stores it for /checkpoint.
    * Only committed sizes exist here, so the checkpoint never covers a leaf
@@ -200,12 +214,18 @@ export class TiledLog {
     const locations = ids.map(locateNode);
     const tiles = new Map<string, Uint8Array>();
     const missing: TileId[] = [];
+    // The right edge as of now: each partial tile is in memory (an append replaces the arrays, never edits them).
+    const edge = this.edge;
+    const size = this.committed;
     for (const { tile } of locations) {
       const k = key(tile);
       if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
       const cached = this.cache.get(k);
+      const row = edge[tile.level];
       if (cached) tiles.set(k, cached);
-      else missing.push(tile);
+      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) {
+        tiles.set(k, Buffer.concat(row));
+      } else missing.push(tile);
     }
     if (missing.length > 0) {
       const read = await this.store.tiles(missing, signal);
