@@ -24,3 +24,19 @@ export async function rewriteLastLeaf(configFile: string): Promise<number> {
     await db.close();
   }
 }
+
+/**
+ * Test hook: a holder that no longer opens its record leaves honestly. With
+ * the node stopped, flips a byte of every stored record-version salt, so the
+ * leaves its answers open are not the ones it logged. Returns how many.
+ */
+export async function corruptRecordSalts(configFile: string): Promise<number> {
+  const db = await NodeDatabase.open(databasePath(loadConfig(configFile)));
+  try {
+    const salts = await db.levels.tlog.iterator({ gt: "s!", lt: "s\"" }).all();
+    await db.write(salts.map(([key, value]) => ({ type: "put" as const, sublevel: db.levels.tlog, key, value: Uint8Array.from(value, (b, i) => (i === 0 ? b ^ 0xff : b)) })));
+    return salts.length;
+  } finally {
+    await db.close();
+  }
+}
