@@ -57,6 +57,7 @@ import type { NetworkLayout } from "../../src/testnet/layout.js";
 import { TestNetwork } from "../../src/testnet/network.js";
 import { isAlive } from "../../src/testnet/processes.js";
 import { makeTempDir, printTable, readProcCpuMs, writeResults } from "./common.js";
+import { measureAnswerProofModes } from "./report-proofs.js";
 import { round, summarize } from "./stats.js";
 import {
   GrpcEchoConcurrentProbe,
@@ -319,7 +320,8 @@ async function main(): Promise<number> {
       nodes: NODES,
       networkId: "creditmesh-bench",
       roles: () => [Role.FURNISHER, Role.LENDER],
-      configOverrides: { log: { level: args["log-level"] } },
+      // Record-version leaves on, so answers prove their tradelines' records too.
+      configOverrides: { log: { level: args["log-level"] }, tlog: { recordVersions: true } },
       // --cpu-prof is refused in NODE_OPTIONS: it goes to node itself. One profile per thread (main and module loader) when the node stops.
       nodeArgs: args.profile
         ? (i, id) => ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile!), `${id}-${i === 0 ? "lender" : "holder"}`)}`]
@@ -509,6 +511,19 @@ async function main(): Promise<number> {
     const echoPerSec = (ECHO_CALLS / echoElapsed) * 1000;
     const echoCpuPerCall = echoCpuMs / ECHO_CALLS;
 
+    // ------------------------------------------------------------ answer proofs off, then on (restarts every node)
+    log(`${CONCURRENCY} concurrent clients, ${CONCURRENT_REPORTS} reports without answer proofs, then with them…`);
+    const proofModes = await measureAnswerProofModes(net, {
+      concurrency: CONCURRENCY,
+      reports: CONCURRENT_REPORTS,
+      report: async (client, i) => {
+        const b = data.borrowers[i % data.borrowers.length];
+        concCheck.check(await client.unary("getCreditReport", reportRequest(b)), b, false);
+      },
+    });
+    const [proofsOff, proofsOn] = proofModes as [(typeof proofModes)[0], (typeof proofModes)[0]];
+    const proofRatio = proofsOn.reportsPerSec / proofsOff.reportsPerSec;
+
     // ------------------------------------------------------------ results
     const p50Ratio = seq.p50 / floor;
     const throughputRatio = concPerSec / echoPerSec;
@@ -564,6 +579,15 @@ async function main(): Promise<number> {
         target: `reports/s >= ${TARGET_THROUGHPUT_RATIO} x echo calls/s`,
         pass: throughputRatio >= TARGET_THROUGHPUT_RATIO,
       },
+      answer_proofs: {
+        clients: CONCURRENCY,
+        reports: CONCURRENT_REPORTS,
+        without_reports_per_sec: fmt(proofsOff.reportsPerSec, 1),
+        with_reports_per_sec: fmt(proofsOn.reportsPerSec, 1),
+        with_over_without: fmt(proofRatio, 3),
+        target: ">= 0.8",
+        pass: proofRatio >= 0.8,
+      },
       incomplete_reports: errors,
     };
     const out = await writeResults("report", results, args.out);
@@ -618,6 +642,12 @@ async function main(): Promise<number> {
       [`reports/s ÷ echo calls/s at ${CONCURRENCY}`, throughputRatio.toFixed(3), `≥ ${TARGET_THROUGHPUT_RATIO}`, verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO)],
       ["  for comparison: CPU per echo call ÷ CPU per report", cpuRatio.toFixed(3), "", ""],
       ["  for comparison: reports/s ÷ echo calls/s, server in this process", (concPerSec / localEchoPerSec).toFixed(3), "", ""],
+      [
+        `reports/s with answer proofs ÷ without, ${CONCURRENCY} clients (${fmt(proofsOn.reportsPerSec, 1)} / ${fmt(proofsOff.reportsPerSec, 1)})`,
+        proofRatio.toFixed(3),
+        "≥ 0.8",
+        verdict(proofRatio >= 0.8),
+      ],
       ["incomplete reports", errors, "0", verdict(errors === 0)],
     ]);
     o.write(`\nresults: ${path.relative(process.cwd(), out)}\n`);

@@ -33,6 +33,8 @@ import {
 
 /** Checkpoints signed for answers kept for reuse (one per group commit; concurrent answers share the newest few). */
 const ANSWER_CHECKPOINTS_KEPT = 8;
+/** Record leaves' public fields kept by index, so an answer does not re-read a whole entry bundle per tradeline. */
+const RECORD_FIELDS_KEPT = 16_384;
 
 /** The canonical form committed in a record leaf: the stored record without its sealed personal data or write time. */
 function canonicalAccount(a: StoredAccount): Uint8Array {
@@ -74,6 +76,8 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
   /** Leaves waiting for the next synced append: answers and audit heads, which nothing waits for. */
   private deferred: { leaf: Uint8Array; kind: "answer" | "audit-head" }[] = [];
   private readonly answerCheckpoints = new Map<number, Promise<string>>();
+  /** Only what the log itself publishes (kind, version, record commitment): salts are read from the store each time, so erasure still destroys them. */
+  private readonly recordFields = new Map<number, ReturnType<typeof recordLeafFields>>();
 
   private constructor(
     readonly log: TiledLog,
@@ -265,7 +269,13 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     const index = await this.salts.leafIndex(accountRef);
     if (index === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
     try {
-      const { recordKind, version, recordCommitment } = recordLeafFields(await this.log.entry(index));
+      let fields = this.recordFields.get(index);
+      if (!fields) {
+        fields = recordLeafFields(await this.log.entry(index));
+        if (this.recordFields.size >= RECORD_FIELDS_KEPT) this.recordFields.delete(this.recordFields.keys().next().value!);
+        this.recordFields.set(index, fields);
+      }
+      const { recordKind, version, recordCommitment } = fields;
       if (recordKind !== TRADELINE_RECORD_KIND) return { missing: `leaf ${index} is not an account's record version` };
       const salt = await this.salts.salt(accountRecordId(accountRef), version);
       if (!salt) return { missing: `the salt of version ${version} is gone` };

@@ -20,6 +20,13 @@ import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, spli
 
 /** Full tiles never change: a proof's reads are mostly served from here. */
 const FULL_TILE_CACHE = 4096;
+/**
+ * Hashes of perfect subtrees that spanned more than one tile hash: once
+ * complete a subtree never changes, and an answer's proofs and checkpoint ask
+ * for the same few (the right edge's) again and again, each up to 255 hashes
+ * to recompute.
+ */
+const SUBTREE_CACHE = 65_536;
 
 /**
  * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
@@ -30,6 +37,7 @@ const FULL_TILE_CACHE = 4096;
 export class TiledLog {
   private readonly queue = new SerialQueue();
   private readonly cache = new Map<string, Uint8Array>();
+  private readonly subtrees = new Map<string, Uint8Array>();
   /** Committed size. */
   private committed: number;
   /** Hashes of the partial tile at each level (index = level). */
@@ -211,6 +219,15 @@ export class TiledLog {
 
   /** Reads the tiles holding `ids` (each once) and hashes each subtree up from its run of tile hashes. */
   private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const todo: NodeId[] = [];
+    for (const id of ids) {
+      const known = this.subtrees.get(key(id));
+      if (known) out.set(key(id), known);
+      else todo.push(id);
+    }
+    if (todo.length === 0) return out;
+    ids = todo;
     const locations = ids.map(locateNode);
     const tiles = new Map<string, Uint8Array>();
     const missing: TileId[] = [];
@@ -236,14 +253,18 @@ export class TiledLog {
         if (data.length === TILE_WIDTH * 32) this.remember(key(tile), data);
       });
     }
-    const out = new Map<string, Uint8Array>();
     ids.forEach((id, i) => {
       const loc = locations[i]!;
       const data = tiles.get(key(loc.tile))!;
       if (data.length < (loc.offset + loc.count) * 32) {
         throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
       }
-      out.set(key(id), perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32))));
+      const hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32)));
+      out.set(key(id), hash);
+      if (loc.count > 1) {
+        if (this.subtrees.size >= SUBTREE_CACHE) this.subtrees.delete(this.subtrees.keys().next().value!);
+        this.subtrees.set(key(id), hash);
+      }
     });
     return out;
   }
