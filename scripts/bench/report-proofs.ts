@@ -7,12 +7,19 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { NodeClient } from "../../src/testnet/node-client.js";
 import { NodeClient as Client } from "../../src/testnet/node-client.js";
 import type { TestNetwork } from "../../src/testnet/network.js";
+import { readProcCpuMs } from "./common.js";
 import { runConcurrent } from "./floor.js";
 
 export interface ProofModeRun {
   answerProofs: boolean;
   reports: number;
   reportsPerSec: number;
+  /** CPU time per report: the lender's process, each holder's on average, this client process. */
+  cpuMsPerReport: { lender: number; holderEach: number; client: number };
+}
+
+function cpuNow(net: TestNetwork): number[] {
+  return [...net.nodes.map((n) => readProcCpuMs(n.pid) ?? NaN), readProcCpuMs("self") ?? NaN];
 }
 
 /** Restarts every node with tlog.answerProofs set as given (configs edited in place), and waits until all are connected. */
@@ -44,8 +51,16 @@ export async function measureAnswerProofModes(
     try {
       // Warm every channel (and the restarted nodes' caches) before the clock starts.
       await Promise.all(clients.map((c, w) => opts.report(c, w)));
+      const before = cpuNow(net);
       const run = await runConcurrent(opts.concurrency, opts.reports, (worker, i) => opts.report(clients[worker]!, opts.concurrency + i));
-      runs.push({ answerProofs, reports: opts.reports, reportsPerSec: (opts.reports / run.elapsedMs) * 1000 });
+      const used = cpuNow(net).map((ms, i) => (ms - before[i]!) / opts.reports);
+      const holders = used.slice(1, -1);
+      runs.push({
+        answerProofs,
+        reports: opts.reports,
+        reportsPerSec: (opts.reports / run.elapsedMs) * 1000,
+        cpuMsPerReport: { lender: used[0]!, holderEach: holders.reduce((a, b) => a + b, 0) / holders.length, client: used.at(-1)! },
+      });
     } finally {
       for (const c of clients) c.close();
     }

@@ -307,6 +307,7 @@ function reportRequest(b: BenchBorrower): GetCreditReportRequest {
 
 const fmt = (x: number, d = 3) => round(x, d);
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const cpuLine = (c: { lender: number; holderEach: number; client: number }) => `${fmt(c.lender, 2)}, ${fmt(c.holderEach, 2)}, ${fmt(c.client, 2)}`;
 
 async function main(): Promise<number> {
   const temp = await makeTempDir("creditmesh-bench-report-");
@@ -585,6 +586,8 @@ async function main(): Promise<number> {
         without_reports_per_sec: fmt(proofsOff.reportsPerSec, 1),
         with_reports_per_sec: fmt(proofsOn.reportsPerSec, 1),
         with_over_without: fmt(proofRatio, 3),
+        cpu_ms_per_report_without: proofsOff.cpuMsPerReport,
+        cpu_ms_per_report_with: proofsOn.cpuMsPerReport,
         target: ">= 0.8",
         pass: proofRatio >= 0.8,
       },
@@ -647,6 +650,12 @@ async function main(): Promise<number> {
         proofRatio.toFixed(3),
         "≥ 0.8",
         verdict(proofRatio >= 0.8),
+      ],
+      [
+        "  CPU ms per report (lender, each holder, client) without → with",
+        `${cpuLine(proofsOff.cpuMsPerReport)} → ${cpuLine(proofsOn.cpuMsPerReport)}`,
+        "",
+        "",
       ],
       ["incomplete reports", errors, "0", verdict(errors === 0)],
     ]);

@@ -10,7 +10,7 @@ import type { HolderResult } from "../report/assemble.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
 import type { Holders } from "../report/service.js";
 import type { NonceStore } from "../store/types.js";
-import { checkAnswerProof } from "../tlog/answer-proof.js";
+import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
@@ -58,6 +58,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   readonly #c: QueryComponents;
   readonly #init: QueryInit;
   readonly #spec: SignedRequestSpec<QueryRequest>;
+  readonly #checkpoints = new VerifiedCheckpoints();
   #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(components: QueryComponents, init: QueryInit) {
@@ -181,7 +182,12 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       const problem = mismatch(answer, query, member);
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
       // Nothing is merged from a holder whose log does not back its answer.
-      const proof = checkAnswerProof(answer, { publicKey: publicKeyFromPeerId(member.peerId), signedQueryHash: envelopeHash, required: this.#init.requireAnswerProofs ?? false });
+      const proof = checkAnswerProof(answer, {
+        publicKey: publicKeyFromPeerId(member.peerId),
+        signedQueryHash: envelopeHash,
+        required: this.#init.requireAnswerProofs ?? false,
+        checkpoints: this.#checkpoints,
+      });
       if (proof.problem) {
         this.log.warn({ holder: member.institutionId, problem: proof.problem }, "answer's log proof does not verify");
         return { outcome: outcome(HolderStatus.ERROR, `proof: ${proof.problem}; data dropped`) };

@@ -89,6 +89,26 @@ export interface AnswerProofCheck {
   recordsUnlogged: number;
 }
 
+/**
+ * Checkpoints whose signature verified, by holder key and note text: the
+ * answers of one group commit name the same checkpoint, so a requester
+ * verifies it once.
+ */
+export class VerifiedCheckpoints {
+  readonly #seen = new Map<string, Checkpoint>();
+  constructor(private readonly max = 256) {}
+
+  open(note: string, verifier: NoteVerifier, origin: string): Checkpoint {
+    const k = `${Buffer.from(verifier.publicKey).toString("hex")}\n${origin}\n${note}`;
+    const known = this.#seen.get(k);
+    if (known) return known;
+    const { checkpoint } = openCheckpoint(note, verifier, origin);
+    if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
+    this.#seen.set(k, checkpoint);
+    return checkpoint;
+  }
+}
+
 export interface AnswerProofOptions {
   /** The holder's node key (from the manifest). */
   publicKey: Uint8Array;
@@ -96,6 +116,8 @@ export interface AnswerProofOptions {
   signedQueryHash?: Uint8Array;
   /** An OK or NO_DATA answer without a proof is a failure. */
   required: boolean;
+  /** Checkpoints verified before (a requester's cache); none = verify every time. */
+  checkpoints?: VerifiedCheckpoints;
 }
 
 /**
@@ -114,7 +136,10 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
 
   let checkpoint: Checkpoint;
   try {
-    checkpoint = openCheckpoint(proof.checkpoint, logNoteVerifier(answer.holderInstitutionId, opts.publicKey), answer.holderInstitutionId).checkpoint;
+    const verifier = logNoteVerifier(answer.holderInstitutionId, opts.publicKey);
+    checkpoint = opts.checkpoints
+      ? opts.checkpoints.open(proof.checkpoint, verifier, answer.holderInstitutionId)
+      : openCheckpoint(proof.checkpoint, verifier, answer.holderInstitutionId).checkpoint;
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }

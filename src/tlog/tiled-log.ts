@@ -241,7 +241,9 @@ export class TiledLog {
       const row = edge[tile.level];
       if (cached) tiles.set(k, cached);
       else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) {
-        tiles.set(k, Buffer.concat(row));
+        let data = edgeTiles.get(row);
+        if (!data) edgeTiles.set(row, (data = Buffer.concat(row)));
+        tiles.set(k, data);
       } else missing.push(tile);
     }
     if (missing.length > 0) {
@@ -274,6 +276,9 @@ export class TiledLog {
     this.cache.set(k, data);
   }
 }
+
+/** The right edge's partial tiles as one buffer each, built once per edge row (an append makes new rows). */
+const edgeTiles = new WeakMap<Uint8Array[], Uint8Array>();
 
 function key(id: { level: number; index: number }): string {
   return `${id.level}/${id.index}`;
