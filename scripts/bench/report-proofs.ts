@@ -1,7 +1,8 @@
 /**
  * bench:report's answer-proof mode: the same concurrent reports with every
- * node restarted on `tlog.answerProofs: false` and then back on `true`, so
- * the two throughputs are measured in the same run, one after the other.
+ * node restarted on `tlog.answerProofs: false`, then `true`, alternating
+ * (off, on, off, on by default), so that load on the machine that drifts
+ * during the run weighs on both sides of the ratio alike.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import type { NodeClient } from "../../src/testnet/node-client.js";
@@ -35,16 +36,21 @@ async function restartWith(net: TestNetwork, answerProofs: boolean): Promise<voi
 }
 
 /**
- * Without proofs, then with them again: `reports` concurrent reports from
- * `concurrency` clients each time, through `report(client, index)`. Leaves
- * the network running with proofs on.
+ * `pairs` times without proofs, then with them: `reports` concurrent reports
+ * from `concurrency` clients in all per mode, through `report(client, index)`.
+ * Returns one run per mode, without first, summed over its rounds. Leaves the
+ * network running with proofs on.
  */
 export async function measureAnswerProofModes(
   net: TestNetwork,
-  opts: { concurrency: number; reports: number; report: (client: NodeClient, index: number) => Promise<void> },
-): Promise<ProofModeRun[]> {
-  const runs: ProofModeRun[] = [];
-  for (const answerProofs of [false, true]) {
+  opts: { concurrency: number; reports: number; pairs?: number; report: (client: NodeClient, index: number) => Promise<void> },
+): Promise<[ProofModeRun, ProofModeRun]> {
+  const pairs = Math.max(1, opts.pairs ?? 2);
+  const perRound = Math.max(opts.concurrency, Math.floor(opts.reports / pairs));
+  const totals = [false, true].map((answerProofs) => ({ answerProofs, reports: 0, elapsedMs: 0, cpu: [] as number[] }));
+  for (let round = 0; round < 2 * pairs; round++) {
+    const total = totals[round % 2]!;
+    const answerProofs = total.answerProofs;
     await restartWith(net, answerProofs);
     const lender = net.nodes[0]!;
     const clients = Array.from({ length: opts.concurrency }, () => new Client(lender.grpcAddr, lender.apiKey, { separateConnection: true }));
@@ -52,18 +58,24 @@ export async function measureAnswerProofModes(
       // Warm every channel (and the restarted nodes' caches) before the clock starts.
       await Promise.all(clients.map((c, w) => opts.report(c, w)));
       const before = cpuNow(net);
-      const run = await runConcurrent(opts.concurrency, opts.reports, (worker, i) => opts.report(clients[worker]!, opts.concurrency + i));
-      const used = cpuNow(net).map((ms, i) => (ms - before[i]!) / opts.reports);
-      const holders = used.slice(1, -1);
-      runs.push({
-        answerProofs,
-        reports: opts.reports,
-        reportsPerSec: (opts.reports / run.elapsedMs) * 1000,
-        cpuMsPerReport: { lender: used[0]!, holderEach: holders.reduce((a, b) => a + b, 0) / holders.length, client: used.at(-1)! },
-      });
+      const run = await runConcurrent(opts.concurrency, perRound, (worker, i) => opts.report(clients[worker]!, round * perRound + opts.concurrency + i));
+      const used = cpuNow(net).map((ms, i) => ms - before[i]!);
+      total.reports += perRound;
+      total.elapsedMs += run.elapsedMs;
+      total.cpu = used.map((ms, i) => ms + (total.cpu[i] ?? 0));
     } finally {
       for (const c of clients) c.close();
     }
   }
-  return runs;
+  const [off, on] = totals.map((t): ProofModeRun => {
+    const per = t.cpu.map((ms) => ms / t.reports);
+    const holders = per.slice(1, -1);
+    return {
+      answerProofs: t.answerProofs,
+      reports: t.reports,
+      reportsPerSec: (t.reports / t.elapsedMs) * 1000,
+      cpuMsPerReport: { lender: per[0]!, holderEach: holders.reduce((a, b) => a + b, 0) / holders.length, client: per.at(-1)! },
+    };
+  });
+  return [off!, on!];
 }

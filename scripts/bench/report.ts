@@ -513,7 +513,7 @@ async function main(): Promise<number> {
     const echoCpuPerCall = echoCpuMs / ECHO_CALLS;
 
     // ------------------------------------------------------------ answer proofs off, then on (restarts every node)
-    log(`${CONCURRENCY} concurrent clients, ${CONCURRENT_REPORTS} reports without answer proofs, then with them…`);
+    log(`${CONCURRENCY} concurrent clients, ${CONCURRENT_REPORTS} reports without answer proofs and as many with them, alternating…`);
     const proofModes = await measureAnswerProofModes(net, {
       concurrency: CONCURRENCY,
       reports: CONCURRENT_REPORTS,
@@ -522,7 +522,7 @@ async function main(): Promise<number> {
         concCheck.check(await client.unary("getCreditReport", reportRequest(b)), b, false);
       },
     });
-    const [proofsOff, proofsOn] = proofModes as [(typeof proofModes)[0], (typeof proofModes)[0]];
+    const [proofsOff, proofsOn] = proofModes;
     const proofRatio = proofsOn.reportsPerSec / proofsOff.reportsPerSec;
 
     // ------------------------------------------------------------ results
