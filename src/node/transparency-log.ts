@@ -249,7 +249,7 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     size: () => this.log.size,
     checkpointAt: (size) => this.checkpointAt(size),
     inclusionProof: (index, size) => this.log.inclusionProof(index, size),
-    recordLeaf: (accountRef) => this.recordLeaf(accountRef),
+    recordLeaves: (accountRefs) => this.recordLeaves(accountRefs),
   };
 
   /** A checkpoint for `size`, signed once however many answers name it; not stored (the published ones are). */
@@ -264,26 +264,37 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     return note;
   }
 
-  /** Opens the account's latest record-version leaf from the log entry and its stored salt. */
-  private async recordLeaf(accountRef: string): Promise<RecordLeafOpening | { missing: string }> {
-    const index = await this.salts.leafIndex(accountRef);
-    if (index === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
-    try {
-      let fields = this.recordFields.get(index);
-      if (!fields) {
-        fields = recordLeafFields(await this.log.entry(index));
-        if (this.recordFields.size >= RECORD_FIELDS_KEPT) this.recordFields.delete(this.recordFields.keys().next().value!);
-        this.recordFields.set(index, fields);
-      }
-      const { recordKind, version, recordCommitment } = fields;
-      if (recordKind !== TRADELINE_RECORD_KIND) return { missing: `leaf ${index} is not an account's record version` };
-      const salt = await this.salts.salt(accountRecordId(accountRef), version);
-      if (!salt) return { missing: `the salt of version ${version} is gone` };
-      return { index, version, salt, recordCommitment };
-    } catch (err) {
-      this.modules.logger.error({ err: (err as Error).message, index }, "opening a record leaf failed");
-      return { missing: `leaf ${index} could not be opened` };
-    }
+  /** Opens the accounts' latest record-version leaves from their log entries and stored salts. */
+  private async recordLeaves(accountRefs: readonly string[]): Promise<(RecordLeafOpening | { missing: string })[]> {
+    const indexes = await this.salts.leafIndexes(accountRefs);
+    type Fields = { index: number; version: number; recordCommitment: Uint8Array; recordKind: string } | { missing: string };
+    const fields = await Promise.all(
+      indexes.map(async (index): Promise<Fields> => {
+        if (index === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
+        try {
+          let known = this.recordFields.get(index);
+          if (!known) {
+            known = recordLeafFields(await this.log.entry(index));
+            if (this.recordFields.size >= RECORD_FIELDS_KEPT) this.recordFields.delete(this.recordFields.keys().next().value!);
+            this.recordFields.set(index, known);
+          }
+          if (known.recordKind !== TRADELINE_RECORD_KIND) return { missing: `leaf ${index} is not an account's record version` };
+          return { index, ...known };
+        } catch (err) {
+          this.modules.logger.error({ err: (err as Error).message, index }, "opening a record leaf failed");
+          return { missing: `leaf ${index} could not be opened` };
+        }
+      }),
+    );
+    const opened = fields.flatMap((f, i) => ("missing" in f ? [] : [{ i, id: accountRecordId(accountRefs[i]!), version: f.version }]));
+    const salts = await this.salts.salts(opened);
+    const out: (RecordLeafOpening | { missing: string })[] = fields.map((f) => ("missing" in f ? f : { missing: "the salt was not read" }));
+    opened.forEach(({ i, version }, k) => {
+      const f = fields[i] as Exclude<Fields, { missing: string }>;
+      const salt = salts[k];
+      out[i] = salt ? { index: f.index, version, salt, recordCommitment: f.recordCommitment } : { missing: `the salt of version ${version} is gone` };
+    });
+    return out;
   }
 
   /**

@@ -45,10 +45,17 @@ export class LevelLeafSalts {
     return this.db.levels.tlog.get(saltKey(id, version));
   }
 
-  /** The leaf index of the account's latest version, if it was logged. */
-  async leafIndex(accountRef: string): Promise<number | undefined> {
-    const raw = await this.db.levels.tlog.get(indexKey(accountRef));
-    return raw === undefined ? undefined : Number(Buffer.from(raw).toString("latin1"));
+  /** The leaf index of each account's latest version, where it was logged (one read for all). */
+  async leafIndexes(accountRefs: readonly string[]): Promise<(number | undefined)[]> {
+    if (accountRefs.length === 0) return [];
+    const raw = await this.db.levels.tlog.getMany(accountRefs.map(indexKey));
+    return raw.map((v) => (v === undefined ? undefined : Number(Buffer.from(v).toString("latin1"))));
+  }
+
+  /** Salts of several record versions, in the order asked (one read for all). */
+  salts(items: readonly { id: string; version: number }[]): Promise<(Uint8Array | undefined)[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return this.db.levels.tlog.getMany(items.map((it) => saltKey(it.id, it.version)));
   }
 
   setLeafIndexes(items: readonly { accountRef: string; index: number }[]): Promise<void> {

@@ -23,8 +23,8 @@ export interface AnswerProofSource {
   /** A checkpoint signed for exactly `size` (signed note text). */
   checkpointAt(size: number): Promise<string>;
   inclusionProof(index: number, size: number): Promise<Uint8Array[]>;
-  /** The account's latest record-version leaf, or why there is none. */
-  recordLeaf(accountRef: string): Promise<RecordLeafOpening | { missing: string }>;
+  /** Each account's latest record-version leaf, or why there is none, in the order asked. */
+  recordLeaves(accountRefs: readonly string[]): Promise<(RecordLeafOpening | { missing: string })[]>;
 }
 
 /**
@@ -38,7 +38,7 @@ export async function buildAnswerProof(
   input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[] },
 ): Promise<AnswerLogProof> {
   // Openings first: every index they name is committed, so the size read after covers them.
-  const openings = await Promise.all(input.accountRefs.map((ref) => source.recordLeaf(ref)));
+  const openings = await source.recordLeaves(input.accountRefs);
   const size = source.size();
   const [checkpoint, inquiryHashes, ...recordHashes] = await Promise.all([
     source.checkpointAt(size),

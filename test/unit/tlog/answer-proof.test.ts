@@ -60,7 +60,8 @@ async function holderAnswer(opts: { logAccounts?: boolean } = {}) {
     size: () => log.size,
     checkpointAt: async (size) => signCheckpoint({ origin: HOLDER, size, root: await log.root(size) }, signer),
     inclusionProof: (index, size) => log.inclusionProof(index, size),
-    recordLeaf: async (ref) => (opts.logAccounts === false ? { missing: "no record-version leaf logged for this account" } : openings.get(ref) ?? { missing: "unknown" }),
+    recordLeaves: async (refs) =>
+      refs.map((ref) => (opts.logAccounts === false ? { missing: "no record-version leaf logged for this account" } : openings.get(ref) ?? { missing: "unknown" })),
   };
   const tradelines = ["acct-1", "acct-2"].map((accountRef) => ({ institutionId: HOLDER, accountRef }) as Tradeline);
   const logProof = await buildAnswerProof(source, { inquiryIndex, signedQueryHash: sha256(signedQuery), accountRefs: tradelines.map((t) => t.accountRef) });
