@@ -106,6 +106,27 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    reportsOverQuota: new Counter({
+      name: "creditmesh_reports_over_quota_total",
+      help: "Reports this node refused its own callers (RESOURCE_EXHAUSTED) because this institution had used up its daily query quota for the subject, by API key and by who counted it: self (before any holder was asked) or holders (a holder refused it)",
+      labelNames: ["actor", "refused_by"] as const,
+      registers,
+    }),
+
+    queriesBusy: new Counter({
+      name: "creditmesh_queries_busy_total",
+      help: "Queries this node answered BUSY as a holder because it was already answering as many as it takes at once (p2p.maxConcurrentQueries), by member",
+      labelNames: ["member"] as const,
+      registers,
+    }),
+
+    queriesQueued: new Counter({
+      name: "creditmesh_queries_queued_total",
+      help: "Queries this node held back as a requester because as many were already in flight to that holder (p2p.maxInFlightPerHolder), by holder and how the wait ended: sent, or busy (the deadline came first)",
+      labelNames: ["holder", "result"] as const,
+      registers,
+    }),
+
     authFailures: new Counter({
       name: "creditmesh_auth_failures_total",
       help: "gRPC calls refused before any work: no credentials, an unknown API key, or a key or certificate without the role",

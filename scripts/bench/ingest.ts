@@ -61,6 +61,7 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     dir: { type: "string" },
     "node-flags": { type: "string", default: "" },
+    "record-versions": { type: "string", default: "on" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -77,6 +78,7 @@ if (args.help) {
       "  --seed S          synthetic data seed (default bench-ingest)",
       "  --out FILE        results file (default bench/results/ingest.json)",
       "  --dir DIR         parent of the temporary data directories (default the OS temp dir)",
+      "  --record-versions on|off  the node's tlog.recordVersions: a log leaf per record version (default on)",
       '  --node-flags="F"  extra flags for the node process, e.g. --node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"',
       "",
     ].join("\n"),
@@ -98,6 +100,11 @@ if (ACCOUNTS < MIN_ACCOUNTS) {
 }
 const SEED = args.seed!;
 const NODE_FLAGS = args["node-flags"]!.split(/\s+/).filter(Boolean);
+if (args["record-versions"] !== "on" && args["record-versions"] !== "off") {
+  process.stderr.write("--record-versions must be on or off\n");
+  process.exit(2);
+}
+const RECORD_VERSIONS = args["record-versions"] === "on";
 /** Raw-floor batches prepared ahead of each timed run of writes (bounds memory, keeps the writes back to back). */
 const FLOOR_CHUNK_RECORDS = 50_000;
 
@@ -299,6 +306,7 @@ async function ingestRun(round: number): Promise<IngestRun> {
         p2p: { enabled: false },
         metrics: { enabled: false },
         log: { level: "warn" },
+        tlog: { recordVersions: RECORD_VERSIONS },
       },
       nodeArgs: NODE_FLAGS,
     });
@@ -406,6 +414,7 @@ async function main(): Promise<void> {
     seed: SEED,
     rounds: ROUNDS,
     nodeFlags: NODE_FLAGS,
+    recordVersions: RECORD_VERSIONS,
     method: "best round of each side; gRPC: first write to last ack of the repayments, node in a child process; raw: synced batches of the same keys and values through level's batch() (the floor) and through classic-level's native batch (comparison), batch calls timed",
     grpcIngest: {
       recordsPerSec: Math.round(bestIngest),

@@ -23,6 +23,8 @@ import type {
   PurgeSubjectResponse,
   RotateDataKeyRequest,
   RotateDataKeyResponse,
+  RunTokenCeremonyRequest,
+  RunTokenCeremonyResponse,
   VerifyAuditRequest,
   VerifyAuditResponse,
   CreditNodeServer,
@@ -41,6 +43,7 @@ import type {
   SubmitRecordsResponse,
 } from "../gen/creditmesh/v1/node.js";
 import type { CreditReport } from "../gen/creditmesh/v1/report.js";
+import type { SignedDkgPlan } from "../gen/creditmesh/v1/dkg.js";
 import type { Logger } from "../logger.js";
 import type { IngestService } from "../records/ingest.js";
 import { isoDateProblem } from "../records/dates.js";
@@ -75,6 +78,8 @@ export interface DisputeApi {
 export interface AdminApi {
   purgeSubject(subjectToken: string, requestRef: string, caller: Caller): Promise<PurgeSubjectResponse>;
   rotateDataKey(caller: Caller): Promise<RotateDataKeyResponse>;
+  /** Coordinates the operator-signed token-committee ceremony; the plan's signature is checked by every participant. */
+  runTokenCeremony(plan: SignedDkgPlan | undefined, caller: Caller): Promise<RunTokenCeremonyResponse>;
   verifyAudit(): Promise<VerifyAuditResponse>;
   exportAudit(): AsyncIterable<AuditEntry>;
   backup(outDir: string, caller: Caller): Promise<BackupResponse>;
@@ -322,6 +327,11 @@ export function createHandlers(opts: { maxBatchRecords: number }, m: ApiModules)
     }),
 
     rotateDataKey: unary<RotateDataKeyRequest, RotateDataKeyResponse>(["OPERATOR"], async (_req, _call, principal) => admin().rotateDataKey(caller(principal))),
+
+    runTokenCeremony: unary<RunTokenCeremonyRequest, RunTokenCeremonyResponse>(["OPERATOR"], async (req, _call, principal) => {
+      if (!req.plan) throw invalid("plan", "required: the operator-signed ceremony plan");
+      return admin().runTokenCeremony(req.plan, caller(principal));
+    }),
 
     verifyAudit: unary<VerifyAuditRequest, VerifyAuditResponse>(["OPERATOR"], async () => admin().verifyAudit()),
 

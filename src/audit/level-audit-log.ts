@@ -9,6 +9,7 @@ import type { WriteBatch } from "../store/types.js";
 import { EMPTY_BATCH, opsOf } from "../store/write-batch.js";
 import { MetaKey } from "../store/keys.js";
 import { auditHeadSignatureOk, parseSignedHead, signAuditHead, type AuditHeadExport, type SignedAuditHead } from "./signed-head.js";
+import { readAuditAnchors, type AuditAnchor } from "./log-anchors.js";
 import type { AuditAction, AuditTrail } from "./trail.js";
 
 /** prev_hash of the first entry. */
@@ -88,6 +89,8 @@ export interface AuditLogOptions {
    * leaf's index. Without it, a group with leaves is refused.
    */
   logCarrier?: (ops: WriteOp[], leaves: readonly Uint8Array[]) => Promise<number>;
+  /** The node's transparency-log origin (its institution id): verify() checks the trail against the heads anchored there. */
+  logOrigin?: string;
 }
 
 interface Pending {
@@ -279,7 +282,7 @@ export class LevelAuditLog implements AuditTrail {
    * missing (a gap in positions, or entries missing at the end), or moved
    * (stored under another position, or not chained to its predecessor).
    */
-  async verify(opts: VerifyOptions = { publicKey: this.opts.publicKey }): Promise<AuditVerification> {
+  async verify(opts: VerifyOptions = { publicKey: this.opts.publicKey, logOrigin: this.opts.logOrigin }): Promise<AuditVerification> {
     return verifyAudit(this.db, opts);
   }
 
@@ -302,6 +305,13 @@ function signedHeadOps(db: NodeDatabase, head: SignedAuditHead): WriteOp[] {
 export interface VerifyOptions {
   /** The node's public key: the signed head's signature is checked with it (without it, only its position and hash). */
   publicKey?: Uint8Array;
+  /**
+   * The origin of the node's transparency log (its institution id): the trail
+   * must reproduce every audit head anchored in the log up to its signed
+   * checkpoint (log-anchors.ts). That catches a trail re-hashed, cut or wiped
+   * by someone who also holds the node key, which the signed head cannot.
+   */
+  logOrigin?: string;
 }
 
 /** Sublevels whose content an audited action created: a database holding any of it has a trail. */
@@ -327,6 +337,17 @@ export async function verifyAudit(db: NodeDatabase, opts: VerifyOptions = {}): P
   const signedHead = parseSignedHead(await db.levels.meta.get(MetaKey.auditSignedHead));
   const signing = (await db.levels.meta.get(MetaKey.auditSigning)) !== undefined;
   let hashAtSignedHead: string | undefined;
+  let anchors: AuditAnchor[] = [];
+  if (opts.logOrigin !== undefined) {
+    try {
+      anchors = (await readAuditAnchors(db, { origin: opts.logOrigin, publicKey: opts.publicKey })).anchors;
+    } catch (err) {
+      if (!(err instanceof CreditMeshError) || err.code !== "STORE_CORRUPT") throw err;
+      return { ok: false, entries: await countEntries(db), firstBadPosition: 0, reason: err.message, headHash: GENESIS_HASH };
+    }
+  }
+  const anchoredAt = new Map(anchors.map((a) => [a.position, a]));
+  let anchorBad: { position: number; reason: string } | undefined;
   const it = db.levels.audit.iterator();
   try {
     for await (const [key, bytes] of it) {
@@ -375,6 +396,10 @@ export async function verifyAudit(db: NodeDatabase, opts: VerifyOptions = {}): P
         continue;
       }
       if (signedHead && expected === signedHead.position) hashAtSignedHead = entry.hash;
+      const anchor = anchoredAt.get(expected);
+      if (anchor && anchor.hash !== entry.hash && !anchorBad) {
+        anchorBad = { position: expected, reason: `entry ${expected} is not the one anchored in the transparency log at leaf ${anchor.leafIndex} (re-hashed or replaced)` };
+      }
       prev = entry.hash;
       prevAt = at;
       expected++;
@@ -394,6 +419,7 @@ export async function verifyAudit(db: NodeDatabase, opts: VerifyOptions = {}): P
   if (!bad && recorded === undefined && expected > 0) {
     bad = { position: expected, reason: "the recorded head of the trail is missing" };
   }
+  if (!bad) bad = anchorBad ?? checkAnchorsReached(anchors, expected);
   if (!bad) bad = checkSignedHead(signedHead, signing, expected, hashAtSignedHead, opts);
   if (!bad && stored === 0 && (await holdsData(db))) {
     bad = { position: 0, reason: "the trail is empty but the database holds records, consents, inquiries or disputes (entries deleted)" };
@@ -401,6 +427,23 @@ export async function verifyAudit(db: NodeDatabase, opts: VerifyOptions = {}): P
   return bad
     ? { ok: false, entries: stored, firstBadPosition: bad.position, reason: bad.reason, headHash: prev }
     : { ok: true, entries: stored, firstBadPosition: -1, reason: "", headHash: prev };
+}
+
+/** An anchored head beyond the trail's end: entries were cut from the end, or the trail wiped. */
+function checkAnchorsReached(anchors: readonly AuditAnchor[], entries: number): { position: number; reason: string } | undefined {
+  const beyond = anchors.filter((a) => a.position >= entries).sort((a, b) => b.position - a.position)[0];
+  if (!beyond) return undefined;
+  return {
+    position: entries,
+    reason:
+      entries === 0
+        ? `the trail is empty but the transparency log anchors its entry ${beyond.position} at leaf ${beyond.leafIndex} (wiped)`
+        : `the transparency log anchors entry ${beyond.position} at leaf ${beyond.leafIndex} but the trail ends at ${entries - 1} (entries cut from the end)`,
+  };
+}
+
+async function countEntries(db: NodeDatabase): Promise<number> {
+  return (await db.levels.audit.keys().all()).length;
 }
 
 /** Why the signed head and the walked chain (`entries` good entries) disagree, if they do. */

@@ -39,7 +39,13 @@ export type AuditAction =
   | "API_KEY_REVOKED"
   | "ACCOUNT_DELETED"
   | "TOKENS_EVALUATED"
-  | "TOKENS_REFUSED";
+  | "TOKENS_REFUSED"
+  | "TOKEN_SHARE_STORED"
+  | "TOKEN_CEREMONY_RUN"
+  | "TOKENS_MIGRATION_STARTED"
+  | "TOKENS_MIGRATION_PROGRESS"
+  | "TOKENS_MIGRATION_FINISHED"
+  | "TOKENS_TRANSITION_ENDED";
 
 /** For nodes and tests that keep no trail. */
 export const noAudit: AuditTrail = { append: async () => undefined };

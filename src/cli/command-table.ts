@@ -74,7 +74,7 @@ export const COMMAND_MODULES: CommandModule[] = [
     load: async () => (await import("./commands/keys.js")).registerKeys,
   },
   {
-    commands: [{ name: "tokens", term: "tokens", description: "subject-token evaluator committee: create one for a local network, check one" }],
+    commands: [{ name: "tokens", term: "tokens", description: "subject-token evaluator committee: make one, reshare it, check it" }],
     load: async () => (await import("./commands/tokens.js")).registerTokens,
   },
   {

@@ -80,6 +80,10 @@ export const P2pSchema = z.object({
   revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
   /** Queries one member may make about one subject per 24 h at this holder (refused DENIED past it); 0 disables. */
   subjectQueriesPerDay: z.number().int().min(0).default(50),
+  /** Queries this node answers at once as a holder, from all members together; beyond it a signed BUSY. 0 disables. */
+  maxConcurrentQueries: z.number().int().min(0).default(256),
+  /** Queries this node has in flight to one holder; the rest wait for a slot, BUSY if the report's deadline comes first. 0 disables. */
+  maxInFlightPerHolder: z.number().int().min(0).default(32),
 });
 
 export const ReportSchema = z.object({
@@ -112,11 +116,11 @@ export const TransparencyLogSchema = z.object({
   /** Every n-th signed audit head is anchored in the log. */
   auditHeadEvery: z.number().int().min(1).default(16),
   /**
-   * A leaf per furnished record version. Off by default: as built (a salted
-   * leaf, a stored salt and a version counter per record) it costs ~60 µs of
-   * CPU per record and takes ingest from ~0.8 to ~0.14 of its floor.
+   * A leaf per furnished record version, committed in the batch that writes
+   * the record. Off only to measure ingest without it (`bench:ingest
+   * --record-versions off`); answers' proofs need it.
    */
-  recordVersions: z.boolean().default(false),
+  recordVersions: z.boolean().default(true),
   /**
    * A holder's answer names a checkpoint covering the query's inquiry leaf and
    * carries its inclusion proof and those of its tradelines' record leaves;

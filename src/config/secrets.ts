@@ -4,6 +4,8 @@ import path from "node:path";
 import { z } from "zod";
 import { CreditMeshError } from "../errors.js";
 import { fsyncPath } from "../fs-sync.js";
+import { randomScalar } from "../subject/oprf/suite.js";
+import { encodeKeyShare } from "../subject/oprf/threshold.js";
 
 /**
  * SUBJECT_SERVICE is the member's service for borrowers themselves: it alone
@@ -20,8 +22,12 @@ const SecretsSchema = z
     version: z.literal(1),
     /** Ed25519 seed of the node key (its libp2p identity), hex. */
     nodeKey: hex(32),
-    /** Network-wide subject token key (shared by members), hex. */
-    tokenKey: hex(32),
+    /**
+     * Legacy: the network-wide HMAC subject token key of a network created
+     * before token committees, hex. New nodes have none; a node that has one
+     * and no committee keeps tokenizing with it until `tokens migrate`.
+     */
+    tokenKey: hex(32).optional(),
     /** Key for account_ref = HMAC(key, account_id); local to this node. */
     accountRefKey: hex(32),
     /** AES-256-GCM data keys; the first one encrypts, all decrypt (rotation). */
@@ -41,6 +47,12 @@ const SecretsSchema = z
     localApiKey: z.string().min(16),
     /** This node's share of the subject-token OPRF key (format, index, scalar), hex; only on a token committee member. */
     tokenKeyShare: hex(34).optional(),
+    /**
+     * A node outside any network (p2p off): the whole OPRF key of its
+     * committee of one (a 1-of-1 share, same encoding as tokenKeyShare), so
+     * that it tokenizes with no key shared with anyone. Never on a network member.
+     */
+    localTokenKey: hex(34).optional(),
   })
   .strict();
 
@@ -57,12 +69,18 @@ function newApiKey(): { id: string; key: string } {
   return { id, key: `${API_KEY_PREFIX}${id}_${randomBytes(24).toString("base64url")}` };
 }
 
-export function generateSecrets(opts: { tokenKey?: string; nodeKey?: string } = {}): Secrets {
+/**
+ * New secrets: no token key of any kind unless asked for. `localTokenKey`
+ * (a node that runs alone) generates its committee of one; `tokenKey` is
+ * only for legacy networks and tests of them.
+ */
+export function generateSecrets(opts: { tokenKey?: string; nodeKey?: string; localTokenKey?: boolean } = {}): Secrets {
   const local = newApiKey();
   return {
     version: 1,
     nodeKey: opts.nodeKey ?? randomBytes(32).toString("hex"),
-    tokenKey: opts.tokenKey ?? randomBytes(32).toString("hex"),
+    ...(opts.tokenKey ? { tokenKey: opts.tokenKey } : {}),
+    ...(opts.localTokenKey ? { localTokenKey: newLocalTokenKey() } : {}),
     accountRefKey: randomBytes(32).toString("hex"),
     dataKeys: [{ id: "k1", key: randomBytes(32).toString("hex") }],
     apiKeys: [{ id: local.id, sha256: hashApiKey(local.key), roles: [...API_ROLES], createdAt: new Date().toISOString() }],
@@ -102,6 +120,28 @@ export function writeSecrets(file: string, secrets: Secrets): void {
   fsyncPath(tmp);
   renameSync(tmp, file);
   fsyncPath(path.dirname(file));
+}
+
+/** A fresh 1-of-1 OPRF key share (index 1), hex as `localTokenKey` holds it. */
+export function newLocalTokenKey(): string {
+  return Buffer.from(encodeKeyShare({ index: 1, secret: randomScalar() })).toString("hex");
+}
+
+/** Gives the secrets file a committee-of-one key if it has none (`tokens migrate` on a node alone); returns the file's secrets. */
+export function ensureLocalTokenKey(file: string): Secrets {
+  const secrets = readSecrets(file);
+  if (secrets.localTokenKey) return secrets;
+  const withKey = { ...secrets, localTokenKey: newLocalTokenKey() };
+  writeSecrets(file, withKey);
+  return withKey;
+}
+
+/** Removes the legacy shared token key from the secrets file (a finished token migration's transition ended). */
+export function removeTokenKey(file: string): boolean {
+  const { tokenKey, ...rest } = readSecrets(file);
+  if (tokenKey === undefined) return false;
+  writeSecrets(file, rest);
+  return true;
 }
 
 /** A data key as the secrets file holds it. */
@@ -146,14 +186,21 @@ export function refuseNewSecretsBeside(databaseDir: string, file: string): void 
  * missing file next to an existing database is refused: new keys would make
  * its tokens, account refs and sealed identities unreadable.
  */
-export function loadOrCreateSecrets(file: string, opts: { databaseDir?: string } = {}): { secrets: Secrets; created: boolean } {
+export function loadOrCreateSecrets(file: string, opts: { databaseDir?: string; localTokenKey?: boolean } = {}): { secrets: Secrets; created: boolean } {
   if (existsSync(file)) {
     const mode = statSync(file).mode & 0o077;
     if (mode !== 0) chmodSync(file, 0o600);
-    return { secrets: readSecrets(file), created: false };
+    const secrets = readSecrets(file);
+    // A node alone with neither key gets its committee of one; a legacy key is left in charge (tokens migrate moves off it).
+    if (opts.localTokenKey && !secrets.localTokenKey && !secrets.tokenKey) {
+      const withKey = { ...secrets, localTokenKey: newLocalTokenKey() };
+      writeSecrets(file, withKey);
+      return { secrets: withKey, created: false };
+    }
+    return { secrets, created: false };
   }
   if (opts.databaseDir !== undefined) refuseNewSecretsBeside(opts.databaseDir, file);
-  const secrets = generateSecrets();
+  const secrets = generateSecrets({ localTokenKey: opts.localTokenKey });
   writeSecrets(file, secrets);
   return { secrets, created: true };
 }

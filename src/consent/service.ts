@@ -33,6 +33,11 @@ export interface ConsentServiceModules {
   /** Tells the other holders (gossip); absent on a node without peers. */
   publishRevocation?: (revocation: Revocation) => Promise<void>;
   audit?: AuditTrail;
+  /**
+   * During a token migration's transition: the subject's token now, given
+   * the earlier token a consent signed before the migration binds.
+   */
+  currentTokenOf?: (earlierToken: string) => Promise<string | undefined>;
 }
 
 const SUBJECT_REQUEST_EVIDENCE = /^sha256:[0-9a-f]{64}$/;
@@ -150,9 +155,11 @@ export class ConsentService {
     if (!consent || consent.granteeInstitutionId !== this.opts.institutionId) {
       throw new CreditMeshError("CONSENT_DENIED", "no consent with this consent_id was granted to this institution", { field: "consent_id" });
     }
+    // A consent signed under the subject's earlier token stays usable while this node's transition lasts: the query then names that token.
+    const earlier = consent.subjectToken !== use.subjectToken && (await this.modules.currentTokenOf?.(consent.subjectToken)) === use.subjectToken;
     return requireConsent(consent, {
       requesterInstitutionId: this.opts.institutionId,
-      subjectToken: use.subjectToken,
+      subjectToken: earlier ? consent.subjectToken : use.subjectToken,
       purpose: use.purpose,
       now: this.modules.clock.now(),
       maxClockSkewMs: this.skewMs,

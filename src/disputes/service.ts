@@ -11,7 +11,8 @@ import { validateAccount } from "../records/validate.js";
 import { KeyedSerialQueue } from "../store/serial.js";
 import { screenFreeText } from "../subject/pii-screen.js";
 import { isOverdue } from "./flag.js";
-import type { DisputeStore, StoredAccount } from "../store/types.js";
+import type { DisputeStore, StoredAccount, Tombstones } from "../store/types.js";
+import { appendTombstones, TombstoneReason } from "../store/types.js";
 
 export const DAY_MS = 24 * 3600 * 1000;
 export const MAX_REASON_CHARS = 500;
@@ -71,6 +72,8 @@ export interface DisputeServiceModules {
   audit?: AuditTrail;
   clock: Clock;
   logger: Logger;
+  /** The transparency log: a DISPUTE_DELETED tombstone for an account a resolution deletes. */
+  tombstones?: Tombstones;
 }
 
 /**
@@ -227,7 +230,9 @@ export class DisputeService implements DisputeReceiver {
       }
       // The account changes first: if the node stops in between, the dispute is still OPEN and resolving again is safe.
       if (outcome === DisputeOutcome.CORRECTED) await this.applyCorrection(dispute, corrected!);
-      if (outcome === DisputeOutcome.DELETED) await this.modules.records.deleteAccounts([dispute.accountRef]);
+      if (outcome === DisputeOutcome.DELETED && (await this.modules.records.deleteAccounts([dispute.accountRef])) > 0) {
+        await appendTombstones(this.modules.tombstones, [dispute.accountRef], TombstoneReason.DisputeDeleted);
+      }
       const closed: Dispute = { ...dispute, status: DisputeStatus.RESOLVED, outcome, note: noteText, resolvedAt: this.modules.clock.now() };
       await this.modules.store.put(closed);
       return closed;

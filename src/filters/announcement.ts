@@ -77,6 +77,7 @@ function toWireAnnouncement(a: Announcement): FilterAnnouncement {
     filterBytes: String(a.filterBytes),
     deltaSequence: String(a.deltaSequence),
     issuedAt: a.issuedAt,
+    ...(a.logLeafIndex === undefined ? {} : { logLeafIndex: String(a.logLeafIndex) }),
   };
 }
 
@@ -95,6 +96,7 @@ function checkAnnouncement(a: FilterAnnouncement, what: string): Omit<Announceme
     filterBytes,
     deltaSequence: u64(`${what}.delta_sequence`, a.deltaSequence),
     issuedAt: checkIssuedAt(what, a.issuedAt),
+    ...(a.logLeafIndex === undefined ? {} : { logLeafIndex: u64(`${what}.log_leaf_index`, a.logLeafIndex) }),
   };
 }
 

@@ -5,6 +5,7 @@ import type { NodeKey } from "../identity/node-key.js";
 import { filterSha256, signAnnouncement, signDelta } from "./announcement.js";
 import { BinaryFuse16, TokenDigests, type RandomSource } from "./binary-fuse.js";
 import type { TokenKey } from "./token-digest.js";
+import type { FilterLeaf } from "../tlog/leaves.js";
 import type { Announcement } from "./types.js";
 
 /** Where the holder's tokens come from: at integration, the subject index's keys. */
@@ -15,6 +16,12 @@ export interface FilterBuilderModules {
   key: Pick<NodeKey, "sign">;
   clock: Clock;
   random?: RandomSource;
+  /**
+   * Appends a full filter's leaf to the holder's transparency log and
+   * resolves with its index once durable; the announcement then names it
+   * (log_leaf_index). Without it, nothing is logged.
+   */
+  logFilter?: (leaf: FilterLeaf) => Promise<number>;
 }
 
 export interface FullPublication {
@@ -33,6 +40,8 @@ export interface DeltaPublication {
   sequence: number;
   /** Signed(FilterDelta) for the gossip topic. */
   signed: Signed;
+  /** What the holder's transparency log commits to for this delta. */
+  leaf: FilterLeaf;
 }
 
 interface EpochState {
@@ -105,14 +114,19 @@ export class FilterBuilder {
       const filter = BinaryFuse16.fromDigests(digests, { random: this.modules.random });
       const bytes = filter.toBytes();
       const epoch = Math.max(this.lastEpoch + 1, startedAt.getTime());
+      const filterHash = filterSha256(bytes);
+      // Logged before it is signed: the announcement names the leaf, and the filter is in the log before any member sees it.
+      const logLeafIndex = await this.modules.logFilter?.({ institutionId: this.opts.institutionId, epoch, sequence: 0, count: filter.capacity, filterSha256: filterHash });
+      signal?.throwIfAborted();
       const announcement: Announcement = {
         institutionId: this.opts.institutionId,
         epoch,
         count: filter.capacity,
-        filterSha256: filterSha256(bytes),
+        filterSha256: filterHash,
         filterBytes: bytes.length,
         deltaSequence: 0,
         issuedAt: this.modules.clock.now(),
+        ...(logLeafIndex === undefined ? {} : { logLeafIndex }),
       };
       const full: FullPublication = {
         announcement,
@@ -148,7 +162,8 @@ export class FilterBuilder {
       filter,
       issuedAt: this.modules.clock.now(),
     });
-    const published = { epoch, firstSequence, sequence, signed };
+    const leaf: FilterLeaf = { institutionId: this.opts.institutionId, epoch, sequence, count: filter.capacity, filterSha256: filterSha256(filter.toBytes()) };
+    const published = { epoch, firstSequence, sequence, signed, leaf };
     state.deltas.push(published);
     return published;
   }

@@ -1,5 +1,6 @@
 import { FilterGossip } from "../gen/creditmesh/v1/filters.js";
 import type { Logger } from "../logger.js";
+import type { FilterLeaf } from "../tlog/leaves.js";
 import type { FilterBuilder } from "./builder.js";
 import type { FilterAction, FilterSchedule } from "./schedule.js";
 
@@ -9,6 +10,8 @@ export interface FilterPublisherModules {
   /** Sends one FilterGossip message (encoded) on the filters topic; p2p/ implements it. */
   publish(message: Uint8Array): Promise<void>;
   logger: Logger;
+  /** Appends a delta's leaf to the holder's transparency log (durable before the delta goes out); full filters are logged by the builder. */
+  logFilter?: (leaf: FilterLeaf) => Promise<number>;
 }
 
 /**
@@ -85,6 +88,7 @@ export class FilterPublisher {
     if (due === "DELTA") {
       const delta = builder.issueDelta();
       schedule.deltaIssued();
+      await this.modules.logFilter?.(delta.leaf);
       await publish(FilterGossip.encode({ kind: { $case: "delta", value: delta.signed } }).finish());
       if (++this.deltasSinceAnnouncement >= this.opts.reannounceEvery) {
         this.deltasSinceAnnouncement = 0;

@@ -1,9 +1,14 @@
 import { invalid } from "../errors.js";
 
-/** A subject token as the filters take it: 64 hex characters or the 32 bytes they spell. */
+/**
+ * A subject token as the filters take it: an HMAC token (32 bytes) or an OPRF
+ * token (64 bytes, RFC 9497's SHA-512 output), in hex or as bytes.
+ */
 export type TokenKey = string | Uint8Array;
 
+/** The bytes of a token the digest reads: the first 32 (an OPRF token's every byte is uniform, so its first half spreads as well). */
 export const TOKEN_BYTES = 32;
+const TOKEN_LENGTHS = [32, 64];
 
 const NIBBLE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
@@ -14,14 +19,23 @@ for (let i = 0; i < 6; i++) {
 
 const WORDS = new Uint32Array(TOKEN_BYTES / 4);
 
+function isHex(key: string, from: number): boolean {
+  for (let i = from; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 128 || NIBBLE[code] < 0) return false;
+  }
+  return true;
+}
+
 /**
- * Reads the token into WORDS (big-endian words, the same for both spellings);
- * false if it is neither 64 hex characters nor 32 bytes. Parsing hex by hand
- * both validates and avoids a Buffer per key, which matters at a million keys.
+ * Reads the token's first 32 bytes into WORDS (big-endian words, the same for
+ * both spellings); false if it is not 32 or 64 bytes, in hex or as bytes.
+ * Parsing hex by hand both validates and avoids a Buffer per key, which
+ * matters at a million keys.
  */
 function loadWords(key: TokenKey): boolean {
   if (typeof key === "string") {
-    if (key.length !== TOKEN_BYTES * 2) return false;
+    if (!TOKEN_LENGTHS.includes(key.length / 2)) return false;
     for (let w = 0; w < WORDS.length; w++) {
       let word = 0;
       for (let c = 0; c < 8; c++) {
@@ -32,9 +46,9 @@ function loadWords(key: TokenKey): boolean {
       }
       WORDS[w] = word;
     }
-    return true;
+    return isHex(key, TOKEN_BYTES * 2);
   }
-  if (!(key instanceof Uint8Array) || key.length !== TOKEN_BYTES) return false;
+  if (!(key instanceof Uint8Array) || !TOKEN_LENGTHS.includes(key.length)) return false;
   for (let w = 0; w < WORDS.length; w++) {
     const i = w * 4;
     WORDS[w] = (key[i] << 24) | (key[i + 1] << 16) | (key[i + 2] << 8) | key[i + 3];
@@ -73,7 +87,7 @@ function murmurWord(h: number, k: number): number {
  * attempt, so a retry does not re-read the tokens.
  */
 export function digestToken(key: TokenKey, out: Uint32Array, at: number, field: string): void {
-  if (!loadWords(key)) throw invalid(field, "must be a subject token: 64 hex characters or 32 bytes");
+  if (!loadWords(key)) throw invalid(field, "must be a subject token: 32 or 64 bytes, in hex or as bytes");
   let a = 0x3c6ef372;
   let b = 0x9747b28c;
   const n = WORDS.length;

@@ -11,6 +11,8 @@ export interface Announcement {
   /** Last delta the member had issued in this epoch when it signed (0: none). */
   deltaSequence: number;
   issuedAt: Date;
+  /** The leaf of the member's transparency log that commits to this filter, when it logged one. */
+  logLeafIndex?: number;
 }
 
 /** The tokens a member gained in intervals firstSequence..sequence of an epoch, as verified. */

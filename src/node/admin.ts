@@ -6,6 +6,7 @@ import type {
   BackupResponse,
   PurgeSubjectResponse,
   RotateDataKeyResponse,
+  RunTokenCeremonyResponse,
   VerifyAuditResponse,
 } from "../gen/creditmesh/v1/node.js";
 import type { Logger } from "../logger.js";
@@ -19,6 +20,8 @@ export interface AdminModules {
   purgeSubject?: AdminApi["purgeSubject"];
   /** Re-seals every record under a new data key; records KEY_ROTATED itself. Absent until provided. */
   rotateDataKey?: AdminApi["rotateDataKey"];
+  /** Coordinates a token-committee key ceremony; absent on a node without peers. */
+  runTokenCeremony?: AdminApi["runTokenCeremony"];
   logger: Logger;
 }
 
@@ -39,6 +42,12 @@ export class AdminService implements AdminApi {
     const rotate = this.modules.rotateDataKey;
     if (!rotate) return Promise.reject(new CreditMeshError("UNAVAILABLE", "data key rotation is not available on this node"));
     return rotate(caller);
+  }
+
+  runTokenCeremony(plan: Parameters<AdminApi["runTokenCeremony"]>[0], caller: Caller): Promise<RunTokenCeremonyResponse> {
+    const run = this.modules.runTokenCeremony;
+    if (!run) return Promise.reject(new CreditMeshError("UNAVAILABLE", "this node is not on a network: it cannot coordinate a key ceremony"));
+    return run(plan, caller);
   }
 
   async verifyAudit(): Promise<VerifyAuditResponse> {

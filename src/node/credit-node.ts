@@ -10,7 +10,7 @@ import { backupDirUnder } from "../config/backup-root.js";
 import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
 import type { NodeConfig } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
-import { addDataKey, loadOrCreateSecrets, readSecrets, retireDataKeys, type Secrets } from "../config/secrets.js";
+import { addDataKey, loadOrCreateSecrets, readSecrets, removeTokenKey, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { loadTlsMaterial } from "../config/tls.js";
 import { ConsentService } from "../consent/service.js";
 import { accountDeletionEffects } from "../disputes/account-deletion.js";
@@ -26,8 +26,9 @@ import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
 import { RetentionJob } from "../records/retention-job.js";
 import { HolderService } from "../report/holder.js";
-import { InquirerPseudonyms } from "../report/inquirer.js";
 import { ReportService } from "../report/service.js";
+import { QueryQuota } from "../report/query-quota.js";
+import { ReportQuotaGate } from "../report/quota-gate.js";
 import { openStores, type Stores } from "../store/index.js";
 import { LevelAuditedApiKeys } from "../store/audited-api-keys.js";
 import { ErasureLedger } from "../store/erasure-ledger.js";
@@ -35,8 +36,11 @@ import { secureDataDir } from "../store/file-modes.js";
 import { KeyBinding } from "../store/key-binding.js";
 import { KeyRotation } from "../store/key-rotation.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { HmacSubjectTokenizer, type SubjectTokens } from "../subject/tokenizer.js";
-import { createSubjectTokenParts, type SubjectTokenParts } from "./subject-tokens.js";
+import type { SubjectTokens } from "../subject/tokenizer.js";
+import { nodeTokenScheme, type NodeTokenScheme } from "./token-scheme.js";
+import { aliasedInquiries, aliasedSubjectIndex, LevelTokenAliases } from "../store/token-aliases.js";
+import { TokenMigration } from "./token-migration.js";
+import { SubjectTokenParts } from "./subject-tokens.js";
 import { NODE_VERSION } from "../version.js";
 import { AdminService } from "./admin.js";
 import { takeBackup } from "./backup.js";
@@ -61,6 +65,7 @@ import type { LogEvidence, MemberStatus } from "../gen/creditmesh/v1/node.js";
 import { MetricsServer } from "./metrics.js";
 import { FilterParts } from "./filter-parts.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
+import { LeafSaltKey } from "../tlog/leaf-salt.js";
 import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
 import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
@@ -86,8 +91,8 @@ interface PeerParts {
   disputes: DisputeRouter;
   revocations: RevocationGossip;
   filters?: FilterParts;
-  /** Present when the manifest names a token committee. */
-  tokens?: SubjectTokenParts;
+  /** The token committee's parts; its tokenizer is undefined while the manifest names no committee. */
+  tokens: SubjectTokenParts;
 }
 
 /**
@@ -110,6 +115,8 @@ export class CreditNode {
   private witnessStore?: LevelWitnessStore;
   private apiKeyAuditor?: ApiKeyAuditor;
   private p2p?: PeerParts;
+  private tokenScheme?: NodeTokenScheme;
+  private tokenAliases?: LevelTokenAliases;
   readonly metrics: Metrics | null;
   private grpc?: GrpcServer;
   private metricsServer?: MetricsServer;
@@ -122,7 +129,8 @@ export class CreditNode {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics === undefined ? createMetrics() : opts.metrics;
     this.secretsFile = secretsPath(this.config);
-    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config) });
+    // A node alone tokenizes with its committee of one; a network member holds no token key.
+    const { secrets, created } = loadOrCreateSecrets(this.secretsFile, { databaseDir: databasePath(this.config), localTokenKey: !this.config.p2p.enabled });
     this.secrets = secrets;
     this.secretsCreated = created;
     this.key = NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex"));
@@ -189,7 +197,12 @@ export class CreditNode {
     const tlog = (this.tlog = await NodeTransparencyLog.open(
       stores.db,
       { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery, answerProofs: config.tlog.answerProofs },
-      { signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) }, logger: log("tlog"), metrics },
+      {
+        signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
+        logger: log("tlog"),
+        metrics,
+        saltKey: LeafSaltKey.derivedFrom(Buffer.from(this.secrets.accountRefKey, "hex")),
+      },
     ));
     const audit = (this.audit = await LevelAuditLog.open(stores.db, {
       clock,
@@ -198,6 +211,7 @@ export class CreditNode {
       publicKey: this.key.publicKey,
       headExport: tlog.auditHeads,
       logCarrier: (ops, leaves) => tlog.carry(ops, leaves),
+      logOrigin: institutionId,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
     await this.apiKeyAuditor.start();
@@ -210,17 +224,18 @@ export class CreditNode {
     }
 
     const filters = membership && config.filters.enabled
-      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics })
+      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics, logFilter: (leaf) => tlog.filterPublished(leaf) })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
-    if (filters) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
-    const tokenizer = new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex"));
-    // Bound late: the committee's tokenizer exists once the peer side does; name tags keep the network key.
-    const subjectTokens: SubjectTokens = {
-      tokens: (subjects, purpose, signal) => (this.p2p?.tokens?.tokenizer ?? tokenizer).tokens(subjects, purpose, signal),
-      nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
-    };
-    const inquirers = new InquirerPseudonyms(Buffer.from(this.secrets.tokenKey, "hex"));
+    if (filters && !membership?.tokenCommittee()) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
+    // The committee's tokenizer is bound late: it exists once the peer side does.
+    const scheme = (this.tokenScheme = nodeTokenScheme(
+      { secrets: this.secrets, p2pEnabled: config.p2p.enabled, hasCommittee: membership?.tokenCommittee() !== undefined, network: membership && { networkId: membership.networkId, version: membership.version.toString() } },
+      { committeeTokens: () => this.p2p?.tokens?.tokenizer, logger: log("tokens") },
+    ));
+    const subjectTokens: SubjectTokens = scheme.subjectTokens;
+    const tokenizer = { nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name) };
+    const inquirers = scheme.pseudonyms;
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
@@ -231,7 +246,6 @@ export class CreditNode {
       { accountRefKey: Buffer.from(this.secrets.accountRefKey, "hex"), maxAmountMinor: config.records.maxAmountMinor },
       {
         store: stores.records,
-        // Off by default for its ingest cost (config/schema.ts, tlog.recordVersions).
         recordLog: config.tlog.recordVersions ? tlog : undefined,
         deletions: accountDeletionEffects({ institutionId, disputes: stores.disputes, audit, clock }),
         tokenizer: subjectTokens,
@@ -241,13 +255,17 @@ export class CreditNode {
         onSubjectHeld: noteToken,
       },
     );
+    // Subjects re-indexed by `tokens migrate` stay answerable under their earlier tokens until the transition ends.
+    const aliases = (this.tokenAliases = new LevelTokenAliases(stores.db));
+    // One count per member and subject, kept by the holder and taken by this node's own reports before their fan-out.
+    const queryQuota = await QueryQuota.open(config.p2p.subjectQueriesPerDay, stores.queryQuota, clock.now(), log("quota"));
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {
-        subjects: stores.subjects,
+        subjects: aliasedSubjectIndex(stores.subjects, aliases),
         records: stores.records,
         consents: stores.consents,
-        inquiries: stores.inquiries,
+        inquiries: aliasedInquiries(stores.inquiries, aliases),
         disputes: stores.disputes,
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
@@ -258,6 +276,7 @@ export class CreditNode {
         logger: log("holder"),
         onSubjectHeld: noteToken,
         metrics: this.metrics,
+        quota: queryQuota,
       },
     );
 
@@ -280,6 +299,7 @@ export class CreditNode {
         audit,
         clock,
         logger: log("dispute"),
+        tombstones: tlog,
       },
     );
 
@@ -294,6 +314,7 @@ export class CreditNode {
         logger: log("consent"),
         publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
         audit,
+        currentTokenOf: (earlier) => aliases.resolve(earlier),
       },
     );
     const reports = new ReportService(
@@ -312,13 +333,14 @@ export class CreditNode {
         nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
         clock,
         logger: log("report"),
+        quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),
       },
     );
 
     await p2p?.peer.start();
     if (p2p) await this.countEvidence();
 
-    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge") });
+    const subjectPurge = new SubjectPurge({ ...stores, audit, ledger: new ErasureLedger(erasureLedgerPath(config)), clock, logger: log("purge"), tombstones: tlog });
     const keyRotation = new KeyRotation(
       {},
       {
@@ -371,6 +393,7 @@ export class CreditNode {
               clock,
             }),
           purgeSubject: (subjectToken, requestRef, caller) => subjectPurge.purge(subjectToken, requestRef, caller.keyId),
+          runTokenCeremony: p2p && ((plan, caller) => p2p.tokens.runCeremony(plan, caller.keyId)),
           rotateDataKey: async (caller) => {
             const r = await keyRotation.rotate(caller.keyId);
             return { keyId: r.keyId, resealed: String(r.resealed), retiredKeyIds: r.retiredKeyIds };
@@ -390,7 +413,7 @@ export class CreditNode {
     if (config.retention.enabled) {
       this.retention = new RetentionJob(
         { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, institutionId, intervalMs: config.retention.intervalMs },
-        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention") },
+        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention"), tombstones: tlog },
       );
       this.retention.start();
     }
@@ -429,7 +452,14 @@ export class CreditNode {
 
     const queries = new QueryProtocol(
       { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (a) => parts.tlog.answered(a) },
-      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES), requireAnswerProofs: config.tlog.answerProofs },
+      {
+        ...skew,
+        institutionId,
+        maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES),
+        maxConcurrentQueries: p2p.maxConcurrentQueries,
+        maxInFlightPerHolder: p2p.maxInFlightPerHolder,
+        requireAnswerProofs: config.tlog.answerProofs,
+      },
     );
     // One budget per member for filings and status requests together.
     const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };
@@ -471,13 +501,13 @@ export class CreditNode {
     parts.tlog.onPublished = (note) => witnessing.published(note);
     parts.tlog.cosigned = () => witnessing.cosigned;
 
-    const tokens = createSubjectTokenParts(membership, components, {
+    const tokens = await SubjectTokenParts.create(membership, components, {
       institutionId, maxClockSkewMs: p2p.maxClockSkewMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
     });
 
     // Started in this order after libp2p, stopped in reverse before it.
     await peer.addService(rpc);
-    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...(tokens ? [...tokens.services, tokens.protocol] : [])]) {
+    for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...tokens.services]) {
       await peer.addService(protocol);
     }
     for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);
@@ -550,7 +580,43 @@ export class CreditNode {
       networkId: this.p2p?.membership.networkId ?? "",
       manifestVersion: this.p2p?.membership.version.toString() ?? "0",
       logEvidence: await this.logEvidence(),
+      tokenCommitteeEpoch: String(this.p2p?.tokens.committee?.epoch ?? 0),
+      tokenEvaluator: this.p2p?.tokens.evaluator ?? false,
     };
+  }
+
+  /**
+   * `tokens migrate` on this running node: re-indexes its data to the tokens
+   * of its committee (or its committee of one), see node/token-migration.ts.
+   */
+  tokenMigration(opts: { batch?: number; actor: string }): { migration: TokenMigration; committee: { kind: string; members: string[]; threshold: number; connected: string[] } } {
+    const { stores, audit, tokenScheme: scheme, tokenAliases: aliases } = this;
+    if (!stores || !audit || !scheme || !aliases) throw new CreditMeshError("UNAVAILABLE", "node is not running");
+    const committee = this.p2p?.tokens?.committee;
+    const keyId = committee?.keyId ?? scheme.local?.keyId;
+    if ((scheme.kind !== "committee" && scheme.kind !== "local") || keyId === undefined) {
+      throw new CreditMeshError(
+        "UNAVAILABLE",
+        `no token committee to migrate to: ${this.p2p ? `the manifest of ${this.p2p.membership.networkId} (v${this.p2p.membership.version}) names none` : "this node runs alone without its own key"}; ` +
+          "the operator must create the committee (creditmesh tokens keygen) and publish the manifest first",
+      );
+    }
+    const ids = committee?.institutionIds ?? [this.config.institution.id];
+    const connected = ids.filter((id) => id === this.config.institution.id || (this.p2p?.membership.byInstitution(id) && this.p2p.peer.isConnected(this.p2p.membership.byInstitution(id)!.peerId)));
+    const tokens = scheme.subjectTokens;
+    const migration = new TokenMigration(
+      { keyId, batch: opts.batch, actor: opts.actor },
+      {
+        db: stores.db, records: stores.records, inquiries: stores.inquiries, consents: stores.consents, aliases, cipher: stores.cipher,
+        tokens: { tokens: (s, p, signal) => tokens.tokens(s, p, signal), nameTag: (t, n) => tokens.nameTag!(t, n) },
+        audit, logger: this.logger.child({ module: "token-migration" }), now: () => this.clock.now(),
+        retireTokenKey: async () => {
+          await new KeyBinding(stores.db, this.secretsFile).forgetTokenKey();
+          return removeTokenKey(this.secretsFile);
+        },
+      },
+    );
+    return { migration, committee: { kind: scheme.kind, members: ids, threshold: committee?.threshold ?? 1, connected } };
   }
 
   async stop(): Promise<void> {
@@ -599,5 +665,7 @@ export class CreditNode {
     this.tlog = undefined;
     this.retention = undefined;
     this.stores = undefined;
+    this.tokenScheme = undefined;
+    this.tokenAliases = undefined;
   }
 }

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { FilterBuilder } from "../filters/builder.js";
+import type { FilterLeaf } from "../tlog/leaves.js";
 import { FilterPublisher } from "../filters/publisher.js";
 import { FilterSchedule, maxSilenceMs, type FiltersConfig } from "../filters/schedule.js";
 import { DEFAULT_FILTER_LIMITS } from "../filters/types.js";
@@ -32,13 +33,23 @@ export class FilterParts {
   readonly book: FilterBook;
   readonly inbox: FilterInbox;
   readonly router: FilterRouter;
+  private readonly logFilter?: (leaf: FilterLeaf) => Promise<number>;
 
   constructor(
     private readonly config: FiltersConfig & { institutionId: string },
-    modules: { db: Pick<NodeDatabase, "levels">; key: Pick<NodeKey, "sign">; membership: Membership; clock: Clock; metrics: Metrics | null },
+    modules: {
+      db: Pick<NodeDatabase, "levels">;
+      key: Pick<NodeKey, "sign">;
+      membership: Membership;
+      clock: Clock;
+      metrics: Metrics | null;
+      /** The holder's transparency log: a leaf per full filter and delta published. */
+      logFilter?: (leaf: FilterLeaf) => Promise<number>;
+    },
   ) {
     const { clock } = modules;
-    this.builder = new FilterBuilder({ institutionId: config.institutionId }, { tokens: () => subjectTokens(modules.db), key: modules.key, clock });
+    this.logFilter = modules.logFilter;
+    this.builder = new FilterBuilder({ institutionId: config.institutionId }, { tokens: () => subjectTokens(modules.db), key: modules.key, clock, logFilter: modules.logFilter });
     this.schedule = new FilterSchedule(config, { clock });
     this.book = new FilterBook({ clock });
     this.inbox = new FilterInbox(
@@ -74,7 +85,7 @@ export class FilterParts {
     });
     const publisher = new FilterPublisher(
       { reannounceEvery: REANNOUNCE_EVERY_DELTAS, retryMs: Math.min(30_000, this.config.deltaIntervalMs) },
-      { builder: this.builder, schedule: this.schedule, publish: (m) => gossip.publish(m), logger: logger.child({ module: "filters" }) },
+      { builder: this.builder, schedule: this.schedule, publish: (m) => gossip.publish(m), logger: logger.child({ module: "filters" }), logFilter: this.logFilter },
     );
     return [protocol, gossip, { start: () => publisher.start(), stop: () => publisher.stop() }];
   }

@@ -3,47 +3,63 @@ import type { SignedAuditHead } from "../audit/signed-head.js";
 import type { Logger } from "../logger.js";
 import type { RecordVersionLog } from "../records/ingest.js";
 import type { Metrics } from "../metrics.js";
-import { LevelLeafSalts, accountRecordId, repaymentRecordId } from "../store/level-leaf-salts.js";
+import { LevelLeafSalts, accountRecordId, repaymentRecordId, type RecordLeaf } from "../store/level-leaf-salts.js";
 import { LevelLogStore } from "../store/level-log-store.js";
 import type { NodeDatabase, WriteOp } from "../store/database.js";
-import { toBatch } from "../store/write-batch.js";
+import type { StoredAccount, StoredRepayment, WriteBatch, WrittenRecords } from "../store/types.js";
+import { opsOf, toBatch } from "../store/write-batch.js";
 import type { AnswerLog } from "../report/holder.js";
 import type { AnswerLogProof } from "../gen/creditmesh/v1/report.js";
-import type { StoredAccount, StoredRepayment } from "../store/types.js";
 import {
   CheckpointPublisher,
   LogWriter,
   TiledLog,
   auditHeadLeaf,
   createLogHttpHandler,
+  filterLeaf,
   inquiryLeaf,
-  newSalt,
   recordVersionLeaf,
   sha256,
   tombstoneLeaf,
   answerLeaf,
   buildAnswerProof,
-  recordLeafFields,
   signCheckpoint,
-  TRADELINE_RECORD_KIND,
   type AnswerProofSource,
+  type FilterLeaf,
+  type LeafSaltKey,
   type NoteSigner,
   type RecordLeafOpening,
 } from "../tlog/index.js";
 
 /** Checkpoints signed for answers kept for reuse (one per group commit; concurrent answers share the newest few). */
 const ANSWER_CHECKPOINTS_KEPT = 8;
-/** Record leaves' public fields kept by index, so an answer does not re-read a whole entry bundle per tradeline. */
-const RECORD_FIELDS_KEPT = 16_384;
 
-/** The canonical form committed in a record leaf: the stored record without its sealed personal data or write time. */
-function canonicalAccount(a: StoredAccount): Uint8Array {
-  const { pii: _pii, updatedAt: _at, nameTag: _tag, ...terms } = a;
-  return Buffer.from(JSON.stringify(terms), "utf8");
+/**
+ * The canonical form committed in an account's leaf: its terms, without the
+ * sealed personal data, name tag or write time, in a fixed field order (so
+ * the same account read back from the store or the subject index hashes the
+ * same).
+ */
+function canonicalAccount(a: Omit<StoredAccount, "pii">): Uint8Array {
+  const { accountRef, subjectToken, productType, openedOn, closedOn, creditLimit, termMonths, currency, chargedOff, furnishingConsentRef } = a;
+  return Buffer.from(
+    JSON.stringify({ accountRef, subjectToken, productType, openedOn, closedOn, creditLimit, termMonths, currency, chargedOff, furnishingConsentRef }),
+    "utf8",
+  );
 }
 
+/** JSON of { accountRef, installment, dueOn, amountDue, paidOn, amountPaid, balanceAfter }, in that order (built directly: one per record at ingest). */
 function canonicalRepayment(r: StoredRepayment): Uint8Array {
-  return Buffer.from(JSON.stringify(r), "utf8");
+  const q = JSON.stringify;
+  return Buffer.from(
+    `{"accountRef":${q(r.accountRef)},"installment":${q(r.installment)},"dueOn":${q(r.dueOn)},"amountDue":${q(r.amountDue)},"paidOn":${q(r.paidOn)},"amountPaid":${q(r.amountPaid)},"balanceAfter":${q(r.balanceAfter)}}`,
+    "utf8",
+  );
+}
+
+/** SHA-256 of the canonical account: what an account's record-version leaf commits to (RecordLeaf.canonicalHash). */
+export function canonicalAccountHash(a: Omit<StoredAccount, "pii">): Uint8Array {
+  return sha256(canonicalAccount(a));
 }
 
 export interface NodeTransparencyLogOptions {
@@ -71,23 +87,19 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
   /** The latest quorum-cosigned checkpoint, when witnessing runs. */
   cosigned?: () => string | undefined;
   private headsSeen = 0;
-  /** The latest batch's leaf indexes, which a deletion right after it must see. */
-  private indexesWritten: Promise<unknown> = Promise.resolve();
   /** Leaves waiting for the next synced append: answers and audit heads, which nothing waits for. */
   private deferred: { leaf: Uint8Array; kind: "answer" | "audit-head" }[] = [];
   private readonly answerCheckpoints = new Map<number, Promise<string>>();
-  /** Only what the log itself publishes (kind, version, record commitment): salts are read from the store each time, so erasure still destroys them. */
-  private readonly recordFields = new Map<number, ReturnType<typeof recordLeafFields>>();
 
   private constructor(
     readonly log: TiledLog,
     store: LevelLogStore,
-    db: NodeDatabase,
+    private readonly db: NodeDatabase,
     private readonly opts: NodeTransparencyLogOptions,
-    private readonly modules: { signer: NoteSigner; logger: Logger; metrics: Metrics | null },
+    private readonly modules: { signer: NoteSigner; logger: Logger; metrics: Metrics | null; saltKey: LeafSaltKey },
   ) {
     this.store = store;
-    this.salts = new LevelLeafSalts(db);
+    this.salts = new LevelLeafSalts(db, modules.saltKey);
     this.writer = new LogWriter(log);
     this.publisher = new CheckpointPublisher(
       { origin: opts.origin, intervalMs: opts.checkpointIntervalMs },
@@ -142,37 +154,56 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     return createLogHttpHandler(this.store, { logger: this.modules.logger });
   }
 
-  async accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<{ durable: Promise<unknown> }> {
-    const items = [
-      ...accounts.map((a) => ({ id: accountRecordId(a.accountRef), kind: "account", subjectToken: a.subjectToken, accountRef: a.accountRef, canonical: canonicalAccount(a) })),
-      ...repayments.map((r) => ({
-        id: repaymentRecordId(r.accountRef, r.installment),
-        kind: "repayment",
-        subjectToken: r.subjectToken,
-        accountRef: r.accountRef,
-        canonical: canonicalRepayment({ accountRef: r.accountRef, installment: r.installment, dueOn: r.dueOn, amountDue: r.amountDue, paidOn: r.paidOn, amountPaid: r.amountPaid, balanceAfter: r.balanceAfter }),
-      })),
-    ];
-    if (items.length === 0) return { durable: Promise.resolve() };
-    const versions = await this.salts.versions(items.map((i) => i.id));
-    const saved = items.map((it, i) => ({ ...it, version: versions[i]! + 1, salt: newSalt() }));
-    // Unsynced: the log's own synced append comes after it and makes it durable too (one write-ahead log).
-    await this.salts.save(saved, { sync: false });
-    const appended = this.writer.add(
-      saved.map((it) =>
-        recordVersionLeaf({ recordKind: it.kind, subjectToken: it.subjectToken, accountRef: it.accountRef, version: it.version, canonicalRecord: it.canonical, salt: it.salt }),
-      ),
+  /**
+   * Commits an ingest batch (`batch`, the record store's writes) with a leaf
+   * per record version it wrote, the leaves' tiles and each account's latest
+   * leaf entry, in ONE synced write: a record is never durable without its
+   * leaf, nor a leaf without its record. Per record: one salt derivation, one
+   * canonical hash, one commitment and the tree's hashing; nothing is read.
+   */
+  async commitRecords(batch: WriteBatch, written: WrittenRecords, subjectOf: (accountRef: string) => string): Promise<void> {
+    const { salts } = this;
+    const leaves: Uint8Array[] = [];
+    const accountLeaves: { accountRef: string; offset: number; version: number; canonicalHash: Uint8Array }[] = [];
+    for (const { account, version } of written.accounts) {
+      const canonicalHash = sha256(canonicalAccount(account));
+      const salt = this.modules.saltKey.salt(accountRecordId(account.accountRef), version);
+      accountLeaves.push({ accountRef: account.accountRef, offset: leaves.length, version, canonicalHash });
+      leaves.push(recordVersionLeaf({ recordKind: "account", subjectToken: account.subjectToken, accountRef: account.accountRef, version, canonicalHash, salt }));
+    }
+    for (const { repayment: r, version } of written.repayments) {
+      const salt = this.modules.saltKey.salt(repaymentRecordId(r.accountRef, r.installment), version);
+      leaves.push(
+        recordVersionLeaf({ recordKind: "repayment", subjectToken: subjectOf(r.accountRef), accountRef: r.accountRef, version, canonicalHash: sha256(canonicalRepayment(r)), salt }),
+      );
+    }
+    if (leaves.length === 0) return this.db.write(opsOf(batch));
+    await this.log.appendWith(leaves, (update, first) =>
+      this.db.write([
+        ...opsOf(batch),
+        ...this.store.updateOps(update),
+        ...salts.accountLeafOps(accountLeaves.map((a) => ({ accountRef: a.accountRef, index: first + a.offset, version: a.version, canonicalHash: a.canonicalHash }))),
+      ]),
     );
-    const durable = appended.then(async (first) => {
-      await this.salts.setLeafIndexes(accounts.map((a, i) => ({ accountRef: a.accountRef, index: first + i })));
-      this.modules.metrics?.logLeaves.inc({ kind: "record" }, saved.length);
-    });
-    this.indexesWritten = durable.catch(() => undefined);
-    return { durable };
+    this.modules.metrics?.logLeaves.inc({ kind: "record" }, leaves.length);
   }
 
+  /**
+   * The latest record-version leaf of an account, for an answer's inclusion
+   * proof: the verifier rebuilds it with recordVersionLeaf({ recordKind:
+   * "account", subjectToken, accountRef, version, canonicalHash, salt }).
+   */
+  recordLeaf(accountRef: string): Promise<RecordLeaf | undefined> {
+    return this.salts.accountLeaf(accountRef);
+  }
+
+  /**
+   * A tombstone for each deleted or erased account that was logged, naming
+   * its latest version's leaf and a reason code (never data); its leaf entry
+   * goes. Resolves once the tombstones are queued, with `durable` once they
+   * are on disk.
+   */
   async deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }> {
-    await this.indexesWritten;
     const leaves: Uint8Array[] = [];
     for (const ref of accountRefs) {
       const target = await this.salts.forget(ref);
@@ -181,6 +212,13 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     if (leaves.length === 0) return { durable: Promise.resolve() };
     const durable = this.writer.add(leaves).then(() => this.modules.metrics?.logLeaves.inc({ kind: "tombstone" }, leaves.length));
     return { durable };
+  }
+
+  /** A published holder filter or delta; resolves with its leaf index once durable (the announcement names it). */
+  async filterPublished(leaf: FilterLeaf): Promise<number> {
+    const index = await this.writer.add([filterLeaf(leaf)]);
+    this.modules.metrics?.logLeaves.inc({ kind: "filter" }, 1);
+    return index;
   }
 
   /**
@@ -264,37 +302,20 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     return note;
   }
 
-  /** Opens the accounts' latest record-version leaves from their log entries and stored salts. */
+  /**
+   * Opens the accounts' latest record-version leaves: each account's leaf
+   * entry (index, version, canonical hash; written with the account and its
+   * leaf) in one read for all, and its salt derived from the version.
+   */
   private async recordLeaves(accountRefs: readonly string[]): Promise<(RecordLeafOpening | { missing: string })[]> {
-    const indexes = await this.salts.leafIndexes(accountRefs);
-    type Fields = { index: number; version: number; recordCommitment: Uint8Array; recordKind: string } | { missing: string };
-    const fields = await Promise.all(
-      indexes.map(async (index): Promise<Fields> => {
-        if (index === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
-        try {
-          let known = this.recordFields.get(index);
-          if (!known) {
-            known = recordLeafFields(await this.log.entry(index));
-            if (this.recordFields.size >= RECORD_FIELDS_KEPT) this.recordFields.delete(this.recordFields.keys().next().value!);
-            this.recordFields.set(index, known);
-          }
-          if (known.recordKind !== TRADELINE_RECORD_KIND) return { missing: `leaf ${index} is not an account's record version` };
-          return { index, ...known };
-        } catch (err) {
-          this.modules.logger.error({ err: (err as Error).message, index }, "opening a record leaf failed");
-          return { missing: `leaf ${index} could not be opened` };
-        }
-      }),
-    );
-    const opened = fields.flatMap((f, i) => ("missing" in f ? [] : [{ i, id: accountRecordId(accountRefs[i]!), version: f.version }]));
-    const salts = await this.salts.salts(opened);
-    const out: (RecordLeafOpening | { missing: string })[] = fields.map((f) => ("missing" in f ? f : { missing: "the salt was not read" }));
-    opened.forEach(({ i, version }, k) => {
-      const f = fields[i] as Exclude<Fields, { missing: string }>;
-      const salt = salts[k];
-      out[i] = salt ? { index: f.index, version, salt, recordCommitment: f.recordCommitment } : { missing: `the salt of version ${version} is gone` };
+    const leaves = await this.salts.accountLeaves(accountRefs);
+    const size = this.log.size;
+    return leaves.map((leaf) => {
+      if (leaf === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
+      // The entry lands in the append's own batch; the log's size follows once that batch resolves.
+      if (leaf.leafIndex >= size) return { missing: `leaf ${leaf.leafIndex} is not committed yet` };
+      return { index: leaf.leafIndex, version: leaf.version, salt: leaf.salt, canonicalHash: leaf.canonicalHash };
     });
-    return out;
   }
 
   /**

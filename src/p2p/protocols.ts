@@ -14,6 +14,9 @@ export const REVOCATIONS_PROTOCOL = "/creditmesh/revocations/1.0.0";
 /** "Evaluate these blinded elements with your share of the token key." */
 export const OPRF_PROTOCOL = "/creditmesh/oprf/1.0.0";
 
+/** "Take this step of the operator's token-key ceremony" (key generation or reshare, src/subject/oprf/dkg.ts). */
+export const DKG_PROTOCOL = "/creditmesh/dkg/1.0.0";
+
 /** "Your current subject filter and the deltas after position X" (holder filters, src/filters/). */
 export const FILTERS_PROTOCOL = "/creditmesh/filters/1.0.0";
 
@@ -42,6 +45,12 @@ export const FILTERS_HANDLER_TIMEOUT_MS = 10_000;
 export const OPRF_MAX_FRAME_BYTES = 64 * 1024;
 /** A full batch costs one scalar multiplication per element and a proof; under load that can take seconds. */
 export const OPRF_HANDLER_TIMEOUT_MS = 10_000;
+/** A ceremony's largest message is the round-1 set: t commitments per dealer, a few KiB for a 9-member committee. */
+export const DKG_MAX_FRAME_BYTES = 256 * 1024;
+/** A step costs a few scalar multiplications per participant; slow only on a loaded machine. */
+export const DKG_HANDLER_TIMEOUT_MS = 30_000;
+/** Each step of a ceremony, as the coordinator waits for one participant. */
+export const DKG_STEP_TIMEOUT_MS = 40_000;
 /** Default frame ceiling for an RPC protocol that does not set its own. */
 export const DEFAULT_RPC_MAX_FRAME_BYTES = 1024 * 1024;
 

@@ -4,6 +4,7 @@ import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
 import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
+import { auditSafe } from "../audit/trail.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { isoDateProblem } from "../records/dates.js";
 import type { HolderResult } from "../report/assemble.js";
@@ -14,12 +15,13 @@ import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
+import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestSpec } from "./signed-request.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
   /** The holder's domain: consent check, inquiry log, tradelines, signed answers and signed refusals. */
-  holder: Pick<HolderService, "answer" | "refuse">;
+  holder: Pick<HolderService, "answer" | "refuse" | "busy">;
   nonces: NonceStore;
   rateLimiter?: RateLimiter;
   /**
@@ -37,7 +39,15 @@ export interface QueryInit extends RpcProtocolInit {
   noncePruneIntervalMs?: number;
   /** An OK or NO_DATA answer must carry a log proof (tlog.answerProofs); a proof that is there is checked either way. */
   requireAnswerProofs?: boolean;
+  /** Queries this node answers at once as a holder, from all members; beyond it a signed BUSY (0 = no limit). */
+  maxConcurrentQueries?: number;
+  /** Queries this node has in flight to one holder; the rest wait, BUSY if the deadline comes first (0 = no limit). */
+  maxInFlightPerHolder?: number;
 }
+
+/** Defaults of p2p.maxConcurrentQueries and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
+const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
+const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;
 
 /**
  * /creditmesh/query, both ends.
@@ -60,11 +70,17 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   readonly #spec: SignedRequestSpec<QueryRequest>;
   readonly #checkpoints = new VerifiedCheckpoints();
   #pruneTimer: NodeJS.Timeout | undefined;
+  /** Queries this holder is answering now. */
+  #answering = 0;
+  readonly #maxAnswering: number;
+  readonly #outbound: InFlightLimiter;
 
   constructor(components: QueryComponents, init: QueryInit) {
     super(components, init);
     this.#c = components;
     this.#init = init;
+    this.#maxAnswering = init.maxConcurrentQueries ?? DEFAULT_MAX_CONCURRENT_QUERIES;
+    this.#outbound = new InFlightLimiter(init.maxInFlightPerHolder ?? DEFAULT_MAX_IN_FLIGHT_PER_HOLDER);
     this.#spec = {
       what: "request",
       decode: (bytes) => QueryRequest.decode(bytes),
@@ -111,10 +127,20 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       c.metrics?.queriesAnswered.inc({ status: "DENIED" });
       return encodeAnswer(refused);
     }
+    if (this.#maxAnswering > 0 && this.#answering >= this.#maxAnswering) {
+      // Signed and about this request, so the requester can tell "busy" from "broken"; nothing is written,
+      // and the nonce is let go with it (the request was not answered).
+      opened.nonce?.settled();
+      c.metrics?.queriesBusy.inc({ member: auditSafe(opened.message.requesterInstitutionId) });
+      c.metrics?.queriesAnswered.inc({ status: "BUSY" });
+      return encodeAnswer(c.holder.busy(opened.message, `holder busy: answering ${this.#answering} queries; ask again`));
+    }
     let signed: SignedHolderAnswer;
+    this.#answering++;
     try {
       signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body });
     } finally {
+      this.#answering--;
       opened.nonce?.settled();
     }
     c.logAnswered?.(signed.signedAnswer);
@@ -162,16 +188,29 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       signature: Buffer.alloc(0),
       ...extra,
     });
+    // One lender's burst must not bury a holder (its streams paused, then reset): past the limit, queries wait here.
+    let slot: { release: () => void; waited: boolean };
+    try {
+      slot = await this.#outbound.acquire(member.peerId, signal);
+    } catch {
+      this.#c.metrics?.queriesQueued.inc({ holder: member.institutionId, result: "busy" });
+      return { outcome: outcome(HolderStatus.BUSY, `${this.#outbound.limit} queries already in flight to this holder (p2p.maxInFlightPerHolder); none finished before the deadline`) };
+    }
+    if (slot.waited) this.#c.metrics?.queriesQueued.inc({ holder: member.institutionId, result: "sent" });
     let bytes: Uint8Array;
     try {
       bytes = await this.request(member.peerId, envelope, signal);
     } catch (err) {
       if (isCreditMeshError(err, "P2P_TIMEOUT") || (signal.aborted && !isCreditMeshError(err, "P2P_UNREACHABLE"))) {
+        // Held back behind this node's own queries to the holder, it had only part of the deadline.
+        if (slot.waited) return { outcome: outcome(HolderStatus.BUSY, "queued behind this node's queries to the holder (p2p.maxInFlightPerHolder); no answer before the deadline") };
         return { outcome: outcome(HolderStatus.TIMEOUT, "no answer before the deadline") };
       }
       if (isCreditMeshError(err, "P2P_UNREACHABLE")) return { outcome: outcome(HolderStatus.UNREACHABLE, err.message) };
       this.log.warn({ holder: member.institutionId, err: (err as Error).message }, "query failed");
       return { outcome: outcome(HolderStatus.ERROR, (err as Error).message) };
+    } finally {
+      slot.release();
     }
     try {
       const wire = QueryAnswer.decode(bytes);
@@ -192,21 +231,23 @@ export class QueryProtocol extends RpcProtocol implements Holders {
         this.log.warn({ holder: member.institutionId, problem: proof.problem }, "answer's log proof does not verify");
         return { outcome: outcome(HolderStatus.ERROR, `proof: ${proof.problem}; data dropped`) };
       }
-      const status =
-        answer.status === HolderStatus.OK || answer.status === HolderStatus.NO_DATA || answer.status === HolderStatus.DENIED ? answer.status : HolderStatus.ERROR;
+      const status = ANSWER_STATUSES.has(answer.status) ? answer.status : HolderStatus.ERROR;
       return {
         outcome: outcome(status, answer.reason, {
           tradelines: answer.tradelines.length,
           signedAnswer: Buffer.from(wire.signedAnswer),
           signature: Buffer.from(wire.signature),
         }),
-        answer: status === HolderStatus.DENIED ? undefined : answer,
+        answer: status === HolderStatus.DENIED || status === HolderStatus.BUSY ? undefined : answer,
       };
     } catch (err) {
       return { outcome: outcome(HolderStatus.ERROR, `malformed answer: ${(err as Error).message}`) };
     }
   }
 }
+
+/** What a holder may answer; BUSY and DENIED carry no data. */
+const ANSWER_STATUSES: ReadonlySet<HolderStatus> = new Set([HolderStatus.OK, HolderStatus.NO_DATA, HolderStatus.DENIED, HolderStatus.BUSY]);
 
 export function createQueryProtocol(components: QueryComponents, init: QueryInit): QueryProtocol {
   return new QueryProtocol(components, init);

@@ -1,9 +1,9 @@
 import { createHmac } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { invalid, isCreditMeshError } from "../errors.js";
+import { CreditMeshError, invalid, isCreditMeshError } from "../errors.js";
 import { deletionReasonToJSON, type DeletionReason, type Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
-import type { AccountDestroyer, AccountPii, RecordStore, StoredAccount, StoredRepayment, WriteBatch } from "../store/types.js";
+import type { AccountDestroyer, AccountPii, RecordStore, StoredAccount, StoredRepayment, WriteBatch, WrittenRecords } from "../store/types.js";
 import type { SubjectTokens } from "../subject/tokenizer.js";
 import { checkRepaymentAgainstAccount, recordLimits, validateRecord, type ValidAccount, type ValidRepayment } from "./validate.js";
 
@@ -54,12 +54,19 @@ export interface DeletionEffects {
 
 /**
  * The holder's transparency log, told of every accepted record version and
- * deletion. Each call resolves once the leaves are queued in order (versions
- * read and salts kept) with `durable`, which resolves once they are on disk:
- * the batch is acknowledged only then, while the next batch already runs.
+ * deletion.
  */
 export interface RecordVersionLog {
-  accepted(accounts: readonly StoredAccount[], repayments: readonly (StoredRepayment & { subjectToken: string })[]): Promise<{ durable: Promise<unknown> }>;
+  /**
+   * Commits the record store's batch together with a leaf per record version
+   * it wrote, in one synced write (RecordWriteOptions.commitVersioned);
+   * `subjectOf` names the subject of an account the batch refers to.
+   */
+  commitRecords(batch: WriteBatch, written: WrittenRecords, subjectOf: (accountRef: string) => string): Promise<void>;
+  /**
+   * Tombstones for destroyed accounts; `reason` is a code. Resolves once they
+   * are queued, with `durable` once they are on disk.
+   */
   deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }>;
 }
 
@@ -222,17 +229,22 @@ export class IngestService {
     }
 
     if (toWrite.length || repaymentWrites.length) {
-      await this.modules.store.writeRecords(toWrite, previous, repaymentWrites);
+      const recordLog = this.modules.recordLog;
+      // With the log, records and their leaves go in one synced write.
+      const written = new Map(toWrite.map((a) => [a.accountRef, a.subjectToken]));
+      const subjectOf = (ref: string): string => {
+        // Every repayment written was checked against one of these accounts above.
+        const token = written.get(ref) ?? known.get(ref)?.subjectToken ?? stored.get(ref)?.subjectToken;
+        if (token === undefined) throw new CreditMeshError("INTERNAL", `no subject known for account ${ref}`);
+        return token;
+      };
+      await this.modules.store.writeRecords(
+        toWrite,
+        previous,
+        repaymentWrites,
+        recordLog ? { commitVersioned: (batch, written) => recordLog.commitRecords(batch, written, subjectOf) } : undefined,
+      );
       toWrite.forEach((a, i) => previous[i] === undefined && this.modules.onSubjectHeld?.(a.subjectToken));
-      if (this.modules.recordLog) {
-        const tokens = new Map<string, string>();
-        for (const a of [...stored.values(), ...known.values(), ...toWrite]) if (a) tokens.set(a.accountRef, a.subjectToken);
-        const { durable } = await this.modules.recordLog.accepted(
-          toWrite,
-          repaymentWrites.map((r) => ({ ...r, subjectToken: tokens.get(r.accountRef)! })),
-        );
-        logged.push(durable);
-      }
     }
     if (deleted.length) logged.push(...(await this.destroy(deleted, actor)));
     rejected.sort((a, b) => a.index - b.index);

@@ -2,7 +2,8 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { noAudit, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { DisputeCleanup, InquiryPurge, RetentionRecords, StoredAccount, StoredRepayment } from "../store/types.js";
+import type { DisputeCleanup, InquiryPurge, RetentionRecords, StoredAccount, StoredRepayment, Tombstones } from "../store/types.js";
+import { appendTombstones, TombstoneReason } from "../store/types.js";
 import { addMonths } from "./dates.js";
 import { accountExpired } from "./retention.js";
 
@@ -32,6 +33,8 @@ export interface RetentionJobModules {
   clock: Clock;
   audit?: AuditTrail;
   logger: Logger;
+  /** The transparency log: a RETENTION_EXPIRED tombstone per destroyed account. */
+  tombstones?: Tombstones;
 }
 
 export interface RetentionSweep {
@@ -129,6 +132,7 @@ export class RetentionJob {
         });
         result.accounts += destroyed.accounts.length;
         result.repayments += destroyed.repayments;
+        await appendTombstones(this.modules.tombstones, destroyed.accounts.map((a) => a.accountRef), TombstoneReason.RetentionExpired);
       }
       // After stop(), the sweep ends at a batch boundary; the next one starts over.
       if (this.halted) break;

@@ -4,8 +4,8 @@ import { checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import { inquiryWindow } from "./inquiry-window.js";
-import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota } from "./query-quota.js";
+import { inquiryWindow, windowStartsAfter } from "./inquiry-window.js";
+import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota, type QuotaGrant } from "./query-quota.js";
 import type { Metrics } from "../metrics.js";
 
 /** The reason of a DENIED answer to a member past its query quota for the subject. */
@@ -15,7 +15,7 @@ import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
-import { isEmptyBatch } from "../store/write-batch.js";
+import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -36,6 +36,8 @@ export interface AnswerOptions {
   also?: WriteBatch;
   /** The audit entry for this query, in place of the holder's own (a report's QUERY_SENT entry for its own holder). */
   entry?: AuditRecord;
+  /** This query's count against the requester's quota, taken already (this node's own report, before its fan-out). */
+  quota?: QuotaGrant;
   /** The signed query as received: its inquiry leaf goes to the log in the inquiry's own batch, and the answer carries the proof. */
   signedQuery?: Uint8Array;
 }
@@ -73,6 +75,8 @@ export interface HolderModules {
   /** Told of the subject once an inquiry about it is durable: a member that queried a subject must stay asked about it. */
   onSubjectHeld?(subjectToken: string): void;
   metrics?: Metrics | null;
+  /** Per-member, per-subject daily query counts; absent = in memory only, `subjectQueriesPerDay` per day. */
+  quota?: QueryQuota;
 }
 
 /**
@@ -86,14 +90,15 @@ export class HolderService {
     private readonly opts: { institutionId: string; maxClockSkewMs?: number; subjectQueriesPerDay?: number },
     private readonly modules: HolderModules,
   ) {
-    this.quota = new QueryQuota(opts.subjectQueriesPerDay ?? DEFAULT_SUBJECT_QUERIES_PER_DAY);
+    this.quota = modules.quota ?? new QueryQuota(opts.subjectQueriesPerDay ?? DEFAULT_SUBJECT_QUERIES_PER_DAY);
   }
 
-  private readonly quota: QueryQuota;
+  /** The per-member, per-subject daily query quota this holder applies (shared with this node's report gate). */
+  readonly quota: QueryQuota;
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
     const { modules } = this;
-    const also = opts.also;
+    let also = opts.quota ? joinBatches(opts.also, opts.quota.batch) : opts.also;
     const now = modules.clock.now();
     const base = {
       requestId: query.requestId,
@@ -121,10 +126,15 @@ export class HolderService {
       return refused;
     }
     // Counted after the consent check, so forged queries cannot use up a member's quota; refused before anything is logged.
-    if (!this.quota.take(query.requesterInstitutionId, query.subjectToken, now.getTime())) {
-      modules.metrics?.queriesOverQuota.inc({ member: actor });
-      const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, QUOTA_EXCEEDED, { actor, also })]);
-      return refused;
+    if (!opts.quota) {
+      const granted = this.quota.take(query.requesterInstitutionId, query.subjectToken, now.getTime());
+      if (!granted) {
+        modules.metrics?.queriesOverQuota.inc({ member: actor });
+        const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, QUOTA_EXCEEDED, { actor, also })]);
+        return refused;
+      }
+      // The count goes in the batch that logs the query: no write of its own.
+      if (!isEmptyBatch(granted.batch)) also = joinBatches(also, granted.batch);
     }
 
     const inquiry: Inquiry = {
@@ -212,6 +222,28 @@ export class HolderService {
     });
   }
 
+  /**
+   * A signed BUSY answer: this holder is answering as many queries as it
+   * takes at once. Nothing is logged or written (under overload a synced
+   * write per refusal would only add to it); the requester may ask again.
+   */
+  busy(query: QueryRequest, reason: string): SignedHolderAnswer {
+    return this.sign({
+      requestId: query.requestId,
+      holderInstitutionId: this.opts.institutionId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      asOf: query.asOf,
+      answeredAt: this.modules.clock.now(),
+      status: HolderStatus.BUSY,
+      reason,
+      tradelines: [],
+      inquiries: [],
+      inquiriesTotal: 0,
+      nameTags: [],
+    });
+  }
+
   /** Appends an audit entry with `also` in its batch. */
   private async record(entry: AuditRecord, also?: WriteBatch): Promise<void> {
     const audit = this.modules.audit;
@@ -221,9 +253,13 @@ export class HolderService {
     await audit?.append(entry.action, entry.actor, entry.details);
   }
 
-  /** The subject's tradelines as of `asOf` and the inquiries logged before this one. */
+  /**
+   * The subject's tradelines as of `asOf` and the inquiries logged before
+   * this one that its window may show: the latest per requester, purpose
+   * and day (inquiryWindow keeps one of each anyway), not the whole log.
+   */
   private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[] }> {
-    const { accounts, inquiries } = await this.modules.subjects.read(subjectToken);
+    const { accounts, inquiries } = await this.modules.subjects.read(subjectToken, windowStartsAfter(asOf));
     // The names on file, as keyed tags, so the requester can flag a name that is not the one it was given.
     const nameTags = [...new Set(accounts.flatMap((a) => (a.nameTag ? [a.nameTag] : [])))].sort();
     return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries, nameTags };

@@ -36,6 +36,11 @@ export function inquiryWindow(
   return { shown: distinct.slice(Math.max(0, distinct.length - Math.max(0, max))), total: distinct.length };
 }
 
+/** The last day before an answer's window as of `asOf`: the window holds the days after it, up to `asOf`. */
+export function windowStartsAfter(asOf: string): string {
+  return monthsBefore(asOf, INQUIRY_WINDOW_MONTHS);
+}
+
 /** The date `months` calendar months before `date` (YYYY-MM-DD), clamped to the month's last day. */
 function monthsBefore(date: string, months: number): string {
   const [y, m, d] = date.split("-").map(Number) as [number, number, number];

@@ -9,6 +9,8 @@ import type { Logger } from "../logger.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
 import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
+import type { QuotaGrant } from "./query-quota.js";
+import type { ReportQuotaGate } from "./quota-gate.js";
 import type { Route } from "./routing.js";
 
 /**
@@ -50,6 +52,8 @@ export interface ReportServiceModules {
   nameTag?(subjectToken: string, name: string): string;
   clock: Clock;
   logger: Logger;
+  /** This institution's daily query quota per subject, taken before the fan-out; absent = none at the requester. */
+  quotaGate?: ReportQuotaGate;
 }
 
 /** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
@@ -63,11 +67,14 @@ export class ReportService {
     const { modules, opts } = this;
     const consent = await modules.consents.requireForQuery(req.consentId, { subjectToken: req.subjectToken, purpose: req.purpose });
     const now = modules.clock.now();
+    const actor = req.actor ?? opts.institutionId;
+    const quota = modules.quotaGate?.admit(req.subjectToken, actor, now.getTime());
 
     const query: QueryRequest = {
       requestId: randomUUID(),
       requesterInstitutionId: opts.institutionId,
-      subjectToken: req.subjectToken,
+      // The token the consent binds: the subject's, or its earlier one during a token migration's transition.
+      subjectToken: consent.subjectToken,
       purpose: req.purpose,
       consent,
       issuedAt: now,
@@ -84,7 +91,7 @@ export class ReportService {
     // its inquiry, in one synced batch written while the other holders answer.
     const sent: AuditRecord = {
       action: "QUERY_SENT",
-      actor: req.actor ?? opts.institutionId,
+      actor,
       details: {
         requestId: query.requestId,
         subjectToken: req.subjectToken,
@@ -98,7 +105,7 @@ export class ReportService {
     let local: HolderResult;
     let remote: HolderResult[];
     try {
-      [local, remote] = await Promise.all([this.askSelf(query, sent), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
+      [local, remote] = await Promise.all([this.askSelf(query, sent, quota), modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : []]);
     } finally {
       fanOut.done();
     }
@@ -107,12 +114,14 @@ export class ReportService {
       modules.router!.record(route, new Map(remote.map((r) => [r.outcome.institutionId, r.answer])));
       remote = [...remote, ...skippedOutcomes(route)];
     }
+    modules.quotaGate?.check([local, ...remote], actor);
 
     const report = assembleReport({
       reportId: query.requestId,
       requesterInstitutionId: opts.institutionId,
       purpose: req.purpose,
-      subjectToken: req.subjectToken,
+      // What the holders signed their answers over, so that the saved report verifies.
+      subjectToken: query.subjectToken,
       asOf: req.asOf,
       generatedAt: now,
       holders: [local, ...remote],
@@ -133,9 +142,9 @@ export class ReportService {
     return report;
   }
 
-  private async askSelf(query: QueryRequest, entry: AuditRecord): Promise<HolderResult> {
+  private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant): Promise<HolderResult> {
     const started = performance.now();
-    const signed = await this.modules.holder.answer(query, { entry });
+    const signed = await this.modules.holder.answer(query, { entry, quota });
     return {
       outcome: {
         institutionId: this.opts.institutionId,

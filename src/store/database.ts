@@ -74,6 +74,9 @@ export interface Sublevels {
   witness: Sublevel<string>;
   tquota: Sublevel<string>;
   tcache: Sublevel<Uint8Array>;
+  tshare: Sublevel<Uint8Array>;
+  talias: Sublevel<string>;
+  qquota: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -113,6 +116,9 @@ export class NodeDatabase {
       witness: makeSublevel<string>(root, KeyPrefix.Witness, "utf8"),
       tquota: makeSublevel<string>(root, KeyPrefix.TokenQuota, "utf8"),
       tcache: makeSublevel<Uint8Array>(root, KeyPrefix.TokenCache, "view"),
+      tshare: makeSublevel<Uint8Array>(root, KeyPrefix.TokenShare, "view"),
+      talias: makeSublevel<string>(root, KeyPrefix.TokenAlias, "utf8"),
+      qquota: makeSublevel<string>(root, KeyPrefix.QueryQuota, "utf8"),
     };
   }
 

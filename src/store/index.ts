@@ -10,6 +10,7 @@ import { LevelNonceStore } from "./level-nonce-store.js";
 import { LevelRecordStore } from "./level-record-store.js";
 import { LevelSubjectIndex } from "./level-subject-index.js";
 import { LevelQuotaLedger } from "./level-quota-ledger.js";
+import { LevelQueryQuotaStore } from "./level-query-quota-store.js";
 import { LevelWitnessStore } from "./level-witness-store.js";
 
 export { DataCipher, type DataKey } from "./cipher.js";
@@ -23,6 +24,7 @@ export { LevelWitnessStore } from "./level-witness-store.js";
 export { LevelNonceStore } from "./level-nonce-store.js";
 export { LevelRecordStore } from "./level-record-store.js";
 export { LevelSubjectIndex } from "./level-subject-index.js";
+export { LevelQueryQuotaStore } from "./level-query-quota-store.js";
 export type * from "./types.js";
 
 /** Every repository of one node, over one database. */
@@ -41,6 +43,8 @@ export interface Stores {
   witness: LevelWitnessStore;
   /** The evaluator's per-requester daily counters of subject-token evaluations. */
   tokenQuota: LevelQuotaLedger;
+  /** The holder's per-day query counts by member and subject. */
+  queryQuota: LevelQueryQuotaStore;
   cipher: DataCipher;
   /** Closes the database; safe to call more than once. */
   close(): Promise<void>;
@@ -63,6 +67,7 @@ export async function openStores(
   const consents = new LevelConsentStore(db);
   try {
     await inquiries.moveEarlierLog(logger);
+    await inquiries.buildWindowIndex(logger);
     await consents.rekeyLegacyRevocations(logger);
   } catch (err) {
     await db.close().catch(() => undefined);
@@ -79,6 +84,7 @@ export async function openStores(
     log: new LevelLogStore(db),
     witness: new LevelWitnessStore(db),
     tokenQuota: new LevelQuotaLedger(db),
+    queryQuota: new LevelQueryQuotaStore(db),
     cipher,
     close: () => db.close(),
   };

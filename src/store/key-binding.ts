@@ -5,8 +5,10 @@ import { MetaKey } from "./keys.js";
 
 /** The keys of the secrets file whose loss or replacement would silently change what the database means. */
 export interface BoundKeys {
-  /** Network token key, hex: a different one makes every stored subject token unreachable. */
-  tokenKey: string;
+  /** Legacy network token key, hex (absent on new nodes): a different one makes every stored subject token unreachable. */
+  tokenKey?: string;
+  /** A node alone: its committee-of-one OPRF key, hex; a different one changes every token, as above. */
+  localTokenKey?: string;
   /** Account-ref key, hex: a different one turns corrections into duplicate accounts. */
   accountRefKey: string;
   /** Data keys by id, hex: a different one cannot open what the old one sealed. */
@@ -16,7 +18,8 @@ export interface BoundKeys {
 /** What the database keeps: fingerprints only, never a key. */
 interface StoredFingerprints {
   version: 1;
-  tokenKey: string;
+  tokenKey?: string;
+  localTokenKey?: string;
   accountRefKey: string;
   dataKeys: Record<string, string>;
 }
@@ -32,7 +35,8 @@ export function keyFingerprint(purpose: string, hexKey: string): string {
 function fingerprintsOf(keys: BoundKeys): StoredFingerprints {
   return {
     version: 1,
-    tokenKey: keyFingerprint("token", keys.tokenKey),
+    ...(keys.tokenKey ? { tokenKey: keyFingerprint("token", keys.tokenKey) } : {}),
+    ...(keys.localTokenKey ? { localTokenKey: keyFingerprint("local-token", keys.localTokenKey) } : {}),
     accountRefKey: keyFingerprint("account-ref", keys.accountRefKey),
     dataKeys: Object.fromEntries(keys.dataKeys.map((k) => [k.id, keyFingerprint("data", k.key)])),
   };
@@ -66,7 +70,20 @@ export class KeyBinding {
     const raw = await this.db.levels.meta.get(MetaKey.keyFingerprints);
     if (raw === undefined) return this.store(now);
     const stored = JSON.parse(raw) as StoredFingerprints;
-    if (stored.tokenKey !== now.tokenKey) throw mismatch(this.secretsFile, "tokenKey", "is not the token key recorded in the database");
+    for (const field of ["tokenKey", "localTokenKey"] as const) {
+      if (stored[field] === undefined) continue;
+      if (now[field] === undefined) throw mismatch(this.secretsFile, field, "is recorded in the database but missing from the file");
+      if (stored[field] !== now[field]) throw mismatch(this.secretsFile, field, `is not the ${field === "tokenKey" ? "token key" : "local token key"} recorded in the database`);
+    }
+    // A database first started without a shared token key never takes one: its tokens are not that key's.
+    if (stored.tokenKey === undefined && now.tokenKey !== undefined) {
+      throw mismatch(this.secretsFile, "tokenKey", "is not recorded in the database (it was first started without one, or its token migration ended)");
+    }
+    // A committee-of-one key that appears later (a node alone moving off its legacy key) is bound from now on.
+    if (stored.localTokenKey === undefined && now.localTokenKey !== undefined) {
+      stored.localTokenKey = now.localTokenKey;
+      await this.store(stored);
+    }
     if (stored.accountRefKey !== now.accountRefKey) {
       throw mismatch(this.secretsFile, "accountRefKey", "is not the account-ref key recorded in the database");
     }
@@ -75,6 +92,16 @@ export class KeyBinding {
       if (now.dataKeys[id] !== fp) throw mismatch(this.secretsFile, `dataKeys.${id}`, "is not the data key recorded in the database under that id");
     }
     if (Object.keys(now.dataKeys).some((id) => stored.dataKeys[id] === undefined)) await this.store({ ...stored, dataKeys: { ...stored.dataKeys, ...now.dataKeys } });
+  }
+
+  /**
+   * Forgets the legacy token key once `tokens migrate` has ended the
+   * transition: nothing in the database depends on it any more, and the key
+   * leaves the secrets file next (a file that still holds it is refused).
+   */
+  async forgetTokenKey(): Promise<void> {
+    const { tokenKey: _dropped, ...rest } = await this.read();
+    await this.store(rest as StoredFingerprints);
   }
 
   /** Records a data key added by a rotation. */

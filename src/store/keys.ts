@@ -24,6 +24,12 @@ export enum KeyPrefix {
   TokenQuota = "tquota",
   /** Subject tokens this node obtained from the evaluator committee, sealed, under a keyed lookup of the subject. */
   TokenCache = "tcache",
+  /** This member's shares of the token key by committee epoch, sealed under a key derived from its node key. */
+  TokenShare = "tshare",
+  /** During a token migration's transition: a subject's earlier token → its token now (store/token-aliases.ts). */
+  TokenAlias = "talias",
+  /** Per-day counts of the queries each member made about each subject (report/query-quota.ts), swept by day. */
+  QueryQuota = "qquota",
 }
 
 /**
@@ -49,6 +55,10 @@ export const MetaKey = {
   auditedApiKeys: "audit:apikeys",
   /** Fingerprints of the secrets-file keys this database was written with (JSON; store/key-binding.ts). */
   keyFingerprints: "secrets:fingerprints",
+  /** Progress of `tokens migrate` (JSON; node/token-migration.ts): where to resume, counts so far. */
+  tokenMigration: "tokens:migration",
+  /** Present once every logged inquiry is in the inquiry window index (keys.ts SUBJECT_INQUIRY_WINDOW). */
+  inquiryWindowIndex: "inquiry:window-index",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */
@@ -86,15 +96,39 @@ export function keyPart(field: string, value: string): string {
  * - `<token>`                         → number of accounts (record store)
  * - `<token>!<accountRef>`            → the account's terms (record store)
  * - `<token>!~q!<ISO time>!<id>`      → an inquiry (inquiry store)
+ * - `<token>!#w!<day>!<requester>!<purpose>` → the latest inquiry of that day (inquiry store)
  *
  * Account refs are hex digests: "~" sorts after every one of them, so a
  * subject's inquiries follow its accounts and neither range holds the other.
  */
 export const SUBJECT_INQUIRIES = "~q";
 
+/**
+ * The inquiry window index: `<token>!#w!<YYYY-MM-DD>!<requester>!<purpose>`
+ * → the latest inquiry of that requester, purpose and day (what an answer
+ * shows, report/inquiry-window.ts). "#" sorts before every account ref, so
+ * the index entries after a day and the subject's accounts are one range
+ * (subjectWindowAndAccounts): a holder reads one entry per requester,
+ * purpose and day of the window, however many queries were logged.
+ */
+export const SUBJECT_INQUIRY_WINDOW = "#w";
+
+/** Account refs sort after this (hex digests; "$" also sorts after the window index's "#"). */
+const ACCOUNTS_FROM = "$";
+
 /** The account entries of a subject in the subject index. */
 export function subjectAccounts(subjectToken: string): { gt: string; lt: string } {
-  return { gt: subjectToken + SEP, lt: subjectToken + SEP + "~" };
+  return { gt: subjectToken + SEP + ACCOUNTS_FROM, lt: subjectToken + SEP + "~" };
+}
+
+/** The window index entries of a subject. */
+export function subjectWindow(subjectToken: string): { gt: string; lt: string } {
+  return under(subjectToken + SEP + SUBJECT_INQUIRY_WINDOW);
+}
+
+/** The window index entries of days after `afterDay` (YYYY-MM-DD), then the subject's accounts: one range. */
+export function subjectWindowAndAccounts(subjectToken: string, afterDay: string): { gt: string; lt: string } {
+  return { gt: subjectToken + SEP + SUBJECT_INQUIRY_WINDOW + SEP + afterDay + AFTER_SEP, lt: subjectToken + SEP + "~" };
 }
 
 /** The inquiry entries of a subject in the subject index. */

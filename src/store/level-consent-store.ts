@@ -210,6 +210,22 @@ export class LevelConsentStore implements ConsentStore {
     }
     return { ops, consents: indexKeys.length };
   }
+
+  /**
+   * The writes that file a subject's consents under its new token (a token
+   * migration): the index entries move, the signed artefacts stay as signed,
+   * binding the earlier token.
+   */
+  async reindexOps(earlier: string, current: string): Promise<{ ops: WriteOp[]; consents: number }> {
+    const level = this.levels.consent;
+    const indexKeys = await level.keys(under(BY_SUBJECT + SEP + keyPart("subject_token", earlier))).all();
+    const to = keyPart("subject_token", current);
+    const ops: WriteOp[] = indexKeys.flatMap((key): WriteOp[] => [
+      { type: "put", sublevel: level, key: subjectKey(to, lastPart(key)), value: EMPTY },
+      { type: "del", sublevel: level, key },
+    ]);
+    return { ops, consents: indexKeys.length };
+  }
 }
 
 function consentKey(id: string): string {

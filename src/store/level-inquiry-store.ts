@@ -4,7 +4,7 @@ import type { Logger } from "../logger.js";
 import { decodeStored } from "./codec.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
 import { opsOf, toBatch } from "./write-batch.js";
-import { keyPart, SEP, SUBJECT_INQUIRIES, subjectInquiries } from "./keys.js";
+import { keyPart, MetaKey, SEP, SUBJECT_INQUIRIES, SUBJECT_INQUIRY_WINDOW, subjectInquiries, subjectWindow } from "./keys.js";
 import type { InquiryStore, InquiryWrite, InquiryPurge } from "./types.js";
 
 /** Entries moved from the earlier inquiry sublevel per batch. */
@@ -18,6 +18,11 @@ const MOVE_BATCH = 1000;
  * toISOString() has a fixed width for years 0–9999, so a range scan returns a
  * subject's inquiries oldest first. Re-adding an inquiry (same id and time)
  * overwrites it rather than logging it twice.
+ *
+ * Each inquiry also replaces the entry of its requester, purpose and day in
+ * the window index (`<subjectToken>!#w!<day>!<requester>!<purpose>`, same
+ * batch), which is what a holder reads to answer: one entry per requester,
+ * purpose and day, however many queries were logged.
  */
 export class LevelInquiryStore implements InquiryStore, InquiryPurge {
   constructor(private readonly db: NodeDatabase) {}
@@ -30,13 +35,11 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
       throw new CreditMeshError("VALIDATION_FAILED", "inquired_at: must be a valid time", { field: "inquired_at" });
     }
+    const value = Buffer.from(Inquiry.encode(inquiry).finish()).toString("base64");
+    const subj = this.db.levels.subj;
     await commit(toBatch([
-      {
-        type: "put",
-        sublevel: this.db.levels.subj,
-        key: inquiryKey(token, at.toISOString() + SEP + id),
-        value: Buffer.from(Inquiry.encode(inquiry).finish()).toString("base64"),
-      },
+      { type: "put", sublevel: subj, key: inquiryKey(token, at.toISOString() + SEP + id), value },
+      { type: "put", sublevel: subj, key: windowKey(token, inquiry), value },
       ...opsOf(also),
     ]));
   }
@@ -52,26 +55,33 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
    * retention sweep: reads the subject index's keys only, deletes in batches
    * of `batchSize`, and stops at a batch boundary once `halted()` says so.
    * Inquiries logged meanwhile are newer than any cutoff, so none of them
-   * goes. Returns how many went.
+   * goes. Returns how many went (window index entries go too, uncounted).
    */
   async purgeBefore(before: string, opts: { batchSize?: number; halted?: () => boolean } = {}): Promise<number> {
     const level = this.db.levels.subj;
     const marker = SEP + SUBJECT_INQUIRIES + SEP;
+    const windowMarker = SEP + SUBJECT_INQUIRY_WINDOW + SEP;
+    // Window entries are per day: one goes once its whole day is before the cutoff, at most a day after its inquiries.
+    const beforeDay = before.slice(0, 10);
     const batchSize = opts.batchSize ?? MOVE_BATCH;
     let ops: WriteOp[] = [];
     let purged = 0;
+    let logged = 0;
     const flush = async () => {
       if (ops.length === 0) return;
       await this.db.write(ops);
-      purged += ops.length;
+      purged += logged;
+      logged = 0;
       ops = [];
     };
     for await (const key of level.keys()) {
       const at = key.indexOf(marker);
-      if (at < 0) continue;
-      const start = at + marker.length;
-      if (key.slice(start, key.indexOf(SEP, start)) >= before) continue;
+      const w = at < 0 ? key.indexOf(windowMarker) : -1;
+      if (at < 0 && w < 0) continue;
+      const start = at >= 0 ? at + marker.length : w + windowMarker.length;
+      if (key.slice(start, key.indexOf(SEP, start)) >= (at >= 0 ? before : beforeDay)) continue;
       ops.push({ type: "del", sublevel: level, key });
+      if (at >= 0) logged++;
       if (ops.length >= batchSize) {
         await flush();
         if (opts.halted?.()) return purged;
@@ -81,10 +91,56 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
     return purged;
   }
 
-  /** The deletes that destroy a subject's whole inquiry log, for a caller's batch. */
-  async destroyOps(subjectToken: string): Promise<WriteOp[]> {
-    const keys = await this.db.levels.subj.keys(subjectInquiries(keyPart("subject_token", subjectToken))).all();
-    return keys.map((key) => ({ type: "del", sublevel: this.db.levels.subj, key }));
+  /** The deletes that destroy a subject's whole inquiry log and its window index, for a caller's batch; `inquiries` counts the log's. */
+  async destroyOps(subjectToken: string): Promise<{ ops: WriteOp[]; inquiries: number }> {
+    const token = keyPart("subject_token", subjectToken);
+    const [logged, window] = await Promise.all([this.db.levels.subj.keys(subjectInquiries(token)).all(), this.db.levels.subj.keys(subjectWindow(token)).all()]);
+    const subj = this.db.levels.subj;
+    return { ops: [...logged, ...window].map((key) => ({ type: "del", sublevel: subj, key })), inquiries: logged.length };
+  }
+
+  /**
+   * Files every logged inquiry in the window index, once, for a database
+   * written before the index existed (marked done in meta). Later entries of
+   * a requester, purpose and day overwrite earlier ones, as add() does.
+   * Returns how many inquiries were filed.
+   */
+  async buildWindowIndex(logger?: Logger): Promise<number> {
+    const { meta, subj } = this.db.levels;
+    if ((await meta.get(MetaKey.inquiryWindowIndex)) !== undefined) return 0;
+    const marker = SEP + SUBJECT_INQUIRIES + SEP;
+    let ops: WriteOp[] = [];
+    let filed = 0;
+    for await (const [key, value] of subj.iterator()) {
+      const at = key.indexOf(marker);
+      if (at < 0) continue;
+      const indexKey = earlierWindowKey(key.slice(0, at), key, value);
+      if (indexKey) ops.push({ type: "put", sublevel: subj, key: indexKey, value });
+      if (ops.length >= MOVE_BATCH) {
+        await this.db.write(ops);
+        filed += ops.length;
+        ops = [];
+      }
+    }
+    filed += ops.length;
+    await this.db.write([...ops, { type: "put", sublevel: meta, key: MetaKey.inquiryWindowIndex, value: "1" }]);
+    if (filed > 0) logger?.info({ filed }, "inquiry log filed in the window index");
+    return filed;
+  }
+
+  /** The writes that move a subject's inquiry log to its new token (a token migration), and how many entries that is. */
+  async reindexOps(earlier: string, current: string): Promise<{ ops: WriteOp[]; inquiries: number }> {
+    const level = this.db.levels.subj;
+    const from = keyPart("subject_token", earlier);
+    const to = keyPart("subject_token", current);
+    const entries = await this.db.entries(level, subjectInquiries(from));
+    // The window index moves with the log, so the re-indexed subject's answers still show its inquiries.
+    const window = await this.db.entries(level, subjectWindow(from));
+    const ops: WriteOp[] = [...entries, ...window].flatMap(([key, value]): WriteOp[] => [
+      { type: "put", sublevel: level, key: to + key.slice(from.length), value },
+      { type: "del", sublevel: level, key },
+    ]);
+    return { ops, inquiries: entries.length };
   }
 
   /**
@@ -102,7 +158,11 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
       const ops: WriteOp[] = [];
       for (const [key, bytes] of entries) {
         const sep = key.indexOf(SEP);
-        ops.push({ type: "put", sublevel: this.db.levels.subj, key: inquiryKey(key.slice(0, sep), key.slice(sep + 1)), value: Buffer.from(bytes).toString("base64") });
+        const token = key.slice(0, sep);
+        const value = Buffer.from(bytes).toString("base64");
+        ops.push({ type: "put", sublevel: this.db.levels.subj, key: inquiryKey(token, key.slice(sep + 1)), value });
+        const filed = earlierWindowKey(token, key, value);
+        if (filed) ops.push({ type: "put", sublevel: this.db.levels.subj, key: filed, value });
         ops.push({ type: "del", sublevel: inq, key });
       }
       await this.db.write(ops);
@@ -110,6 +170,22 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
     }
     if (moved > 0) logger?.info({ moved }, "inquiry log moved into the subject index");
     return moved;
+  }
+}
+
+/** The window index key of an inquiry: its day, requester and purpose. */
+function windowKey(token: string, inquiry: Inquiry): string {
+  const day = inquiry.inquiredAt!.toISOString().slice(0, 10);
+  return token + SEP + SUBJECT_INQUIRY_WINDOW + SEP + day + SEP + keyPart("requester_institution_id", inquiry.requesterInstitutionId) + SEP + inquiry.purpose;
+}
+
+/** The window index key of an inquiry logged earlier, or undefined for one the index cannot file (kept in the log as it is). */
+function earlierWindowKey(token: string, key: string, base64: string): string | undefined {
+  try {
+    const inquiry = decodeInquiry(key, base64);
+    return inquiry.inquiredAt && !Number.isNaN(inquiry.inquiredAt.getTime()) ? windowKey(token, inquiry) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,3 +1,5 @@
+import type { LeafSaltKey } from "../tlog/leaf-salt.js";
+import { CreditMeshError } from "../errors.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
 import { AFTER_SEP, SEP } from "./keys.js";
 
@@ -5,70 +7,85 @@ import { AFTER_SEP, SEP } from "./keys.js";
  * What the holder keeps to open its record-version leaves, in the `tlog`
  * sublevel beside the log (keys that cannot meet the log's own):
  *
- * - `v!<record id>`            → latest version number logged (decimal)
- * - `s!<record id>!<version>`  → that version's 32-byte salt
- * - `i!<account ref>`          → leaf index of the account's latest version (a tombstone's target)
+ * - `i!<account ref>` → `<leaf index> <version> <canonical hash, hex>` of the
+ *   account's latest version: what an answer's proof names and a tombstone's
+ *   target. Written in the batch that writes the account and its leaf.
+ *
+ * Salts are not stored: each is derived from the node's salt key, the record
+ * id and the version (LeafSaltKey), and versions are kept in the records'
+ * own values (LevelRecordStore). Logs written before that also hold
+ * `v!<record id>` (version) and `s!<record id>!<version>` (salt); forget()
+ * destroys those too.
  *
  * A record id is `<account ref>!a` for an account, `<account ref>!r<installment>`
- * for a repayment, so one range holds everything of an account and erasure
- * destroys its salts with one scan.
+ * for a repayment.
  */
-const versionKey = (id: string): string => `v${SEP}${id}`;
-const saltKey = (id: string, version: number): string => `s${SEP}${id}${SEP}${version.toString(16).padStart(8, "0")}`;
 const indexKey = (accountRef: string): string => `i${SEP}${accountRef}`;
 
 export const accountRecordId = (accountRef: string): string => `${accountRef}${SEP}a`;
 export const repaymentRecordId = (accountRef: string, installment: number): string => `${accountRef}${SEP}r${installment}`;
 
+/** How a verifier rebuilds an account's latest record-version leaf: recordVersionLeaf({ recordKind: "account", … }). */
+export interface RecordLeaf {
+  leafIndex: number;
+  version: number;
+  salt: Uint8Array;
+  /** SHA-256 of the canonical record the leaf commits to. */
+  canonicalHash: Uint8Array;
+}
+
 export class LevelLeafSalts {
-  constructor(private readonly db: NodeDatabase) {}
+  constructor(
+    private readonly db: NodeDatabase,
+    private readonly key: LeafSaltKey,
+  ) {}
 
-  /** The latest version logged of each record (0 when never logged). */
-  async versions(ids: readonly string[]): Promise<number[]> {
-    if (ids.length === 0) return [];
-    const raw = await this.db.levels.tlog.getMany(ids.map(versionKey));
-    return raw.map((v) => (v === undefined ? 0 : Number(Buffer.from(v).toString("latin1"))));
+  /** The salt of a record version (derived, so it exists for any version). */
+  async salt(id: string, version: number): Promise<Uint8Array | undefined> {
+    return this.key.salt(id, version);
   }
 
-  /** Salts and version counters in one batch, before their leaves are appended (a salt without a leaf opens nothing). */
-  save(items: readonly { id: string; version: number; salt: Uint8Array }[], opts: { sync?: boolean } = {}): Promise<void> {
+  /** The writes recording each account's latest leaf; commit them with the leaves. */
+  accountLeafOps(items: readonly { accountRef: string; index: number; version: number; canonicalHash: Uint8Array }[]): WriteOp[] {
     const level = this.db.levels.tlog;
-    const ops: WriteOp[] = [];
-    for (const it of items) {
-      ops.push({ type: "put", sublevel: level, key: versionKey(it.id), value: Buffer.from(String(it.version), "latin1") });
-      ops.push({ type: "put", sublevel: level, key: saltKey(it.id, it.version), value: it.salt });
-    }
-    return this.db.write(ops, opts);
+    return items.map((it) => ({
+      type: "put",
+      sublevel: level,
+      key: indexKey(it.accountRef),
+      value: Buffer.from(`${it.index} ${it.version} ${Buffer.from(it.canonicalHash).toString("hex")}`, "latin1"),
+    }));
   }
 
-  salt(id: string, version: number): Promise<Uint8Array | undefined> {
-    return this.db.levels.tlog.get(saltKey(id, version));
+  /** The account's latest record-version leaf, if it was logged and not erased since. */
+  async accountLeaf(accountRef: string): Promise<RecordLeaf | undefined> {
+    return this.#parse(accountRef, await this.db.levels.tlog.get(indexKey(accountRef)));
   }
 
-  /** The leaf index of each account's latest version, where it was logged (one read for all). */
-  async leafIndexes(accountRefs: readonly string[]): Promise<(number | undefined)[]> {
+  /** Several accounts' latest leaves in the order asked, with one read for all (an answer's proofs open each tradeline's). */
+  async accountLeaves(accountRefs: readonly string[]): Promise<(RecordLeaf | undefined)[]> {
     if (accountRefs.length === 0) return [];
     const raw = await this.db.levels.tlog.getMany(accountRefs.map(indexKey));
-    return raw.map((v) => (v === undefined ? undefined : Number(Buffer.from(v).toString("latin1"))));
+    return raw.map((v, i) => this.#parse(accountRefs[i]!, v));
   }
 
-  /** Salts of several record versions, in the order asked (one read for all). */
-  salts(items: readonly { id: string; version: number }[]): Promise<(Uint8Array | undefined)[]> {
-    if (items.length === 0) return Promise.resolve([]);
-    return this.db.levels.tlog.getMany(items.map((it) => saltKey(it.id, it.version)));
+  #parse(accountRef: string, raw: Uint8Array | undefined): RecordLeaf | undefined {
+    if (raw === undefined) return undefined;
+    const parts = Buffer.from(raw).toString("latin1").split(" ");
+    // Entries written before versions moved into the records hold the index only: they cannot be opened this way.
+    if (parts.length !== 3) return undefined;
+    const [index, version, hash] = parts as [string, string, string];
+    if (!/^(0|[1-9][0-9]*)$/.test(index) || !/^[1-9][0-9]*$/.test(version) || !/^[0-9a-f]{64}$/.test(hash)) {
+      throw new CreditMeshError("STORE_CORRUPT", `leaf entry of account ${accountRef} is malformed`);
+    }
+    return {
+      leafIndex: Number(index),
+      version: Number(version),
+      salt: this.key.salt(accountRecordId(accountRef), Number(version)),
+      canonicalHash: Buffer.from(hash, "hex"),
+    };
   }
 
-  setLeafIndexes(items: readonly { accountRef: string; index: number }[]): Promise<void> {
-    if (items.length === 0) return Promise.resolve();
-    const level = this.db.levels.tlog;
-    // Unsynced: lost only with an OS crash, and then the tombstone names no index (the salts still go).
-    return this.db.write(
-      items.map((it) => ({ type: "put", sublevel: level, key: indexKey(it.accountRef), value: Buffer.from(String(it.index), "latin1") })),
-      { sync: false },
-    );
-  }
-
-  /** Destroys an account's salts and counters; returns the leaf index its tombstone names, if it was logged. */
+  /** Forgets an account's leaf entry (and any stored salts of older logs); returns the leaf index its tombstone names, if it was logged. */
   async forget(accountRef: string): Promise<number | undefined> {
     const level = this.db.levels.tlog;
     const raw = await level.get(indexKey(accountRef));
@@ -80,6 +97,8 @@ export class LevelLeafSalts {
       }
     }
     await this.db.write(ops);
-    return raw === undefined ? undefined : Number(Buffer.from(raw).toString("latin1"));
+    if (raw === undefined) return undefined;
+    const index = Number(Buffer.from(raw).toString("latin1").split(" ")[0]);
+    return Number.isSafeInteger(index) && index >= 0 ? index : undefined;
   }
 }

@@ -47,12 +47,17 @@ export class LevelLogStore implements LogStore {
 
   /** One synced batch: the tiles, bundles and size of an append (and the carried writes) land together or not at all. */
   commit(update: LogUpdate, _signal?: AbortSignal, carry?: WriteBatch): Promise<void> {
+    return this.db.write([...opsOf(carry), ...this.updateOps(update)]);
+  }
+
+  /** An append's writes, for a caller that commits them in a batch of its own (TiledLog.appendWith). */
+  updateOps(update: LogUpdate): WriteOp[] {
     const level = this.db.levels.tlog;
-    const ops: WriteOp[] = [...opsOf(carry)];
+    const ops: WriteOp[] = [];
     for (const t of update.tiles) ops.push({ type: "put", sublevel: level, key: tileKey(t.tile), value: t.hashes });
     for (const b of update.bundles) ops.push({ type: "put", sublevel: level, key: bundleKey(b.index), value: b.data });
     ops.push({ type: "put", sublevel: level, key: SIZE, value: Buffer.from(String(update.size), "latin1") });
-    return this.db.write(ops);
+    return ops;
   }
 
   async checkpoint(): Promise<string | undefined> {

@@ -5,8 +5,19 @@ import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
 import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, subjectAccounts, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
-import type { AccountTerms, DestroyedAccounts, RecordStore, RetentionRecords, StoreCounts, StoredAccount, StoredRepayment, WriteBatch } from "./types.js";
-import { opsOf } from "./write-batch.js";
+import type {
+  AccountTerms,
+  DestroyedAccounts,
+  RecordStore,
+  RecordWriteOptions,
+  RetentionRecords,
+  StoreCounts,
+  StoredAccount,
+  StoredRepayment,
+  WriteBatch,
+  WrittenRecords,
+} from "./types.js";
+import { opsOf, toBatch } from "./write-batch.js";
 
 /** What the store needs of the data cipher to keep every written account under the current key. */
 export interface PiiResealer {
@@ -28,6 +39,12 @@ export type { DestroyedAccounts } from "./types.js";
  *          `<subjectToken>`                       → number of accounts in the index for it
  *          (the subject's inquiries share this index: see keys.ts)
  * - meta:  `count:accounts`, `count:subjects`     → counters
+ *
+ * Written with versions (RecordWriteOptions.commitVersioned: the node's
+ * transparency log logs each version), an account or repayment value also
+ * carries `v`, its version, from the second version on (absent = 1), so a
+ * first version is stored exactly as without versions and counting them
+ * costs a read of the batch's repayment keys, not a write.
  *
  * The per-subject count lets a batch learn with one getMany whether a token
  * is new or loses its last account, instead of one range scan per token,
@@ -81,21 +98,53 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     accounts: readonly StoredAccount[],
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
+    opts: RecordWriteOptions = {},
   ): Promise<void> {
     if (previous.length !== accounts.length) {
       throw new CreditMeshError("INTERNAL", `previous has ${previous.length} entries for ${accounts.length} accounts`);
     }
     // Everything that can reject the input happens before anything is queued.
     const accountOps = latestByRef(accounts);
+    const commit = opts.commitVersioned;
+    if (commit) {
+      const latest = latestRepayments(repayments);
+      return this.queue.run(() => this.writeVersioned(accountOps, latest, commit));
+    }
     const repaymentOps = this.repaymentOps(repayments);
     // Repayment-only batches queue too, so batches apply in call order and an
     // older value never overwrites a newer one.
     return this.queue.run(async () => {
       if (accountOps.size === 0) return this.db.write(repaymentOps);
-      const ops = await this.accountOps(accountOps);
+      const { ops } = await this.accountOps(accountOps, false);
       for (const op of repaymentOps) ops.push(op);
       await this.db.write(ops);
     });
+  }
+
+  /** Under the write lock: reads the stored versions, writes the next ones, and hands the batch to `commit`. */
+  private async writeVersioned(
+    latestAccounts: Map<string, StoredAccount>,
+    latestReps: Map<string, StoredRepayment>,
+    commit: (batch: WriteBatch, written: WrittenRecords) => Promise<void>,
+  ): Promise<void> {
+    const repKeys = [...latestReps.keys()];
+    const [accountPart, storedReps] = await Promise.all([
+      latestAccounts.size === 0 ? { ops: [] as WriteOp[], versions: new Map<string, number>() } : this.accountOps(latestAccounts, true),
+      repKeys.length === 0 ? [] : this.levels.rep.getMany(repKeys),
+    ]);
+    const ops = accountPart.ops;
+    const written: WrittenRecords = { accounts: [], repayments: [] };
+    for (const [ref, account] of latestAccounts) written.accounts.push({ account, version: accountPart.versions.get(ref)! });
+    const rep = this.levels.rep;
+    for (let i = 0; i < repKeys.length; i++) {
+      const key = repKeys[i];
+      const r = latestReps.get(key)!;
+      const before = storedReps[i];
+      const version = before === undefined ? 1 : storedVersion(parseStored("repayment", key, before, isRepaymentValue)) + 1;
+      ops.push({ type: "put", sublevel: rep, key, value: encodeRepayment(r, version) });
+      written.repayments.push({ repayment: r, version });
+    }
+    await commit(toBatch(ops), written);
   }
 
   private repaymentOps(repayments: readonly StoredRepayment[]): WriteOp[] {
@@ -106,15 +155,19 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
       ops[i] = {
         type: "put",
         sublevel: rep,
-        key: keyPart("account_ref", r.accountRef) + SEP + installmentKey(r.installment),
+        key: repaymentKey(r),
         value: encodeRepayment(r),
       };
     }
     return ops;
   }
 
-  /** Account puts plus the index and counter changes they imply. */
-  private async accountOps(latest: Map<string, StoredAccount>): Promise<WriteOp[]> {
+  /**
+   * Account puts plus the index and counter changes they imply; with
+   * `countVersions`, each account's new version (stored + 1), else the
+   * stored version is kept.
+   */
+  private async accountOps(latest: Map<string, StoredAccount>, countVersions: boolean): Promise<{ ops: WriteOp[]; versions: Map<string, number> }> {
     const { acct, subj, meta } = this.levels;
     const refs = [...latest.keys()];
     const [stored, counters] = await Promise.all([
@@ -123,6 +176,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     ]);
 
     const ops: WriteOp[] = [];
+    const versions = new Map<string, number>();
     const delta = new Map<string, number>();
     const bump = (token: string, by: number) => delta.set(token, (delta.get(token) ?? 0) + by);
     let newAccounts = 0;
@@ -130,9 +184,11 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i];
       const account = latest.get(ref)!;
-      const before = stored[i];
-      const oldToken = before === undefined ? undefined : decodeAccount(ref, before).subjectToken;
-      ops.push({ type: "put", sublevel: acct, key: ref, value: encodeAccount(this.underCurrentKey(account)) });
+      const before = stored[i] === undefined ? undefined : parseStored("account", ref, stored[i]!, isAccountValue);
+      const oldToken = before?.subjectToken;
+      const version = before === undefined ? 1 : storedVersion(before) + (countVersions ? 1 : 0);
+      versions.set(ref, version);
+      ops.push({ type: "put", sublevel: acct, key: ref, value: encodeAccount(this.underCurrentKey(account), version) });
       ops.push({ type: "put", sublevel: subj, key: account.subjectToken + SEP + ref, value: encodeTerms(account) });
       if (oldToken === account.subjectToken) continue;
       if (oldToken === undefined) {
@@ -171,7 +227,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     if (subjects !== toCount(counters[1])) {
       ops.push({ type: "put", sublevel: meta, key: MetaKey.subjects, value: String(Math.max(0, subjects)) });
     }
-    return ops;
+    return { ops, versions };
   }
 
   async accountsForSubject(subjectToken: string): Promise<AccountTerms[]> {
@@ -342,7 +398,8 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
         if (value === undefined) return;
         const account = decodeAccount(refs[i], value);
         if (!pii.needsReseal(account.pii)) return;
-        ops.push({ type: "put", sublevel: this.levels.acct, key: account.accountRef, value: encodeAccount(this.underCurrentKey(account)) });
+        const version = storedVersion(parseStored("account", refs[i], value, isAccountValue));
+        ops.push({ type: "put", sublevel: this.levels.acct, key: account.accountRef, value: encodeAccount(this.underCurrentKey(account), version) });
       });
       await this.db.write(ops);
       return ops.length;
@@ -360,9 +417,9 @@ function latestByRef(accounts: readonly StoredAccount[]): Map<string, StoredAcco
   const latest = new Map<string, StoredAccount>();
   accounts.forEach((a, i) => {
     keyPart(`accounts[${i}].account_ref`, a.accountRef);
-    // "~" marks the subject index's other entries (keys.ts); refs are hex digests.
-    if (a.accountRef.startsWith("~")) {
-      throw new CreditMeshError("VALIDATION_FAILED", `accounts[${i}].account_ref: must not start with "~"`, { field: `accounts[${i}].account_ref` });
+    // "~" and "#" (and whatever sorts before "$") mark the subject index's other entries (keys.ts); refs are hex digests.
+    if (a.accountRef.startsWith("~") || a.accountRef < "$") {
+      throw new CreditMeshError("VALIDATION_FAILED", `accounts[${i}].account_ref: must not start with "~" or a character before "$"`, { field: `accounts[${i}].account_ref` });
     }
     keyPart(`accounts[${i}].subject_token`, a.subjectToken);
     // Re-inserting moves the ref to the end: the write order follows the batch.
@@ -370,6 +427,31 @@ function latestByRef(accounts: readonly StoredAccount[]): Map<string, StoredAcco
     latest.set(a.accountRef, a);
   });
   return latest;
+}
+
+function repaymentKey(r: StoredRepayment): string {
+  return keyPart("account_ref", r.accountRef) + SEP + installmentKey(r.installment);
+}
+
+/** Last write of each (account, installment) wins, as if the batch had been applied in order. */
+function latestRepayments(repayments: readonly StoredRepayment[]): Map<string, StoredRepayment> {
+  const latest = new Map<string, StoredRepayment>();
+  for (const r of repayments) {
+    const key = repaymentKey(r);
+    latest.delete(key);
+    latest.set(key, r);
+  }
+  return latest;
+}
+
+/** A stored value's version: `v`, or 1 for a value written without one (a first version, or before versions). */
+function storedVersion(value: { v?: unknown }): number {
+  const v = value.v;
+  if (v === undefined) return 1;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 2) {
+    throw new CreditMeshError("STORE_CORRUPT", `record version ${JSON.stringify(v)} is not a version`);
+  }
+  return v;
 }
 
 function toCount(v: string | undefined): number {
@@ -394,10 +476,12 @@ interface AccountValue {
   furnishingConsentRef: string;
   nameTag?: string;
   updatedAt: string;
+  /** The version, from the second on (see the class comment). */
+  v?: number;
 }
 
 /** An account's terms: what the subject index keeps and derivation reads, without the identity. */
-type TermsValue = Omit<AccountValue, "pii" | "subjectToken">;
+type TermsValue = Omit<AccountValue, "pii" | "subjectToken" | "v">;
 
 /** The terms fields of a stored or decoded account, in their stored order. */
 function pickTerms(v: TermsValue): TermsValue {
@@ -415,11 +499,12 @@ function pickTerms(v: TermsValue): TermsValue {
   };
 }
 
-function encodeAccount(a: StoredAccount): string {
+function encodeAccount(a: StoredAccount, version: number): string {
   const value: AccountValue = {
     subjectToken: a.subjectToken,
     pii: Buffer.from(a.pii.buffer, a.pii.byteOffset, a.pii.byteLength).toString("base64"),
     ...pickTerms(a),
+    ...(version > 1 ? { v: version } : {}),
   };
   return JSON.stringify(value);
 }
@@ -452,15 +537,18 @@ interface RepaymentValue {
   paidOn: string;
   amountPaid: number;
   balanceAfter: number;
+  /** The version, from the second on (see the class comment). */
+  v?: number;
 }
 
-function encodeRepayment(r: StoredRepayment): string {
+function encodeRepayment(r: StoredRepayment, version = 1): string {
   const value: RepaymentValue = {
     dueOn: r.dueOn,
     amountDue: r.amountDue,
     paidOn: r.paidOn,
     amountPaid: r.amountPaid,
     balanceAfter: r.balanceAfter,
+    ...(version > 1 ? { v: version } : {}),
   };
   return JSON.stringify(value);
 }

@@ -2,13 +2,16 @@ import type { Inquiry } from "../gen/creditmesh/v1/report.js";
 import type { NodeDatabase } from "./database.js";
 import { decodeInquiry } from "./level-inquiry-store.js";
 import type { LevelRecordStore } from "./level-record-store.js";
-import { keyPart, subjectInquiries, under } from "./keys.js";
+import { keyPart, subjectWindow, subjectWindowAndAccounts } from "./keys.js";
 import type { AccountTerms, SubjectIndex } from "./types.js";
 
 /**
  * Reads what a holder answers a query from — the subject's account terms and
- * its inquiry log — with one range scan of the subject index (keys.ts). The
- * record store and the inquiry store each own their entries; this only reads.
+ * the inquiries an answer may show — with one range scan of the subject
+ * index (keys.ts): the window index entries after a day, then the accounts.
+ * The full inquiry log is not read: a subject queried 10,000 times by one
+ * lender on one day costs one entry here. The record store and the inquiry
+ * store each own their entries; this only reads.
  */
 export class LevelSubjectIndex implements SubjectIndex {
   constructor(
@@ -16,13 +19,13 @@ export class LevelSubjectIndex implements SubjectIndex {
     private readonly records: Pick<LevelRecordStore, "accountsFromIndex">,
   ) {}
 
-  async read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }> {
+  async read(subjectToken: string, inquiriesAfter: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }> {
     const token = keyPart("subject_token", subjectToken);
-    const inquiryPrefix = subjectInquiries(token).gt;
+    const windowPrefix = subjectWindow(token).gt;
     const accountEntries: [string, string][] = [];
     const inquiries: Inquiry[] = [];
-    for (const entry of await this.db.entries(this.db.levels.subj, under(token))) {
-      if (entry[0].startsWith(inquiryPrefix)) inquiries.push(decodeInquiry(entry[0], entry[1]));
+    for (const entry of await this.db.entries(this.db.levels.subj, subjectWindowAndAccounts(token, inquiriesAfter))) {
+      if (entry[0].startsWith(windowPrefix)) inquiries.push(decodeInquiry(entry[0], entry[1]));
       else accountEntries.push(entry);
     }
     return { accounts: await this.records.accountsFromIndex(token, accountEntries), inquiries };

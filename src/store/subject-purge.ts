@@ -7,9 +7,11 @@ import { keyPart } from "./keys.js";
 import type { LevelConsentStore } from "./level-consent-store.js";
 import type { LevelDisputeStore } from "./level-dispute-store.js";
 import type { LevelInquiryStore } from "./level-inquiry-store.js";
+import type { LevelQueryQuotaStore } from "./level-query-quota-store.js";
 import type { LevelRecordStore } from "./level-record-store.js";
 import { opsOf, toBatch } from "./write-batch.js";
 import { SerialQueue } from "./serial.js";
+import { appendTombstones, TombstoneReason, type Tombstones } from "./types.js";
 
 export interface SubjectPurgeModules {
   db: NodeDatabase;
@@ -17,11 +19,15 @@ export interface SubjectPurgeModules {
   inquiries: LevelInquiryStore;
   consents: LevelConsentStore;
   disputes: LevelDisputeStore;
+  /** The holder's per-day query counts, which name the subject's token; absent = none kept. */
+  queryQuota?: Pick<LevelQueryQuotaStore, "destroyOps">;
   audit?: AuditTrail;
   /** Where each erasure is recorded before it runs, so that a restore can re-apply it; none when re-applying. */
   ledger?: { append(e: Erasure): void };
   clock?: { now(): Date };
   logger: Logger;
+  /** The transparency log: a SUBJECT_ERASURE tombstone per destroyed account. */
+  tombstones?: Tombstones;
 }
 
 /** What a purge destroyed (the PurgeSubject response). */
@@ -45,7 +51,8 @@ const LOOKS_PERSONAL = /\d{11,}/;
 /**
  * Destroys everything this node holds about one subject, on a verified
  * erasure request: every account with its repayments, the subject index
- * (entries and count), every inquiry, every consent with its index entry,
+ * (entries and count), every inquiry (log and window index), the day's
+ * query counts naming it, every consent with its index entry,
  * and every dispute about those accounts or filed for the subject — in ONE
  * synced batch, so a crash leaves all of it or none of it. Then
  * NodeDatabase.forget() rewrites the files so that the old values and keys
@@ -75,24 +82,27 @@ export class SubjectPurge {
   }
 
   private async run(token: string, requestRef: string, actor: string): Promise<SubjectPurgeResult> {
-    const { db, records, inquiries, consents, disputes, logger } = this.modules;
+    const { db, records, inquiries, consents, disputes, queryQuota, logger } = this.modules;
     const started = Date.now();
     const counts = { inquiries: 0, consents: 0, disputes: 0 };
     const destroyed = await records.destroy([], {
       subjectToken: token,
       alsoWrite: [db.forgetMarker()],
       extraWrites: async (accounts) => {
-        const [inq, con, dis] = await Promise.all([
+        const [inq, con, dis, quota] = await Promise.all([
           inquiries.destroyOps(token),
           consents.destroyOps(token),
           disputes.destroyWrites({ subjectToken: token, accountRefs: accounts.map((a) => a.accountRef) }),
+          queryQuota?.destroyOps(token) ?? [],
         ]);
-        counts.inquiries = inq.length;
+        counts.inquiries = inq.inquiries;
         counts.consents = con.consents;
         counts.disputes = dis.disputes;
-        return toBatch([...inq, ...con.ops, ...opsOf(dis.batch)]);
+        return toBatch([...inq.ops, ...con.ops, ...opsOf(dis.batch), ...quota]);
       },
     });
+    // Before the files are rewritten: the log's entry naming each account's leaf goes with the tombstone, and is scrubbed too.
+    await appendTombstones(this.modules.tombstones, destroyed.accounts.map((a) => a.accountRef), TombstoneReason.SubjectErasure);
     await db.forget();
     const result: SubjectPurgeResult = {
       subjectToken: token,

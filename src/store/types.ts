@@ -69,6 +69,23 @@ export interface StoreCounts {
   subjects: number;
 }
 
+/** The records one writeRecords call wrote (the last of each in the batch), with their versions. */
+export interface WrittenRecords {
+  /** 1 for a record's first version, then +1 for each accepted write of it. */
+  accounts: { account: StoredAccount; version: number }[];
+  repayments: { repayment: StoredRepayment; version: number }[];
+}
+
+export interface RecordWriteOptions {
+  /**
+   * Counts versions (the stored ones are read under the write lock and each
+   * record's counter is kept in its own value) and commits the batch through
+   * this instead of a synced write of the store's own: it must write the
+   * batch, with writes of its own if any, in one synced batch.
+   */
+  commitVersioned?: (batch: WriteBatch, written: WrittenRecords) => Promise<void>;
+}
+
 /** Furnished records: accounts, repayments and the subject index. */
 export interface RecordStore {
   /** Accounts by ref, in order; undefined where unknown. */
@@ -85,6 +102,7 @@ export interface RecordStore {
     accounts: readonly StoredAccount[],
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
+    opts?: RecordWriteOptions,
   ): Promise<void>;
   /** The subject's accounts, in ref order, as read from the subject index with one range scan. */
   accountsForSubject(subjectToken: string): Promise<AccountTerms[]>;
@@ -126,10 +144,14 @@ export interface IssuedRevocationEntry {
   signed: Uint8Array;
 }
 
-/** A subject's account terms and inquiry log, read together (one range scan). */
+/** A subject's account terms and the inquiries an answer may show, read together (one range scan). */
 export interface SubjectIndex {
-  /** Accounts in ref order, inquiries oldest first. */
-  read(subjectToken: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
+  /**
+   * Accounts in ref order, and the latest inquiry of each requester, purpose
+   * and day after `inquiriesAfter` (YYYY-MM-DD), by day: not every inquiry
+   * logged, so the read grows with what an answer shows, not with the log.
+   */
+  read(subjectToken: string, inquiriesAfter: string): Promise<{ accounts: AccountTerms[]; inquiries: Inquiry[] }>;
 }
 
 /** How an inquiry is written: with more writes for the same batch, and by whom. */
@@ -144,6 +166,23 @@ export interface InquiryStore {
   /** Logs an inquiry in one synced batch with `opts.also`, committed by `opts.commit` if given. */
   add(subjectToken: string, inquiry: Inquiry, opts?: InquiryWrite): Promise<void>;
   listForSubject(subjectToken: string): Promise<Inquiry[]>;
+}
+
+/** How many queries one member made about one subject on one day. */
+export interface QueryQuotaCount {
+  member: string;
+  subject: string;
+  count: number;
+}
+
+/** The holder's per-day query counts by member and subject (report/query-quota.ts). */
+export interface QueryQuotaStore {
+  /** Every count of `day` (YYYY-MM-DD). */
+  countsOf(day: string): Promise<QueryQuotaCount[]>;
+  /** The write that records `count` for the pair on `day`, for the batch that logs the query. */
+  countWrite(day: string, member: string, subject: string, count: number): WriteBatch;
+  /** Deletes the counts of every day before `day`; returns how many went. */
+  sweepBefore(day: string): Promise<number>;
 }
 
 /** A nonce reserved by NonceStore.claim(): new, and not handed to anyone else. */
@@ -168,6 +207,29 @@ export interface NonceStore {
 export interface DestroyedAccounts {
   accounts: StoredAccount[];
   repayments: number;
+}
+
+/**
+ * The holder's transparency log, told of destroyed accounts: a tombstone each
+ * (naming the account's latest record-version leaf and a reason code, never
+ * the data). Resolves once they are queued, with `durable` once on disk.
+ */
+export interface Tombstones {
+  deleted(accountRefs: readonly string[], reason: string): Promise<{ durable: Promise<unknown> }>;
+}
+
+/** Why an account was destroyed, as its tombstone says (a furnisher's deletion carries its DeletionReason). */
+export const TombstoneReason = {
+  SubjectErasure: "SUBJECT_ERASURE",
+  RetentionExpired: "RETENTION_EXPIRED",
+  DisputeDeleted: "DISPUTE_DELETED",
+} as const;
+
+/** Appends the tombstones of `accountRefs` and waits until they are durable. */
+export async function appendTombstones(tombstones: Tombstones | undefined, accountRefs: readonly string[], reason: string): Promise<void> {
+  if (!tombstones || accountRefs.length === 0) return;
+  const { durable } = await tombstones.deleted(accountRefs, reason);
+  await durable;
 }
 
 /** Destroys furnished accounts, with other stores' writes about them in the same batch. */

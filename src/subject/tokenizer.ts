@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
 import type { NormalizedSubject } from "./normalize.js";
 import type { TokenPurpose } from "./oprf/tokenizer.js";
@@ -57,9 +57,32 @@ export class HmacSubjectTokenizer implements SubjectTokenizer, SubjectTokens {
    * comparing names across members without sending any. Ignores case, width
    * and spaces. Members hold the key, so a member can test guesses against
    * a tag it receives: tags go only to a requester holding the subject's consent.
+   * Only networks still on the shared key use it (tokenKeyedNameTag otherwise).
    */
   nameTag(subjectToken: string, name: string): string {
-    const normalized = name.normalize("NFKC").replace(/\s+/gu, "").toUpperCase();
-    return createHmac("sha256", this.key).update(`name:${subjectToken}:${normalized}`, "utf8").digest("hex").slice(0, 32);
+    return createHmac("sha256", this.key).update(`name:${subjectToken}:${normalizeName(name)}`, "utf8").digest("hex").slice(0, 32);
   }
+}
+
+/** Case, width and spaces ignored: the same person's name typed at two members compares equal. */
+export function normalizeName(name: string): string {
+  return name.normalize("NFKC").replace(/\s+/gu, "").toUpperCase();
+}
+
+/**
+ * The name tag of networks without a shared token key: an HMAC keyed by the
+ * subject token itself. Only committee evaluation yields a token, so only a
+ * member that obtained the subject's token (as it must to furnish or query
+ * the subject) can compute or test a tag; a copied secrets file gives nothing.
+ */
+export function tokenKeyedNameTag(subjectToken: string, name: string): string {
+  return createHmac("sha256", tokenDerivedKey("name-tag", subjectToken)).update(normalizeName(name), "utf8").digest("hex").slice(0, 32);
+}
+
+/**
+ * A key bound to one subject token and one use: SHA-256 over a label, the
+ * use and the token, so that a tag and a pseudonym of one subject never share a key.
+ */
+export function tokenDerivedKey(use: string, subjectToken: string): Buffer {
+  return createHash("sha256").update(`creditmesh-token-derived-key/v1\0${use}\0${subjectToken}`, "utf8").digest();
 }

@@ -7,6 +7,7 @@ import { Role } from "../gen/creditmesh/v1/common.js";
 import type { Member } from "../gen/creditmesh/v1/peer.js";
 import { operatorPublicKeyToHex, signManifest, writeManifestFile } from "../identity/manifest.js";
 import { NodeKey } from "../identity/node-key.js";
+import { createLocalCommittee } from "./token-committee.js";
 
 /** Names for the first institutions of a test network; the rest are numbered. */
 const INSTITUTIONS: { id: string; name: string }[] = [
@@ -36,6 +37,18 @@ export interface NetworkLayout {
   operatorKeyFile: string;
   operatorPublicKey: string;
   nodes: LayoutNode[];
+  /** The subject-token evaluators the manifest names (empty: none). */
+  committee: string[];
+  /** Threshold of that committee (0: none). */
+  committeeThreshold: number;
+  /** Only with `legacyTokenKey`: the shared HMAC key every member holds. */
+  tokenKey?: string;
+}
+
+/** A test network's default committee: its first 3 members (fewer if it has fewer), a majority of them needed. */
+export function defaultCommittee(nodes: number): { members: number; threshold: number } {
+  const members = Math.min(3, nodes);
+  return { members, threshold: Math.floor(members / 2) + 1 };
 }
 
 export interface LayoutOptions {
@@ -46,6 +59,17 @@ export interface LayoutOptions {
   roles?: (index: number) => Role[];
   /** Extra config merged into every node's config. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * The subject-token committee: its first `members` institutions, `threshold`
+   * of them needed (default: defaultCommittee); false for none (a test makes one itself).
+   */
+  committee?: { members: number; threshold: number } | false;
+  /**
+   * A network as created before token committees: every member holds one
+   * shared HMAC token key and the manifest names no committee (tests of
+   * legacy networks and of `tokens migrate` only).
+   */
+  legacyTokenKey?: boolean;
 }
 
 /** Asks the OS for a free loopback port (closed again before the node binds it). */
@@ -93,9 +117,10 @@ export function institutionAt(index: number): { id: string; name: string } {
 
 /**
  * Writes everything a local network needs: an operator key, one directory per
- * institution with its secrets (sharing the network token key) and config,
- * and the manifest signed by the operator listing every member with its
- * loopback address.
+ * institution with its secrets and config, the manifest signed by the
+ * operator listing every member with its loopback address, and the
+ * subject-token committee (each evaluator's share in its secrets file, the
+ * next manifest version naming it). No member holds a network-wide token key.
  */
 export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkLayout> {
   const dir = path.resolve(opts.dir);
@@ -105,7 +130,7 @@ export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkL
   const operator = NodeKey.fromSeed(operatorSeed);
   const operatorKeyFile = path.join(dir, "operator.key");
   writeFileSync(operatorKeyFile, operatorSeed.toString("hex") + "\n", { mode: 0o600 });
-  const tokenKey = randomBytes(32).toString("hex");
+  const tokenKey = opts.legacyTokenKey ? randomBytes(32).toString("hex") : undefined;
   const manifestFile = path.join(dir, "manifest.json");
 
   const nodes: LayoutNode[] = [];
@@ -161,5 +186,17 @@ export async function createNetworkLayout(opts: LayoutOptions): Promise<NetworkL
     writeFileSync(n.configFile, JSON.stringify(config, null, 2) + "\n");
   }
 
-  return { dir, networkId, manifestFile, operatorKeyFile, operatorPublicKey: operatorPublicKeyToHex(operator.publicKey), nodes };
+  const committee = opts.committee ?? (opts.legacyTokenKey ? false : defaultCommittee(nodes.length));
+  const made = committee ? await createLocalCommittee(dir, nodes.slice(0, committee.members).map((n) => n.institutionId), committee.threshold) : undefined;
+  return {
+    dir,
+    networkId,
+    manifestFile,
+    operatorKeyFile,
+    operatorPublicKey: operatorPublicKeyToHex(operator.publicKey),
+    nodes,
+    committee: made?.members ?? [],
+    committeeThreshold: made?.threshold ?? 0,
+    ...(tokenKey ? { tokenKey } : {}),
+  };
 }

@@ -43,6 +43,10 @@ export interface TestNetworkOptions {
   roles?: (index: number) => Role[];
   /** Config sections that replace the layout's in every node's config. */
   configOverrides?: Record<string, unknown>;
+  /** The subject-token committee (default: the first 3 members, 2 needed; see createNetworkLayout). */
+  committee?: { members: number; threshold: number } | false;
+  /** A legacy network: one shared HMAC token key, no committee (tests of `tokens migrate`). */
+  legacyTokenKey?: boolean;
   /** Changes to one node's config, merged per section, before it first starts. */
   config?: (index: number, institutionId: string) => Record<string, Record<string, unknown>>;
   /** Give every node a Prometheus port (see `metric()`). */
@@ -123,6 +127,8 @@ export class TestNetwork implements LocalNetwork {
       networkId: this.opts.networkId,
       roles: this.opts.roles,
       configOverrides: { log: { level: "info" }, ...this.opts.configOverrides },
+      committee: this.opts.committee,
+      legacyTokenKey: this.opts.legacyTokenKey,
     });
     for (const [index, n] of this.layout.nodes.entries()) {
       const config = JSON.parse(readFileSync(n.configFile, "utf8")) as Record<string, Record<string, unknown>>;

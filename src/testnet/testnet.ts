@@ -16,6 +16,9 @@ export interface TestnetFile {
   nodes: { institution_id: string; grpc_addr: string; http_addr: string; api_key: string; pid: number; config: string; log: string }[];
   manifest: string;
   operator_key: string;
+  /** The subject-token evaluators (DESIGN §5), and how many of them a token needs. */
+  committee: string[];
+  committee_threshold: number;
 }
 
 export interface UpOptions {
@@ -62,12 +65,13 @@ export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; l
     persistent: true,
     waitConnected: false,
     metrics: true,
-    // Test networks only: with HMAC subject tokens a filter can be tested against guessed identifiers (README "Holder filters").
+    // Test networks only until production committees exist (README "Holder filters").
     configOverrides: { filters: { enabled: true, deltaIntervalMs: TESTNET_FILTER_DELTA_MS } },
   });
   await net.start();
   const layout = net.layout;
   log(`network ${layout.networkId}: ${layout.nodes.length} institutions under ${layout.dir}`);
+  log(`subject-token committee: ${layout.committeeThreshold} of ${layout.committee.join(", ")} (no member holds a network-wide token key)`);
   const file: TestnetFile = {
     nodes: net.nodes.map((n) => ({
       institution_id: n.institutionId,
@@ -80,6 +84,8 @@ export async function testnetUp(opts: UpOptions): Promise<{ file: TestnetFile; l
     })),
     manifest: layout.manifestFile,
     operator_key: layout.operatorKeyFile,
+    committee: layout.committee,
+    committee_threshold: layout.committeeThreshold,
   };
   try {
     for (const n of net.nodes) log(`  ${n.institutionId.padEnd(8)} pid ${n.pid}  gRPC ${n.grpcAddr}  http ${n.metricsPort!}  peer ${n.peerId}`);

@@ -1,7 +1,7 @@
 import { HolderStatus } from "../gen/creditmesh/v1/common.js";
 import type { AnswerLogProof, HolderAnswer, LogInclusion, RecordLeafProof } from "../gen/creditmesh/v1/report.js";
 import { openCheckpoint, type Checkpoint } from "./checkpoint.js";
-import { inquiryLeaf, openedRecordLeaf, SALT_BYTES } from "./leaves.js";
+import { inquiryLeaf, recordVersionLeaf, SALT_BYTES } from "./leaves.js";
 import { HASH_SIZE, leafHash, verifyInclusion } from "./merkle.js";
 import { keyId, SIG_ED25519, type NoteVerifier } from "./note.js";
 
@@ -13,7 +13,8 @@ export interface RecordLeafOpening {
   index: number;
   version: number;
   salt: Uint8Array;
-  recordCommitment: Uint8Array;
+  /** SHA-256 of the canonical record the leaf commits to. */
+  canonicalHash: Uint8Array;
 }
 
 /** The holder's log as an answer's proof reads it. */
@@ -48,7 +49,7 @@ export async function buildAnswerProof(
   const records: RecordLeafProof[] = openings.map((o, i) => {
     const accountRef = input.accountRefs[i]!;
     if ("missing" in o) {
-      return { accountRef, logged: false, reason: o.missing, version: "0", salt: Buffer.alloc(0), recordCommitment: Buffer.alloc(0), inclusion: undefined };
+      return { accountRef, logged: false, reason: o.missing, version: "0", salt: Buffer.alloc(0), canonicalHash: Buffer.alloc(0), inclusion: undefined };
     }
     return {
       accountRef,
@@ -56,7 +57,7 @@ export async function buildAnswerProof(
       reason: "",
       version: String(o.version),
       salt: Buffer.from(o.salt),
-      recordCommitment: Buffer.from(o.recordCommitment),
+      canonicalHash: Buffer.from(o.canonicalHash),
       inclusion: inclusion(o.index, recordHashes[i]!),
     };
   });
@@ -167,14 +168,14 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
     const version = Number(record.version);
     if (!Number.isSafeInteger(version) || version < 1) return fail(`${field}.version: must be a positive integer`);
     if (record.salt.length !== SALT_BYTES) return fail(`${field}.salt: must be ${SALT_BYTES} bytes`);
-    if (record.recordCommitment.length !== HASH_SIZE) return fail(`${field}.record_commitment: must be 32 bytes`);
-    const leaf = openedRecordLeaf({
+    if (record.canonicalHash.length !== HASH_SIZE) return fail(`${field}.canonical_hash: must be 32 bytes`);
+    const leaf = recordVersionLeaf({
       recordKind: TRADELINE_RECORD_KIND,
       subjectToken: answer.subjectToken,
       accountRef,
       version,
       salt: record.salt,
-      recordCommitment: record.recordCommitment,
+      canonicalHash: record.canonicalHash,
     });
     const problem = checkInclusion(field, record.inclusion, leafHash(leaf), checkpoint);
     if (problem) return fail(problem);

@@ -12,3 +12,4 @@ export * from "./tiles.js";
 export * from "./vkey.js";
 export * from "./witness-store.js";
 export * from "./witness.js";
+export * from "./leaf-salt.js";

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, hash, randomBytes } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
 
 /**
@@ -7,19 +7,23 @@ import { CreditMeshError } from "../errors.js";
  * and no field can pass for another kind's.
  *
  * The log is readable by every member, so no entry names a subject: a record
- * version carries salted commitments of the subject token, the account ref and
- * the canonical record, with a random salt per version kept at the holder.
- * A member holding a token cannot find that subject's leaves or confirm a
- * guessed record; the holder hands the salt to whoever it answers, who then
- * recomputes the leaf and checks its inclusion. Destroying the salt on
- * erasure leaves a leaf that links to nothing.
+ * version carries one salted commitment of the subject token, the account ref
+ * and the canonical record's hash, under a salt per version that only the
+ * holder can derive (leaf-salt.ts). A member holding a token cannot find that
+ * subject's leaves or confirm a guessed record; the holder hands the salt and
+ * the record's hash to whoever it answers, who then recomputes the leaf and
+ * checks its inclusion. Once the record is erased the commitment opens to
+ * nothing the holder still has.
  */
 export const LeafKind = {
-  RecordVersion: "creditmesh/tlog/record/v1",
+  RecordVersion: "creditmesh/tlog/record/v2",
+  /** Logs written before v2: three commitments (subject, account, record), a stored random salt. Decoded only. */
+  RecordVersionV1: "creditmesh/tlog/record/v1",
   Inquiry: "creditmesh/tlog/inquiry/v1",
   Answer: "creditmesh/tlog/answer/v1",
   Tombstone: "creditmesh/tlog/tombstone/v1",
   AuditHead: "creditmesh/tlog/audit-head/v1",
+  Filter: "creditmesh/tlog/filter/v1",
 } as const;
 export type LeafKind = (typeof LeafKind)[keyof typeof LeafKind];
 
@@ -67,50 +71,74 @@ export function commit(purpose: "subject" | "account" | "record", salt: Uint8Arr
   return createHash("sha256").update(`creditmesh/tlog/${purpose}\n`).update(salt).update(value).digest();
 }
 
-export interface RecordVersionLeaf {
+interface RecordVersionFields {
   /** What kind of record (e.g. "account", "repayment"): not personal. */
   recordKind: string;
   subjectToken: string;
   accountRef: string;
   /** 1 for the first version of a record, then +1 for each accepted change. */
   version: number;
-  /** The record's canonical encoding (whatever the holder signs in answers). */
-  canonicalRecord: Uint8Array;
   salt: Uint8Array;
 }
 
-/** A furnished record's version: kind, version and salted commitments, nothing readable. */
+/** A record version, given the record's canonical encoding or its SHA-256 (what a verifier is handed). */
+export type RecordVersionLeaf = RecordVersionFields & ({ canonicalRecord: Uint8Array } | { canonicalHash: Uint8Array });
+
+const RECORD_COMMITMENT_TAG = Buffer.from("creditmesh/tlog/record-version\n", "ascii");
+const RECORD_KIND_FIELD = lp("kind", Buffer.from(LeafKind.RecordVersion, "ascii"));
+
+/** Writes n as 8 bytes big-endian at `at` (n is a safe integer: below 2^53). */
+function writeU64(out: Buffer, n: number, at: number): void {
+  out.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
+  out.writeUInt32BE(n % 0x1_0000_0000, at + 4);
+}
+
+function utf8Length(field: string, s: string): number {
+  if (typeof s !== "string" || s.length === 0) throw invalid(field, "must not be empty");
+  const n = Buffer.byteLength(s, "utf8");
+  if (n > 0xffff) throw invalid(field, "is longer than 65535 bytes");
+  return n;
+}
+
+/**
+ * SHA-256(tag ‖ salt ‖ lp(token) ‖ lp(account ref) ‖ canonical hash): one
+ * commitment to the three, openable only with the salt. Ingest computes one
+ * per record, so the input is written into one buffer and hashed in one call.
+ */
+export function recordCommitment(salt: Uint8Array, subjectToken: string, accountRef: string, canonicalHash: Uint8Array): Uint8Array {
+  if (!(salt instanceof Uint8Array) || salt.length !== SALT_BYTES) throw invalid("salt", `must be ${SALT_BYTES} bytes`);
+  digest("canonical_hash", canonicalHash);
+  const tokenLen = utf8Length("subject_token", subjectToken);
+  const refLen = utf8Length("account_ref", accountRef);
+  const tag = RECORD_COMMITMENT_TAG.length;
+  const input = Buffer.allocUnsafe(tag + SALT_BYTES + 2 + tokenLen + 2 + refLen + 32);
+  let at = RECORD_COMMITMENT_TAG.copy(input, 0);
+  input.set(salt, at);
+  at += SALT_BYTES;
+  at = input.writeUInt16BE(tokenLen, at);
+  at += input.write(subjectToken, at, "utf8");
+  at = input.writeUInt16BE(refLen, at);
+  at += input.write(accountRef, at, "utf8");
+  input.set(canonicalHash, at);
+  return hash("sha256", input, "buffer");
+}
+
+/** A furnished record's version: kind, version and one salted commitment, nothing readable. */
 export function recordVersionLeaf(leaf: RecordVersionLeaf): Uint8Array {
-  const { canonicalRecord, ...rest } = leaf;
-  return openedRecordLeaf({ ...rest, recordCommitment: commit("record", leaf.salt, canonicalRecord) });
-}
-
-/** A record version as an answer opens it: the record itself stays at the holder, its commitment travels. */
-export interface OpenedRecordLeaf extends Omit<RecordVersionLeaf, "canonicalRecord"> {
-  /** commit("record", salt, canonical record), as logged. */
-  recordCommitment: Uint8Array;
-}
-
-/** The same leaf as recordVersionLeaf(), recomputed by whoever was handed the salt and the record's commitment. */
-export function openedRecordLeaf(leaf: OpenedRecordLeaf): Uint8Array {
-  return encode(LeafKind.RecordVersion, [
-    text("record_kind", leaf.recordKind),
-    u64("version", leaf.version),
-    commit("subject", leaf.salt, text("subject_token", leaf.subjectToken)),
-    commit("account", leaf.salt, text("account_ref", leaf.accountRef)),
-    digest("record_commitment", leaf.recordCommitment),
-  ]);
-}
-
-/** The version and record commitment of a logged record-version entry (the holder's view, to open it for an answer). */
-export function recordLeafFields(entry: Uint8Array): { recordKind: string; version: number; recordCommitment: Uint8Array } {
-  const { kind, fields } = decodeLeaf(entry);
-  if (kind !== LeafKind.RecordVersion) throw invalid("entry.kind", `is ${kind}, not a record version`);
-  const [recordKind, version, , , recordCommitment] = fields as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-  if (version.length !== 8) throw invalid("entry.version", "must be 8 bytes");
-  const n = Buffer.from(version).readBigUInt64BE(0);
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid("entry.version", "is too large");
-  return { recordKind: Buffer.from(recordKind).toString("utf8"), version: Number(n), recordCommitment: digest("entry.record_commitment", recordCommitment) };
+  if (!Number.isSafeInteger(leaf.version) || leaf.version < 0) throw invalid("version", "must be a non-negative integer");
+  const kindLen = utf8Length("record_kind", leaf.recordKind);
+  const canonicalHash = "canonicalHash" in leaf ? leaf.canonicalHash : sha256(leaf.canonicalRecord);
+  const commitment = recordCommitment(leaf.salt, leaf.subjectToken, leaf.accountRef, canonicalHash);
+  // lp(kind tag) ‖ lp(record kind) ‖ lp(u64 version) ‖ lp(commitment), as encode() would lay it out.
+  const out = Buffer.allocUnsafe(RECORD_KIND_FIELD.length + 2 + kindLen + 2 + 8 + 2 + 32);
+  let at = RECORD_KIND_FIELD.copy(out, 0);
+  at = out.writeUInt16BE(kindLen, at);
+  at += out.write(leaf.recordKind, at, "utf8");
+  at = out.writeUInt16BE(8, at);
+  writeU64(out, leaf.version, at);
+  at = out.writeUInt16BE(32, at + 8);
+  out.set(commitment, at);
+  return out;
 }
 
 /** An answered query: the hash of the signed query as received (it holds a nonce, so it cannot be guessed). */
@@ -134,8 +162,29 @@ export function auditHeadLeaf(position: number, headHash: Uint8Array): Uint8Arra
   return encode(LeafKind.AuditHead, [u64("position", position), digest("head_hash", headHash)]);
 }
 
+/** A published holder filter (sequence 0) or delta (its sequence): what the announcement signs, so the log commits to it. */
+export interface FilterLeaf {
+  institutionId: string;
+  epoch: number;
+  /** 0 for the full filter, else the delta's sequence within the epoch. */
+  sequence: number;
+  /** The padded count the filter was sized for. */
+  count: number;
+  filterSha256: Uint8Array;
+}
+
+export function filterLeaf(leaf: FilterLeaf): Uint8Array {
+  return encode(LeafKind.Filter, [
+    text("institution_id", leaf.institutionId),
+    u64("epoch", leaf.epoch),
+    u64("sequence", leaf.sequence),
+    u64("count", leaf.count),
+    digest("filter_sha256", leaf.filterSha256),
+  ]);
+}
+
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return createHash("sha256").update(bytes).digest();
+  return hash("sha256", bytes, "buffer");
 }
 
 /** A decoded entry: its kind and raw fields. */
@@ -145,7 +194,9 @@ export interface DecodedLeaf {
 }
 
 const FIELD_COUNTS: Record<LeafKind, number> = {
-  [LeafKind.RecordVersion]: 5,
+  [LeafKind.RecordVersion]: 3,
+  [LeafKind.RecordVersionV1]: 5,
+  [LeafKind.Filter]: 5,
   [LeafKind.Inquiry]: 1,
   [LeafKind.Answer]: 1,
   [LeafKind.Tombstone]: 2,

@@ -95,6 +95,23 @@ export class TiledLog {
    * goes to disk in the same synced batch (see LogStore.commit).
    */
   async append(entries: readonly Uint8Array[], signal?: AbortSignal, carry?: WriteBatch): Promise<{ first: number; size: number }> {
+    return this.appendWith(entries, (update) => this.store.commit(update, signal, carry), signal);
+  }
+
+  /**
+   * Like append(), but the caller commits the update: `commit` must write it
+   * in one synced batch (with writes of its own, e.g. the records the leaves
+   * stand for, so that records and leaves land together or not at all) and
+   * resolve once that batch is durable. It runs in the log's turn, with the
+   * first leaf's index, so writes keyed by leaf index can join the batch.
+   * Both paths share the log's queue: each append's tiles and size are
+   * computed from, and replace, the state the previous one committed.
+   */
+  async appendWith(
+    entries: readonly Uint8Array[],
+    commit: (update: LogUpdate, first: number) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<{ first: number; size: number }> {
     entries.forEach((e, i) => {
       if (!(e instanceof Uint8Array) || e.length > MAX_ENTRY_BYTES) {
         throw new CreditMeshError("VALIDATION_FAILED", `entries[${i}]: must be at most ${MAX_ENTRY_BYTES} bytes`, {
@@ -107,7 +124,7 @@ export class TiledLog {
       const first = this.committed;
       if (entries.length === 0) return { first, size: first };
       const { update, edge, bundle } = this.grow(entries);
-      await this.store.commit(update, signal, carry);
+      await commit(update, first);
       this.committed = update.size;
       this.edge = edge;
       this.bundle = bundle;

@@ -83,7 +83,8 @@ export function parseTilePath(path: string): ParsedTilePath | undefined {
 
 /** Appends one entry's length prefix and bytes to a bundle under construction. */
 export function bundleEntry(data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(2 + data.length);
+  // Pooled: an append makes one per entry.
+  const out = Buffer.allocUnsafe(2 + data.length);
   out[0] = data.length >> 8;
   out[1] = data.length & 0xff;
   out.set(data, 2);

@@ -8,7 +8,7 @@ import { TestNetwork } from "../../src/testnet/network.js";
 import { cli } from "../helpers/node-process.js";
 import { account, repayment, residentId } from "../helpers/records.js";
 import { tempDir } from "../helpers/temp.js";
-import { corruptRecordSalts } from "../helpers/tlog-rewrite.js";
+import { corruptRecordLeafEntries } from "../helpers/tlog-rewrite.js";
 
 const DAY_MS = 86_400_000;
 const BORROWER = { idType: IdType.CN_RESIDENT_ID, idNumber: residentId("19790921", 52, "440305"), name: "周芳", phone: "" };
@@ -91,7 +91,7 @@ describe("answers carry log proofs: the lender checks them, `creditmesh verify` 
 
   it("a holder whose record leaves do not open is ERROR \"proof\" and nothing of it is merged; the others stay OK", { timeout: 180_000 }, async () => {
     await net.stopNode(cheat);
-    expect(await corruptRecordSalts(net.node(cheat).configFile)).toBeGreaterThan(0);
+    expect(await corruptRecordLeafEntries(net.node(cheat).configFile)).toBeGreaterThan(0);
     await net.startNode(cheat);
     await net.waitConnected();
 

@@ -241,7 +241,7 @@ describe("backup and restore (child process)", () => {
       const words = [LOAD_NAME, SUBJECT.name, LOAD_PHONE];
       const files = filesUnder(backupDir);
       expect(files.some((f) => path.basename(f) === "secrets.json")).toBe(false);
-      const secretValues = [secrets.localApiKey, secrets.tokenKey, secrets.nodeKey, secrets.accountRefKey, ...secrets.dataKeys.map((k) => k.key)];
+      const secretValues = [secrets.localApiKey, secrets.localTokenKey!, secrets.nodeKey, secrets.accountRefKey, ...secrets.dataKeys.map((k) => k.key)];
       let manifestSeen = false;
       for (const file of files) {
         const bytes = readFileSync(file);

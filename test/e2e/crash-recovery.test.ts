@@ -8,7 +8,7 @@ import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.j
 import { accountRefFor } from "../../src/records/ingest.js";
 import { openStores } from "../../src/store/index.js";
 import { normalizeSubject } from "../../src/subject/normalize.js";
-import { HmacSubjectTokenizer } from "../../src/subject/tokenizer.js";
+import { LocalTokenKey } from "../../src/subject/local-token-key.js";
 import { checkpointPath } from "../../src/cli/commands/ingest.js";
 import { formatJsonlRecord } from "../../src/cli/record-file-write.js";
 import { TestClient } from "../helpers/grpc-client.js";
@@ -47,7 +47,7 @@ async function inspect(dir: string, sent: number) {
   const stores = await openStores(databasePath(config), {
     dataKeys: secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") })),
   });
-  const tokenizer = new HmacSubjectTokenizer(Buffer.from(secrets.tokenKey, "hex"));
+  const tokenizer = new LocalTokenKey(secrets.localTokenKey!);
   const refKey = Buffer.from(secrets.accountRefKey, "hex");
   const present = new Set<number>();
   const partial: number[] = [];

@@ -11,7 +11,7 @@ import { CreditNode } from "../../src/node/credit-node.js";
 import { accountRefFor } from "../../src/records/ingest.js";
 import { openStores } from "../../src/store/index.js";
 import { normalizeSubject } from "../../src/subject/normalize.js";
-import { HmacSubjectTokenizer } from "../../src/subject/tokenizer.js";
+import { LocalTokenKey } from "../../src/subject/local-token-key.js";
 import { TestClient } from "../helpers/grpc-client.js";
 import { LogCapture } from "../helpers/in-process-node.js";
 import { startInProcessNetwork, type InProcessNetwork } from "../helpers/in-process-network.js";
@@ -73,7 +73,7 @@ class NodeOnDisk {
     return readSecrets(path.join(this.dataDir, "secrets.json"));
   }
   token(subject: SubjectId): string {
-    return new HmacSubjectTokenizer(Buffer.from(this.secrets.tokenKey, "hex")).token(normalizeSubject(subject));
+    return new LocalTokenKey(this.secrets.localTokenKey!).token(normalizeSubject(subject));
   }
   async start(): Promise<TestClient> {
     this.node = CreditNode.create({ config: this.config, logger: createLogger({ level: "debug", destination: this.logs }) });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
-import { readSecrets, writeSecrets, type Secrets } from "../../src/config/secrets.js";
+import { newLocalTokenKey, readSecrets, writeSecrets, type Secrets } from "../../src/config/secrets.js";
 import { isCreditMeshError } from "../../src/errors.js";
 import { CreditNodeClient, type RotateDataKeyResponse } from "../../src/gen/creditmesh/v1/node.js";
 import { silentLogger } from "../../src/logger.js";
@@ -76,6 +76,8 @@ describe("secrets are bound to the database they were first used with", () => {
 
   it.each([
     ["tokenKey", (s: Secrets) => void (s.tokenKey = otherKey())],
+    ["localTokenKey", (s: Secrets) => void (s.localTokenKey = newLocalTokenKey())],
+    ["localTokenKey", (s: Secrets) => void delete s.localTokenKey],
     ["accountRefKey", (s: Secrets) => void (s.accountRefKey = otherKey())],
     ["dataKeys.k1", (s: Secrets) => void (s.dataKeys[0]!.key = otherKey())],
     ["dataKeys.k1", (s: Secrets) => void (s.dataKeys = [{ id: "k7", key: otherKey() }])],

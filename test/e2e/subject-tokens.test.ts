@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecrets } from "../../src/config/secrets.js";
@@ -6,7 +7,9 @@ import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
 import { InProcessEvaluators } from "../../src/subject/oprf/in-process.js";
 import { decodeKeyShare, ShareEvaluator } from "../../src/subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../../src/subject/oprf/tokenizer.js";
-import { HmacSubjectTokenizer } from "../../src/subject/tokenizer.js";
+import { ristretto255 } from "@noble/curves/ed25519.js";
+import { interpolateAtZero } from "../../src/subject/oprf/shamir.js";
+import { scalarToBytes } from "../../src/subject/oprf/suite.js";
 import { startInProcessNetwork, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 import { account, repayment, residentId } from "../helpers/records.js";
 
@@ -55,8 +58,36 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     const shares = new Map(committee.members.map((m) => [m.institutionId, new ShareEvaluator(decodeKeyShare(Buffer.from(readSecrets(path.join(net.layout.dir, m.institutionId, "secrets.json")).tokenKeyShare!, "hex")))]));
     const [expected] = await new ThresholdOprfTokenizer({ committee, evaluators: new InProcessEvaluators(shares, committee.epoch) }).tokens(subject, "LOOKUP");
     expect(report.subjectToken).toBe(expected);
-    expect(report.subjectToken).not.toBe(new HmacSubjectTokenizer(Buffer.from(net.tokenKey, "hex")).token(subject[0]!));
     expect(net.allLogs()).not.toContain(ID);
+  });
+
+  it("no file under any node's directory holds a network-wide token key: no HMAC key, no committee-of-one key, not the committee's key; each share only at its evaluator", async () => {
+    const committee = (await net.membership()).tokenCommittee()!;
+    expect(net.tokenKey).toBe("");
+    const shares = committee.members.map((m) => ({ id: m.institutionId, hex: readSecrets(path.join(net.layout.dir, m.institutionId, "secrets.json")).tokenKeyShare! }));
+    // The key the shares interpolate to (it exists nowhere but in this test), checked against the manifest's group key.
+    const k = interpolateAtZero(shares.slice(0, committee.threshold).map(({ hex }) => decodeKeyShare(Buffer.from(hex, "hex"))).map((sh) => ({ index: sh.index, value: sh.secret })));
+    expect(Buffer.from(ristretto255.Point.BASE.multiply(k).toBytes()).toString("hex")).toBe(committee.keyId);
+    const kBytes = Buffer.from(scalarToBytes(k));
+    const needles = [kBytes, Buffer.from(kBytes.toString("hex")), Buffer.from(kBytes.toString("base64"))];
+    let scanned = 0;
+    for (const m of net.members) {
+      const secrets = readSecrets(path.join(m.layout.dir, "secrets.json"));
+      expect({ tokenKey: secrets.tokenKey, localTokenKey: secrets.localTokenKey }).toEqual({ tokenKey: undefined, localTokenKey: undefined });
+      for (const file of filesUnder(m.layout.dir)) {
+        const bytes = readFileSync(file);
+        scanned++;
+        for (const n of needles) expect(bytes.includes(n), `the committee key is in ${file}`).toBe(false);
+        for (const sh of shares) {
+          if (sh.id !== m.layout.institutionId) expect(bytes.includes(Buffer.from(sh.hex)), `${sh.id}'s share is in ${file}`).toBe(false);
+        }
+      }
+    }
+    for (const file of filesUnder(net.layout.dir).filter((f) => !net.members.some((m) => f.startsWith(m.layout.dir + path.sep)))) {
+      for (const n of needles) expect(readFileSync(file).includes(n), `the committee key is in ${file}`).toBe(false);
+    }
+    // Databases, logs, configs and secrets of four members were read.
+    expect(scanned).toBeGreaterThan(4 * 3);
   });
 
   it("with one evaluator down a new subject still gets its token; with two down ingest fails UNAVAILABLE and writes nothing", { timeout: 90_000 }, async () => {
@@ -69,3 +100,10 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     expect((await outside.node!.status()).accounts).toBe(before);
   });
 });
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}

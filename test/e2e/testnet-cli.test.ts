@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { readSecrets } from "../../src/config/secrets.js";
 import { readManifestFile, verifyManifest } from "../../src/identity/manifest.js";
 import { NodeKey } from "../../src/identity/node-key.js";
 import { isAlive, stopProcesses } from "../../src/testnet/processes.js";
@@ -13,6 +14,8 @@ import { tempDir } from "../helpers/temp.js";
 interface Contract {
   nodes: { institution_id: string; grpc_addr: string; http_addr: string; api_key: string; pid: number }[];
   manifest: string;
+  committee: string[];
+  committee_threshold: number;
 }
 
 const children = new Set<ChildProcess>();
@@ -126,6 +129,12 @@ describe("creditmesh testnet up / down (CLI)", () => {
     }
     const ids = c.nodes.map((n) => n.institution_id);
     expect(new Set(ids).size).toBe(3);
+    // Subject tokens come from a 2-of-3 committee: no member's secrets hold a token key of the whole network.
+    expect({ committee: c.committee, threshold: c.committee_threshold }).toEqual({ committee: ids, threshold: 2 });
+    for (const id of ids) {
+      const secrets = readSecrets(path.join(dir, id, "secrets.json"));
+      expect({ tokenKey: secrets.tokenKey, localTokenKey: secrets.localTokenKey, share: typeof secrets.tokenKeyShare }).toEqual({ tokenKey: undefined, localTokenKey: undefined, share: "string" });
+    }
 
     expect(holdersTable(up.stdout)).toEqual(Object.fromEntries(ids.map((id) => [id, "Answered"])));
     expect(up.stdout).toContain("3/3 holders answered.");

@@ -13,6 +13,7 @@ import { checkConsent } from "../../src/consent/policy.js";
 import * as common from "../../src/gen/creditmesh/v1/common.js";
 import * as consent from "../../src/gen/creditmesh/v1/consent.js";
 import * as dispute from "../../src/gen/creditmesh/v1/dispute.js";
+import * as dkg from "../../src/gen/creditmesh/v1/dkg.js";
 import * as node from "../../src/gen/creditmesh/v1/node.js";
 import * as peer from "../../src/gen/creditmesh/v1/peer.js";
 import * as records from "../../src/gen/creditmesh/v1/records.js";
@@ -47,7 +48,9 @@ function isDecodable(v: unknown): v is Decodable {
 
 /** Every wire message type of proto/creditmesh/v1 (gRPC API and peer messages). */
 function messageTargets(): FuzzTarget[] {
-  const modules = { common, consent, dispute, node, peer, records, report };
+  // The key ceremony's outer messages only: they decode every nested one, and 5,000 inputs must still reach every target.
+  const ceremony = { DkgRequest: dkg.DkgRequest, DkgAnswer: dkg.DkgAnswer, DkgPlan: dkg.DkgPlan };
+  const modules = { common, consent, dispute, dkg: ceremony, node, peer, records, report };
   const out: FuzzTarget[] = [];
   for (const [file, mod] of Object.entries(modules)) {
     for (const [name, value] of Object.entries(mod)) {

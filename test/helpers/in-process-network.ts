@@ -32,7 +32,7 @@ export interface InProcessNetwork extends LocalNetwork {
   members: NetworkMember[];
   /** The members running a CreditNode, in start order. */
   running: NetworkMember[];
-  /** The network's subject token key (hex), shared by every member. */
+  /** A legacy network's shared subject token key (hex); "" when the network has a token committee. */
   tokenKey: string;
   /** A fresh Membership read from the signed manifest on disk. */
   membership(): Promise<Membership>;
@@ -68,6 +68,8 @@ export async function startInProcessNetwork(opts: InProcessNetworkOptions): Prom
     nodes: opts.nodes,
     roles: opts.roles,
     configOverrides: opts.configOverrides,
+    // Without a committee of the test's own, the in-process tests run a legacy network (one shared HMAC key).
+    ...(opts.tokenCommittee ? { committee: false as const } : { legacyTokenKey: true }),
   });
   if (opts.tokenCommittee) {
     await createLocalCommittee(layout.dir, opts.tokenCommittee.members.map((i) => layout.nodes[i]!.institutionId), opts.tokenCommittee.threshold);
@@ -76,7 +78,7 @@ export async function startInProcessNetwork(opts: InProcessNetworkOptions): Prom
     const secrets = JSON.parse(readFileSync(path.join(n.dir, "secrets.json"), "utf8")) as { nodeKey: string };
     return { index, layout: n, key: NodeKey.fromSeed(Buffer.from(secrets.nodeKey, "hex")), logs: new LogCapture() };
   });
-  const tokenKey = (JSON.parse(readFileSync(path.join(layout.nodes[0]!.dir, "secrets.json"), "utf8")) as { tokenKey: string }).tokenKey;
+  const tokenKey = layout.tokenKey ?? "";
   const running: NetworkMember[] = [];
 
   const stop = async (): Promise<void> => {

@@ -46,7 +46,7 @@ export class QueryProbe {
       throw new CreditMeshError("UNAVAILABLE", "the probe answers no queries");
     };
     const holders = new QueryProtocol(
-      { peer, rpc: client, membership, signer: key, clock: systemClock, logger, metrics: null, holder: { answer: notServing, refuse: notServing }, nonces: { claim: notServing, prune: notServing } },
+      { peer, rpc: client, membership, signer: key, clock: systemClock, logger, metrics: null, holder: { answer: notServing, refuse: notServing, busy: notServing }, nonces: { claim: notServing, prune: notServing } },
       { institutionId: opts.institutionId, maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
     );
     await peer.start();

@@ -27,15 +27,21 @@ export async function rewriteLastLeaf(configFile: string): Promise<number> {
 
 /**
  * Test hook: a holder that no longer opens its record leaves honestly. With
- * the node stopped, flips a byte of every stored record-version salt, so the
- * leaves its answers open are not the ones it logged. Returns how many.
+ * the node stopped, changes the canonical hash kept in every account's
+ * latest-leaf entry (`i!<account ref>` → `<index> <version> <hash hex>`), so
+ * the leaves its answers open are not the ones it logged. Returns how many.
  */
-export async function corruptRecordSalts(configFile: string): Promise<number> {
+export async function corruptRecordLeafEntries(configFile: string): Promise<number> {
   const db = await NodeDatabase.open(databasePath(loadConfig(configFile)));
   try {
-    const salts = await db.levels.tlog.iterator({ gt: "s!", lt: "s\"" }).all();
-    await db.write(salts.map(([key, value]) => ({ type: "put" as const, sublevel: db.levels.tlog, key, value: Uint8Array.from(value, (b, i) => (i === 0 ? b ^ 0xff : b)) })));
-    return salts.length;
+    const entries = await db.levels.tlog.iterator({ gt: "i!", lt: "i\"" }).all();
+    const changed = entries.map(([key, value]) => {
+      const [index, version, hash] = Buffer.from(value).toString("latin1").split(" ") as [string, string, string];
+      const flipped = (hash[0] === "0" ? "1" : "0") + hash.slice(1);
+      return { type: "put" as const, sublevel: db.levels.tlog, key, value: Buffer.from(`${index} ${version} ${flipped}`, "latin1") };
+    });
+    await db.write(changed);
+    return changed.length;
   } finally {
     await db.close();
   }

@@ -74,7 +74,7 @@ export function registerAudit(program: Command): void {
       const secretsFile = secretsPath(config);
       // The node's public key checks the signed head; without the secrets file, only its position and hash are checked.
       const publicKey = existsSync(secretsFile) ? NodeKey.fromSeed(Buffer.from(readSecrets(secretsFile).nodeKey, "hex")).publicKey : undefined;
-      report(await withOfflineDb(opts.config, (db) => verifyAudit(db, { publicKey })));
+      report(await withOfflineDb(opts.config, (db) => verifyAudit(db, { publicKey, logOrigin: config.institution.id })));
       return;
     }
     const conn = connect(opts);

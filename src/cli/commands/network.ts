@@ -18,8 +18,9 @@ import { NodeKey } from "../../identity/node-key.js";
 
 /**
  * An operator's network directory: operator.key (the signing seed),
- * token.key (the members' shared subject-token key), members.json (the draft
- * member list) and manifest.json (the last signed manifest).
+ * members.json (the draft member list) and manifest.json (the last signed
+ * manifest). There is no network-wide subject-token key: tokens come from the
+ * committee the manifest names (`creditmesh tokens keygen`).
  */
 interface Draft {
   network_id: string;
@@ -28,7 +29,6 @@ interface Draft {
 
 const files = (dir: string) => ({
   operatorKey: path.join(dir, "operator.key"),
-  tokenKey: path.join(dir, "token.key"),
   draft: path.join(dir, "members.json"),
   manifest: path.join(dir, "manifest.json"),
 });
@@ -58,7 +58,7 @@ export function registerNetwork(program: Command): void {
 
   network
     .command("create")
-    .description("create the operator key, the network token key and an empty member list")
+    .description("create the operator key and an empty member list")
     .requiredOption("--network-id <id>", "network identifier")
     .option("-d, --dir <dir>", "operator directory", "network")
     .action((opts: { networkId: string; dir: string }) => {
@@ -67,13 +67,12 @@ export function registerNetwork(program: Command): void {
       mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
       const seed = randomBytes(32);
       writeFileSync(f.operatorKey, seed.toString("hex") + "\n", { mode: 0o600 });
-      writeFileSync(f.tokenKey, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
       writeFileSync(f.draft, JSON.stringify({ network_id: opts.networkId, members: [] } satisfies Draft, null, 2) + "\n");
       const pub = operatorPublicKeyToHex(NodeKey.fromSeed(seed).publicKey);
       process.stdout.write(
         `network ${opts.networkId} created in ${opts.dir}\n` +
           `operator public key (pin it as p2p.operatorPublicKey in every node config): ${pub}\n` +
-          `network token key: ${f.tokenKey} (give it to members for \`creditmesh init --token-key-file\`; never publish it)\n`,
+          "subject tokens: once members are admitted, make the token committee (creditmesh tokens keygen) and sign the manifest naming it\n",
       );
     });
 
@@ -120,7 +119,8 @@ export function registerNetwork(program: Command): void {
       const key = operatorKey(opts.dir);
       const previous = existsSync(f.manifest) ? verifyManifest(await readManifestFile(f.manifest), key.publicKey) : undefined;
       const version = previous ? BigInt(previous.version) + 1n : 1n;
-      const signed = signManifest(toManifest(readDraft(opts.dir), version), key);
+      // The token committee is not in the draft: it carries over until `tokens keygen|reshare` names another.
+      const signed = signManifest({ ...toManifest(readDraft(opts.dir), version), tokenCommittee: previous?.tokenCommittee }, key);
       await writeManifestFile(f.manifest, signed);
       if (opts.out && path.resolve(opts.out) !== path.resolve(f.manifest)) await writeManifestFile(opts.out, signed);
       process.stdout.write(

@@ -70,6 +70,7 @@ export function registerTestnet(program: Command): void {
         process.stdout.write(`no test network in ${opts.dir}\n`);
         return;
       }
+      if (file.committee?.length) process.stdout.write(`token committee: ${file.committee_threshold} of ${file.committee.join(", ")}\n`);
       for (const n of file.nodes) {
         const conn = connect({ addr: n.grpc_addr, apiKey: n.api_key, config: n.config });
         try {

@@ -6,6 +6,7 @@ import { createHandlers, type ApiModules } from "../../../src/api/handlers.js";
 import { ManualClock } from "../../../src/clock.js";
 import { NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
+import { LeafSaltKey } from "../../../src/tlog/leaf-salt.js";
 import { NodeTransparencyLog } from "../../../src/node/transparency-log.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { leafHash, parseCheckpoint, verifyConsistency, verifyInclusion } from "../../../src/tlog/index.js";
@@ -39,7 +40,7 @@ describe("GetLogCheckpoint and GetLogProof", () => {
     tlog = await NodeTransparencyLog.open(
       db,
       { origin: "bank-a", checkpointIntervalMs: 3_600_000, auditHeadEvery: 1 },
-      { signer: { name: "bank-a", publicKey: key.publicKey, sign: (d) => key.sign(d) }, logger: silentLogger(), metrics: null },
+      { signer: { name: "bank-a", publicKey: key.publicKey, sign: (d) => key.sign(d) }, logger: silentLogger(), metrics: null, saltKey: new LeafSaltKey(new Uint8Array(32).fill(7)) },
     );
     await tlog.log.append(entries);
     await tlog.publishNow();

@@ -94,3 +94,16 @@ describe("ConsentService consent validity and the requester's check", () => {
     expect(await refusal(c.consentId, X, Purpose.LOAN_ORIGINATION)).toBe("CONSENT_DENIED consent_id");
   });
 });
+
+describe("ConsentService.requireForQuery during a token migration's transition", () => {
+  it("takes a consent signed under the subject's earlier token only when this node aliases that token to the one asked for", async () => {
+    const aliases = new Map<string, string>([[X, Y]]);
+    const migrating = new ConsentService({ institutionId: "bank-a" }, { store, signer: generateNodeKey(), clock, logger: silentLogger(), currentTokenOf: async (t) => aliases.get(t) });
+    const earlier = await migrating.grant({ subjectToken: X, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(clock.now().getTime() + DAY_MS), evidenceRef: "sha256:earlier" });
+    const taken = await migrating.requireForQuery(earlier.consentId, { subjectToken: Y, purpose: Purpose.LOAN_ORIGINATION });
+    // The artefact is unchanged: the query names the token it binds.
+    expect(taken.subjectToken).toBe(X);
+    await expect(migrating.requireForQuery(earlier.consentId, { subjectToken: "ef".repeat(32), purpose: Purpose.LOAN_ORIGINATION })).rejects.toMatchObject({ code: "CONSENT_DENIED" });
+    await expect(service.requireForQuery(earlier.consentId, { subjectToken: Y, purpose: Purpose.LOAN_ORIGINATION })).rejects.toMatchObject({ code: "CONSENT_DENIED" });
+  });
+});

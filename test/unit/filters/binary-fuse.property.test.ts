@@ -148,6 +148,22 @@ describe("BinaryFuse16 input checks", () => {
     expectValidationFailed(() => BinaryFuse16.build([new Uint8Array(31)]), "tokens[0]");
     const filter = BinaryFuse16.build([]);
     expectValidationFailed(() => filter.has("a".repeat(63)), "subject_token");
+    // An OPRF token is 64 bytes: a wrong character in its second half is refused too, and 48 bytes are neither kind.
+    expectValidationFailed(() => filter.has("aa".repeat(63) + "zz"), "subject_token");
+    expectValidationFailed(() => filter.has(new Uint8Array(48)), "subject_token");
+  });
+
+  it("takes OPRF tokens (64 bytes) in both spellings with no false negative", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 64, maxLength: 64 }), { maxLength: 1000 }), seedArb, (keys, seed) => {
+        const filter = BinaryFuse16.build([...keys.map(hex), ...keys.filter((_, i) => i % 2 === 0)], { random: seededRandom(seed) });
+        for (const k of keys) {
+          expect(filter.has(k)).toBe(true);
+          expect(filter.has(hex(k))).toBe(true);
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it("refuses a capacity below the number of tokens", () => {

@@ -6,7 +6,7 @@ import { Membership, signManifest } from "../../../src/identity/manifest.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import type { PeerComponents } from "../../../src/p2p/components.js";
-import { createSubjectTokenParts } from "../../../src/node/subject-tokens.js";
+import { SubjectTokenParts } from "../../../src/node/subject-tokens.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { encodeElement, mulBase } from "../../../src/subject/oprf/group.js";
 import { splitSecret } from "../../../src/subject/oprf/shamir.js";
@@ -31,8 +31,10 @@ const withCommittee = new Membership(operator.publicKey, signManifest({
 }, operator));
 
 const open: Stores[] = [];
+const stops: (() => unknown)[] = [];
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
   await Promise.all(open.splice(0).map((s) => s.close()));
   cleanups.splice(0).forEach((c) => c());
 });
@@ -43,29 +45,68 @@ async function parts(membership: Membership, member: number, tokenKeyShare?: str
   const stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: new Uint8Array(randomBytes(32)) }] });
   open.push(stores);
   const c = { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: keys[member], clock: new ManualClock("2026-03-01T00:00:00Z"), logger: silentLogger() };
-  return createSubjectTokenParts(membership, c, {
+  const made = await SubjectTokenParts.create(membership, c, {
     institutionId: ids[member], maxClockSkewMs: 60_000, stores, audit: noAudit,
-    secrets: { accountRefKey: randomBytes(32).toString("hex"), tokenKeyShare },
+    secrets: { accountRefKey: randomBytes(32).toString("hex"), nodeKey: randomBytes(32).toString("hex"), tokenKeyShare },
   });
+  stops.push(() => made.services[0].stop());
+  return made;
 }
 
-describe("createSubjectTokenParts", () => {
-  it("without a committee in the manifest there are none: the node keeps its HMAC tokenizer", async () => {
-    expect(await parts(new Membership(operator.publicKey, plain), 0)).toBeUndefined();
+describe("SubjectTokenParts", () => {
+  it("without a committee in the manifest there is no tokenizer: the node keeps its HMAC tokenizer", async () => {
+    const none = await parts(new Membership(operator.publicKey, plain), 0);
+    expect(none.tokenizer).toBeUndefined();
+    expect(none.evaluator).toBe(false);
   });
 
   it("a committee member with its share evaluates; a member outside the committee only requests", async () => {
     const evaluator = await parts(withCommittee, 1, Buffer.from(encodeKeyShare(shares[1])).toString("hex"));
-    expect(evaluator?.evaluator).toBe(true);
-    expect(evaluator?.committee.threshold).toBe(2);
-    await Promise.all(evaluator!.services.map((s) => s.stop()));
+    expect(evaluator.evaluator).toBe(true);
+    expect(evaluator.committee?.threshold).toBe(2);
     const requester = await parts(withCommittee, 3);
-    expect(requester?.evaluator).toBe(false);
-    expect(requester?.services).toEqual([]);
+    expect(requester.evaluator).toBe(false);
+    expect(requester.tokenizer).toBeDefined();
   });
 
   it("a committee member without its share, or with another member's, does not start, naming tokenKeyShare", async () => {
     await expect(parts(withCommittee, 0)).rejects.toMatchObject({ code: "CONFIG_INVALID", field: "tokenKeyShare" });
     await expect(parts(withCommittee, 0, Buffer.from(encodeKeyShare(shares[2])).toString("hex"))).rejects.toMatchObject({ code: "CONFIG_INVALID", field: "tokenKeyShare" });
+  });
+
+  it("a newer manifest's committee takes effect without a restart, with the share a ceremony stored, and earlier shares are deleted", async () => {
+    const membership = new Membership(operator.publicKey, withCommittee.signed);
+    const member = await parts(membership, 1, Buffer.from(encodeKeyShare(shares[1])).toString("hex"));
+    await member.services[0].start();
+    await member.shares.put({ epoch: 1, sessionId: "net/tokens/1/a", publicKey: "00", share: shares[1] });
+    const next = splitSecret(key, 2, 3).map((x) => ({ index: x.index, secret: x.value }));
+    await member.shares.put({ epoch: 2, sessionId: "net/tokens/2/b", publicKey: "00", share: next[1] });
+
+    expect(membership.replace(signManifest({
+      ...withCommittee.manifest, version: "3",
+      tokenCommittee: {
+        ...withCommittee.manifest.tokenCommittee!, epoch: "2",
+        evaluators: next.map((x, k) => ({ institutionId: ids[k], index: x.index, publicShare: Buffer.from(publicShareOf(x).bytes) })),
+      },
+    }, operator))).toBe(true);
+    await member.settled();
+    expect(member.committee?.epoch).toBe(2);
+    expect(member.evaluator).toBe(true);
+    expect(await member.shares.epochs()).toEqual([2]);
+    // It evaluates at epoch 2 only: a request for the old epoch is refused.
+    const blinded = [encodeElement(mulBase(randomScalar()))];
+    const self = member.committee!.members.find((m) => m.institutionId === ids[1])!;
+    const answer = await member.protocol.evaluate(self, { purpose: "LOOKUP", epoch: 2, blindedElements: blinded }, AbortSignal.timeout(10_000));
+    expect(answer.evaluatedElements).toHaveLength(1);
+    await expect(member.protocol.evaluate(self, { purpose: "LOOKUP", epoch: 1, blindedElements: blinded }, AbortSignal.timeout(10_000)))
+      .rejects.toThrow(/WRONG_EPOCH/);
+
+    // Named at epoch 2 without holding that share: keeps running, refuses to evaluate.
+    const without = await parts(new Membership(operator.publicKey, withCommittee.signed), 0, Buffer.from(encodeKeyShare(shares[0])).toString("hex"));
+    await without.services[0].start();
+    (without as unknown as { membership: Membership }).membership.replace(membership.signed);
+    await without.settled();
+    expect(without.committee?.epoch).toBe(2);
+    expect(without.evaluator).toBe(false);
   });
 });

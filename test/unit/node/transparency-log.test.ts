@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifierKey, parseVerifierKey, openCheckpoint, decodeLeaf, LeafKind, splitBundle, verifyInclusion, leafHash } from "../../../src/tlog/index.js";
+import path from "node:path";
+import { verifierKey, parseVerifierKey, openCheckpoint, decodeLeaf, LeafKind, splitBundle, verifyInclusion, leafHash, recordVersionLeaf } from "../../../src/tlog/index.js";
+import { readSecrets } from "../../../src/config/secrets.js";
+import { accountRefFor } from "../../../src/records/ingest.js";
+import { LocalTokenKey } from "../../../src/subject/local-token-key.js";
 import { startInProcessNode, type InProcessNode } from "../../helpers/in-process-node.js";
 import { TestClient } from "../../helpers/grpc-client.js";
-import { account, deletion, repayment } from "../../helpers/records.js";
+import { account, deletion, repayment, residentId } from "../../helpers/records.js";
 
 async function get(base: string, path: string): Promise<{ status: number; body: Buffer }> {
   const res = await fetch(`http://${base}${path}`);
@@ -21,12 +25,37 @@ describe("the node's transparency log", () => {
 
   beforeAll(async () => {
     // A long interval: the test publishes when it wants a checkpoint.
-    n = await startInProcessNode({ institutionId: "bank-t", config: { metrics: { enabled: true, host: "127.0.0.1", port: 0 }, tlog: { checkpointIntervalMs: 3_600_000, recordVersions: true } } });
+    n = await startInProcessNode({ institutionId: "bank-t", config: { metrics: { enabled: true, host: "127.0.0.1", port: 0 }, tlog: { checkpointIntervalMs: 3_600_000 } } });
     client = new TestClient(n.address, n.apiKey);
   });
   afterAll(async () => {
     client?.close();
     await n?.stop();
+  });
+
+  it("holds a leaf per accepted record version by default, and names each account's latest one for an answer's proof", async () => {
+    const secrets = readSecrets(path.join(n.dataDir, "secrets.json"));
+    const ref = accountRefFor(Buffer.from(secrets.accountRefKey, "hex"), "ACC-P");
+    const idNumber = residentId("19850101", 77);
+    // A node alone tokenizes with its own 1-of-1 key.
+    const token = new LocalTokenKey(secrets.localTokenKey!).token({ idTypeName: "CN_RESIDENT_ID", normalizedId: idNumber });
+    await client.submitRecords([account({ accountId: "ACC-P", idNumber }), repayment({ accountId: "ACC-P" })]);
+    const first = await n.node.transparencyLog.recordLeaf(ref);
+    expect(first).toMatchObject({ version: 1 });
+    await client.submitRecords([account({ accountId: "ACC-P", idNumber, creditLimit: "500000" })]);
+    const latest = (await n.node.transparencyLog.recordLeaf(ref))!;
+    expect(latest.version).toBe(2);
+    expect(latest.leafIndex).toBeGreaterThan(first!.leafIndex);
+    const all = await entries(n.node.httpAddress, n.node.transparencyLog.log.size);
+    // What the holder hands out rebuilds exactly the leaf at that index, and a wrong token or version does not.
+    const rebuilt = (over: { subjectToken?: string; version?: number } = {}) =>
+      Buffer.from(recordVersionLeaf({ recordKind: "account", subjectToken: token, accountRef: ref, version: latest.version, canonicalHash: latest.canonicalHash, salt: latest.salt, ...over }));
+    expect(rebuilt()).toEqual(Buffer.from(all[latest.leafIndex]!));
+    expect(rebuilt({ subjectToken: "0".repeat(64) })).not.toEqual(Buffer.from(all[latest.leafIndex]!));
+    expect(rebuilt({ version: 1 })).not.toEqual(Buffer.from(all[first!.leafIndex]!));
+    // The repayment's leaf was logged with the first account version, in the same batch.
+    expect(decodeLeaf(all[first!.leafIndex + 1]!).kind).toBe(LeafKind.RecordVersion);
+    expect(Buffer.from(decodeLeaf(all[first!.leafIndex + 1]!).fields[0]!).toString()).toBe("repayment");
   });
 
   it("holds a leaf per accepted record version once the batch is acknowledged, then a tombstone for a deletion", async () => {
@@ -36,10 +65,12 @@ describe("the node's transparency log", () => {
     expect(log.size - before).toBeGreaterThanOrEqual(2);
     await client.submitRecords([account({ creditLimit: "400000" })]);
     await client.submitRecords([deletion()]);
+    expect(await n.node.transparencyLog.recordLeaf(accountRefFor(Buffer.from(readSecrets(path.join(n.dataDir, "secrets.json")).accountRefKey, "hex"), "ACC-1"))).toBeUndefined();
     const size = log.size;
     const kinds = (await entries(n.node.httpAddress, size)).map((e) => decodeLeaf(e).kind);
     const records = kinds.filter((k) => k === LeafKind.RecordVersion);
-    expect(records).toHaveLength(3);
+    // Three from the test before, three here.
+    expect(records).toHaveLength(6);
     expect(kinds.filter((k) => k === LeafKind.Tombstone)).toHaveLength(1);
     // The tombstone names the account's latest version (the second account leaf).
     const all = await entries(n.node.httpAddress, size);

@@ -66,7 +66,7 @@ describe("query protocol, requester side (ask)", () => {
         clock: systemClock,
         logger: silentLogger(),
         metrics,
-        holder: { answer: unused, refuse: unused },
+        holder: { answer: unused, refuse: unused, busy: unused },
         nonces: { claim: unused, prune: unused },
         rpc: {
           request: async (peerId) => {

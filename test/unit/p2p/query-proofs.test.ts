@@ -67,7 +67,7 @@ function requester(requireAnswerProofs: boolean): QueryProtocol {
       clock: systemClock,
       logger: silentLogger(),
       metrics: null,
-      holder: { answer: unused, refuse: unused },
+      holder: { answer: unused, refuse: unused, busy: unused },
       nonces: { claim: unused, prune: unused },
       rpc: {
         request: async (peerId, _protocol, envelope) => {

@@ -22,7 +22,7 @@ const members: Member[] = [
 ];
 const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId === peerId) } as unknown as Membership;
 
-function setup() {
+function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void> } = {}) {
   const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
   let answered = 0;
   // The real refusal path (signed DENIED answer and its audit entry); accepted queries go to a stub.
@@ -52,8 +52,10 @@ function setup() {
       metrics: null,
       holder: {
         refuse: (query, reason, opts) => holder.refuse(query, reason, opts),
+        busy: (query, reason) => holder.busy(query, reason),
         answer: async (query) => {
           answered++;
+          await opts.answerGate;
           const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
           const signedAnswer = HolderAnswer.encode(answer).finish();
           return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
@@ -61,7 +63,7 @@ function setup() {
       },
       nonces: { claim: () => ({ batch: EMPTY_BATCH, settled: () => undefined }), prune: async () => 0 },
     },
-    { institutionId: "holder-h", maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
+    { institutionId: "holder-h", maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000, maxConcurrentQueries: opts.maxConcurrentQueries },
   );
   const handler = (bytes: Uint8Array, from: { peerId: string }) => protocol.handleMessage(bytes, from);
   return { handler, entries, answered: () => answered };
@@ -138,5 +140,25 @@ describe("query protocol, holder side: refusals", () => {
     expect(statusOf(await handler(body({}, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
     expect(answered()).toBe(1);
     expect(entries).toEqual([]);
+  });
+});
+
+describe("query protocol, holder side: capacity", () => {
+  it("answers a query beyond its concurrent capacity with a signed BUSY about that request, writing nothing, and serves again once there is room", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const { handler, entries, answered } = setup({ maxConcurrentQueries: 2, answerGate: gate });
+    const first = [handler(body({ requestId: "req-1" }, lenderKey), { peerId: lenderKey.peerId }), handler(body({ requestId: "req-2" }, lenderKey), { peerId: lenderKey.peerId })];
+    await new Promise((r) => setImmediate(r));
+    const busy = QueryAnswer.decode(await handler(body({ requestId: "req-3" }, lenderKey), { peerId: lenderKey.peerId }));
+    const answer = HolderAnswer.decode(busy.signedAnswer);
+    expect(answer).toMatchObject({ status: HolderStatus.BUSY, requestId: "req-3", requesterInstitutionId: "bank-a", holderInstitutionId: "holder-h" });
+    expect(answer.reason).toMatch(/busy/);
+    expect(holderKey.verify(busy.signedAnswer, busy.signature)).toBe(true);
+    expect(answered()).toBe(2);
+    expect(entries).toEqual([]);
+    open();
+    expect((await Promise.all(first)).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
+    expect(statusOf(await handler(body({ requestId: "req-4" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
   });
 });

@@ -49,6 +49,24 @@ async function seed(): Promise<void> {
 }
 
 describe("RetentionJob", () => {
+  it("appends a RETENTION_EXPIRED tombstone for each account it destroys, once it is gone, and none for the ones it keeps", async () => {
+    await seed();
+    const told: { refs: string[]; reason: string; stillStored: boolean[] }[] = [];
+    const tombstones = {
+      deleted: async (refs: readonly string[], reason: string) => {
+        told.push({ refs: [...refs], reason, stillStored: await f.stores.records.hasAccounts(refs) });
+        return { durable: Promise.resolve() };
+      },
+    };
+    clock.set("2025-03-02T12:00:00Z");
+    const sweep = new RetentionJob(
+      { accountYears: 7, intervalMs: 86_400_000 },
+      { records: f.stores.records, disputes: f.stores.disputes, clock, audit, logger: silentLogger(), tombstones },
+    );
+    expect(await sweep.runOnce()).toMatchObject({ accounts: 1 });
+    expect(told).toEqual([{ refs: ["ref-old-closed"], reason: "RETENTION_EXPIRED", stillStored: [false] }]);
+  });
+
   it("destroys finished accounts 7 years after their last activity, with repayments, index entries and disputes", async () => {
     await seed();
     const { records, disputes } = f.stores;
@@ -98,8 +116,8 @@ describe("RetentionJob", () => {
     expect((await inquiries.listForSubject("tok-a")).map((i) => i.inquiryId)).toEqual(["q-2021"]);
     expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
     // Accounts and their index entries are not inquiries: the recent and the open account are still read with the log.
-    expect((await subjects.read("tok-a")).accounts.map((a) => a.accountRef)).toEqual(["ref-old-open"]);
-    expect((await subjects.read("tok-b")).accounts.map((a) => a.accountRef)).toEqual(["ref-recent"]);
+    expect((await subjects.read("tok-a", "2000-01-01")).accounts.map((a) => a.accountRef)).toEqual(["ref-old-open"]);
+    expect((await subjects.read("tok-b", "2000-01-01")).accounts.map((a) => a.accountRef)).toEqual(["ref-recent"]);
     expect(await records.counts()).toEqual({ accounts: 2, subjects: 2 });
     expect(audit.entries.at(-1)).toMatchObject({ action: "RETENTION_PURGED", details: { inquiryCutoff: "2021-01-01", inquiries: "3" } });
 

@@ -8,6 +8,7 @@ import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import type { QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
+import { QueryQuota } from "../../../src/report/query-quota.js";
 import { HolderService } from "../../../src/report/holder.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
@@ -34,7 +35,7 @@ afterEach(async () => {
   tmp.remove();
 });
 
-function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof HolderService>[1]["audit"] = audit) {
+function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof HolderService>[1]["audit"] = audit, quota?: QueryQuota) {
   return new HolderService(
     { institutionId },
     {
@@ -49,6 +50,7 @@ function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof Hol
       audit: trail,
       clock,
       logger: silentLogger(),
+      quota,
     },
   );
 }
@@ -98,14 +100,18 @@ describe("HolderService", () => {
   it("commits the inquiry, its QUERY_ANSWERED entry and the request's nonce in one synced batch", async () => {
     const write = vi.spyOn(stores.db, "write");
     const q = query();
-    const signed = await holder().answer(q, { also: nonceOps() });
+    const quota = await QueryQuota.open(5, stores.queryQuota, clock.now());
+    const signed = await holder("cfc-b", audit, quota).answer(q, { also: nonceOps() });
     expect(signed.answer.status).toBe(HolderStatus.NO_DATA);
     expect(signed.answer.inquiries.map((i) => i.inquiryId)).toEqual([q.requestId]);
     expect(write).toHaveBeenCalledTimes(1);
     const ops = write.mock.calls[0][0];
+    // The inquiry (log and window index), the audit entry and head, the nonce, and the requester's count for the subject.
+    const { levels } = stores.db;
     expect(ops.map((op) => op.sublevel.prefix).sort()).toEqual(
-      [stores.db.levels.audit, stores.db.levels.subj, stores.db.levels.meta, stores.db.levels.nonce, stores.db.levels.nonce].map((l) => l.prefix).sort(),
+      [levels.audit, levels.subj, levels.subj, levels.meta, levels.nonce, levels.nonce, levels.qquota].map((l) => l.prefix).sort(),
     );
+    expect(quota.used("bank-a", TOKEN)).toBe(1);
     expect((await trail()).map((e) => e.action)).toEqual(["QUERY_ANSWERED"]);
     expect(await stores.nonces.prune(new Date(clock.now().getTime() + 120_000))).toBe(1);
   });

@@ -26,4 +26,13 @@ describe("InquirerPseudonyms", () => {
   it("refuses a short key", () => {
     expect(() => new InquirerPseudonyms(Buffer.alloc(8))).toThrow(/at least 16 bytes/);
   });
+
+  it("without a network key, is derived from the subject token alone: equal at every holder, differing per subject and institution, and not the keyed one", () => {
+    const p = new InquirerPseudonyms().of(subject1, "bank-d");
+    expect(new InquirerPseudonyms().of(subject1, "bank-d")).toBe(p);
+    expect(p).toMatch(/^anon:[0-9a-f]{64}$/);
+    expect(new InquirerPseudonyms().of(subject2, "bank-d")).not.toBe(p);
+    expect(new InquirerPseudonyms().of(subject1, "bank-a")).not.toBe(p);
+    expect(new InquirerPseudonyms(key).of(subject1, "bank-d")).not.toBe(p);
+  });
 });

@@ -72,22 +72,20 @@ describe("HolderService with 10,000 logged inquiries", () => {
     tmp.remove();
   });
 
-  it("answers with a bounded number of inquiries and the total, far below the frame limit", async () => {
-    const clock = new ManualClock("2026-03-01T12:00:00Z");
-    const start = clock.now().getTime() - 10_000 * HOUR_MS;
-    // One lender, hourly for ~14 months, and one other lender on the same days: 10,000 entries in the log.
-    for (let i = 0; i < 10_000; i += 500) {
-      await Promise.all(
-        Array.from({ length: 500 }, (_, j) =>
-          stores.inquiries.add(TOKEN, inquiry(new Date(start + (i + j) * HOUR_MS).toISOString(), (i + j) % 2 === 0 ? "bank-a" : "ecom-c")),
-        ),
-      );
-    }
-    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(10_000);
+  /** bank-a's query answered by cfc-b over the real stores, counting the inquiries the holder read. */
+  async function answerAsHolder(clock: ManualClock) {
+    const read = { inquiries: 0 };
+    const subjects = {
+      read: async (token: string, after: string) => {
+        const r = await stores.subjects.read(token, after);
+        read.inquiries += r.inquiries.length;
+        return r;
+      },
+    };
     const holder = new HolderService(
       { institutionId: "cfc-b", subjectQueriesPerDay: 0 },
       {
-        subjects: stores.subjects,
+        subjects,
         records: stores.records,
         consents: stores.consents,
         inquiries: stores.inquiries,
@@ -125,12 +123,43 @@ describe("HolderService with 10,000 logged inquiries", () => {
       nonce: randomBytes(16),
       asOf: isoDate(now),
     });
+    return { answer, signedAnswer, requestId, read };
+  }
+
+  it("answers with a bounded number of inquiries and the total, far below the frame limit", async () => {
+    const clock = new ManualClock("2026-03-01T12:00:00Z");
+    const start = clock.now().getTime() - 10_000 * HOUR_MS;
+    // One lender, hourly for ~14 months, and one other lender on the same days: 10,000 entries in the log.
+    for (let i = 0; i < 10_000; i += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, j) =>
+          stores.inquiries.add(TOKEN, inquiry(new Date(start + (i + j) * HOUR_MS).toISOString(), (i + j) % 2 === 0 ? "bank-a" : "ecom-c")),
+        ),
+      );
+    }
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(10_000);
+    const { answer, signedAnswer, requestId, read } = await answerAsHolder(clock);
+    // The holder read one window entry per requester, purpose and day of the last 24 months, not the log.
+    expect(read.inquiries).toBeLessThan(1_000);
     expect(answer.inquiries).toHaveLength(MAX_INQUIRIES_PER_ANSWER);
     // 10,000 hours span 418 days, two requesters on each: far more distinct (requester, purpose, day) than shown.
     expect(answer.inquiriesTotal).toBeGreaterThan(800);
     expect(answer.inquiries.at(-1)!.inquiryId).toBe(requestId);
     expect(HolderAnswer.decode(signedAnswer).inquiriesTotal).toBe(answer.inquiriesTotal);
     expect(signedAnswer.length).toBeLessThan(64 * 1024);
+  });
+
+  it("reads one entry for 10,000 queries by one lender on one day, and shows one", async () => {
+    const clock = new ManualClock("2026-03-01T20:00:00Z");
+    const start = Date.parse("2026-03-01T00:00:00Z");
+    for (let i = 0; i < 10_000; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => stores.inquiries.add(TOKEN, inquiry(new Date(start + (i + j) * 1000).toISOString(), "bank-a"))));
+    }
+    expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(10_000);
+    const { answer, requestId, read } = await answerAsHolder(clock);
+    expect(read.inquiries).toBeLessThanOrEqual(1);
+    expect(answer.inquiries.map((i) => i.inquiryId)).toEqual([requestId]);
+    expect(answer.inquiriesTotal).toBe(1);
   });
 });
 

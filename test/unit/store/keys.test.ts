@@ -19,6 +19,9 @@ describe("key layout", () => {
       Witness: "witness",
       TokenQuota: "tquota",
       TokenCache: "tcache",
+      TokenShare: "tshare",
+      TokenAlias: "talias",
+      QueryQuota: "qquota",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });

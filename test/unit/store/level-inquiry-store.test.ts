@@ -7,6 +7,8 @@ import { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
+import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
+import { MetaKey, subjectWindow } from "../../../src/store/keys.js";
 
 let dir: string;
 let db: NodeDatabase;
@@ -61,7 +63,7 @@ describe("LevelInquiryStore", () => {
     expect((await store.listForSubject("tok-1")).map((q) => q.inquiryId)).toEqual(["q-1", "q-2", "q-3"]);
     expect(await db.levels.inq.keys().all()).toEqual([]);
     expect(await store.moveEarlierLog()).toBe(0);
-    expect((await store.destroyOps("tok-1")).length).toBe(3);
+    expect((await store.destroyOps("tok-1")).inquiries).toBe(3);
   });
 
   it("logs a re-delivered inquiry once", async () => {
@@ -94,5 +96,43 @@ describe("LevelInquiryStore", () => {
       "disk full",
     );
     expect((await store.listForSubject("tok-1")).map((i) => i.inquiryId)).toEqual(["q-1"]);
+  });
+
+  describe("window index", () => {
+    const windowRead = (token: string, after: string) => new LevelSubjectIndex(db, { accountsFromIndex: async () => [] }).read(token, after);
+
+    it("keeps the latest inquiry of each requester, purpose and day, and reads only the days after the one given", async () => {
+      await store.add("tok-1", inquiry("q-1", "2026-03-01T08:00:00.000Z"));
+      await store.add("tok-1", inquiry("q-2", "2026-03-01T09:00:00.000Z"));
+      await store.add("tok-1", inquiry("q-3", "2026-03-01T10:00:00.000Z", { purpose: Purpose.LOAN_ORIGINATION }));
+      await store.add("tok-1", inquiry("q-4", "2026-03-01T11:00:00.000Z", { requesterInstitutionId: "ecom-c" }));
+      await store.add("tok-1", inquiry("q-5", "2026-03-02T11:00:00.000Z"));
+      expect(await store.listForSubject("tok-1")).toHaveLength(5);
+      expect((await windowRead("tok-1", "2026-02-28")).inquiries.map((q) => q.inquiryId).sort()).toEqual(["q-2", "q-3", "q-4", "q-5"]);
+      expect((await windowRead("tok-1", "2026-03-01")).inquiries.map((q) => q.inquiryId)).toEqual(["q-5"]);
+      expect((await windowRead("tok-2", "2026-02-28")).inquiries).toEqual([]);
+    });
+
+    it("is purged by day with the log, destroyed with it, and rebuilt once for a log written without it", async () => {
+      await store.add("tok-1", inquiry("q-1", "2026-03-01T08:00:00.000Z"));
+      await store.add("tok-1", inquiry("q-2", "2026-03-03T08:00:00.000Z"));
+      // The index entry of a day goes once the whole day is before the cutoff.
+      expect(await store.purgeBefore("2026-03-02T00:00:00.000Z")).toBe(1);
+      expect((await windowRead("tok-1", "2026-01-01")).inquiries.map((q) => q.inquiryId)).toEqual(["q-2"]);
+
+      await store.add("tok-1", inquiry("q-3", "2026-03-04T08:00:00.000Z", { requesterInstitutionId: "ecom-c" }));
+      const windowKeys = await db.levels.subj.keys(subjectWindow("tok-1")).all();
+      expect(windowKeys).toHaveLength(2);
+      await db.write([...windowKeys.map((key) => ({ type: "del" as const, sublevel: db.levels.subj, key })), { type: "del", sublevel: db.levels.meta, key: MetaKey.inquiryWindowIndex }]);
+      expect((await windowRead("tok-1", "2026-01-01")).inquiries).toEqual([]);
+      expect(await store.buildWindowIndex()).toBe(2);
+      expect((await windowRead("tok-1", "2026-01-01")).inquiries.map((q) => q.inquiryId)).toEqual(["q-2", "q-3"]);
+      expect(await store.buildWindowIndex()).toBe(0);
+
+      const destroy = await store.destroyOps("tok-1");
+      expect(destroy.inquiries).toBe(2);
+      await db.write(destroy.ops);
+      expect(await db.levels.subj.keys().all()).toEqual([]);
+    });
   });
 });

@@ -12,6 +12,7 @@ import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
 import { LevelRecordStore } from "../../../src/store/level-record-store.js";
 import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
 import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
+import { opsOf } from "../../../src/store/write-batch.js";
 
 let dir: string;
 let db: NodeDatabase;
@@ -112,14 +113,17 @@ describe("LevelRecordStore", () => {
     const q = { inquiryId: "q-1", requesterInstitutionId: "bank-b", requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date("2026-01-02T00:00:00.000Z") };
     await inquiries.add("tok-1", q);
     expect(refsOf(await store.accountsForSubject("tok-1"))).toEqual(["ref-a", "ref-b"]);
-    const read = await new LevelSubjectIndex(db, store).read("tok-1");
+    const read = await new LevelSubjectIndex(db, store).read("tok-1", "2025-12-31");
     expect(read.accounts.map((t) => t.accountRef)).toEqual(["ref-a", "ref-b"]);
     expect(read.inquiries).toEqual([q]);
-    expect(await new LevelSubjectIndex(db, store).read("tok-3")).toEqual({ accounts: [], inquiries: [] });
+    expect(await new LevelSubjectIndex(db, store).read("tok-3", "2025-12-31")).toEqual({ accounts: [], inquiries: [] });
     // Destroying the subject's accounts leaves its inquiries to the inquiry store's own deletes.
     await store.destroy([], { subjectToken: "tok-1" });
-    expect(await new LevelSubjectIndex(db, store).read("tok-1")).toEqual({ accounts: [], inquiries: [q] });
+    expect(await new LevelSubjectIndex(db, store).read("tok-1", "2025-12-31")).toEqual({ accounts: [], inquiries: [q] });
+    // Only the window index after the given day is read.
+    expect((await new LevelSubjectIndex(db, store).read("tok-1", "2026-01-02")).inquiries).toEqual([]);
     await expect(write([account("~q", "tok-1")], [])).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "accounts[0].account_ref" });
+    await expect(write([account("#w", "tok-1")], [])).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "accounts[0].account_ref" });
   });
 
   it("orders repayments by installment number, not by text", async () => {
@@ -341,3 +345,54 @@ async function expectConsistent(): Promise<void> {
   const perToken = Object.fromEntries(index.filter(([k]) => !k.includes("!")));
   expect(perToken).toEqual(Object.fromEntries([...byToken].map(([tok, refs]) => [tok, String(refs.length)])));
 }
+
+describe("record versions", () => {
+  /** Writes through commitVersioned, committing the batch as the node's log would (with writes of its own), and returns the versions. */
+  async function versioned(accounts: StoredAccount[], repayments: StoredRepayment[] = []) {
+    let seen: { accounts: [string, number][]; repayments: [string, number][] } | undefined;
+    await store.writeRecords(accounts, accounts.map(() => undefined), repayments, {
+      commitVersioned: async (batch, written) => {
+        seen = {
+          accounts: written.accounts.map((a) => [a.account.accountRef, a.version]),
+          repayments: written.repayments.map((r) => [`${r.repayment.accountRef}#${r.repayment.installment}`, r.version]),
+        };
+        await db.write(opsOf(batch));
+      },
+    });
+    return seen!;
+  }
+
+  it("count each record's versions in its own value: 1 at first, +1 per write, the last of a batch counted once", async () => {
+    expect(await versioned([account("ref-a", "tok-1")], [repayment("ref-a", 1), repayment("ref-a", 2)])).toEqual({
+      accounts: [["ref-a", 1]],
+      repayments: [["ref-a#1", 1], ["ref-a#2", 1]],
+    });
+    expect(await versioned([account("ref-a", "tok-1", { creditLimit: 9 }), account("ref-a", "tok-1", { creditLimit: 10 })], [repayment("ref-a", 2, { amountPaid: 5 })])).toEqual({
+      accounts: [["ref-a", 2]],
+      repayments: [["ref-a#2", 2]],
+    });
+    // A write without versions keeps an account's count; the next counted write goes on from it.
+    await store.writeRecords([account("ref-a", "tok-1", { creditLimit: 11 })], [undefined], []);
+    await reopen();
+    expect((await versioned([account("ref-a", "tok-1", { creditLimit: 12 })], [repayment("ref-a", 1, { amountPaid: 7 })])).accounts).toEqual([["ref-a", 3]]);
+    // The version is not part of what is read back, and a first version is stored as without versions.
+    const [a] = await store.getAccounts(["ref-a"]);
+    expect(a).not.toHaveProperty("v");
+    expect((await store.repaymentsForAccount("ref-a"))[0]).toEqual(repayment("ref-a", 1, { amountPaid: 7 }));
+    const raw = await db.levels.rep.get(`ref-a${"!"}00002`);
+    expect(raw).toContain('"v":2');
+    expect(await db.levels.rep.get(`ref-a${"!"}00001`)).toContain('"v":2');
+  });
+
+  it("write nothing when the commit fails", async () => {
+    await expect(
+      store.writeRecords([account("ref-z", "tok-9")], [undefined], [repayment("ref-z", 1)], {
+        commitVersioned: async () => {
+          throw new Error("disk full");
+        },
+      }),
+    ).rejects.toThrow("disk full");
+    expect(await store.getAccounts(["ref-z"])).toEqual([undefined]);
+    expect(await store.counts()).toEqual({ accounts: 0, subjects: 0 });
+  });
+});

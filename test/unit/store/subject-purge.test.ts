@@ -5,6 +5,7 @@ import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { silentLogger } from "../../../src/logger.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { MetaKey } from "../../../src/store/keys.js";
+import { opsOf } from "../../../src/store/write-batch.js";
 import { SubjectPurge } from "../../../src/store/subject-purge.js";
 import { findInDatabase, scanLevelDb } from "../../helpers/leveldb-scan.js";
 import { consent, dispute, openFixture, RecordingAudit, repayment, sealedAccount, type StoreFixture } from "./data-protection-fixture.js";
@@ -62,8 +63,12 @@ async function seed(): Promise<void> {
 describe("SubjectPurge", () => {
   it("destroys every record of the subject in one batch and leaves other subjects alone", async () => {
     await seed();
+    const { queryQuota } = f.stores;
+    await f.stores.db.write([...opsOf(queryQuota.countWrite("2026-03-01", "bank-a", TOK_A, 3)), ...opsOf(queryQuota.countWrite("2026-03-01", "bank-a", TOK_B, 1))]);
     const result = await purger().purge(TOK_A, "ERASURE-2026-0042", "operator-key");
     expect(result).toEqual({ subjectToken: TOK_A, accounts: 2, repayments: 3, inquiries: 2, consents: 2, disputes: 2 });
+    // The day's query counts name the token: A's go, B's stay.
+    expect(await queryQuota.countsOf("2026-03-01")).toEqual([{ member: "bank-a", subject: TOK_B, count: 1 }]);
 
     const { records, consents, inquiries, disputes, db } = f.stores;
     expect(await records.accountsForSubject(TOK_A)).toEqual([]);

@@ -1,6 +1,6 @@
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
+import { HmacSubjectTokenizer, tokenKeyedNameTag } from "../../../src/subject/tokenizer.js";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
 const SUBJECT = { idTypeName: "CN_RESIDENT_ID", normalizedId: "11010519491231002X" };
@@ -52,5 +52,23 @@ describe("HmacSubjectTokenizer", () => {
       );
     }
     expect(() => new HmacSubjectTokenizer(new Uint8Array(16))).not.toThrow();
+  });
+});
+
+describe("tokenKeyedNameTag", () => {
+  const token = "c".repeat(64);
+
+  it("ignores case, width and spaces, and is keyed by the token: another token or name gives another tag", () => {
+    const tag = tokenKeyedNameTag(token, "Li Na");
+    expect(tag).toMatch(/^[0-9a-f]{32}$/);
+    expect(tokenKeyedNameTag(token, " ＬＩ　na ")).toBe(tag);
+    expect(tokenKeyedNameTag("d".repeat(64), "Li Na")).not.toBe(tag);
+    expect(tokenKeyedNameTag(token, "Li Nan")).not.toBe(tag);
+  });
+
+  it("matches an independently computed HMAC over the name with the token-derived key", () => {
+    const key = createHash("sha256").update(`creditmesh-token-derived-key/v1\0name-tag\0${token}`).digest();
+    expect(tokenKeyedNameTag(token, "陈思远")).toBe(createHmac("sha256", key).update("陈思远").digest("hex").slice(0, 32));
+    expect(tokenKeyedNameTag(token, "陈思远")).not.toBe(new HmacSubjectTokenizer(Buffer.alloc(32, 1)).nameTag(token, "陈思远"));
   });
 });

@@ -16,7 +16,7 @@ describe("createLocalCommittee", () => {
   it("gives three of four members shares of one key, signs the next manifest naming them, and their shares answer as the manifest says", async () => {
     const tmp = tempDir("cm-committee-");
     cleanups.push(() => tmp.remove());
-    const layout = await createNetworkLayout({ dir: tmp.dir, nodes: 4 });
+    const layout = await createNetworkLayout({ dir: tmp.dir, nodes: 4, committee: false });
     const ids = layout.nodes.slice(0, 3).map((n) => n.institutionId);
     const made = await createLocalCommittee(tmp.dir, ids, 2);
     expect(made).toMatchObject({ members: ids, threshold: 2, epoch: 1, manifestVersion: "2" });
@@ -40,5 +40,22 @@ describe("createLocalCommittee", () => {
 
     await expect(createLocalCommittee(tmp.dir, [ids[0], "bank-nowhere"], 2)).rejects.toMatchObject({ code: "VALIDATION_FAILED", field: "members[1]" });
     await expect(createLocalCommittee(tmp.dir, ids, 4)).rejects.toMatchObject({ field: "threshold" });
+  });
+
+  it("a test network is laid out with its first three members as a 2-of-3 committee and no token key in any secrets file", async () => {
+    const tmp = tempDir("cm-committee-");
+    cleanups.push(() => tmp.remove());
+    const layout = await createNetworkLayout({ dir: tmp.dir, nodes: 4 });
+    const ids = layout.nodes.slice(0, 3).map((n) => n.institutionId);
+    expect({ committee: layout.committee, threshold: layout.committeeThreshold, tokenKey: layout.tokenKey }).toEqual({ committee: ids, threshold: 2, tokenKey: undefined });
+    const membership = new Membership(parseOperatorPublicKey(layout.operatorPublicKey), await readManifestFile(layout.manifestFile));
+    expect(membership.tokenCommittee()?.institutionIds).toEqual(ids);
+    for (const n of layout.nodes) {
+      const s = readSecrets(path.join(n.dir, "secrets.json"));
+      expect({ tokenKey: s.tokenKey, localTokenKey: s.localTokenKey, share: s.tokenKeyShare !== undefined }).toEqual({ tokenKey: undefined, localTokenKey: undefined, share: ids.includes(n.institutionId) });
+    }
+    const legacy = await createNetworkLayout({ dir: path.join(tmp.dir, "legacy"), nodes: 2, legacyTokenKey: true });
+    expect(legacy.committee).toEqual([]);
+    expect(legacy.nodes.map((n) => readSecrets(path.join(n.dir, "secrets.json")).tokenKey)).toEqual([legacy.tokenKey, legacy.tokenKey]);
   });
 });

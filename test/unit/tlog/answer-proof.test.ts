@@ -7,10 +7,8 @@ import { LevelLogStore } from "../../../src/store/level-log-store.js";
 import {
   buildAnswerProof,
   checkAnswerProof,
-  commit,
   inquiryLeaf,
   newSalt,
-  recordLeafFields,
   recordVersionLeaf,
   sha256,
   signCheckpoint,
@@ -50,7 +48,7 @@ async function holderAnswer(opts: { logAccounts?: boolean } = {}) {
     const salt = newSalt();
     const canonical = Buffer.from(JSON.stringify({ accountRef, version }));
     const { first } = await log.append([recordVersionLeaf({ recordKind: "account", subjectToken: TOKEN, accountRef, version, canonicalRecord: canonical, salt })]);
-    openings.set(accountRef, { index: first, version, salt, recordCommitment: commit("record", salt, canonical) });
+    openings.set(accountRef, { index: first, version, salt, canonicalHash: sha256(canonical) });
     await log.append(filler(40, accountRef));
   }
   const signedQuery = Buffer.from("the signed query envelope");
@@ -84,10 +82,11 @@ describe("answer log proofs", () => {
     expect(check(answer).proved).toBe(true);
   });
 
-  it("open the record commitment the log holds", async () => {
+  it("open to the v2 leaf the log holds, rebuilt from the opening and the canonical hash alone", async () => {
     const { log, openings } = await holderAnswer();
     const o = openings.get("acct-2")!;
-    expect(recordLeafFields(await log.entry(o.index))).toEqual({ recordKind: "account", version: 3, recordCommitment: Buffer.from(o.recordCommitment) });
+    const rebuilt = recordVersionLeaf({ recordKind: "account", subjectToken: TOKEN, accountRef: "acct-2", version: o.version, canonicalHash: o.canonicalHash, salt: o.salt });
+    expect(Buffer.from(await log.entry(o.index))).toEqual(Buffer.from(rebuilt));
   });
 
   it("say so when an account has no record leaf, and still prove the inquiry", async () => {
@@ -107,7 +106,8 @@ describe("answer log proofs", () => {
     ["another inquiry index", (a) => void (a.logProof!.inquiry!.leafIndex = String(Number(a.logProof!.inquiry!.leafIndex) - 1)), /^inquiry: /],
     ["another query's hash", (a) => void (a.logProof!.signedQueryHash = Buffer.from(sha256(Buffer.from("other")))), /^signed_query_hash: is not the hash of the query sent$/],
     ["a changed salt", (a) => void (a.logProof!.records[1]!.salt[0] ^= 1), /^records\[1\]: leaf \d+ is not in the checkpoint/],
-    ["a changed record commitment", (a) => void (a.logProof!.records[0]!.recordCommitment[31] ^= 1), /^records\[0\]: /],
+    ["a changed canonical hash", (a) => void (a.logProof!.records[0]!.canonicalHash[31] ^= 1), /^records\[0\]: leaf \d+ is not in the checkpoint/],
+    ["a short canonical hash", (a) => void (a.logProof!.records[0]!.canonicalHash = a.logProof!.records[0]!.canonicalHash.subarray(0, 31)), /^records\[0\]\.canonical_hash: must be 32 bytes$/],
     ["another version", (a) => void (a.logProof!.records[1]!.version = "2"), /^records\[1\]: /],
     ["record proofs swapped", (a) => void a.logProof!.records.reverse(), /^records\[0\]\.account_ref: is "acct-2", the tradeline's is "acct-1"$/],
     ["a record proof missing", (a) => void a.logProof!.records.pop(), /^records: 1 record proofs for 2 tradelines$/],

@@ -5,6 +5,7 @@ import {
   answerLeaf,
   auditHeadLeaf,
   decodeLeaf,
+  filterLeaf,
   inquiryLeaf,
   newSalt,
   recordVersionLeaf,
@@ -43,6 +44,30 @@ describe("log leaves", () => {
     for (const change of [{ version: 4 }, { subjectToken: "other" }, { accountRef: "other" }, { canonicalRecord: Buffer.from("{}") }]) {
       expect(Buffer.from(record(salt, change))).not.toEqual(Buffer.from(leaf));
     }
+  });
+
+  it("commit to the canonical record through its hash: given the record or its SHA-256, the same leaf", () => {
+    const salt = new Uint8Array(32).fill(4);
+    const canonical = Buffer.from('{"balance":"120000"}');
+    const byRecord = record(salt, { canonicalRecord: canonical });
+    const byHash = recordVersionLeaf({ recordKind: "account", subjectToken: TOKEN, accountRef: ACCOUNT, version: 3, canonicalHash: sha256(canonical), salt });
+    expect(Buffer.from(byHash)).toEqual(Buffer.from(byRecord));
+    const { kind, fields } = decodeLeaf(byHash);
+    expect(kind).toBe(LeafKind.RecordVersion);
+    expect(fields.map((f) => f.length)).toEqual([7, 8, 32]);
+  });
+
+  it("encode a published filter with its institution, epoch, sequence, count and hash", () => {
+    const h = sha256(Buffer.from("filter bytes"));
+    const leaf = filterLeaf({ institutionId: "bank-a", epoch: 7, sequence: 0, count: 1024, filterSha256: h });
+    const { kind, fields } = decodeLeaf(leaf);
+    expect(kind).toBe(LeafKind.Filter);
+    expect(Buffer.from(fields[0]!).toString()).toBe("bank-a");
+    expect(fields.slice(1, 4).map((f) => Buffer.from(f).readBigUInt64BE())).toEqual([7n, 0n, 1024n]);
+    expect(Buffer.from(fields[4]!)).toEqual(Buffer.from(h));
+    expect(() => filterLeaf({ institutionId: "bank-a", epoch: 7, sequence: 0, count: 1024, filterSha256: new Uint8Array(3) })).toThrow(
+      expect.objectContaining({ field: "filter_sha256" }),
+    );
   });
 
   it("tag each kind so no leaf of one kind decodes as another", () => {
