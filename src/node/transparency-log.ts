@@ -224,7 +224,7 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
   /**
    * A signed answer sent. Its inquiry leaf went to disk with the inquiry
    * itself (carry()); the answer leaf waits for the next synced append (the
-   * next query's, a deletion's, or the checkpoint's at the latest), so it
+   * next query's, or the checkpoint's at the latest), so it
    * costs no disk flush of its own — and a crash before then loses it.
    */
   answered(signedAnswer: Uint8Array): void {
