@@ -59,6 +59,7 @@ import type { NetworkLayout } from "../../src/testnet/layout.js";
 import { TestNetwork } from "../../src/testnet/network.js";
 import { isAlive } from "../../src/testnet/processes.js";
 import { makeTempDir, printTable, readProcCpuMs, readProcWakeups, writeResults } from "./common.js";
+import { measureAnswerProofModes } from "./report-proofs.js";
 import { round, summarize } from "./stats.js";
 import {
   GrpcEchoConcurrentProbe,
@@ -313,6 +314,9 @@ function reportRequest(b: BenchBorrower): GetCreditReportRequest {
 
 const fmt = (x: number, d = 3) => round(x, d);
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const cpuTotal = (c: { lender: number; holderEach: number; client: number }) => c.lender + (NODES - 1) * c.holderEach + c.client;
+const cpuLine = (c: { lender: number; holderEach: number; client: number }) =>
+  `${fmt(c.lender, 2)}, ${fmt(c.holderEach, 2)}, ${fmt(c.client, 2)} = ${fmt(cpuTotal(c), 2)}`;
 
 async function main(): Promise<number> {
   const temp = await makeTempDir("creditmesh-bench-report-");
@@ -326,7 +330,8 @@ async function main(): Promise<number> {
       nodes: NODES,
       networkId: "creditmesh-bench",
       roles: () => [Role.FURNISHER, Role.LENDER],
-      configOverrides: { log: { level: args["log-level"] } },
+      // Record-version leaves on, so answers prove their tradelines' records too.
+      configOverrides: { log: { level: args["log-level"] }, tlog: { recordVersions: true } },
       // --cpu-prof is refused in NODE_OPTIONS: it goes to node itself. One profile per thread (main and module loader) when the node stops.
       nodeArgs: args.profile
         ? (i, id) => ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile!), `${id}-${i === 0 ? "lender" : "holder"}`)}`]
@@ -525,6 +530,19 @@ async function main(): Promise<number> {
     const echoCpuPerCall = echoCpuMs / ECHO_CALLS;
     const nodesBusyDuringEcho = nodesDuringEchoMs / echoElapsed;
 
+    // ------------------------------------------------------------ answer proofs off, then on (restarts every node)
+    log(`${CONCURRENCY} concurrent clients, ${CONCURRENT_REPORTS} reports without answer proofs and as many with them, alternating…`);
+    const proofModes = await measureAnswerProofModes(net, {
+      concurrency: CONCURRENCY,
+      reports: CONCURRENT_REPORTS,
+      report: async (client, i) => {
+        const b = data.borrowers[i % data.borrowers.length];
+        concCheck.check(await client.unary("getCreditReport", reportRequest(b)), b, false);
+      },
+    });
+    const [proofsOff, proofsOn] = proofModes;
+    const proofRatio = proofsOn.reportsPerSec / proofsOff.reportsPerSec;
+
     // ------------------------------------------------------------ results
     const p50OverFloor = seq.p50 / floor;
     const p50Ratio = seq.p50 / bareReport;
@@ -601,6 +619,19 @@ async function main(): Promise<number> {
         target: `reports/s >= ${TARGET_THROUGHPUT_RATIO} x echo calls/s`,
         pass: throughputRatio >= TARGET_THROUGHPUT_RATIO,
       },
+      answer_proofs: {
+        clients: CONCURRENCY,
+        reports: CONCURRENT_REPORTS,
+        without_reports_per_sec: fmt(proofsOff.reportsPerSec, 1),
+        with_reports_per_sec: fmt(proofsOn.reportsPerSec, 1),
+        with_over_without: fmt(proofRatio, 3),
+        cpu_ms_per_report_without: proofsOff.cpuMsPerReport,
+        cpu_ms_per_report_with: proofsOn.cpuMsPerReport,
+        // What the ratio would be if both modes were bound by CPU time alone: steadier than reports/s on a shared machine.
+        cpu_without_over_with: fmt(cpuTotal(proofsOff.cpuMsPerReport) / cpuTotal(proofsOn.cpuMsPerReport), 3),
+        target: ">= 0.8",
+        pass: proofRatio >= 0.8,
+      },
       incomplete_reports: errors,
     };
     const out = await writeResults("report", results, args.out);
@@ -670,6 +701,19 @@ async function main(): Promise<number> {
         loaded ? "other load starved the run: compare the CPU ratio, not calls/s" : "",
       ],
       ["  for comparison: reports/s ÷ echo calls/s, server in this process", (concPerSec / localEchoPerSec).toFixed(3), "", ""],
+      [
+        `reports/s with answer proofs ÷ without, ${CONCURRENCY} clients (${fmt(proofsOn.reportsPerSec, 1)} / ${fmt(proofsOff.reportsPerSec, 1)})`,
+        proofRatio.toFixed(3),
+        "≥ 0.8",
+        verdict(proofRatio >= 0.8),
+      ],
+      [
+        "  CPU ms per report (lender, each holder, client = all) without → with",
+        `${cpuLine(proofsOff.cpuMsPerReport)} → ${cpuLine(proofsOn.cpuMsPerReport)}`,
+        "",
+        "",
+      ],
+      ["  for comparison: CPU per report without ÷ with", (cpuTotal(proofsOff.cpuMsPerReport) / cpuTotal(proofsOn.cpuMsPerReport)).toFixed(3), "", ""],
       ["incomplete reports", errors, "0", verdict(errors === 0)],
     ]);
     o.write(`\nresults: ${path.relative(process.cwd(), out)}\n`);

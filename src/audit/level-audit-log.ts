@@ -83,6 +83,12 @@ export interface AuditLogOptions {
   headExport?: AuditHeadExport;
   /** The node's public key, for verify(). */
   publicKey?: Uint8Array;
+  /**
+   * Writes a group's batch, carrying the transparency-log leaves its entries
+   * brought (appendLogged) in the same synced write; resolves with the first
+   * leaf's index. Without it, a group with leaves is refused.
+   */
+  logCarrier?: (ops: WriteOp[], leaves: readonly Uint8Array[]) => Promise<number>;
   /** The node's transparency-log origin (its institution id): verify() checks the trail against the heads anchored there. */
   logOrigin?: string;
 }
@@ -93,7 +99,8 @@ interface Pending {
   details: Record<string, string>;
   at: Date;
   also: WriteBatch;
-  resolve(): void;
+  leaves: readonly Uint8Array[];
+  resolve(firstLeaf?: number): void;
   reject(err: unknown): void;
 }
 
@@ -164,9 +171,23 @@ export class LevelAuditLog implements AuditTrail {
    * that must change exactly when the entry is written.
    */
   appendWith(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch): Promise<void> {
+    return this.enqueue(action, actor, details, also, []).then(() => undefined);
+  }
+
+  /**
+   * appendWith() whose synced write also appends `leaves` to the node's
+   * transparency log; resolves with the first leaf's index. Concurrent
+   * queries share one write for their entries and leaves.
+   */
+  appendLogged(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch, leaves: readonly Uint8Array[]): Promise<number> {
+    if (!this.opts.logCarrier) return Promise.reject(new CreditMeshError("INTERNAL", "this audit trail carries no log leaves"));
+    return this.enqueue(action, actor, details, also, leaves).then((first) => first!);
+  }
+
+  private enqueue(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch, leaves: readonly Uint8Array[]): Promise<number | undefined> {
     const copy = checkDetails(details);
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ action, actor, details: copy, at: this.clock.now(), also, resolve, reject });
+    return new Promise<number | undefined>((resolve, reject) => {
+      this.queue.push({ action, actor, details: copy, at: this.clock.now(), also, leaves, resolve, reject });
       this.schedule();
     });
   }
@@ -225,8 +246,11 @@ export class LevelAuditLog implements AuditTrail {
       });
       const signed = this.opts.sign && signAuditHead({ position: position - 1, hash: prev, at: new Date(lastAt).toISOString() }, this.opts.sign);
       if (signed) ops.push(...signedHeadOps(this.db, signed));
+      const leaves = group.flatMap((p) => p.leaves);
+      let firstLeaf = 0;
       try {
-        await this.db.write(ops);
+        if (leaves.length > 0) firstLeaf = await this.opts.logCarrier!(ops, leaves);
+        else await this.db.write(ops);
       } catch (cause) {
         // Nothing of this group was written (one atomic batch): the head stays where it was.
         const err = new CreditMeshError("UNAVAILABLE", "the audit trail could not be written", { cause });
@@ -237,7 +261,10 @@ export class LevelAuditLog implements AuditTrail {
       this.nextPosition = position;
       this.headHash = prev;
       this.lastAt = lastAt;
-      for (const p of group) p.resolve();
+      for (const p of group) {
+        p.resolve(p.leaves.length > 0 ? firstLeaf : undefined);
+        firstLeaf += p.leaves.length;
+      }
       if (signed) this.exportHead(signed);
     }
   }

@@ -13,6 +13,11 @@ export interface AuditTrail {
    * other. Trails kept outside the node database do not offer it.
    */
   appendWith?(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch): Promise<void>;
+  /**
+   * appendWith() that also appends `leaves` to the node's transparency log in
+   * the same synced write; resolves with the first leaf's index.
+   */
+  appendLogged?(action: AuditAction, actor: string, details: Record<string, string>, also: WriteBatch, leaves: readonly Uint8Array[]): Promise<number>;
 }
 
 export type AuditAction =

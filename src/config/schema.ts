@@ -121,6 +121,14 @@ export const TransparencyLogSchema = z.object({
    * --record-versions off`); answers' proofs need it.
    */
   recordVersions: z.boolean().default(true),
+  /**
+   * A holder's answer names a checkpoint covering the query's inquiry leaf and
+   * carries its inclusion proof and those of its tradelines' record leaves;
+   * as a requester, the node refuses (ERROR "proof: …") an OK or NO_DATA
+   * answer from another member that carries none. Off: no proofs sent or
+   * required (a proof that is sent is still checked).
+   */
+  answerProofs: z.boolean().default(true),
 });
 
 export const DisputeSchema = z.object({

@@ -196,7 +196,7 @@ export class CreditNode {
     await keyBinding.check(this.secrets);
     const tlog = (this.tlog = await NodeTransparencyLog.open(
       stores.db,
-      { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery },
+      { origin: institutionId, checkpointIntervalMs: config.tlog.checkpointIntervalMs, auditHeadEvery: config.tlog.auditHeadEvery, answerProofs: config.tlog.answerProofs },
       {
         signer: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
         logger: log("tlog"),
@@ -210,6 +210,7 @@ export class CreditNode {
       sign: (data) => this.key.sign(data),
       publicKey: this.key.publicKey,
       headExport: tlog.auditHeads,
+      logCarrier: (ops, leaves) => tlog.carry(ops, leaves),
       logOrigin: institutionId,
     }));
     this.apiKeyAuditor = new ApiKeyAuditor({ secretsFile: this.secretsFile }, { audit, recorded: new LevelAuditedApiKeys(stores.db), logger: log("audit") });
@@ -269,6 +270,7 @@ export class CreditNode {
         sign: (data) => this.key.sign(data),
         verifyGranteeSignature,
         audit,
+        answerLog: tlog,
         inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
@@ -449,8 +451,15 @@ export class CreditNode {
     const skew = { maxClockSkewMs: p2p.maxClockSkewMs, handlerTimeoutMs: p2p.handlerTimeoutMs };
 
     const queries = new QueryProtocol(
-      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (q, a) => parts.tlog.answered(q, a) },
-      { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES), maxConcurrentQueries: p2p.maxConcurrentQueries, maxInFlightPerHolder: p2p.maxInFlightPerHolder },
+      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (a) => parts.tlog.answered(a) },
+      {
+        ...skew,
+        institutionId,
+        maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES),
+        maxConcurrentQueries: p2p.maxConcurrentQueries,
+        maxInFlightPerHolder: p2p.maxInFlightPerHolder,
+        requireAnswerProofs: config.tlog.answerProofs,
+      },
     );
     // One budget per member for filings and status requests together.
     const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };

@@ -5,9 +5,11 @@ import type { RecordVersionLog } from "../records/ingest.js";
 import type { Metrics } from "../metrics.js";
 import { LevelLeafSalts, accountRecordId, repaymentRecordId, type RecordLeaf } from "../store/level-leaf-salts.js";
 import { LevelLogStore } from "../store/level-log-store.js";
-import type { NodeDatabase } from "../store/database.js";
+import type { NodeDatabase, WriteOp } from "../store/database.js";
 import type { StoredAccount, StoredRepayment, WriteBatch, WrittenRecords } from "../store/types.js";
-import { opsOf } from "../store/write-batch.js";
+import { opsOf, toBatch } from "../store/write-batch.js";
+import type { AnswerLog } from "../report/holder.js";
+import type { AnswerLogProof } from "../gen/creditmesh/v1/report.js";
 import {
   CheckpointPublisher,
   LogWriter,
@@ -20,10 +22,17 @@ import {
   sha256,
   tombstoneLeaf,
   answerLeaf,
+  buildAnswerProof,
+  signCheckpoint,
+  type AnswerProofSource,
   type FilterLeaf,
   type LeafSaltKey,
   type NoteSigner,
+  type RecordLeafOpening,
 } from "../tlog/index.js";
+
+/** Checkpoints signed for answers kept for reuse (one per group commit; concurrent answers share the newest few). */
+const ANSWER_CHECKPOINTS_KEPT = 8;
 
 /**
  * The canonical form committed in an account's leaf: its terms, without the
@@ -58,6 +67,8 @@ export interface NodeTransparencyLogOptions {
   checkpointIntervalMs: number;
   /** Anchor every n-th signed audit head (the audit log signs a head per written group). */
   auditHeadEvery: number;
+  /** Answers carry a checkpoint and inclusion proofs (tlog.answerProofs; default on). */
+  answerProofs?: boolean;
 }
 
 /**
@@ -66,7 +77,7 @@ export interface NodeTransparencyLogOptions {
  * interval when the log grew, and the leaves of what the node does
  * (record versions, answered queries, deletions, audit heads).
  */
-export class NodeTransparencyLog implements RecordVersionLog {
+export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
   readonly store: LevelLogStore;
   private readonly salts: LevelLeafSalts;
   private readonly writer: LogWriter;
@@ -76,7 +87,9 @@ export class NodeTransparencyLog implements RecordVersionLog {
   /** The latest quorum-cosigned checkpoint, when witnessing runs. */
   cosigned?: () => string | undefined;
   private headsSeen = 0;
-  private pendingHead?: Promise<unknown>;
+  /** Leaves waiting for the next synced append: answers and audit heads, which nothing waits for. */
+  private deferred: { leaf: Uint8Array; kind: "answer" | "audit-head" }[] = [];
+  private readonly answerCheckpoints = new Map<number, Promise<string>>();
 
   private constructor(
     readonly log: TiledLog,
@@ -90,7 +103,13 @@ export class NodeTransparencyLog implements RecordVersionLog {
     this.writer = new LogWriter(log);
     this.publisher = new CheckpointPublisher(
       { origin: opts.origin, intervalMs: opts.checkpointIntervalMs },
-      { log, signer: modules.signer, logger: modules.logger, onPublished: (note) => this.onPublished?.(note) },
+      {
+        log,
+        signer: modules.signer,
+        logger: modules.logger,
+        onPublished: (note) => this.onPublished?.(note),
+        beforePublish: () => this.flushDeferred(),
+      },
     );
   }
 
@@ -107,7 +126,7 @@ export class NodeTransparencyLog implements RecordVersionLog {
   /** Publishes what was appended, then stops; the database may close after. */
   async stop(): Promise<void> {
     await this.publisher.stop();
-    await this.pendingHead;
+    await this.flushDeferred().catch((err: unknown) => this.modules.logger.error({ err }, "appending answer leaves failed"));
     await this.publisher.publishIfGrown().catch((err: unknown) => this.modules.logger.error({ err }, "final log checkpoint failed"));
   }
 
@@ -202,21 +221,111 @@ export class NodeTransparencyLog implements RecordVersionLog {
     return index;
   }
 
-  /** An answered query: the signed query as received and the signed answer sent, durable before the answer leaves. */
-  async answered(signedQuery: Uint8Array, signedAnswer: Uint8Array): Promise<void> {
-    await this.writer.add([inquiryLeaf(sha256(signedQuery)), answerLeaf(sha256(signedAnswer))]);
-    this.modules.metrics?.logLeaves.inc({ kind: "inquiry" }, 1);
+  /**
+   * A signed answer sent. Its inquiry leaf went to disk with the inquiry
+   * itself (carry()); the answer leaf waits for the next synced append (the
+   * next query's, or the checkpoint's at the latest), so it
+   * costs no disk flush of its own — and a crash before then loses it.
+   */
+  answered(signedAnswer: Uint8Array): void {
+    this.deferred.push({ leaf: answerLeaf(sha256(signedAnswer)), kind: "answer" });
   }
 
-  /** The audit log's head export: every n-th signed head becomes a leaf (not awaited by the audit writer). */
+  private async flushDeferred(): Promise<void> {
+    if (this.deferred.length === 0) return;
+    const leaves = this.deferred.splice(0);
+    try {
+      await this.writer.add(leaves.map((d) => d.leaf));
+    } catch (err) {
+      this.deferred.unshift(...leaves);
+      throw err;
+    }
+    this.countDeferred(leaves);
+  }
+
+  private countDeferred(leaves: readonly { kind: string }[]): void {
+    const metrics = this.modules.metrics;
+    if (!metrics) return;
+    for (const kind of ["answer", "audit-head"]) {
+      const n = leaves.filter((d) => d.kind === kind).length;
+      if (n > 0) metrics.logLeaves.inc({ kind }, n);
+    }
+  }
+
+  /**
+   * Appends `leaves` in the same synced batch as `ops` (the audit trail's
+   * group: inquiries, audit entries, nonces), behind any deferred answer
+   * leaves; resolves with the index of the first of `leaves`.
+   */
+  async carry(ops: WriteOp[], leaves: readonly Uint8Array[]): Promise<number> {
+    const deferred = this.deferred.splice(0);
+    let first: number;
+    try {
+      ({ first } = await this.log.append([...deferred.map((d) => d.leaf), ...leaves], undefined, toBatch(ops)));
+    } catch (err) {
+      this.deferred.unshift(...deferred);
+      throw err;
+    }
+    this.countDeferred(deferred);
+    this.modules.metrics?.logLeaves.inc({ kind: "inquiry" }, leaves.length);
+    return first + deferred.length;
+  }
+
+  /** The inquiry leaf of a signed query as received. */
+  inquiryLeaf(signedQuery: Uint8Array): { leaf: Uint8Array; queryHash: Uint8Array } {
+    const queryHash = sha256(signedQuery);
+    return { leaf: inquiryLeaf(queryHash), queryHash };
+  }
+
+  /** The proof an answer carries (tlog/answer-proof.ts), or none when tlog.answerProofs is off. */
+  async prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[] }): Promise<AnswerLogProof | undefined> {
+    if (this.opts.answerProofs === false) return undefined;
+    return buildAnswerProof(this.proofSource, input);
+  }
+
+  private readonly proofSource: AnswerProofSource = {
+    size: () => this.log.size,
+    checkpointAt: (size) => this.checkpointAt(size),
+    inclusionProof: (index, size) => this.log.inclusionProof(index, size),
+    recordLeaves: (accountRefs) => this.recordLeaves(accountRefs),
+  };
+
+  /** A checkpoint for `size`, signed once however many answers name it; not stored (the published ones are). */
+  private checkpointAt(size: number): Promise<string> {
+    let note = this.answerCheckpoints.get(size);
+    if (!note) {
+      note = this.log.root(size).then((root) => signCheckpoint({ origin: this.opts.origin, size, root }, this.modules.signer));
+      note.catch(() => this.answerCheckpoints.delete(size));
+      this.answerCheckpoints.set(size, note);
+      if (this.answerCheckpoints.size > ANSWER_CHECKPOINTS_KEPT) this.answerCheckpoints.delete(this.answerCheckpoints.keys().next().value!);
+    }
+    return note;
+  }
+
+  /**
+   * Opens the accounts' latest record-version leaves: each account's leaf
+   * entry (index, version, canonical hash; written with the account and its
+   * leaf) in one read for all, and its salt derived from the version.
+   */
+  private async recordLeaves(accountRefs: readonly string[]): Promise<(RecordLeafOpening | { missing: string })[]> {
+    const leaves = await this.salts.accountLeaves(accountRefs);
+    const size = this.log.size;
+    return leaves.map((leaf) => {
+      if (leaf === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
+      // The entry lands in the append's own batch; the log's size follows once that batch resolves.
+      if (leaf.leafIndex >= size) return { missing: `leaf ${leaf.leafIndex} is not committed yet` };
+      return { index: leaf.leafIndex, version: leaf.version, salt: leaf.salt, canonicalHash: leaf.canonicalHash };
+    });
+  }
+
+  /**
+   * The audit log's head export: every n-th signed head becomes a leaf,
+   * appended with the next synced append (a query's, or the next checkpoint's).
+   */
   readonly auditHeads = {
     publish: (head: SignedAuditHead): void => {
       if (this.headsSeen++ % this.opts.auditHeadEvery !== 0) return;
-      const leaf = auditHeadLeaf(head.position, Buffer.from(head.hash, "hex"));
-      this.pendingHead = this.writer
-        .add([leaf])
-        .then(() => this.modules.metrics?.logLeaves.inc({ kind: "audit-head" }, 1))
-        .catch((err: unknown) => this.modules.logger.error({ err, position: head.position }, "anchoring the audit head failed"));
+      this.deferred.push({ leaf: auditHeadLeaf(head.position, Buffer.from(head.hash, "hex")), kind: "audit-head" });
     },
   };
 }

@@ -3,7 +3,7 @@ import { isCreditMeshError } from "../errors.js";
 import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
-import { verifyByPeerId } from "../identity/node-key.js";
+import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
 import { auditSafe } from "../audit/trail.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { isoDateProblem } from "../records/dates.js";
@@ -11,6 +11,8 @@ import type { HolderResult } from "../report/assemble.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
 import type { Holders } from "../report/service.js";
 import type { NonceStore } from "../store/types.js";
+import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
+import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
@@ -23,8 +25,12 @@ export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership"
   holder: Pick<HolderService, "answer" | "refuse" | "busy">;
   nonces: NonceStore;
   rateLimiter?: RateLimiter;
-  /** Logs the signed query and the signed answer (the transparency log); resolves once durable. */
-  logAnswered?: (signedQuery: Uint8Array, signedAnswer: Uint8Array) => Promise<void>;
+  /**
+   * Logs the signed answer sent (the transparency log). Not awaited: the
+   * query's inquiry leaf is already durable (the holder wrote it with the
+   * inquiry), the answer leaf joins a later append.
+   */
+  logAnswered?: (signedAnswer: Uint8Array) => void;
 };
 
 export interface QueryInit extends RpcProtocolInit {
@@ -32,6 +38,8 @@ export interface QueryInit extends RpcProtocolInit {
   maxClockSkewMs: number;
   /** How often nonces past their window are forgotten. */
   noncePruneIntervalMs?: number;
+  /** An OK or NO_DATA answer must carry a log proof (tlog.answerProofs); a proof that is there is checked either way. */
+  requireAnswerProofs?: boolean;
   /** Queries this node answers at once as a holder, from all members; beyond it a signed BUSY (0 = no limit). */
   maxConcurrentQueries?: number;
   /** Queries this node has in flight to one holder; the rest wait, BUSY if the deadline comes first (0 = no limit). */
@@ -61,6 +69,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   readonly #c: QueryComponents;
   readonly #init: QueryInit;
   readonly #spec: SignedRequestSpec<QueryRequest>;
+  readonly #checkpoints = new VerifiedCheckpoints();
   #pruneTimer: NodeJS.Timeout | undefined;
   /** Queries this holder is answering now. */
   #answering = 0;
@@ -132,14 +141,13 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     let signed: SignedHolderAnswer;
     this.#answering++;
     try {
-      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch });
+      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body });
     } finally {
       this.#answering--;
       opened.nonce?.settled();
     }
     span.mark("answer");
-    await c.logAnswered?.(body, signed.signedAnswer);
-    span.mark("tlog");
+    c.logAnswered?.(signed.signedAnswer);
     c.metrics?.queriesAnswered.inc({ status: HolderStatus[signed.answer.status] });
     const encoded = encodeAnswer(signed);
     span.mark("encode");
@@ -162,7 +170,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     const only = targets && new Set(targets);
     const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
     span.mark("sign");
-    const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, signal)));
+    const envelopeHash = sha256(envelope);
+    const results = await Promise.all(members.map((member) => this.#askOne(member, query, envelope, envelopeHash, signal)));
     span.mark("all-answers");
     const metrics = this.#c.metrics;
     if (metrics) {
@@ -175,7 +184,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     return results;
   }
 
-  async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
+  async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, envelopeHash: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
     const started = performance.now();
     const outcome = (status: HolderStatus, reason: string, extra: Partial<HolderOutcome> = {}): HolderOutcome => ({
       institutionId: member.institutionId,
@@ -224,6 +233,17 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       const problem = mismatch(answer, query, member);
       span.mark("verify-decode");
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
+      // Nothing is merged from a holder whose log does not back its answer.
+      const proof = checkAnswerProof(answer, {
+        publicKey: publicKeyFromPeerId(member.peerId),
+        signedQueryHash: envelopeHash,
+        required: this.#init.requireAnswerProofs ?? false,
+        checkpoints: this.#checkpoints,
+      });
+      if (proof.problem) {
+        this.log.warn({ holder: member.institutionId, problem: proof.problem }, "answer's log proof does not verify");
+        return { outcome: outcome(HolderStatus.ERROR, `proof: ${proof.problem}; data dropped`) };
+      }
       const status = ANSWER_STATUSES.has(answer.status) ? answer.status : HolderStatus.ERROR;
       return {
         outcome: outcome(status, answer.reason, {

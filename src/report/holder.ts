@@ -10,7 +10,7 @@ import type { Metrics } from "../metrics.js";
 
 /** The reason of a DENIED answer to a member past its query quota for the subject. */
 export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
-import { HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
+import { type AnswerLogProof, HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
@@ -39,6 +39,15 @@ export interface AnswerOptions {
   entry?: AuditRecord;
   /** This query's count against the requester's quota, taken already (this node's own report, before its fan-out). */
   quota?: QuotaGrant;
+  /** The signed query as received: its inquiry leaf goes to the log in the inquiry's own batch, and the answer carries the proof. */
+  signedQuery?: Uint8Array;
+}
+
+/** The holder's transparency log as an answer needs it (node/transparency-log.ts). */
+export interface AnswerLog {
+  inquiryLeaf(signedQuery: Uint8Array): { leaf: Uint8Array; queryHash: Uint8Array };
+  /** The checkpoint and inclusion proofs an answer carries; undefined when answers carry none. */
+  prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[] }): Promise<AnswerLogProof | undefined>;
 }
 
 export interface HolderModules {
@@ -62,6 +71,8 @@ export interface HolderModules {
   logger: Logger;
   /** Records every query answered or refused for another institution (and every refusal). */
   audit?: AuditTrail;
+  /** Logs each answered query's inquiry leaf with the inquiry (through audit.appendLogged) and proves it in the answer. */
+  answerLog?: AnswerLog;
   /** Told of the subject once an inquiry about it is durable: a member that queried a subject must stay asked about it. */
   onSubjectHeld?(subjectToken: string): void;
   metrics?: Metrics | null;
@@ -142,9 +153,20 @@ export class HolderService {
     // reads run meanwhile; the answer leaves only once the batch is on disk.
     const entry = opts.entry ?? (query.requesterInstitutionId === this.opts.institutionId ? undefined : { action: "QUERY_ANSWERED" as const, actor, details: auditDetails(query) });
     const appendWith = entry && audit?.appendWith?.bind(audit);
-    const logged = appendWith
-      ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
-      : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
+    // The query's inquiry leaf rides in the same synced write as the inquiry and its audit entry.
+    const appendLogged = entry && opts.signedQuery && modules.answerLog && audit?.appendLogged?.bind(audit);
+    const leaf = appendLogged ? modules.answerLog!.inquiryLeaf(opts.signedQuery!) : undefined;
+    let inquiryIndex: number | undefined;
+    const logged = appendLogged
+      ? modules.inquiries.add(query.subjectToken, inquiry, {
+          also,
+          commit: async (batch) => {
+            inquiryIndex = await appendLogged(entry.action, entry.actor, entry.details, batch, [leaf!.leaf]);
+          },
+        })
+      : appendWith
+        ? modules.inquiries.add(query.subjectToken, inquiry, { also, commit: (batch) => appendWith(entry.action, entry.actor, entry.details, batch) })
+        : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     span.mark("quota+prepare");
     const t = stageNow();
     const [{ tradelines, earlier, nameTags }] = await Promise.all([
@@ -152,6 +174,11 @@ export class HolderService {
       Promise.resolve(logged).finally(() => span.at("write", t)),
     ]);
     span.mark("read+write");
+    const logProof =
+      inquiryIndex === undefined
+        ? undefined
+        : await modules.answerLog!.prove({ inquiryIndex, signedQueryHash: leaf!.queryHash, accountRefs: tradelines.map((t) => t.accountRef) });
+    span.mark("proof");
     modules.onSubjectHeld?.(query.subjectToken);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
     // Bounded however many were logged (report/inquiry-window.ts), so an answer never nears the frame limit.
@@ -174,6 +201,7 @@ export class HolderService {
       inquiries,
       inquiriesTotal: window.total + (isoDate(now) <= query.asOf ? 0 : 1),
       nameTags: tradelines.length ? nameTags : [],
+      logProof,
     });
     span.mark("sign");
     return signed;

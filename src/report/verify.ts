@@ -1,4 +1,5 @@
 import { HolderStatus, holderStatusToJSON } from "../gen/creditmesh/v1/common.js";
+import { checkAnswerProof } from "../tlog/answer-proof.js";
 import { type CreditReport, HolderAnswer, type HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { contributes, ownTradelines } from "./assemble.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
@@ -9,7 +10,22 @@ export interface VerifyOptions {
   /** The member's Ed25519 public key from the manifest; undefined when it is not a member. */
   memberPublicKey: (institutionId: string) => Uint8Array | undefined;
   verify: (publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array) => boolean;
+  /**
+   * An OK or NO_DATA answer from any member but the requester itself must
+   * carry a log proof (a requester running tlog.answerProofs refuses answers
+   * without one). Off: an answer without a proof is reported, not failed.
+   */
+  requireProofs?: boolean;
 }
+
+/**
+ * The log proof in a holder's signed answer. VERIFIED: the checkpoint is
+ * signed by the holder's key and the inquiry leaf and every tradeline's record
+ * leaf (where the holder logged one) are included in it. ABSENT: the answer
+ * carries none. FAILED: it carries one that does not verify (or none where
+ * one is required). NONE: nothing to prove (no verified answer, a refusal).
+ */
+export type ProofState = "VERIFIED" | "ABSENT" | "FAILED" | "NONE";
 
 /**
  * VERIFIED: the holder's signature covers this part. FAILED: it should be
@@ -25,6 +41,9 @@ export interface HolderVerification {
   state: CheckState;
   verified: boolean;
   reason: string;
+  proof: ProofState;
+  /** What the proof covers (checkpoint size, records proved), or why it failed. */
+  proofReason: string;
 }
 
 export interface TradelineVerification {
@@ -79,6 +98,8 @@ export function verifyReport(report: CreditReport, opts: VerifyOptions): Verific
       state: check.state,
       verified: check.state === "VERIFIED",
       reason: check.reason,
+      proof: check.proof ?? "NONE",
+      proofReason: check.proofReason ?? "",
     };
   });
 
@@ -103,6 +124,8 @@ interface HolderCheck {
   state: CheckState;
   reason: string;
   answer?: HolderAnswer;
+  proof?: ProofState;
+  proofReason?: string;
 }
 
 function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: VerifyOptions): HolderCheck {
@@ -136,7 +159,18 @@ function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: Verify
   }
   const mismatch = bindingMismatch(report, outcome, answer);
   if (mismatch) return { state: "FAILED", reason: mismatch };
-  return { state: "VERIFIED", reason: "signature valid; answer is for this report", answer };
+  // Offline the query's own bytes are gone: the inquiry leaf is recomputed from the hash the holder signed.
+  const required = (opts.requireProofs ?? false) && outcome.institutionId !== report.requesterInstitutionId;
+  const proof = checkAnswerProof(answer, { publicKey, required });
+  if (proof.problem) return { state: "FAILED", reason: `proof: ${proof.problem}`, proof: "FAILED", proofReason: proof.problem };
+  if (!proof.proved) {
+    const answered = answer.status === HolderStatus.OK || answer.status === HolderStatus.NO_DATA;
+    return { state: "VERIFIED", reason: "signature valid; answer is for this report", answer, proof: answered ? "ABSENT" : "NONE", proofReason: answered ? "no log proof" : "" };
+  }
+  const proofReason =
+    `inquiry and ${proof.recordsProved} record leaves in checkpoint ${proof.checkpoint!.size}` +
+    (proof.recordsUnlogged > 0 ? `; ${proof.recordsUnlogged} tradelines without a record leaf (the holder says why)` : "");
+  return { state: "VERIFIED", reason: "signature valid; answer is for this report; log proof verified", answer, proof: "VERIFIED", proofReason };
 }
 
 /** A valid signature over an answer to some other query proves nothing about this report. */

@@ -58,7 +58,17 @@ export class LevelLeafSalts {
 
   /** The account's latest record-version leaf, if it was logged and not erased since. */
   async accountLeaf(accountRef: string): Promise<RecordLeaf | undefined> {
-    const raw = await this.db.levels.tlog.get(indexKey(accountRef));
+    return this.#parse(accountRef, await this.db.levels.tlog.get(indexKey(accountRef)));
+  }
+
+  /** Several accounts' latest leaves in the order asked, with one read for all (an answer's proofs open each tradeline's). */
+  async accountLeaves(accountRefs: readonly string[]): Promise<(RecordLeaf | undefined)[]> {
+    if (accountRefs.length === 0) return [];
+    const raw = await this.db.levels.tlog.getMany(accountRefs.map(indexKey));
+    return raw.map((v, i) => this.#parse(accountRefs[i]!, v));
+  }
+
+  #parse(accountRef: string, raw: Uint8Array | undefined): RecordLeaf | undefined {
     if (raw === undefined) return undefined;
     const parts = Buffer.from(raw).toString("latin1").split(" ");
     // Entries written before versions moved into the records hold the index only: they cannot be opened this way.

@@ -2,6 +2,8 @@ import { CreditMeshError } from "../errors.js";
 import type { LogStore, LogUpdate } from "../tlog/log-store.js";
 import type { TileId } from "../tlog/tiles.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
+import type { WriteBatch } from "./types.js";
+import { opsOf } from "./write-batch.js";
 import { SEP } from "./keys.js";
 
 /**
@@ -43,9 +45,9 @@ export class LevelLogStore implements LogStore {
     return this.db.levels.tlog.get(bundleKey(index));
   }
 
-  /** One synced batch: the tiles, bundles and size of an append land together or not at all. */
-  commit(update: LogUpdate): Promise<void> {
-    return this.db.write(this.updateOps(update));
+  /** One synced batch: the tiles, bundles and size of an append (and the carried writes) land together or not at all. */
+  commit(update: LogUpdate, _signal?: AbortSignal, carry?: WriteBatch): Promise<void> {
+    return this.db.write([...opsOf(carry), ...this.updateOps(update)]);
   }
 
   /** An append's writes, for a caller that commits them in a batch of its own (TiledLog.appendWith). */

@@ -1,3 +1,4 @@
+export * from "./answer-proof.js";
 export * from "./checkpoint.js";
 export * from "./cosignature.js";
 export * from "./http-handler.js";

@@ -1,3 +1,4 @@
+import type { WriteBatch } from "../store/types.js";
 import type { TileId } from "./tiles.js";
 
 /** One append's writes: every tile and bundle it changed, and the new size. */
@@ -19,7 +20,12 @@ export interface LogStore {
   /** Stored tiles, in the order asked; undefined where none is stored. */
   tiles(ids: readonly TileId[], signal?: AbortSignal): Promise<(Uint8Array | undefined)[]>;
   bundle(index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
-  commit(update: LogUpdate, signal?: AbortSignal): Promise<void>;
+  /**
+   * `carry`: other writes of the node database that must land in the same
+   * synced batch (a query's inquiry, audit entry and nonce with its inquiry
+   * leaf: one disk flush for both).
+   */
+  commit(update: LogUpdate, signal?: AbortSignal, carry?: WriteBatch): Promise<void>;
   /** The latest signed checkpoint note (with cosignatures), if any. */
   checkpoint(signal?: AbortSignal): Promise<string | undefined>;
   putCheckpoint(note: string, signal?: AbortSignal): Promise<void>;

@@ -73,12 +73,20 @@ export class CheckpointPublisher {
 
   constructor(
     private readonly opts: { origin: string; intervalMs: number },
-    private readonly modules: { log: TiledLog; signer: NoteSigner; logger?: Logger; onPublished?: (note: string) => void },
+    private readonly modules: {
+      log: TiledLog;
+      signer: NoteSigner;
+      logger?: Logger;
+      onPublished?: (note: string) => void;
+      /** Appends what is waiting (deferred leaves) so the checkpoint covers it. */
+      beforePublish?: () => Promise<void>;
+    },
   ) {}
 
   /** Publishes now if the log grew; resolves with the new note, or undefined when there was nothing new. */
   async publishIfGrown(): Promise<string | undefined> {
-    const { log, signer, onPublished } = this.modules;
+    const { log, signer, onPublished, beforePublish } = this.modules;
+    await beforePublish?.();
     if (log.size === this.publishedSize) return undefined;
     const note = await log.publishCheckpoint(this.opts.origin, signer);
     // The size signed, which appends queued ahead of the signature may have raised.

@@ -9,18 +9,27 @@ import { CreditMeshError } from "../errors.js";
  */
 export const HASH_SIZE = 32;
 
-const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
 export const EMPTY_ROOT: Uint8Array = createHash("sha256").digest();
 
-// One-shot hash(): a log append hashes every entry, and a Hash object per call costs twice as much.
+// One-shot hash() of one buffer: about half the cost of a createHash() object per node, which proofs pay dozens of times.
 export function leafHash(data: Uint8Array): Uint8Array {
-  return hash("sha256", Buffer.concat([LEAF_PREFIX, data]), "buffer");
+  const input = Buffer.allocUnsafe(1 + data.length);
+  input[0] = 0x00;
+  input.set(data, 1);
+  return hash("sha256", input, "buffer");
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return hash("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+  }
+  const input = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
+  input[0] = 0x01;
+  input.set(left, 1);
+  input.set(right, 1 + HASH_SIZE);
+  return hash("sha256", input, "buffer");
 }
 
 /** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */

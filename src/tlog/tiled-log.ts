@@ -1,4 +1,5 @@
 import { CreditMeshError } from "../errors.js";
+import type { WriteBatch } from "../store/types.js";
 import { SerialQueue } from "../store/serial.js";
 import { signCheckpoint } from "./checkpoint.js";
 import type { LogStore, LogUpdate } from "./log-store.js";
@@ -15,10 +16,17 @@ import {
   resolvePlan,
 } from "./merkle.js";
 import type { NoteSigner } from "./note.js";
-import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, tileHashes, tileWidth } from "./tiles.js";
+import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, splitBundle, tileHashes, tileWidth } from "./tiles.js";
 
 /** Full tiles never change: a proof's reads are mostly served from here. */
 const FULL_TILE_CACHE = 4096;
+/**
+ * Hashes of perfect subtrees that spanned more than one tile hash: once
+ * complete a subtree never changes, and an answer's proofs and checkpoint ask
+ * for the same few (the right edge's) again and again, each up to 255 hashes
+ * to recompute.
+ */
+const SUBTREE_CACHE = 65_536;
 
 /**
  * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
@@ -29,6 +37,7 @@ const FULL_TILE_CACHE = 4096;
 export class TiledLog {
   private readonly queue = new SerialQueue();
   private readonly cache = new Map<string, Uint8Array>();
+  private readonly subtrees = new Map<string, Uint8Array>();
   /** Committed size. */
   private committed: number;
   /** Hashes of the partial tile at each level (index = level). */
@@ -82,10 +91,11 @@ export class TiledLog {
   /**
    * Appends entries in one synced batch; resolves with the index of the first
    * once they are durable. Entries are the encoded leaves (see leaves.ts),
-   * at most 65,535 bytes each. Nothing changes if the write fails.
+   * at most 65,535 bytes each. Nothing changes if the write fails. `carry`
+   * goes to disk in the same synced batch (see LogStore.commit).
    */
-  async append(entries: readonly Uint8Array[], signal?: AbortSignal): Promise<{ first: number; size: number }> {
-    return this.appendWith(entries, (update) => this.store.commit(update, signal), signal);
+  async append(entries: readonly Uint8Array[], signal?: AbortSignal, carry?: WriteBatch): Promise<{ first: number; size: number }> {
+    return this.appendWith(entries, (update) => this.store.commit(update, signal, carry), signal);
   }
 
   /**
@@ -94,6 +104,8 @@ export class TiledLog {
    * stand for, so that records and leaves land together or not at all) and
    * resolve once that batch is durable. It runs in the log's turn, with the
    * first leaf's index, so writes keyed by leaf index can join the batch.
+   * Both paths share the log's queue: each append's tiles and size are
+   * computed from, and replace, the state the previous one committed.
    */
   async appendWith(
     entries: readonly Uint8Array[],
@@ -190,6 +202,18 @@ export class TiledLog {
     return (await this.nodeHashes([{ level: 0, index }], signal)).get(key({ level: 0, index }))!;
   }
 
+  /** The entry at `index` as appended (the bytes its leaf hash covers). */
+  async entry(index: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.committed) {
+      throw new CreditMeshError("NOT_FOUND", `leaf_index: no leaf ${index} in a log of ${this.committed}`, { field: "leaf_index" });
+    }
+    const n = Math.floor(index / TILE_WIDTH);
+    const data = await this.store.bundle(n, signal);
+    const entry = data === undefined ? undefined : splitBundle(data)[index - n * TILE_WIDTH];
+    if (entry === undefined) throw new CreditMeshError("STORE_CORRUPT", `entry bundle ${n} does not hold entry ${index}`);
+    return entry;
+  }
+
   /**
    * Signs a checkpoint of the committed size and stores it for /checkpoint.
    * Only committed sizes exist here, so the checkpoint never covers a leaf
@@ -212,15 +236,32 @@ export class TiledLog {
 
   /** Reads the tiles holding `ids` (each once) and hashes each subtree up from its run of tile hashes. */
   private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    const todo: NodeId[] = [];
+    for (const id of ids) {
+      const known = this.subtrees.get(key(id));
+      if (known) out.set(key(id), known);
+      else todo.push(id);
+    }
+    if (todo.length === 0) return out;
+    ids = todo;
     const locations = ids.map(locateNode);
     const tiles = new Map<string, Uint8Array>();
     const missing: TileId[] = [];
+    // The right edge as of now: each partial tile is in memory (an append replaces the arrays, never edits them).
+    const edge = this.edge;
+    const size = this.committed;
     for (const { tile } of locations) {
       const k = key(tile);
       if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
       const cached = this.cache.get(k);
+      const row = edge[tile.level];
       if (cached) tiles.set(k, cached);
-      else missing.push(tile);
+      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) {
+        let data = edgeTiles.get(row);
+        if (!data) edgeTiles.set(row, (data = Buffer.concat(row)));
+        tiles.set(k, data);
+      } else missing.push(tile);
     }
     if (missing.length > 0) {
       const read = await this.store.tiles(missing, signal);
@@ -231,14 +272,18 @@ export class TiledLog {
         if (data.length === TILE_WIDTH * 32) this.remember(key(tile), data);
       });
     }
-    const out = new Map<string, Uint8Array>();
     ids.forEach((id, i) => {
       const loc = locations[i]!;
       const data = tiles.get(key(loc.tile))!;
       if (data.length < (loc.offset + loc.count) * 32) {
         throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
       }
-      out.set(key(id), perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32))));
+      const hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32)));
+      out.set(key(id), hash);
+      if (loc.count > 1) {
+        if (this.subtrees.size >= SUBTREE_CACHE) this.subtrees.delete(this.subtrees.keys().next().value!);
+        this.subtrees.set(key(id), hash);
+      }
     });
     return out;
   }
@@ -248,6 +293,9 @@ export class TiledLog {
     this.cache.set(k, data);
   }
 }
+
+/** The right edge's partial tiles as one buffer each, built once per edge row (an append makes new rows). */
+const edgeTiles = new WeakMap<Uint8Array[], Uint8Array>();
 
 function key(id: { level: number; index: number }): string {
   return `${id.level}/${id.index}`;

@@ -24,3 +24,25 @@ export async function rewriteLastLeaf(configFile: string): Promise<number> {
     await db.close();
   }
 }
+
+/**
+ * Test hook: a holder that no longer opens its record leaves honestly. With
+ * the node stopped, changes the canonical hash kept in every account's
+ * latest-leaf entry (`i!<account ref>` → `<index> <version> <hash hex>`), so
+ * the leaves its answers open are not the ones it logged. Returns how many.
+ */
+export async function corruptRecordLeafEntries(configFile: string): Promise<number> {
+  const db = await NodeDatabase.open(databasePath(loadConfig(configFile)));
+  try {
+    const entries = await db.levels.tlog.iterator({ gt: "i!", lt: "i\"" }).all();
+    const changed = entries.map(([key, value]) => {
+      const [index, version, hash] = Buffer.from(value).toString("latin1").split(" ") as [string, string, string];
+      const flipped = (hash[0] === "0" ? "1" : "0") + hash.slice(1);
+      return { type: "put" as const, sublevel: db.levels.tlog, key, value: Buffer.from(`${index} ${version} ${flipped}`, "latin1") };
+    });
+    await db.write(changed);
+    return changed.length;
+  } finally {
+    await db.close();
+  }
+}

@@ -15,7 +15,8 @@ export function registerVerify(program: Command): void {
     .requiredOption("-m, --manifest <file>", "the network's signed membership manifest")
     .option("--operator-key <hex>", "operator public key: also verifies the manifest itself")
     .option("--json", "print the full verification result as JSON")
-    .action(async (file: string, opts: { manifest: string; operatorKey?: string; json?: boolean }) => {
+    .option("--require-proofs", "fail on an answer from another member that carries no log proof")
+    .action(async (file: string, opts: { manifest: string; operatorKey?: string; json?: boolean; requireProofs?: boolean }) => {
       let report: CreditReport;
       try {
         report = CreditReport.fromJSON(JSON.parse(readFileSync(file, "utf8")));
@@ -25,7 +26,7 @@ export function registerVerify(program: Command): void {
       const signed = await readManifestFile(opts.manifest);
       const manifest = opts.operatorKey ? verifyManifest(signed, parseOperatorPublicKey(opts.operatorKey)) : Manifest.decode(signed.body);
       const keys = new Map(manifest.members.map((m) => [m.institutionId, publicKeyFromPeerId(m.peerId)]));
-      const result = verifyReport(report, { memberPublicKey: (id) => keys.get(id), verify: verifySignature });
+      const result = verifyReport(report, { memberPublicKey: (id) => keys.get(id), verify: verifySignature, requireProofs: opts.requireProofs ?? false });
 
       if (opts.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + "\n");
@@ -34,7 +35,10 @@ export function registerVerify(program: Command): void {
         out(`report ${report.reportId} (subject token ${report.subjectToken.slice(0, 16)}…, as of ${report.asOf})`);
         out(`manifest ${manifest.networkId} v${manifest.version}: ${opts.operatorKey ? "signature verified" : "signature NOT checked (pass --operator-key)"}`);
         out("holders:");
-        for (const h of result.holders) out(`  ${h.state.padEnd(8)} ${h.institutionId} ${h.status}${h.reason ? ` — ${h.reason}` : ""}`);
+        for (const h of result.holders) {
+          out(`  ${h.state.padEnd(8)} ${h.institutionId} ${h.status}${h.reason ? ` — ${h.reason}` : ""}`);
+          if (h.proof !== "NONE") out(`           log proof ${h.proof}${h.proofReason ? ` — ${h.proofReason}` : ""}`);
+        }
         out("tradelines:");
         for (const t of result.tradelines) out(`  ${t.verified ? "VERIFIED" : "FAILED  "} ${t.institutionId}/${t.accountRef}${t.reason ? ` — ${t.reason}` : ""}`);
         const inqOk = result.inquiries.filter((i) => i.verified).length;

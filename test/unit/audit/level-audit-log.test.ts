@@ -8,6 +8,7 @@ import { ManualClock } from "../../../src/clock.js";
 import { AuditEntry } from "../../../src/gen/creditmesh/v1/node.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { MetaKey } from "../../../src/store/keys.js";
+import { EMPTY_BATCH } from "../../../src/store/write-batch.js";
 
 let dir: string;
 let db: NodeDatabase;
@@ -187,5 +188,50 @@ describe("audit verify names the first bad entry", () => {
     const log = await filled(4);
     await db.levels.meta.del(MetaKey.auditHead);
     expect(await log.verify()).toMatchObject({ ok: false, firstBadPosition: 4, reason: expect.stringMatching(/head/) });
+  });
+});
+
+describe("LevelAuditLog carrying transparency-log leaves", () => {
+  it("writes concurrent entries and their leaves in one carried batch, each told the index of its own leaves", async () => {
+    const carried: { ops: number; leaves: string[] }[] = [];
+    let size = 40;
+    const log = await LevelAuditLog.open(db, {
+      clock,
+      logCarrier: async (ops, leaves) => {
+        carried.push({ ops: ops.length, leaves: leaves.map((l) => Buffer.from(l).toString()) });
+        await db.write(ops);
+        const first = size;
+        size += leaves.length;
+        return first;
+      },
+    });
+    const leaf = (s: string) => [Buffer.from(s)];
+    const [a, , c] = await Promise.all([
+      log.appendLogged("QUERY_ANSWERED", "bank-a", { requestId: "r1" }, EMPTY_BATCH, leaf("q1")),
+      log.append("CONSENT_GRANTED", "key-1", { consentId: "c1" }),
+      log.appendLogged("QUERY_ANSWERED", "bank-b", { requestId: "r2" }, EMPTY_BATCH, [...leaf("q2"), ...leaf("q2b")]),
+    ]);
+    expect(carried).toEqual([{ ops: expect.any(Number), leaves: ["q1", "q2", "q2b"] }]);
+    expect([a, c]).toEqual([40, 41]);
+    expect((await entries()).map((e) => e.action)).toEqual(["QUERY_ANSWERED", "CONSENT_GRANTED", "QUERY_ANSWERED"]);
+    // A group without leaves is a plain write.
+    await log.append("CONSENT_REVOKED", "key-1", { consentId: "c1" });
+    expect(carried).toHaveLength(1);
+  });
+
+  it("fails the whole group and writes nothing when the carried write fails", async () => {
+    const log = await LevelAuditLog.open(db, { clock, logCarrier: async () => Promise.reject(new Error("disk full")) });
+    const results = await Promise.allSettled([
+      log.appendLogged("QUERY_ANSWERED", "bank-a", { requestId: "r1" }, EMPTY_BATCH, [Buffer.from("q1")]),
+      log.append("CONSENT_GRANTED", "key-1", { consentId: "c1" }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(await entries()).toEqual([]);
+    expect(log.head).toEqual({ entries: 0, hash: GENESIS_HASH });
+  });
+
+  it("refuses leaves when it has no carrier", async () => {
+    const log = await LevelAuditLog.open(db, { clock });
+    await expect(log.appendLogged("QUERY_ANSWERED", "bank-a", {}, EMPTY_BATCH, [Buffer.from("q")])).rejects.toMatchObject({ code: "INTERNAL" });
   });
 });

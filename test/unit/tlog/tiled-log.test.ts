@@ -8,6 +8,7 @@ import { consistencyProof, inclusionProof, leafHash, treeHash, verifyInclusion }
 import { parseVerifierKey, verifierKey } from "../../../src/tlog/note.js";
 import { TiledLog } from "../../../src/tlog/tiled-log.js";
 import { splitBundle } from "../../../src/tlog/tiles.js";
+import { toBatch } from "../../../src/store/write-batch.js";
 import { tempDir } from "../../helpers/temp.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -114,5 +115,41 @@ describe("TiledLog over LevelDB", () => {
     await expect(log.inclusionProof(0, 4)).rejects.toMatchObject({ field: "tree_size" });
     await expect(log.inclusionProof(3, 3)).rejects.toMatchObject({ field: "leaf_index" });
     expect(log.size).toBe(3);
+  });
+  it("runs carried appends and caller-committed appends in call order, each built on the state the one before committed", async () => {
+    const store = new LevelLogStore(db);
+    const log = await TiledLog.init(store);
+    await log.append(Array.from({ length: 250 }, (_, i) => entry(i)));
+    const level = db.levels.tlog;
+    // Alternating: a query's leaf carrying its own writes, an ingest batch whose commit yields before it writes.
+    const runs = Array.from({ length: 12 }, (_, k) => {
+      const leaves = Array.from({ length: k % 3 === 0 ? 4 : 1 }, (_, j) => Buffer.from(`run ${k} leaf ${j}`));
+      if (k % 2 === 0) {
+        return { leaves, done: log.append(leaves, undefined, toBatch([{ type: "put", sublevel: level, key: `carried-${k}`, value: Buffer.from("x") }])) };
+      }
+      const done = log.appendWith(leaves, async (update, first) => {
+        await new Promise((r) => setTimeout(r, 5));
+        await db.write([...store.updateOps(update), { type: "put", sublevel: level, key: `with-${k}`, value: Buffer.from(String(first)) }]);
+      });
+      return { leaves, done };
+    });
+    const results = await Promise.all(runs.map((r) => r.done));
+    let expected = 250;
+    results.forEach((r, k) => {
+      expect(r.first).toBe(expected);
+      expected += runs[k]!.leaves.length;
+      expect(r.size).toBe(expected);
+    });
+    const all = [...Array.from({ length: 250 }, (_, i) => entry(i)), ...runs.flatMap((r) => r.leaves)].map(leafHash);
+    expect(hex(await log.root())).toBe(hex(treeHash(all)));
+    for (let k = 0; k < runs.length; k++) {
+      const written = await level.get(k % 2 === 0 ? `carried-${k}` : `with-${k}`);
+      expect(written, `run ${k}'s own write`).toBeDefined();
+      if (k % 2 === 1) expect(Buffer.from(written!).toString()).toBe(String(results[k]!.first));
+    }
+    // What is on disk is that same tree: tiles and size were written in commit order.
+    const reopened = await TiledLog.init(new LevelLogStore(db));
+    expect(reopened.size).toBe(all.length);
+    expect(hex(await reopened.root())).toBe(hex(treeHash(all)));
   });
 });
