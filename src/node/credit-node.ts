@@ -271,6 +271,7 @@ export class CreditNode {
         verifyGranteeSignature,
         audit,
         answerLog: tlog,
+        reindexedToken: async (token) => (await aliases.resolve(token)) !== undefined,
         inquirerPseudonym: (subjectToken, institutionId) => inquirers.of(subjectToken, institutionId),
         clock,
         logger: log("holder"),
@@ -608,6 +609,7 @@ export class CreditNode {
       { keyId, batch: opts.batch, actor: opts.actor },
       {
         db: stores.db, records: stores.records, inquiries: stores.inquiries, consents: stores.consents, aliases, cipher: stores.cipher,
+        recordLog: this.config.tlog.recordVersions ? this.tlog : undefined,
         tokens: { tokens: (s, p, signal) => tokens.tokens(s, p, signal), nameTag: (t, n) => tokens.nameTag!(t, n) },
         audit, logger: this.logger.child({ module: "token-migration" }), now: () => this.clock.now(),
         retireTokenKey: async () => {

@@ -1,3 +1,4 @@
+import type { RecordVersionLog } from "../records/ingest.js";
 import type { AuditTrail } from "../audit/trail.js";
 import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -50,6 +51,12 @@ export interface TokenMigrationModules {
   consents: LevelConsentStore;
   aliases: LevelTokenAliases;
   cipher: Pick<DataCipher, "openPii">;
+  /**
+   * The transparency log's record versions: a re-indexed account is a new
+   * version whose leaf commits to its new token, so answers under that token
+   * still prove their tradelines.
+   */
+  recordLog?: RecordVersionLog;
   /** The node's tokens now (the committee's, or its committee of one), with their name tags. */
   tokens: Required<SubjectTokens>;
   audit: AuditTrail;
@@ -172,7 +179,16 @@ export class TokenMigration {
       counts.consents += consents.consents;
     }
     if (ops.length > 0) await m.db.write(ops);
-    if (updated.length > 0) await m.records.writeRecords(updated, previous, []);
+    if (updated.length > 0) {
+      const tokenOf = new Map(updated.map((a) => [a.accountRef, a.subjectToken]));
+      const subjectOf = (ref: string): string => {
+        const token = tokenOf.get(ref);
+        if (token === undefined) throw new CreditMeshError("INTERNAL", `no subject known for account ${ref}`);
+        return token;
+      };
+      const recordLog = m.recordLog;
+      await m.records.writeRecords(updated, previous, [], recordLog ? { commitVersioned: (batch, written) => recordLog.commitRecords(batch, written, subjectOf) } : undefined);
+    }
     counts.accounts += updated.length;
     return counts;
   }

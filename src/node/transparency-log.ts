@@ -278,9 +278,12 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
   }
 
   /** The proof an answer carries (tlog/answer-proof.ts), or none when tlog.answerProofs is off. */
-  async prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[] }): Promise<AnswerLogProof | undefined> {
+  /** `recordsUnprovable`: why no record leaf can back this answer's tradelines (each is then marked not logged, with it). */
+  async prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[]; recordsUnprovable?: string }): Promise<AnswerLogProof | undefined> {
     if (this.opts.answerProofs === false) return undefined;
-    return buildAnswerProof(this.proofSource, input);
+    const why = input.recordsUnprovable;
+    const source: AnswerProofSource = why === undefined ? this.proofSource : { ...this.proofSource, recordLeaves: async (refs) => refs.map(() => ({ missing: why })) };
+    return buildAnswerProof(source, input);
   }
 
   private readonly proofSource: AnswerProofSource = {

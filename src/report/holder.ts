@@ -47,7 +47,7 @@ export interface AnswerOptions {
 export interface AnswerLog {
   inquiryLeaf(signedQuery: Uint8Array): { leaf: Uint8Array; queryHash: Uint8Array };
   /** The checkpoint and inclusion proofs an answer carries; undefined when answers carry none. */
-  prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[] }): Promise<AnswerLogProof | undefined>;
+  prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[]; recordsUnprovable?: string }): Promise<AnswerLogProof | undefined>;
 }
 
 export interface HolderModules {
@@ -78,6 +78,11 @@ export interface HolderModules {
   metrics?: Metrics | null;
   /** Per-member, per-subject daily query counts; absent = in memory only, `subjectQueriesPerDay` per day. */
   quota?: QueryQuota;
+  /**
+   * Whether a token migration re-indexed this (earlier) token: its records'
+   * leaves now commit to the new token, so an answer under it cannot prove them.
+   */
+  reindexedToken?(subjectToken: string): Promise<boolean>;
 }
 
 /**
@@ -177,7 +182,14 @@ export class HolderService {
     const logProof =
       inquiryIndex === undefined
         ? undefined
-        : await modules.answerLog!.prove({ inquiryIndex, signedQueryHash: leaf!.queryHash, accountRefs: tradelines.map((t) => t.accountRef) });
+        : await modules.answerLog!.prove({
+            inquiryIndex,
+            signedQueryHash: leaf!.queryHash,
+            accountRefs: tradelines.map((t) => t.accountRef),
+            recordsUnprovable: (await modules.reindexedToken?.(query.subjectToken))
+              ? "the subject was re-indexed under another token by a token migration: its record leaves commit to that token"
+              : undefined,
+          });
     span.mark("proof");
     modules.onSubjectHeld?.(query.subjectToken);
     // A report as of a past date shows the inquiries known on that date, so it stays reproducible.
