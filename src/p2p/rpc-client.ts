@@ -92,12 +92,15 @@ export class RpcClient implements PeerService {
     // was sent and one retry on a fresh stream is safe even for signed,
     // replay-protected requests.
     for (let attempt = 0; attempt < 2; attempt++) {
+      this.#node.markUsed(peerId);
       const session = await this.#session(peerId, protocol, sig, maxFrameBytes);
       try {
         return await session.call(body, sig);
       } catch (err) {
         if (!(err instanceof NotSentError)) throw err;
         this.#forget(session);
+      } finally {
+        this.#node.markUsed(peerId);
       }
     }
     throw new CreditMeshError("P2P_UNREACHABLE", `no usable stream to ${peerId} for ${protocol}`);
