@@ -122,11 +122,12 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
     await sleep(1_000);
   }
   // One report per borrower: the lender dials the holders it does not keep connected, and new subjects' deltas arrive.
-  for (let pass = 0; pass < 20; pass++) {
+  // Up to two delta intervals (30 s each) for the newest subjects to reach routing.
+  for (;;) {
     const failing = (await Promise.all(borrowers.map(async (b) => check(await reportOf(lender, b), b)))).filter(Boolean);
     if (failing.length === 0) break;
-    if (pass === 19) throw new Error(`${label}: ${failing.length} reports still fail the check: ${failing[0]}`);
-    await sleep(1_000);
+    if (Date.now() - since > 600_000) throw new Error(`${label}: ${failing.length} reports still fail the check: ${failing[0]}`);
+    await sleep(2_000);
   }
   log(`${label}: routing ready and warm after ${Date.now() - since} ms`);
   return lender;

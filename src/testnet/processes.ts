@@ -200,7 +200,7 @@ export async function startNodeProcess(configFile: string, opts: NodeProcessOpti
 export interface NodeHostProcess {
   child: ChildProcess;
   pid: number;
-  /** Each hosted node's institution id and gRPC host:port, in config order. */
+  /** Each hosted node's institution id and gRPC host:port, in the order they became ready. */
   nodes: { institutionId: string; address: string }[];
   /** Each hosted node's Prometheus text, asked over the IPC channel. */
   metrics(): Promise<{ institutionId: string; text: string }[]>;
@@ -220,7 +220,8 @@ export async function startNodeHost(configFiles: string[], opts: NodeProcessOpti
   if (configFiles.length === 0) throw new CreditMeshError("VALIDATION_FAILED", "a node host needs at least one config", { field: "configFiles" });
   const child = spawnCli(["host", ...configFiles.flatMap((f) => ["--config", f])], { cwd: opts.cwd, env: opts.env, nodeArgs: opts.nodeArgs, ipc: true });
   const limit = opts.stderrLimit ?? 200_000;
-  const timeoutMs = opts.timeoutMs ?? 60_000 + 5_000 * configFiles.length;
+  // A node's start costs ~1 s of CPU here, several on a loaded machine.
+  const timeoutMs = opts.timeoutMs ?? 120_000 + 20_000 * configFiles.length;
   let err = "";
   child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -30,16 +30,17 @@ export interface ScaleMember {
  * What a network of many members on one small machine needs beyond the
  * product's defaults: quiet logs, no retention sweeps, no metrics servers
  * (counters are read over the host's IPC channel), filters on (test networks
- * only: HMAC tokens), deltas every 5 s (a delta is gossiped to every member
- * each interval, empty or not: at 1 s and 100 members that is 100 signed
- * messages a second to verify at each node), and routing that trusts a
- * member's filter for 20 of its intervals of silence.
+ * only: HMAC tokens) at their production delta interval (30 s: a delta is
+ * gossiped to every member each interval, empty or not, so at 1 s and 100
+ * members each node would verify and relay 100 signed messages a second),
+ * and routing that trusts a member's filter for 20 of its intervals of
+ * silence.
  */
 export const SCALE_CONFIG: Record<string, unknown> = {
   log: { level: "warn" },
   retention: { enabled: false },
   metrics: { enabled: false },
-  filters: { enabled: true, deltaIntervalMs: 5_000, silenceIntervals: 20 },
+  filters: { enabled: true, silenceIntervals: 20 },
   p2p: { redialIntervalMs: 2_000 },
 };
 

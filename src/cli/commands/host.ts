@@ -5,6 +5,8 @@ import { createMetrics } from "../../metrics.js";
 import { CreditNode } from "../../node/credit-node.js";
 import { explainStartFailure } from "./start.js";
 
+const START_CONCURRENCY = 4;
+
 /** What a parent holding this process's IPC channel may ask (src/testnet/processes.ts startNodeHost). */
 type HostRequest = { type: "metrics"; id: number };
 
@@ -47,20 +49,29 @@ export function registerHost(program: Command): void {
           (err: unknown) => process.send?.({ type: "metrics", id: msg.id, error: String(err) }),
         );
       });
-      for (const file of opts.config) {
-        const config = loadConfig(file);
-        // Process-wide figures (CPU, heap) would be repeated in every node's registry.
-        const logger = createLogger({ level: config.log.level }).child({ institution: config.institution.id });
-        const node = CreditNode.create({ config, logger, metrics: createMetrics({ processMetrics: false }) });
-        nodes.push(node);
-        try {
-          await node.start();
-        } catch (err) {
-          nodes.pop();
-          await stopAll();
-          throw explainStartFailure(err, config, file);
+      // A few at a time: a start waits on disk and on dials much of its time, but a hundred at once would all time out.
+      const queue = [...opts.config];
+      let failed: unknown;
+      const startNext = async (): Promise<void> => {
+        for (let file = queue.shift(); file !== undefined && failed === undefined; file = queue.shift()) {
+          const config = loadConfig(file);
+          const logger = createLogger({ level: config.log.level }).child({ institution: config.institution.id });
+          // Process-wide figures (CPU, heap) would be repeated in every node's registry.
+          const node = CreditNode.create({ config, logger, metrics: createMetrics({ processMetrics: false }) });
+          nodes.push(node);
+          try {
+            await node.start();
+          } catch (err) {
+            failed ??= explainStartFailure(err, config, file);
+            return;
+          }
+          process.stderr.write(`CreditMesh node ${node.config.institution.id} ready: gRPC ${node.grpcAddress}, peer id ${node.key.peerId}\n`);
         }
-        process.stderr.write(`CreditMesh node ${node.config.institution.id} ready: gRPC ${node.grpcAddress}, peer id ${node.key.peerId}\n`);
+      };
+      await Promise.all(Array.from({ length: START_CONCURRENCY }, startNext));
+      if (failed !== undefined) {
+        await stopAll();
+        throw failed;
       }
       process.stderr.write(`host ready: ${nodes.length} nodes\n`);
     });
