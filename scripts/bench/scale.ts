@@ -231,10 +231,11 @@ async function runRecords(): Promise<Record<string, number>[]> {
         for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
           const own = data.records.get(id)!;
           const rest = Math.max(0, count - own.length);
-          loaded += await net.preload(id, (function* () {
+          const accepted = await net.preload(id, (function* () {
             if (own.length) yield own;
             yield* filler(`${id}-${count}`, rest);
           })());
+          loaded += accepted;
         }
       }));
       log(`${count} records per member: ${loaded} records furnished to ${RECORDS_MEMBERS} members in ${Date.now() - t} ms`);

@@ -1,4 +1,4 @@
-import type { Membership } from "../identity/manifest.js";
+import type { Member } from "../gen/creditmesh/v1/peer.js";
 import type { Logger } from "../logger.js";
 import { rankMembers } from "../p2p/member-rank.js";
 import type { WitnessProtocol } from "../p2p/witness-protocol.js";
@@ -11,7 +11,7 @@ import { addCosignatures, parseCheckpoint, type TiledLog } from "../tlog/index.j
  * costs a bounded number of requests per checkpoint and no dials, whatever
  * the size of the network.
  */
-export function witnessesOf(selfPeerId: string, membership: Pick<Membership, "members">, count: number): string[] {
+export function witnessesOf(selfPeerId: string, membership: { members(): Pick<Member, "peerId" | "institutionId">[] }, count: number): string[] {
   const others = membership.members().filter((m) => m.peerId !== selfPeerId);
   const ids = new Map(others.map((m) => [m.peerId, m.institutionId]));
   return rankMembers(selfPeerId, [...ids.keys()]).slice(0, count).map((p) => ids.get(p)!);
