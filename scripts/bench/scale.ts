@@ -126,7 +126,15 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
   // One report per borrower: the lender dials the holders it does not keep connected, and new subjects' deltas arrive.
   // Up to two delta intervals (30 s each) for the newest subjects to reach routing.
   for (;;) {
-    const failing = (await Promise.all(borrowers.map(async (b) => check(await reportOf(lender, b), b)))).filter(Boolean);
+    // Eight at a time: 200 reports at once, each dialing holders, overran the 30 s call timeout at 50 members on a loaded machine.
+    const queue = [...borrowers];
+    const failing: string[] = [];
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let b = queue.shift(); b !== undefined; b = queue.shift()) {
+        const problem = await reportOf(lender, b).then((r) => check(r, b!), (err: Error) => `report failed: ${err.message}`);
+        if (problem) failing.push(problem);
+      }
+    }));
     if (failing.length === 0) break;
     if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: ${failing.length} reports still fail the check: ${failing[0]}`);
     await sleep(2_000);
