@@ -18,7 +18,7 @@ import { REPO_ROOT } from "./common.js";
 
 /** Benchmarks behind the figures of DESIGN §9, in the order they run by default. */
 const DEFAULT_BENCHMARKS = ["ingest", "report", "log", "tokens"];
-const HELPERS = new Set(["run", "common", "stats", "scale-worker"]);
+const HELPERS = new Set(["run", "common", "stats"]);
 const BENCH_DIR = path.join(REPO_ROOT, "scripts", "bench");
 
 const scriptOf = (name: string) => path.join(BENCH_DIR, `${name}.ts`);

@@ -26,6 +26,10 @@ export const COMMAND_MODULES: CommandModule[] = [
     load: async () => (await import("./commands/start.js")).registerStart,
   },
   {
+    commands: [{ name: "host", term: "host [options]", description: "run several nodes in one process until SIGINT/SIGTERM (scale tests)" }],
+    load: async () => (await import("./commands/host.js")).registerHost,
+  },
+  {
     commands: [{ name: "init", term: "init [options]", description: "create this node's key and secrets file (if missing) and print its peer id for the operator" }],
     load: async () => (await import("./commands/init.js")).registerInit,
   },

@@ -71,6 +71,14 @@ export const P2pSchema = z.object({
   /** Time a holder may spend answering one query. */
   handlerTimeoutMs: z.number().int().min(100).default(5_000),
   redialIntervalMs: z.number().int().min(100).default(2_000),
+  /**
+   * Members kept connected at all times: a stable pseudo-random subset of this
+   * many (every member in a network of up to this many others). The others are
+   * dialed when a report, filter fetch or dispute needs them.
+   */
+  keepConnected: z.number().int().min(1).default(8),
+  /** An on-demand connection (to a member not kept) is closed after this long without a request; 0 keeps it. */
+  idleCloseMs: z.number().int().min(0).default(60_000),
   /** Queries per second allowed per requesting institution; 0 disables the limit. */
   rateLimitPerPeer: z.number().min(0).default(0),
   /**
@@ -113,6 +121,11 @@ export const TransparencyLogSchema = z.object({
   checkpointIntervalMs: z.number().int().min(100).default(2_000),
   /** Cosignatures from other members a checkpoint needs to count. */
   witnessQuorum: z.number().int().min(0).default(2),
+  /**
+   * Members asked to witness each checkpoint: the first of the members this
+   * node keeps connected (a stable pseudo-random subset), not every member.
+   */
+  witnesses: z.number().int().min(1).default(4),
   /** Every n-th signed audit head is anchored in the log. */
   auditHeadEvery: z.number().int().min(1).default(16),
   /**

@@ -1,10 +1,25 @@
+import type { Member } from "../gen/creditmesh/v1/peer.js";
 import type { Logger } from "../logger.js";
+import { rankMembers } from "../p2p/member-rank.js";
 import type { WitnessProtocol } from "../p2p/witness-protocol.js";
 import { addCosignatures, parseCheckpoint, type TiledLog } from "../tlog/index.js";
 
 /**
- * The log side of witnessing: each published checkpoint is sent to every
- * other member with a consistency proof from the size that member last
+ * The institution ids of the `count` members asked to witness this node's
+ * log: the first of its stable member ranking, which are also the first of
+ * the members it keeps connected (PeerNode `keepConnected`), so witnessing
+ * costs a bounded number of requests per checkpoint and no dials, whatever
+ * the size of the network.
+ */
+export function witnessesOf(selfPeerId: string, membership: { members(): Pick<Member, "peerId" | "institutionId">[] }, count: number): string[] {
+  const others = membership.members().filter((m) => m.peerId !== selfPeerId);
+  const ids = new Map(others.map((m) => [m.peerId, m.institutionId]));
+  return rankMembers(selfPeerId, [...ids.keys()]).slice(0, count).map((p) => ids.get(p)!);
+}
+
+/**
+ * The log side of witnessing: each published checkpoint is sent to each
+ * witness (witnessesOf) with a consistency proof from the size that member last
  * cosigned (learned from its answers; a conflict_size answer corrects it),
  * and the cosignatures that come back are added to the note, kept as the
  * latest cosigned checkpoint once at least `quorum` members signed.

@@ -66,7 +66,7 @@ import { MetricsServer } from "./metrics.js";
 import { FilterParts } from "./filter-parts.js";
 import { NodeTransparencyLog } from "./transparency-log.js";
 import { LeafSaltKey } from "../tlog/leaf-salt.js";
-import { CheckpointWitnessing } from "./checkpoint-witnessing.js";
+import { CheckpointWitnessing, witnessesOf } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
 import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
 import { WITNESS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
@@ -445,7 +445,9 @@ export class CreditNode {
     const { p2p } = config;
     const institutionId = config.institution.id;
     const logger = this.logger.child({ module: "p2p" });
-    const peer = await PeerNode.create({ key: this.key, membership, listen: p2p.listen, logger, dialIntervalMs: p2p.redialIntervalMs });
+    const peer = await PeerNode.create({
+      key: this.key, membership, listen: p2p.listen, logger, dialIntervalMs: p2p.redialIntervalMs, keepConnected: p2p.keepConnected, idleCloseMs: p2p.idleCloseMs,
+    });
     const rpc = new RpcClient(peer, { maxFrameBytes: p2p.maxMessageBytes, logger });
     const components: PeerComponents = { peer, rpc, membership, signer: this.key, clock, logger, metrics };
     const limiter = () => (p2p.rateLimitPerPeer > 0 ? new RateLimiter(p2p.rateLimitPerPeer, undefined, clock) : undefined);
@@ -474,7 +476,7 @@ export class CreditNode {
       pullIntervalMs: p2p.revocationPullIntervalMs,
     });
     const revocations = new RevocationGossip(revocationParts);
-    // Every member witnesses the others' logs, and asks the others to witness its own.
+    // Every member witnesses the logs of those that ask, and asks a few of the members it keeps connected to witness its own.
     const witnessStore = (this.witnessStore = new LevelWitnessStore(parts.stores.db));
     const evidenceGossip = new LogEvidenceGossip({ ...components, logger: logger.child({ protocol: "log-evidence" }), store: witnessStore, onEvidence: () => void this.countEvidence() });
     const witness = new WitnessProtocol(
@@ -491,10 +493,10 @@ export class CreditNode {
       { maxFrameBytes: Math.min(p2p.maxMessageBytes, WITNESS_MAX_FRAME_BYTES), handlerTimeoutMs: p2p.handlerTimeoutMs },
     );
     const witnessing = (this.witnessing = new CheckpointWitnessing(
-      { quorum: Math.min(config.tlog.witnessQuorum, membership.members().length - 1) },
+      { quorum: Math.min(config.tlog.witnessQuorum, config.tlog.witnesses, membership.members().length - 1) },
       {
         log: parts.tlog.log,
-        witnesses: () => membership.members().map((m) => m.institutionId).filter((id) => id !== institutionId),
+        witnesses: () => witnessesOf(peer.peerId, membership, config.tlog.witnesses),
         protocol: witness,
         logger: logger.child({ part: "witnessing" }),
       },

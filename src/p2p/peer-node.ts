@@ -47,6 +47,10 @@ export interface PeerNodeOptions {
   manifestRepublishMs?: number;
   /** Ceiling on one dial (TCP connect + Noise + Yamux). */
   dialTimeoutMs?: number;
+  /** Members kept connected at all times (a stable pseudo-random subset); the others are dialed on demand. Default: all. */
+  keepConnected?: number;
+  /** An on-demand connection this node dialed is closed after this long without a request (0: never). */
+  idleCloseMs?: number;
 }
 
 /** Something started after libp2p and stopped before it (protocol handlers, RPC clients). */
@@ -89,6 +93,7 @@ export class PeerNode {
   readonly #validators = new Map<string, GossipValidator>();
   readonly #manifest: ManifestGossip;
   readonly #dialTimeoutMs: number;
+  readonly #lastUsed = new Map<string, number>();
   #state: "stopped" | "starting" | "started" | "stopping" = "stopped";
   #transition: Promise<void> = Promise.resolve();
   #teardown: Array<() => void> = [];
@@ -114,6 +119,10 @@ export class PeerNode {
       intervalMs: opts.dialIntervalMs ?? DEFAULT_DIAL_INTERVAL_MS,
       initialBackoffMs: opts.redialInitialMs ?? REDIAL_INITIAL_MS,
       maxBackoffMs: opts.redialMaxMs ?? REDIAL_MAX_MS,
+      keep: opts.keepConnected,
+      idleCloseMs: opts.idleCloseMs,
+      lastUsed: (peerId) => this.#lastUsed.get(peerId),
+      closeIdle: (peerId) => this.#closeOutbound(peerId),
     });
   }
 
@@ -174,6 +183,25 @@ export class PeerNode {
     const handler = (evt: CustomEvent<PeerId>): void => listener(evt.detail.toString());
     this.libp2p.addEventListener("peer:connect", handler);
     return () => this.libp2p.removeEventListener("peer:connect", handler);
+  }
+
+  /** Notes a request sent to `peerId`, so that its on-demand connection is not closed as idle. */
+  markUsed(peerId: string): void {
+    this.#lastUsed.set(peerId, Date.now());
+  }
+
+  /** Peer ids of the members this node keeps connected (every member unless `keepConnected` is set). */
+  keptMembers(): Set<string> {
+    return this.#dialer.kept();
+  }
+
+  async #closeOutbound(peerId: string): Promise<boolean> {
+    const id = tryPeerId(peerId);
+    if (id === undefined) return false;
+    this.#lastUsed.delete(peerId);
+    const outbound = this.libp2p.getConnections(id).filter((c) => c.direction === "outbound" && c.status === "open");
+    await Promise.all(outbound.map((c) => c.close().catch(() => c.abort(new Error("idle")))));
+    return outbound.length > 0;
   }
 
   connectedPeers(): string[] {

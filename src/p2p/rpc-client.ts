@@ -92,6 +92,7 @@ export class RpcClient implements PeerService {
     // was sent and one retry on a fresh stream is safe even for signed,
     // replay-protected requests.
     for (let attempt = 0; attempt < 2; attempt++) {
+      this.#node.markUsed(peerId);
       // On an open stream the frame is queued before this call returns, with no turn of the
       // microtask queue in between: a report's requests leave ahead of whatever it does next.
       const open = this.#sessions.get(`${protocol}\n${peerId}`);
@@ -101,6 +102,8 @@ export class RpcClient implements PeerService {
       } catch (err) {
         if (!(err instanceof NotSentError)) throw err;
         this.#forget(session);
+      } finally {
+        this.#node.markUsed(peerId);
       }
     }
     throw new CreditMeshError("P2P_UNREACHABLE", `no usable stream to ${peerId} for ${protocol}`);

@@ -24,3 +24,4 @@ export {
   generateRepayments,
   MAX_BENCH_INSTALLMENTS,
 } from "./bench.js";
+export { generatePortfolios, type PortfolioBorrower, type PortfolioOptions, type Portfolios } from "./portfolios.js";

@@ -134,6 +134,8 @@ export class TestNetwork implements LocalNetwork {
       const config = JSON.parse(readFileSync(n.configFile, "utf8")) as Record<string, Record<string, unknown>>;
       const metricsPort = this.opts.metrics ? await freePort() : undefined;
       if (metricsPort !== undefined) config.metrics = { enabled: true, host: "127.0.0.1", port: metricsPort };
+      // A test network is a full mesh whatever its size, as waitConnected() expects (ScaleNetwork is the sparse one).
+      config.p2p = { ...config.p2p, keepConnected: Math.max(8, this.opts.nodes - 1) };
       for (const [section, values] of Object.entries(this.opts.config?.(index, n.institutionId) ?? {})) {
         config[section] = { ...config[section], ...values };
       }

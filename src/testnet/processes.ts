@@ -27,6 +27,8 @@ export interface CliProcessOptions {
   logFile?: string;
   /** Its own process group, outliving the process that started it (`testnet up`). */
   detached?: boolean;
+  /** A Node IPC channel to the child as well (`creditmesh host` answers metrics requests on it). */
+  ipc?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export function spawnCli(args: string[], opts: CliProcessOptions = {}): ChildPro
     return spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI_MAIN, ...args], {
       cwd: opts.cwd,
       detached: opts.detached ?? false,
-      stdio: fd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", fd, fd],
+      stdio: [...(fd === undefined ? ["ignore", "pipe", "pipe"] as const : ["ignore", fd, fd] as const), ...(opts.ipc ? ["ipc" as const] : [])],
       env: opts.replaceEnv ?? { ...process.env, ...opts.env },
     });
   } finally {
@@ -190,6 +192,101 @@ export async function startNodeProcess(configFile: string, opts: NodeProcessOpti
     kill: async (signal = "SIGKILL") => {
       if (running()) child.kill(signal);
       if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+    },
+  };
+}
+
+/** One `creditmesh host` child: several nodes in one process. */
+export interface NodeHostProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Each hosted node's institution id and gRPC host:port, in the order they became ready. */
+  nodes: { institutionId: string; address: string }[];
+  /** Each hosted node's Prometheus text, asked over the IPC channel. */
+  metrics(): Promise<{ institutionId: string; text: string }[]>;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** SIGTERM (every node stops, in reverse order) and wait for the exit code; SIGKILL after `graceMs` if given. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * Starts `creditmesh host --config A --config B …` (several nodes sharing one
+ * process, each with its own store, key and ports) and resolves once every
+ * node is up. How a network of a hundred members runs on a small machine
+ * (`npm run bench:scale`, test/e2e/scale-harness.test.ts).
+ */
+export async function startNodeHost(configFiles: string[], opts: NodeProcessOptions = {}): Promise<NodeHostProcess> {
+  if (configFiles.length === 0) throw new CreditMeshError("VALIDATION_FAILED", "a node host needs at least one config", { field: "configFiles" });
+  const child = spawnCli(["host", ...configFiles.flatMap((f) => ["--config", f])], { cwd: opts.cwd, env: opts.env, nodeArgs: opts.nodeArgs, ipc: true });
+  const limit = opts.stderrLimit ?? 200_000;
+  // A node's start costs ~1 s of CPU here, several on a loaded machine.
+  const timeoutMs = opts.timeoutMs ?? 120_000 + 20_000 * configFiles.length;
+  let err = "";
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const nodes: { institutionId: string; address: string }[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new CreditMeshError("DEADLINE_EXCEEDED", `node host did not start ${configFiles.length} nodes in ${timeoutMs} ms:\n${err.slice(-4000)}`));
+    }, timeoutMs);
+    let pending = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      const text = d.toString();
+      err += text;
+      if (err.length > limit) err = err.slice(-limit);
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const m = /^CreditMesh node (\S+) ready: gRPC ([^\s,]+)/.exec(line);
+        if (m) nodes.push({ institutionId: m[1]!, address: m[2]! });
+        if (/^host ready: \d+ nodes/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new CreditMeshError("UNAVAILABLE", `node host exited with ${code} before it was ready:\n${err.slice(-4000)}`));
+    });
+  });
+  let nextId = 1;
+  return {
+    child,
+    pid: child.pid!,
+    nodes,
+    stderr: () => err,
+    exited,
+    metrics: () =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        const onMessage = (m: { type?: string; id?: number; metrics?: { institutionId: string; text: string }[]; error?: string }) => {
+          if (m?.type !== "metrics" || m.id !== id) return;
+          child.off("message", onMessage);
+          if (m.error !== undefined || m.metrics === undefined) reject(new CreditMeshError("UNAVAILABLE", `node host metrics: ${m.error}`));
+          else resolve(m.metrics);
+        };
+        child.on("message", onMessage);
+        if (!running()) {
+          child.off("message", onMessage);
+          reject(new CreditMeshError("UNAVAILABLE", "node host is not running"));
+          return;
+        }
+        child.send({ type: "metrics", id });
+      }),
+    stop: async (graceMs?: number) => {
+      if (!running()) return exited;
+      child.kill("SIGTERM");
+      const timer = graceMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
