@@ -52,6 +52,8 @@ const { values: args } = parseArgs({
     records: { type: "string", default: "10000,1000000" },
     "records-members": { type: "string", default: "5" },
     "ready-timeout": { type: "string", default: "900" },
+    /** committee (default) or legacy: the shared-key tokens, so seeding and reports need no committee evaluation. */
+    tokens: { type: "string", default: "committee" },
     out: { type: "string" },
   },
 });
@@ -64,6 +66,11 @@ const SEQUENTIAL = positiveInt("sequential", args.sequential);
 const CONCURRENCY = positiveInt("concurrency", args.concurrency);
 const CONCURRENT_REPORTS = positiveInt("concurrent-reports", args["concurrent-reports"]);
 const RECORDS_MEMBERS = positiveInt("records-members", args["records-members"]);
+if (args.tokens !== "committee" && args.tokens !== "legacy") {
+  process.stderr.write("--tokens must be committee or legacy\n");
+  process.exit(2);
+}
+const TOKENS = args.tokens as "committee" | "legacy";
 const READY_TIMEOUT_MS = positiveInt("ready-timeout", args["ready-timeout"]) * 1_000;
 if (SIZES.some((m) => m < 2) || (RECORDS.length > 0 && RECORDS_MEMBERS < 2)) {
   process.stderr.write("--members and --records-members must be at least 2\n");
@@ -152,7 +159,7 @@ async function runSize(members: number): Promise<Record<string, number>> {
   let net: ScaleNetwork | undefined;
   try {
     const started = Date.now();
-    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: NODE_ARGS });
+    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: NODE_ARGS, tokens: TOKENS });
     await net.start();
     log(`${members} members in ${net.hosts.length} processes up in ${Date.now() - started} ms`);
     const data = generatePortfolios({ members: net.ids, borrowers: members * PER_MEMBER, seed: `scale-${members}` });
@@ -228,7 +235,7 @@ async function runRecords(): Promise<Record<string, number>[]> {
   try {
     const borrowers: Borrower[][] = [];
     for (const [i, count] of RECORDS.entries()) {
-      const net = await ScaleNetwork.create({ dir: temps[i]!.dir, members: RECORDS_MEMBERS, processes: 1, networkId: `creditmesh-scale-records-${count}` });
+      const net = await ScaleNetwork.create({ dir: temps[i]!.dir, members: RECORDS_MEMBERS, processes: 1, networkId: `creditmesh-scale-records-${count}`, tokens: TOKENS });
       nets.push(net);
       // The same borrowers in every network (seeded by the member index, not the network), so the reports compared are alike.
       const data = generatePortfolios({ members: net.ids, borrowers: RECORDS_MEMBERS * PER_MEMBER, seed: "scale-records" });

@@ -16,6 +16,11 @@ export interface ScaleNetworkOptions {
   config?: Record<string, unknown>;
   /** Options for node itself in every host process (e.g. a heap ceiling). */
   nodeArgs?: string[];
+  /**
+   * Where subject tokens come from: the default 2-of-3 committee, or the
+   * legacy shared key (routing measured without token evaluations in the way).
+   */
+  tokens?: "committee" | "legacy";
 }
 
 export interface ScaleMember {
@@ -84,6 +89,7 @@ export class ScaleNetwork {
       nodes: opts.members,
       networkId: opts.networkId ?? "creditmesh-scale",
       roles: () => [Role.FURNISHER, Role.LENDER],
+      ...(opts.tokens === "legacy" ? { legacyTokenKey: true } : {}),
     });
     const over = deepMerge(SCALE_CONFIG, opts.config ?? {});
     for (const n of layout.nodes) {
