@@ -1,6 +1,6 @@
 import { credentials, Metadata, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { call, type NodeConnection } from "../cli/client.js";
-import { CreditNodeClient, type SubmitRecordsRequest, type SubmitRecordsResponse } from "../gen/creditmesh/v1/node.js";
+import { CreditNodeClient, type AuditEntry, type SubmitRecordsRequest, type SubmitRecordsResponse } from "../gen/creditmesh/v1/node.js";
 import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 
 /** The unary RPCs of CreditNode. */
@@ -88,6 +88,17 @@ export class NodeClient {
     for (let i = 0; i < records.length; i += batchSize) batches.push({ records: records.slice(i, i + batchSize) });
     const acks = await this.submit(batches);
     return acks.reduce((n, a) => n + a.accepted, 0);
+  }
+
+  /** Every entry of the node's audit trail, oldest first (ExportAudit). */
+  exportAudit(): Promise<AuditEntry[]> {
+    return new Promise((resolve, reject) => {
+      const out: AuditEntry[] = [];
+      const stream = this.raw.exportAudit({}, this.metadata);
+      stream.on("data", (e: AuditEntry) => out.push(e));
+      stream.on("error", reject);
+      stream.on("end", () => resolve(out));
+    });
   }
 
   close(): void {

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HolderStatus, IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
-import type { AuditEntry } from "../../src/gen/creditmesh/v1/node.js";
 import type { TestClient } from "../helpers/grpc-client.js";
 import { startInProcessNetwork, waitUntil, type InProcessNetwork } from "../helpers/in-process-network.js";
 import { account, repayment, residentId } from "../helpers/records.js";
@@ -12,16 +11,6 @@ const DAY_MS = 86_400_000;
 const BORROWER = { idType: IdType.CN_RESIDENT_ID, idNumber: residentId("19810612", 45, "310104"), name: "审计测试", phone: "13700001111" };
 
 /** The node's whole trail, through ExportAudit. */
-function trail(client: TestClient): Promise<AuditEntry[]> {
-  return new Promise((resolve, reject) => {
-    const out: AuditEntry[] = [];
-    const stream = client.raw.exportAudit({}, client.metadata);
-    stream.on("data", (e: AuditEntry) => out.push(e));
-    stream.on("error", reject);
-    stream.on("end", () => resolve(out));
-  });
-}
-
 function verify(client: TestClient): Promise<{ ok: boolean; entries: string; firstBadPosition: string; reason: string }> {
   return new Promise((resolve, reject) =>
     client.raw.verifyAudit({}, client.metadata, (err, res) => (err ? reject(err) : resolve(res!))),
@@ -57,7 +46,7 @@ describe("audit trail across two nodes (in process)", () => {
     expect(report.holders.find((h: { institutionId: string }) => h.institutionId === holderId).status).toBe(HolderStatus.OK);
     await lender.unary("revokeConsent", { consentId: consent.consentId });
 
-    const lenderTrail = await trail(lender);
+    const lenderTrail = await lender.exportAudit();
     const lenderKeyId = lenderTrail.find((e) => e.action === "API_KEY_CREATED")!.details.keyId!;
     expect(lenderTrail.map((e) => e.action)).toEqual(["API_KEY_CREATED", "CONSENT_GRANTED", "QUERY_SENT", "CONSENT_REVOKED"]);
     expect(lenderTrail[1]).toMatchObject({ actor: lenderKeyId, details: { consentId: consent.consentId, subjectToken: report.subjectToken, purpose: "LOAN_ORIGINATION" } });
@@ -69,8 +58,8 @@ describe("audit trail across two nodes (in process)", () => {
     expect(lenderTrail[3]).toMatchObject({ actor: lenderKeyId, details: { consentId: consent.consentId } });
 
     // The holder: the answered query, then the revocation gossiped to it.
-    await waitUntil(async () => (await trail(holder)).some((e) => e.action === "REVOCATION_RECEIVED"), 15_000, "the revocation at the holder");
-    const holderTrail = await trail(holder);
+    await waitUntil(async () => (await holder.exportAudit()).some((e) => e.action === "REVOCATION_RECEIVED"), 15_000, "the revocation at the holder");
+    const holderTrail = await holder.exportAudit();
     expect(holderTrail.map((e) => e.action)).toEqual(["API_KEY_CREATED", "QUERY_ANSWERED", "REVOCATION_RECEIVED"]);
     expect(holderTrail[1]).toMatchObject({
       actor: lenderId,
@@ -93,7 +82,7 @@ describe("audit trail across two nodes (in process)", () => {
         // Relative to the node's backup root (storage.backupRoot, by default <dataDir>/backups).
         lender.raw.backup({ outDir: "audit-backup" }, lender.metadata, (err, r) => (err ? reject(err) : resolve(r!))),
       );
-      const entries = await trail(lender);
+      const entries = await lender.exportAudit();
       const last = entries[entries.length - 1]!;
       expect(last).toMatchObject({ action: "BACKUP_TAKEN", details: { auditHead: res.auditHead, auditEntries: res.auditEntries } });
       expect(last.prevHash).toBe(res.auditHead);

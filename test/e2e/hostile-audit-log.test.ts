@@ -1,7 +1,7 @@
 import { cpSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntryHash, auditKey, verifyAudit, type AuditVerification } from "../../src/audit/level-audit-log.js";
+import { verifyAudit, type AuditVerification } from "../../src/audit/level-audit-log.js";
 import { readAuditAnchors } from "../../src/audit/log-anchors.js";
 import { parseSignedHead, signAuditHead } from "../../src/audit/signed-head.js";
 import { readSecrets } from "../../src/config/secrets.js";
@@ -10,6 +10,7 @@ import { AuditEntry } from "../../src/gen/creditmesh/v1/node.js";
 import { NodeKey } from "../../src/identity/node-key.js";
 import { NodeDatabase } from "../../src/store/database.js";
 import { MetaKey } from "../../src/store/keys.js";
+import { rechainAudit } from "../helpers/audit-rewrite.js";
 import { TestClient } from "../helpers/grpc-client.js";
 import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
 import { cli, writeConfig } from "../helpers/node-process.js";
@@ -26,24 +27,13 @@ const DAY = 24 * 3600 * 1000;
  * that match, signed with the node key.
  */
 async function rewriteWithKey(db: NodeDatabase, key: NodeKey, tamper: (entries: AuditEntry[]) => AuditEntry[]): Promise<void> {
-  const before = (await db.levels.audit.values().all()).map((v) => AuditEntry.decode(v));
-  const after = tamper(before.map((e) => ({ ...e, details: { ...e.details } })));
-  let prev = "0".repeat(64);
-  after.forEach((e, i) => {
-    e.position = String(i);
-    e.prevHash = prev;
-    e.hash = auditEntryHash(e);
-    prev = e.hash;
-  });
-  for (const e of before) await db.levels.audit.del(auditKey(Number(e.position)));
-  for (const e of after) await db.levels.audit.put(auditKey(Number(e.position)), AuditEntry.encode(e).finish());
+  const after = await rechainAudit(db, tamper);
   if (after.length === 0) {
-    for (const k of [MetaKey.auditHead, MetaKey.auditSignedHead, MetaKey.auditSigning]) await db.levels.meta.del(k);
+    for (const k of [MetaKey.auditSignedHead, MetaKey.auditSigning]) await db.levels.meta.del(k);
     return;
   }
   const last = after[after.length - 1]!;
-  await db.levels.meta.put(MetaKey.auditHead, JSON.stringify({ position: after.length - 1, hash: prev }));
-  const signed = signAuditHead({ position: after.length - 1, hash: prev, at: last.at!.toISOString() }, (d) => key.sign(d));
+  const signed = signAuditHead({ position: after.length - 1, hash: last.hash, at: last.at!.toISOString() }, (d) => key.sign(d));
   await db.levels.meta.put(MetaKey.auditSignedHead, JSON.stringify(signed));
 }
 

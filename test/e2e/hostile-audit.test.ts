@@ -1,7 +1,7 @@
 import { cpSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEntryHash, auditKey, verifyAudit, type AuditVerification } from "../../src/audit/level-audit-log.js";
+import { verifyAudit, type AuditVerification } from "../../src/audit/level-audit-log.js";
 import { parseSignedHead } from "../../src/audit/signed-head.js";
 import { parseConfig } from "../../src/config/load.js";
 import { readSecrets } from "../../src/config/secrets.js";
@@ -12,6 +12,7 @@ import { silentLogger } from "../../src/logger.js";
 import { CreditNode } from "../../src/node/credit-node.js";
 import { NodeDatabase } from "../../src/store/database.js";
 import { MetaKey } from "../../src/store/keys.js";
+import { rechainAudit } from "../helpers/audit-rewrite.js";
 import { TestClient } from "../helpers/grpc-client.js";
 import { startInProcessNode, type InProcessNode } from "../helpers/in-process-node.js";
 import { account, residentId } from "../helpers/records.js";
@@ -20,21 +21,9 @@ import { tempDir } from "../helpers/temp.js";
 const subject = { idType: IdType.CN_RESIDENT_ID, idNumber: residentId("19790101", 5), name: "赵磊", phone: "" };
 const DAY = 24 * 3600 * 1000;
 
-/** Reads every entry, lets `tamper` change the list, then writes it back re-chained, with a matching recorded head: what an editor without the node key can do. */
+/** What an editor without the node key can do: change the entries and re-chain them with a matching recorded head. */
 async function rewrite(db: NodeDatabase, tamper: (entries: AuditEntry[]) => AuditEntry[]): Promise<void> {
-  const before = (await db.levels.audit.values().all()).map((v) => AuditEntry.decode(v));
-  const after = tamper(before.map((e) => ({ ...e, details: { ...e.details } })));
-  let prev = "0".repeat(64);
-  after.forEach((e, i) => {
-    e.position = String(i);
-    e.prevHash = prev;
-    e.hash = auditEntryHash(e);
-    prev = e.hash;
-  });
-  for (const e of before) await db.levels.audit.del(auditKey(Number(e.position)));
-  for (const e of after) await db.levels.audit.put(auditKey(Number(e.position)), AuditEntry.encode(e).finish());
-  if (after.length) await db.levels.meta.put(MetaKey.auditHead, JSON.stringify({ position: after.length - 1, hash: prev }));
-  else await db.levels.meta.del(MetaKey.auditHead);
+  await rechainAudit(db, tamper);
 }
 
 describe("an audit trail rewritten without the node key is caught by `audit verify`", () => {

@@ -5,8 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecrets } from "../../src/config/secrets.js";
 import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
-import type { AuditEntry } from "../../src/gen/creditmesh/v1/node.js";
-import type { TestClient } from "../helpers/grpc-client.js";
 import { InProcessEvaluators } from "../../src/subject/oprf/in-process.js";
 import { decodeKeyShare, ShareEvaluator } from "../../src/subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../../src/subject/oprf/tokenizer.js";
@@ -20,16 +18,6 @@ const ID = residentId("19880214", 517, "110105");
 const SUBJECT = { idType: IdType.CN_RESIDENT_ID, idNumber: ID, name: "李娜", phone: "" };
 /** Elements one member may have evaluated per purpose and day at each evaluator. */
 const QUOTA = 6;
-
-function trail(client: TestClient): Promise<AuditEntry[]> {
-  return new Promise((resolve, reject) => {
-    const out: AuditEntry[] = [];
-    const stream = client.raw.exportAudit({}, client.metadata);
-    stream.on("data", (e: AuditEntry) => out.push(e));
-    stream.on("error", reject);
-    stream.on("end", () => resolve(out));
-  });
-}
 
 /**
  * Four members, three of them the token committee (2 of 3): a member outside
@@ -113,7 +101,7 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     expect((await outside.node!.status()).accounts).toBe(before);
     const requester = outside.layout.institutionId;
     const refusedAt = await Promise.all(net.running.slice(0, 3).map(async (m) =>
-      (await trail(m.client!)).filter((e) => e.action === "TOKENS_REFUSED" && e.actor === requester && e.details.purpose === "ONBOARD" && e.details.count === String(QUOTA + 1))));
+      (await m.client!.exportAudit()).filter((e) => e.action === "TOKENS_REFUSED" && e.actor === requester && e.details.purpose === "ONBOARD" && e.details.count === String(QUOTA + 1))));
     // At least the threshold of evaluators were asked and refused; none evaluated the batch.
     expect(refusedAt.filter((r) => r.length > 0).length).toBeGreaterThanOrEqual(2);
     for (const r of refusedAt.flat()) expect(r.details.refusal).toMatch(/QUOTA/);

@@ -67,15 +67,7 @@ describe("tokens keygen and reshare between running members", () => {
     }, 90_000, 1_000);
   };
 
-  const trail = (id: string): Promise<AuditEntry[]> =>
-    new Promise((resolve, reject) => {
-      const client = net.client(id);
-      const out: AuditEntry[] = [];
-      const stream = client.raw.exportAudit({}, client.metadata);
-      stream.on("data", (e: AuditEntry) => out.push(e));
-      stream.on("error", reject);
-      stream.on("end", () => resolve(out));
-    });
+  const trail = (id: string): Promise<AuditEntry[]> => net.client(id).exportAudit();
   /** Batches `requester` had evaluated, as each member's audit trail records them. */
   const evaluatedFor = async (requester: string) =>
     Object.fromEntries(await Promise.all(ids.map(async (id) => [id, (await trail(id)).filter((e) => e.action === "TOKENS_EVALUATED" && e.actor === requester).length] as const)));
