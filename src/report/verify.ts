@@ -5,6 +5,7 @@ import { contributes, ownTradelines } from "./assemble.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
 import { MODEL_VERSION, scoreReport } from "./score.js";
 import { summarize } from "./summary.js";
+import { checkWitnessed, type CosignedLogEntry, type WitnessPolicy } from "./witnessed-checkpoints.js";
 
 export interface VerifyOptions {
   /** The member's Ed25519 public key from the manifest; undefined when it is not a member. */
@@ -16,6 +17,12 @@ export interface VerifyOptions {
    * without one). Off: an answer without a proof is reported, not failed.
    */
   requireProofs?: boolean;
+  /**
+   * Checkpoints the holders' witnesses cosigned (an auditor's file): every
+   * verified log proof's checkpoint must then be one of them or a proved
+   * prefix of one, cosigned by the policy's quorum.
+   */
+  witnessed?: { logs: readonly CosignedLogEntry[]; policy: WitnessPolicy };
 }
 
 /**
@@ -44,6 +51,9 @@ export interface HolderVerification {
   proof: ProofState;
   /** What the proof covers (checkpoint size, records proved), or why it failed. */
   proofReason: string;
+  /** The proof's checkpoint against the cosigned ones: NONE when no cosigned checkpoints were given or there is no verified proof. */
+  witnessed: "VERIFIED" | "FAILED" | "NONE";
+  witnessReason: string;
 }
 
 export interface TradelineVerification {
@@ -88,7 +98,7 @@ interface VerifiedAnswer {
 export function verifyReport(report: CreditReport, opts: VerifyOptions): VerificationResult {
   const verifiedAnswers: VerifiedAnswer[] = [];
   const holderFailure = new Map<string, string>();
-  const holders = report.holders.map((outcome) => {
+  const holders = report.holders.map((outcome): HolderVerification => {
     const check = verifyHolder(report, outcome, opts);
     if (check.answer && contributes(outcome)) verifiedAnswers.push({ institutionId: outcome.institutionId, answer: check.answer });
     if (check.state === "FAILED") holderFailure.set(outcome.institutionId, check.reason);
@@ -100,6 +110,8 @@ export function verifyReport(report: CreditReport, opts: VerifyOptions): Verific
       reason: check.reason,
       proof: check.proof ?? "NONE",
       proofReason: check.proofReason ?? "",
+      witnessed: check.witnessed ?? "NONE",
+      witnessReason: check.witnessReason ?? "",
     };
   });
 
@@ -126,6 +138,8 @@ interface HolderCheck {
   answer?: HolderAnswer;
   proof?: ProofState;
   proofReason?: string;
+  witnessed?: "VERIFIED" | "FAILED";
+  witnessReason?: string;
 }
 
 function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: VerifyOptions): HolderCheck {
@@ -170,7 +184,13 @@ function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: Verify
   const proofReason =
     `inquiry and ${proof.recordsProved} record leaves in checkpoint ${proof.checkpoint!.size}` +
     (proof.recordsUnlogged > 0 ? `; ${proof.recordsUnlogged} tradelines without a record leaf (the holder says why)` : "");
-  return { state: "VERIFIED", reason: "signature valid; answer is for this report; log proof verified", answer, proof: "VERIFIED", proofReason };
+  const verified: HolderCheck = { state: "VERIFIED", reason: "signature valid; answer is for this report; log proof verified", answer, proof: "VERIFIED", proofReason };
+  if (!opts.witnessed) return verified;
+  const witness = checkWitnessed(outcome.institutionId, publicKey, proof.checkpoint!, opts.witnessed.logs, opts.witnessed.policy);
+  if (witness.state === "FAILED") {
+    return { ...verified, state: "FAILED", reason: `witnessed: ${witness.reason}`, witnessed: "FAILED", witnessReason: witness.reason };
+  }
+  return { ...verified, reason: `${verified.reason}; checkpoint witnessed`, witnessed: "VERIFIED", witnessReason: witness.reason };
 }
 
 /** A valid signature over an answer to some other query proves nothing about this report. */

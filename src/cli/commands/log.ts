@@ -4,8 +4,9 @@ import { readSecrets } from "../../config/secrets.js";
 import { invalid } from "../../errors.js";
 import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../../identity/manifest.js";
 import { NodeKey, publicKeyFromPeerId } from "../../identity/node-key.js";
-import { logVerifierKey } from "../../tlog/vkey.js";
+import { logVerifierKey, witnessVerifierKey } from "../../tlog/vkey.js";
 import { openCheckpoint, parseVerifierKey, verifyConsistency, verifyInclusion } from "../../tlog/index.js";
+import { registerLogWitnessed } from "./log-witnessed.js";
 import { call, connect, type NodeConnection } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
 
@@ -29,13 +30,15 @@ export function registerLog(program: Command): void {
     .command("vkey")
     .description("print the log's signed-note verifier key (name+keyhash+base64(0x01‖pubkey)), alone on one line")
     .option("--institution <id>", "another member's key, from the verified manifest the config names")
+    .option("--witness", "the key it cosigns other members' checkpoints with (cosignature/v1, type 4) instead")
     .option("-c, --config <file>", "node config (JSON)", DEFAULT_CONFIG_FILE)
-    .action(async (opts: { institution?: string; config: string }) => {
+    .action(async (opts: { institution?: string; witness?: boolean; config: string }) => {
       const config = loadConfig(opts.config);
       const self = config.institution.id;
+      const vkeyOf = opts.witness ? witnessVerifierKey : logVerifierKey;
       if (opts.institution === undefined || opts.institution === self) {
         const key = NodeKey.fromSeed(Buffer.from(readSecrets(secretsPath(config)).nodeKey, "hex"));
-        process.stdout.write(logVerifierKey(self, key.publicKey) + "\n");
+        process.stdout.write(vkeyOf(self, key.publicKey) + "\n");
         return;
       }
       const { manifestFile, operatorPublicKey } = config.p2p;
@@ -45,7 +48,7 @@ export function registerLog(program: Command): void {
       const manifest = verifyManifest(await readManifestFile(manifestFile), parseOperatorPublicKey(operatorPublicKey));
       const member = manifest.members.find((m) => m.institutionId === opts.institution);
       if (!member) throw invalid("institution", `${opts.institution} is not a member of network ${manifest.networkId}`);
-      process.stdout.write(logVerifierKey(member.institutionId, publicKeyFromPeerId(member.peerId)) + "\n");
+      process.stdout.write(vkeyOf(member.institutionId, publicKeyFromPeerId(member.peerId)) + "\n");
     });
 
   addClientOptions(log.command("checkpoint").description("print the node's latest signed checkpoint (C2SP signed note)"))
@@ -110,4 +113,6 @@ export function registerLog(program: Command): void {
         conn.close();
       }
     });
+
+  registerLogWitnessed(log);
 }
