@@ -35,6 +35,7 @@ export type AuditAction =
   | "KEY_ROTATED"
   | "BACKUP_TAKEN"
   | "NODE_RESTORED"
+  | "RESTORE_RECONCILED"
   | "API_KEY_CREATED"
   | "API_KEY_REVOKED"
   | "ACCOUNT_DELETED"

@@ -16,10 +16,13 @@ import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { NodeDatabase } from "../store/database.js";
 import { ErasureLedger, type Erasure } from "../store/erasure-ledger.js";
-import { openStores } from "../store/index.js";
+import { openStores, type Stores } from "../store/index.js";
 import { SubjectPurge } from "../store/subject-purge.js";
 import { KeyPrefix, SCHEMA_VERSION } from "../store/keys.js";
 import { databaseLockState, forEachRawEntry, RawDatabaseWriter } from "../store/raw-database.js";
+import { LevelLogStore } from "../store/level-log-store.js";
+import { TiledLog } from "../tlog/tiled-log.js";
+import { cannotCarry, carryHistories, contradicts, leafEntries, logState, OfflineTombstones, reconcileWithLog, refuseRollback, type Reconciliation } from "./restore-log.js";
 
 /**
  * Backups: a consistent copy of a running node's LevelDB.
@@ -180,6 +183,28 @@ export interface RestoreOptions {
   actor?: string;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Checkpoints the node published (signed notes, cosigned or not): the
+   * restored log must not contradict them. Where the database being replaced is
+   * gone, this is how restore learns what witnesses saw.
+   */
+  witnessedCheckpoints?: readonly string[];
+  /** Restore even when the restored log would go back from what the node published (witnesses will record it). */
+  allowLogRollback?: boolean;
+}
+
+/** What restore did with the transparency log. */
+export interface RestoreLogResult {
+  /** The log, audit trail and witness state were kept from the database being replaced. */
+  carried: boolean;
+  /** The restored log's size, after any tombstones restore appended. */
+  size: number;
+  /** Why the log could not be kept or checked (then witnesses may see a rollback); empty when it was. */
+  unverified: string;
+  /** Accounts the kept log tombstoned after the backup, destroyed again. */
+  deletionsReapplied: number;
+  /** Leaves of versions the restored copy does not hold, tombstoned RESTORED_FROM_BACKUP. */
+  versionsTombstoned: number;
 }
 
 export interface RestoreResult {
@@ -189,6 +214,7 @@ export interface RestoreResult {
   auditEntries: number;
   /** Subjects erased after the backup was taken, erased again in the restored database. */
   erasuresReapplied: number;
+  log: RestoreLogResult;
 }
 
 /**
@@ -231,8 +257,13 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   try {
     cpSync(snapshot, staging, { recursive: true });
     await checkContent(staging, manifest);
+    const origin = config.institution.id;
+    const keys = { publicKey: nodeKey.publicKey, origin };
+    let carried = false;
+    let unverified = "";
+    let backupSize = 0;
+    let backupEntries: Awaited<ReturnType<typeof leafEntries>>;
     const db = await NodeDatabase.open(staging, { logger });
-    let auditEntries: number;
     try {
       const verified = await verifyAudit(db, { publicKey: nodeKey.publicKey });
       if (!verified.ok) {
@@ -247,19 +278,53 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           `the backup's audit trail ends at ${verified.entries} entries (head ${verified.headHash}), the manifest says ${manifest.auditEntries} (head ${manifest.auditHead})`,
         );
       }
-      const audit = await LevelAuditLog.open(db, { clock: opts.clock, logger, sign: (d) => nodeKey.sign(d) });
+      const backupLog = await logState(db);
+      backupSize = backupLog.size;
+      backupEntries = await leafEntries(db);
+      ({ carried, unverified } = await keepSurvivingHistories(dbPath, db, { log: backupLog, manifest, keys, allowLogRollback: opts.allowLogRollback, logger }));
+      if (opts.witnessedCheckpoints !== undefined && opts.witnessedCheckpoints.length > 0) {
+        let why: string | undefined;
+        for (const note of opts.witnessedCheckpoints) why ??= await contradicts(db, note, keys);
+        if (why && !opts.allowLogRollback) throw refuseRollback(why);
+        unverified = why ?? "";
+      }
+      if (carried) {
+        const kept = await verifyAudit(db, { publicKey: nodeKey.publicKey, logOrigin: origin });
+        if (!kept.ok) throw new CreditMeshError("AUDIT_CHAIN_BROKEN", `the kept audit trail does not verify at entry ${kept.firstBadPosition}: ${kept.reason}`);
+      }
+    } finally {
+      await db.close();
+    }
+
+    const dataKeys = secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
+    const stores = await openStores(staging, { logger, dataKeys });
+    let auditEntries: number;
+    let erasures: number;
+    let reconciled: Reconciliation = { deleted: 0, versionsTombstoned: 0 };
+    try {
+      const audit = await LevelAuditLog.open(stores.db, { clock: opts.clock, logger, sign: (d) => nodeKey.sign(d) });
       await audit.append("NODE_RESTORED", opts.actor ?? "local-operator", {
         backupCreatedAt: manifest.createdAt,
         backupAuditHead: manifest.auditHead,
         backupKeys: String(manifest.keys),
         contentSha256: manifest.contentSha256,
+        logKept: carried ? "true" : "false",
       });
+      erasures = await reapplyErasures(stores, audit, { config, manifest, actor: opts.actor, logger });
+      if (carried) {
+        reconciled = await reconcileWithLog(stores.db, { backupEntries: backupEntries!, backupSize, destroy: (refs) => destroyAccounts(stores, refs) });
+        if (reconciled.deleted > 0 || reconciled.versionsTombstoned > 0) {
+          await audit.append("RESTORE_RECONCILED", opts.actor ?? "local-operator", {
+            accountsDeletedAgain: String(reconciled.deleted),
+            versionsTombstoned: String(reconciled.versionsTombstoned),
+          });
+        }
+      }
       auditEntries = audit.head.entries;
     } finally {
-      await db.close();
+      await stores.close();
     }
-    const reapplied = await reapplyErasures(staging, { config, secrets, manifest, actor: opts.actor, clock: opts.clock, logger });
-    if (reapplied.audited !== undefined) auditEntries = reapplied.audited;
+    const restoredLog = await withDatabase(staging, logger, logState);
     fsyncTree(staging);
     // Only now, with everything checked, does the existing database go.
     if (existsSync(dbPath)) {
@@ -268,8 +333,15 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     renameSync(staging, dbPath);
     fsyncPath(path.dirname(dbPath));
-    logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead, erasuresReapplied: reapplied.subjects }, "node restored from backup");
-    return { dbPath, manifest, auditEntries, erasuresReapplied: reapplied.subjects };
+    const log: RestoreLogResult = {
+      carried,
+      size: restoredLog.size,
+      unverified,
+      deletionsReapplied: reconciled.deleted,
+      versionsTombstoned: reconciled.versionsTombstoned,
+    };
+    logger.info({ dbPath, keys: manifest.keys, auditHead: manifest.auditHead, erasuresReapplied: erasures, log }, "node restored from backup");
+    return { dbPath, manifest, auditEntries, erasuresReapplied: erasures, log };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -279,27 +351,89 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 /**
  * Erasures recorded in the ledger since the backup was taken are purged again
  * in the restored copy, before it is put in place: an erased subject must not
- * come back with an older backup.
+ * come back with an older backup. Where the restored log still names an
+ * erased account's leaf (the backup's own log), it gets its SUBJECT_ERASURE
+ * tombstone again.
  */
 async function reapplyErasures(
-  staging: string,
-  o: { config: NodeConfig; secrets: Secrets; manifest: BackupManifest; actor?: string; clock?: Clock; logger: Logger },
-): Promise<{ subjects: number; audited?: number }> {
+  stores: Stores,
+  audit: LevelAuditLog,
+  o: { config: NodeConfig; manifest: BackupManifest; actor?: string; logger: Logger },
+): Promise<number> {
   const latest = new Map<string, Erasure>();
   for (const e of new ErasureLedger(erasureLedgerPath(o.config)).read()) {
     if (e.at >= o.manifest.createdAt) latest.set(e.subjectToken, e);
   }
-  if (latest.size === 0) return { subjects: 0 };
-  const dataKeys = o.secrets.dataKeys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "hex") }));
-  const stores = await openStores(staging, { logger: o.logger, dataKeys });
+  if (latest.size === 0) return 0;
+  const purge = new SubjectPurge({ ...stores, audit, logger: o.logger, tombstones: new OfflineTombstones(stores.db) });
+  for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, o.actor ?? "local-operator");
+  return latest.size;
+}
+
+/** Destroys accounts (with repayments and disputes) the kept log says were deleted after the backup, and scrubs the files. */
+async function destroyAccounts(stores: Stores, refs: readonly string[]): Promise<number> {
+  const { db, records, disputes } = stores;
+  const destroyed = await records.destroy(refs, {
+    alsoWrite: [db.forgetMarker()],
+    extraWrites: async (accounts) => (await disputes.destroyWrites({ accountRefs: accounts.map((a) => a.accountRef) })).batch,
+  });
+  await db.forget();
+  return destroyed.accounts.length;
+}
+
+/**
+ * Keeps the log, audit trail and witness state of the database being
+ * replaced, when there is one that opens and whose histories extend the
+ * backup's; refuses (unless allowed) when there is one they do not extend.
+ */
+async function keepSurvivingHistories(
+  dbPath: string,
+  staging: NodeDatabase,
+  o: {
+    log: Awaited<ReturnType<typeof logState>>;
+    manifest: BackupManifest;
+    keys: { publicKey: Uint8Array; origin: string };
+    allowLogRollback?: boolean;
+    logger: Logger;
+  },
+): Promise<{ carried: boolean; unverified: string }> {
+  if (!existsSync(dbPath)) return { carried: false, unverified: "no database to keep the newer log from" };
+  let current: NodeDatabase;
   try {
-    const nodeKey = NodeKey.fromSeed(Buffer.from(o.secrets.nodeKey, "hex"));
-    const audit = await LevelAuditLog.open(stores.db, { clock: o.clock, logger: o.logger, sign: (d) => nodeKey.sign(d) });
-    const purge = new SubjectPurge({ ...stores, audit, logger: o.logger });
-    for (const e of latest.values()) await purge.purge(e.subjectToken, e.requestRef, o.actor ?? "local-operator");
-    return { subjects: latest.size, audited: audit.head.entries };
+    current = await NodeDatabase.open(dbPath, { logger: o.logger });
+  } catch (err) {
+    return { carried: false, unverified: `the database being replaced does not open (${(err as Error).message})` };
+  }
+  try {
+    const now = await logState(current);
+    if (now.size < o.log.size) {
+      // The backup's log is the longer one (a database restored earlier from an older backup): it may replace a log it extends.
+      if (now.size === 0 || Buffer.compare(await logRoot(staging, now.size), now.root) === 0) return { carried: false, unverified: "" };
+      if (!o.allowLogRollback) throw refuseRollback(`the database being replaced has a log of ${now.size} entries that the backup's does not extend (two roots for one size)`);
+      return { carried: false, unverified: `not kept: the backup's log does not extend the replaced database's of ${now.size} entries` };
+    }
+    const why = await cannotCarry(current, { log: o.log, auditEntries: o.manifest.auditEntries, auditHead: o.manifest.auditHead }, o.keys);
+    if (why === undefined) {
+      await carryHistories(current, staging);
+      return { carried: true, unverified: "" };
+    }
+    if (!o.allowLogRollback) throw refuseRollback(`the database being replaced: ${why}`);
+    return { carried: false, unverified: `not kept: ${why}` };
   } finally {
-    await stores.close();
+    await current.close();
+  }
+}
+
+async function logRoot(db: NodeDatabase, size: number): Promise<Uint8Array> {
+  return (await TiledLog.init(new LevelLogStore(db))).root(size);
+}
+
+async function withDatabase<T>(dir: string, logger: Logger, fn: (db: NodeDatabase) => Promise<T>): Promise<T> {
+  const db = await NodeDatabase.open(dir, { logger });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
   }
 }
 
