@@ -10,6 +10,7 @@ import { logNoteVerifier } from "../tlog/answer-proof.js";
 import { openCheckpoint } from "../tlog/checkpoint.js";
 import { decodeLeaf, LeafKind, tombstoneLeaf } from "../tlog/leaves.js";
 import { TiledLog } from "../tlog/tiled-log.js";
+import { splitBundle, TILE_WIDTH } from "../tlog/tiles.js";
 
 /**
  * Restore and the transparency log. A backup's records are what the node
@@ -156,11 +157,19 @@ export async function reconcileWithLog(
   db: NodeDatabase,
   o: { backupEntries: Map<string, LeafEntry>; backupSize: number; destroy: (refs: readonly string[]) => Promise<number> },
 ): Promise<Reconciliation> {
-  const log = await TiledLog.init(new LevelLogStore(db));
+  const store = new LevelLogStore(db);
+  const log = await TiledLog.init(store);
   const tombstoned = new Set<number>();
-  for (let i = o.backupSize; i < log.size; i++) {
-    const leaf = decodeLeaf(await log.entry(i));
-    if (leaf.kind === LeafKind.Tombstone) tombstoned.add(Number(Buffer.from(leaf.fields[0]!).readBigUInt64BE()));
+  // Bundle by bundle: each holds TILE_WIDTH entries, read once.
+  for (let n = Math.floor(o.backupSize / TILE_WIDTH); n * TILE_WIDTH < log.size; n++) {
+    const data = await store.bundle(n);
+    if (data === undefined) throw new CreditMeshError("STORE_CORRUPT", `the kept log has no entry bundle ${n}`);
+    for (const [i, entry] of splitBundle(data).entries()) {
+      const index = n * TILE_WIDTH + i;
+      if (index < o.backupSize || index >= log.size) continue;
+      const leaf = decodeLeaf(entry);
+      if (leaf.kind === LeafKind.Tombstone) tombstoned.add(Number(Buffer.from(leaf.fields[0]!).readBigUInt64BE()));
+    }
   }
   const carried = await leafEntries(db);
   const deleted: string[] = [];
