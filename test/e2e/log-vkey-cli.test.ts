@@ -5,7 +5,8 @@ import { readSecrets } from "../../src/config/secrets.js";
 import { NodeKey } from "../../src/identity/node-key.js";
 import { openCheckpoint, signCheckpoint } from "../../src/tlog/checkpoint.js";
 import { EMPTY_ROOT } from "../../src/tlog/merkle.js";
-import { parseVerifierKey } from "../../src/tlog/note.js";
+import { addCosignatures, cosign, verifyCosignature } from "../../src/tlog/cosignature.js";
+import { parseNote, parseVerifierKey, SIG_COSIGNATURE_V1 } from "../../src/tlog/note.js";
 import { cli, writeConfig } from "../helpers/node-process.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -29,6 +30,15 @@ describe("creditmesh log vkey", () => {
     const key = NodeKey.fromSeed(Buffer.from(readSecrets(secretsPath(loadConfig(configFile))).nodeKey, "hex"));
     const note = signCheckpoint({ origin: "vkey-bank", size: 0, root: EMPTY_ROOT }, { name: "vkey-bank", publicKey: key.publicKey, sign: (d) => key.sign(d) });
     expect(openCheckpoint(note, parseVerifierKey(r.stdout.trim())).checkpoint.size).toBe(0);
+
+    // The key it cosigns with: the same node key under the cosignature/v1 type, which verifies its cosignatures.
+    const w = await cli(["log", "vkey", "--witness", "--config", configFile]);
+    expect(w.code, w.stderr).toBe(0);
+    const witness = parseVerifierKey(w.stdout.trim());
+    expect(witness).toMatchObject({ name: "vkey-bank", type: SIG_COSIGNATURE_V1 });
+    expect(Buffer.from(witness.publicKey).equals(Buffer.from(key.publicKey))).toBe(true);
+    const text = parseNote(note).text;
+    expect(verifyCosignature(addCosignatures(note, [cosign(text, { name: "vkey-bank", publicKey: key.publicKey, sign: (d) => key.sign(d) }, 1_780_000_000)]), witness)).toBe(1_780_000_000);
 
     const other = await cli(["log", "vkey", "--institution", "other-bank", "--config", configFile]);
     expect(other.code).not.toBe(0);
