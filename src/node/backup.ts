@@ -286,7 +286,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         let why: string | undefined;
         for (const note of opts.witnessedCheckpoints) why ??= await contradicts(db, note, keys);
         if (why && !opts.allowLogRollback) throw refuseRollback(why);
-        unverified = why ?? "";
+        // A checkpoint that agrees settles what restore could not tell; a log it could not keep stays said.
+        unverified = why ?? (unverified.startsWith("not kept") ? unverified : "");
       }
       if (carried) {
         const kept = await verifyAudit(db, { publicKey: nodeKey.publicKey, logOrigin: origin });
