@@ -80,8 +80,13 @@ describe("restore after an erasure: the data stays erased and the witnessed log 
     const backupSize = await logSizeIn(path.join(backupDir, "db"));
     const witnessedSize = sizeOf(await cosigned(holder, backupSize + 1));
 
+    // What the witnesses cosigned, kept aside as an auditor would: restore checks the restored log against it.
+    const witnessedFile = path.join(path.dirname(backupDir), "cosigned.json");
+    const fetched = await cli(["log", "witnessed", "--out", witnessedFile, "--config", config, "--wait-ms", "0"]);
+    expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
+
     await net.stopNode(holder);
-    const restored = await cli(["restore", "--from", backupDir, "--config", config, "--force"]);
+    const restored = await cli(["restore", "--from", backupDir, "--config", config, "--force", "--witnessed", witnessedFile]);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     expect(restored.stdout).toContain("erased again: 1 subject(s) erased after the backup was taken");
     expect(restored.stdout).toMatch(/transparency log kept: \d+ entries/);

@@ -85,6 +85,10 @@ describe("`creditmesh verify --checkpoints`: a report's log checkpoints against 
     expect(lone.code).toBe(1);
     expect(lone.stdout).toMatch(new RegExp(`holder ${victim}: witnessed: too few cosignatures on the cosigned checkpoint \\(size \\d+\\): 0 of the 2 required`));
 
+    const zero = await cli(["verify", reportFile, "--manifest", net.layout.manifestFile, "--checkpoints", checkpoints, "--witness-quorum", "0"]);
+    expect(zero.code).not.toBe(0);
+    expect(zero.stderr).toContain("witness-quorum: must be a positive integer");
+
     // Without the holder's entry at all.
     const missing = path.join(tmp.dir, "missing.json");
     writeFileSync(missing, JSON.stringify({ ...file, logs: file.logs.filter((l) => l !== entry) }));
