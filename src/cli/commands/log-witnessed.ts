@@ -75,9 +75,10 @@ async function cosignedCovering(conn: NodeConnection, needed: number, waitMs: nu
  * `creditmesh log witnessed`: an auditor's fetch, once, of what `verify
  * --checkpoints` checks offline — the node's latest checkpoint cosigned by its
  * witnesses and the consistency proofs from every checkpoint its answers in a
- * report name to it.
+ * report name to it. Added under `log` (named add…, not register…: it is not
+ * a top-level command).
  */
-export function registerLogWitnessed(log: Command): void {
+export function addWitnessedCommand(log: Command): void {
   addClientOptions(
     log
       .command("witnessed")

@@ -6,7 +6,7 @@ import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../../
 import { NodeKey, publicKeyFromPeerId } from "../../identity/node-key.js";
 import { logVerifierKey, witnessVerifierKey } from "../../tlog/vkey.js";
 import { openCheckpoint, parseVerifierKey, verifyConsistency, verifyInclusion } from "../../tlog/index.js";
-import { registerLogWitnessed } from "./log-witnessed.js";
+import { addWitnessedCommand } from "./log-witnessed.js";
 import { call, connect, type NodeConnection } from "../client.js";
 import { addClientOptions, type ClientFlags } from "../options.js";
 
@@ -114,5 +114,5 @@ export function registerLog(program: Command): void {
       }
     });
 
-  registerLogWitnessed(log);
+  addWitnessedCommand(log);
 }
