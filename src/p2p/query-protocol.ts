@@ -18,6 +18,7 @@ import { QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
+import { ReusedWriter } from "../reused-writer.js";
 import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestContext, type SignedRequestSpec } from "./signed-request.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
@@ -279,9 +280,11 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   return undefined;
 }
 
+const answerFrameWriter = new ReusedWriter();
+
 function encodeAnswer(signed: SignedHolderAnswer): Uint8Array {
   // Views, not copies: the encoder copies the bytes into the frame once.
-  return QueryAnswer.encode({ signedAnswer: bufferView(signed.signedAnswer), signature: bufferView(signed.signature) }).finish();
+  return answerFrameWriter.encode((w) => QueryAnswer.encode({ signedAnswer: bufferView(signed.signedAnswer), signature: bufferView(signed.signature) }, w));
 }
 
 function bufferView(bytes: Uint8Array): Buffer {

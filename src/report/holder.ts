@@ -17,6 +17,7 @@ import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
 import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
+import { ReusedWriter } from "../reused-writer.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -352,9 +353,11 @@ export class HolderService {
   }
 }
 
+const answerWriter = new ReusedWriter();
+
 /** Encodes an answer once and signs exactly those bytes: what a requester verifies later. */
 export function signHolderAnswer(answer: HolderAnswer, sign: (data: Uint8Array) => Uint8Array): SignedHolderAnswer {
-  const signedAnswer = HolderAnswer.encode(answer).finish();
+  const signedAnswer = answerWriter.encode((w) => HolderAnswer.encode(answer, w));
   return { answer, signedAnswer, signature: sign(signedAnswer) };
 }
 
