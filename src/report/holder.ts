@@ -309,21 +309,22 @@ export class HolderService {
     return { tradelines: await tradelines, earlier: inquiries, nameTags, leafReads };
   }
 
+  /** The tradelines of `accounts`, which must be those opened by `asOf`. */
   private async tradelines(accounts: readonly AccountTerms[], asOf: string): Promise<Tradeline[]> {
     const { records, disputes, clock } = this.modules;
     // Dispute deadlines run on this holder's clock, whatever the report date.
     const now = clock.now();
     const derived = await Promise.all(
       accounts.map(async (account) => {
-          const [repayments, accountDisputes] = await Promise.all([
-            records.repaymentsForAccount(account.accountRef),
-            disputes ? disputes.listForAccount(account.accountRef) : [],
-          ]);
-          const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
-          // A dispute left unanswered past its deadline withholds the tradeline.
-          if (dispute === WITHHELD) return undefined;
-          return reportableTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
-        }),
+        const [repayments, accountDisputes] = await Promise.all([
+          records.repaymentsForAccount(account.accountRef),
+          disputes ? disputes.listForAccount(account.accountRef) : [],
+        ]);
+        const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
+        // A dispute left unanswered past its deadline withholds the tradeline.
+        if (dispute === WITHHELD) return undefined;
+        return reportableTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
+      }),
     );
     return derived.filter((t): t is Tradeline => t !== undefined).sort((a, b) =>
       a.openedOn === b.openedOn ? a.accountRef.localeCompare(b.accountRef) : a.openedOn.localeCompare(b.openedOn),
