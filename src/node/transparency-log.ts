@@ -277,12 +277,38 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
     return { leaf: inquiryLeaf(queryHash), queryHash };
   }
 
-  /** The proof an answer carries (tlog/answer-proof.ts), or none when tlog.answerProofs is off. */
-  /** `recordsUnprovable`: why no record leaf can back this answer's tradelines (each is then marked not logged, with it). */
-  async prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[]; recordsUnprovable?: string }): Promise<AnswerLogProof | undefined> {
+  /**
+   * Starts reading the record-version leaf entries of these accounts (the
+   * subject's, as a query reads them), for prove() to take: read beside the
+   * repayments and the query's synced write, the proof has nothing left to
+   * read once the inquiry is durable. Undefined when answers carry no proofs.
+   */
+  readRecordLeaves(accountRefs: readonly string[]): RecordLeafReads | undefined {
+    if (this.opts.answerProofs === false || accountRefs.length === 0) return undefined;
+    return new RecordLeafReads(accountRefs, this.salts.accountLeaves(accountRefs));
+  }
+
+  /**
+   * The proof an answer carries (tlog/answer-proof.ts), or none when tlog.answerProofs is off.
+   * `recordsUnprovable`: why no record leaf can back this answer's tradelines (each is then marked not logged, with it).
+   * `reads`: the leaf entries readRecordLeaves() started; accounts it did not cover are read here.
+   */
+  async prove(input: {
+    inquiryIndex: number;
+    signedQueryHash: Uint8Array;
+    accountRefs: readonly string[];
+    recordsUnprovable?: string;
+    reads?: object;
+  }): Promise<AnswerLogProof | undefined> {
     if (this.opts.answerProofs === false) return undefined;
     const why = input.recordsUnprovable;
-    const source: AnswerProofSource = why === undefined ? this.proofSource : { ...this.proofSource, recordLeaves: async (refs) => refs.map(() => ({ missing: why })) };
+    const reads = input.reads instanceof RecordLeafReads ? input.reads : undefined;
+    const source: AnswerProofSource =
+      why !== undefined
+        ? { ...this.proofSource, recordLeaves: async (refs) => refs.map(() => ({ missing: why })) }
+        : reads
+          ? { ...this.proofSource, recordLeaves: async (refs) => this.openings(await reads.leavesOf(refs, (missing) => this.salts.accountLeaves(missing))) }
+          : this.proofSource;
     return buildAnswerProof(source, input);
   }
 
@@ -311,7 +337,11 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
    * leaf) in one read for all, and its salt derived from the version.
    */
   private async recordLeaves(accountRefs: readonly string[]): Promise<(RecordLeafOpening | { missing: string })[]> {
-    const leaves = await this.salts.accountLeaves(accountRefs);
+    return this.openings(await this.salts.accountLeaves(accountRefs));
+  }
+
+  /** Leaf entries as an answer's proof opens them: only leaves the committed size covers. */
+  private openings(leaves: readonly (RecordLeaf | undefined)[]): (RecordLeafOpening | { missing: string })[] {
     const size = this.log.size;
     return leaves.map((leaf) => {
       if (leaf === undefined) return { missing: "no record-version leaf logged for this account (tlog.recordVersions was off when it was furnished)" };
@@ -331,4 +361,30 @@ export class NodeTransparencyLog implements RecordVersionLog, AnswerLog {
       this.deferred.push({ leaf: auditHeadLeaf(head.position, Buffer.from(head.hash, "hex")), kind: "audit-head" });
     },
   };
+}
+
+/**
+ * Record-version leaf entries read ahead of an answer's proof
+ * (NodeTransparencyLog.readRecordLeaves), by account ref.
+ */
+class RecordLeafReads {
+  readonly #refs: readonly string[];
+  readonly #leaves: Promise<(RecordLeaf | undefined)[]>;
+
+  constructor(accountRefs: readonly string[], leaves: Promise<(RecordLeaf | undefined)[]>) {
+    this.#refs = [...accountRefs];
+    this.#leaves = leaves;
+    // Awaited by the proof; a query that fails before it must not leave the read's failure unhandled.
+    leaves.catch(() => undefined);
+  }
+
+  /** The entries of `accountRefs`, in that order; refs not read ahead are read with `read`. */
+  async leavesOf(accountRefs: readonly string[], read: (refs: readonly string[]) => Promise<(RecordLeaf | undefined)[]>): Promise<(RecordLeaf | undefined)[]> {
+    const leaves = await this.#leaves;
+    const byRef = new Map<string, RecordLeaf | undefined>();
+    this.#refs.forEach((ref, i) => byRef.set(ref, leaves[i]));
+    const missing = accountRefs.filter((ref) => !byRef.has(ref));
+    if (missing.length > 0) (await read(missing)).forEach((leaf, i) => byRef.set(missing[i]!, leaf));
+    return accountRefs.map((ref) => byRef.get(ref));
+  }
 }

@@ -18,7 +18,8 @@ import { QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
-import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestSpec } from "./signed-request.js";
+import { ReusedWriter } from "../reused-writer.js";
+import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestContext, type SignedRequestSpec } from "./signed-request.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
   /** The holder's domain: consent check, inquiry log, tradelines, signed answers and signed refusals. */
@@ -69,6 +70,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   readonly #c: QueryComponents;
   readonly #init: QueryInit;
   readonly #spec: SignedRequestSpec<QueryRequest>;
+  /** What openSignedRequest() needs of the components, built once rather than per request. */
+  readonly #requestContext: SignedRequestContext;
   readonly #checkpoints = new VerifiedCheckpoints();
   #pruneTimer: NodeJS.Timeout | undefined;
   /** Queries this holder is answering now. */
@@ -82,6 +85,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     this.#init = init;
     this.#maxAnswering = init.maxConcurrentQueries ?? DEFAULT_MAX_CONCURRENT_QUERIES;
     this.#outbound = new InFlightLimiter(init.maxInFlightPerHolder ?? DEFAULT_MAX_IN_FLIGHT_PER_HOLDER);
+    const { membership, clock, logger, rateLimiter } = components;
+    this.#requestContext = { membership, clock, logger, rateLimiter, maxClockSkewMs: init.maxClockSkewMs };
     this.#spec = {
       what: "request",
       decode: (bytes) => QueryRequest.decode(bytes),
@@ -121,7 +126,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     const span = stageSpan("holder.query");
     let opened;
     try {
-      opened = openSignedRequest(body, from, this.#spec, { ...c, maxClockSkewMs: this.#init.maxClockSkewMs });
+      opened = openSignedRequest(body, from, this.#spec, this.#requestContext);
       span.mark("open");
     } catch (err) {
       if (!(err instanceof RequestRefused)) throw err;
@@ -275,6 +280,13 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   return undefined;
 }
 
+const answerFrameWriter = new ReusedWriter();
+
 function encodeAnswer(signed: SignedHolderAnswer): Uint8Array {
-  return QueryAnswer.encode({ signedAnswer: Buffer.from(signed.signedAnswer), signature: Buffer.from(signed.signature) }).finish();
+  // Views, not copies: the encoder copies the bytes into the frame once.
+  return answerFrameWriter.encode((w) => QueryAnswer.encode({ signedAnswer: bufferView(signed.signedAnswer), signature: bufferView(signed.signature) }, w));
+}
+
+function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

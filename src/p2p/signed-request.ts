@@ -110,7 +110,8 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
   if (problem) throw refuse("VALIDATION_FAILED", problem.reason, problem.field);
   if (!spec.nonce || !nonceBytes) return { member, message };
   // Kept until no fresh request could carry it any more.
-  const nonce = spec.nonce.store.claim(member.institutionId, Buffer.from(nonceBytes).toString("hex"), new Date(issued + 2 * ctx.maxClockSkewMs));
+  const hex = Buffer.from(nonceBytes.buffer, nonceBytes.byteOffset, nonceBytes.byteLength).toString("hex");
+  const nonce = spec.nonce.store.claim(member.institutionId, hex, new Date(issued + 2 * ctx.maxClockSkewMs));
   if (!nonce) throw refuse("CONFLICT", `replayed ${spec.what} (nonce seen before)`, "nonce");
   return { member, message, nonce };
 }

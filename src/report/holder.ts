@@ -17,6 +17,7 @@ import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
 import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
+import { ReusedWriter } from "../reused-writer.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {
@@ -46,8 +47,13 @@ export interface AnswerOptions {
 /** The holder's transparency log as an answer needs it (node/transparency-log.ts). */
 export interface AnswerLog {
   inquiryLeaf(signedQuery: Uint8Array): { leaf: Uint8Array; queryHash: Uint8Array };
+  /**
+   * Starts the reads a proof of these accounts' tradelines needs, so they run
+   * beside the query's own reads and write; the handle goes to prove().
+   */
+  readRecordLeaves?(accountRefs: readonly string[]): object | undefined;
   /** The checkpoint and inclusion proofs an answer carries; undefined when answers carry none. */
-  prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[]; recordsUnprovable?: string }): Promise<AnswerLogProof | undefined>;
+  prove(input: { inquiryIndex: number; signedQueryHash: Uint8Array; accountRefs: readonly string[]; recordsUnprovable?: string; reads?: object }): Promise<AnswerLogProof | undefined>;
 }
 
 export interface HolderModules {
@@ -161,6 +167,9 @@ export class HolderService {
     // The query's inquiry leaf rides in the same synced write as the inquiry and its audit entry.
     const appendLogged = entry && opts.signedQuery && modules.answerLog && audit?.appendLogged?.bind(audit);
     const leaf = appendLogged ? modules.answerLog!.inquiryLeaf(opts.signedQuery!) : undefined;
+    // Asked beside the read and the write, not after them: the proof is the last step before the answer leaves.
+    const reindexed = leaf && modules.reindexedToken ? modules.reindexedToken(query.subjectToken) : undefined;
+    reindexed?.catch(() => undefined);
     let inquiryIndex: number | undefined;
     const logged = appendLogged
       ? modules.inquiries.add(query.subjectToken, inquiry, {
@@ -174,8 +183,8 @@ export class HolderService {
         : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     span.mark("quota+prepare");
     const t = stageNow();
-    const [{ tradelines, earlier, nameTags }] = await Promise.all([
-      this.read(query.subjectToken, query.asOf).finally(() => span.at("read", t)),
+    const [{ tradelines, earlier, nameTags, leafReads }] = await Promise.all([
+      this.read(query.subjectToken, query.asOf, leaf !== undefined).finally(() => span.at("read", t)),
       Promise.resolve(logged).finally(() => span.at("write", t)),
     ]);
     span.mark("read+write");
@@ -186,9 +195,10 @@ export class HolderService {
             inquiryIndex,
             signedQueryHash: leaf!.queryHash,
             accountRefs: tradelines.map((t) => t.accountRef),
-            recordsUnprovable: (await modules.reindexedToken?.(query.subjectToken))
+            recordsUnprovable: (await reindexed)
               ? "the subject was re-indexed under another token by a token migration: its record leaves commit to that token"
               : undefined,
+            reads: leafReads,
           });
     span.mark("proof");
     modules.onSubjectHeld?.(query.subjectToken);
@@ -283,31 +293,38 @@ export class HolderService {
    * this one that its window may show: the latest per requester, purpose
    * and day (inquiryWindow keeps one of each anyway), not the whole log.
    */
-  private async read(subjectToken: string, asOf: string): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[] }> {
+  private async read(
+    subjectToken: string,
+    asOf: string,
+    proved: boolean,
+  ): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[]; leafReads?: object }> {
     const { accounts, inquiries } = await this.modules.subjects.read(subjectToken, windowStartsAfter(asOf));
     // The names on file, as keyed tags, so the requester can flag a name that is not the one it was given.
     const nameTags = [...new Set(accounts.flatMap((a) => (a.nameTag ? [a.nameTag] : [])))].sort();
-    return { tradelines: await this.tradelines(accounts, asOf), earlier: inquiries, nameTags };
+    // An account opened after the report date did not exist yet: the report is as of asOf.
+    const existing = accounts.filter((account) => account.openedOn <= asOf);
+    // Every account's repayments, and the record leaves its proof opens, are read in one go.
+    const tradelines = this.tradelines(existing, asOf);
+    const leafReads = proved && existing.length > 0 ? this.modules.answerLog?.readRecordLeaves?.(existing.map((a) => a.accountRef)) : undefined;
+    return { tradelines: await tradelines, earlier: inquiries, nameTags, leafReads };
   }
 
+  /** The tradelines of `accounts`, which must be those opened by `asOf`. */
   private async tradelines(accounts: readonly AccountTerms[], asOf: string): Promise<Tradeline[]> {
     const { records, disputes, clock } = this.modules;
     // Dispute deadlines run on this holder's clock, whatever the report date.
     const now = clock.now();
     const derived = await Promise.all(
-      accounts
-        // An account opened after the report date did not exist yet: the report is as of asOf.
-        .filter((account) => account.openedOn <= asOf)
-        .map(async (account) => {
-          const [repayments, accountDisputes] = await Promise.all([
-            records.repaymentsForAccount(account.accountRef),
-            disputes ? disputes.listForAccount(account.accountRef) : [],
-          ]);
-          const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
-          // A dispute left unanswered past its deadline withholds the tradeline.
-          if (dispute === WITHHELD) return undefined;
-          return reportableTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
-        }),
+      accounts.map(async (account) => {
+        const [repayments, accountDisputes] = await Promise.all([
+          records.repaymentsForAccount(account.accountRef),
+          disputes ? disputes.listForAccount(account.accountRef) : [],
+        ]);
+        const dispute = tradelineDisputeState(accountDisputes, this.opts.institutionId, now);
+        // A dispute left unanswered past its deadline withholds the tradeline.
+        if (dispute === WITHHELD) return undefined;
+        return reportableTradeline({ institutionId: this.opts.institutionId, accountRef: account.accountRef, account, repayments, asOf, dispute });
+      }),
     );
     return derived.filter((t): t is Tradeline => t !== undefined).sort((a, b) =>
       a.openedOn === b.openedOn ? a.accountRef.localeCompare(b.accountRef) : a.openedOn.localeCompare(b.openedOn),
@@ -337,9 +354,11 @@ export class HolderService {
   }
 }
 
+const answerWriter = new ReusedWriter();
+
 /** Encodes an answer once and signs exactly those bytes: what a requester verifies later. */
 export function signHolderAnswer(answer: HolderAnswer, sign: (data: Uint8Array) => Uint8Array): SignedHolderAnswer {
-  const signedAnswer = HolderAnswer.encode(answer).finish();
+  const signedAnswer = answerWriter.encode((w) => HolderAnswer.encode(answer, w));
   return { answer, signedAnswer, signature: sign(signedAnswer) };
 }
 

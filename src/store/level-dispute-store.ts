@@ -102,12 +102,13 @@ export class LevelDisputeStore implements DisputeStore, DisputeCleanup {
     const level = this.levels.dispute;
     const keys = await level.keys(under(indexPrefix)).all();
     if (keys.length === 0) return [];
-    const recordKeys = keys.map((k) => DISPUTE + SEP + lastPart(k));
-    const values = await level.getMany(recordKeys);
     const out: Dispute[] = [];
-    values.forEach((v, i) => {
-      if (v !== undefined) out.push(decodeDispute(recordKeys[i], v));
-    });
+    // Known keys, read in place: a holder's answer waits for a disputed account's disputes.
+    for (const k of keys) {
+      const recordKey = DISPUTE + SEP + lastPart(k);
+      const v = level.getSync(recordKey);
+      if (v !== undefined) out.push(decodeDispute(recordKey, v));
+    }
     return out;
   }
 

@@ -245,8 +245,9 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
       else out.push(decodeTerms(ref, subjectToken, value));
     }
     if (older.length === 0) return out;
-    const values = await this.levels.acct.getMany(older);
-    values.forEach((v, i) => {
+    // Point reads of known keys, in place: a thread-pool round trip costs more than the reads, and a holder's answer waits for it.
+    const acct = this.levels.acct;
+    older.map((ref) => acct.getSync(ref)).forEach((v, i) => {
       if (v === undefined) {
         this.logger.warn({ subjectToken, accountRef: older[i] }, "subject index names a missing account");
         return;

@@ -23,7 +23,8 @@ export class LevelTokenAliases {
   async resolve(token: string): Promise<string | undefined> {
     if (this.#any === undefined) this.#any = (await this.db.levels.talias.keys({ limit: 1 }).all()).length > 0;
     if (!this.#any) return undefined;
-    return this.db.levels.talias.get(token);
+    // A point read in place: during a transition every query resolves its token before it reads anything else.
+    return this.db.levels.talias.getSync(token);
   }
 
   /** The write that records `earlier` → `current`, for the migration's batch. */

@@ -58,6 +58,19 @@ describe("the node's transparency log", () => {
     expect(Buffer.from(decodeLeaf(all[first!.leafIndex + 1]!).fields[0]!).toString()).toBe("repayment");
   });
 
+  it("proves an answer's tradelines from leaf entries read ahead exactly as it does without them, reading what was not read ahead", async () => {
+    const tlog = n.node.transparencyLog;
+    const ref = accountRefFor(Buffer.from(readSecrets(path.join(n.dataDir, "secrets.json")).accountRefKey, "hex"), "ACC-P");
+    const unlogged = "e1".repeat(32);
+    const input = { inquiryIndex: 0, signedQueryHash: tlog.inquiryLeaf(new Uint8Array([1, 2, 3])).queryHash, accountRefs: [unlogged, ref] };
+    const plain = (await tlog.prove(input))!;
+    expect(plain.records.map((r) => [r.accountRef, r.logged])).toEqual([[unlogged, false], [ref, true]]);
+    // Read ahead for the logged account only: the other is read when the proof is built.
+    expect(await tlog.prove({ ...input, reads: tlog.readRecordLeaves([ref]) })).toEqual(plain);
+    expect(await tlog.prove({ ...input, reads: tlog.readRecordLeaves([ref, unlogged, "0f".repeat(32)]) })).toEqual(plain);
+    expect(tlog.readRecordLeaves([])).toBeUndefined();
+  });
+
   it("holds a leaf per accepted record version once the batch is acknowledged, then a tombstone for a deletion", async () => {
     const log = n.node.transparencyLog.log;
     const before = log.size;

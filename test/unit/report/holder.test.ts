@@ -3,13 +3,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { isoDate, ManualClock } from "../../../src/clock.js";
 import { signConsent } from "../../../src/consent/artefact.js";
-import { ConsentStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { ConsentStatus, HolderStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import type { QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import { QueryQuota } from "../../../src/report/query-quota.js";
-import { HolderService } from "../../../src/report/holder.js";
+import { HolderService, type AnswerLog } from "../../../src/report/holder.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -35,7 +35,7 @@ afterEach(async () => {
   tmp.remove();
 });
 
-function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof HolderService>[1]["audit"] = audit, quota?: QueryQuota) {
+function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof HolderService>[1]["audit"] = audit, quota?: QueryQuota, answerLog?: AnswerLog) {
   return new HolderService(
     { institutionId },
     {
@@ -51,6 +51,7 @@ function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof Hol
       clock,
       logger: silentLogger(),
       quota,
+      answerLog,
     },
   );
 }
@@ -150,6 +151,62 @@ describe("HolderService", () => {
     const tooEarly = query({ validFrom: new Date(clock.now().getTime() + 60_001) });
     const refused = await holder().answer(tooEarly);
     expect(refused.answer).toMatchObject({ status: HolderStatus.DENIED, reason: "consent is not yet valid" });
+  });
+
+  it("starts reading its proof's record leaves before the inquiry is durable, and hands them to the proof", async () => {
+    const ref = "c0".repeat(32);
+    await stores.records.writeRecords(
+      [
+        {
+          accountRef: ref,
+          subjectToken: TOKEN,
+          pii: stores.cipher.sealPii({ idType: "CN_RESIDENT_ID", idNumber: "110101198501010016", name: "Li Wei", phone: "", accountId: "ACC-1" }, ref),
+          productType: ProductType.INSTALLMENT_LOAN,
+          openedOn: "2026-01-05",
+          closedOn: "",
+          creditLimit: 50_000,
+          termMonths: 3,
+          currency: "CNY",
+          chargedOff: false,
+          furnishingConsentRef: "consent-1",
+          updatedAt: "2026-01-05T00:00:00.000Z",
+        },
+      ],
+      [undefined],
+      [],
+    );
+    const steps: string[] = [];
+    let leavesAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (leavesAsked = resolve));
+    // The inquiry's write stays on its way to disk until the leaves are asked for: asked only after it, the answer never comes.
+    const logged = await LevelAuditLog.open(stores.db, {
+      clock,
+      logCarrier: async (ops) => {
+        await asked;
+        await stores.db.write(ops);
+        steps.push("inquiry durable");
+        return 41;
+      },
+    });
+    const reads = { read: "ahead" };
+    const proofs: Parameters<AnswerLog["prove"]>[0][] = [];
+    const answerLog: AnswerLog = {
+      inquiryLeaf: () => ({ leaf: new Uint8Array([7]), queryHash: new Uint8Array(32) }),
+      readRecordLeaves: (refs) => {
+        steps.push(`leaves of ${refs.join(",")}`);
+        leavesAsked();
+        return reads;
+      },
+      prove: async (input) => {
+        steps.push("prove");
+        proofs.push(input);
+        return undefined;
+      },
+    };
+    const signed = await holder("cfc-b", logged, undefined, answerLog).answer(query(), { signedQuery: new Uint8Array([1, 2, 3]) });
+    expect(signed.answer.status).toBe(HolderStatus.OK);
+    expect(steps).toEqual([`leaves of ${ref}`, "inquiry durable", "prove"]);
+    expect(proofs).toEqual([{ inquiryIndex: 41, signedQueryHash: new Uint8Array(32), accountRefs: [ref], recordsUnprovable: undefined, reads }]);
   });
 
   it("refuse(): one signed DENIED answer and one QUERY_REFUSED entry, against the actor given", async () => {
