@@ -43,6 +43,8 @@ export interface Evaluators {
  */
 export interface TokenCache {
   get(keyId: string, subjects: readonly SubjectKey[], signal?: AbortSignal): Promise<(string | undefined)[]>;
+  /** The same answer read in place, for a cache that can (one lookup per report must not cost an I/O round trip). */
+  getSync?(keyId: string, subjects: readonly SubjectKey[]): (string | undefined)[];
   put(keyId: string, entries: readonly { subject: SubjectKey; token: string }[], signal?: AbortSignal): Promise<void>;
 }
 
@@ -83,8 +85,14 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   async tokens(subjects: readonly SubjectKey[], purpose: TokenPurpose, signal?: AbortSignal): Promise<string[]> {
     const inputs = subjects.map((s, i) => oprfInput(s, `subjects[${i}]`));
     const { committee, cache } = this.modules;
-    const out: (string | undefined)[] = cache ? await cache.get(committee.keyId, subjects, signal) : new Array<string | undefined>(subjects.length).fill(undefined);
+    const out: (string | undefined)[] = !cache
+      ? new Array<string | undefined>(subjects.length).fill(undefined)
+      : cache.getSync
+        ? cache.getSync(committee.keyId, subjects)
+        : await cache.get(committee.keyId, subjects, signal);
     if (out.length !== subjects.length) throw new CreditMeshError("INTERNAL", "token cache answered for a different number of subjects");
+    // Known subjects (every report's lookup, after the first): nothing to evaluate, nothing to set up for it.
+    if (!out.includes(undefined)) return out as string[];
 
     // One evaluation per distinct identifier, however often it repeats in the call.
     const pending = new Map<string, number[]>();
