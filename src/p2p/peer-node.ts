@@ -24,6 +24,7 @@ import { ManifestGossip } from "./manifest-gossip.js";
 import { MemberDialer } from "./member-dialer.js";
 import { installLazyYamuxWindowUpdates } from "./yamux-window.js";
 import { writeMessagesWhole } from "./tcp-single-write.js";
+import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   MANIFEST_REPUBLISH_INTERVAL_MS,
@@ -134,6 +135,7 @@ export class PeerNode {
 
   static async create(opts: PeerNodeOptions): Promise<PeerNode> {
     installLazyYamuxWindowUpdates();
+    installQuietLengthPrefixEnd();
     const gater = new MembershipGater(opts.membership, opts.logger.child({ module: "p2p" }));
     const libp2p = await createLibp2p<Services>({
       start: false,
