@@ -71,6 +71,13 @@ export interface ThresholdTokenizerOptions {
 
 const DEFAULTS = { deadlineMs: 30_000, hedgeAfterMs: 2_000, concurrency: 4 };
 
+/**
+ * Up to this many subjects are looked up in the cache in place (an API call's
+ * one or few); an ingest batch's thousand go through the async read, so that
+ * cold reads from disk never hold up the event loop.
+ */
+const IN_PLACE_LOOKUPS = 8;
+
 export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   private readonly opts: typeof DEFAULTS & Pick<ThresholdTokenizerOptions, "onFault">;
   private rotation = 0;
@@ -87,7 +94,7 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
     const { committee, cache } = this.modules;
     const out: (string | undefined)[] = !cache
       ? new Array<string | undefined>(subjects.length).fill(undefined)
-      : cache.getSync
+      : cache.getSync && subjects.length <= IN_PLACE_LOOKUPS
         ? cache.getSync(committee.keyId, subjects)
         : await cache.get(committee.keyId, subjects, signal);
     if (out.length !== subjects.length) throw new CreditMeshError("INTERNAL", "token cache answered for a different number of subjects");

@@ -134,7 +134,7 @@ describe("ThresholdOprfTokenizer", () => {
     expect((await failure(offline.tokens([other], "LOOKUP"))).code).toBe("UNAVAILABLE");
   });
 
-  it("reads a cache that can answer in place without its async read, and asks nobody when every subject is known", async () => {
+  it("reads a small lookup in place, without the cache's async read, and asks nobody when every subject is known", async () => {
     const s = setup(["honest", "honest", "honest"]);
     const memory = new MemoryTokenCache();
     const { t: warm } = tokenizer(s, { cache: memory });
@@ -158,6 +158,10 @@ describe("ThresholdOprfTokenizer", () => {
     expect(fresh).toMatch(/^[0-9a-f]+$/);
     expect(s.elementsAsked()).toBe(asked + s.committee.threshold);
     expect(asyncReads).toEqual([]);
+    // A batch of ingest size goes through the async read.
+    const many = Array.from({ length: 9 }, (_, i) => subjects[i % subjects.length]);
+    await t.tokens(many, "BULK");
+    expect(asyncReads).toEqual([9]);
   });
 
   it("refuses a subject without an input encoding before asking anyone", async () => {
