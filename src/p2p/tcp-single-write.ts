@@ -4,12 +4,13 @@ import { Socket } from "node:net";
  * One socket write per noise message on libp2p's TCP connections.
  *
  * The noise layer hands the TCP connection each encrypted message as a list
- * of two buffers, its 2-byte length and its body, and @libp2p/tcp 11 writes
- * them with two `socket.write` calls. With `noDelay` (the transport's
- * default) that is two syscalls and two TCP segments per message, and the
- * peer's process may wake for the 2-byte segment alone, find no complete
- * message, and wake again for the body. Here the parts leave as one buffer:
- * copying a few kilobytes costs far less than a syscall and a wake-up.
+ * of buffers (its 2-byte length, the ciphertext and the tag: a query and its
+ * answer made six writes on loopback), and @libp2p/tcp 11 writes each with
+ * its own `socket.write`. With `noDelay` (the transport's default) that is a
+ * syscall and a TCP segment per part, and the peer's process may wake for a
+ * part alone, find no complete message, and wake again for the rest. Here
+ * the parts leave as one buffer: copying a few kilobytes costs far less than
+ * a syscall and a wake-up.
  *
  * The method is replaced on the connection class's prototype, found from the
  * first connection seen (the class is not exported), so every TCP connection
