@@ -1,5 +1,5 @@
 import type { Stream } from "@libp2p/interface";
-import { stageNow, stageSpan } from "../stage-trace.js";
+import { stageNow, stageSpan, stageTraceEnabled } from "../stage-trace.js";
 
 /** A batch stays under one noise message (65,519 bytes of payload), so it is sent and read in one piece. */
 const MAX_BATCH_BYTES = 64 * 1024;
@@ -44,11 +44,15 @@ export class FrameBatcher {
     this.#bytes += frame.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      const t = stageNow();
-      const flush = () => {
-        stageSpan("p2p.batcher").at("wait", t);
-        this.#flushScheduled();
-      };
+      // A closure per batch only when stages are traced.
+      let flush = this.#flushScheduled;
+      if (stageTraceEnabled) {
+        const t = stageNow();
+        flush = () => {
+          stageSpan("p2p.batcher").at("wait", t);
+          this.#flushScheduled();
+        };
+      }
       if (this.#busy()) setImmediate(flush);
       else queueMicrotask(flush);
     }

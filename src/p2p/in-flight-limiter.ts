@@ -18,11 +18,8 @@ export class InFlightLimiter {
    */
   acquire(key: string, signal: AbortSignal): Promise<{ release: () => void; waited: boolean }> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    const active = this.#active.get(key) ?? 0;
-    if (this.limit <= 0 || active < this.limit) {
-      this.#active.set(key, active + 1);
-      return Promise.resolve({ release: this.#releaser(key), waited: false });
-    }
+    const release = this.tryAcquire(key);
+    if (release) return Promise.resolve({ release, waited: false });
     return new Promise((resolve, reject) => {
       const queue = this.#waiting.get(key) ?? [];
       this.#waiting.set(key, queue);
@@ -40,6 +37,17 @@ export class InFlightLimiter {
       queue.push(grant);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /**
+   * A free slot for `key` taken now, without a promise, so that the caller's
+   * request can leave in the same job; undefined when it would have to wait.
+   */
+  tryAcquire(key: string): (() => void) | undefined {
+    const active = this.#active.get(key) ?? 0;
+    if (this.limit > 0 && active >= this.limit) return undefined;
+    this.#active.set(key, active + 1);
+    return this.#releaser(key);
   }
 
   /** Operations in flight for `key`. */

@@ -23,6 +23,8 @@ import { MembershipGater } from "./gater.js";
 import { ManifestGossip } from "./manifest-gossip.js";
 import { MemberDialer } from "./member-dialer.js";
 import { installLazyYamuxWindowUpdates } from "./yamux-window.js";
+import { writeMessagesWhole } from "./tcp-single-write.js";
+import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   MANIFEST_REPUBLISH_INTERVAL_MS,
@@ -110,6 +112,11 @@ export class PeerNode {
     // Started first among the services, stopped last.
     this.#services.push(this.#manifest);
     this.#dialTimeoutMs = opts.dialTimeoutMs ?? 10_000;
+    // The TCP connection class is not exported: its first instance shows it (tcp-single-write.ts).
+    const wholeWrites = (evt: CustomEvent<unknown>): void => {
+      if (writeMessagesWhole((evt.detail as { maConn?: unknown }).maConn)) libp2p.removeEventListener("connection:open", wholeWrites);
+    };
+    libp2p.addEventListener("connection:open", wholeWrites);
     this.#dialer = new MemberDialer({
       selfPeerId: opts.key.peerId,
       membership: opts.membership,
@@ -128,6 +135,7 @@ export class PeerNode {
 
   static async create(opts: PeerNodeOptions): Promise<PeerNode> {
     installLazyYamuxWindowUpdates();
+    installQuietLengthPrefixEnd();
     const gater = new MembershipGater(opts.membership, opts.logger.child({ module: "p2p" }));
     const libp2p = await createLibp2p<Services>({
       start: false,

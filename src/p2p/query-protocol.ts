@@ -47,6 +47,9 @@ export interface QueryInit extends RpcProtocolInit {
   maxInFlightPerHolder?: number;
 }
 
+/** More members than any network has; past it the cache starts over rather than grow. */
+const MAX_CACHED_PUBLIC_KEYS = 10_000;
+
 /** Defaults of p2p.maxConcurrentQueries and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
 const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
 const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;
@@ -73,6 +76,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   /** What openSignedRequest() needs of the components, built once rather than per request. */
   readonly #requestContext: SignedRequestContext;
   readonly #checkpoints = new VerifiedCheckpoints();
+  /** Holders' public keys by peer id: decoding a peer id (base58) on every answer is needless work. */
+  readonly #publicKeys = new Map<string, Uint8Array>();
   #pruneTimer: NodeJS.Timeout | undefined;
   /** Queries this holder is answering now. */
   #answering = 0;
@@ -189,6 +194,16 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     return results;
   }
 
+  #publicKey(peerId: string): Uint8Array {
+    let key = this.#publicKeys.get(peerId);
+    if (key === undefined) {
+      key = publicKeyFromPeerId(peerId);
+      if (this.#publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) this.#publicKeys.clear();
+      this.#publicKeys.set(peerId, key);
+    }
+    return key;
+  }
+
   async #askOne(member: Member, query: QueryRequest, envelope: Uint8Array, envelopeHash: Uint8Array, signal: AbortSignal): Promise<HolderResult> {
     const started = performance.now();
     const outcome = (status: HolderStatus, reason: string, extra: Partial<HolderOutcome> = {}): HolderOutcome => ({
@@ -203,9 +218,11 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       ...extra,
     });
     // One lender's burst must not bury a holder (its streams paused, then reset): past the limit, queries wait here.
+    // A free slot is taken in this job, so that the query is queued on its stream before ask() returns.
+    const free = signal.aborted ? undefined : this.#outbound.tryAcquire(member.peerId);
     let slot: { release: () => void; waited: boolean };
     try {
-      slot = await this.#outbound.acquire(member.peerId, signal);
+      slot = free ? { release: free, waited: false } : await this.#outbound.acquire(member.peerId, signal);
     } catch {
       this.#c.metrics?.queriesQueued.inc({ holder: member.institutionId, result: "busy" });
       return { outcome: outcome(HolderStatus.BUSY, `${this.#outbound.limit} queries already in flight to this holder (p2p.maxInFlightPerHolder); none finished before the deadline`) };
@@ -240,7 +257,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       if (problem) return { outcome: outcome(HolderStatus.ERROR, `${problem}; data dropped`) };
       // Nothing is merged from a holder whose log does not back its answer.
       const proof = checkAnswerProof(answer, {
-        publicKey: publicKeyFromPeerId(member.peerId),
+        publicKey: this.#publicKey(member.peerId),
         signedQueryHash: envelopeHash,
         required: this.#init.requireAnswerProofs ?? false,
         checkpoints: this.#checkpoints,
@@ -253,8 +270,9 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       return {
         outcome: outcome(status, answer.reason, {
           tradelines: answer.tradelines.length,
-          signedAnswer: Buffer.from(wire.signedAnswer),
-          signature: Buffer.from(wire.signature),
+          // Fresh Buffers of their own already (the decoder copies bytes fields).
+          signedAnswer: wire.signedAnswer,
+          signature: wire.signature,
         }),
         answer: status === HolderStatus.DENIED || status === HolderStatus.BUSY ? undefined : answer,
       };

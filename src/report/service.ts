@@ -110,7 +110,10 @@ export class ReportService {
     span.mark("prepare");
     try {
       // The other holders first: their queries are on their way before this node's own holder starts its work.
+      // ask() queues them on their streams in this job, and a stream with nothing else in flight sends at the
+      // end of the job (p2p/frame-batcher.ts): one microtask here lets that happen before the holder's work.
       const others = modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : [];
+      await Promise.resolve();
       [local, remote] = await Promise.all([this.askSelf(query, sent, quota), others]);
     } finally {
       fanOut.done();
@@ -137,8 +140,9 @@ export class ReportService {
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
     });
     span.mark("assemble");
-    // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry).
-    modules.logger.debug(
+    // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry); the
+    // fields are not even built unless someone reads them.
+    if (modules.logger.isLevelEnabled("debug")) modules.logger.debug(
       {
         reportId: report.reportId,
         subjectToken: req.subjectToken,
@@ -163,8 +167,8 @@ export class ReportService {
         latencyMs: Math.round(performance.now() - started),
         tradelines: signed.answer.tradelines.length,
         peerId: this.opts.peerId,
-        signedAnswer: Buffer.from(signed.signedAnswer),
-        signature: Buffer.from(signed.signature),
+        signedAnswer: bufferView(signed.signedAnswer),
+        signature: bufferView(signed.signature),
       },
       answer: signed.answer,
     };
@@ -207,4 +211,9 @@ function fanOutSignal(deadlineMs: number, caller?: AbortSignal): { signal: Abort
       caller?.removeEventListener("abort", onCancel);
     },
   };
+}
+
+/** The bytes as a Buffer without copying them (the report carries the holder's own signed bytes). */
+function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

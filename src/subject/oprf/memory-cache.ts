@@ -14,6 +14,10 @@ export class MemoryTokenCache implements TokenCache {
   }
 
   async get(keyId: string, subjects: readonly SubjectKey[]): Promise<(string | undefined)[]> {
+    return this.getSync(keyId, subjects);
+  }
+
+  getSync(keyId: string, subjects: readonly SubjectKey[]): (string | undefined)[] {
     return subjects.map((s) => this.entries.get(MemoryTokenCache.key(keyId, s)));
   }
 

@@ -43,6 +43,8 @@ export interface Evaluators {
  */
 export interface TokenCache {
   get(keyId: string, subjects: readonly SubjectKey[], signal?: AbortSignal): Promise<(string | undefined)[]>;
+  /** The same answer read in place, for a cache that can (one lookup per report must not cost an I/O round trip). */
+  getSync?(keyId: string, subjects: readonly SubjectKey[]): (string | undefined)[];
   put(keyId: string, entries: readonly { subject: SubjectKey; token: string }[], signal?: AbortSignal): Promise<void>;
 }
 
@@ -69,6 +71,13 @@ export interface ThresholdTokenizerOptions {
 
 const DEFAULTS = { deadlineMs: 30_000, hedgeAfterMs: 2_000, concurrency: 4 };
 
+/**
+ * Up to this many subjects are looked up in the cache in place (an API call's
+ * one or few); an ingest batch's thousand go through the async read, so that
+ * cold reads from disk never hold up the event loop.
+ */
+const IN_PLACE_LOOKUPS = 8;
+
 export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   private readonly opts: typeof DEFAULTS & Pick<ThresholdTokenizerOptions, "onFault">;
   private rotation = 0;
@@ -83,8 +92,14 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   async tokens(subjects: readonly SubjectKey[], purpose: TokenPurpose, signal?: AbortSignal): Promise<string[]> {
     const inputs = subjects.map((s, i) => oprfInput(s, `subjects[${i}]`));
     const { committee, cache } = this.modules;
-    const out: (string | undefined)[] = cache ? await cache.get(committee.keyId, subjects, signal) : new Array<string | undefined>(subjects.length).fill(undefined);
+    const out: (string | undefined)[] = !cache
+      ? new Array<string | undefined>(subjects.length).fill(undefined)
+      : cache.getSync && subjects.length <= IN_PLACE_LOOKUPS
+        ? cache.getSync(committee.keyId, subjects)
+        : await cache.get(committee.keyId, subjects, signal);
     if (out.length !== subjects.length) throw new CreditMeshError("INTERNAL", "token cache answered for a different number of subjects");
+    // Known subjects (every report's lookup, after the first): nothing to evaluate, nothing to set up for it.
+    if (!out.includes(undefined)) return out as string[];
 
     // One evaluation per distinct identifier, however often it repeats in the call.
     const pending = new Map<string, number[]>();

@@ -4,6 +4,21 @@ import { InFlightLimiter } from "../../../src/p2p/in-flight-limiter.js";
 const never = new AbortController().signal;
 
 describe("InFlightLimiter", () => {
+  it("takes a free slot at once with tryAcquire, and none while others wait or the key is full", async () => {
+    const limiter = new InFlightLimiter(1);
+    const release = limiter.tryAcquire("peer-1");
+    expect(release).toBeTypeOf("function");
+    expect(limiter.active("peer-1")).toBe(1);
+    expect(limiter.tryAcquire("peer-1")).toBeUndefined();
+    const queued = limiter.acquire("peer-1", never);
+    release!();
+    // The released slot went to the waiter, not to a later tryAcquire.
+    expect(limiter.tryAcquire("peer-1")).toBeUndefined();
+    (await queued).release();
+    expect(limiter.active("peer-1")).toBe(0);
+    expect(new InFlightLimiter(0).tryAcquire("peer-1")).toBeTypeOf("function");
+  });
+
   it("lets `limit` through per key, queues the rest in order and hands each released slot to the next", async () => {
     const limiter = new InFlightLimiter(2);
     const a = await limiter.acquire("peer-1", never);

@@ -42,4 +42,13 @@ describe("LevelTokenCache", () => {
       expect(Buffer.from(v).toString("latin1")).not.toContain("aa".repeat(32));
     }
   });
+
+  it("reads in place what the async read returns: hits, misses and entries sealed under a retired key", async () => {
+    const cache = new LevelTokenCache(db, cipher, lookupKey);
+    await cache.put("key-1", [{ subject: alice, token: "bb".repeat(32) }]);
+    expect(cache.getSync("key-1", [bob, alice])).toEqual([undefined, "bb".repeat(32)]);
+    expect(cache.getSync("key-1", [bob, alice])).toEqual(await cache.get("key-1", [bob, alice]));
+    const rotated = new LevelTokenCache(db, new DataCipher([{ id: "k2", key: new Uint8Array(randomBytes(32)) }]), lookupKey);
+    expect(rotated.getSync("key-1", [alice])).toEqual([undefined]);
+  });
 });

@@ -134,6 +134,36 @@ describe("ThresholdOprfTokenizer", () => {
     expect((await failure(offline.tokens([other], "LOOKUP"))).code).toBe("UNAVAILABLE");
   });
 
+  it("reads a small lookup in place, without the cache's async read, and asks nobody when every subject is known", async () => {
+    const s = setup(["honest", "honest", "honest"]);
+    const memory = new MemoryTokenCache();
+    const { t: warm } = tokenizer(s, { cache: memory });
+    await warm.tokens(subjects, "ONBOARD");
+    const asked = s.elementsAsked();
+    const asyncReads: number[] = [];
+    const cache = {
+      get: async (keyId: string, subs: readonly SubjectKey[]) => {
+        asyncReads.push(subs.length);
+        return memory.get(keyId, subs);
+      },
+      getSync: (keyId: string, subs: readonly SubjectKey[]) => memory.getSync(keyId, subs),
+      put: (keyId: string, entries: readonly { subject: SubjectKey; token: string }[]) => memory.put(keyId, entries),
+    };
+    const t = new ThresholdOprfTokenizer({ committee: s.committee, evaluators: s.network, cache });
+    expect(await t.tokens(subjects, "LOOKUP")).toEqual(s.expected);
+    expect(s.elementsAsked()).toBe(asked);
+    // A subject not yet known is still evaluated, and only that one.
+    const other = { idTypeName: "PASSPORT", normalizedId: "E12345678" };
+    const [, fresh] = await t.tokens([subjects[0], other], "LOOKUP");
+    expect(fresh).toMatch(/^[0-9a-f]+$/);
+    expect(s.elementsAsked()).toBe(asked + s.committee.threshold);
+    expect(asyncReads).toEqual([]);
+    // A batch of ingest size goes through the async read.
+    const many = Array.from({ length: 9 }, (_, i) => subjects[i % subjects.length]);
+    await t.tokens(many, "BULK");
+    expect(asyncReads).toEqual([9]);
+  });
+
   it("refuses a subject without an input encoding before asking anyone", async () => {
     const s = setup(["honest", "honest", "honest"]);
     const { t } = tokenizer(s);
@@ -167,3 +197,4 @@ describe("Committee", () => {
     expect(build(members)).toThrow(/public_key/);
   });
 });
+
