@@ -32,6 +32,8 @@ export interface RecordsOptions {
   borrowersPerMember: number;
   /** Reports per network. */
   reports: number;
+  /** Writes a CPU profile of each network's host to DIR/records-<count>/ when it stops; the log says when the measured rounds ran. */
+  profileDir?: string;
   log(line: string): void;
 }
 
@@ -106,13 +108,21 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
   try {
     const borrowers: RecordsBorrower[][] = [];
     const seedMs: number[] = [];
+    const started: number[] = [];
     const diskMB: number[] = [];
     for (const [i, count] of counts.entries()) {
       // Shared-key tokens: a member furnished alone (p2p off) cannot reach a
       // token committee, and would tokenize under a key of its own that the
       // network never uses. The holder's work per query, which is what grows
       // with the records held, does not depend on where tokens come from.
-      const net = await ScaleNetwork.create({ dir: temps[i]!.dir, members, processes: 1, networkId: `creditmesh-scale-records-${count}`, tokens: "legacy" });
+      const net = await ScaleNetwork.create({
+        dir: temps[i]!.dir,
+        members,
+        processes: 1,
+        networkId: `creditmesh-scale-records-${count}`,
+        tokens: "legacy",
+        ...(opts.profileDir ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(opts.profileDir), `records-${count}`)}`] } : {}),
+      });
       nets.push(net);
       // The same borrowers in every network (seeded by the member index, not the network), so the reports compared are alike.
       const data = generatePortfolios({ members: net.ids, borrowers: members * opts.borrowersPerMember, seed: "scale-records" });
@@ -121,6 +131,7 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
       diskMB.push(toMB(net.layout.nodes.reduce((sum, n) => sum + bytesUnder(n.dir), 0) / members));
       const t = Date.now();
       await net.start();
+      started.push(t);
       log(`${count} records per member: ${members} members up in ${Date.now() - t} ms`);
       await driver.prepare(net, data.borrowers, `${count} records`);
     }
@@ -134,6 +145,7 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
       for (const [k, lender] of lenders.entries()) {
         const host = nets[k]!.hosts[0]!.pid;
         const cpu0 = readProcCpuMs(host) ?? NaN;
+        const since = Date.now();
         for (let i = done; i < Math.min(opts.reports, done + perRound); i++) {
           const b = borrowers[k]![i % borrowers[k]!.length]!;
           const t = performance.now();
@@ -143,6 +155,8 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
           if (problem) failed[k]!.push(problem);
         }
         cpuMs[k]! += (readProcCpuMs(host) ?? NaN) - cpu0;
+        // Seconds since the host was spawned: the windows to read a profile over.
+        if (opts.profileDir) log(`${counts[k]} records: reports ${done}.. in host seconds ${((since - started[k]!) / 1000).toFixed(0)}-${((Date.now() - started[k]!) / 1000).toFixed(0)}`);
       }
     }
     for (const [k, f] of failed.entries()) if (f.length) log(`${counts[k]} records: ${f.length} reports failed the check; first: ${f[0]}`);

@@ -8,7 +8,7 @@
  *   npm run bench:scale -- [--members 10,50,100] [--processes 4]
  *     [--borrowers-per-member 20] [--sequential 200] [--concurrency 32]
  *     [--concurrent-reports 1000] [--records 10000,1000000 | --records none]
- *     [--records-members 5] [--ready-timeout 900] [--out FILE]
+ *     [--records-members 5] [--records-profile DIR] [--ready-timeout 900] [--out FILE]
  *
  * Part 1, per network size M: every borrower holds one account at each of
  * 1–5 members (uniform), the first member is the lender. Measured: sequential
@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
     "concurrent-reports": { type: "string", default: "1000" },
     records: { type: "string", default: "10000,1000000" },
     "records-members": { type: "string", default: "5" },
+    /** CPU profiles of the records networks' hosts (scripts/bench/scale-records.ts). */
+    "records-profile": { type: "string" },
     "ready-timeout": { type: "string", default: "900" },
     /** committee (default) or legacy: the shared-key tokens, so seeding and reports need no committee evaluation. */
     tokens: { type: "string", default: "committee" },
@@ -233,7 +235,7 @@ async function main(): Promise<number> {
   if (RECORDS.length) {
     try {
       records = await runRecords(
-        { counts: RECORDS, members: RECORDS_MEMBERS, borrowersPerMember: PER_MEMBER, reports: SEQUENTIAL, log },
+        { counts: RECORDS, members: RECORDS_MEMBERS, borrowersPerMember: PER_MEMBER, reports: SEQUENTIAL, profileDir: args["records-profile"], log },
         { prepare: (net, borrowers, label) => prepare(net, borrowers, undefined, label), reportOf, check },
       );
     } catch (err) {
