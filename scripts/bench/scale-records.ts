@@ -15,7 +15,7 @@ import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
-import { generateAccounts, generatePortfolios, generateRepayments, type PortfolioBorrower } from "../../src/synthetic/index.js";
+import { generatePortfolios, portfolioFiller, type PortfolioBorrower } from "../../src/synthetic/index.js";
 import type { NodeClient } from "../../src/testnet/node-client.js";
 import { ScaleNetwork } from "../../src/testnet/scale-network.js";
 import { makeTempDir, readProcCpuMs, readProcMemory, toMB } from "./common.js";
@@ -46,27 +46,6 @@ export interface RecordsDriver {
   check(report: CreditReport, b: RecordsBorrower): string | undefined;
 }
 
-/**
- * Filler for one member: `count` records, a tenth accounts (fresh subjects of
- * its own) and 9 repayments per account, in batches: a portfolio the shape of
- * a lender's, with its leaves and index entries spread like theirs.
- */
-export function* filler(seed: string, count: number, batch = 5_000): Generator<WireRecord[]> {
-  const accounts = Math.ceil(count / 10);
-  const ids: string[] = [];
-  let out: WireRecord[] = [];
-  for (const a of generateAccounts(seed, accounts)) {
-    ids.push(a.accountId);
-    out.push({ kind: { $case: "account", value: a } });
-    if (out.length === batch) yield out.splice(0);
-  }
-  for (const r of generateRepayments(seed, count - accounts, ids)) {
-    out.push({ kind: { $case: "repayment", value: r } });
-    if (out.length === batch) yield out.splice(0);
-  }
-  if (out.length) yield out;
-}
-
 /** Bytes under a directory (a member's LevelDB and log). */
 function bytesUnder(dir: string): number {
   let total = 0;
@@ -77,7 +56,7 @@ function bytesUnder(dir: string): number {
   return total;
 }
 
-/** Furnishes every member of `net`: its portfolio accounts first, then filler up to `count` records; two members at a time (two cores). */
+/** Furnishes every member of `net`: its portfolio accounts first, then filler (portfolioFiller) up to `count` records; two members at a time (two cores). */
 async function seed(net: ScaleNetwork, own: Map<string, WireRecord[]>, count: number, log: (line: string) => void): Promise<number> {
   const t = Date.now();
   let loaded = 0;
@@ -89,7 +68,7 @@ async function seed(net: ScaleNetwork, own: Map<string, WireRecord[]>, count: nu
       const started = Date.now();
       const accepted = await net.preload(id, (function* () {
         if (mine.length) yield mine;
-        yield* filler(`${id}-${count}`, rest);
+        yield* portfolioFiller(`${id}-${count}`, rest);
       })());
       if (accepted !== mine.length + rest) throw new Error(`${id}: ${accepted} of ${mine.length + rest} records accepted`);
       loaded += accepted;
