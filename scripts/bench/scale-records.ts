@@ -10,6 +10,8 @@
  *
  * Besides latency, each network's host CPU per report is measured over the
  * same rounds: it does not depend on the share of the cores the run got.
+ * A host's CPU while the other network takes its turn is its background
+ * rate; less that rate, what is left is the reports' own CPU.
  */
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -117,13 +119,17 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
     // The consents were granted per network; reports alternate between networks in rounds of ~1/5 of the run.
     const latencies: number[][] = counts.map(() => []);
     const cpuMs: number[] = counts.map(() => 0);
+    // Each host's CPU while the other networks take their turn: its own background work (checkpoints, filter deltas, witnessing, LevelDB compaction), per ms.
+    const idleCpuMs: number[] = counts.map(() => 0);
+    const idleMs: number[] = counts.map(() => 0);
+    const busyMs: number[] = counts.map(() => 0);
+    const hostCpu = () => nets.map((n) => readProcCpuMs(n.hosts[0]!.pid) ?? NaN);
     const failed: string[][] = counts.map(() => []);
     const lenders = nets.map((n) => n.client(n.ids[0]!));
     const perRound = Math.ceil(opts.reports / 5);
     for (let done = 0; done < opts.reports; done += perRound) {
       for (const [k, lender] of lenders.entries()) {
-        const host = nets[k]!.hosts[0]!.pid;
-        const cpu0 = readProcCpuMs(host) ?? NaN;
+        const cpu0 = hostCpu();
         const since = Date.now();
         for (let i = done; i < Math.min(opts.reports, done + perRound); i++) {
           const b = borrowers[k]![i % borrowers[k]!.length]!;
@@ -133,7 +139,17 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
           const problem = driver.check(r, b);
           if (problem) failed[k]!.push(problem);
         }
-        cpuMs[k]! += (readProcCpuMs(host) ?? NaN) - cpu0;
+        const cpu1 = hostCpu();
+        const ms = Date.now() - since;
+        for (const j of counts.keys()) {
+          if (j === k) {
+            cpuMs[j]! += cpu1[j]! - cpu0[j]!;
+            busyMs[j]! += ms;
+          } else {
+            idleCpuMs[j]! += cpu1[j]! - cpu0[j]!;
+            idleMs[j]! += ms;
+          }
+        }
         // Seconds since the host was spawned: the windows to read a profile over.
         if (opts.profileDir) log(`${counts[k]} records: reports ${done}.. in host seconds ${((since - started[k]!) / 1000).toFixed(0)}-${((Date.now() - started[k]!) / 1000).toFixed(0)}`);
       }
@@ -145,6 +161,9 @@ export async function runRecords(opts: RecordsOptions, driver: RecordsDriver): P
       p50Ms: round(summarize(latencies[k]!).p50, 2),
       p99Ms: round(summarize(latencies[k]!).p99, 2),
       hostCpuMsPerReport: round(cpuMs[k]! / latencies[k]!.length, 2),
+      // Less the host's background rate over the same time: what the reports themselves cost (NaN with one network).
+      hostCpuMsPerReportNet: round((cpuMs[k]! - (idleCpuMs[k]! / idleMs[k]!) * busyMs[k]!) / latencies[k]!.length, 2),
+      hostIdleCpuPercent: round((idleCpuMs[k]! / idleMs[k]!) * 100, 1),
       seedSeconds: round(seedMs[k]! / 1000, 1),
       diskMBPerMember: diskMB[k]!,
       hostRssMB: toMB(readProcMemory(nets[k]!.hosts[0]!.pid)?.rss ?? 0),

@@ -261,10 +261,11 @@ async function main(): Promise<number> {
   }
   if (records.length) {
     printTable([
-      ["records/member", "members", "p50 ms", "p99 ms", "p50 / p50 fewest", "host CPU ms/report", "CPU / CPU fewest", "seed s", "disk MB/member", "host RSS MB", "failed checks"],
+      ["records/member", "members", "p50 ms", "p99 ms", "p50 / p50 fewest", "host CPU ms/report", "CPU / CPU fewest", "less idle: ms/report", "ratio", "host idle CPU %", "seed s", "disk MB/member", "host RSS MB", "failed checks"],
       ...records.map((r) => [
         r.recordsPerMember!, r.members!, r.p50Ms!, r.p99Ms!, round(r.p50Ms! / records[0]!.p50Ms!, 2), r.hostCpuMsPerReport!,
-        round(r.hostCpuMsPerReport! / records[0]!.hostCpuMsPerReport!, 2), r.seedSeconds!, r.diskMBPerMember!, r.hostRssMB!, r.failedChecks!,
+        round(r.hostCpuMsPerReport! / records[0]!.hostCpuMsPerReport!, 2), r.hostCpuMsPerReportNet!, round(r.hostCpuMsPerReportNet! / records[0]!.hostCpuMsPerReportNet!, 2),
+        r.hostIdleCpuPercent!, r.seedSeconds!, r.diskMBPerMember!, r.hostRssMB!, r.failedChecks!,
       ]),
     ]);
     if (records.length > 1) {
