@@ -8,7 +8,7 @@
  *   npm run bench:scale -- [--members 10,50,100] [--processes 4]
  *     [--borrowers-per-member 20] [--sequential 200] [--concurrency 32]
  *     [--concurrent-reports 1000] [--records 10000,1000000 | --records none]
- *     [--records-members 5] [--ready-timeout 900] [--out FILE]
+ *     [--records-members 5] [--records-profile DIR] [--ready-timeout 900] [--out FILE]
  *
  * Part 1, per network size M: every borrower holds one account at each of
  * 1–5 members (uniform), the first member is the lender. Measured: sequential
@@ -18,12 +18,13 @@
  * than the lender. Every report is checked: complete, and exactly the
  * borrower's holders answered OK.
  *
- * Part 2, records held per member: two networks of `records-members` members
- * at once, one with 10k and one with 1M records per member (the portfolio
- * borrowers plus filler accounts with 9 repayments each, furnished through
- * each member's own gRPC ingest before the network starts), reports about
- * the same borrowers alternating between them in rounds so that both see
- * the same load.
+ * Part 2, records held per member (scripts/bench/scale-records.ts): two
+ * networks of `records-members` members at once, one with 10k and one with
+ * 1M records per member (the portfolio borrowers plus filler accounts with 9
+ * repayments each, furnished through each member's own gRPC ingest before
+ * the network starts; shared-key tokens whatever `--tokens` says), reports
+ * about the same borrowers alternating between them in rounds so that both
+ * see the same load. `--members none` runs part 2 alone.
  *
  * Targets, ratios within the run: p50 at the largest M ≤ 1.5 × p50 at the
  * smallest; messages per report ≤ holders with data + 2; p50 at 1M ≤ 1.2 ×
@@ -35,10 +36,11 @@ import { parseArgs } from "node:util";
 import { HolderStatus, IdType, Purpose, type SubjectId } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
 import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.js";
-import { generateAccounts, generateBorrowers, generatePortfolios, generateRepayments, type PortfolioBorrower } from "../../src/synthetic/index.js";
+import { generateBorrowers, generatePortfolios, type PortfolioBorrower } from "../../src/synthetic/index.js";
 import type { NodeClient } from "../../src/testnet/node-client.js";
 import { ScaleNetwork } from "../../src/testnet/scale-network.js";
 import { makeTempDir, positiveInt, printTable, readProcMemory, toMB, writeResults } from "./common.js";
+import { runRecords } from "./scale-records.js";
 import { perSecond, round, summarize } from "./stats.js";
 
 const { values: args } = parseArgs({
@@ -51,6 +53,8 @@ const { values: args } = parseArgs({
     "concurrent-reports": { type: "string", default: "1000" },
     records: { type: "string", default: "10000,1000000" },
     "records-members": { type: "string", default: "5" },
+    /** CPU profiles of the records networks' hosts (scripts/bench/scale-records.ts). */
+    "records-profile": { type: "string" },
     "ready-timeout": { type: "string", default: "900" },
     /** committee (default) or legacy: the shared-key tokens, so seeding and reports need no committee evaluation. */
     tokens: { type: "string", default: "committee" },
@@ -212,85 +216,6 @@ async function runSize(members: number): Promise<Record<string, number>> {
   }
 }
 
-/** Filler for one member: `count` records, a tenth accounts (fresh subjects of its own) and 9 repayments per account, in batches. */
-function* filler(seed: string, count: number, batch = 5_000): Generator<WireRecord[]> {
-  const accounts = Math.ceil(count / 10);
-  const ids: string[] = [];
-  let out: WireRecord[] = [];
-  for (const a of generateAccounts(seed, accounts)) {
-    ids.push(a.accountId);
-    out.push({ kind: { $case: "account", value: a } });
-    if (out.length === batch) yield out.splice(0);
-  }
-  for (const r of generateRepayments(seed, count - accounts, ids)) {
-    out.push({ kind: { $case: "repayment", value: r } });
-    if (out.length === batch) yield out.splice(0);
-  }
-  if (out.length) yield out;
-}
-
-async function runRecords(): Promise<Record<string, number>[]> {
-  const temps = await Promise.all(RECORDS.map((n) => makeTempDir(`creditmesh-bench-scale-records-${n}-`)));
-  const nets: ScaleNetwork[] = [];
-  try {
-    const borrowers: Borrower[][] = [];
-    for (const [i, count] of RECORDS.entries()) {
-      const net = await ScaleNetwork.create({ dir: temps[i]!.dir, members: RECORDS_MEMBERS, processes: 1, networkId: `creditmesh-scale-records-${count}`, tokens: TOKENS });
-      nets.push(net);
-      // The same borrowers in every network (seeded by the member index, not the network), so the reports compared are alike.
-      const data = generatePortfolios({ members: net.ids, borrowers: RECORDS_MEMBERS * PER_MEMBER, seed: "scale-records" });
-      borrowers.push(data.borrowers);
-      const t = Date.now();
-      let loaded = 0;
-      // Two members at a time: two cores.
-      const queue = [...net.ids];
-      await Promise.all([0, 1].map(async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-          const own = data.records.get(id)!;
-          const rest = Math.max(0, count - own.length);
-          const accepted = await net.preload(id, (function* () {
-            if (own.length) yield own;
-            yield* filler(`${id}-${count}`, rest);
-          })());
-          loaded += accepted;
-        }
-      }));
-      log(`${count} records per member: ${loaded} records furnished to ${RECORDS_MEMBERS} members in ${Date.now() - t} ms`);
-      await net.start();
-      await prepare(net, data.borrowers, undefined, `${count} records`);
-    }
-    // The consents were granted per network; reports alternate between networks in rounds of ~1/5 of the run.
-    const latencies: number[][] = RECORDS.map(() => []);
-    const failed: string[] = [];
-    const lenders = nets.map((n) => n.client(n.ids[0]!));
-    const round5 = Math.ceil(SEQUENTIAL / 5);
-    for (let done = 0; done < SEQUENTIAL; done += round5) {
-      for (const [k, lender] of lenders.entries()) {
-        for (let i = done; i < Math.min(SEQUENTIAL, done + round5); i++) {
-          const b = borrowers[k]![i % borrowers[k]!.length]!;
-          const t = performance.now();
-          const r = await reportOf(lender, b);
-          latencies[k]!.push(performance.now() - t);
-          const problem = check(r, b);
-          if (problem) failed.push(`${RECORDS[k]} records: ${problem}`);
-        }
-      }
-    }
-    if (failed.length) log(`${failed.length} reports failed the check; first: ${failed[0]}`);
-    return RECORDS.map((count, k) => ({
-      recordsPerMember: count,
-      members: RECORDS_MEMBERS,
-      p50Ms: round(summarize(latencies[k]!).p50, 2),
-      p99Ms: round(summarize(latencies[k]!).p99, 2),
-      hostsRssMB: hostMemoryMB(nets[k]!),
-      failedChecks: failed.filter((f) => f.startsWith(`${count} records`)).length,
-    }));
-  } finally {
-    for (const n of nets) await n.stop();
-    for (const t of temps) await t.remove();
-  }
-}
-
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
 async function main(): Promise<number> {
@@ -309,7 +234,10 @@ async function main(): Promise<number> {
   let records: Record<string, number>[] = [];
   if (RECORDS.length) {
     try {
-      records = await runRecords();
+      records = await runRecords(
+        { counts: RECORDS, members: RECORDS_MEMBERS, borrowersPerMember: PER_MEMBER, reports: SEQUENTIAL, profileDir: args["records-profile"], log },
+        { prepare: (net, borrowers, label) => prepare(net, borrowers, undefined, label), reportOf, check },
+      );
     } catch (err) {
       errors.push(`records: ${(err as Error).message.split("\n")[0]}`);
       log(errors.at(-1)!);
@@ -333,8 +261,12 @@ async function main(): Promise<number> {
   }
   if (records.length) {
     printTable([
-      ["records/member", "members", "p50 ms", "p99 ms", "p50 / p50 fewest", "hosts RSS MB", "failed checks"],
-      ...records.map((r) => [r.recordsPerMember!, r.members!, r.p50Ms!, r.p99Ms!, round(r.p50Ms! / records[0]!.p50Ms!, 2), r.hostsRssMB!, r.failedChecks!]),
+      ["records/member", "members", "p50 ms", "p99 ms", "p50 / p50 fewest", "host CPU ms/report", "CPU / CPU fewest", "less idle: ms/report", "ratio", "host idle CPU %", "seed s", "disk MB/member", "host RSS MB", "failed checks"],
+      ...records.map((r) => [
+        r.recordsPerMember!, r.members!, r.p50Ms!, r.p99Ms!, round(r.p50Ms! / records[0]!.p50Ms!, 2), r.hostCpuMsPerReport!,
+        round(r.hostCpuMsPerReport! / records[0]!.hostCpuMsPerReport!, 2), r.hostCpuMsPerReportNet!, round(r.hostCpuMsPerReportNet! / records[0]!.hostCpuMsPerReportNet!, 2),
+        r.hostIdleCpuPercent!, r.seedSeconds!, r.diskMBPerMember!, r.hostRssMB!, r.failedChecks!,
+      ]),
     ]);
     if (records.length > 1) {
       const first = records[0]!;

@@ -24,4 +24,4 @@ export {
   generateRepayments,
   MAX_BENCH_INSTALLMENTS,
 } from "./bench.js";
-export { generatePortfolios, type PortfolioBorrower, type PortfolioOptions, type Portfolios } from "./portfolios.js";
+export { generatePortfolios, portfolioFiller, type PortfolioBorrower, type PortfolioOptions, type Portfolios } from "./portfolios.js";

@@ -1,5 +1,6 @@
 import { IdType, ProductType, type SubjectId } from "../gen/creditmesh/v1/common.js";
 import type { Record as WireRecord } from "../gen/creditmesh/v1/records.js";
+import { generateAccounts, generateRepayments } from "./bench.js";
 import { generateBorrowers } from "./borrowers.js";
 import { createRng } from "./prng.js";
 
@@ -69,4 +70,29 @@ export function generatePortfolios(opts: PortfolioOptions): Portfolios {
     return { subject, holders };
   });
   return { borrowers, records };
+}
+
+/**
+ * The rest of a member's book, around its portfolio accounts: `count`
+ * records, a tenth of them accounts of fresh subjects of its own and 9
+ * repayments per account (round-robin, so every account's installments are
+ * spread over the stream as a lender's are over time), in arrays of at most
+ * `batch`. Generated lazily: a million records are never all in memory.
+ */
+export function* portfolioFiller(seed: number | string, count: number, batch = 5_000): Generator<WireRecord[]> {
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+  const accounts = Math.ceil(count / 10);
+  const ids: string[] = [];
+  let out: WireRecord[] = [];
+  for (const a of generateAccounts(seed, accounts)) {
+    ids.push(a.accountId);
+    out.push({ kind: { $case: "account", value: a } });
+    if (out.length === batch) yield out.splice(0);
+  }
+  for (const r of generateRepayments(seed, count - accounts, ids)) {
+    out.push({ kind: { $case: "repayment", value: r } });
+    if (out.length === batch) yield out.splice(0);
+  }
+  if (out.length) yield out;
 }

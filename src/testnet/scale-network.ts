@@ -126,6 +126,8 @@ export class ScaleNetwork {
    */
   async preload(institutionId: string, batches: Iterable<WireRecord[]>, inFlight = 4): Promise<number> {
     if (this.hosts.length > 0) throw new RangeError("preload only before start()");
+    // Alone, a member cannot reach the committee and tokenizes under a key of its own: its records would never match a report.
+    if (this.layout.committee.length > 0) throw new RangeError('preload needs a network with shared-key tokens (tokens: "legacy"), not a token committee');
     const m = this.member(institutionId);
     const config = deepMerge(JSON.parse(readFileSync(m.configFile, "utf8")), { p2p: { enabled: false }, filters: { enabled: false }, grpc: { port: 0 } });
     const loadConfig = path.join(path.dirname(m.configFile), "preload.json");
