@@ -246,9 +246,9 @@ export class TiledLog {
     if (todo.length === 0) return out;
     ids = todo;
     const locations = ids.map(locateNode);
-    const tiles = new Map<string, Uint8Array>();
+    // A tile's hashes: stored bytes, or the right edge's row as it is in memory (an append replaces rows, never edits them).
+    const tiles = new Map<string, Uint8Array | readonly Uint8Array[]>();
     const missing: TileId[] = [];
-    // The right edge as of now: each partial tile is in memory (an append replaces the arrays, never edits them).
     const edge = this.edge;
     const size = this.committed;
     for (const { tile } of locations) {
@@ -257,11 +257,8 @@ export class TiledLog {
       const cached = this.cache.get(k);
       const row = edge[tile.level];
       if (cached) tiles.set(k, cached);
-      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) {
-        let data = edgeTiles.get(row);
-        if (!data) edgeTiles.set(row, (data = Buffer.concat(row)));
-        tiles.set(k, data);
-      } else missing.push(tile);
+      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) tiles.set(k, row);
+      else missing.push(tile);
     }
     if (missing.length > 0) {
       const read = await this.store.tiles(missing, signal);
@@ -274,11 +271,17 @@ export class TiledLog {
     }
     ids.forEach((id, i) => {
       const loc = locations[i]!;
-      const data = tiles.get(key(loc.tile))!;
-      if (data.length < (loc.offset + loc.count) * 32) {
-        throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+      const hashes = tiles.get(key(loc.tile))!;
+      const end = loc.offset + loc.count;
+      let hash: Uint8Array;
+      if (Array.isArray(hashes)) {
+        if (hashes.length < end) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+        hash = perfectRoot(hashes, loc.offset, loc.count);
+      } else {
+        const data = hashes as Uint8Array;
+        if (data.length < end * 32) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+        hash = loc.count === 1 ? data.subarray(loc.offset * 32, end * 32) : perfectRoot(tileHashes(data.subarray(loc.offset * 32, end * 32)));
       }
-      const hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32)));
       out.set(key(id), hash);
       if (loc.count > 1) {
         if (this.subtrees.size >= SUBTREE_CACHE) this.subtrees.delete(this.subtrees.keys().next().value!);
@@ -293,9 +296,6 @@ export class TiledLog {
     this.cache.set(k, data);
   }
 }
-
-/** The right edge's partial tiles as one buffer each, built once per edge row (an append makes new rows). */
-const edgeTiles = new WeakMap<Uint8Array[], Uint8Array>();
 
 function key(id: { level: number; index: number }): string {
   return `${id.level}/${id.index}`;
