@@ -56,21 +56,26 @@ export async function buildAnswerProof(
       logged: true,
       reason: "",
       version: String(o.version),
-      salt: Buffer.from(o.salt),
-      canonicalHash: Buffer.from(o.canonicalHash),
+      salt: asBuffer(o.salt),
+      canonicalHash: asBuffer(o.canonicalHash),
       inclusion: inclusion(o.index, recordHashes[i]!),
     };
   });
   return {
     checkpoint,
-    signedQueryHash: Buffer.from(input.signedQueryHash),
+    signedQueryHash: asBuffer(input.signedQueryHash),
     inquiry: inclusion(input.inquiryIndex, inquiryHashes),
     records,
   };
 }
 
 function inclusion(index: number, hashes: readonly Uint8Array[]): LogInclusion {
-  return { leafIndex: String(index), hashes: hashes.map((h) => Buffer.from(h)) };
+  return { leafIndex: String(index), hashes: hashes.map(asBuffer) };
+}
+
+/** The message only reads these bytes (it is encoded and sent): a Buffer is used as it is, not copied. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
 }
 
 /** The verifier of a member's log checkpoints: key name = its institution id, its node key. */
