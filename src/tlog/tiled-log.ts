@@ -138,6 +138,8 @@ export class TiledLog {
     let bundle = this.bundle.slice();
     let size = this.committed;
     const tiles = new Map<string, { tile: TileId; hashes: Uint8Array[] }>();
+    // Per level, the row last noted as a changed tile: a row is one tile, so it is noted once, not per entry.
+    const noted: Uint8Array[][] = [];
     const bundles = new Map<number, Uint8Array[]>();
     for (const entry of entries) {
       const bundleIndex = Math.floor(size / TILE_WIDTH);
@@ -150,8 +152,11 @@ export class TiledLog {
       for (let level = 0; ; level++) {
         const row = (edge[level] ??= []);
         row.push(hash);
-        const index = Math.floor(nodes / TILE_WIDTH);
-        tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
+        if (noted[level] !== row) {
+          const index = Math.floor(nodes / TILE_WIDTH);
+          tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
+          noted[level] = row;
+        }
         if (row.length < TILE_WIDTH) break;
         // A full tile: its root is the next level's newest hash.
         hash = perfectRoot(row);
