@@ -16,7 +16,18 @@ import {
   resolvePlan,
 } from "./merkle.js";
 import type { NoteSigner } from "./note.js";
-import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, splitBundle, tileHashes, tileWidth } from "./tiles.js";
+import {
+  MAX_ENTRY_BYTES,
+  TILE_WIDTH,
+  type TileId,
+  bundleEntry,
+  expandTile,
+  expandedNode,
+  locateNode,
+  splitBundle,
+  tileHashes,
+  tileWidth,
+} from "./tiles.js";
 
 /** Full tiles never change: a proof's reads are mostly served from here. */
 const FULL_TILE_CACHE = 4096;
@@ -27,6 +38,9 @@ const FULL_TILE_CACHE = 4096;
  * to recompute.
  */
 const SUBTREE_CACHE = 65_536;
+/** Full tiles whose inner nodes are kept (8 KiB each), and the smallest subtree worth expanding a tile for. */
+const EXPANDED_TILE_CACHE = 1024;
+const EXPAND_FROM = 8;
 
 /**
  * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
@@ -38,6 +52,7 @@ export class TiledLog {
   private readonly queue = new SerialQueue();
   private readonly cache = new Map<string, Uint8Array>();
   private readonly subtrees = new Map<string, Uint8Array>();
+  private readonly expanded = new Map<string, Buffer>();
   /** Committed size. */
   private committed: number;
   /** Hashes of the partial tile at each level (index = level). */
@@ -285,7 +300,15 @@ export class TiledLog {
       } else {
         const data = hashes as Uint8Array;
         if (data.length < end * 32) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
-        hash = loc.count === 1 ? data.subarray(loc.offset * 32, end * 32) : perfectRoot(tileHashes(data.subarray(loc.offset * 32, end * 32)));
+        if (loc.count === 1) hash = data.subarray(loc.offset * 32, end * 32);
+        else {
+          const inner = this.innerNodes(key(loc.tile), data, loc.count);
+          if (inner) {
+            out.set(key(id), expandedNode(inner, Math.log2(loc.count), loc.offset / loc.count));
+            return;
+          }
+          hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, end * 32)));
+        }
       }
       out.set(key(id), hash);
       if (loc.count > 1) {
@@ -294,6 +317,16 @@ export class TiledLog {
       }
     });
     return out;
+  }
+
+  /** A full tile's inner nodes, expanded once a subtree of `count` hashes (≥ EXPAND_FROM) is asked of it; else undefined. */
+  private innerNodes(k: string, data: Uint8Array, count: number): Buffer | undefined {
+    let inner = this.expanded.get(k);
+    if (inner || count < EXPAND_FROM || data.length !== TILE_WIDTH * 32) return inner;
+    inner = expandTile(data);
+    if (this.expanded.size >= EXPANDED_TILE_CACHE) this.expanded.delete(this.expanded.keys().next().value!);
+    this.expanded.set(k, inner);
+    return inner;
   }
 
   private remember(k: string, data: Uint8Array): void {
