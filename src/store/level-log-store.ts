@@ -42,6 +42,10 @@ export class LevelLogStore implements LogStore {
    * CPU than the read itself.
    */
   async tiles(ids: readonly TileId[]): Promise<(Uint8Array | undefined)[]> {
+    return this.tilesNow(ids);
+  }
+
+  tilesNow(ids: readonly TileId[]): (Uint8Array | undefined)[] {
     const level = this.db.levels.tlog;
     return ids.map((id) => level.getSync(tileKey(id)));
   }
