@@ -110,12 +110,20 @@ export interface VerifiedCheckpoint {
  */
 export class VerifiedCheckpoints {
   readonly #seen = new Map<string, VerifiedCheckpoint & { publicKey: Uint8Array; origin: string }>();
+  /** Each holder's note verifier (its key id is a hash to compute), by origin. */
+  readonly #verifiers = new Map<string, NoteVerifier>();
   constructor(private readonly max = 256) {}
 
   open(note: string, publicKey: Uint8Array, origin: string): VerifiedCheckpoint {
     const known = this.#seen.get(note);
     if (known && known.origin === origin && Buffer.compare(known.publicKey, publicKey) === 0) return known;
-    const opened = openVerified(note, publicKey, origin);
+    let verifier = this.#verifiers.get(origin);
+    if (!verifier || Buffer.compare(verifier.publicKey, publicKey) !== 0) {
+      verifier = logNoteVerifier(origin, Uint8Array.from(publicKey));
+      if (this.#verifiers.size >= this.max) this.#verifiers.delete(this.#verifiers.keys().next().value!);
+      this.#verifiers.set(origin, verifier);
+    }
+    const opened = openVerified(note, verifier, origin);
     if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
     this.#seen.set(note, { ...opened, publicKey: Uint8Array.from(publicKey), origin });
     return opened;
@@ -123,8 +131,8 @@ export class VerifiedCheckpoints {
 }
 
 /** Verifies a holder's checkpoint note (key name = origin = its institution id); throws why not. */
-function openVerified(note: string, publicKey: Uint8Array, origin: string): VerifiedCheckpoint {
-  const { checkpoint } = openCheckpoint(note, logNoteVerifier(origin, publicKey), origin);
+function openVerified(note: string, verifier: NoteVerifier, origin: string): VerifiedCheckpoint {
+  const { checkpoint } = openCheckpoint(note, verifier, origin);
   return { checkpoint, paths: new VerifiedPaths(checkpoint.size, checkpoint.root) };
 }
 
@@ -157,7 +165,7 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
   try {
     verified = opts.checkpoints
       ? opts.checkpoints.open(proof.checkpoint, opts.publicKey, answer.holderInstitutionId)
-      : openVerified(proof.checkpoint, opts.publicKey, answer.holderInstitutionId);
+      : openVerified(proof.checkpoint, logNoteVerifier(answer.holderInstitutionId, opts.publicKey), answer.holderInstitutionId);
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }

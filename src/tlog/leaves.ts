@@ -148,14 +148,30 @@ export function recordVersionLeaf(leaf: RecordVersionLeaf): Uint8Array {
   return out;
 }
 
+/** lp(kind) ‖ lp of a 32-byte digest's length: what a one-digest leaf starts with. */
+function digestLeafPrefix(kind: LeafKind): Buffer {
+  return Buffer.concat([lp("kind", Buffer.from(kind, "ascii")), Buffer.from([0, 32])]);
+}
+const INQUIRY_PREFIX = digestLeafPrefix(LeafKind.Inquiry);
+const ANSWER_PREFIX = digestLeafPrefix(LeafKind.Answer);
+
+/** encode(kind, [digest]) from its precomputed prefix: every query and answer makes one on each side. */
+function digestLeaf(prefix: Buffer, field: string, h: Uint8Array): Uint8Array {
+  digest(field, h);
+  const out = Buffer.allocUnsafe(prefix.length + 32);
+  prefix.copy(out, 0);
+  out.set(h, prefix.length);
+  return out;
+}
+
 /** An answered query: the hash of the signed query as received (it holds a nonce, so it cannot be guessed). */
 export function inquiryLeaf(signedQueryHash: Uint8Array): Uint8Array {
-  return encode(LeafKind.Inquiry, [digest("signed_query_hash", signedQueryHash)]);
+  return digestLeaf(INQUIRY_PREFIX, "signed_query_hash", signedQueryHash);
 }
 
 /** An answer sent: the hash of the signed answer. */
 export function answerLeaf(signedAnswerHash: Uint8Array): Uint8Array {
-  return encode(LeafKind.Answer, [digest("signed_answer_hash", signedAnswerHash)]);
+  return digestLeaf(ANSWER_PREFIX, "signed_answer_hash", signedAnswerHash);
 }
 
 /** An erasure or deletion of the record version logged at `targetIndex`; `reason` is a code, never data. */

@@ -156,11 +156,9 @@ function checkSize(field: string, size: number): void {
   }
 }
 
-/** Every distinct subtree a plan needs, so a store can read them all at once. */
+/** Every subtree a plan needs, so a store can read them all at once (a plan's ranges are disjoint: no subtree twice). */
 export function planNodes(plan: ProofPlan): NodeId[] {
-  const seen = new Map<string, NodeId>();
-  for (const element of plan) for (const id of element) seen.set(`${id.level}/${id.index}`, id);
-  return [...seen.values()];
+  return plan.flat();
 }
 
 /** Turns a plan into proof hashes, given a lookup of the subtree hashes it names. */

@@ -260,21 +260,28 @@ export class TiledLog {
   private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
     const todo: NodeId[] = [];
+    const todoKeys: string[] = [];
     for (const id of ids) {
-      const known = this.subtrees.get(key(id));
-      if (known) out.set(key(id), known);
-      else todo.push(id);
+      const k = key(id);
+      const known = this.subtrees.get(k);
+      if (known) out.set(k, known);
+      else if (!out.has(k)) {
+        todo.push(id);
+        todoKeys.push(k);
+      }
     }
     if (todo.length === 0) return out;
     ids = todo;
     const locations = ids.map(locateNode);
+    const tileKeys = locations.map((loc) => key(loc.tile));
     // A tile's hashes: stored bytes, or the right edge's row as it is in memory (an append replaces rows, never edits them).
     const tiles = new Map<string, Uint8Array | readonly Uint8Array[]>();
     const missing: TileId[] = [];
     const edge = this.edge;
     const size = this.committed;
-    for (const { tile } of locations) {
-      const k = key(tile);
+    for (let i = 0; i < locations.length; i++) {
+      const { tile } = locations[i]!;
+      const k = tileKeys[i]!;
       if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
       const cached = this.cache.get(k);
       const row = edge[tile.level];
@@ -291,9 +298,10 @@ export class TiledLog {
         if (data.length === TILE_WIDTH * 32) this.remember(key(tile), data);
       });
     }
-    ids.forEach((id, i) => {
+    ids.forEach((_, i) => {
       const loc = locations[i]!;
-      const hashes = tiles.get(key(loc.tile))!;
+      const tileKey = tileKeys[i]!;
+      const hashes = tiles.get(tileKey)!;
       const end = loc.offset + loc.count;
       let hash: Uint8Array;
       if (Array.isArray(hashes)) {
@@ -304,18 +312,18 @@ export class TiledLog {
         if (data.length < end * 32) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
         if (loc.count === 1) hash = data.subarray(loc.offset * 32, end * 32);
         else {
-          const inner = this.innerNodes(key(loc.tile), data, loc.count);
+          const inner = this.innerNodes(tileKey, data, loc.count);
           if (inner) {
-            out.set(key(id), expandedNode(inner, Math.log2(loc.count), loc.offset / loc.count));
+            out.set(todoKeys[i]!, expandedNode(inner, Math.log2(loc.count), loc.offset / loc.count));
             return;
           }
           hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, end * 32)));
         }
       }
-      out.set(key(id), hash);
+      out.set(todoKeys[i]!, hash);
       if (loc.count > 1) {
         if (this.subtrees.size >= SUBTREE_CACHE) this.subtrees.delete(this.subtrees.keys().next().value!);
-        this.subtrees.set(key(id), hash);
+        this.subtrees.set(todoKeys[i]!, hash);
       }
     });
     return out;

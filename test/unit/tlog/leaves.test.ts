@@ -43,6 +43,14 @@ function specifiedRecordLeaf(kind: string, token: string, ref: string, version: 
 }
 
 describe("log leaves", () => {
+  it("lay out an inquiry and an answer as their kind and one length-prefixed digest", () => {
+    const h = sha256(Buffer.from("signed"));
+    const lp = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+    expect(Buffer.from(inquiryLeaf(h)).toString("hex")).toBe(Buffer.concat([lp(Buffer.from("creditmesh/tlog/inquiry/v1")), lp(Buffer.from(h))]).toString("hex"));
+    expect(Buffer.from(answerLeaf(h)).toString("hex")).toBe(Buffer.concat([lp(Buffer.from("creditmesh/tlog/answer/v1")), lp(Buffer.from(h))]).toString("hex"));
+    expect(() => inquiryLeaf(h.subarray(0, 31))).toThrow(expect.objectContaining({ field: "signed_query_hash" }));
+  });
+
   it("lay out a record version byte for byte as specified, for any text and version", () => {
     expect(Buffer.from(record(new Uint8Array(32).fill(9))).toString("hex")).toBe(
       specifiedRecordLeaf("account", TOKEN, ACCOUNT, 3, sha256(Buffer.from('{"balance":"120000"}')), new Uint8Array(32).fill(9)).toString("hex"),
