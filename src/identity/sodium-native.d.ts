@@ -11,6 +11,8 @@ declare module "sodium-native" {
     crypto_scalarmult_ed25519_noclamp(result: Uint8Array, scalar: Uint8Array, point: Uint8Array): void;
     crypto_scalarmult_ed25519_base_noclamp(result: Uint8Array, scalar: Uint8Array): void;
     crypto_core_ed25519_add(result: Uint8Array, p: Uint8Array, q: Uint8Array): void;
+    /** `out` must be exactly 32 bytes. */
+    crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
     readonly crypto_aead_xchacha20poly1305_ietf_ABYTES: number;
     readonly crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number;
     readonly crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number;

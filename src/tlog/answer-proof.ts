@@ -2,7 +2,7 @@ import { HolderStatus } from "../gen/creditmesh/v1/common.js";
 import type { AnswerLogProof, HolderAnswer, LogInclusion, RecordLeafProof } from "../gen/creditmesh/v1/report.js";
 import { openCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { inquiryLeaf, recordVersionLeaf, SALT_BYTES } from "./leaves.js";
-import { HASH_SIZE, leafHash, verifyInclusion } from "./merkle.js";
+import { HASH_SIZE, VerifiedPaths, leafHash, verifyInclusion } from "./merkle.js";
 import { keyId, SIG_ED25519, type NoteVerifier } from "./note.js";
 
 /** The kind of record whose leaf backs a tradeline: the account it is derived from. */
@@ -56,21 +56,26 @@ export async function buildAnswerProof(
       logged: true,
       reason: "",
       version: String(o.version),
-      salt: Buffer.from(o.salt),
-      canonicalHash: Buffer.from(o.canonicalHash),
+      salt: asBuffer(o.salt),
+      canonicalHash: asBuffer(o.canonicalHash),
       inclusion: inclusion(o.index, recordHashes[i]!),
     };
   });
   return {
     checkpoint,
-    signedQueryHash: Buffer.from(input.signedQueryHash),
+    signedQueryHash: asBuffer(input.signedQueryHash),
     inquiry: inclusion(input.inquiryIndex, inquiryHashes),
     records,
   };
 }
 
 function inclusion(index: number, hashes: readonly Uint8Array[]): LogInclusion {
-  return { leafIndex: String(index), hashes: hashes.map((h) => Buffer.from(h)) };
+  return { leafIndex: String(index), hashes: hashes.map(asBuffer) };
+}
+
+/** The message only reads these bytes (it is encoded and sent): a Buffer is used as it is, not copied. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
 }
 
 /** The verifier of a member's log checkpoints: key name = its institution id, its node key. */
@@ -90,24 +95,45 @@ export interface AnswerProofCheck {
   recordsUnlogged: number;
 }
 
+/** A checkpoint whose signature verified, and the proof walks verified against it. */
+export interface VerifiedCheckpoint {
+  checkpoint: Checkpoint;
+  paths: VerifiedPaths;
+}
+
 /**
- * Checkpoints whose signature verified, by holder key and note text: the
- * answers of one group commit name the same checkpoint, so a requester
- * verifies it once.
+ * Checkpoints whose signature verified, by note text: the answers of one
+ * group commit name the same checkpoint, so a requester verifies its
+ * signature once, and their proofs share its verified paths. A hit still
+ * requires the same holder key and origin; the verifier key is only built
+ * on a miss.
  */
 export class VerifiedCheckpoints {
-  readonly #seen = new Map<string, Checkpoint>();
+  readonly #seen = new Map<string, VerifiedCheckpoint & { publicKey: Uint8Array; origin: string }>();
+  /** Each holder's note verifier (its key id is a hash to compute), by origin. */
+  readonly #verifiers = new Map<string, NoteVerifier>();
   constructor(private readonly max = 256) {}
 
-  open(note: string, verifier: NoteVerifier, origin: string): Checkpoint {
-    const k = `${Buffer.from(verifier.publicKey).toString("hex")}\n${origin}\n${note}`;
-    const known = this.#seen.get(k);
-    if (known) return known;
-    const { checkpoint } = openCheckpoint(note, verifier, origin);
+  open(note: string, publicKey: Uint8Array, origin: string): VerifiedCheckpoint {
+    const known = this.#seen.get(note);
+    if (known && known.origin === origin && Buffer.compare(known.publicKey, publicKey) === 0) return known;
+    let verifier = this.#verifiers.get(origin);
+    if (!verifier || Buffer.compare(verifier.publicKey, publicKey) !== 0) {
+      verifier = logNoteVerifier(origin, Uint8Array.from(publicKey));
+      if (this.#verifiers.size >= this.max) this.#verifiers.delete(this.#verifiers.keys().next().value!);
+      this.#verifiers.set(origin, verifier);
+    }
+    const opened = openVerified(note, verifier, origin);
     if (this.#seen.size >= this.max) this.#seen.delete(this.#seen.keys().next().value!);
-    this.#seen.set(k, checkpoint);
-    return checkpoint;
+    this.#seen.set(note, { ...opened, publicKey: Uint8Array.from(publicKey), origin });
+    return opened;
   }
+}
+
+/** Verifies a holder's checkpoint note (key name = origin = its institution id); throws why not. */
+function openVerified(note: string, verifier: NoteVerifier, origin: string): VerifiedCheckpoint {
+  const { checkpoint } = openCheckpoint(note, verifier, origin);
+  return { checkpoint, paths: new VerifiedPaths(checkpoint.size, checkpoint.root) };
 }
 
 export interface AnswerProofOptions {
@@ -135,12 +161,11 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
   if (!proof) return opts.required && answered ? fail("the answer carries no log proof") : { proved: false, recordsProved: 0, recordsUnlogged: 0 };
   if (!answered) return fail(`a ${HolderStatus[answer.status] ?? answer.status} answer carries a log proof`);
 
-  let checkpoint: Checkpoint;
+  let verified: VerifiedCheckpoint;
   try {
-    const verifier = logNoteVerifier(answer.holderInstitutionId, opts.publicKey);
-    checkpoint = opts.checkpoints
-      ? opts.checkpoints.open(proof.checkpoint, verifier, answer.holderInstitutionId)
-      : openCheckpoint(proof.checkpoint, verifier, answer.holderInstitutionId).checkpoint;
+    verified = opts.checkpoints
+      ? opts.checkpoints.open(proof.checkpoint, opts.publicKey, answer.holderInstitutionId)
+      : openVerified(proof.checkpoint, logNoteVerifier(answer.holderInstitutionId, opts.publicKey), answer.holderInstitutionId);
   } catch (err) {
     return fail(`checkpoint: ${(err as Error).message}`);
   }
@@ -148,7 +173,8 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
   if (opts.signedQueryHash && Buffer.compare(proof.signedQueryHash, opts.signedQueryHash) !== 0) {
     return fail("signed_query_hash: is not the hash of the query sent");
   }
-  const inquiry = checkInclusion("inquiry", proof.inquiry, leafHash(inquiryLeaf(proof.signedQueryHash)), checkpoint);
+  const { checkpoint, paths } = verified;
+  const inquiry = checkInclusion("inquiry", proof.inquiry, leafHash(inquiryLeaf(proof.signedQueryHash)), checkpoint, paths);
   if (inquiry) return fail(inquiry);
 
   if (proof.records.length !== answer.tradelines.length) {
@@ -177,17 +203,17 @@ export function checkAnswerProof(answer: HolderAnswer, opts: AnswerProofOptions)
       salt: record.salt,
       canonicalHash: record.canonicalHash,
     });
-    const problem = checkInclusion(field, record.inclusion, leafHash(leaf), checkpoint);
+    const problem = checkInclusion(field, record.inclusion, leafHash(leaf), checkpoint, paths);
     if (problem) return fail(problem);
     recordsProved++;
   }
   return { proved: true, checkpoint, recordsProved, recordsUnlogged };
 }
 
-function checkInclusion(field: string, inc: LogInclusion | undefined, leaf: Uint8Array, checkpoint: Checkpoint): string | undefined {
+function checkInclusion(field: string, inc: LogInclusion | undefined, leaf: Uint8Array, checkpoint: Checkpoint, paths: VerifiedPaths): string | undefined {
   if (!inc) return `${field}: no inclusion proof`;
   const index = Number(inc.leafIndex);
   if (!Number.isSafeInteger(index)) return `${field}.leaf_index: is not an integer`;
-  const failure = verifyInclusion(index, checkpoint.size, leaf, inc.hashes, checkpoint.root);
+  const failure = verifyInclusion(index, checkpoint.size, leaf, inc.hashes, checkpoint.root, paths);
   return failure === null ? undefined : `${field}: leaf ${index} is not in the checkpoint of size ${checkpoint.size} (${failure})`;
 }

@@ -1,6 +1,7 @@
-import { hash, hkdfSync } from "node:crypto";
+import { hkdfSync } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
 import { SALT_BYTES } from "./leaves.js";
+import { scratchBuffer, sha256, sha256Into } from "./sha256.js";
 
 const BLOCK = 64;
 const SALT_INFO = "creditmesh/tlog/leaf-salt/v1";
@@ -14,22 +15,28 @@ const SALT_INFO = "creditmesh/tlog/leaf-salt/v1";
  * cost a random draw, a write at ingest and a read per proof.
  *
  * HMAC is computed from the key's precomputed inner and outer blocks with two
- * one-shot hashes (RFC 2104), which is cheaper per call than a Hmac object.
+ * one-shot hashes (RFC 2104) into reused buffers, which is cheaper per call
+ * than a Hmac object.
  */
 export class LeafSaltKey {
   private readonly inner: Buffer;
-  private readonly outer: Buffer;
+  /** outer pad ‖ inner hash: the second hash's input, its tail rewritten per call. */
+  private readonly outerInput: Buffer;
+  private readonly innerHash: Buffer;
 
   constructor(key: Uint8Array) {
     if (!(key instanceof Uint8Array) || key.length !== 32) {
       throw new CreditMeshError("VALIDATION_FAILED", "salt key: must be 32 bytes", { field: "salt_key" });
     }
     this.inner = Buffer.alloc(BLOCK, 0x36);
-    this.outer = Buffer.alloc(BLOCK, 0x5c);
+    const outer = Buffer.alloc(BLOCK, 0x5c);
     for (let i = 0; i < key.length; i++) {
       this.inner[i]! ^= key[i]!;
-      this.outer[i]! ^= key[i]!;
+      outer[i]! ^= key[i]!;
     }
+    this.outerInput = Buffer.alloc(BLOCK + 32);
+    outer.copy(this.outerInput, 0);
+    this.innerHash = this.outerInput.subarray(BLOCK);
   }
 
   /** The node's salt key, derived from a node secret (HKDF-SHA256, a label of its own), so no new secret is stored. */
@@ -44,16 +51,15 @@ export class LeafSaltKey {
     }
     const idLen = Buffer.byteLength(recordId, "utf8");
     if (idLen > 0xffff) throw new CreditMeshError("VALIDATION_FAILED", "record id: longer than 65535 bytes", { field: "record_id" });
-    const message = Buffer.allocUnsafe(BLOCK + 2 + idLen + 8);
+    const length = BLOCK + 2 + idLen + 8;
+    const message = scratchBuffer(length);
     this.inner.copy(message, 0);
     message.writeUInt16BE(idLen, BLOCK);
     message.write(recordId, BLOCK + 2, "utf8");
     message.writeUInt32BE(Math.floor(version / 0x1_0000_0000), BLOCK + 2 + idLen);
     message.writeUInt32BE(version % 0x1_0000_0000, BLOCK + 2 + idLen + 4);
-    const outer = Buffer.allocUnsafe(BLOCK + 32);
-    this.outer.copy(outer, 0);
-    outer.set(hash("sha256", message, "buffer"), BLOCK);
-    const salt = hash("sha256", outer, "buffer");
+    sha256Into(this.innerHash, message.subarray(0, length));
+    const salt = sha256(this.outerInput);
     return salt.length === SALT_BYTES ? salt : salt.subarray(0, SALT_BYTES);
   }
 }

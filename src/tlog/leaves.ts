@@ -1,5 +1,6 @@
-import { createHash, hash, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
+import { scratchBuffer, sha256, sha256Into } from "./sha256.js";
 
 /**
  * The entries a holder logs. Each is a domain tag and its fields, every one
@@ -102,16 +103,23 @@ function utf8Length(field: string, s: string): number {
 
 /**
  * SHA-256(tag ‖ salt ‖ lp(token) ‖ lp(account ref) ‖ canonical hash): one
- * commitment to the three, openable only with the salt. Ingest computes one
- * per record, so the input is written into one buffer and hashed in one call.
+ * commitment to the three, openable only with the salt.
  */
 export function recordCommitment(salt: Uint8Array, subjectToken: string, accountRef: string, canonicalHash: Uint8Array): Uint8Array {
+  return commitRecordInto(Buffer.allocUnsafe(32), salt, subjectToken, accountRef, canonicalHash);
+}
+
+/**
+ * recordCommitment() written into `out` (32 bytes). Ingest computes one per
+ * record: the input is laid out in a reused buffer and hashed in one call.
+ */
+function commitRecordInto(out: Uint8Array, salt: Uint8Array, subjectToken: string, accountRef: string, canonicalHash: Uint8Array): Uint8Array {
   if (!(salt instanceof Uint8Array) || salt.length !== SALT_BYTES) throw invalid("salt", `must be ${SALT_BYTES} bytes`);
   digest("canonical_hash", canonicalHash);
   const tokenLen = utf8Length("subject_token", subjectToken);
   const refLen = utf8Length("account_ref", accountRef);
-  const tag = RECORD_COMMITMENT_TAG.length;
-  const input = Buffer.allocUnsafe(tag + SALT_BYTES + 2 + tokenLen + 2 + refLen + 32);
+  const length = RECORD_COMMITMENT_TAG.length + SALT_BYTES + 2 + tokenLen + 2 + refLen + 32;
+  const input = scratchBuffer(length);
   let at = RECORD_COMMITMENT_TAG.copy(input, 0);
   input.set(salt, at);
   at += SALT_BYTES;
@@ -120,7 +128,7 @@ export function recordCommitment(salt: Uint8Array, subjectToken: string, account
   at = input.writeUInt16BE(refLen, at);
   at += input.write(accountRef, at, "utf8");
   input.set(canonicalHash, at);
-  return hash("sha256", input, "buffer");
+  return sha256Into(out, input.subarray(0, length));
 }
 
 /** A furnished record's version: kind, version and one salted commitment, nothing readable. */
@@ -128,7 +136,6 @@ export function recordVersionLeaf(leaf: RecordVersionLeaf): Uint8Array {
   if (!Number.isSafeInteger(leaf.version) || leaf.version < 0) throw invalid("version", "must be a non-negative integer");
   const kindLen = utf8Length("record_kind", leaf.recordKind);
   const canonicalHash = "canonicalHash" in leaf ? leaf.canonicalHash : sha256(leaf.canonicalRecord);
-  const commitment = recordCommitment(leaf.salt, leaf.subjectToken, leaf.accountRef, canonicalHash);
   // lp(kind tag) ‖ lp(record kind) ‖ lp(u64 version) ‖ lp(commitment), as encode() would lay it out.
   const out = Buffer.allocUnsafe(RECORD_KIND_FIELD.length + 2 + kindLen + 2 + 8 + 2 + 32);
   let at = RECORD_KIND_FIELD.copy(out, 0);
@@ -137,18 +144,34 @@ export function recordVersionLeaf(leaf: RecordVersionLeaf): Uint8Array {
   at = out.writeUInt16BE(8, at);
   writeU64(out, leaf.version, at);
   at = out.writeUInt16BE(32, at + 8);
-  out.set(commitment, at);
+  commitRecordInto(out.subarray(at, at + 32), leaf.salt, leaf.subjectToken, leaf.accountRef, canonicalHash);
+  return out;
+}
+
+/** lp(kind) ‖ lp of a 32-byte digest's length: what a one-digest leaf starts with. */
+function digestLeafPrefix(kind: LeafKind): Buffer {
+  return Buffer.concat([lp("kind", Buffer.from(kind, "ascii")), Buffer.from([0, 32])]);
+}
+const INQUIRY_PREFIX = digestLeafPrefix(LeafKind.Inquiry);
+const ANSWER_PREFIX = digestLeafPrefix(LeafKind.Answer);
+
+/** encode(kind, [digest]) from its precomputed prefix: every query and answer makes one on each side. */
+function digestLeaf(prefix: Buffer, field: string, h: Uint8Array): Uint8Array {
+  digest(field, h);
+  const out = Buffer.allocUnsafe(prefix.length + 32);
+  prefix.copy(out, 0);
+  out.set(h, prefix.length);
   return out;
 }
 
 /** An answered query: the hash of the signed query as received (it holds a nonce, so it cannot be guessed). */
 export function inquiryLeaf(signedQueryHash: Uint8Array): Uint8Array {
-  return encode(LeafKind.Inquiry, [digest("signed_query_hash", signedQueryHash)]);
+  return digestLeaf(INQUIRY_PREFIX, "signed_query_hash", signedQueryHash);
 }
 
 /** An answer sent: the hash of the signed answer. */
 export function answerLeaf(signedAnswerHash: Uint8Array): Uint8Array {
-  return encode(LeafKind.Answer, [digest("signed_answer_hash", signedAnswerHash)]);
+  return digestLeaf(ANSWER_PREFIX, "signed_answer_hash", signedAnswerHash);
 }
 
 /** An erasure or deletion of the record version logged at `targetIndex`; `reason` is a code, never data. */
@@ -183,9 +206,7 @@ export function filterLeaf(leaf: FilterLeaf): Uint8Array {
   ]);
 }
 
-export function sha256(bytes: Uint8Array): Uint8Array {
-  return hash("sha256", bytes, "buffer");
-}
+export { sha256 };
 
 /** A decoded entry: its kind and raw fields. */
 export interface DecodedLeaf {

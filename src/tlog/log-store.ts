@@ -19,6 +19,11 @@ export interface LogStore {
   size(signal?: AbortSignal): Promise<number>;
   /** Stored tiles, in the order asked; undefined where none is stored. */
   tiles(ids: readonly TileId[], signal?: AbortSignal): Promise<(Uint8Array | undefined)[]>;
+  /**
+   * tiles(), read in place, for a store that can: concurrent proofs then
+   * find a tile in the log's cache as soon as one of them has read it.
+   */
+  tilesNow?(ids: readonly TileId[]): (Uint8Array | undefined)[];
   bundle(index: number, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /**
    * `carry`: other writes of the node database that must land in the same

@@ -1,5 +1,6 @@
-import { createHash, hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { CreditMeshError } from "../errors.js";
+import { sha256, sha256Prefixed } from "./sha256.js";
 
 /**
  * RFC 6962 §2.1 (RFC 9162 §2.1.1) Merkle tree hashing with SHA-256. Sizes and
@@ -13,23 +14,20 @@ const NODE_PREFIX = Buffer.from([0x01]);
 
 export const EMPTY_ROOT: Uint8Array = createHash("sha256").digest();
 
-// One-shot hash() of one buffer: about half the cost of a createHash() object per node, which proofs pay dozens of times.
 export function leafHash(data: Uint8Array): Uint8Array {
-  const input = Buffer.allocUnsafe(1 + data.length);
-  input[0] = 0x00;
-  input.set(data, 1);
-  return hash("sha256", input, "buffer");
+  return sha256Prefixed(0x00, data);
 }
+
+/** 0x01 ‖ left ‖ right, rewritten per node: nodeHash is synchronous, so no two calls share it at once. */
+const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE, 0x01);
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
     return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
   }
-  const input = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
-  input[0] = 0x01;
-  input.set(left, 1);
-  input.set(right, 1 + HASH_SIZE);
-  return hash("sha256", input, "buffer");
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return sha256(nodeInput);
 }
 
 /** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */
@@ -158,11 +156,9 @@ function checkSize(field: string, size: number): void {
   }
 }
 
-/** Every distinct subtree a plan needs, so a store can read them all at once. */
+/** Every subtree a plan needs, so a store can read them all at once (a plan's ranges are disjoint: no subtree twice). */
 export function planNodes(plan: ProofPlan): NodeId[] {
-  const seen = new Map<string, NodeId>();
-  for (const element of plan) for (const id of element) seen.set(`${id.level}/${id.index}`, id);
-  return [...seen.values()];
+  return plan.flat();
 }
 
 /** Turns a plan into proof hashes, given a lookup of the subtree hashes it names. */
@@ -192,31 +188,97 @@ function wellFormed(hashes: readonly Uint8Array[]): boolean {
   return hashes.every((h) => h instanceof Uint8Array && h.length === HASH_SIZE);
 }
 
+/** A walk position packs (level, node) in one number while the node index stays below 2^47. */
+const LEVELS = 64;
+const MAX_WALK_NODE = 2 ** 47;
+
+/**
+ * Inclusion walks that verified against one tree (size and root), by the
+ * position each step started from. A proof's walk is fixed by its position,
+ * the hash there and the proof hashes left; once one reached the root, a
+ * later proof arriving at the same position with the same hash and the same
+ * remaining hashes would repeat it step for step, so it is known to verify
+ * without hashing: comparing 32-byte strings costs a fraction of a hash. An
+ * answer's proofs (one subject's accounts, often adjacent leaves, and the
+ * query's inquiry) and concurrent answers naming the same checkpoint share
+ * most of their path to the root. The result is exactly that of the full
+ * walk; bounded, it stops remembering once full.
+ */
+export class VerifiedPaths {
+  readonly #steps = new Map<number, { nodes: Buffer; proof: Buffer; at: number; count: number }>();
+
+  constructor(
+    readonly size: number,
+    readonly root: Uint8Array,
+    private readonly max = 512,
+  ) {}
+
+  /** Whether the walk from `position` with hash `r` and `proof[at..]` left is one that reached the root. */
+  walked(position: number, r: Uint8Array, proof: readonly Uint8Array[], at: number): boolean {
+    const step = this.#steps.get(position);
+    if (step === undefined || step.count - step.at !== proof.length - at) return false;
+    if (step.nodes.compare(r, 0, HASH_SIZE, step.at * HASH_SIZE, (step.at + 1) * HASH_SIZE) !== 0) return false;
+    for (let j = 0; at + j < proof.length; j++) {
+      const from = (step.at + j) * HASH_SIZE;
+      if (step.proof.compare(proof[at + j]!, 0, HASH_SIZE, from, from + HASH_SIZE) !== 0) return false;
+    }
+    return true;
+  }
+
+  /** Keeps a walk that reached the root: its positions and hashes, copied (proofs may be views of a whole message). */
+  remember(positions: readonly number[], nodes: readonly Uint8Array[], proof: readonly Uint8Array[]): void {
+    if (this.#steps.size >= this.max) return;
+    let nodeBytes: Buffer | undefined;
+    let proofBytes: Buffer | undefined;
+    for (let i = 0; i < positions.length && this.#steps.size < this.max; i++) {
+      if (this.#steps.has(positions[i]!)) continue;
+      nodeBytes ??= Buffer.concat(nodes);
+      proofBytes ??= Buffer.concat(proof);
+      this.#steps.set(positions[i]!, { nodes: nodeBytes, proof: proofBytes, at: i, count: proof.length });
+    }
+  }
+}
+
 /**
  * RFC 9162 §2.1.3.2: the root an inclusion proof leads to, or why it leads
- * nowhere (wrong length, index outside the tree).
+ * nowhere (wrong length, index outside the tree). With `paths` of this tree,
+ * a walk that meets one already verified stops there with its root.
  */
 export function rootFromInclusionProof(
   index: number,
   size: number,
   leaf: Uint8Array,
   proof: readonly Uint8Array[],
+  paths?: VerifiedPaths,
 ): Uint8Array | ProofFailure {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
     return `leaf index ${index} is outside a tree of size ${size}`;
   }
   if (leaf.length !== HASH_SIZE || !wellFormed(proof)) return "hashes must be 32 bytes";
+  if (paths !== undefined && (paths.size !== size || index >= MAX_WALK_NODE)) paths = undefined;
+  const positions: number[] = [];
+  const nodes: Uint8Array[] = [];
   let fn = index;
   let sn = size - 1;
+  let level = 0;
   let r = leaf;
-  for (const p of proof) {
+  for (let i = 0; i < proof.length; i++) {
+    const p = proof[i]!;
     if (sn === 0) return "proof is too long";
+    if (paths !== undefined) {
+      // fn = index >> level and sn = (size - 1) >> level: the level and fn fix where the walk stands.
+      const position = fn * LEVELS + level;
+      if (paths.walked(position, r, proof, i)) return paths.root;
+      positions.push(position);
+      nodes.push(r);
+    }
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = fn / 2;
           sn = Math.floor(sn / 2);
+          level++;
         }
       }
     } else {
@@ -224,8 +286,10 @@ export function rootFromInclusionProof(
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
+    level++;
   }
   if (sn !== 0) return "proof is too short";
+  if (paths !== undefined && equal(r, paths.root)) paths.remember(positions, nodes, proof);
   return r;
 }
 
@@ -235,8 +299,9 @@ export function verifyInclusion(
   leaf: Uint8Array,
   proof: readonly Uint8Array[],
   root: Uint8Array,
+  paths?: VerifiedPaths,
 ): ProofFailure | null {
-  const r = rootFromInclusionProof(index, size, leaf, proof);
+  const r = rootFromInclusionProof(index, size, leaf, proof, paths !== undefined && equal(paths.root, root) ? paths : undefined);
   if (typeof r === "string") return r;
   return equal(r, root) ? null : "root does not match";
 }

@@ -16,7 +16,18 @@ import {
   resolvePlan,
 } from "./merkle.js";
 import type { NoteSigner } from "./note.js";
-import { MAX_ENTRY_BYTES, TILE_WIDTH, type TileId, bundleEntry, locateNode, splitBundle, tileHashes, tileWidth } from "./tiles.js";
+import {
+  MAX_ENTRY_BYTES,
+  TILE_WIDTH,
+  type TileId,
+  bundleEntry,
+  expandTile,
+  expandedNode,
+  locateNode,
+  splitBundle,
+  tileHashes,
+  tileWidth,
+} from "./tiles.js";
 
 /** Full tiles never change: a proof's reads are mostly served from here. */
 const FULL_TILE_CACHE = 4096;
@@ -27,6 +38,9 @@ const FULL_TILE_CACHE = 4096;
  * to recompute.
  */
 const SUBTREE_CACHE = 65_536;
+/** Full tiles whose inner nodes are kept (8 KiB each), and the smallest subtree worth expanding a tile for. */
+const EXPANDED_TILE_CACHE = 1024;
+const EXPAND_FROM = 8;
 
 /**
  * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
@@ -38,6 +52,7 @@ export class TiledLog {
   private readonly queue = new SerialQueue();
   private readonly cache = new Map<string, Uint8Array>();
   private readonly subtrees = new Map<string, Uint8Array>();
+  private readonly expanded = new Map<string, Buffer>();
   /** Committed size. */
   private committed: number;
   /** Hashes of the partial tile at each level (index = level). */
@@ -125,6 +140,8 @@ export class TiledLog {
       if (entries.length === 0) return { first, size: first };
       const { update, edge, bundle } = this.grow(entries);
       await commit(update, first);
+      // A tile this append filled is read by the next proofs through it: kept from here rather than read back.
+      for (const t of update.tiles) if (t.hashes.length === TILE_WIDTH * 32) this.remember(key(t.tile), t.hashes);
       this.committed = update.size;
       this.edge = edge;
       this.bundle = bundle;
@@ -138,6 +155,8 @@ export class TiledLog {
     let bundle = this.bundle.slice();
     let size = this.committed;
     const tiles = new Map<string, { tile: TileId; hashes: Uint8Array[] }>();
+    // Per level, the row last noted as a changed tile: a row is one tile, so it is noted once, not per entry.
+    const noted: Uint8Array[][] = [];
     const bundles = new Map<number, Uint8Array[]>();
     for (const entry of entries) {
       const bundleIndex = Math.floor(size / TILE_WIDTH);
@@ -150,8 +169,11 @@ export class TiledLog {
       for (let level = 0; ; level++) {
         const row = (edge[level] ??= []);
         row.push(hash);
-        const index = Math.floor(nodes / TILE_WIDTH);
-        tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
+        if (noted[level] !== row) {
+          const index = Math.floor(nodes / TILE_WIDTH);
+          tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
+          noted[level] = row;
+        }
         if (row.length < TILE_WIDTH) break;
         // A full tile: its root is the next level's newest hash.
         hash = perfectRoot(row);
@@ -238,33 +260,37 @@ export class TiledLog {
   private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
     const todo: NodeId[] = [];
+    const todoKeys: string[] = [];
     for (const id of ids) {
-      const known = this.subtrees.get(key(id));
-      if (known) out.set(key(id), known);
-      else todo.push(id);
+      const k = key(id);
+      const known = this.subtrees.get(k);
+      if (known) out.set(k, known);
+      else if (!out.has(k)) {
+        todo.push(id);
+        todoKeys.push(k);
+      }
     }
     if (todo.length === 0) return out;
     ids = todo;
     const locations = ids.map(locateNode);
-    const tiles = new Map<string, Uint8Array>();
+    const tileKeys = locations.map((loc) => key(loc.tile));
+    // A tile's hashes: stored bytes, or the right edge's row as it is in memory (an append replaces rows, never edits them).
+    const tiles = new Map<string, Uint8Array | readonly Uint8Array[]>();
     const missing: TileId[] = [];
-    // The right edge as of now: each partial tile is in memory (an append replaces the arrays, never edits them).
     const edge = this.edge;
     const size = this.committed;
-    for (const { tile } of locations) {
-      const k = key(tile);
+    for (let i = 0; i < locations.length; i++) {
+      const { tile } = locations[i]!;
+      const k = tileKeys[i]!;
       if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
       const cached = this.cache.get(k);
       const row = edge[tile.level];
       if (cached) tiles.set(k, cached);
-      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) {
-        let data = edgeTiles.get(row);
-        if (!data) edgeTiles.set(row, (data = Buffer.concat(row)));
-        tiles.set(k, data);
-      } else missing.push(tile);
+      else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) tiles.set(k, row);
+      else missing.push(tile);
     }
     if (missing.length > 0) {
-      const read = await this.store.tiles(missing, signal);
+      const read = this.store.tilesNow ? this.store.tilesNow(missing) : await this.store.tiles(missing, signal);
       missing.forEach((tile, i) => {
         const data = read[i];
         if (data === undefined) throw new CreditMeshError("STORE_CORRUPT", `log tile ${tile.level}/${tile.index} is missing`);
@@ -272,20 +298,45 @@ export class TiledLog {
         if (data.length === TILE_WIDTH * 32) this.remember(key(tile), data);
       });
     }
-    ids.forEach((id, i) => {
+    ids.forEach((_, i) => {
       const loc = locations[i]!;
-      const data = tiles.get(key(loc.tile))!;
-      if (data.length < (loc.offset + loc.count) * 32) {
-        throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+      const tileKey = tileKeys[i]!;
+      const hashes = tiles.get(tileKey)!;
+      const end = loc.offset + loc.count;
+      let hash: Uint8Array;
+      if (Array.isArray(hashes)) {
+        if (hashes.length < end) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+        hash = perfectRoot(hashes, loc.offset, loc.count);
+      } else {
+        const data = hashes as Uint8Array;
+        if (data.length < end * 32) throw new CreditMeshError("STORE_CORRUPT", `log tile ${loc.tile.level}/${loc.tile.index} is too short`);
+        if (loc.count === 1) hash = data.subarray(loc.offset * 32, end * 32);
+        else {
+          const inner = this.innerNodes(tileKey, data, loc.count);
+          if (inner) {
+            out.set(todoKeys[i]!, expandedNode(inner, Math.log2(loc.count), loc.offset / loc.count));
+            return;
+          }
+          hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, end * 32)));
+        }
       }
-      const hash = perfectRoot(tileHashes(data.subarray(loc.offset * 32, (loc.offset + loc.count) * 32)));
-      out.set(key(id), hash);
+      out.set(todoKeys[i]!, hash);
       if (loc.count > 1) {
         if (this.subtrees.size >= SUBTREE_CACHE) this.subtrees.delete(this.subtrees.keys().next().value!);
-        this.subtrees.set(key(id), hash);
+        this.subtrees.set(todoKeys[i]!, hash);
       }
     });
     return out;
+  }
+
+  /** A full tile's inner nodes, expanded once a subtree of `count` hashes (≥ EXPAND_FROM) is asked of it; else undefined. */
+  private innerNodes(k: string, data: Uint8Array, count: number): Buffer | undefined {
+    let inner = this.expanded.get(k);
+    if (inner || count < EXPAND_FROM || data.length !== TILE_WIDTH * 32) return inner;
+    inner = expandTile(data);
+    if (this.expanded.size >= EXPANDED_TILE_CACHE) this.expanded.delete(this.expanded.keys().next().value!);
+    this.expanded.set(k, inner);
+    return inner;
   }
 
   private remember(k: string, data: Uint8Array): void {
@@ -293,9 +344,6 @@ export class TiledLog {
     this.cache.set(k, data);
   }
 }
-
-/** The right edge's partial tiles as one buffer each, built once per edge row (an append makes new rows). */
-const edgeTiles = new WeakMap<Uint8Array[], Uint8Array>();
 
 function key(id: { level: number; index: number }): string {
   return `${id.level}/${id.index}`;

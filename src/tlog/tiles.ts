@@ -1,5 +1,5 @@
 import { CreditMeshError } from "../errors.js";
-import { HASH_SIZE, type NodeId } from "./merkle.js";
+import { HASH_SIZE, type NodeId, nodeHash } from "./merkle.js";
 
 /**
  * C2SP tlog-tiles layout with tile height 8: the tile at level L, index N
@@ -121,4 +121,35 @@ export function tileHashes(tile: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let at = 0; at < tile.length; at += HASH_SIZE) out.push(tile.subarray(at, at + HASH_SIZE));
   return out;
+}
+
+/**
+ * Every inner node of a full tile: its levels 1 to 7 (128, 64, … 2 hashes;
+ * level 8, the tile's root, is a hash of the tile above), 254 hashes in that
+ * order. A proof needs one node of each level of the tiles it passes through,
+ * which recomputed from the tile's hashes costs 247 hashes per tile; once
+ * expanded, every later proof through the tile costs none.
+ */
+export function expandTile(tile: Uint8Array): Buffer {
+  if (tile.length !== TILE_WIDTH * HASH_SIZE) throw new CreditMeshError("STORE_CORRUPT", "only a full tile can be expanded");
+  const out = Buffer.allocUnsafe((TILE_WIDTH - 2) * HASH_SIZE);
+  let below: Uint8Array = tile;
+  let belowAt = 0;
+  let at = 0;
+  for (let n = TILE_WIDTH / 2; n >= 2; n /= 2) {
+    for (let j = 0; j < n; j++) {
+      const left = (belowAt + 2 * j) * HASH_SIZE;
+      out.set(nodeHash(below.subarray(left, left + HASH_SIZE), below.subarray(left + HASH_SIZE, left + 2 * HASH_SIZE)), (at + j) * HASH_SIZE);
+    }
+    below = out;
+    belowAt = at;
+    at += n;
+  }
+  return out;
+}
+
+/** The node at tile level `level` (1 to 7), index `index` within the tile, of an expandTile() result. */
+export function expandedNode(expanded: Uint8Array, level: number, index: number): Uint8Array {
+  const at = TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** level + index;
+  return expanded.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE);
 }

@@ -13,6 +13,7 @@ import {
   sha256,
   signCheckpoint,
   TiledLog,
+  VerifiedCheckpoints,
   type AnswerProofSource,
   type RecordLeafOpening,
 } from "../../../src/tlog/index.js";
@@ -125,6 +126,24 @@ describe("answer log proofs", () => {
       expect(result.problem).toMatch(problem);
     });
   }
+
+  it("fail on every tampering just the same once a requester's cache verified the untouched answer", async () => {
+    const { answer, signedQuery } = await holderAnswer();
+    const checkpoints = new VerifiedCheckpoints();
+    const cached = (a: HolderAnswer, publicKey = key.publicKey) =>
+      checkAnswerProof(a, { publicKey, signedQueryHash: sha256(signedQuery), required: true, checkpoints });
+    const copy = () => HolderAnswer.decode(HolderAnswer.encode(answer).finish());
+    expect(cached(copy())).toMatchObject({ proved: true, recordsProved: 2 });
+    expect(cached(copy())).toMatchObject({ proved: true, recordsProved: 2 });
+    for (const [what, tamper, problem] of tamperings) {
+      const a = copy();
+      tamper(a);
+      expect({ what, problem: cached(a).problem }).toEqual({ what, problem: expect.stringMatching(problem) });
+    }
+    // The note verified under this holder's key is no checkpoint of a holder with another key.
+    expect(cached(copy(), generateNodeKey().publicKey).problem).toMatch(/^checkpoint: /);
+    expect(cached(copy())).toMatchObject({ proved: true, recordsProved: 2 });
+  });
 
   it("need no proof in a refusal, and refuse one there; an absent proof fails only when required", async () => {
     const { answer } = await holderAnswer();

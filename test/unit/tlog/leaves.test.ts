@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -26,7 +27,49 @@ const record = (salt: Uint8Array, over: Partial<Parameters<typeof recordVersionL
     ...over,
   });
 
+/** The v2 record leaf as specified, built field by field with node:crypto: what every log written so far holds. */
+function specifiedRecordLeaf(kind: string, token: string, ref: string, version: number, canonicalHash: Uint8Array, salt: Uint8Array): Buffer {
+  const lp = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  const u64 = Buffer.alloc(8);
+  u64.writeBigUInt64BE(BigInt(version));
+  const commitment = createHash("sha256")
+    .update("creditmesh/tlog/record-version\n")
+    .update(salt)
+    .update(lp(Buffer.from(token, "utf8")))
+    .update(lp(Buffer.from(ref, "utf8")))
+    .update(canonicalHash)
+    .digest();
+  return Buffer.concat([lp(Buffer.from("creditmesh/tlog/record/v2")), lp(Buffer.from(kind, "utf8")), lp(u64), lp(commitment)]);
+}
+
 describe("log leaves", () => {
+  it("lay out an inquiry and an answer as their kind and one length-prefixed digest", () => {
+    const h = sha256(Buffer.from("signed"));
+    const lp = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+    expect(Buffer.from(inquiryLeaf(h)).toString("hex")).toBe(Buffer.concat([lp(Buffer.from("creditmesh/tlog/inquiry/v1")), lp(Buffer.from(h))]).toString("hex"));
+    expect(Buffer.from(answerLeaf(h)).toString("hex")).toBe(Buffer.concat([lp(Buffer.from("creditmesh/tlog/answer/v1")), lp(Buffer.from(h))]).toString("hex"));
+    expect(() => inquiryLeaf(h.subarray(0, 31))).toThrow(expect.objectContaining({ field: "signed_query_hash" }));
+  });
+
+  it("lay out a record version byte for byte as specified, for any text and version", () => {
+    expect(Buffer.from(record(new Uint8Array(32).fill(9))).toString("hex")).toBe(
+      specifiedRecordLeaf("account", TOKEN, ACCOUNT, 3, sha256(Buffer.from('{"balance":"120000"}')), new Uint8Array(32).fill(9)).toString("hex"),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" }),
+        fc.string({ minLength: 1, maxLength: 300, unit: "grapheme" }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (token, ref, version, canonicalHash, salt) => {
+          const leaf = recordVersionLeaf({ recordKind: "repayment", subjectToken: token, accountRef: ref, version, canonicalHash, salt });
+          expect(Buffer.from(leaf).toString("hex")).toBe(specifiedRecordLeaf("repayment", token, ref, version, canonicalHash, salt).toString("hex"));
+        },
+      ),
+    );
+  });
+
   it("encode a record version as kind, version and salted commitments, with no token or ref readable", () => {
     const salt = new Uint8Array(32).fill(9);
     const leaf = record(salt);

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   EMPTY_ROOT,
+  VerifiedPaths,
   consistencyProof,
   inclusionProof,
   leafHash,
@@ -83,6 +84,53 @@ describe("Merkle tree", () => {
     const cons = consistencyProof(13, leaves);
     expect(verifyConsistency(13, 37, cons, treeHash(leaves.slice(0, 12)), root)).not.toBeNull();
     expect(verifyConsistency(37, 13, cons, root, treeHash(leaves.slice(0, 13)))).toMatch(/smaller/);
+  });
+
+  it("verify every proof with paths already verified exactly as without them, tampered ones included", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 130 }), fc.nat(), (size, seed) => {
+        const leaves = leavesOf(size);
+        const root = treeHash(leaves);
+        const paths = new VerifiedPaths(size, root, 100_000);
+        const proofs = leaves.map((_, i) => inclusionProof(i, leaves));
+        // Every valid proof, then again once all are known (each then meets a known walk at its first step).
+        for (let round = 0; round < 2; round++) {
+          leaves.forEach((leaf, i) => expect(verifyInclusion(i, size, leaf, proofs[i]!, root, paths)).toBeNull());
+        }
+        // Each proof with one hash changed, its last hash dropped or one added, for another index or another leaf:
+        // the same answer with and without the paths (the lower steps still meet known walks; the upper ones must not pass).
+        const index = seed % size;
+        const proof = proofs[index]!;
+        const variants: [number, Uint8Array, Uint8Array[]][] = [
+          [index, leaves[index]!, proof.slice(0, -1)],
+          [index, leaves[index]!, [...proof, leaves[0]!]],
+          [(index + 1) % size, leaves[index]!, proof],
+          [index, leaves[(index + 1) % size]!, proof],
+        ];
+        proof.forEach((_, k) => {
+          const changed = proof.map((h) => Uint8Array.from(h));
+          changed[k]![seed % 32]! ^= 1 << (seed % 8);
+          variants.push([index, leaves[index]!, changed]);
+        });
+        for (const [i, leaf, p] of variants) {
+          const alone = verifyInclusion(i, size, leaf, p, root);
+          if (!(i === index && leaf === leaves[index] && p === proof)) expect(verifyInclusion(i, size, leaf, p, root, paths)).toBe(alone);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("ignore paths verified against another root or size", () => {
+    const leaves = leavesOf(37);
+    const other = leavesOf(38);
+    const paths = new VerifiedPaths(38, treeHash(other));
+    for (let i = 0; i < 38; i++) expect(verifyInclusion(i, 38, other[i]!, inclusionProof(i, other), treeHash(other), paths)).toBeNull();
+    const root = treeHash(leaves);
+    for (let i = 0; i < 37; i++) {
+      expect(verifyInclusion(i, 37, leaves[i]!, inclusionProof(i, leaves), root, paths)).toBeNull();
+      expect(verifyInclusion(i, 38, other[i]!, inclusionProof(i, other), root, paths)).toBe("root does not match");
+    }
   });
 
   it("rejects an index outside the tree with the field named", () => {

@@ -5,12 +5,15 @@ import {
   bundlePrefix,
   encodeIndex,
   entriesPath,
+  expandTile,
+  expandedNode,
   locateNode,
   parseTilePath,
   splitBundle,
   tilePath,
   tileWidth,
 } from "../../../src/tlog/tiles.js";
+import { leafHash, perfectRoot } from "../../../src/tlog/merkle.js";
 
 describe("tile paths", () => {
   it("spell N in x-prefixed 3-digit groups as C2SP tlog-tiles does", () => {
@@ -55,5 +58,20 @@ describe("tile geometry", () => {
     expect(bundlePrefix(bundle, 2)).toEqual(bundle.subarray(0, 5));
     expect(bundlePrefix(bundle, 4)).toBeUndefined();
     expect(() => splitBundle(bundle.subarray(0, bundle.length - 1))).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
+  });
+});
+
+describe("expanded tiles", () => {
+  it("hold every inner node of a full tile, each the hash of its run of tile hashes", () => {
+    const hashes = Array.from({ length: 256 }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
+    const inner = expandTile(Buffer.concat(hashes));
+    expect(inner.length).toBe(254 * 32);
+    for (let level = 1; level <= 7; level++) {
+      const count = 2 ** level;
+      for (let index = 0; index < 256 / count; index++) {
+        expect(Buffer.from(expandedNode(inner, level, index)).toString("hex")).toBe(Buffer.from(perfectRoot(hashes, index * count, count)).toString("hex"));
+      }
+    }
+    expect(() => expandTile(Buffer.concat(hashes.slice(0, 255)))).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
   });
 });
