@@ -112,14 +112,18 @@ function check(report: CreditReport, b: Borrower): string | undefined {
 
 /** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
 async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
+  const t0 = Date.now();
   if (records) {
     await Promise.all([...records].map(async ([id, recs]) => {
       if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
     }));
+    log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
   }
   const lender = net.client(net.ids[0]!);
   for (const b of borrowers) b.consentId = await grant(lender, b.subject);
   const since = Date.now();
+  log(`${label}: ${borrowers.length} consents granted in ${since - t0} ms`);
+  let lastLog = since;
   const strangers = generateBorrowers(`stranger-${label}`, 10_000);
   for (let k = 0; ; k++) {
     const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
@@ -127,6 +131,10 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
     const r = await reportOf(lender, s);
     const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
     if (skipped === net.members.length - 1) break;
+    if (Date.now() - lastLog >= 15_000) {
+      lastLog = Date.now();
+      log(`${label}: routing skips ${skipped} of ${net.members.length - 1} members for a stranger after ${lastLog - since} ms`);
+    }
     if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: routing not ready: ${skipped}/${net.members.length - 1} skipped`);
     await sleep(1_000);
   }

@@ -75,6 +75,10 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 
+/** How often libp2p's connection monitor pings each connection, and the least it waits for the answer. */
+const CONNECTION_PING_INTERVAL_MS = 60_000;
+const CONNECTION_PING_MIN_TIMEOUT_MS = 30_000;
+
 /**
  * One member's libp2p node: TCP + Noise + Yamux, a gater that admits only
  * manifest members, connections kept up to every member, and gossip. It also
@@ -137,6 +141,11 @@ export class PeerNode {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: gater,
+      // libp2p pings every connection over a new stream (a protocol negotiation each) every 10 s by
+      // default and aborts one whose ping is slower than ~5 s: most of a member's idle CPU, and on a busy
+      // host it cuts healthy connections with requests in flight. Requests have their own deadlines and
+      // the member dialer redials what is lost, so a dead connection is found soon enough this way.
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS, pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS } },
       connectionManager: {
         dialTimeout: opts.dialTimeoutMs ?? 10_000,
         // Members often share a host (tests, one operator running several
