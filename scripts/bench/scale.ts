@@ -78,6 +78,8 @@ if (SIZES.some((m) => m < 2) || (RECORDS.length > 0 && RECORDS_MEMBERS < 2)) {
 }
 const log = (line: string) => process.stderr.write(line + "\n");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Members furnishing their portfolios at once while a network is prepared. */
+const SEED_CONCURRENCY = 4;
 /** The hosts carry 25+ nodes each at 100 members. */
 const NODE_ARGS = ["--max-old-space-size=8192"];
 
@@ -114,8 +116,14 @@ function check(report: CreditReport, b: Borrower): string | undefined {
 async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
   const t0 = Date.now();
   if (records) {
-    await Promise.all([...records].map(async ([id, recs]) => {
-      if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
+    // A few members at a time: every new subject costs a token evaluation at two of the three
+    // committee members, and here they share four processes with every other member.
+    const queue = [...records];
+    await Promise.all(Array.from({ length: SEED_CONCURRENCY }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const [id, recs] = next;
+        if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
+      }
     }));
     log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
   }
