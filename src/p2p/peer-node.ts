@@ -118,6 +118,7 @@ export class PeerNode {
       selfPeerId: opts.key.peerId,
       membership: opts.membership,
       isConnected: (peerId) => this.isConnected(peerId),
+      connectedPeers: () => this.connectedPeers(),
       dial: (peerId, signal) => this.connect(peerId, signal).then(() => undefined),
       logger: this.#log,
       intervalMs: opts.dialIntervalMs ?? DEFAULT_DIAL_INTERVAL_MS,
