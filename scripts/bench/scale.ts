@@ -82,6 +82,8 @@ if (SIZES.some((m) => m < 2) || (RECORDS.length > 0 && RECORDS_MEMBERS < 2)) {
 }
 const log = (line: string) => process.stderr.write(line + "\n");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Members furnishing their portfolios at once while a network is prepared. */
+const SEED_CONCURRENCY = 4;
 /** The hosts carry 25+ nodes each at 100 members. */
 const NODE_ARGS = ["--max-old-space-size=8192"];
 
@@ -116,14 +118,24 @@ function check(report: CreditReport, b: Borrower): string | undefined {
 
 /** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
 async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
+  const t0 = Date.now();
   if (records) {
-    await Promise.all([...records].map(async ([id, recs]) => {
-      if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
+    // A few members at a time: every new subject costs a token evaluation at two of the three
+    // committee members, and here they share four processes with every other member.
+    const queue = [...records];
+    await Promise.all(Array.from({ length: SEED_CONCURRENCY }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const [id, recs] = next;
+        if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
+      }
     }));
+    log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
   }
   const lender = net.client(net.ids[0]!);
   for (const b of borrowers) b.consentId = await grant(lender, b.subject);
   const since = Date.now();
+  log(`${label}: ${borrowers.length} consents granted in ${since - t0} ms`);
+  let lastLog = since;
   const strangers = generateBorrowers(`stranger-${label}`, 10_000);
   for (let k = 0; ; k++) {
     const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
@@ -131,6 +143,10 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
     const r = await reportOf(lender, s);
     const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
     if (skipped === net.members.length - 1) break;
+    if (Date.now() - lastLog >= 15_000) {
+      lastLog = Date.now();
+      log(`${label}: routing skips ${skipped} of ${net.members.length - 1} members for a stranger after ${lastLog - since} ms`);
+    }
     if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: routing not ready: ${skipped}/${net.members.length - 1} skipped`);
     await sleep(1_000);
   }

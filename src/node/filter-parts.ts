@@ -80,8 +80,8 @@ export class FilterParts {
       ...components,
       logger: logger.child({ topic: "filters" }),
       inbox: this.inbox,
-      // A delta from a member whose announcement was missed: fetch rather than wait for the next announcement.
-      pull: (id, position) => (position || this.book.view(id).failOpen === "NO_ANNOUNCEMENT") && protocol.pull(id, position),
+      // A delta from a member whose announcement was missed, a new epoch, a gap: fetch rather than wait for the next announcement.
+      pull: (id) => protocol.pull(id),
     });
     const publisher = new FilterPublisher(
       { reannounceEvery: REANNOUNCE_EVERY_DELTAS, retryMs: Math.min(30_000, this.config.deltaIntervalMs) },

@@ -13,6 +13,8 @@ export interface MemberDialerOptions {
   selfPeerId: string;
   membership: Membership;
   isConnected(peerId: string): boolean;
+  /** Every peer with an open connection; when given, a tick asks this once instead of isConnected() per member. */
+  connectedPeers?(): Iterable<string>;
   dial(peerId: string, signal: AbortSignal): Promise<void>;
   logger: Logger;
   intervalMs: number;
@@ -90,15 +92,18 @@ export class MemberDialer {
     if (signal === undefined || signal.aborted) return;
     const now = Date.now();
     const kept = this.kept();
+    // One look at the connections per tick: asking per member is O(members) lookups on every node every tick.
+    const open = this.#opts.connectedPeers ? new Set(this.#opts.connectedPeers()) : undefined;
+    const isConnected = (peerId: string) => (open ? open.has(peerId) : this.#opts.isConnected(peerId));
     for (const member of this.#opts.membership.members()) {
       const peerId = member.peerId;
       if (peerId === this.#opts.selfPeerId) continue;
       if (!kept.has(peerId)) {
-        this.#closeIfIdle(peerId, now);
+        this.#closeIfIdle(peerId, now, isConnected(peerId));
         continue;
       }
       const state = this.#state(peerId, now);
-      if (this.#opts.isConnected(peerId)) {
+      if (isConnected(peerId)) {
         state.backoff.reset();
         state.nextAt = now;
         continue;
@@ -127,9 +132,9 @@ export class MemberDialer {
     }
   }
 
-  #closeIfIdle(peerId: string, now: number): void {
+  #closeIfIdle(peerId: string, now: number, connected: boolean): void {
     const { idleCloseMs = 0, closeIdle, lastUsed } = this.#opts;
-    if (idleCloseMs <= 0 || closeIdle === undefined || !this.#opts.isConnected(peerId)) {
+    if (idleCloseMs <= 0 || closeIdle === undefined || !connected) {
       this.#seen.delete(peerId);
       return;
     }

@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { CreditMeshError } from "../errors.js";
+import { setTimeout as wait } from "node:timers/promises";
+import { CreditMeshError, isCreditMeshError } from "../errors.js";
 import { OprfAnswer, OprfRequest } from "../gen/creditmesh/v1/oprf.js";
 import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { CommitteeMember } from "../subject/oprf/committee.js";
 import type { OprfEvaluatorService } from "../subject/oprf/evaluator-service.js";
 import type { EvaluationAnswer, EvaluationRequest, Evaluators } from "../subject/oprf/tokenizer.js";
 import { answerFromWire, purposeToWire, requestHash } from "../subject/oprf/wire.js";
+import { Backoff } from "./backoff.js";
 import type { PeerComponents } from "./components.js";
 import { OPRF_PROTOCOL } from "./protocols.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
@@ -19,7 +21,11 @@ export type OprfComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" 
 export interface OprfInit extends RpcProtocolInit {
   institutionId: string;
   maxClockSkewMs: number;
+  /** Waits before asking an evaluator again that could not be reached (doubling, jittered), within the caller's deadline. */
+  retry?: { initialMs: number; maxMs: number };
 }
+
+const DEFAULT_RETRY = { initialMs: 250, maxMs: 4_000 };
 
 // No nonce here: the evaluator service claims it, after its own checks, so that a
 // refused request is audited and answered with a signed refusal rather than an error frame.
@@ -59,7 +65,31 @@ export class OprfProtocol extends RpcProtocol implements Evaluators {
     return sealSigned(OprfAnswer.encode(answer).finish(), (d) => this.c.signer.sign(d));
   }
 
+  /**
+   * One evaluation by one committee member. The evaluator is dialed on
+   * demand (it is seldom among the members this node keeps connected); when
+   * it cannot be reached — a dial refused or timed out, a stream lost, as
+   * when many members onboard at once and every one of them dials the same
+   * few evaluators — it is asked again, with a fresh request, after a capped
+   * jittered backoff until `signal` ends. Answers and refusals are final.
+   */
   async evaluate(member: CommitteeMember, request: EvaluationRequest, signal: AbortSignal): Promise<EvaluationAnswer> {
+    const backoff = new Backoff(this.init.retry ?? DEFAULT_RETRY);
+    for (;;) {
+      try {
+        return await this.evaluateOnce(member, request, signal);
+      } catch (err) {
+        if (!isCreditMeshError(err, "P2P_UNREACHABLE") || signal.aborted || this.c.membership.byInstitution(member.institutionId) === undefined) throw err;
+        const delay = backoff.next();
+        this.log.debug({ evaluator: member.institutionId, retry_ms: delay, err: (err as Error).message }, "evaluator unreachable; asking again");
+        await wait(delay, undefined, { signal }).catch(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  private async evaluateOnce(member: CommitteeMember, request: EvaluationRequest, signal: AbortSignal): Promise<EvaluationAnswer> {
     const peer = this.c.membership.byInstitution(member.institutionId);
     if (!peer) throw new CreditMeshError("P2P_UNREACHABLE", `evaluator ${member.institutionId} is not a member of this network`);
     const message: OprfRequest = {

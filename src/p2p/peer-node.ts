@@ -77,6 +77,10 @@ const VERDICTS: Record<GossipVerdict, TopicValidatorResult> = {
 
 type Services = { identify: Identify; ping: Ping; pubsub: GossipSub };
 
+/** How often libp2p's connection monitor pings each connection, and the least it waits for the answer. */
+const CONNECTION_PING_INTERVAL_MS = 60_000;
+const CONNECTION_PING_MIN_TIMEOUT_MS = 30_000;
+
 /**
  * One member's libp2p node: TCP + Noise + Yamux, a gater that admits only
  * manifest members, connections kept up to every member, and gossip. It also
@@ -121,6 +125,7 @@ export class PeerNode {
       selfPeerId: opts.key.peerId,
       membership: opts.membership,
       isConnected: (peerId) => this.isConnected(peerId),
+      connectedPeers: () => this.connectedPeers(),
       dial: (peerId, signal) => this.connect(peerId, signal).then(() => undefined),
       logger: this.#log,
       intervalMs: opts.dialIntervalMs ?? DEFAULT_DIAL_INTERVAL_MS,
@@ -145,6 +150,11 @@ export class PeerNode {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: gater,
+      // libp2p pings every connection over a new stream (a protocol negotiation each) every 10 s by
+      // default and aborts one whose ping is slower than ~5 s: most of a member's idle CPU, and on a busy
+      // host it cuts healthy connections with requests in flight. Requests have their own deadlines and
+      // the member dialer redials what is lost, so a dead connection is found soon enough this way.
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS, pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS } },
       connectionManager: {
         dialTimeout: opts.dialTimeoutMs ?? 10_000,
         // Members often share a host (tests, one operator running several
@@ -433,9 +443,23 @@ export class PeerNode {
   }
 }
 
+/**
+ * Parsed peer ids by their text. The member dialer asks isConnected() of
+ * every member on every tick, and parsing an id (base58, multihash) each
+ * time was a few percent of an idle node's CPU at 50 members. Bounded: the
+ * ids seen are members' and peers', and a full cache starts over.
+ */
+const PEER_IDS = new Map<string, PeerId>();
+const MAX_CACHED_PEER_IDS = 4_096;
+
 function tryPeerId(peerId: string): PeerId | undefined {
+  const cached = PEER_IDS.get(peerId);
+  if (cached !== undefined) return cached;
   try {
-    return peerIdFromString(peerId);
+    const id = peerIdFromString(peerId);
+    if (PEER_IDS.size >= MAX_CACHED_PEER_IDS) PEER_IDS.clear();
+    PEER_IDS.set(peerId, id);
+    return id;
   } catch {
     return undefined;
   }

@@ -54,6 +54,18 @@ export class FilterInbox {
     return wanted ? { institutionId, fetch: position } : { institutionId };
   }
 
+  /**
+   * What a fetch from the member should ask for now, or undefined when its
+   * filters are complete (or it is this node, or not a member): the whole
+   * filter for a member never heard from or announced at a new epoch, the
+   * deltas after the last one held when one is missing.
+   */
+  wanted(institutionId: string): NonNullable<InboxResult["fetch"]> | undefined {
+    if (institutionId === this.opts.selfInstitutionId || this.modules.members(institutionId) === undefined) return undefined;
+    if (this.modules.book.view(institutionId).failOpen === "NO_ANNOUNCEMENT") return { epoch: 0, includeFilter: true, deltasAfter: 0 };
+    return this.next(institutionId).fetch;
+  }
+
   /** One message from the filters gossip topic. Undefined for this node's own messages. */
   gossip(bytes: Uint8Array): InboxResult | undefined {
     let message: FilterGossip;

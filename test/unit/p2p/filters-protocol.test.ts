@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
-import { isCreditMeshError } from "../../../src/errors.js";
+import { CreditMeshError, isCreditMeshError } from "../../../src/errors.js";
 import { FilterBuilder } from "../../../src/filters/builder.js";
 import { FilterFetchRequest } from "../../../src/gen/creditmesh/v1/filters.js";
 import { Membership } from "../../../src/identity/manifest.js";
@@ -94,5 +94,116 @@ describe("/creditmesh/filters", () => {
     const err = await requester.protocol.fetch("not-a-member").catch((e: unknown) => e);
     expect(isCreditMeshError(err, "MEMBERSHIP_DENIED")).toBe(true);
     expect(requests).toEqual([]);
+  });
+});
+
+describe("/creditmesh/filters background fetches", () => {
+  const holderKeys = Array.from({ length: 6 }, () => generateNodeKey());
+  const selfKey = generateNodeKey();
+  const many = new Membership(operator.publicKey, manifestFor(operator, [{ key: selfKey }, ...holderKeys.map((key) => ({ key }))], 1));
+  const idIn = (key: NodeKey) => many.byPeerId(key.peerId)!.institutionId;
+
+  /** A requester among six publishing holders; `gate` decides when (and whether) each request is answered. */
+  async function crowd(gate: (peerId: string, attempt: number) => Promise<void>) {
+    const holders = new Map<string, FiltersProtocol>();
+    for (const key of holderKeys) {
+      const builder = new FilterBuilder({ institutionId: idIn(key) }, { tokens: () => [HELD], key, clock });
+      await builder.rebuild();
+      const unused = { request: async () => new Uint8Array() };
+      const inbox = { fetchResponse: () => ({ institutionId: "" }), wanted: () => undefined };
+      const signer = { peerId: key.peerId, sign: (d: Uint8Array) => key.sign(d) };
+      holders.set(key.peerId, new FiltersProtocol({ peer: {} as PeerComponents["peer"], rpc: unused, membership: many, signer, logger: silentLogger(), builder, inbox }, { maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 1_000 }));
+    }
+    const book = new FilterBook({ clock });
+    const inbox = new FilterInbox(
+      { selfInstitutionId: idIn(selfKey) },
+      { book, members: (id) => many.byInstitution(id) && { institutionId: id, peerId: many.byInstitution(id)!.peerId } },
+    );
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const attempts = new Map<string, number>();
+    let connect: ((peerId: string) => void) | undefined;
+    const peer = {
+      handle: async () => undefined,
+      unhandle: async () => undefined,
+      onPeerConnect: (listener: (peerId: string) => void) => {
+        connect = listener;
+        return () => undefined;
+      },
+    } as unknown as PeerComponents["peer"];
+    const rpc: PeerComponents["rpc"] = {
+      request: async (peerId, _protocol, body) => {
+        const attempt = (attempts.get(peerId) ?? 0) + 1;
+        attempts.set(peerId, attempt);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          await gate(peerId, attempt);
+          return await holders.get(peerId)!.handleMessage(body);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const protocol = new FiltersProtocol(
+      { peer, rpc, membership: many, signer: { peerId: selfKey.peerId, sign: (d) => selfKey.sign(d) }, logger: silentLogger(), inbox },
+      { maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 1_000, fetch: { concurrency: 2, retryInitialMs: 5, retryMaxMs: 20 } },
+    );
+    await protocol.start();
+    const settled = async () => {
+      while (protocol.pending > 0) await new Promise((r) => setTimeout(r, 5));
+    };
+    return { protocol, book, attempts, settled, connect: (key: NodeKey) => connect!(key.peerId), maxInFlight: () => maxInFlight };
+  }
+
+  it("fetches every member's filter with at most `concurrency` requests in flight, each member once", async () => {
+    const { protocol, book, attempts, settled, maxInFlight } = await crowd(() => new Promise((r) => setTimeout(r, 5)));
+    for (const key of holderKeys) {
+      protocol.pull(idIn(key));
+      protocol.pull(idIn(key));
+    }
+    await settled();
+    expect(maxInFlight()).toBe(2);
+    expect([...attempts.values()]).toEqual(holderKeys.map(() => 1));
+    for (const key of holderKeys) expect(book.view(idIn(key)).failOpen).toBeUndefined();
+    await protocol.stop();
+  });
+
+  it("a member whose fetch fails is asked again until its filter is in, the others are not held up", async () => {
+    const flaky = holderKeys[0];
+    const { protocol, book, attempts, settled } = await crowd(async (peerId, attempt) => {
+      if (peerId === flaky.peerId && attempt < 3) throw new CreditMeshError("P2P_UNREACHABLE", "dial timed out");
+    });
+    for (const key of holderKeys) protocol.pull(idIn(key));
+    await settled();
+    expect(attempts.get(flaky.peerId)).toBe(3);
+    expect(book.view(idIn(flaky)).failOpen).toBeUndefined();
+    expect(attempts.get(holderKeys[1].peerId)).toBe(1);
+    await protocol.stop();
+  });
+
+  it("(re)connecting to a member whose filters are complete fetches nothing; to one never heard from, its filter", async () => {
+    const { protocol, attempts, settled, connect } = await crowd(async () => undefined);
+    protocol.pull(idIn(holderKeys[0]));
+    await settled();
+    connect(holderKeys[0]);
+    connect(holderKeys[1]);
+    connect(selfKey);
+    await settled();
+    expect(attempts.get(holderKeys[0].peerId)).toBe(1);
+    expect(attempts.get(holderKeys[1].peerId)).toBe(1);
+    expect(attempts.has(selfKey.peerId)).toBe(false);
+    await protocol.stop();
+  });
+
+  it("stop() drops queued fetches and pending retries", async () => {
+    const { protocol, attempts } = await crowd(async () => {
+      throw new CreditMeshError("P2P_UNREACHABLE", "unreachable");
+    });
+    for (const key of holderKeys) protocol.pull(idIn(key));
+    await protocol.stop();
+    const seen = [...attempts.values()].reduce((a, b) => a + b, 0);
+    await new Promise((r) => setTimeout(r, 60));
+    expect([...attempts.values()].reduce((a, b) => a + b, 0)).toBe(seen);
+    expect(protocol.pending).toBe(0);
   });
 });

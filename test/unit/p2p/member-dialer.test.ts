@@ -8,15 +8,20 @@ const SELF = "peer-00";
 const OTHERS = Array.from({ length: 20 }, (_, i) => `peer-${String(i + 1).padStart(2, "0")}`);
 const membership = { members: () => [SELF, ...OTHERS].map((peerId) => ({ peerId, institutionId: `inst-${peerId}` })) } as unknown as Membership;
 
-function dialer(over: Partial<MemberDialerOptions>) {
+function dialer(over: Partial<MemberDialerOptions>, opts: { listConnections?: boolean } = {}) {
   const connected = new Set<string>();
+  let perMemberLookups = 0;
   const dialed: string[] = [];
   const closed: string[] = [];
   const lastUsed = new Map<string, number>();
   const d = new MemberDialer({
     selfPeerId: SELF,
     membership,
-    isConnected: (p) => connected.has(p),
+    isConnected: (p) => {
+      perMemberLookups++;
+      return connected.has(p);
+    },
+    ...(opts.listConnections ? { connectedPeers: () => [...connected] } : {}),
     dial: async (p) => {
       dialed.push(p);
       connected.add(p);
@@ -32,7 +37,7 @@ function dialer(over: Partial<MemberDialerOptions>) {
     },
     ...over,
   });
-  return { d, connected, dialed, closed, lastUsed };
+  return { d, connected, dialed, closed, lastUsed, perMemberLookups: () => perMemberLookups };
 }
 
 describe("MemberDialer", () => {
@@ -87,6 +92,20 @@ describe("MemberDialer", () => {
     d.stop();
     expect(closed).toEqual([]);
   });
+
+  it("given the list of open connections, looks at it once a tick instead of asking per member, with the same dials and closes", async () => {
+    const { d, connected, dialed, closed, lastUsed, perMemberLookups } = dialer({ keep: 5, idleCloseMs: 10_000 }, { listConnections: true });
+    const kept = rankMembers(SELF, OTHERS).slice(0, 5);
+    const onDemand = rankMembers(SELF, OTHERS)[5]!;
+    d.start();
+    connected.add(onDemand);
+    lastUsed.set(onDemand, Date.now());
+    await vi.advanceTimersByTimeAsync(12_000);
+    d.stop();
+    expect([...dialed].sort()).toEqual([...kept].sort());
+    expect(closed).toEqual([onDemand]);
+    expect(perMemberLookups()).toBe(0);
+  });
 });
 
 describe("rankMembers", () => {
@@ -96,4 +115,5 @@ describe("rankMembers", () => {
     expect(rankMembers(SELF, [...OTHERS].reverse())).toEqual(a);
     expect(rankMembers("peer-99", OTHERS)).not.toEqual(a);
   });
+
 });

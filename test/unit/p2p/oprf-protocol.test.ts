@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
-import { isCreditMeshError } from "../../../src/errors.js";
+import { CreditMeshError, isCreditMeshError } from "../../../src/errors.js";
 import { OprfAnswer, OprfRefusal } from "../../../src/gen/creditmesh/v1/oprf.js";
 import { Signed } from "../../../src/gen/creditmesh/v1/peer.js";
 import { Membership } from "../../../src/identity/manifest.js";
@@ -34,7 +34,7 @@ const subjects: SubjectKey[] = [
 ];
 
 /** A requester and three evaluators (2 of 3) whose requests go straight to each other's handlers, as the transport would carry them. */
-function network(quota = 1_000) {
+function network(quota = 1_000, unreachable: (peerId: string) => boolean = () => false) {
   const key = randomScalar();
   const shares = splitSecret(key, 2, 3).map((s) => new ShareEvaluator({ index: s.index, secret: s.value }));
   const committee = new Committee({
@@ -48,12 +48,13 @@ function network(quota = 1_000) {
     const rpc: PeerComponents["rpc"] = {
       request: async (peerId, protocol, body, signal) => {
         expect(protocol).toBe(OPRF_PROTOCOL);
+        if (unreachable(peerId)) throw new CreditMeshError("P2P_UNREACHABLE", `cannot reach peer ${peerId}`);
         sent.push(body);
         return protocols.get(peerId)!.handleMessage(body, { peerId: k.peerId }, signal ?? AbortSignal.timeout(10_000));
       },
     };
     const c = { peer: {} as PeerComponents["peer"], rpc, membership, signer: { peerId: k.peerId, sign: (d: Uint8Array) => k.sign(d) }, clock, logger: silentLogger(), evaluator };
-    const p = new OprfProtocol(c, { ...LIMITS, institutionId: idOf(k) });
+    const p = new OprfProtocol(c, { ...LIMITS, institutionId: idOf(k), retry: { initialMs: 1, maxMs: 4 } });
     protocols.set(k.peerId, p);
     return p;
   };
@@ -72,7 +73,7 @@ function network(quota = 1_000) {
   const requester = protocolOf(requesterKey);
   const tokenizer = new ThresholdOprfTokenizer({ committee, evaluators: requester }, { hedgeAfterMs: 60_000, deadlineMs: 60_000 });
   const expected = subjects.map((s) => Buffer.from(evaluateDirect(key, oprfInput(s))).toString("hex"));
-  return { committee, requester, tokenizer, expected, audits, sent, protocols };
+  return { committee, requester, tokenizer, expected, audits, sent, protocols, tokens: (s: SubjectKey[]) => tokenizer.tokens(s, "ONBOARD") };
 }
 
 describe("/creditmesh/oprf/1.0.0", () => {
@@ -129,5 +130,27 @@ describe("/creditmesh/oprf/1.0.0", () => {
     // Another member's signature on the request: refused as not the sender's.
     await expect(n.protocols.get(evaluatorKeys[1].peerId)!.handleMessage(n.sent[0], { peerId: evaluatorKeys[2].peerId }, AbortSignal.timeout(10_000))).rejects.toMatchObject({ code: "SIGNATURE_INVALID" });
     expect(n.audits.length).toBe(before);
+  });
+
+  it("evaluators that cannot be reached at first (many members onboarding at once) are asked again with fresh requests, and the tokens come", async () => {
+    const failures = new Map(evaluatorKeys.map((k) => [k.peerId, 3]));
+    const n = network(1_000, (peerId) => {
+      const left = failures.get(peerId) ?? 0;
+      failures.set(peerId, left - 1);
+      return left > 0;
+    });
+    expect(await n.tokens(subjects)).toEqual(n.expected);
+    // Every request that reached an evaluator was a fresh one: no replay refusals, each audited as evaluated.
+    expect(new Set(n.sent.map((b) => Buffer.from(b).toString("hex"))).size).toBe(n.sent.length);
+    expect(n.audits.every((a) => a.outcome === "EVALUATED")).toBe(true);
+  });
+
+  it("an evaluator that stays unreachable fails the evaluation with P2P_UNREACHABLE once the caller's deadline passes", async () => {
+    const n = network(1_000, () => true);
+    const err = await n.requester
+      .evaluate(n.committee.members[0], { purpose: "LOOKUP", epoch: 3, blindedElements: [encodeElement(mulBase(randomScalar()))] }, AbortSignal.timeout(50))
+      .then(() => undefined, (e: unknown) => e);
+    expect(isCreditMeshError(err, "P2P_UNREACHABLE")).toBe(true);
+    expect(n.sent).toEqual([]);
   });
 });

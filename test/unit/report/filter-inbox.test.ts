@@ -94,4 +94,16 @@ describe("FilterInbox", () => {
     );
     expect(book.view("bank-a").failOpen).toBe("NO_ANNOUNCEMENT");
   });
+
+  it("says what a fetch should ask for: everything from a member never heard from, nothing once complete, nothing from itself or a stranger", async () => {
+    const { inbox, full, fetch, gossip } = await setup();
+    expect(inbox.wanted("bank-a")).toEqual({ epoch: 0, includeFilter: true, deltasAfter: 0 });
+    inbox.gossip(gossip("announcement", full.signedAnnouncement));
+    expect(inbox.wanted("bank-a")).toEqual({ epoch: full.announcement.epoch, includeFilter: true, deltasAfter: 0 });
+    inbox.fetchResponse("bank-a", fetch({ epoch: full.announcement.epoch, includeFilter: true, deltasAfter: 0 }));
+    expect(inbox.wanted("bank-a")).toBeUndefined();
+    expect(inbox.wanted("bank-c")).toBeUndefined();
+    expect(inbox.wanted("bank-z")).toBeUndefined();
+  });
 });
+
