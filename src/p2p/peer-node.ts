@@ -173,6 +173,12 @@ export class PeerNode {
           fallbackToFloodsub: false,
           doPX: false,
           maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+          // Gossipsub penalises every peer beyond 10 sharing an IP address, quadratically, as a
+          // defence against sybils; past ~11 members on one address their messages fall under the
+          // graylist threshold and are dropped unseen (filter deltas, revocations, evidence). Here
+          // every peer is a member admitted by the signed manifest (the gater), so an address shared
+          // by several members (one operator, one hosting provider, a test network) says nothing.
+          scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
     });

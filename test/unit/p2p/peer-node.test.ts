@@ -220,4 +220,12 @@ describe("PeerNode", () => {
     expect(isCreditMeshError(await caught(a.connect(b.peerId)), "P2P_UNREACHABLE")).toBe(true);
     expect(isCreditMeshError(await caught(a.publish(REVOCATIONS_TOPIC, enc.encode("x"))), "P2P_UNREACHABLE")).toBe(true);
   });
+
+  test("gossip does not penalise members for sharing an IP address", async () => {
+    // Gossipsub's default (-5 per peer beyond 10 on one address, squared) put every member of a
+    // 50-member network on one host under the graylist threshold: their filter deltas were dropped unseen.
+    net = await startNetwork(2);
+    const score = (net.nodes[0]!.libp2p.services.pubsub as unknown as { score: { params: { IPColocationFactorWeight: number } } }).score;
+    expect(score.params.IPColocationFactorWeight).toBe(0);
+  });
 });
