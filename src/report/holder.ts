@@ -241,20 +241,7 @@ export class HolderService {
       "query refused",
     );
     await this.record({ action: "QUERY_REFUSED", actor: opts.actor, details: { ...auditDetails(query), reason } }, opts.also);
-    return this.sign({
-      requestId: query.requestId,
-      holderInstitutionId: this.opts.institutionId,
-      requesterInstitutionId: query.requesterInstitutionId,
-      subjectToken: query.subjectToken,
-      asOf: query.asOf,
-      answeredAt: this.modules.clock.now(),
-      status: HolderStatus.DENIED,
-      reason,
-      tradelines: [],
-      inquiries: [],
-      inquiriesTotal: 0,
-      nameTags: [],
-    });
+    return this.signEmpty(query, HolderStatus.DENIED, reason);
   }
 
   /**
@@ -263,20 +250,7 @@ export class HolderService {
    * write per refusal would only add to it); the requester may ask again.
    */
   busy(query: QueryRequest, reason: string): SignedHolderAnswer {
-    return this.sign({
-      requestId: query.requestId,
-      holderInstitutionId: this.opts.institutionId,
-      requesterInstitutionId: query.requesterInstitutionId,
-      subjectToken: query.subjectToken,
-      asOf: query.asOf,
-      answeredAt: this.modules.clock.now(),
-      status: HolderStatus.BUSY,
-      reason,
-      tradelines: [],
-      inquiries: [],
-      inquiriesTotal: 0,
-      nameTags: [],
-    });
+    return this.signEmpty(query, HolderStatus.BUSY, reason);
   }
 
   /** Appends an audit entry with `also` in its batch. */
@@ -347,6 +321,24 @@ export class HolderService {
       requesterInstitutionId: this.modules.inquirerPseudonym(query.subjectToken, logged.requesterInstitutionId),
       requesterName: "",
     };
+  }
+
+  /** A signed answer that carries only a status and its reason (DENIED, BUSY). */
+  private signEmpty(query: QueryRequest, status: HolderStatus, reason: string): SignedHolderAnswer {
+    return this.sign({
+      requestId: query.requestId,
+      holderInstitutionId: this.opts.institutionId,
+      requesterInstitutionId: query.requesterInstitutionId,
+      subjectToken: query.subjectToken,
+      asOf: query.asOf,
+      answeredAt: this.modules.clock.now(),
+      status: status,
+      reason,
+      tradelines: [],
+      inquiries: [],
+      inquiriesTotal: 0,
+      nameTags: [],
+    });
   }
 
   private sign(answer: HolderAnswer): SignedHolderAnswer {
