@@ -56,6 +56,7 @@ export class FilterPublisher {
         .then(
           () => this.schedule(this.modules.schedule.delayMs()),
           (err: unknown) => {
+            if (this.stopped) return; // stop() aborted the rebuild: nothing failed.
             this.modules.logger.error({ err: (err as Error).message }, "filter publication failed");
             // Not at once: a failing rebuild reads the whole index each time.
             this.schedule(this.opts.retryMs ?? 30_000);

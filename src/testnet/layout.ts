@@ -101,7 +101,7 @@ export async function freePort(): Promise<number> {
  * A free port not in `taken`: the OS may hand out a port it just gave us
  * again once we have closed it, and two nodes cannot listen on the same one.
  */
-async function distinctFreePort(taken: Set<number>): Promise<number> {
+export async function distinctFreePort(taken: Set<number>): Promise<number> {
   for (;;) {
     const port = await freePort();
     if (!taken.has(port)) {

@@ -7,7 +7,7 @@ import type { Manifest } from "../gen/creditmesh/v1/peer.js";
 import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../identity/manifest.js";
 import { publicKeyFromPeerId } from "../identity/node-key.js";
 import { CreditMeshError } from "../errors.js";
-import { createNetworkLayout, freePort, type LayoutNode, type NetworkLayout } from "./layout.js";
+import { createNetworkLayout, distinctFreePort, type LayoutNode, type NetworkLayout } from "./layout.js";
 import { NodeClient } from "./node-client.js";
 import { isAlive, spawnNode, stopProcesses, waitForNode } from "./processes.js";
 
@@ -130,9 +130,11 @@ export class TestNetwork implements LocalNetwork {
       committee: this.opts.committee,
       legacyTokenKey: this.opts.legacyTokenKey,
     });
+    // Metrics ports must differ from every port the layout handed out: those are not bound yet, so the OS would offer them again.
+    const taken = new Set(this.layout.nodes.flatMap((n) => [n.grpcPort, n.p2pPort]));
     for (const [index, n] of this.layout.nodes.entries()) {
       const config = JSON.parse(readFileSync(n.configFile, "utf8")) as Record<string, Record<string, unknown>>;
-      const metricsPort = this.opts.metrics ? await freePort() : undefined;
+      const metricsPort = this.opts.metrics ? await distinctFreePort(taken) : undefined;
       if (metricsPort !== undefined) config.metrics = { enabled: true, host: "127.0.0.1", port: metricsPort };
       // A test network is a full mesh whatever its size, as waitConnected() expects (ScaleNetwork is the sparse one).
       config.p2p = { ...config.p2p, keepConnected: Math.max(8, this.opts.nodes - 1) };
