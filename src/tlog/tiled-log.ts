@@ -45,8 +45,9 @@ const EXPAND_FROM = 8;
 /**
  * An append-only RFC 6962 log stored as C2SP tiles. The right edge (the
  * partial tile of each level and the partial entry bundle) is kept in memory,
- * so an append reads nothing and writes each changed tile once; a proof reads
- * the few tiles holding the subtrees it names (one read for all of them).
+ * so an append reads nothing, writes each tile it fills once and otherwise
+ * only what it adds (see LogUpdate); a proof reads the few tiles holding the
+ * subtrees it names (one read for all of them).
  */
 export class TiledLog {
   private readonly queue = new SerialQueue();
@@ -55,16 +56,21 @@ export class TiledLog {
   private readonly expanded = new Map<string, Buffer>();
   /** Committed size. */
   private committed: number;
-  /** Hashes of the partial tile at each level (index = level). */
-  private edge: Uint8Array[][];
-  /** Length-prefixed entries of the partial bundle. */
-  private bundle: Uint8Array[];
+  /**
+   * The partial tile at each level (index = level): its hashes and the
+   * offsets of the pieces they are stored in. A row only ever grows (an
+   * append pushes onto it once committed) or is replaced once full, so a
+   * proof may hold one across an append: the hashes it reads do not move.
+   */
+  private edge: EdgeRow[];
+  /** The partial bundle: its length-prefixed entries (or stored runs of them) and the offsets of its stored pieces. */
+  private bundle: EdgeRow;
 
   private constructor(
     private readonly store: LogStore,
     size: number,
-    edge: Uint8Array[][],
-    bundle: Uint8Array[],
+    edge: EdgeRow[],
+    bundle: EdgeRow,
   ) {
     this.committed = size;
     this.edge = edge;
@@ -73,27 +79,30 @@ export class TiledLog {
 
   static async init(store: LogStore, signal?: AbortSignal): Promise<TiledLog> {
     const size = await store.size(signal);
-    const edgeIds: TileId[] = [];
+    const edge: EdgeRow[] = [];
     for (let level = 0; TILE_WIDTH ** level <= size; level++) {
       const nodes = Math.floor(size / TILE_WIDTH ** level);
-      if (nodes % TILE_WIDTH !== 0) edgeIds.push({ level, index: Math.floor(nodes / TILE_WIDTH) });
-    }
-    const stored = await store.tiles(edgeIds, signal);
-    const edge: Uint8Array[][] = [];
-    edgeIds.forEach((id, i) => {
-      const tile = stored[i];
-      const width = tileWidth(id, size);
-      if (tile === undefined || tile.length !== width * 32) {
+      const width = nodes % TILE_WIDTH;
+      if (width === 0) {
+        edge[level] = { parts: [], pieces: [] };
+        continue;
+      }
+      const id = { level, index: Math.floor(nodes / TILE_WIDTH) };
+      const stored = await store.partialTile(id, signal);
+      if (stored === undefined || stored.data.length !== width * 32) {
         throw new CreditMeshError("STORE_CORRUPT", `log tile ${id.level}/${id.index} does not hold ${width} hashes`);
       }
-      // Copies: the edge grows in place and must not alias the stored bytes.
-      edge[id.level] = tileHashes(tile).map((h) => Uint8Array.from(h));
-    });
-    let bundle: Uint8Array[] = [];
-    if (size % TILE_WIDTH !== 0) {
-      const data = await store.bundle(Math.floor(size / TILE_WIDTH), signal);
-      if (data === undefined) throw new CreditMeshError("STORE_CORRUPT", "the log's partial entry bundle is missing");
-      bundle = [Uint8Array.from(data)];
+      // Copies: the row outlives the stored bytes' buffer, which may be a slab shared with other reads.
+      edge[level] = { parts: tileHashes(stored.data).map((h) => Uint8Array.from(h)), pieces: stored.pieces };
+    }
+    let bundle: EdgeRow = { parts: [], pieces: [] };
+    const width = size % TILE_WIDTH;
+    if (width !== 0) {
+      const stored = await store.partialBundle(Math.floor(size / TILE_WIDTH), signal);
+      if (stored === undefined || splitBundle(stored.data).length !== width) {
+        throw new CreditMeshError("STORE_CORRUPT", `the log's partial entry bundle does not hold ${width} entries`);
+      }
+      bundle = { parts: [Uint8Array.from(stored.data)], pieces: stored.pieces };
     }
     return new TiledLog(store, size, edge, bundle);
   }
@@ -138,59 +147,61 @@ export class TiledLog {
     return this.queue.run(async () => {
       const first = this.committed;
       if (entries.length === 0) return { first, size: first };
-      const { update, edge, bundle } = this.grow(entries);
+      const { update, rows, bundle } = this.grow(entries);
       await commit(update, first);
       // A tile this append filled is read by the next proofs through it: kept from here rather than read back.
-      for (const t of update.tiles) if (t.hashes.length === TILE_WIDTH * 32) this.remember(key(t.tile), t.hashes);
+      for (const t of update.tiles) this.remember(key(t.tile), t.hashes);
       this.committed = update.size;
-      this.edge = edge;
-      this.bundle = bundle;
+      rows.forEach((row, level) => (this.edge[level] = settle(this.edge[level], row)));
+      this.bundle = settle(this.bundle, bundle);
       return { first, size: update.size };
     });
   }
 
-  /** Computes the writes of an append on copies of the right edge, so a failed commit leaves the log as it was. */
-  private grow(entries: readonly Uint8Array[]): { update: LogUpdate; edge: Uint8Array[][]; bundle: Uint8Array[] } {
-    const edge = this.edge.map((hashes) => hashes.slice());
-    let bundle = this.bundle.slice();
+  /**
+   * Computes the writes of an append without touching the right edge (a
+   * failed commit leaves the log as it was): per row, what the append adds
+   * on top of the committed row, or the row it started after filling that.
+   */
+  private grow(entries: readonly Uint8Array[]): { update: LogUpdate; rows: Growth[]; bundle: Growth } {
+    const tiles: LogUpdate["tiles"] = [];
+    const bundles: LogUpdate["bundles"] = [];
+    const rows: Growth[] = this.edge.map((row, level) => ({
+      base: row,
+      index: Math.floor(this.committed / TILE_WIDTH ** (level + 1)),
+      offset: row.parts.length,
+      added: [],
+    }));
+    let bundle: Growth = { base: this.bundle, index: Math.floor(this.committed / TILE_WIDTH), offset: this.committed % TILE_WIDTH, added: [] };
     let size = this.committed;
-    const tiles = new Map<string, { tile: TileId; hashes: Uint8Array[] }>();
-    // Per level, the row last noted as a changed tile: a row is one tile, so it is noted once, not per entry.
-    const noted: Uint8Array[][] = [];
-    const bundles = new Map<number, Uint8Array[]>();
     for (const entry of entries) {
-      const bundleIndex = Math.floor(size / TILE_WIDTH);
-      bundle.push(bundleEntry(entry));
-      bundles.set(bundleIndex, bundle);
-      // The bundle holds the entries since the last multiple of 256 (its first part may be a stored run).
-      if ((size + 1) % TILE_WIDTH === 0) bundle = [];
+      bundle.added.push(bundleEntry(entry));
+      if (bundle.offset + bundle.added.length === TILE_WIDTH) {
+        bundles.push({ index: bundle.index, data: Buffer.concat([...bundle.base.parts, ...bundle.added]), pieces: bundle.base.pieces });
+        bundle = { base: EMPTY_ROW, index: bundle.index + 1, offset: 0, added: [] };
+      }
       let hash = leafHash(entry);
       let nodes = size; // nodes already at this tile level
       for (let level = 0; ; level++) {
-        const row = (edge[level] ??= []);
-        row.push(hash);
-        if (noted[level] !== row) {
-          const index = Math.floor(nodes / TILE_WIDTH);
-          tiles.set(`${level}/${index}`, { tile: { level, index }, hashes: row });
-          noted[level] = row;
-        }
-        if (row.length < TILE_WIDTH) break;
+        const row = (rows[level] ??= { base: EMPTY_ROW, index: Math.floor(nodes / TILE_WIDTH), offset: 0, added: [] });
+        row.added.push(hash);
+        if (row.offset + row.added.length < TILE_WIDTH) break;
         // A full tile: its root is the next level's newest hash.
-        hash = perfectRoot(row);
-        edge[level] = [];
+        const full = [...row.base.parts, ...row.added];
+        tiles.push({ tile: { level, index: row.index }, hashes: Buffer.concat(full), pieces: row.base.pieces });
+        hash = perfectRoot(full);
+        rows[level] = { base: EMPTY_ROW, index: row.index + 1, offset: 0, added: [] };
         nodes = Math.floor(nodes / TILE_WIDTH);
       }
       size++;
     }
-    return {
-      update: {
-        size,
-        tiles: [...tiles.values()].map(({ tile, hashes }) => ({ tile, hashes: Buffer.concat(hashes) })),
-        bundles: [...bundles].map(([index, parts]) => ({ index, data: Buffer.concat(parts) })),
-      },
-      edge,
-      bundle,
-    };
+    const tilePieces: LogUpdate["tilePieces"] = [];
+    rows.forEach((row, level) => {
+      if (row.added.length > 0) tilePieces.push({ tile: { level, index: row.index }, offset: row.offset, hashes: Buffer.concat(row.added) });
+    });
+    const bundlePieces: LogUpdate["bundlePieces"] = [];
+    if (bundle.added.length > 0) bundlePieces.push({ index: bundle.index, offset: bundle.offset, data: Buffer.concat(bundle.added) });
+    return { update: { size, tiles, bundles, tilePieces, bundlePieces }, rows, bundle };
   }
 
   /** MTH of the first `size` leaves (default: the committed size). */
@@ -284,7 +295,7 @@ export class TiledLog {
       const k = tileKeys[i]!;
       if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
       const cached = this.cache.get(k);
-      const row = edge[tile.level];
+      const row = edge[tile.level]?.parts;
       if (cached) tiles.set(k, cached);
       else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) tiles.set(k, row);
       else missing.push(tile);
@@ -343,6 +354,44 @@ export class TiledLog {
     if (this.cache.size >= FULL_TILE_CACHE) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(k, data);
   }
+}
+
+/** A row of the right edge: a partial tile's hashes, or the partial bundle's entries. */
+interface EdgeRow {
+  /** Hashes; for the bundle, length-prefixed entries or stored runs of them. */
+  parts: Uint8Array[];
+  /** Offsets (in hashes or entries) of the pieces the row is stored in. */
+  pieces: number[];
+}
+
+const EMPTY_ROW: EdgeRow = { parts: [], pieces: [] };
+
+/**
+ * One append's change to a row: `added` on top of `base` (the committed row,
+ * or an empty one the append started), which holds `offset` hashes or
+ * entries, at tile or bundle `index`.
+ */
+interface Growth {
+  base: EdgeRow;
+  index: number;
+  offset: number;
+  added: Uint8Array[];
+}
+
+/**
+ * The committed row once an append's growth is durable. A row the append
+ * extended grows in place (readers holding it read only hashes below the
+ * size they hold; pushing leaves those where they are); a row it started
+ * replaces the filled one. Either way the new row's piece is recorded.
+ */
+function settle(row: EdgeRow | undefined, growth: Growth): EdgeRow {
+  if (growth.added.length === 0) return growth.base === row ? row : { parts: [], pieces: [] };
+  if (growth.base === row && row !== EMPTY_ROW) {
+    row.pieces.push(growth.offset);
+    for (const part of growth.added) row.parts.push(part);
+    return row;
+  }
+  return { parts: growth.added, pieces: [0] };
 }
 
 function key(id: { level: number; index: number }): string {

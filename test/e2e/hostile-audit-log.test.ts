@@ -142,14 +142,19 @@ describe("an audit trail rewritten by someone holding the node key is caught by 
   it("a log entry removed from the database to drop an anchor is refused: the entries no longer hash to the signed root", async () => {
     const dir = await tamperCopy(async (db) => {
       const { anchors } = await readAuditAnchors(db, { origin: ORIGIN });
-      // Overwrite the bundle holding the last anchor with the same entries minus that one.
+      // Replace the bundle holding the last anchor (whole, or in the pieces appends wrote) with the same entries minus that one.
       const { LevelLogStore } = await import("../../src/store/level-log-store.js");
       const { splitBundle, bundleEntry } = await import("../../src/tlog/tiles.js");
       const store = new LevelLogStore(db);
       const last = anchors[anchors.length - 1]!;
       const bundle = Math.floor(last.leafIndex / 256);
       const entries = splitBundle((await store.bundle(bundle))!).filter((_, i) => bundle * 256 + i !== last.leafIndex);
-      await db.levels.tlog.put(`e!${bundle.toString(16).padStart(12, "0")}`, Buffer.concat(entries.map((e) => bundleEntry(e))));
+      const row = `e!${bundle.toString(16).padStart(12, "0")}`;
+      const stored = await db.levels.tlog.keys({ gte: row, lt: `${row}"` }).all();
+      await db.write([
+        ...stored.map((key) => ({ type: "del" as const, sublevel: db.levels.tlog, key })),
+        { type: "put", sublevel: db.levels.tlog, key: row, value: Buffer.concat(entries.map((e) => bundleEntry(e))) },
+      ]);
       await rewriteWithKey(db, key, (es) => es.slice(0, last.position));
     });
     const { anchored } = await verifyBoth(dir);

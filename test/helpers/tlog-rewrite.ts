@@ -5,20 +5,22 @@ import { TILE_WIDTH } from "../../src/tlog/tiles.js";
 
 /**
  * Test hook: a holder rewriting its log in place. With the node stopped,
- * replaces the hash of the last leaf in its right-edge tile (what a holder
- * would do to change a record version it logged), leaving the size alone.
- * Returns the size the log claims.
+ * replaces the hash of the last leaf where it is stored (the right-edge
+ * tile's last stored part: the full tile, or the piece the last append wrote)
+ * — what a holder would do to change a record version it logged — leaving
+ * the size alone. Returns the size the log claims.
  */
 export async function rewriteLastLeaf(configFile: string): Promise<number> {
   const db = await NodeDatabase.open(databasePath(loadConfig(configFile)));
   try {
     const size = await new LevelLogStore(db).size();
-    const index = Math.floor((size - 1) / TILE_WIDTH);
-    const key = `t!00!${index.toString(16).padStart(12, "0")}`;
-    const tile = Buffer.from((await db.levels.tlog.get(key))!);
-    const at = ((size - 1) % TILE_WIDTH) * 32;
-    tile[at] = tile[at]! ^ 0xff;
-    await db.write([{ type: "put", sublevel: db.levels.tlog, key, value: tile }]);
+    const row = `t!00!${Math.floor((size - 1) / TILE_WIDTH).toString(16).padStart(12, "0")}`;
+    // The row's own key, then its pieces in order: the last leaf's hash ends the last of them.
+    const parts = await db.levels.tlog.iterator({ gte: row, lt: `${row}"` }).all();
+    const [key, value] = parts[parts.length - 1]!;
+    const part = Buffer.from(value);
+    part[part.length - 32] = part[part.length - 32]! ^ 0xff;
+    await db.write([{ type: "put", sublevel: db.levels.tlog, key, value: part }]);
     return size;
   } finally {
     await db.close();
