@@ -21,7 +21,9 @@ beforeEach(async () => {
   db = await NodeDatabase.open(tmp.dir);
   const store = new LevelLogStore(db);
   const log = await TiledLog.init(store);
-  await log.append(Array.from({ length: 600 }, (_, i) => entry(i)));
+  await log.append(Array.from({ length: 590 }, (_, i) => entry(i)));
+  // One leaf at a time from there: the partial tile and bundle served are assembled from several stored pieces.
+  for (let i = 590; i < 600; i++) await log.append([entry(i)]);
   const key = NodeKey.fromSeed(new Uint8Array(32).fill(5));
   await log.publishCheckpoint("bank-a", { name: "bank-a", publicKey: key.publicKey, sign: (d) => key.sign(d) });
   const serveLog = createLogHttpHandler(store);
