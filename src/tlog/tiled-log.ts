@@ -92,7 +92,7 @@ export class TiledLog {
       if (stored === undefined || stored.data.length !== width * 32) {
         throw new CreditMeshError("STORE_CORRUPT", `log tile ${id.level}/${id.index} does not hold ${width} hashes`);
       }
-      // Copies: the row outlives the stored bytes' buffer, which may be a slab shared with other reads.
+      // Copies: the row keeps its hashes while the log is open and shares no bytes with a buffer the store handed out.
       edge[level] = { parts: tileHashes(stored.data).map((h) => Uint8Array.from(h)), pieces: stored.pieces };
     }
     let bundle: EdgeRow = { parts: [], pieces: [] };
