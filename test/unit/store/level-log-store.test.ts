@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NodeDatabase, type WriteOp } from "../../../src/store/database.js";
 import { LevelLogStore } from "../../../src/store/level-log-store.js";
 import { consistencyProof, inclusionProof, leafHash, treeHash } from "../../../src/tlog/merkle.js";
+import type { LogStore } from "../../../src/tlog/log-store.js";
 import { TiledLog } from "../../../src/tlog/tiled-log.js";
 import { TILE_WIDTH, type TileId } from "../../../src/tlog/tiles.js";
 import { writeLegacyLog } from "../../helpers/legacy-log-layout.js";
@@ -114,6 +115,41 @@ describe("LevelLogStore: what an append writes", () => {
     log = await reopen();
     expect(hex(await log.root())).toBe(hex(treeHash(all.map(leafHash))));
   }, 120_000);
+
+  it("answers proofs read across appends that grow or fill the rows they hold", async () => {
+    const real = new LevelLogStore(db);
+    // No in-place reads: a proof awaits its tiles while appends commit and grow the right edge it holds.
+    const store: LogStore = {
+      size: () => real.size(),
+      tiles: async (ids) => {
+        await new Promise((r) => setTimeout(r, 1));
+        return real.tiles(ids);
+      },
+      bundle: (n) => real.bundle(n),
+      partialTile: (id) => real.partialTile(id),
+      partialBundle: (n) => real.partialBundle(n),
+      checkpoint: () => real.checkpoint(),
+      putCheckpoint: (n) => real.putCheckpoint(n),
+      commit: (u, signal, carry) => real.commit(u, signal, carry),
+    };
+    const log = await TiledLog.init(store);
+    await log.append(entries(0, 500));
+    const hashes = entries(0, 800).map(leafHash);
+    const proofs: Promise<void>[] = [];
+    const appends: Promise<unknown>[] = [];
+    for (let i = 500; i < 800; i++) {
+      appends.push(log.append([entry(i)]));
+      const size = log.size;
+      const index = (i * 7) % size;
+      proofs.push(
+        log.inclusionProof(index, size).then((proof) => {
+          expect(proof.map(hex), `leaf ${index} at size ${size}`).toEqual(inclusionProof(index, hashes.slice(0, size)).map(hex));
+        }),
+      );
+    }
+    await Promise.all([...appends, ...proofs]);
+    expect(log.size).toBe(800);
+  });
 
   it("refuses a partial row whose pieces do not follow one another", async () => {
     const store = new LevelLogStore(db);
