@@ -478,7 +478,7 @@ describe("repayments read by key", () => {
     await write([account("ref-a", "tok-1"), account("ref-b", "tok-1"), account("ref-c", "tok-2"), account("ref-d", "tok-2")], reps);
     await forgetLastInstallments();
     // A key no installment writes (not zero-padded) is still read, by range.
-    await db.write([{ type: "put", sublevel: db.levels.rep, key: "ref-c!7", value: await db.levels.rep.get("ref-c!00001") }]);
+    await db.write([{ type: "put", sublevel: db.levels.rep, key: "ref-c!7", value: (await db.levels.rep.get("ref-c!00001"))! }]);
     await db.close();
     db = await NodeDatabase.open(dir);
     store = new LevelRecordStore(db);
