@@ -11,6 +11,7 @@ import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
 import { LevelRecordStore } from "../../../src/store/level-record-store.js";
 import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
+import { openStores } from "../../../src/store/index.js";
 import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
 import { opsOf } from "../../../src/store/write-batch.js";
 
@@ -512,6 +513,25 @@ describe("repayments read by key", () => {
     store = new LevelRecordStore(db);
     expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-a")).toEqual(before.get("ref-a")))).toBe(0);
     expect(await store.buildLastInstallments()).toBe(0);
+  });
+
+  it("are filed when openStores() opens a database written before them", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1")], [repayment("ref-a", 2), repayment("ref-a", 5), repayment("ref-b", 1)]);
+    const expected = await scanned("ref-a");
+    await forgetLastInstallments();
+    await db.close();
+    const stores = await openStores(dir, { dataKeys: [{ id: "k1", key: new Uint8Array(randomBytes(32)) }] });
+    try {
+      expect(await stores.db.levels.replast.get("ref-a")).toBe("5");
+      expect(await stores.db.levels.meta.get("repayments:last-index")).toBe("1");
+      const spy = vi.spyOn(stores.db, "entries");
+      expect(await stores.records.repaymentsForAccount("ref-a")).toEqual(expected);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      await stores.close();
+    }
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
   });
 
   it("go with their account when it is destroyed", async () => {
