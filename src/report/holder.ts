@@ -121,6 +121,15 @@ export class HolderService {
       asOf: query.asOf,
       answeredAt: now,
     };
+    // Started before the checks below, so that LevelDB's thread reads while this one checks the consent's signature
+    // and prepares the write: by the time the answer needs the read, it is usually done, and this thread does not
+    // sleep and wake for it. The request is authenticated (query protocol) or this node's own; what the read finds
+    // is used only once the consent and the quota allow it.
+    const audited = opts.entry !== undefined || query.requesterInstitutionId !== this.opts.institutionId;
+    const proved = audited && opts.signedQuery !== undefined && modules.answerLog !== undefined && modules.audit?.appendLogged !== undefined;
+    const tRead = stageNow();
+    const reading = this.read(query.subjectToken, query.asOf, proved);
+    reading.catch(() => undefined);
     const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.granteeInstitutionId, query.consent.consentId) : undefined;
     const decision = checkConsent(query.consent, {
       requesterInstitutionId: query.requesterInstitutionId,
@@ -184,7 +193,7 @@ export class HolderService {
     span.mark("quota+prepare");
     const t = stageNow();
     const [{ tradelines, earlier, nameTags, leafReads }] = await Promise.all([
-      this.read(query.subjectToken, query.asOf, leaf !== undefined).finally(() => span.at("read", t)),
+      reading.finally(() => span.at("read", tRead)),
       Promise.resolve(logged).finally(() => span.at("write", t)),
     ]);
     span.mark("read+write");

@@ -77,6 +77,7 @@ export interface Sublevels {
   tshare: Sublevel<Uint8Array>;
   talias: Sublevel<string>;
   qquota: Sublevel<string>;
+  replast: Sublevel<string>;
 }
 
 const SYNC = { sync: true } as const;
@@ -119,6 +120,7 @@ export class NodeDatabase {
       tshare: makeSublevel<Uint8Array>(root, KeyPrefix.TokenShare, "view"),
       talias: makeSublevel<string>(root, KeyPrefix.TokenAlias, "utf8"),
       qquota: makeSublevel<string>(root, KeyPrefix.QueryQuota, "utf8"),
+      replast: makeSublevel<string>(root, KeyPrefix.RepaymentLast, "utf8"),
     };
   }
 
@@ -188,6 +190,16 @@ export class NodeDatabase {
     const raw = (await this.root.iterator<string, V>({ gt: prefix + range.gt, lt: prefix + range.lt, valueEncoding }).all()) as [string, V][];
     for (const entry of raw) entry[0] = entry[0].slice(prefix.length);
     return raw;
+  }
+
+  /**
+   * One value of a text sublevel, read in place on this thread through the
+   * root (a sublevel's getSync costs about twice as much); undefined when the
+   * key is absent. Blocks while LevelDB reads a block that is not cached:
+   * for keys a hot path reads together, which share blocks.
+   */
+  getSync(sublevel: Sublevel<string>, key: string): string | undefined {
+    return this.root.getSync(sublevel.prefix + key);
   }
 
   /**

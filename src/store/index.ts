@@ -68,6 +68,7 @@ export async function openStores(
   try {
     await inquiries.moveEarlierLog(logger);
     await inquiries.buildWindowIndex(logger);
+    await records.buildLastInstallments(logger);
     await consents.rekeyLegacyRevocations(logger);
   } catch (err) {
     await db.close().catch(() => undefined);

@@ -30,6 +30,8 @@ export enum KeyPrefix {
   TokenAlias = "talias",
   /** Per-day counts of the queries each member made about each subject (report/query-quota.ts), swept by day. */
   QueryQuota = "qquota",
+  /** Per account, the highest installment number stored: its repayments are read by key, not by a range scan. */
+  RepaymentLast = "replast",
 }
 
 /**
@@ -59,6 +61,8 @@ export const MetaKey = {
   tokenMigration: "tokens:migration",
   /** Present once every logged inquiry is in the inquiry window index (keys.ts SUBJECT_INQUIRY_WINDOW). */
   inquiryWindowIndex: "inquiry:window-index",
+  /** Present once every account with repayments has its highest installment in `replast` (store/level-record-store.ts). */
+  repaymentLastIndex: "repayments:last-index",
 } as const;
 
 /** Joins key parts; `!` never occurs inside a part (see keyPart). */

@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { isObject, parseStored } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
-import { AFTER_SEP, installmentKey, keyPart, lastPart, MetaKey, SEP, subjectAccounts, under } from "./keys.js";
+import { AFTER_SEP, installmentKey, keyPart, lastPart, MAX_INSTALLMENT, MetaKey, SEP, subjectAccounts, under } from "./keys.js";
 import { SerialQueue } from "./serial.js";
 import type {
   AccountTerms,
@@ -38,7 +38,18 @@ export type { DestroyedAccounts } from "./types.js";
  *                                                  sealed identity (the subject index)
  *          `<subjectToken>`                       → number of accounts in the index for it
  *          (the subject's inquiries share this index: see keys.ts)
- * - meta:  `count:accounts`, `count:subjects`     → counters
+ * - replast: `<accountRef>`                     → the highest installment number stored for the
+ *                                                  account ("scan" = read its repayments by range)
+ * - meta:  `count:accounts`, `count:subjects`     → counters; `repayments:last-index` once every
+ *                                                  account with repayments is in `replast`
+ *
+ * A holder reads an account's repayments by key from `replast`, in place
+ * (getSync): installments 1..N, missing ones skipped, which returns what a
+ * range scan of `<accountRef>!` returns, in the same order, without a round
+ * trip through the thread pool for every account of every query. Accounts
+ * whose range a key read could not cover (a key not in the installment
+ * format, a highest installment above IN_PLACE_INSTALLMENTS) and databases
+ * not yet indexed (buildLastInstallments(), at open) are read by range.
  *
  * Written with versions (RecordWriteOptions.commitVersioned: the node's
  * transparency log logs each version), an account or repayment value also
@@ -62,6 +73,8 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
   private readonly queue = new SerialQueue();
   private readonly logger: Logger;
   private readonly pii?: PiiResealer;
+  /** `replast` covers every account: an account without an entry has no repayments. Only ever set to true. */
+  private lastIndexed = false;
 
   /**
    * With `pii`, an account whose identity was sealed under a key other than
@@ -111,14 +124,39 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
       return this.queue.run(() => this.writeVersioned(accountOps, latest, commit));
     }
     const repaymentOps = this.repaymentOps(repayments);
+    const highest = highestInstallments(repayments);
     // Repayment-only batches queue too, so batches apply in call order and an
     // older value never overwrites a newer one.
     return this.queue.run(async () => {
-      if (accountOps.size === 0) return this.db.write(repaymentOps);
-      const { ops } = await this.accountOps(accountOps, false);
+      const [{ ops }, lastOps] = await Promise.all([
+        accountOps.size === 0 ? { ops: [] as WriteOp[] } : this.accountOps(accountOps, false),
+        this.lastInstallmentOps(highest),
+      ]);
       for (const op of repaymentOps) ops.push(op);
+      for (const op of lastOps) ops.push(op);
       await this.db.write(ops);
     });
+  }
+
+  /**
+   * The `replast` puts that keep each account's highest installment at or
+   * above every installment of `highest` (ref → highest of the batch); read
+   * under the write lock, so two batches cannot both lower what the other raised.
+   */
+  private async lastInstallmentOps(highest: Map<string, number>): Promise<WriteOp[]> {
+    if (highest.size === 0) return [];
+    const refs = [...highest.keys()];
+    const stored = await this.levels.replast.getMany(refs);
+    const ops: WriteOp[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const before = stored[i];
+      const known = before === undefined ? 0 : parseLastInstallment(before);
+      // An account read by range stays so: its keys are not all installments.
+      if (known === undefined) continue;
+      const n = highest.get(refs[i])!;
+      if (n > known) ops.push({ type: "put", sublevel: this.levels.replast, key: refs[i], value: String(n) });
+    }
+    return ops;
   }
 
   /** Under the write lock: reads the stored versions, writes the next ones, and hands the batch to `commit`. */
@@ -128,9 +166,10 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     commit: (batch: WriteBatch, written: WrittenRecords) => Promise<void>,
   ): Promise<void> {
     const repKeys = [...latestReps.keys()];
-    const [accountPart, storedReps] = await Promise.all([
+    const [accountPart, storedReps, lastOps] = await Promise.all([
       latestAccounts.size === 0 ? { ops: [] as WriteOp[], versions: new Map<string, number>() } : this.accountOps(latestAccounts, true),
       repKeys.length === 0 ? [] : this.levels.rep.getMany(repKeys),
+      this.lastInstallmentOps(highestInstallments(latestReps.values())),
     ]);
     const ops = accountPart.ops;
     const written: WrittenRecords = { accounts: [], repayments: [] };
@@ -144,6 +183,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
       ops.push({ type: "put", sublevel: rep, key, value: encodeRepayment(r, version) });
       written.repayments.push({ repayment: r, version });
     }
+    for (const op of lastOps) ops.push(op);
     await commit(toBatch(ops), written);
   }
 
@@ -259,8 +299,91 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
   }
 
   async repaymentsForAccount(accountRef: string): Promise<StoredRepayment[]> {
-    const entries = await this.db.entries(this.levels.rep, under(keyPart("account_ref", accountRef)));
+    const ref = keyPart("account_ref", accountRef);
+    const inPlace = this.repaymentsInPlace(ref);
+    if (inPlace) return inPlace;
+    const entries = await this.db.entries(this.levels.rep, under(ref));
     return entries.map(([key, value]) => decodeRepayment(accountRef, key, value));
+  }
+
+  /**
+   * The account's repayments read by key on this thread, or undefined when
+   * they must be read by range. The keys of one account are adjacent, so
+   * they share a block or two: at most that is read from disk here. Each key
+   * is read as it is now, not from one snapshot (a snapshot costs more than
+   * the reads): an answer read while a batch of the account's repayments is
+   * written may show part of it, as it may show an account's new terms with
+   * its earlier repayments.
+   */
+  private repaymentsInPlace(ref: string): StoredRepayment[] | undefined {
+    const db = this.db;
+    // While the database reopens (NodeDatabase.forget) only queued reads work.
+    if (!db.isOpen || !this.isLastIndexed()) return undefined;
+    const last = db.getSync(this.levels.replast, ref);
+    if (last === undefined) return [];
+    const n = parseLastInstallment(last);
+    if (n === undefined || n > IN_PLACE_INSTALLMENTS) return undefined;
+    const rep = this.levels.rep;
+    const out: StoredRepayment[] = [];
+    for (let i = 1; i <= n; i++) {
+      const key = ref + SEP + installmentKey(i);
+      const value = db.getSync(rep, key);
+      if (value !== undefined) out.push(decodeRepayment(ref, key, value));
+    }
+    return out;
+  }
+
+  private isLastIndexed(): boolean {
+    if (!this.lastIndexed && this.db.getSync(this.levels.meta, MetaKey.repaymentLastIndex) !== undefined) this.lastIndexed = true;
+    return this.lastIndexed;
+  }
+
+  /**
+   * Files every account's highest installment in `replast`, once, for a
+   * database written before it existed (marked done in meta), under the
+   * write lock so no batch lands meanwhile. An account with a key that is not
+   * an installment is marked to be read by range. Returns how many accounts
+   * were filed.
+   */
+  async buildLastInstallments(logger?: Logger): Promise<number> {
+    return this.queue.run(async () => {
+      const { meta, rep, replast } = this.levels;
+      if ((await meta.get(MetaKey.repaymentLastIndex)) !== undefined) {
+        this.lastIndexed = true;
+        return 0;
+      }
+      let ops: WriteOp[] = [];
+      let filed = 0;
+      let ref: string | undefined;
+      let highest: number | undefined = 0;
+      const file = () => {
+        if (ref === undefined) return;
+        ops.push({ type: "put", sublevel: replast, key: ref, value: highest === undefined ? BY_RANGE : String(highest) });
+        filed++;
+      };
+      // Keys in order: an account's keys are adjacent.
+      for await (const key of rep.keys()) {
+        const sep = key.lastIndexOf(SEP);
+        const keyRef = key.slice(0, sep);
+        if (keyRef !== ref) {
+          file();
+          if (ops.length >= LAST_INDEX_BATCH) {
+            await this.db.write(ops);
+            ops = [];
+          }
+          ref = keyRef;
+          highest = 0;
+        }
+        const n = sep < 0 ? undefined : installmentOf(key.slice(sep + 1));
+        highest = n === undefined || highest === undefined ? undefined : Math.max(highest, n);
+      }
+      file();
+      ops.push({ type: "put", sublevel: meta, key: MetaKey.repaymentLastIndex, value: "1" });
+      await this.db.write(ops);
+      this.lastIndexed = true;
+      if (filed > 0) logger?.info({ accounts: filed }, "highest installments filed for reads by key");
+      return filed;
+    });
   }
 
   async counts(): Promise<StoreCounts> {
@@ -300,7 +423,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     for (const r of refs) keyPart("account_ref", r);
     const token = opts.subjectToken === undefined ? undefined : keyPart("subject_token", opts.subjectToken);
     return this.queue.run(async () => {
-      const { acct, rep, subj, meta } = this.levels;
+      const { acct, rep, subj, meta, replast } = this.levels;
       const ops: WriteOp[] = [];
       const wanted = new Set(refs);
       if (token !== undefined) {
@@ -325,6 +448,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
         ops.push({ type: "del", sublevel: subj, key: account.subjectToken + SEP + account.accountRef });
         removed.set(account.subjectToken, (removed.get(account.subjectToken) ?? 0) + 1);
         for (const [key] of repaymentEntries) ops.push({ type: "del", sublevel: rep, key });
+        ops.push({ type: "del", sublevel: replast, key: account.accountRef });
         repayments += repaymentEntries.length;
       }
       if (token !== undefined && !removed.has(token)) removed.set(token, 0);
@@ -428,6 +552,35 @@ function latestByRef(accounts: readonly StoredAccount[]): Map<string, StoredAcco
     latest.set(a.accountRef, a);
   });
   return latest;
+}
+
+/** Highest installment above which an account's repayments are read by range: ten years of monthly statements. */
+const IN_PLACE_INSTALLMENTS = 120;
+/** The `replast` value of an account whose repayments are read by range. */
+const BY_RANGE = "scan";
+/** Accounts filed per batch by buildLastInstallments(). */
+const LAST_INDEX_BATCH = 1000;
+
+/** Each account's highest installment among `repayments`. */
+function highestInstallments(repayments: Iterable<StoredRepayment>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of repayments) {
+    const known = out.get(r.accountRef);
+    if (known === undefined || r.installment > known) out.set(r.accountRef, r.installment);
+  }
+  return out;
+}
+
+/** A stored `replast` value: the highest installment, or undefined for an account read by range. */
+function parseLastInstallment(value: string): number | undefined {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_INSTALLMENT && value === String(n) ? n : undefined;
+}
+
+/** The installment a repayment key's last part names, if it is exactly what installmentKey() writes for it. */
+function installmentOf(part: string): number | undefined {
+  const n = Number(part);
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_INSTALLMENT && part === installmentKey(n) ? n : undefined;
 }
 
 function repaymentKey(r: StoredRepayment): string {

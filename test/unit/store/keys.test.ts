@@ -22,6 +22,7 @@ describe("key layout", () => {
       TokenShare: "tshare",
       TokenAlias: "talias",
       QueryQuota: "qquota",
+      RepaymentLast: "replast",
     });
     expect(SCHEMA_VERSION).toBe(1);
   });

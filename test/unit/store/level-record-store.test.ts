@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { Level } from "level";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { DataCipher } from "../../../src/store/cipher.js";
 import { NodeDatabase } from "../../../src/store/database.js";
 import { LevelInquiryStore } from "../../../src/store/level-inquiry-store.js";
 import { LevelRecordStore } from "../../../src/store/level-record-store.js";
 import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
+import { openStores } from "../../../src/store/index.js";
 import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
 import { opsOf } from "../../../src/store/write-batch.js";
 
@@ -22,6 +23,8 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "creditmesh-records-"));
   db = await NodeDatabase.open(dir);
   store = new LevelRecordStore(db);
+  // As openStores() does: a new database starts with every account's highest installment filed.
+  await store.buildLastInstallments();
 });
 
 afterEach(async () => {
@@ -33,6 +36,7 @@ async function reopen(): Promise<void> {
   await db.close();
   db = await NodeDatabase.open(dir);
   store = new LevelRecordStore(db);
+  await store.buildLastInstallments();
 }
 
 function account(ref: string, subjectToken: string, over: Partial<StoredAccount> = {}): StoredAccount {
@@ -327,6 +331,7 @@ async function reopenEmpty(): Promise<void> {
   dir = await mkdtemp(join(tmpdir(), "creditmesh-records-"));
   db = await NodeDatabase.open(dir);
   store = new LevelRecordStore(db);
+  await store.buildLastInstallments();
 }
 
 /** The index, the per-subject counts and the counters all describe the stored accounts. */
@@ -394,5 +399,145 @@ describe("record versions", () => {
     ).rejects.toThrow("disk full");
     expect(await store.getAccounts(["ref-z"])).toEqual([undefined]);
     expect(await store.counts()).toEqual({ accounts: 0, subjects: 0 });
+  });
+});
+
+describe("repayments read by key", () => {
+  /** What a range scan of the account's keys returns: the reads by key must return exactly this. */
+  async function scanned(ref: string): Promise<StoredRepayment[]> {
+    return (await store.repaymentsForAccounts([ref])).get(ref)!;
+  }
+
+  /** Range reads made by `fn`. */
+  async function rangeReads(fn: () => Promise<unknown>): Promise<number> {
+    const spy = vi.spyOn(db, "entries");
+    try {
+      await fn();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  /** The earlier layout: repayments without a highest installment, and no mark that every account has one. */
+  async function forgetLastInstallments(): Promise<void> {
+    const keys = await db.levels.replast.keys().all();
+    await db.write([
+      ...keys.map((key) => ({ type: "del" as const, sublevel: db.levels.replast, key })),
+      { type: "del", sublevel: db.levels.meta, key: "repayments:last-index" },
+    ]);
+  }
+
+  it("return what a range scan returns, in installment order, after any sequence of batches, re-submissions and deletions", async () => {
+    const refs = ["r0", "r1", "r10", "r2"];
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("write" as const),
+        versioned: fc.boolean(),
+        repayments: fc.array(fc.tuple(fc.constantFrom(...refs), fc.oneof(fc.integer({ min: 1, max: 14 }), fc.integer({ min: 118, max: 125 })), fc.nat(1000)), { maxLength: 8 }),
+      }),
+      fc.record({ kind: fc.constant("destroy" as const), ref: fc.constantFrom(...refs) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
+        await reopenEmpty();
+        await write(refs.map((ref) => account(ref, "tok-1")));
+        const model = new Map<string, Map<number, StoredRepayment>>(refs.map((ref) => [ref, new Map()]));
+        for (const o of ops) {
+          if (o.kind === "destroy") {
+            await store.destroy([o.ref]);
+            model.set(o.ref, new Map());
+            await write([account(o.ref, "tok-1")]);
+            continue;
+          }
+          const reps = o.repayments.map(([ref, n, paid]) => repayment(ref, n, { amountPaid: paid }));
+          await store.writeRecords([], [], reps, o.versioned ? { commitVersioned: (batch) => db.write(opsOf(batch)) } : undefined);
+          for (const r of reps) model.get(r.accountRef)!.set(r.installment, r);
+        }
+        for (const ref of refs) {
+          const expected = [...model.get(ref)!.values()].sort((a, b) => a.installment - b.installment);
+          let read: StoredRepayment[] = [];
+          const reads = await rangeReads(async () => (read = await store.repaymentsForAccount(ref)));
+          expect(read).toEqual(expected);
+          expect(read).toEqual(await scanned(ref));
+          // Up to ten years of monthly installments are read by key; beyond, by range.
+          expect(reads).toBe(expected.some((r) => r.installment > 120) ? 1 : 0);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("read an account without repayments without a range scan", async () => {
+    await write([account("ref-a", "tok-1")]);
+    expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-a")).toEqual([]))).toBe(0);
+    expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-unknown")).toEqual([]))).toBe(0);
+  });
+
+  it("keep a database written before them readable, and file it once at open", async () => {
+    const reps = [repayment("ref-a", 1), repayment("ref-a", 3, { amountPaid: 9 }), repayment("ref-b", 2), repayment("ref-c", 1)];
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1"), account("ref-c", "tok-2"), account("ref-d", "tok-2")], reps);
+    await forgetLastInstallments();
+    // A key no installment writes (not zero-padded) is still read, by range.
+    await db.write([{ type: "put", sublevel: db.levels.rep, key: "ref-c!7", value: (await db.levels.rep.get("ref-c!00001"))! }]);
+    await db.close();
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
+    const before = new Map<string, StoredRepayment[]>();
+    for (const ref of ["ref-a", "ref-b", "ref-c", "ref-d"]) before.set(ref, await scanned(ref));
+    expect(before.get("ref-c")!.map((r) => r.installment)).toEqual([1, 7]);
+
+    // Not filed yet: every account is read by range, and a write meanwhile does not make the earlier ones unreadable.
+    expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-a")).toEqual(before.get("ref-a")))).toBe(1);
+    await store.writeRecords([], [], [repayment("ref-a", 2)]);
+    before.set("ref-a", await scanned("ref-a"));
+    expect(before.get("ref-a")!.map((r) => r.installment)).toEqual([1, 2, 3]);
+    expect(await store.repaymentsForAccount("ref-a")).toEqual(before.get("ref-a"));
+
+    expect(await store.buildLastInstallments()).toBe(3);
+    expect(await db.levels.replast.get("ref-a")).toBe("3");
+    expect(await db.levels.replast.get("ref-c")).toBe("scan");
+    expect(await db.levels.replast.get("ref-d")).toBeUndefined();
+    for (const ref of ["ref-a", "ref-b", "ref-d"]) {
+      expect(await rangeReads(async () => expect(await store.repaymentsForAccount(ref)).toEqual(before.get(ref)))).toBe(0);
+    }
+    expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-c")).toEqual(before.get("ref-c")))).toBe(1);
+    // An account read by range stays so when written again.
+    await store.writeRecords([], [], [repayment("ref-c", 2)]);
+    expect(await db.levels.replast.get("ref-c")).toBe("scan");
+    expect((await store.repaymentsForAccount("ref-c")).map((r) => r.installment)).toEqual([1, 2, 7]);
+
+    // Once filed, never again, and a reopened store reads by key from the start.
+    await db.close();
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
+    expect(await rangeReads(async () => expect(await store.repaymentsForAccount("ref-a")).toEqual(before.get("ref-a")))).toBe(0);
+    expect(await store.buildLastInstallments()).toBe(0);
+  });
+
+  it("are filed when openStores() opens a database written before them", async () => {
+    await write([account("ref-a", "tok-1"), account("ref-b", "tok-1")], [repayment("ref-a", 2), repayment("ref-a", 5), repayment("ref-b", 1)]);
+    const expected = await scanned("ref-a");
+    await forgetLastInstallments();
+    await db.close();
+    const stores = await openStores(dir, { dataKeys: [{ id: "k1", key: new Uint8Array(randomBytes(32)) }] });
+    try {
+      expect(await stores.db.levels.replast.get("ref-a")).toBe("5");
+      expect(await stores.db.levels.meta.get("repayments:last-index")).toBe("1");
+      const spy = vi.spyOn(stores.db, "entries");
+      expect(await stores.records.repaymentsForAccount("ref-a")).toEqual(expected);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      await stores.close();
+    }
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
+  });
+
+  it("go with their account when it is destroyed", async () => {
+    await write([account("ref-a", "tok-1")], [repayment("ref-a", 1), repayment("ref-a", 2)]);
+    expect(await db.levels.replast.get("ref-a")).toBe("2");
+    await store.deleteAccounts(["ref-a"]);
+    expect(await db.levels.replast.keys().all()).toEqual([]);
   });
 });
