@@ -9,6 +9,7 @@
  *     [--borrowers-per-member 20] [--sequential 200] [--concurrency 32]
  *     [--concurrent-reports 1000] [--records 10000,1000000 | --records none]
  *     [--records-members 5] [--records-profile DIR] [--ready-timeout 900] [--out FILE]
+ *     [--profile DIR] [--host-logs DIR] [--log-level warn]
  *
  * Part 1, per network size M: every borrower holds one account at each of
  * 1–5 members (uniform), the first member is the lender. Measured: sequential
@@ -32,6 +33,8 @@
  */
 import "../../src/polyfill.js";
 import { randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { HolderStatus, IdType, Purpose, type SubjectId } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
@@ -59,6 +62,12 @@ const { values: args } = parseArgs({
     /** committee (default) or legacy: the shared-key tokens, so seeding and reports need no committee evaluation. */
     tokens: { type: "string", default: "committee" },
     out: { type: "string" },
+    /** CPU profiles of the members part's hosts, DIR/members-<M>/ (written when the hosts stop); the log gives each phase in host seconds. */
+    profile: { type: "string" },
+    /** Each host's stderr (its members' logs) written to DIR/members-<M>-host-<k>.log when the network stops. */
+    "host-logs": { type: "string" },
+    /** The members' log level (the harness's default is warn). */
+    "log-level": { type: "string" },
   },
 });
 const list = (name: string, raw: string) => (raw === "none" ? [] : raw.split(",").map((s) => positiveInt(name, s.trim())));
@@ -80,7 +89,9 @@ if (SIZES.some((m) => m < 2) || (RECORDS.length > 0 && RECORDS_MEMBERS < 2)) {
   process.stderr.write("--members and --records-members must be at least 2\n");
   process.exit(2);
 }
-const log = (line: string) => process.stderr.write(line + "\n");
+/** When the current network's hosts were spawned: log lines carry host seconds, the windows to read a profile over. */
+let hostsSpawned: number | undefined;
+const log = (line: string) => process.stderr.write((hostsSpawned === undefined ? "" : `[host ${((Date.now() - hostsSpawned) / 1000).toFixed(0)} s] `) + line + "\n");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Members furnishing their portfolios at once while a network is prepared. */
 const SEED_CONCURRENCY = 4;
@@ -179,7 +190,10 @@ async function runSize(members: number): Promise<Record<string, number>> {
   let net: ScaleNetwork | undefined;
   try {
     const started = Date.now();
-    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: NODE_ARGS, tokens: TOKENS });
+    const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile), `members-${members}`)}`] : [];
+    const config = args["log-level"] ? { log: { level: args["log-level"] } } : {};
+    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: [...NODE_ARGS, ...profile], tokens: TOKENS, config });
+    hostsSpawned = Date.now();
     await net.start();
     log(`${members} members in ${net.hosts.length} processes up in ${Date.now() - started} ms`);
     const data = generatePortfolios({ members: net.ids, borrowers: members * PER_MEMBER, seed: `scale-${members}` });
@@ -227,7 +241,15 @@ async function runSize(members: number): Promise<Record<string, number>> {
       failedChecks: failed.length,
     };
   } finally {
+    const hosts = net?.hosts.slice() ?? [];
+    const stopping = Date.now();
     await net?.stop();
+    log(`${members} members: hosts stopped in ${Date.now() - stopping} ms`);
+    hostsSpawned = undefined;
+    if (args["host-logs"]) {
+      mkdirSync(args["host-logs"], { recursive: true });
+      hosts.forEach((h, k) => writeFileSync(path.join(args["host-logs"]!, `members-${members}-host-${k}.log`), h.stderr()));
+    }
     await temp.remove();
   }
 }
