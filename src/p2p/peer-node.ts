@@ -28,6 +28,8 @@ import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
 import { gossipFastMsgId } from "./gossip-message-id.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
+  GOSSIP_IDONTWANT_MIN_BYTES,
+  GOSSIP_MESH_DEGREE,
   MANIFEST_REPUBLISH_INTERVAL_MS,
   MAX_GOSSIP_MESSAGE_BYTES,
   REDIAL_INITIAL_MS,
@@ -185,6 +187,14 @@ export class PeerNode {
           // node host's CPU. A copy carries its publisher's signature over the whole message, so the
           // signature names it; an id enters the cache only once its message was verified.
           fastMsgIdFn: gossipFastMsgId,
+          // Every member publishes a signed filter delta each interval, so a node's gossip work grows
+          // with the network: at 100 members each copy forwarded to a mesh peer and each IDONTWANT
+          // announced to the others was most of a node host's CPU. CreditMesh messages are a few KB:
+          // receiving a duplicate costs less than the control message that would prevent it, and a
+          // mesh of 4 (3–8) among members admitted by the manifest keeps every member reached, with
+          // gossip (IHAVE) covering a lost copy.
+          idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
+          ...GOSSIP_MESH_DEGREE,
         }),
       },
     });

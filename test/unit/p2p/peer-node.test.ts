@@ -235,4 +235,11 @@ describe("PeerNode", () => {
     const pubsub = net.nodes[0]!.libp2p.services.pubsub as unknown as { fastMsgIdFn?: unknown };
     expect(pubsub.fastMsgIdFn).toBe(gossipFastMsgId);
   });
+
+  test("gossip keeps a mesh of 4 and announces no IDONTWANT for messages of CreditMesh's size", async () => {
+    net = await startNetwork(2);
+    const opts = (net.nodes[0]!.libp2p.services.pubsub as unknown as { opts: { D: number; Dlo: number; Dhi: number; idontwantMinDataSize: number } }).opts;
+    expect([opts.D, opts.Dlo, opts.Dhi]).toEqual([4, 3, 8]);
+    expect(opts.idontwantMinDataSize).toBeGreaterThan(16 * 1024);
+  });
 });
