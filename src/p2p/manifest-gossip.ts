@@ -13,7 +13,7 @@ export class ManifestGossip implements PeerService {
   #unsubscribe: (() => void) | undefined;
   #unlisten: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #soon: { timer: NodeJS.Timeout; due: number } | undefined;
+  #soon: { timer: NodeJS.Timeout; due: number; flood: boolean } | undefined;
   #published: { at: number; body: Uint8Array } | undefined;
 
   constructor(
@@ -26,7 +26,7 @@ export class ManifestGossip implements PeerService {
     this.#unsubscribe = this.c.peer.subscribe(MANIFEST_TOPIC, (data, from) => this.#onMessage(data, from.peerId), (data, from) => this.#validate(data, from.peerId));
     this.#unlisten = this.c.peer.onTopicSubscriber(MANIFEST_TOPIC, () => this.#greet());
     if (this.init.republishMs > 0) {
-      this.#timer = setInterval(() => this.#publishIn(0), this.init.republishMs);
+      this.#timer = setInterval(() => this.#publishIn(0, false), this.init.republishMs);
       this.#timer.unref();
     }
   }
@@ -81,28 +81,36 @@ export class ManifestGossip implements PeerService {
   #greet(): void {
     const last = this.#published;
     const changed = last === undefined || !Buffer.from(last.body).equals(this.c.membership.signed.body);
-    this.#publishIn(changed ? 0 : last.at + (this.init.greetingMinIntervalMs ?? MANIFEST_GREETING_MIN_INTERVAL_MS) - Date.now());
+    this.#publishIn(changed ? 0 : last.at + (this.init.greetingMinIntervalMs ?? MANIFEST_GREETING_MIN_INTERVAL_MS) - Date.now(), true);
   }
 
   // Debounced: several requests close together cost one publish, at the earliest time asked for.
-  #publishIn(ms: number): void {
+  // A greeting floods (the new subscriber is seldom in the mesh); the periodic republish reaches the
+  // mesh peers, each of which republishes to its own.
+  #publishIn(ms: number, flood: boolean): void {
     if (!this.c.peer.isStarted || !this.#unsubscribe) return;
     const due = Date.now() + Math.max(100, ms);
     if (this.#soon !== undefined) {
-      if (this.#soon.due <= due) return;
+      if (this.#soon.due <= due) {
+        this.#soon.flood ||= flood;
+        return;
+      }
       clearTimeout(this.#soon.timer);
+      flood ||= this.#soon.flood;
     }
     const timer = setTimeout(() => {
+      const soon = this.#soon;
       this.#soon = undefined;
-      this.#publish().catch((err: unknown) => this.c.logger.debug({ err }, "manifest gossip failed"));
+      this.#publish(undefined, soon?.flood ?? flood).catch((err: unknown) => this.c.logger.debug({ err }, "manifest gossip failed"));
     }, due - Date.now());
     timer.unref();
-    this.#soon = { timer, due };
+    this.#soon = { timer, due, flood };
   }
 
-  async #publish(signal?: AbortSignal): Promise<void> {
+  async #publish(signal?: AbortSignal, flood = true): Promise<void> {
     const signed = this.c.membership.signed;
-    this.#published = { at: Date.now(), body: signed.body };
-    await this.c.peer.publish(MANIFEST_TOPIC, SignedManifest.encode(signed).finish(), signal);
+    // The interval that holds greetings back counts from the last publish that reached every connected peer.
+    if (flood) this.#published = { at: Date.now(), body: signed.body };
+    await this.c.peer.publish(MANIFEST_TOPIC, SignedManifest.encode(signed).finish(), signal, { flood });
   }
 }

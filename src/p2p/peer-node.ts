@@ -172,7 +172,12 @@ export class PeerNode {
           emitSelf: false,
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
-          floodPublish: true,
+          // Each node keeps ~16 connections but at 100 members holds ~70 at a time (dialed on demand
+          // for filter fetches, queries, evaluations): flooding every filter delta to all of them was
+          // as much of a node host's CPU as forwarding. Rare messages ask for a flood (publish()).
+          floodPublish: false,
+          // IHAVE gossip to a tenth of the non-mesh peers each heartbeat (gossipsub's default: a quarter).
+          gossipFactor: 0.1,
           fallbackToFloodsub: false,
           doPX: false,
           maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
@@ -301,9 +306,12 @@ export class PeerNode {
   /**
    * Gossips `data` on `topic`; returns how many peers it was sent to (0 is
    * fine: nobody else is subscribed yet). Messages are signed by this node's
-   * key; our own messages are not delivered back to us.
+   * key; our own messages are not delivered back to us. Sent to this node's
+   * mesh peers for the topic, which forward it; `flood` sends it to every
+   * connected member on the topic as well (a rare message that a peer just
+   * connected must get, or that must not wait for the mesh).
    */
-  async publish(topic: string, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+  async publish(topic: string, data: Uint8Array, signal?: AbortSignal, opts: { flood?: boolean } = {}): Promise<number> {
     signal?.throwIfAborted();
     if (data.length > MAX_GOSSIP_MESSAGE_BYTES) {
       throw new CreditMeshError("P2P_PROTOCOL", `gossip message of ${data.length} bytes exceeds ${MAX_GOSSIP_MESSAGE_BYTES}`);
@@ -311,7 +319,9 @@ export class PeerNode {
     if (this.#state !== "started") {
       throw new CreditMeshError("P2P_UNREACHABLE", "the p2p node is not running");
     }
-    const result = await this.libp2p.services.pubsub.publish(topic, data);
+    // The implementation takes per-call options that its exported interface leaves out (gossipsub.d.ts).
+    const pubsub = this.libp2p.services.pubsub as unknown as { publish(topic: string, data: Uint8Array, o: { floodPublish: boolean }): ReturnType<GossipSub["publish"]> };
+    const result = await pubsub.publish(topic, data, { floodPublish: opts.flood ?? false });
     return result.recipients.length;
   }
 

@@ -9,16 +9,19 @@ import { manifestFor } from "./net-fixture.js";
 /** A peer node that records what is published and lets the test announce new subscribers. */
 function fakePeer() {
   const published: bigint[] = [];
+  const flooded: boolean[] = [];
   let subscriber: ((peerId: string) => void) | undefined;
   return {
     published,
+    flooded,
     newSubscriber: () => subscriber?.("a-new-peer"),
     peer: {
       isStarted: true,
       subscribe: () => () => undefined,
-      publish: async (topic: string, data: Uint8Array) => {
+      publish: async (topic: string, data: Uint8Array, _signal?: AbortSignal, opts?: { flood?: boolean }) => {
         expect(topic).toBe(MANIFEST_TOPIC);
         published.push(versionOf(data));
+        flooded.push(opts?.flood ?? false);
         return 1;
       },
       onTopicSubscriber: (_topic: string, listener: (peerId: string) => void) => {
@@ -61,10 +64,23 @@ describe("ManifestGossip greetings", () => {
     f.newSubscriber();
     await vi.advanceTimersByTimeAsync(200);
     expect(f.published).toEqual([2n, 2n, 3n]);
+    // Greetings go to every connected peer: the new subscriber is seldom in the mesh.
+    expect(f.flooded).toEqual([true, true, true]);
     gossip.stop();
   });
 
-  test("the periodic republish is not held back by a pending greeting", async () => {
+  test("the periodic republish goes to the mesh, and is not held back by a pending greeting", async () => {
+    const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
+    const f = fakePeer();
+    const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs: 1_000, greetingMinIntervalMs: 10_000 });
+    gossip.start();
+    await vi.advanceTimersByTimeAsync(2_200);
+    expect(f.published).toEqual([2n, 2n]);
+    expect(f.flooded).toEqual([false, false]);
+    gossip.stop();
+  });
+
+  test("a greeting due later is sent with the periodic republish, to every connected peer", async () => {
     const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
     const f = fakePeer();
     const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs: 1_000, greetingMinIntervalMs: 10_000 });
@@ -74,6 +90,7 @@ describe("ManifestGossip greetings", () => {
     f.newSubscriber(); // a greeting now waits ~10 s
     await vi.advanceTimersByTimeAsync(1_000);
     expect(f.published).toEqual([2n, 2n]);
+    expect(f.flooded).toEqual([true, true]);
     gossip.stop();
     await vi.advanceTimersByTimeAsync(20_000);
     expect(f.published).toEqual([2n, 2n]);
