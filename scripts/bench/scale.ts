@@ -33,6 +33,7 @@
  */
 import "../../src/polyfill.js";
 import { randomUUID } from "node:crypto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -127,6 +128,22 @@ function check(report: CreditReport, b: Borrower): string | undefined {
   return ok.join() === want.join() ? undefined : `answered OK: ${ok.join()} ≠ holders ${want.join()}`;
 }
 
+/** Attempts at one member's portfolio: a furnisher sends a batch again when the committee could not tokenize it in time (UNAVAILABLE); ingest is idempotent. */
+const FURNISH_ATTEMPTS = 4;
+
+async function furnish(client: NodeClient, id: string, recs: WireRecord[], label: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.submitRecords(recs);
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== GrpcStatus.UNAVAILABLE || attempt >= FURNISH_ATTEMPTS) throw err;
+      log(`${label}: ${id}'s portfolio refused (${(err as Error).message.split("\n")[0].slice(0, 200)}); sending it again (attempt ${attempt + 1})`);
+      await sleep(5_000);
+    }
+  }
+}
+
 /** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
 async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
   const t0 = Date.now();
@@ -137,7 +154,7 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
     await Promise.all(Array.from({ length: SEED_CONCURRENCY }, async () => {
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         const [id, recs] = next;
-        if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
+        if (recs.length && (await furnish(net.client(id), id, recs, label)) !== recs.length) throw new Error(`${id} refused records`);
       }
     }));
     log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);

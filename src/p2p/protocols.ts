@@ -86,4 +86,4 @@ export const REDIAL_MAX_MS = 30_000;
 /** Periodic manifest gossip: a node that missed an update converges within this. */
 export const MANIFEST_REPUBLISH_INTERVAL_MS = 60_000;
 /** A manifest already gossiped is sent again to new subscribers at most this often (they get it within this). */
-export const MANIFEST_GREETING_MIN_INTERVAL_MS = 10_000;
+export const MANIFEST_GREETING_MIN_INTERVAL_MS = 60_000;
