@@ -70,8 +70,8 @@ export const DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM = 512;
 /** Streams a peer may open per RPC protocol on one connection (one is normal; a few cover reopening). */
 export const RPC_MAX_STREAMS_PER_CONNECTION = 4;
 
-/** Gossipsub's mesh degree: target, bounds and outbound floor (its defaults are 6, 4–12, 2). */
-export const GOSSIP_MESH_DEGREE = { D: 4, Dlo: 3, Dhi: 8, Dout: 1 };
+/** Gossipsub's mesh degree: target, bounds, outbound floor, and peers sent IHAVE each heartbeat (its defaults are 6, 4–12, 2, 6). */
+export const GOSSIP_MESH_DEGREE = { D: 4, Dlo: 3, Dhi: 8, Dout: 1, Dlazy: 3 };
 /** Gossip messages at least this large are announced to mesh peers with IDONTWANT before they are forwarded (gossipsub's default is 512). */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 64 * 1024;
 

@@ -238,8 +238,8 @@ describe("PeerNode", () => {
 
   test("gossip keeps a mesh of 4 and announces no IDONTWANT for messages of CreditMesh's size", async () => {
     net = await startNetwork(2);
-    const opts = (net.nodes[0]!.libp2p.services.pubsub as unknown as { opts: { D: number; Dlo: number; Dhi: number; idontwantMinDataSize: number } }).opts;
-    expect([opts.D, opts.Dlo, opts.Dhi]).toEqual([4, 3, 8]);
+    const opts = (net.nodes[0]!.libp2p.services.pubsub as unknown as { opts: { D: number; Dlo: number; Dhi: number; Dlazy: number; gossipFactor: number; idontwantMinDataSize: number } }).opts;
+    expect([opts.D, opts.Dlo, opts.Dhi, opts.Dlazy, opts.gossipFactor]).toEqual([4, 3, 8, 3, 0]);
     expect(opts.idontwantMinDataSize).toBeGreaterThan(16 * 1024);
   });
 });
