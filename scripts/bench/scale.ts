@@ -147,10 +147,36 @@ async function furnish(client: NodeClient, id: string, recs: WireRecord[], label
   }
 }
 
+/** Waits until a report about a stranger skips every member: the lender holds every member's filter. */
+async function untilRoutingSkipsStrangers(net: ScaleNetwork, lender: NodeClient, label: string, since: number): Promise<void> {
+  let lastLog = Date.now();
+  const strangers = generateBorrowers(`stranger-${label}`, 10_000);
+  for (let k = 0; ; k++) {
+    const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
+    s.consentId = await grant(lender, s.subject);
+    const r = await reportOf(lender, s);
+    const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
+    if (skipped === net.members.length - 1) return;
+    if (Date.now() - lastLog >= 15_000) {
+      lastLog = Date.now();
+      log(`${label}: routing skips ${skipped} of ${net.members.length - 1} members for a stranger after ${lastLog - since} ms`);
+    }
+    if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: routing not ready: ${skipped}/${net.members.length - 1} skipped`);
+    await sleep(1_000);
+  }
+}
+
 /** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
 async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
-  const t0 = Date.now();
+  const lender = net.client(net.ids[0]!);
+  let t0 = Date.now();
   if (records) {
+    // Members onboard customers into a network that is up, not while every member fetches every
+    // other member's filter for the first time (n − 1 dials each): during that storm the three
+    // token evaluators, sharing the hosts with everyone, missed the committee's 30 s deadline.
+    await untilRoutingSkipsStrangers(net, lender, label, t0);
+    log(`${label}: the lender holds every member's filter after ${Date.now() - t0} ms`);
+    t0 = Date.now();
     // A few members at a time: every new subject costs a token evaluation at two of the three
     // committee members, and here they share four processes with every other member.
     const queue = [...records];
@@ -163,26 +189,12 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
       }
     }));
     log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
+    t0 = Date.now();
   }
-  const lender = net.client(net.ids[0]!);
   for (const b of borrowers) b.consentId = await grant(lender, b.subject);
   const since = Date.now();
   log(`${label}: ${borrowers.length} consents granted in ${since - t0} ms`);
-  let lastLog = since;
-  const strangers = generateBorrowers(`stranger-${label}`, 10_000);
-  for (let k = 0; ; k++) {
-    const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
-    s.consentId = await grant(lender, s.subject);
-    const r = await reportOf(lender, s);
-    const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
-    if (skipped === net.members.length - 1) break;
-    if (Date.now() - lastLog >= 15_000) {
-      lastLog = Date.now();
-      log(`${label}: routing skips ${skipped} of ${net.members.length - 1} members for a stranger after ${lastLog - since} ms`);
-    }
-    if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: routing not ready: ${skipped}/${net.members.length - 1} skipped`);
-    await sleep(1_000);
-  }
+  await untilRoutingSkipsStrangers(net, lender, label, since);
   // One report per borrower: the lender dials the holders it does not keep connected, and new subjects' deltas arrive.
   // Up to two delta intervals (30 s each) for the newest subjects to reach routing.
   for (;;) {
