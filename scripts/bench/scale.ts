@@ -9,6 +9,7 @@
  *     [--borrowers-per-member 20] [--sequential 200] [--concurrency 32]
  *     [--concurrent-reports 1000] [--records 10000,1000000 | --records none]
  *     [--records-members 5] [--records-profile DIR] [--ready-timeout 900] [--out FILE]
+ *     [--profile DIR] [--host-logs DIR] [--log-level warn]
  *
  * Part 1, per network size M: every borrower holds one account at each of
  * 1–5 members (uniform), the first member is the lender. Measured: sequential
@@ -32,6 +33,9 @@
  */
 import "../../src/polyfill.js";
 import { randomUUID } from "node:crypto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { HolderStatus, IdType, Purpose, type SubjectId } from "../../src/gen/creditmesh/v1/common.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
@@ -59,6 +63,12 @@ const { values: args } = parseArgs({
     /** committee (default) or legacy: the shared-key tokens, so seeding and reports need no committee evaluation. */
     tokens: { type: "string", default: "committee" },
     out: { type: "string" },
+    /** CPU profiles of the members part's hosts, DIR/members-<M>/ (written when the hosts stop); the log gives each phase in host seconds. */
+    profile: { type: "string" },
+    /** Each host's stderr (its members' logs) written to DIR/members-<M>-host-<k>.log when the network stops. */
+    "host-logs": { type: "string" },
+    /** The members' log level (the harness's default is warn). */
+    "log-level": { type: "string" },
   },
 });
 const list = (name: string, raw: string) => (raw === "none" ? [] : raw.split(",").map((s) => positiveInt(name, s.trim())));
@@ -80,12 +90,17 @@ if (SIZES.some((m) => m < 2) || (RECORDS.length > 0 && RECORDS_MEMBERS < 2)) {
   process.stderr.write("--members and --records-members must be at least 2\n");
   process.exit(2);
 }
-const log = (line: string) => process.stderr.write(line + "\n");
+/** When the current network's hosts were spawned: log lines carry host seconds, the windows to read a profile over. */
+let hostsSpawned: number | undefined;
+const log = (line: string) => process.stderr.write((hostsSpawned === undefined ? "" : `[host ${((Date.now() - hostsSpawned) / 1000).toFixed(0)} s] `) + line + "\n");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Members furnishing their portfolios at once while a network is prepared. */
 const SEED_CONCURRENCY = 4;
-/** The hosts carry 25+ nodes each at 100 members. */
-const NODE_ARGS = ["--max-old-space-size=8192"];
+/**
+ * The hosts carry 25+ nodes each at 100 members; garbage collection was 14 % of a host's CPU there,
+ * most of it scavenges of a young generation sized for one program, not 25.
+ */
+const NODE_ARGS = ["--max-old-space-size=8192", "--max-semi-space-size=64"];
 
 interface Borrower extends PortfolioBorrower {
   consentId?: string;
@@ -116,33 +131,32 @@ function check(report: CreditReport, b: Borrower): string | undefined {
   return ok.join() === want.join() ? undefined : `answered OK: ${ok.join()} ≠ holders ${want.join()}`;
 }
 
-/** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
-async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
-  const t0 = Date.now();
-  if (records) {
-    // A few members at a time: every new subject costs a token evaluation at two of the three
-    // committee members, and here they share four processes with every other member.
-    const queue = [...records];
-    await Promise.all(Array.from({ length: SEED_CONCURRENCY }, async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const [id, recs] = next;
-        if (recs.length && (await net.client(id).submitRecords(recs)) !== recs.length) throw new Error(`${id} refused records`);
-      }
-    }));
-    log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
+/** Attempts at one member's portfolio: a furnisher sends a batch again when the committee could not tokenize it in time (UNAVAILABLE); ingest is idempotent. */
+const FURNISH_ATTEMPTS = 4;
+
+async function furnish(client: NodeClient, id: string, recs: WireRecord[], label: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.submitRecords(recs);
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== GrpcStatus.UNAVAILABLE || attempt >= FURNISH_ATTEMPTS) throw err;
+      log(`${label}: ${id}'s portfolio refused (${(err as Error).message.split("\n")[0].slice(0, 200)}); sending it again (attempt ${attempt + 1})`);
+      await sleep(5_000);
+    }
   }
-  const lender = net.client(net.ids[0]!);
-  for (const b of borrowers) b.consentId = await grant(lender, b.subject);
-  const since = Date.now();
-  log(`${label}: ${borrowers.length} consents granted in ${since - t0} ms`);
-  let lastLog = since;
+}
+
+/** Waits until a report about a stranger skips every member: the lender holds every member's filter. */
+async function untilRoutingSkipsStrangers(net: ScaleNetwork, lender: NodeClient, label: string, since: number): Promise<void> {
+  let lastLog = Date.now();
   const strangers = generateBorrowers(`stranger-${label}`, 10_000);
   for (let k = 0; ; k++) {
     const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
     s.consentId = await grant(lender, s.subject);
     const r = await reportOf(lender, s);
     const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
-    if (skipped === net.members.length - 1) break;
+    if (skipped === net.members.length - 1) return;
     if (Date.now() - lastLog >= 15_000) {
       lastLog = Date.now();
       log(`${label}: routing skips ${skipped} of ${net.members.length - 1} members for a stranger after ${lastLog - since} ms`);
@@ -150,6 +164,37 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
     if (Date.now() - since > READY_TIMEOUT_MS) throw new Error(`${label}: routing not ready: ${skipped}/${net.members.length - 1} skipped`);
     await sleep(1_000);
   }
+}
+
+/** Seeds the portfolios over gRPC (unless preloaded), grants consents at the lender, waits until routing skips every member for a stranger, and warms the lender's connections up. */
+async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<string, WireRecord[]> | undefined, label: string): Promise<NodeClient> {
+  const lender = net.client(net.ids[0]!);
+  let t0 = Date.now();
+  if (records) {
+    // Members onboard customers into a network that is up, not while every member fetches every
+    // other member's filter for the first time (n − 1 dials each): during that storm the three
+    // token evaluators, sharing the hosts with everyone, missed the committee's 30 s deadline.
+    await untilRoutingSkipsStrangers(net, lender, label, t0);
+    log(`${label}: the lender holds every member's filter after ${Date.now() - t0} ms`);
+    t0 = Date.now();
+    // A few members at a time: every new subject costs a token evaluation at two of the three
+    // committee members, and here they share four processes with every other member.
+    const queue = [...records];
+    let done = 0;
+    await Promise.all(Array.from({ length: SEED_CONCURRENCY }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const [id, recs] = next;
+        if (recs.length && (await furnish(net.client(id), id, recs, label)) !== recs.length) throw new Error(`${id} refused records`);
+        if (++done % 25 === 0) log(`${label}: ${done} of ${records.size} portfolios furnished`);
+      }
+    }));
+    log(`${label}: portfolios furnished at every member in ${Date.now() - t0} ms`);
+    t0 = Date.now();
+  }
+  for (const b of borrowers) b.consentId = await grant(lender, b.subject);
+  const since = Date.now();
+  log(`${label}: ${borrowers.length} consents granted in ${since - t0} ms`);
+  await untilRoutingSkipsStrangers(net, lender, label, since);
   // One report per borrower: the lender dials the holders it does not keep connected, and new subjects' deltas arrive.
   // Up to two delta intervals (30 s each) for the newest subjects to reach routing.
   for (;;) {
@@ -179,7 +224,10 @@ async function runSize(members: number): Promise<Record<string, number>> {
   let net: ScaleNetwork | undefined;
   try {
     const started = Date.now();
-    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: NODE_ARGS, tokens: TOKENS });
+    const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile), `members-${members}`)}`] : [];
+    const config = args["log-level"] ? { log: { level: args["log-level"] } } : {};
+    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: [...NODE_ARGS, ...profile], tokens: TOKENS, config });
+    hostsSpawned = Date.now();
     await net.start();
     log(`${members} members in ${net.hosts.length} processes up in ${Date.now() - started} ms`);
     const data = generatePortfolios({ members: net.ids, borrowers: members * PER_MEMBER, seed: `scale-${members}` });
@@ -227,7 +275,15 @@ async function runSize(members: number): Promise<Record<string, number>> {
       failedChecks: failed.length,
     };
   } finally {
+    const hosts = net?.hosts.slice() ?? [];
+    const stopping = Date.now();
     await net?.stop();
+    log(`${members} members: hosts stopped in ${Date.now() - stopping} ms`);
+    hostsSpawned = undefined;
+    if (args["host-logs"]) {
+      mkdirSync(args["host-logs"], { recursive: true });
+      hosts.forEach((h, k) => writeFileSync(path.join(args["host-logs"]!, `members-${members}-host-${k}.log`), h.stderr()));
+    }
     await temp.remove();
   }
 }

@@ -73,6 +73,7 @@ export class LogEvidenceGossip implements PeerService {
   }
 
   async publish(note: string): Promise<void> {
-    await this.c.peer.publish(LOG_EVIDENCE_TOPIC, Buffer.from(note, "utf8"));
+    // Flooded: evidence of a forked log is rare and every member should hear it.
+    await this.c.peer.publish(LOG_EVIDENCE_TOPIC, Buffer.from(note, "utf8"), undefined, { flood: true });
   }
 }

@@ -25,8 +25,11 @@ import { MemberDialer } from "./member-dialer.js";
 import { installLazyYamuxWindowUpdates } from "./yamux-window.js";
 import { writeMessagesWhole } from "./tcp-single-write.js";
 import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
+import { gossipFastMsgId } from "./gossip-message-id.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
+  GOSSIP_IDONTWANT_MIN_BYTES,
+  GOSSIP_MESH_DEGREE,
   MANIFEST_REPUBLISH_INTERVAL_MS,
   MAX_GOSSIP_MESSAGE_BYTES,
   REDIAL_INITIAL_MS,
@@ -169,7 +172,13 @@ export class PeerNode {
           emitSelf: false,
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
-          floodPublish: true,
+          // Each node keeps ~16 connections but at 100 members holds ~70 at a time (dialed on demand
+          // for filter fetches, queries, evaluations): flooding every filter delta to all of them was
+          // as much of a node host's CPU as forwarding. Rare messages ask for a flood (publish()).
+          floodPublish: false,
+          // IHAVE gossip each heartbeat to Dlazy peers only (gossipsub's default: a quarter of the
+          // non-mesh peers, ~17 at 100 members; the heartbeat's sends were 7 % of a host's CPU).
+          gossipFactor: 0,
           fallbackToFloodsub: false,
           doPX: false,
           maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
@@ -179,6 +188,19 @@ export class PeerNode {
           // every peer is a member admitted by the signed manifest (the gater), so an address shared
           // by several members (one operator, one hosting provider, a test network) says nothing.
           scoreParams: { IPColocationFactorWeight: 0 },
+          // Without it every copy of a message (one from each mesh peer that forwards it) has its
+          // signature verified before the seen-cache finds it a duplicate: at 60 members ~11 % of a
+          // node host's CPU. A copy carries its publisher's signature over the whole message, so the
+          // signature names it; an id enters the cache only once its message was verified.
+          fastMsgIdFn: gossipFastMsgId,
+          // Every member publishes a signed filter delta each interval, so a node's gossip work grows
+          // with the network: at 100 members each copy forwarded to a mesh peer and each IDONTWANT
+          // announced to the others was most of a node host's CPU. CreditMesh messages are a few KB:
+          // receiving a duplicate costs less than the control message that would prevent it, and a
+          // mesh of 4 (3–8) among members admitted by the manifest keeps every member reached, with
+          // gossip (IHAVE) covering a lost copy.
+          idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
+          ...GOSSIP_MESH_DEGREE,
         }),
       },
     });
@@ -285,9 +307,12 @@ export class PeerNode {
   /**
    * Gossips `data` on `topic`; returns how many peers it was sent to (0 is
    * fine: nobody else is subscribed yet). Messages are signed by this node's
-   * key; our own messages are not delivered back to us.
+   * key; our own messages are not delivered back to us. Sent to this node's
+   * mesh peers for the topic, which forward it; `flood` sends it to every
+   * connected member on the topic as well (a rare message that a peer just
+   * connected must get, or that must not wait for the mesh).
    */
-  async publish(topic: string, data: Uint8Array, signal?: AbortSignal): Promise<number> {
+  async publish(topic: string, data: Uint8Array, signal?: AbortSignal, opts: { flood?: boolean } = {}): Promise<number> {
     signal?.throwIfAborted();
     if (data.length > MAX_GOSSIP_MESSAGE_BYTES) {
       throw new CreditMeshError("P2P_PROTOCOL", `gossip message of ${data.length} bytes exceeds ${MAX_GOSSIP_MESSAGE_BYTES}`);
@@ -295,7 +320,9 @@ export class PeerNode {
     if (this.#state !== "started") {
       throw new CreditMeshError("P2P_UNREACHABLE", "the p2p node is not running");
     }
-    const result = await this.libp2p.services.pubsub.publish(topic, data);
+    // The implementation takes per-call options that its exported interface leaves out (gossipsub.d.ts).
+    const pubsub = this.libp2p.services.pubsub as unknown as { publish(topic: string, data: Uint8Array, o: { floodPublish: boolean }): ReturnType<GossipSub["publish"]> };
+    const result = await pubsub.publish(topic, data, { floodPublish: opts.flood ?? false });
     return result.recipients.length;
   }
 

@@ -70,6 +70,11 @@ export const DEFAULT_RPC_MAX_CONCURRENT_PER_STREAM = 512;
 /** Streams a peer may open per RPC protocol on one connection (one is normal; a few cover reopening). */
 export const RPC_MAX_STREAMS_PER_CONNECTION = 4;
 
+/** Gossipsub's mesh degree: target, bounds, outbound floor, and peers sent IHAVE each heartbeat (its defaults are 6, 4–12, 2, 6). */
+export const GOSSIP_MESH_DEGREE = { D: 4, Dlo: 3, Dhi: 8, Dout: 1, Dlazy: 3 };
+/** Gossip messages at least this large are announced to mesh peers with IDONTWANT before they are forwarded (gossipsub's default is 512). */
+export const GOSSIP_IDONTWANT_MIN_BYTES = 64 * 1024;
+
 /** Largest gossip message accepted on any CreditMesh topic. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024;
 
@@ -80,3 +85,5 @@ export const REDIAL_INITIAL_MS = 500;
 export const REDIAL_MAX_MS = 30_000;
 /** Periodic manifest gossip: a node that missed an update converges within this. */
 export const MANIFEST_REPUBLISH_INTERVAL_MS = 60_000;
+/** A manifest already gossiped is sent again to new subscribers at most this often (they get it within this). */
+export const MANIFEST_GREETING_MIN_INTERVAL_MS = 60_000;

@@ -35,6 +35,7 @@ export class RevocationGossip implements PeerService {
   }
 
   async publish(revocation: Revocation): Promise<void> {
-    await this.c.peer.publish(REVOCATIONS_TOPIC, encodeRevocation(revocation, (d) => this.c.signer.sign(d)));
+    // Flooded: a holder must refuse the consent as soon as possible.
+    await this.c.peer.publish(REVOCATIONS_TOPIC, encodeRevocation(revocation, (d) => this.c.signer.sign(d)), undefined, { flood: true });
   }
 }

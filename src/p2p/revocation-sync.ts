@@ -46,6 +46,8 @@ export class RevocationSync implements PeerService {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
+  /** When the last pull from each member succeeded (this process's clock). */
+  readonly #pulledAt = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #unlisten: (() => void) | undefined;
   #abort = new AbortController();
@@ -60,7 +62,7 @@ export class RevocationSync implements PeerService {
     if (this.#running) return;
     this.#running = true;
     this.#abort = new AbortController();
-    this.#unlisten = this.#m.onConnect((peerId) => this.schedule(peerId));
+    this.#unlisten = this.#m.onConnect((peerId) => this.#onConnect(peerId));
     this.#timer = setInterval(() => this.pullAll(), this.#opts.intervalMs);
     this.#timer.unref();
     this.pullAll();
@@ -78,6 +80,16 @@ export class RevocationSync implements PeerService {
     await Promise.allSettled([...this.#inFlight.values()]);
   }
 
+  // Members dial each other on demand (filter fetches, queries, token evaluations) and close idle
+  // connections, so a connection opening says little about what this node missed: a pull on every
+  // one cost each side a request on each dial. A member pulled within the last interval is left to
+  // the periodic pull; after a restart, or for a member not pulled that recently, a connection pulls.
+  #onConnect(peerId: string): void {
+    const at = this.#pulledAt.get(peerId);
+    if (at !== undefined && Date.now() - at < this.#opts.intervalMs) return;
+    this.schedule(peerId);
+  }
+
   /** Schedules a pull from every connected member. */
   pullAll(): void {
     for (const peerId of this.#m.connectedPeers()) this.schedule(peerId);
@@ -93,6 +105,7 @@ export class RevocationSync implements PeerService {
     const run = this.pullFrom(peerId)
       .then(
         () => {
+          this.#pulledAt.set(peerId, Date.now());
           this.#m.metrics?.revocationPulls.inc({ outcome: "ok" });
         },
         (err: unknown) => {

@@ -39,6 +39,8 @@ const ISSUE_QUEUE = SEP + "issued";
 export class LevelConsentStore implements ConsentStore {
   private readonly levels: Sublevels;
   private readonly queue = new KeyedSerialQueue();
+  /** The issued log's last position once read: only this store appends to it, and every member asks for it on each pull. */
+  #lastIssued: number | undefined;
 
   constructor(private readonly db: NodeDatabase) {
     this.levels = db.levels;
@@ -163,6 +165,7 @@ export class LevelConsentStore implements ConsentStore {
           ops.push({ type: "put", sublevel: revokedLevel, key, value: revokedAt.toISOString() });
         }
         await this.db.write(ops);
+        this.#lastIssued = sequence;
         return { revocation, sequence };
       }),
     );
@@ -177,8 +180,11 @@ export class LevelConsentStore implements ConsentStore {
   }
 
   async lastIssuedSequence(): Promise<number> {
+    if (this.#lastIssued !== undefined) return this.#lastIssued;
     const [last] = await this.levels.revoked.keys({ ...under(ISSUED), reverse: true, limit: 1 }).all();
-    return last === undefined ? 0 : Number(lastPart(last));
+    // A write that finished meanwhile knows better.
+    this.#lastIssued ??= last === undefined ? 0 : Number(lastPart(last));
+    return this.#lastIssued;
   }
 
   async getRevocationCursor(institutionId: string): Promise<number> {

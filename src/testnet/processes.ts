@@ -206,7 +206,7 @@ export interface NodeHostProcess {
   metrics(): Promise<{ institutionId: string; text: string }[]>;
   stderr(): string;
   exited: Promise<number | null>;
-  /** SIGTERM (every node stops, in reverse order) and wait for the exit code; SIGKILL after `graceMs` if given. */
+  /** SIGTERM (every node stops, all at once) and wait for the exit code; SIGKILL after `graceMs` if given. */
   stop(graceMs?: number): Promise<number | null>;
 }
 

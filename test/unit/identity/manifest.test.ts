@@ -232,6 +232,21 @@ describe("Membership", () => {
     expect(changes).toBe(0);
   });
 
+  test("a copy of the manifest in force is the same one; a copy with its signature altered is still refused", () => {
+    const v5 = signManifest(manifest(5, [a, b]), operator);
+    const ms = new Membership(operator.publicKey, v5);
+    // As gossip delivers it: decoded from the wire, other buffers.
+    const copy: SignedManifest = { body: Buffer.from(v5.body), signature: Buffer.from(v5.signature) };
+    const verdict = ms.evaluate(copy);
+    expect(verdict.kind).toBe("same");
+    expect(verdict.kind !== "invalid" && verdict.manifest.version).toBe("5");
+    const altered: SignedManifest = { body: Buffer.from(v5.body), signature: Buffer.from(v5.signature) };
+    altered.signature[7] ^= 1;
+    expect(ms.evaluate(altered).kind).toBe("invalid");
+    const sameBodyOtherLength: SignedManifest = { body: Buffer.from(v5.body), signature: v5.signature.subarray(0, 63) };
+    expect(ms.evaluate(sameBodyOtherLength).kind).toBe("invalid");
+  });
+
   test("versions compare as integers, not strings", () => {
     const ms = new Membership(operator.publicKey, signManifest(manifest(9, [a]), operator));
     expect(ms.replace(signManifest(manifest(10, [a, b]), operator))).toBe(true);

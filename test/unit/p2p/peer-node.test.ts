@@ -6,6 +6,7 @@ import { Membership, SignedManifest } from "../../../src/identity/manifest.js";
 import { PeerNode } from "../../../src/p2p/peer-node.js";
 import { RpcClient, registerRpcHandler } from "../../../src/p2p/rpc.js";
 import { MANIFEST_TOPIC, REVOCATIONS_TOPIC } from "../../../src/p2p/protocols.js";
+import { gossipFastMsgId } from "../../../src/p2p/gossip-message-id.js";
 import { createNode, manifestFor, startNetwork, waitFor, type TestNetwork } from "./net-fixture.js";
 
 const ECHO = "/creditmesh/test-echo/1.0.0";
@@ -227,5 +228,18 @@ describe("PeerNode", () => {
     net = await startNetwork(2);
     const score = (net.nodes[0]!.libp2p.services.pubsub as unknown as { score: { params: { IPColocationFactorWeight: number } } }).score;
     expect(score.params.IPColocationFactorWeight).toBe(0);
+  });
+
+  test("gossip finds a duplicate copy by its signature before verifying it", async () => {
+    net = await startNetwork(2);
+    const pubsub = net.nodes[0]!.libp2p.services.pubsub as unknown as { fastMsgIdFn?: unknown };
+    expect(pubsub.fastMsgIdFn).toBe(gossipFastMsgId);
+  });
+
+  test("gossip keeps a mesh of 4 and announces no IDONTWANT for messages of CreditMesh's size", async () => {
+    net = await startNetwork(2);
+    const opts = (net.nodes[0]!.libp2p.services.pubsub as unknown as { opts: { D: number; Dlo: number; Dhi: number; Dlazy: number; gossipFactor: number; idontwantMinDataSize: number } }).opts;
+    expect([opts.D, opts.Dlo, opts.Dhi, opts.Dlazy, opts.gossipFactor]).toEqual([4, 3, 8, 3, 0]);
+    expect(opts.idontwantMinDataSize).toBeGreaterThan(16 * 1024);
   });
 });

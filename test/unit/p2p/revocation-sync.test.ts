@@ -66,7 +66,7 @@ function consent(id: string, grantee = lenderId): Consent {
 const issue = (id: string, key: NodeKey = lenderKey, grantee = lenderId) =>
   lenderStore.putIssuedRevocation(consent(id, grantee), (r: Revocation) => sealRevocation(r, key));
 
-function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage } = {}) {
+function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage; intervalMs?: number } = {}) {
   // The lender's side, never started: its handler is called directly.
   const served = new RevocationsProtocol(
     { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: lenderKey, logger: silentLogger(), metrics: null, consents: lenderStore },
@@ -74,8 +74,9 @@ function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => Re
   );
   const handler = (body: Uint8Array) => served.handleMessage(body);
   const requests: number[] = [];
+  const connected: { listener?: (peerId: string) => void } = {};
   const s = new RevocationSync(
-    { selfPeerId: holderKey.peerId, intervalMs: 60_000 },
+    { selfPeerId: holderKey.peerId, intervalMs: opts.intervalMs ?? 60_000 },
     {
       membership,
       consents: holderStore,
@@ -87,13 +88,24 @@ function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => Re
         return opts.tamper ? RevocationsPage.encode(opts.tamper(RevocationsPage.decode(answer))).finish() : answer;
       },
       apply: (data) => applyRevocation(data, { membership, consents: holderStore, logger: silentLogger(), metrics: null }, "pull"),
-      onConnect: () => () => undefined,
+      onConnect: (listener) => {
+        connected.listener = listener;
+        return () => (connected.listener = undefined);
+      },
       connectedPeers: () => [],
       logger: silentLogger(),
       metrics: null,
     },
   );
-  return { s, requests };
+  return { s, requests, connect: (peerId: string) => connected.listener?.(peerId) };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 describe("revocation catch-up", () => {
@@ -111,6 +123,30 @@ describe("revocation catch-up", () => {
     expect(requests).toEqual([5]);
     expect(await holderStore.getRevocation(lenderId, "c-6")).toBeDefined();
     expect(await s.pullFrom(lenderKey.peerId)).toBe(0);
+  });
+
+  it("a connection pulls from a member not pulled within the interval, and not from one pulled just now", async () => {
+    await issue("c-1");
+    const { s, requests, connect } = sync({ intervalMs: 1_000 });
+    s.start();
+    try {
+      connect(lenderKey.peerId);
+      await until(() => requests.length === 1);
+      await until(async () => (await holderStore.getRevocationCursor(lenderId)) === 1);
+      // Dialed again on demand right after: the pull just made stands.
+      await new Promise((r) => setTimeout(r, 50));
+      connect(lenderKey.peerId);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(requests).toEqual([0]);
+      // Once the interval has passed since that pull, a new connection pulls again.
+      await issue("c-2");
+      await new Promise((r) => setTimeout(r, 1_000));
+      connect(lenderKey.peerId);
+      await until(async () => (await holderStore.getRevocationCursor(lenderId)) === 2);
+      expect(requests).toEqual([0, 1]);
+    } finally {
+      await s.stop();
+    }
   });
 
   it("refuses an entry not signed by the member it asked, and stores nothing from it", async () => {
