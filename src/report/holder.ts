@@ -121,14 +121,22 @@ export class HolderService {
       asOf: query.asOf,
       answeredAt: now,
     };
+    const audit = modules.audit;
+    const actor = auditSafe(query.requesterInstitutionId);
+    // Another institution's query gets a QUERY_ANSWERED entry; this node's own
+    // reports bring their QUERY_SENT entry. Either goes in one synced batch with
+    // the inquiry (and the request's nonce): one disk flush per answer. The
+    // reads run meanwhile; the answer leaves only once the batch is on disk.
+    const entry = opts.entry ?? (query.requesterInstitutionId === this.opts.institutionId ? undefined : { action: "QUERY_ANSWERED" as const, actor, details: auditDetails(query) });
+    const appendWith = entry && audit?.appendWith?.bind(audit);
+    // The query's inquiry leaf rides in the same synced write as the inquiry and its audit entry.
+    const appendLogged = entry && opts.signedQuery && modules.answerLog && audit?.appendLogged?.bind(audit);
     // Started before the checks below, so that LevelDB's thread reads while this one checks the consent's signature
     // and prepares the write: by the time the answer needs the read, it is usually done, and this thread does not
     // sleep and wake for it. The request is authenticated (query protocol) or this node's own; what the read finds
     // is used only once the consent and the quota allow it.
-    const audited = opts.entry !== undefined || query.requesterInstitutionId !== this.opts.institutionId;
-    const proved = audited && opts.signedQuery !== undefined && modules.answerLog !== undefined && modules.audit?.appendLogged !== undefined;
     const tRead = stageNow();
-    const reading = this.read(query.subjectToken, query.asOf, proved);
+    const reading = this.read(query.subjectToken, query.asOf, Boolean(appendLogged));
     reading.catch(() => undefined);
     const revokedAt = query.consent ? await modules.consents.getRevocation(query.consent.granteeInstitutionId, query.consent.consentId) : undefined;
     const decision = checkConsent(query.consent, {
@@ -141,8 +149,6 @@ export class HolderService {
       verifyGranteeSignature: modules.verifyGranteeSignature,
     });
     span.mark("consent");
-    const audit = modules.audit;
-    const actor = auditSafe(query.requesterInstitutionId);
     if (!decision.ok) {
       // Appended in the same turn, so both entries normally share one synced batch.
       const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, decision.reason, { actor, also })]);
@@ -167,14 +173,6 @@ export class HolderService {
       purpose: query.purpose,
       inquiredAt: now,
     };
-    // Another institution's query gets a QUERY_ANSWERED entry; this node's own
-    // reports bring their QUERY_SENT entry. Either goes in one synced batch with
-    // the inquiry (and the request's nonce): one disk flush per answer. The
-    // reads run meanwhile; the answer leaves only once the batch is on disk.
-    const entry = opts.entry ?? (query.requesterInstitutionId === this.opts.institutionId ? undefined : { action: "QUERY_ANSWERED" as const, actor, details: auditDetails(query) });
-    const appendWith = entry && audit?.appendWith?.bind(audit);
-    // The query's inquiry leaf rides in the same synced write as the inquiry and its audit entry.
-    const appendLogged = entry && opts.signedQuery && modules.answerLog && audit?.appendLogged?.bind(audit);
     const leaf = appendLogged ? modules.answerLog!.inquiryLeaf(opts.signedQuery!) : undefined;
     // Asked beside the read and the write, not after them: the proof is the last step before the answer leaves.
     const reindexed = leaf && modules.reindexedToken ? modules.reindexedToken(query.subjectToken) : undefined;
