@@ -43,7 +43,14 @@ async function restartWith(net: TestNetwork, answerProofs: boolean): Promise<voi
  */
 export async function measureAnswerProofModes(
   net: TestNetwork,
-  opts: { concurrency: number; reports: number; pairs?: number; report: (client: NodeClient, index: number) => Promise<void> },
+  opts: {
+    concurrency: number;
+    reports: number;
+    pairs?: number;
+    /** Reports made after each restart before the clock starts, so that both modes are measured with the JIT warm. */
+    warmup?: number;
+    report: (client: NodeClient, index: number) => Promise<void>;
+  },
 ): Promise<[ProofModeRun, ProofModeRun]> {
   const pairs = Math.max(1, opts.pairs ?? 2);
   const perRound = Math.max(opts.concurrency, Math.floor(opts.reports / pairs));
@@ -57,6 +64,8 @@ export async function measureAnswerProofModes(
     try {
       // Warm every channel (and the restarted nodes' caches) before the clock starts.
       await Promise.all(clients.map((c, w) => opts.report(c, w)));
+      const warmup = opts.warmup ?? 0;
+      if (warmup > 0) await runConcurrent(opts.concurrency, warmup, (worker, i) => opts.report(clients[worker]!, i));
       const before = cpuNow(net);
       const run = await runConcurrent(opts.concurrency, perRound, (worker, i) => opts.report(clients[worker]!, round * perRound + opts.concurrency + i));
       const used = cpuNow(net).map((ms, i) => ms - before[i]!);
