@@ -18,7 +18,7 @@ import { NodeDatabase } from "../store/database.js";
 import { ErasureLedger, type Erasure } from "../store/erasure-ledger.js";
 import { openStores, type Stores } from "../store/index.js";
 import { SubjectPurge } from "../store/subject-purge.js";
-import { KeyPrefix, SCHEMA_VERSION } from "../store/keys.js";
+import { KeyPrefix, SCHEMA_VERSION, UPGRADABLE_SCHEMA_VERSIONS } from "../store/keys.js";
 import { databaseLockState, forEachRawEntry, RawDatabaseWriter } from "../store/raw-database.js";
 import { LevelLogStore } from "../store/level-log-store.js";
 import { TiledLog } from "../tlog/tiled-log.js";
@@ -168,8 +168,9 @@ export function readBackupManifest(dir: string): BackupManifest {
   if (typeof m !== "object" || m === null || m.format !== FORMAT || m.formatVersion !== FORMAT_VERSION) {
     throw new CreditMeshError("STORE_CORRUPT", `${file}: not a ${FORMAT} v${FORMAT_VERSION} manifest`);
   }
-  if (m.schemaVersion !== SCHEMA_VERSION) {
-    throw new CreditMeshError("STORE_SCHEMA_MISMATCH", `the backup has schema version ${m.schemaVersion}, this node needs ${SCHEMA_VERSION}`);
+  // A backup of an earlier schema is restored as it is and upgraded when the restore opens it (openStores).
+  if (m.schemaVersion !== SCHEMA_VERSION && !UPGRADABLE_SCHEMA_VERSIONS.includes(m.schemaVersion)) {
+    throw new CreditMeshError("STORE_SCHEMA_MISMATCH", `the backup has schema version ${m.schemaVersion}, this node needs ${SCHEMA_VERSION} (or ${UPGRADABLE_SCHEMA_VERSIONS.join(", ")}, which it upgrades)`);
   }
   return m;
 }

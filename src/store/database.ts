@@ -4,7 +4,7 @@ import { Level, type BatchOperation } from "level";
 import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
-import { KeyPrefix, MetaKey, SCHEMA_VERSION } from "./keys.js";
+import { KeyPrefix, MetaKey, SCHEMA_VERSION, UPGRADABLE_SCHEMA_VERSIONS } from "./keys.js";
 
 type Root = Level<string, string>;
 
@@ -97,6 +97,8 @@ export class NodeDatabase {
   private closing?: Promise<void>;
   /** forget() ran since the database was opened: close() rewrites its metadata files. */
   private forgotten = false;
+  /** An earlier schema version found at open, until markSchemaCurrent(). */
+  private openedAtSchema?: number;
 
   private constructor(path: string, root: Root, logger: Logger) {
     this.path = path;
@@ -126,7 +128,8 @@ export class NodeDatabase {
 
   /**
    * Opens (creating if missing) the database at `path`. A new database gets
-   * the current schema version; an existing one must already have it.
+   * the current schema version; an existing one must have it or an earlier
+   * one that openStores() upgrades (keys.ts UPGRADABLE_SCHEMA_VERSIONS).
    */
   static async open(path: string, opts: { logger?: Logger } = {}): Promise<NodeDatabase> {
     const logger = opts.logger ?? silentLogger();
@@ -171,12 +174,33 @@ export class NodeDatabase {
       ]);
       return;
     }
-    if (stored !== String(SCHEMA_VERSION)) {
+    if (stored === String(SCHEMA_VERSION)) return;
+    const earlier = UPGRADABLE_SCHEMA_VERSIONS.find((v) => stored === String(v));
+    if (earlier === undefined) {
+      const upgradable = UPGRADABLE_SCHEMA_VERSIONS.length > 0 ? ` (or ${UPGRADABLE_SCHEMA_VERSIONS.join(", ")}, which it upgrades)` : "";
       throw new CreditMeshError(
         "STORE_SCHEMA_MISMATCH",
-        `database at ${this.path} has schema version ${JSON.stringify(stored)}, this node needs ${SCHEMA_VERSION}`,
+        `database at ${this.path} has schema version ${JSON.stringify(stored)}, this node needs ${SCHEMA_VERSION}${upgradable}`,
       );
     }
+    this.openedAtSchema = earlier;
+  }
+
+  /** The earlier schema version the database was opened at, until upgraded; undefined when current. */
+  get earlierSchema(): number | undefined {
+    return this.openedAtSchema;
+  }
+
+  /**
+   * Raises the stored schema version to this code's, once the upgrade's
+   * rebuilt indexes are written (openStores): from then on a node of the
+   * earlier version refuses the database instead of writing around them.
+   */
+  async markSchemaCurrent(): Promise<void> {
+    if (this.openedAtSchema === undefined) return;
+    await this.write([{ type: "put", sublevel: this.levels.meta, key: MetaKey.schema, value: String(SCHEMA_VERSION) }]);
+    this.logger.info({ path: this.path, from: this.openedAtSchema, to: SCHEMA_VERSION }, "database schema upgraded");
+    this.openedAtSchema = undefined;
   }
 
   /**

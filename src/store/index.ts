@@ -66,10 +66,14 @@ export async function openStores(
   const inquiries = new LevelInquiryStore(db);
   const consents = new LevelConsentStore(db);
   try {
+    // A database of an earlier schema gets both indexes rebuilt from its data, whatever its markers say, and
+    // only then the current version (keys.ts SCHEMA_VERSION): a crash before that rebuilds them again next time.
+    const rebuild = db.earlierSchema !== undefined;
     await inquiries.moveEarlierLog(logger);
-    await inquiries.buildWindowIndex(logger);
-    await records.buildLastInstallments(logger);
+    await inquiries.buildWindowIndex(logger, { rebuild });
+    await records.buildLastInstallments(logger, { rebuild });
     await consents.rekeyLegacyRevocations(logger);
+    await db.markSchemaCurrent();
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

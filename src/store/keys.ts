@@ -37,8 +37,20 @@ export enum KeyPrefix {
 /**
  * Version of the key layout and value encodings. Bump it whenever a change
  * would make an older node misread the data (a migration then has to exist).
+ *
+ * 2: every writer keeps the inquiry window index and `replast` (the highest
+ *    installment per account) up to date, and the holder reads through them.
+ *    A node of schema 1 would write inquiries and repayments without them, so
+ *    its reports would leave out what it wrote: it must refuse the database.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Earlier versions this code opens and upgrades (store/index.ts openStores):
+ * 1 had neither index, or had them built by a later node and then written by
+ * an earlier one; both are rebuilt from the data before the version is raised.
+ */
+export const UPGRADABLE_SCHEMA_VERSIONS: readonly number[] = [1];
 
 /** Keys inside the meta sublevel. */
 export const MetaKey = {

@@ -103,11 +103,13 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
    * Files every logged inquiry in the window index, once, for a database
    * written before the index existed (marked done in meta). Later entries of
    * a requester, purpose and day overwrite earlier ones, as add() does.
-   * Returns how many inquiries were filed.
+   * Returns how many inquiries were filed. `rebuild` files them again even if
+   * marked done: a node of an earlier schema may have logged inquiries
+   * without their index entries.
    */
-  async buildWindowIndex(logger?: Logger): Promise<number> {
+  async buildWindowIndex(logger?: Logger, opts: { rebuild?: boolean } = {}): Promise<number> {
     const { meta, subj } = this.db.levels;
-    if ((await meta.get(MetaKey.inquiryWindowIndex)) !== undefined) return 0;
+    if (!opts.rebuild && (await meta.get(MetaKey.inquiryWindowIndex)) !== undefined) return 0;
     const marker = SEP + SUBJECT_INQUIRIES + SEP;
     let ops: WriteOp[] = [];
     let filed = 0;

@@ -343,12 +343,13 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
    * database written before it existed (marked done in meta), under the
    * write lock so no batch lands meanwhile. An account with a key that is not
    * an installment is marked to be read by range. Returns how many accounts
-   * were filed.
+   * were filed. `rebuild` files every account again even if marked done: a
+   * node of an earlier schema may have written repayments around the index.
    */
-  async buildLastInstallments(logger?: Logger): Promise<number> {
+  async buildLastInstallments(logger?: Logger, opts: { rebuild?: boolean } = {}): Promise<number> {
     return this.queue.run(async () => {
       const { meta, rep, replast } = this.levels;
-      if ((await meta.get(MetaKey.repaymentLastIndex)) !== undefined) {
+      if (!opts.rebuild && (await meta.get(MetaKey.repaymentLastIndex)) !== undefined) {
         this.lastIndexed = true;
         return 0;
       }

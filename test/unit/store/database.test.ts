@@ -41,6 +41,27 @@ describe("NodeDatabase", () => {
     await expect(NodeDatabase.open(dir)).rejects.toMatchObject({ code: "STORE_SCHEMA_MISMATCH" });
   });
 
+  it("opens a database of an earlier schema it can upgrade, and raises its version only when told", async () => {
+    const db = await NodeDatabase.open(dir);
+    await db.close();
+    await rawPut("!meta!schema", "1");
+    const earlier = await NodeDatabase.open(dir);
+    try {
+      expect(earlier.earlierSchema).toBe(1);
+      expect(await earlier.levels.meta.get("schema")).toBe("1");
+      await earlier.markSchemaCurrent();
+      expect(earlier.earlierSchema).toBeUndefined();
+      expect(await earlier.levels.meta.get("schema")).toBe(String(SCHEMA_VERSION));
+    } finally {
+      await earlier.close();
+    }
+  });
+
+  it("names the versions it takes when it refuses one", async () => {
+    await rawPut("!meta!schema", "7");
+    await expect(NodeDatabase.open(dir)).rejects.toThrow(`has schema version "7", this node needs ${SCHEMA_VERSION} (or 1, which it upgrades)`);
+  });
+
   it("refuses a database that holds data but no schema version", async () => {
     await rawPut("!acct!deadbeef", "{}");
     await expect(NodeDatabase.open(dir)).rejects.toMatchObject({ code: "STORE_SCHEMA_MISMATCH" });

@@ -13,6 +13,7 @@ import { LevelRecordStore } from "../../../src/store/level-record-store.js";
 import { LevelSubjectIndex } from "../../../src/store/level-subject-index.js";
 import { openStores } from "../../../src/store/index.js";
 import type { AccountPii, StoredAccount, StoredRepayment } from "../../../src/store/types.js";
+import { subjectWindow } from "../../../src/store/keys.js";
 import { opsOf } from "../../../src/store/write-batch.js";
 
 let dir: string;
@@ -532,6 +533,38 @@ describe("repayments read by key", () => {
     }
     db = await NodeDatabase.open(dir);
     store = new LevelRecordStore(db);
+  });
+
+  it("are rebuilt, with the inquiry window index, when openStores() upgrades a database of schema 1 an earlier node wrote around them", async () => {
+    await write([account("ref-a", "tok-1")], [repayment("ref-a", 1), repayment("ref-a", 2)]);
+    const inquiries = new LevelInquiryStore(db);
+    await inquiries.add("tok-1", { inquiryId: "q-1", requesterInstitutionId: "bank-a", requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date("2026-03-01T08:00:00.000Z") });
+    expect(await db.levels.replast.get("ref-a")).toBe("2");
+    // What a node of schema 1 leaves, its indexes marked done by a later node it ran after: a repayment
+    // without its replast entry, and an inquiry without its window index entry.
+    const windowKeys = await db.levels.subj.keys(subjectWindow("tok-1")).all();
+    expect(windowKeys).toHaveLength(1);
+    await db.write([
+      { type: "put", sublevel: db.levels.rep, key: "ref-a!00003", value: (await db.levels.rep.get("ref-a!00002"))! },
+      ...windowKeys.map((key) => ({ type: "del" as const, sublevel: db.levels.subj, key })),
+      { type: "put", sublevel: db.levels.meta, key: "schema", value: "1" },
+    ]);
+    expect((await store.repaymentsForAccount("ref-a")).map((r) => r.installment)).toEqual([1, 2]);
+    await db.close();
+
+    const stores = await openStores(dir, { dataKeys: [{ id: "k1", key: new Uint8Array(randomBytes(32)) }] });
+    try {
+      expect(await stores.db.levels.meta.get("schema")).toBe("2");
+      expect(stores.db.earlierSchema).toBeUndefined();
+      expect(await stores.db.levels.replast.get("ref-a")).toBe("3");
+      expect((await stores.records.repaymentsForAccount("ref-a")).map((r) => r.installment)).toEqual([1, 2, 3]);
+      expect((await stores.subjects.read("tok-1", "2026-01-01")).inquiries.map((q) => q.inquiryId)).toEqual(["q-1"]);
+    } finally {
+      await stores.close();
+    }
+    db = await NodeDatabase.open(dir);
+    store = new LevelRecordStore(db);
+    expect(db.earlierSchema).toBeUndefined();
   });
 
   it("go with their account when it is destroyed", async () => {
