@@ -104,27 +104,34 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
    * written before the index existed (marked done in meta). Later entries of
    * a requester, purpose and day overwrite earlier ones, as add() does.
    * Returns how many inquiries were filed. `rebuild` files them again even if
-   * marked done: a node of an earlier schema may have logged inquiries
-   * without their index entries.
+   * marked done, and first drops every entry there is: a node of an earlier
+   * schema may have logged inquiries without their entries, or purged
+   * inquiries and left theirs.
    */
   async buildWindowIndex(logger?: Logger, opts: { rebuild?: boolean } = {}): Promise<number> {
     const { meta, subj } = this.db.levels;
     if (!opts.rebuild && (await meta.get(MetaKey.inquiryWindowIndex)) !== undefined) return 0;
     const marker = SEP + SUBJECT_INQUIRIES + SEP;
+    const window = SUBJECT_INQUIRY_WINDOW + SEP;
     let ops: WriteOp[] = [];
     let filed = 0;
+    // A subject's window entries ("#w") sort before its inquiries ("~q"): each is dropped before it is filed again.
     for await (const [key, value] of subj.iterator()) {
       const at = key.indexOf(marker);
-      if (at < 0) continue;
+      if (at < 0) {
+        if (opts.rebuild && key.startsWith(window, key.indexOf(SEP) + 1)) ops.push({ type: "del", sublevel: subj, key });
+        continue;
+      }
       const indexKey = earlierWindowKey(key.slice(0, at), key, value);
-      if (indexKey) ops.push({ type: "put", sublevel: subj, key: indexKey, value });
+      if (indexKey) {
+        ops.push({ type: "put", sublevel: subj, key: indexKey, value });
+        filed++;
+      }
       if (ops.length >= MOVE_BATCH) {
         await this.db.write(ops);
-        filed += ops.length;
         ops = [];
       }
     }
-    filed += ops.length;
     await this.db.write([...ops, { type: "put", sublevel: meta, key: MetaKey.inquiryWindowIndex, value: "1" }]);
     if (filed > 0) logger?.info({ filed }, "inquiry log filed in the window index");
     return filed;

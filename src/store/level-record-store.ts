@@ -343,8 +343,9 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
    * database written before it existed (marked done in meta), under the
    * write lock so no batch lands meanwhile. An account with a key that is not
    * an installment is marked to be read by range. Returns how many accounts
-   * were filed. `rebuild` files every account again even if marked done: a
-   * node of an earlier schema may have written repayments around the index.
+   * were filed. `rebuild` drops the index and files every account again even
+   * if marked done: a node of an earlier schema may have written or deleted
+   * repayments around it.
    */
   async buildLastInstallments(logger?: Logger, opts: { rebuild?: boolean } = {}): Promise<number> {
     return this.queue.run(async () => {
@@ -352,6 +353,12 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
       if (!opts.rebuild && (await meta.get(MetaKey.repaymentLastIndex)) !== undefined) {
         this.lastIndexed = true;
         return 0;
+      }
+      if (opts.rebuild) {
+        // Unmarked first: until filed again, every account is read by range.
+        await this.db.write([{ type: "del", sublevel: meta, key: MetaKey.repaymentLastIndex }]);
+        this.lastIndexed = false;
+        await replast.clear();
       }
       let ops: WriteOp[] = [];
       let filed = 0;

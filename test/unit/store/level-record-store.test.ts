@@ -544,9 +544,12 @@ describe("repayments read by key", () => {
     // without its replast entry, and an inquiry without its window index entry.
     const windowKeys = await db.levels.subj.keys(subjectWindow("tok-1")).all();
     expect(windowKeys).toHaveLength(1);
+    // And what its purges leave: the replast entry of an account it deleted, the window entry of an inquiry it purged.
     await db.write([
       { type: "put", sublevel: db.levels.rep, key: "ref-a!00003", value: (await db.levels.rep.get("ref-a!00002"))! },
       ...windowKeys.map((key) => ({ type: "del" as const, sublevel: db.levels.subj, key })),
+      { type: "put", sublevel: db.levels.replast, key: "ref-gone", value: "4" },
+      { type: "put", sublevel: db.levels.subj, key: windowKeys[0]!.replace("tok-1", "tok-gone"), value: (await db.levels.subj.get(windowKeys[0]!))! },
       { type: "put", sublevel: db.levels.meta, key: "schema", value: "1" },
     ]);
     expect((await store.repaymentsForAccount("ref-a")).map((r) => r.installment)).toEqual([1, 2]);
@@ -559,6 +562,8 @@ describe("repayments read by key", () => {
       expect(await stores.db.levels.replast.get("ref-a")).toBe("3");
       expect((await stores.records.repaymentsForAccount("ref-a")).map((r) => r.installment)).toEqual([1, 2, 3]);
       expect((await stores.subjects.read("tok-1", "2026-01-01")).inquiries.map((q) => q.inquiryId)).toEqual(["q-1"]);
+      expect(await stores.db.levels.replast.keys().all()).toEqual(["ref-a"]);
+      expect((await stores.subjects.read("tok-gone", "2026-01-01")).inquiries).toEqual([]);
     } finally {
       await stores.close();
     }
