@@ -23,7 +23,7 @@ import { OprfEvaluatorService } from "../subject/oprf/evaluator-service.js";
 import { decodeKeyShare, publicShareOf, type KeyShare } from "../subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../subject/oprf/tokenizer.js";
 import { WorkerShareEvaluator } from "../subject/oprf/worker-evaluator.js";
-import { WorkerBatchMath } from "../subject/oprf/worker-batch-math.js";
+import { sharedBatchMath } from "../subject/oprf/worker-batch-math.js";
 
 export interface SubjectTokenDeps {
   institutionId: string;
@@ -70,7 +70,7 @@ export class SubjectTokenParts {
   #unlisten: (() => void) | undefined;
   readonly #cache: LevelTokenCache;
   /** The requester's OPRF arithmetic, on a worker thread: blinding and checking a batch must not stall the node. */
-  readonly #math = new WorkerBatchMath();
+  readonly #math = sharedBatchMath();
   readonly #log: PeerComponents["logger"];
 
   private constructor(
@@ -152,7 +152,6 @@ export class SubjectTokenParts {
         this.participant.close();
         await this.#switching;
         await this.#inForce?.evaluating?.worker.close();
-        await this.#math.close();
       },
     };
     return [lifecycle, this.protocol, this.dkg];

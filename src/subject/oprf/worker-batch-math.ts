@@ -87,3 +87,14 @@ export class WorkerBatchMath implements BatchMath {
     this.waiting.clear();
   }
 }
+
+let shared: WorkerBatchMath | undefined;
+
+/**
+ * The process's one WorkerBatchMath: nodes hosted together (`creditmesh host`)
+ * share its thread rather than start one each. It is never closed by a node
+ * (another may be using it); its thread does not keep the process alive.
+ */
+export function sharedBatchMath(): WorkerBatchMath {
+  return (shared ??= new WorkerBatchMath());
+}
