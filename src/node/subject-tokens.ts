@@ -23,7 +23,6 @@ import { OprfEvaluatorService } from "../subject/oprf/evaluator-service.js";
 import { decodeKeyShare, publicShareOf, type KeyShare } from "../subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../subject/oprf/tokenizer.js";
 import { WorkerShareEvaluator } from "../subject/oprf/worker-evaluator.js";
-import { sharedBatchMath } from "../subject/oprf/worker-batch-math.js";
 
 export interface SubjectTokenDeps {
   institutionId: string;
@@ -69,8 +68,6 @@ export class SubjectTokenParts {
   #switching: Promise<void> = Promise.resolve();
   #unlisten: (() => void) | undefined;
   readonly #cache: LevelTokenCache;
-  /** The requester's OPRF arithmetic, on a worker thread: blinding and checking a batch must not stall the node. */
-  readonly #math = sharedBatchMath();
   readonly #log: PeerComponents["logger"];
 
   private constructor(
@@ -230,7 +227,7 @@ export class SubjectTokenParts {
           this.#log.error({ epoch: committee.epoch, index: me.index }, "named a token evaluator without holding that share: evaluations are refused");
         }
       }
-      next = { committee, tokenizer: new ThresholdOprfTokenizer({ committee, evaluators: this.protocol, cache: this.#cache, math: this.#math }), evaluating };
+      next = { committee, tokenizer: new ThresholdOprfTokenizer({ committee, evaluators: this.protocol, cache: this.#cache }), evaluating };
     }
     this.#inForce = next;
     if (previous?.evaluating) await previous.evaluating.worker.close();
