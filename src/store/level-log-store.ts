@@ -107,16 +107,13 @@ export class LevelLogStore implements LogStore {
   updateOps(update: LogUpdate): WriteOp[] {
     const level = this.db.levels.tlog;
     const ops: WriteOp[] = [];
-    for (const { tile, hashes, pieces } of update.tiles) {
-      const row = tileKey(tile);
-      ops.push({ type: "put", sublevel: level, key: row, value: hashes });
+    // A row the append filled is written whole, and the pieces it was stored in go.
+    const whole = (row: string, value: Uint8Array, pieces: readonly number[]) => {
+      ops.push({ type: "put", sublevel: level, key: row, value });
       for (const offset of pieces) ops.push({ type: "del", sublevel: level, key: pieceKey(row, offset) });
-    }
-    for (const { index, data, pieces } of update.bundles) {
-      const row = bundleKey(index);
-      ops.push({ type: "put", sublevel: level, key: row, value: data });
-      for (const offset of pieces) ops.push({ type: "del", sublevel: level, key: pieceKey(row, offset) });
-    }
+    };
+    for (const t of update.tiles) whole(tileKey(t.tile), t.hashes, t.pieces);
+    for (const b of update.bundles) whole(bundleKey(b.index), b.data, b.pieces);
     for (const p of update.tilePieces) ops.push({ type: "put", sublevel: level, key: pieceKey(tileKey(p.tile), p.offset), value: p.hashes });
     for (const p of update.bundlePieces) ops.push({ type: "put", sublevel: level, key: pieceKey(bundleKey(p.index), p.offset), value: p.data });
     ops.push({ type: "put", sublevel: level, key: SIZE, value: Buffer.from(String(update.size), "latin1") });

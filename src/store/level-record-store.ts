@@ -73,7 +73,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
   private readonly queue = new SerialQueue();
   private readonly logger: Logger;
   private readonly pii?: PiiResealer;
-  /** `replast` covers every account: an account without an entry has no repayments. Only ever set to true. */
+  /** `replast` covers every account: an account without an entry has no repayments. False again only while an upgrade rebuilds it. */
   private lastIndexed = false;
 
   /**

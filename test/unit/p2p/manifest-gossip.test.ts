@@ -36,15 +36,21 @@ const operator = generateNodeKey();
 const members = [generateNodeKey(), generateNodeKey()].map((key) => ({ key }));
 const versionOf = (data: Uint8Array) => new Membership(operator.publicKey, SignedManifest.decode(data)).version;
 
+/** A node's manifest gossip at manifest version 2, started on a fake peer; greetings at most every 10 s. */
+function started(republishMs: number) {
+  const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
+  const f = fakePeer();
+  const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs, greetingMinIntervalMs: 10_000 });
+  gossip.start();
+  return { membership, f, gossip };
+}
+
 describe("ManifestGossip greetings", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
   test("the first subscriber is greeted at once, later ones at most once per interval, and a new manifest at once again", async () => {
-    const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
-    const f = fakePeer();
-    const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs: 0, greetingMinIntervalMs: 10_000 });
-    gossip.start();
+    const { membership, f, gossip } = started(0);
 
     f.newSubscriber();
     await vi.advanceTimersByTimeAsync(200);
@@ -70,10 +76,7 @@ describe("ManifestGossip greetings", () => {
   });
 
   test("the periodic republish goes to the mesh, and is not held back by a pending greeting", async () => {
-    const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
-    const f = fakePeer();
-    const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs: 1_000, greetingMinIntervalMs: 10_000 });
-    gossip.start();
+    const { f, gossip } = started(1_000);
     await vi.advanceTimersByTimeAsync(2_200);
     expect(f.published).toEqual([2n, 2n]);
     expect(f.flooded).toEqual([false, false]);
@@ -81,10 +84,7 @@ describe("ManifestGossip greetings", () => {
   });
 
   test("a greeting due later is sent with the periodic republish, to every connected peer", async () => {
-    const membership = new Membership(operator.publicKey, manifestFor(operator, members, 2));
-    const f = fakePeer();
-    const gossip = new ManifestGossip({ peer: f.peer, membership, logger: silentLogger() }, { republishMs: 1_000, greetingMinIntervalMs: 10_000 });
-    gossip.start();
+    const { f, gossip } = started(1_000);
     f.newSubscriber();
     await vi.advanceTimersByTimeAsync(200);
     f.newSubscriber(); // a greeting now waits ~10 s
