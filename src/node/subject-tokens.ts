@@ -23,6 +23,8 @@ import { OprfEvaluatorService } from "../subject/oprf/evaluator-service.js";
 import { decodeKeyShare, publicShareOf, type KeyShare } from "../subject/oprf/threshold.js";
 import { ThresholdOprfTokenizer } from "../subject/oprf/tokenizer.js";
 import { WorkerShareEvaluator } from "../subject/oprf/worker-evaluator.js";
+import { SplitBatchMath } from "../subject/oprf/batch-math.js";
+import { sharedBatchMath } from "../subject/oprf/worker-batch-math.js";
 
 export interface SubjectTokenDeps {
   institutionId: string;
@@ -68,6 +70,8 @@ export class SubjectTokenParts {
   #switching: Promise<void> = Promise.resolve();
   #unlisten: (() => void) | undefined;
   readonly #cache: LevelTokenCache;
+  /** The requester's OPRF arithmetic: a bulk batch on a worker thread, so it does not stall the node; a report's one subject in place. */
+  readonly #math = new SplitBatchMath(sharedBatchMath());
   readonly #log: PeerComponents["logger"];
 
   private constructor(
@@ -227,7 +231,7 @@ export class SubjectTokenParts {
           this.#log.error({ epoch: committee.epoch, index: me.index }, "named a token evaluator without holding that share: evaluations are refused");
         }
       }
-      next = { committee, tokenizer: new ThresholdOprfTokenizer({ committee, evaluators: this.protocol, cache: this.#cache }), evaluating };
+      next = { committee, tokenizer: new ThresholdOprfTokenizer({ committee, evaluators: this.protocol, cache: this.#cache, math: this.#math }), evaluating };
     }
     this.#inForce = next;
     if (previous?.evaluating) await previous.evaluating.worker.close();

@@ -18,6 +18,13 @@ import { purposeFromWire, requestHash } from "./wire.js";
 
 export interface EvaluatorShare {
   evaluate(blinded: readonly Uint8Array[], signal?: AbortSignal): Promise<PartialEvaluation> | PartialEvaluation;
+  /**
+   * Checks that every element is a group element (VALIDATION_FAILED naming the
+   * first that is not), where the share evaluates: decoding a full batch takes
+   * ~100 ms of CPU, which must not stall the node's event loop. Absent = the
+   * batch is checked on this thread.
+   */
+  check?(blinded: readonly Uint8Array[]): Promise<void>;
 }
 
 /** Replay window: true when (requester, nonce) was not seen before; it is then remembered until `expiresAt`. */
@@ -98,7 +105,8 @@ export class OprfEvaluatorService {
     if (request.nonce.length !== NONCE_BYTES) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, `must be ${NONCE_BYTES} bytes`, "nonce");
     try {
       // Checked before the nonce and the quota are touched, so a bad request changes nothing.
-      decodeBlindedBatch(request.blindedElements);
+      if (this.modules.share.check) await this.modules.share.check(request.blindedElements);
+      else decodeBlindedBatch(request.blindedElements);
     } catch (err) {
       if (isCreditMeshError(err, "VALIDATION_FAILED")) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, err.message, err.field);
       throw err;

@@ -1,13 +1,18 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { isCreditMeshError } from "../../errors.js";
-import { ShareEvaluator } from "./threshold.js";
+import { decodeBlindedBatch, ShareEvaluator } from "./threshold.js";
 
-/** Worker thread holding one key share: evaluates batches off the main event loop. */
+/** Worker thread holding one key share: checks and evaluates batches off the main event loop. */
 const { index, secret } = workerData as { index: number; secret: string };
 const evaluator = new ShareEvaluator({ index, secret: BigInt("0x" + secret) });
 
-parentPort!.on("message", (msg: { id: number; blinded: Uint8Array[] }) => {
+parentPort!.on("message", (msg: { id: number; blinded: Uint8Array[]; checkOnly?: boolean }) => {
   try {
+    if (msg.checkOnly) {
+      decodeBlindedBatch(msg.blinded);
+      parentPort!.postMessage({ id: msg.id });
+      return;
+    }
     const { evaluated, proof } = evaluator.evaluate(msg.blinded);
     parentPort!.postMessage({ id: msg.id, evaluated, proof });
   } catch (err) {

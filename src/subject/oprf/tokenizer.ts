@@ -2,7 +2,8 @@ import { CreditMeshError } from "../../errors.js";
 import type { NormalizedSubject } from "../normalize.js";
 import type { Committee, CommitteeMember } from "./committee.js";
 import { oprfInput } from "./input.js";
-import { BlindedBatch, MAX_BATCH, type PartialProblem, type VerifiedPartial } from "./threshold.js";
+import { InProcessBatchMath, type BatchMath } from "./batch-math.js";
+import { MAX_BATCH, type PartialProblem } from "./threshold.js";
 
 /**
  * Subject tokens from the evaluator committee: blind, ask t evaluators (one
@@ -82,11 +83,20 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   private readonly opts: typeof DEFAULTS & Pick<ThresholdTokenizerOptions, "onFault">;
   private rotation = 0;
 
+  private readonly math: BatchMath;
+
   constructor(
-    private readonly modules: { committee: Committee; evaluators: Evaluators; cache?: TokenCache },
+    private readonly modules: {
+      committee: Committee;
+      evaluators: Evaluators;
+      cache?: TokenCache;
+      /** Where blinding, proof checks and combining run; default this thread (a node passes its worker's). */
+      math?: BatchMath;
+    },
     opts: ThresholdTokenizerOptions = {},
   ) {
     this.opts = { ...DEFAULTS, ...opts };
+    this.math = modules.math ?? new InProcessBatchMath();
   }
 
   async tokens(subjects: readonly SubjectKey[], purpose: TokenPurpose, signal?: AbortSignal): Promise<string[]> {
@@ -142,8 +152,9 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
   /** One batch: t valid partial evaluations, gathered with hedging under the deadline. */
   private async evaluateBatch(inputs: readonly Uint8Array[], purpose: TokenPurpose, signal?: AbortSignal): Promise<Uint8Array[]> {
     const { committee, evaluators } = this.modules;
+    const math = this.math;
     const t = committee.threshold;
-    const batch = BlindedBatch.create(inputs);
+    const batch = await math.blind(inputs);
     const request: EvaluationRequest = { purpose, epoch: committee.epoch, blindedElements: batch.blinded };
     const start = this.rotation++ % committee.members.length;
     const order = committee.members.map((_, k) => committee.members[(start + k) % committee.members.length]);
@@ -151,7 +162,8 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
     const deadline = AbortSignal.timeout(this.opts.deadlineMs);
     const stop = new AbortController();
     const ask = AbortSignal.any([deadline, stop.signal, ...(signal ? [signal] : [])]);
-    const verified: VerifiedPartial[] = [];
+    // Share indices of the evaluators whose answers verified (math keeps the answers).
+    const verified: number[] = [];
     const faults: EvaluatorFault[] = [];
     let asked = 0;
     let settled = 0;
@@ -165,8 +177,8 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
         clearTimeout(hedge);
         ask.removeEventListener("abort", onAbort);
         stop.abort();
-        if (err) reject(err);
-        else resolve(batch.combine(verified.slice(0, t), t));
+        const outputs = err ? Promise.reject(err) : math.combine(batch, verified.slice(0, t), t);
+        outputs.then(resolve, reject).finally(() => math.release(batch));
       };
       const fault = (f: EvaluatorFault) => {
         faults.push(f);
@@ -193,13 +205,16 @@ export class ThresholdOprfTokenizer implements AsyncSubjectTokenizer {
         if (done || asked >= order.length) return;
         const member = order[asked++];
         evaluators.evaluate(member, request, ask).then(
-          (answer) => {
+          async (answer) => {
             if (done) return;
             if (answer.evaluatorId !== member.institutionId) return fault({ institutionId: member.institutionId, fault: "WRONG_EVALUATOR" });
             if (answer.epoch !== committee.epoch) return fault({ institutionId: member.institutionId, fault: "WRONG_EPOCH", detail: `epoch ${answer.epoch}` });
-            const v = batch.verify({ index: member.index, evaluated: answer.evaluatedElements, proof: answer.proof }, member.share);
-            if (typeof v === "string") return fault({ institutionId: member.institutionId, fault: v });
-            verified.push(v);
+            const partial = { index: member.index, evaluated: answer.evaluatedElements, proof: answer.proof };
+            // A failure of the arithmetic itself (its worker gone) is no evaluator's fault: the batch fails with it.
+            const v = await math.verify(batch, partial, { index: member.share.index, bytes: member.share.bytes }).catch((err: unknown) => finish(err));
+            if (done || v === undefined) return;
+            if (v !== true) return fault({ institutionId: member.institutionId, fault: v });
+            verified.push(member.index);
           },
           (err: unknown) => {
             if (!done) fault({ institutionId: member.institutionId, fault: "NO_ANSWER", detail: errorCode(err) });

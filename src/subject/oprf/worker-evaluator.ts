@@ -13,7 +13,7 @@ const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./share-worker.ts"
 export class WorkerShareEvaluator {
   readonly public: PublicShare;
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (p: PartialEvaluation) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { resolve: (p: PartialEvaluation | undefined) => void; reject: (e: unknown) => void }>();
   private nextId = 0;
   private stopped: unknown;
 
@@ -25,14 +25,24 @@ export class WorkerShareEvaluator {
       if (!w) return;
       this.waiting.delete(m.id);
       if (m.error) w.reject(new CreditMeshError(m.error.code, m.error.message, { field: m.error.field }));
-      else w.resolve({ index: share.index, evaluated: m.evaluated!, proof: m.proof! });
+      else w.resolve(m.evaluated ? { index: share.index, evaluated: m.evaluated, proof: m.proof! } : undefined);
     });
     this.worker.on("error", (err) => this.failAll(err));
     this.worker.on("exit", () => this.failAll(new CreditMeshError("UNAVAILABLE", "evaluator worker exited")));
     this.worker.unref();
   }
 
-  evaluate(blinded: readonly Uint8Array[], signal?: AbortSignal): Promise<PartialEvaluation> {
+  async evaluate(blinded: readonly Uint8Array[], signal?: AbortSignal): Promise<PartialEvaluation> {
+    return (await this.post(blinded, false, signal))!;
+  }
+
+  /** Checks every element decodes, on the worker (VALIDATION_FAILED naming the first that does not). */
+  async check(blinded: readonly Uint8Array[]): Promise<void> {
+    await this.post(blinded, true);
+  }
+
+  /** Queues a batch on the worker, in arrival order with the others. */
+  private post(blinded: readonly Uint8Array[], checkOnly: boolean, signal?: AbortSignal): Promise<PartialEvaluation | undefined> {
     signal?.throwIfAborted();
     if (this.stopped !== undefined) return Promise.reject(this.stopped);
     const id = this.nextId++;
@@ -47,7 +57,7 @@ export class WorkerShareEvaluator {
         resolve: (p) => (signal?.removeEventListener("abort", onAbort), resolve(p)),
         reject: (e) => (signal?.removeEventListener("abort", onAbort), reject(e)),
       });
-      this.worker.postMessage({ id, blinded });
+      this.worker.postMessage({ id, blinded, checkOnly });
     });
   }
 

@@ -2,23 +2,25 @@ import { describe, expect, it } from "vitest";
 import { generateNodeKey } from "../../../../src/identity/node-key.js";
 import { OperatorTicket, OprfRefusal, OprfRequest, TokenPurpose } from "../../../../src/gen/creditmesh/v1/oprf.js";
 import {
-  MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry, type NonceGate,
+  MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry, type EvaluatorShare, type NonceGate,
 } from "../../../../src/subject/oprf/evaluator-service.js";
 import { randomScalar } from "../../../../src/subject/oprf/suite.js";
 import { BlindedBatch, ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
+import { WorkerShareEvaluator } from "../../../../src/subject/oprf/worker-evaluator.js";
 import { answerFromWire, requestHash } from "../../../../src/subject/oprf/wire.js";
 
 const NOW = new Date("2026-12-03T04:00:00Z");
 const operator = generateNodeKey();
 
-function setup(quota = 5) {
+/** `evaluator`: the share the service uses, if not the returned in-process `share`. */
+function setup(quota = 5, evaluator?: EvaluatorShare) {
   const share = new ShareEvaluator({ index: 1, secret: randomScalar() });
   const audit: EvaluationAuditEntry[] = [];
   const seen = new Set<string>();
   const nonces: NonceGate = { claim: async (r, n) => !seen.has(`${r}/${n}`) && !!seen.add(`${r}/${n}`) };
   const service = new OprfEvaluatorService(
     { institutionId: "eval-1", networkId: "net", epoch: 4, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => NOW },
-    { share, nonces, quota: new MemoryQuotaLedger(), audit: { record: async (e) => void audit.push(e) } },
+    { share: evaluator ?? share, nonces, quota: new MemoryQuotaLedger(), audit: { record: async (e) => void audit.push(e) } },
   );
   let n = 0;
   const request = (count: number, over: Partial<OprfRequest> = {}) => {
@@ -73,6 +75,32 @@ describe("OprfEvaluatorService", () => {
     const answer = await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad);
     expect([answer.refusal, answer.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[0]"]);
     expect((await service.handle("bank-a", OprfRequest.encode(req).finish(), req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+  });
+
+  it("checks the elements where the share evaluates when it can (its worker thread), with the same refusal and nothing used", async () => {
+    const worker = new WorkerShareEvaluator({ index: 1, secret: randomScalar() });
+    try {
+      // Counts the batches the share was asked to check: the service must not check them on its own thread instead.
+      const checked: number[] = [];
+      const share: EvaluatorShare = {
+        evaluate: (b, signal) => worker.evaluate(b, signal),
+        check: async (b) => {
+          checked.push(b.length);
+          return worker.check(b);
+        },
+      };
+      const { service, request } = setup(1, share);
+      const { req } = request(1);
+      const bad = { ...req, blindedElements: [req.blindedElements[0]!, Buffer.alloc(32, 0xff)] };
+      const answer = await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad);
+      expect([answer.refusal, answer.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[1]"]);
+      const good = await service.handle("bank-a", OprfRequest.encode(req).finish(), req);
+      expect(good.refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+      expect(good.evaluatedElements).toHaveLength(1);
+      expect(checked).toEqual([2, 1]);
+    } finally {
+      await worker.close();
+    }
   });
 
   it("refuses a replayed nonce", async () => {

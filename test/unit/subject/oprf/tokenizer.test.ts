@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { CreditMeshError, isCreditMeshError } from "../../../../src/errors.js";
 import { Committee, type CommitteeMember } from "../../../../src/subject/oprf/committee.js";
 import { encodeElement, mulBase } from "../../../../src/subject/oprf/group.js";
@@ -6,7 +6,9 @@ import { oprfInput } from "../../../../src/subject/oprf/input.js";
 import { MemoryTokenCache } from "../../../../src/subject/oprf/memory-cache.js";
 import { splitSecret } from "../../../../src/subject/oprf/shamir.js";
 import { randomScalar } from "../../../../src/subject/oprf/suite.js";
-import { ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
+import { SplitBatchMath, type BatchMath } from "../../../../src/subject/oprf/batch-math.js";
+import { BlindedBatch, ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
+import { WorkerBatchMath } from "../../../../src/subject/oprf/worker-batch-math.js";
 import {
   ThresholdOprfTokenizer, type EvaluationAnswer, type EvaluationRequest, type EvaluatorFault, type Evaluators, type SubjectKey,
 } from "../../../../src/subject/oprf/tokenizer.js";
@@ -50,10 +52,10 @@ function setup(behaviours: [Behaviour, Behaviour, Behaviour]) {
   return { committee, network, asked, elementsAsked: () => elements, expected };
 }
 
-function tokenizer(s: ReturnType<typeof setup>, opts: { hedgeAfterMs?: number; deadlineMs?: number; cache?: MemoryTokenCache } = {}) {
+function tokenizer(s: ReturnType<typeof setup>, opts: { hedgeAfterMs?: number; deadlineMs?: number; cache?: MemoryTokenCache; math?: BatchMath } = {}) {
   const faults: EvaluatorFault[] = [];
   const t = new ThresholdOprfTokenizer(
-    { committee: s.committee, evaluators: s.network, cache: opts.cache },
+    { committee: s.committee, evaluators: s.network, cache: opts.cache, math: opts.math },
     { hedgeAfterMs: opts.hedgeAfterMs ?? 60_000, deadlineMs: opts.deadlineMs ?? 60_000, onFault: (f) => faults.push(f) },
   );
   return { t, faults };
@@ -198,3 +200,78 @@ describe("Committee", () => {
   });
 });
 
+
+describe("ThresholdOprfTokenizer with its arithmetic on a worker thread", () => {
+  const math = new WorkerBatchMath();
+  afterAll(() => math.close());
+
+  it("gives the same tokens, and blinds, checks and combines nothing on this thread", async () => {
+    const onThisThread = vi.spyOn(BlindedBatch, "create");
+    try {
+      const s = setup(["honest", "honest", "honest"]);
+      expect(await tokenizer(s, { math }).t.tokens(subjects, "LOOKUP")).toEqual(s.expected);
+      expect(onThisThread).not.toHaveBeenCalled();
+    } finally {
+      onThisThread.mockRestore();
+    }
+  });
+
+  it("checks every proof there: a lying evaluator is a BAD_PROOF fault and the third one is asked", async () => {
+    const s = setup(["liar", "honest", "honest"]);
+    const { t, faults } = tokenizer(s, { math });
+    expect(await t.tokens(subjects, "LOOKUP")).toEqual(s.expected);
+    expect(faults.map((f) => [f.institutionId, f.fault])).toEqual([["inst-a", "BAD_PROOF"]]);
+  });
+
+  it("fails the batches in flight when closed, and starts again on the next call", async () => {
+    const s = setup(["honest", "honest", "honest"]);
+    const { t } = tokenizer(s, { math });
+    const during = failure(t.tokens(subjects, "LOOKUP"));
+    await math.close();
+    expect(isCreditMeshError(await during, "UNAVAILABLE")).toBe(true);
+    expect(await t.tokens(subjects, "LOOKUP")).toEqual(s.expected);
+  });
+});
+
+describe("SplitBatchMath: a report's subject in place, a bulk batch on the worker", () => {
+  const worker = new WorkerBatchMath();
+  afterAll(() => worker.close());
+
+  /** The worker's math, with every call it receives named in `calls`. */
+  function recorded(): { bulk: BatchMath; calls: string[] } {
+    const calls: string[] = [];
+    const bulk: BatchMath = {
+      blind: (inputs) => (calls.push("blind"), worker.blind(inputs)),
+      verify: (h, p, s) => (calls.push("verify"), worker.verify(h, p, s)),
+      combine: (h, i, t) => (calls.push("combine"), worker.combine(h, i, t)),
+      release: (h) => (calls.push("release"), worker.release(h)),
+    };
+    return { bulk, calls };
+  }
+
+  it("keeps a batch within its limit on this thread: the worker is never called", async () => {
+    const { bulk, calls } = recorded();
+    const s = setup(["honest", "honest", "honest"]);
+    const math = new SplitBatchMath(bulk, 2);
+    const { t } = tokenizer(s, { math });
+    expect(await t.tokens(subjects.slice(0, 2), "LOOKUP")).toEqual(s.expected.slice(0, 2));
+    expect(await t.tokens(subjects.slice(2), "LOOKUP")).toEqual(s.expected.slice(2));
+    expect(calls).toEqual([]);
+  });
+
+  it("sends a larger batch to the worker, and every step of it goes there", async () => {
+    const onThisThread = vi.spyOn(BlindedBatch, "create");
+    try {
+      const { bulk, calls } = recorded();
+      const s = setup(["liar", "honest", "honest"]);
+      const { t, faults } = tokenizer(s, { math: new SplitBatchMath(bulk, 2) });
+      expect(await t.tokens(subjects, "LOOKUP")).toEqual(s.expected);
+      expect(onThisThread).not.toHaveBeenCalled();
+      // The liar's proof is checked (and refused) there too; then two good answers are combined.
+      expect(faults.map((f) => [f.institutionId, f.fault])).toEqual([["inst-a", "BAD_PROOF"]]);
+      expect(calls).toEqual(["blind", "verify", "verify", "verify", "combine", "release"]);
+    } finally {
+      onThisThread.mockRestore();
+    }
+  });
+});
