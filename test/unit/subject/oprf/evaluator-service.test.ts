@@ -13,13 +13,13 @@ const NOW = new Date("2026-12-03T04:00:00Z");
 const operator = generateNodeKey();
 
 /** `evaluator`: the share the service uses, if not the returned in-process `share`. */
-function setup(quota = 5, evaluator?: EvaluatorShare) {
+function setup(quota = 5, evaluator?: EvaluatorShare, inlineCheckUpTo?: number) {
   const share = new ShareEvaluator({ index: 1, secret: randomScalar() });
   const audit: EvaluationAuditEntry[] = [];
   const seen = new Set<string>();
   const nonces: NonceGate = { claim: async (r, n) => !seen.has(`${r}/${n}`) && !!seen.add(`${r}/${n}`) };
   const service = new OprfEvaluatorService(
-    { institutionId: "eval-1", networkId: "net", epoch: 4, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => NOW },
+    { institutionId: "eval-1", networkId: "net", epoch: 4, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => NOW, inlineCheckUpTo },
     { share: evaluator ?? share, nonces, quota: new MemoryQuotaLedger(), audit: { record: async (e) => void audit.push(e) } },
   );
   let n = 0;
@@ -77,7 +77,7 @@ describe("OprfEvaluatorService", () => {
     expect((await service.handle("bank-a", OprfRequest.encode(req).finish(), req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
   });
 
-  it("checks the elements where the share evaluates when it can (its worker thread), with the same refusal and nothing used", async () => {
+  it("checks a batch over its limit where the share evaluates (its worker thread), with the same refusal and nothing used", async () => {
     const worker = new WorkerShareEvaluator({ index: 1, secret: randomScalar() });
     try {
       // Counts the batches the share was asked to check: the service must not check them on its own thread instead.
@@ -89,15 +89,21 @@ describe("OprfEvaluatorService", () => {
           return worker.check(b);
         },
       };
-      const { service, request } = setup(1, share);
-      const { req } = request(1);
+      const { service, request } = setup(10, share, 1);
+      const { req } = request(2);
       const bad = { ...req, blindedElements: [req.blindedElements[0]!, Buffer.alloc(32, 0xff)] };
       const answer = await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad);
       expect([answer.refusal, answer.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[1]"]);
       const good = await service.handle("bank-a", OprfRequest.encode(req).finish(), req);
       expect(good.refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
-      expect(good.evaluatedElements).toHaveLength(1);
-      expect(checked).toEqual([2, 1]);
+      expect(good.evaluatedElements).toHaveLength(2);
+      // A lone element is checked in place: no round trip to the worker for it.
+      const lone = request(1).req;
+      const badLone = { ...lone, blindedElements: [Buffer.alloc(32, 0xff)] };
+      const refused = await service.handle("bank-a", OprfRequest.encode(badLone).finish(), badLone);
+      expect([refused.refusal, refused.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[0]"]);
+      expect((await service.handle("bank-a", OprfRequest.encode(lone).finish(), lone)).evaluatedElements).toHaveLength(1);
+      expect(checked).toEqual([2, 2]);
     } finally {
       await worker.close();
     }
