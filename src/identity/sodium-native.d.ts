@@ -13,6 +13,18 @@ declare module "sodium-native" {
     crypto_core_ed25519_add(result: Uint8Array, p: Uint8Array, q: Uint8Array): void;
     /** `out` must be exactly 32 bytes. */
     crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
+    randombytes_buf(out: Uint8Array): void;
+    /** X25519. Throws when the result is all zeros (a low-order public key). */
+    crypto_scalarmult(result: Uint8Array, secretKey: Uint8Array, publicKey: Uint8Array): void;
+    crypto_scalarmult_base(publicKey: Uint8Array, secretKey: Uint8Array): void;
+    /** Returns the number of bytes written to `ciphertext` (message + 16). */
+    crypto_aead_chacha20poly1305_ietf_encrypt(
+      ciphertext: Uint8Array, message: Uint8Array, additionalData: Uint8Array | null, nsec: null, nonce: Uint8Array, key: Uint8Array,
+    ): number;
+    /** Throws when the tag does not verify; `message` may be `ciphertext`'s own bytes (in place). */
+    crypto_aead_chacha20poly1305_ietf_decrypt(
+      message: Uint8Array, nsec: null, ciphertext: Uint8Array, additionalData: Uint8Array | null, nonce: Uint8Array, key: Uint8Array,
+    ): number;
     readonly crypto_aead_xchacha20poly1305_ietf_ABYTES: number;
     readonly crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number;
     readonly crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number;

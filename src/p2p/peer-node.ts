@@ -26,6 +26,7 @@ import { installLazyYamuxWindowUpdates } from "./yamux-window.js";
 import { writeMessagesWhole } from "./tcp-single-write.js";
 import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
 import { gossipFastMsgId } from "./gossip-message-id.js";
+import { sodiumNoiseCrypto } from "./noise-crypto.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   GOSSIP_IDONTWANT_MIN_BYTES,
@@ -150,7 +151,7 @@ export class PeerNode {
       privateKey: opts.key.libp2pPrivateKey,
       addresses: { listen: opts.listen, announce: opts.announce ?? [] },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: sodiumNoiseCrypto })],
       streamMuxers: [yamux()],
       connectionGater: gater,
       // libp2p pings every connection over a new stream (a protocol negotiation each) every 10 s by
