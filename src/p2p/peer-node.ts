@@ -27,7 +27,6 @@ import { writeMessagesWhole } from "./tcp-single-write.js";
 import { installQuietLengthPrefixEnd } from "./length-prefix-guard.js";
 import { gossipFastMsgId } from "./gossip-message-id.js";
 import { sodiumNoiseCrypto } from "./noise-crypto.js";
-import { installSodiumEd25519 } from "./libp2p-ed25519.js";
 import {
   DEFAULT_DIAL_INTERVAL_MS,
   GOSSIP_IDONTWANT_MIN_BYTES,
@@ -146,7 +145,6 @@ export class PeerNode {
   static async create(opts: PeerNodeOptions): Promise<PeerNode> {
     installLazyYamuxWindowUpdates();
     installQuietLengthPrefixEnd();
-    installSodiumEd25519();
     const gater = new MembershipGater(opts.membership, opts.logger.child({ module: "p2p" }));
     const libp2p = await createLibp2p<Services>({
       start: false,
