@@ -1,7 +1,7 @@
 import { parentPort } from "node:worker_threads";
-import { isCreditMeshError } from "../../errors.js";
 import { InProcessBatchMath } from "./batch-math.js";
 import type { BatchMathCall } from "./worker-batch-math.js";
+import { toWorkerError } from "./worker-errors.js";
 
 /** Worker thread doing a node's requester-side OPRF arithmetic (subject/oprf/worker-batch-math.ts). */
 const math = new InProcessBatchMath();
@@ -23,7 +23,6 @@ parentPort!.on("message", (call: BatchMathCall) => {
         return;
     }
   } catch (err) {
-    const e = isCreditMeshError(err) ? { code: err.code, message: err.message, field: err.field } : { code: "INTERNAL", message: (err as Error).message };
-    parentPort!.postMessage({ call: call.call, error: e });
+    parentPort!.postMessage({ call: call.call, error: toWorkerError(err, "token arithmetic failed") });
   }
 });

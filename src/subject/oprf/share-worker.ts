@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { isCreditMeshError } from "../../errors.js";
 import { decodeBlindedBatch, ShareEvaluator } from "./threshold.js";
+import { toWorkerError } from "./worker-errors.js";
 
 /** Worker thread holding one key share: checks and evaluates batches off the main event loop. */
 const { index, secret } = workerData as { index: number; secret: string };
@@ -16,7 +16,6 @@ parentPort!.on("message", (msg: { id: number; blinded: Uint8Array[]; checkOnly?:
     const { evaluated, proof } = evaluator.evaluate(msg.blinded);
     parentPort!.postMessage({ id: msg.id, evaluated, proof });
   } catch (err) {
-    const e = isCreditMeshError(err) ? { code: err.code, message: err.message, field: err.field } : { code: "INTERNAL", message: "evaluation failed" };
-    parentPort!.postMessage({ id: msg.id, error: e });
+    parentPort!.postMessage({ id: msg.id, error: toWorkerError(err, "evaluation failed") });
   }
 });

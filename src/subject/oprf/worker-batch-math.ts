@@ -1,8 +1,9 @@
 import { Worker } from "node:worker_threads";
-import { CreditMeshError, type ErrorCode } from "../../errors.js";
+import { CreditMeshError } from "../../errors.js";
 import { workerEntry } from "../../worker-entry.js";
 import type { BatchMath, BlindedHandle } from "./batch-math.js";
 import type { PartialEvaluation, PartialProblem } from "./threshold.js";
+import { fromWorkerError, type WorkerError } from "./worker-errors.js";
 
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./batch-math-worker.ts" : "./batch-math-worker.js", import.meta.url);
 
@@ -13,7 +14,7 @@ export type BatchMathCall =
   | { op: "combine"; call: number; id: number; indices: readonly number[]; threshold: number }
   | { op: "release"; call: number; id: number };
 
-type Answer = { call: number; result?: unknown; error?: { code: ErrorCode; message: string; field?: string } };
+type Answer = { call: number; result?: unknown; error?: WorkerError };
 
 /**
  * BatchMath on a worker thread of its own, shared by every batch of the
@@ -68,7 +69,7 @@ export class WorkerBatchMath implements BatchMath {
       const w = this.waiting.get(m.call);
       if (!w) return;
       this.waiting.delete(m.call);
-      if (m.error) w.reject(new CreditMeshError(m.error.code, m.error.message, { field: m.error.field }));
+      if (m.error) w.reject(fromWorkerError(m.error));
       else w.resolve(m.result);
     });
     const gone = (err: unknown) => {

@@ -1,7 +1,8 @@
 import { Worker } from "node:worker_threads";
-import { CreditMeshError, type ErrorCode } from "../../errors.js";
+import { CreditMeshError } from "../../errors.js";
 import { workerEntry } from "../../worker-entry.js";
 import { publicShareOf, type KeyShare, type PartialEvaluation, type PublicShare } from "./threshold.js";
+import { fromWorkerError, type WorkerError } from "./worker-errors.js";
 
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./share-worker.ts" : "./share-worker.js", import.meta.url);
 
@@ -20,11 +21,11 @@ export class WorkerShareEvaluator {
   constructor(share: KeyShare) {
     this.public = publicShareOf(share);
     this.worker = new Worker(workerEntry(WORKER_URL), { workerData: { index: share.index, secret: share.secret.toString(16) } });
-    this.worker.on("message", (m: { id: number; evaluated?: Uint8Array[]; proof?: Uint8Array; error?: { code: ErrorCode; message: string; field?: string } }) => {
+    this.worker.on("message", (m: { id: number; evaluated?: Uint8Array[]; proof?: Uint8Array; error?: WorkerError }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
-      if (m.error) w.reject(new CreditMeshError(m.error.code, m.error.message, { field: m.error.field }));
+      if (m.error) w.reject(fromWorkerError(m.error));
       else w.resolve(m.evaluated ? { index: share.index, evaluated: m.evaluated, proof: m.proof! } : undefined);
     });
     this.worker.on("error", (err) => this.failAll(err));
