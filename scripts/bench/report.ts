@@ -6,7 +6,7 @@
  *     [--warmup-sequential 300] [--sequential 1000]
  *     [--concurrency 32] [--concurrent-reports 3000] [--echo-calls 20000]
  *     [--rounds 10] [--concurrent-rounds 4] [--log-level info]
- *     [--profile DIR] [--keep] [--strict] [--out FILE]
+ *     [--profile DIR] [--node-args="--flag …"] [--keep] [--strict] [--out FILE]
  *
  * Set-up: five institutions, all FURNISHER + LENDER; every borrower has one or
  * two accounts at every institution with a few months of repayments, and one
@@ -39,7 +39,8 @@
  * echo calls/s. Figures go to bench/results/report.json. Every node process is
  * stopped on exit, error or Ctrl+C. --strict exits 1 when a target is missed
  * (incomplete reports always do). --profile DIR writes CPU profiles of every
- * node into DIR.
+ * node into DIR (each progress line gives its time since the nodes started, the
+ * profiles' time axis); --node-args passes Node.js/V8 flags to every node.
  */
 import "../../src/polyfill.js";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -89,6 +90,7 @@ const { values: args } = parseArgs({
     seed: { type: "string", default: "20240601" },
     "log-level": { type: "string", default: "info" },
     profile: { type: "string" },
+    "node-args": { type: "string" },
     keep: { type: "boolean", default: false },
     strict: { type: "boolean", default: false },
     out: { type: "string" },
@@ -323,7 +325,9 @@ const cpuLine = (c: { lender: number; holderEach: number; client: number }) =>
 
 async function main(): Promise<number> {
   const temp = await makeTempDir("creditmesh-bench-report-");
-  const log = (line: string) => process.stderr.write(line + "\n");
+  // Each line says when, in seconds since the nodes were started: the time axis of their --profile output.
+  let started: number | undefined;
+  const log = (line: string) => process.stderr.write(`${started === undefined ? "" : `[${((performance.now() - started) / 1000).toFixed(1)} s] `}${line}\n`);
   let layout: NetworkLayout;
   const clients: NodeClient[] = [];
   try {
@@ -336,10 +340,12 @@ async function main(): Promise<number> {
       // Record-version leaves on, so answers prove their tradelines' records too.
       configOverrides: { log: { level: args["log-level"] }, tlog: { recordVersions: true } },
       // --cpu-prof is refused in NODE_OPTIONS: it goes to node itself. One profile per thread (main and module loader) when the node stops.
-      nodeArgs: args.profile
-        ? (i, id) => ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile!), `${id}-${i === 0 ? "lender" : "holder"}`)}`]
-        : undefined,
+      nodeArgs: (i, id) => [
+        ...(args["node-args"]?.split(/\s+/).filter(Boolean) ?? []),
+        ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile), `${id}-${i === 0 ? "lender" : "holder"}`)}`] : []),
+      ],
     });
+    started = performance.now();
     await net.start();
     layout = net.layout;
     const pids = net.nodes.map((n) => n.pid);

@@ -48,6 +48,19 @@ function makeSublevel<V>(root: Root, name: KeyPrefix, valueEncoding: "utf8" | "v
 /** A sublevel with string keys and values of type V. */
 export type Sublevel<V> = ReturnType<typeof makeSublevel<V>>;
 
+/** An operation of a write on one sublevel, its key as the sublevel sees it. */
+export type SublevelOp = { type: "put"; key: string; value: string | Uint8Array } | { type: "del"; key: string };
+
+/**
+ * Sees every write to one sublevel, with the write's operations on it in the
+ * write's order: `begin` before the batch goes to LevelDB, `end` after it
+ * committed or failed, before the write's promise settles.
+ */
+export interface WriteObserver {
+  begin(ops: readonly SublevelOp[]): void;
+  end(ops: readonly SublevelOp[], committed: boolean): void;
+}
+
 /** One operation of an atomic multi-sublevel write. */
 export type WriteOp =
   | { type: "put"; sublevel: Sublevel<string>; key: string; value: string }
@@ -99,6 +112,7 @@ export class NodeDatabase {
   private forgotten = false;
   /** An earlier schema version found at open, until markSchemaCurrent(). */
   private openedAtSchema?: number;
+  readonly #observers: { sublevel: Sublevel<string> | Sublevel<Uint8Array>; observer: WriteObserver }[] = [];
 
   private constructor(path: string, root: Root, logger: Logger) {
     this.path = path;
@@ -237,6 +251,39 @@ export class NodeDatabase {
    */
   async write(ops: readonly WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return;
+    if (this.#observers.length === 0) return this.#commit(ops, opts);
+    const seen = this.#observers.map(({ sublevel, observer }) => {
+      const mine: SublevelOp[] = [];
+      for (const op of ops) {
+        if (op.sublevel === sublevel) mine.push(op.type === "del" ? { type: "del", key: op.key } : { type: "put", key: op.key, value: op.value });
+      }
+      return { observer, mine };
+    }).filter((s) => s.mine.length > 0);
+    for (const { observer, mine } of seen) observer.begin(mine);
+    let committed = false;
+    try {
+      await this.#commit(ops, opts);
+      committed = true;
+    } finally {
+      for (const { observer, mine } of seen) observer.end(mine, committed);
+    }
+  }
+
+  /**
+   * Tells `observer` of every write to `sublevel` from now on (a cache of
+   * what the sublevel holds keeps itself current this way: every write to
+   * the database goes through write()). Returns what stops it.
+   */
+  observe(sublevel: Sublevel<string> | Sublevel<Uint8Array>, observer: WriteObserver): () => void {
+    const entry = { sublevel, observer };
+    this.#observers.push(entry);
+    return () => {
+      const at = this.#observers.indexOf(entry);
+      if (at >= 0) this.#observers.splice(at, 1);
+    };
+  }
+
+  async #commit(ops: readonly WriteOp[], opts: { sync?: boolean }): Promise<void> {
     // Keys are prefixed here, and the batch goes to rawBatch(): this database
     // uses none of abstract-level's per-operation sublevel, encoding or hooks.
     const rootOps: RawOp[] = new Array(ops.length);

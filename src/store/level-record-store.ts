@@ -276,7 +276,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
   }
 
   /** Account entries of the subject index (keys `<token>!<ref>`) as terms, in ref order. */
-  async accountsFromIndex(subjectToken: string, entries: readonly [string, string][]): Promise<AccountTerms[]> {
+  async accountsFromIndex(subjectToken: string, entries: readonly (readonly [string, string])[]): Promise<AccountTerms[]> {
     const out: AccountTerms[] = [];
     const older: string[] = [];
     for (const [key, value] of entries) {
