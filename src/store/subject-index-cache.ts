@@ -43,7 +43,7 @@ export class SubjectIndexCache implements WriteObserver {
   /** Subjects with two writes in flight at once since their writes last all ended. */
   readonly #overlapped = new Set<string>();
   /** The subjects each write in flight touches, found at begin. */
-  readonly #touched = new WeakMap<readonly SublevelOp[], Set<string>>();
+  readonly #touched = new WeakMap<readonly SublevelOp[], Map<string, SublevelOp[]>>();
 
   /** Stops following the database's writes (the cache is then no longer current). */
   readonly detach: () => void;
@@ -110,9 +110,9 @@ export class SubjectIndexCache implements WriteObserver {
   }
 
   begin(ops: readonly SublevelOp[]): void {
-    const tokens = subjectsOf(ops);
-    this.#touched.set(ops, tokens);
-    for (const token of tokens) {
+    const bySubject = bySubjectOf(ops);
+    this.#touched.set(ops, bySubject);
+    for (const token of bySubject.keys()) {
       const n = (this.#writing.get(token) ?? 0) + 1;
       this.#writing.set(token, n);
       if (n > 1) this.#overlapped.add(token);
@@ -120,12 +120,12 @@ export class SubjectIndexCache implements WriteObserver {
   }
 
   end(ops: readonly SublevelOp[], committed: boolean): void {
-    for (const token of this.#touched.get(ops) ?? subjectsOf(ops)) {
+    for (const [token, mine] of this.#touched.get(ops) ?? bySubjectOf(ops)) {
       const fill = this.#fills.get(token);
       if (fill) fill.stale = true;
       const cached = this.#subjects.get(token);
       if (cached) {
-        if (committed && !this.#overlapped.has(token) && apply(cached, token, ops)) cached.sorted = undefined;
+        if (committed && !this.#overlapped.has(token) && apply(cached, mine)) cached.sorted = undefined;
         else this.#subjects.delete(token);
       }
       const n = this.#writing.get(token)! - 1;
@@ -155,20 +155,22 @@ function subjectOf(key: string): string | undefined {
   return rest > FIRST_KEPT && rest < PAST_KEPT ? key.slice(0, sep) : undefined;
 }
 
-/** The subjects whose kept keys `ops` touch, each once. */
-function subjectsOf(ops: readonly SublevelOp[]): Set<string> {
-  const tokens = new Set<string>();
+/** The operations on kept keys, by subject, in the write's order (a group commit carries many subjects). */
+function bySubjectOf(ops: readonly SublevelOp[]): Map<string, SublevelOp[]> {
+  const out = new Map<string, SublevelOp[]>();
   for (const op of ops) {
     const token = subjectOf(op.key);
-    if (token !== undefined) tokens.add(token);
+    if (token === undefined) continue;
+    const mine = out.get(token);
+    if (mine) mine.push(op);
+    else out.set(token, [op]);
   }
-  return tokens;
+  return out;
 }
 
-/** Applies a committed write's operations on `token`'s kept keys; false if one cannot be (a value that is not text). */
-function apply(cached: Cached, token: string, ops: readonly SublevelOp[]): boolean {
+/** Applies a committed write's operations on one subject's kept keys; false if one cannot be (a value that is not text). */
+function apply(cached: Cached, ops: readonly SublevelOp[]): boolean {
   for (const op of ops) {
-    if (subjectOf(op.key) !== token) continue;
     if (op.type === "del") cached.values.delete(op.key);
     else if (typeof op.value === "string") cached.values.set(op.key, op.value);
     else return false;
