@@ -4,6 +4,13 @@ import { SEP, SUBJECT_INQUIRY_WINDOW } from "./keys.js";
 /** Subjects whose index entries are kept; the least recently read go first. */
 export const SUBJECT_INDEX_CACHE_SUBJECTS = 8_192;
 
+/**
+ * A subject with more entries than this (years of daily queries by many
+ * members) is read from the database each time: the cache's memory is bounded
+ * by entries, not only by subjects.
+ */
+export const SUBJECT_INDEX_CACHE_ENTRIES = 256;
+
 type Entry = readonly [string, string];
 
 interface Cached {
@@ -105,6 +112,7 @@ export class SubjectIndexCache implements WriteObserver {
   }
 
   #keep(token: string, cached: Cached): void {
+    if (cached.values.size > SUBJECT_INDEX_CACHE_ENTRIES) return;
     this.#subjects.set(token, cached);
     if (this.#subjects.size > this.limit) this.#subjects.delete(this.#subjects.keys().next().value!);
   }
@@ -125,7 +133,7 @@ export class SubjectIndexCache implements WriteObserver {
       if (fill) fill.stale = true;
       const cached = this.#subjects.get(token);
       if (cached) {
-        if (committed && !this.#overlapped.has(token) && apply(cached, mine)) cached.sorted = undefined;
+        if (committed && !this.#overlapped.has(token) && apply(cached, mine) && cached.values.size <= SUBJECT_INDEX_CACHE_ENTRIES) cached.sorted = undefined;
         else this.#subjects.delete(token);
       }
       const n = this.#writing.get(token)! - 1;

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { NodeDatabase, type WriteOp } from "../../../src/store/database.js";
 import { SEP, subjectWindowAndAccounts } from "../../../src/store/keys.js";
-import { SubjectIndexCache } from "../../../src/store/subject-index-cache.js";
+import { SUBJECT_INDEX_CACHE_ENTRIES, SubjectIndexCache } from "../../../src/store/subject-index-cache.js";
 
 let dir: string;
 let db: NodeDatabase;
@@ -128,6 +128,23 @@ describe("SubjectIndexCache", () => {
       expect(await cache.read("t1", after("t1", DAYS[0]))).toEqual([[key, "new"]]);
     } finally {
       entries.mockRestore();
+      cache.detach();
+    }
+  });
+
+  it("does not keep a subject with more entries than its bound, and drops one that grows past it", async () => {
+    const accounts = (n: number, from = 0) =>
+      writeOps(Array.from({ length: n }, (_, i) => ({ type: "put" as const, key: `t1${SEP}${(from + i).toString(16).padStart(6, "0")}`, value: "a" })));
+    await db.write(accounts(SUBJECT_INDEX_CACHE_ENTRIES));
+    const cache = new SubjectIndexCache(db);
+    try {
+      expect(await cache.read("t1", after("t1", DAYS[0]))).toHaveLength(SUBJECT_INDEX_CACHE_ENTRIES);
+      expect(cache.size).toBe(1);
+      await db.write(accounts(1, SUBJECT_INDEX_CACHE_ENTRIES));
+      expect(cache.size).toBe(0);
+      expect(await cache.read("t1", after("t1", DAYS[0]))).toEqual(await scan("t1", DAYS[0]));
+      expect(cache.size).toBe(0);
+    } finally {
       cache.detach();
     }
   });
