@@ -22,7 +22,19 @@ export class ManualClock implements Clock {
   }
 }
 
+/** Milliseconds in a UTC day (no leap seconds in Unix time). */
+export const DAY_MS = 86_400_000;
+/** The last day isoDate() formatted: a query asks for today's date several times, and formatting costs more than the check. */
+let lastDay = Number.NaN;
+let lastDate = "";
+
 /** Today's calendar date in UTC, YYYY-MM-DD. */
 export function isoDate(d: Date): string {
-  return d.toISOString().slice(0, 10);
+  const day = Math.floor(d.getTime() / DAY_MS);
+  if (day === lastDay) return lastDate;
+  // An invalid date throws here, as it always did (NaN never equals the last day).
+  const date = d.toISOString().slice(0, 10);
+  lastDay = day;
+  lastDate = date;
+  return date;
 }

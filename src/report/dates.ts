@@ -1,7 +1,7 @@
+import { DAY_MS } from "../clock.js";
 import { invalid } from "../errors.js";
 import { addMonths, fromDay, isoDateProblem, toDay } from "../records/dates.js";
 
-const DAY_MS = 86_400_000;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Days since 1970-01-01 of a YYYY-MM-DD calendar date; undefined unless it is a real date. */
