@@ -38,6 +38,8 @@ const FULL_TILE_CACHE = 4096;
  * to recompute.
  */
 const SUBTREE_CACHE = 65_536;
+/** Leaves a log may hold: its caches key a subtree by one number (see key()). Years of appends at any rate this node reaches. */
+export const MAX_LOG_SIZE = 2 ** 47;
 /** Full tiles whose inner nodes are kept (8 KiB each), and the smallest subtree worth expanding a tile for. */
 const EXPANDED_TILE_CACHE = 1024;
 const EXPAND_FROM = 8;
@@ -51,9 +53,9 @@ const EXPAND_FROM = 8;
  */
 export class TiledLog {
   private readonly queue = new SerialQueue();
-  private readonly cache = new Map<string, Uint8Array>();
-  private readonly subtrees = new Map<string, Uint8Array>();
-  private readonly expanded = new Map<string, Buffer>();
+  private readonly cache = new Map<number, Uint8Array>();
+  private readonly subtrees = new Map<number, Uint8Array>();
+  private readonly expanded = new Map<number, Buffer>();
   /** Committed size. */
   private committed: number;
   /**
@@ -147,6 +149,9 @@ export class TiledLog {
     return this.queue.run(async () => {
       const first = this.committed;
       if (entries.length === 0) return { first, size: first };
+      if (first + entries.length > MAX_LOG_SIZE) {
+        throw new CreditMeshError("INTERNAL", `the log cannot grow past ${MAX_LOG_SIZE} leaves (it holds ${first})`, { meta: { size: first } });
+      }
       const { update, rows, bundle } = this.grow(entries);
       await commit(update, first);
       // A tile this append filled is read by the next proofs through it: kept from here rather than read back.
@@ -268,10 +273,10 @@ export class TiledLog {
   }
 
   /** Reads the tiles holding `ids` (each once) and hashes each subtree up from its run of tile hashes. */
-  private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>();
+  private async nodeHashes(ids: readonly NodeId[], signal?: AbortSignal): Promise<Map<number, Uint8Array>> {
+    const out = new Map<number, Uint8Array>();
     const todo: NodeId[] = [];
-    const todoKeys: string[] = [];
+    const todoKeys: number[] = [];
     for (const id of ids) {
       const k = key(id);
       const known = this.subtrees.get(k);
@@ -286,19 +291,23 @@ export class TiledLog {
     const locations = ids.map(locateNode);
     const tileKeys = locations.map((loc) => key(loc.tile));
     // A tile's hashes: stored bytes, or the right edge's row as it is in memory (an append replaces rows, never edits them).
-    const tiles = new Map<string, Uint8Array | readonly Uint8Array[]>();
+    const tiles = new Map<number, Uint8Array | readonly Uint8Array[]>();
     const missing: TileId[] = [];
+    const missingKeys = new Set<number>();
     const edge = this.edge;
     const size = this.committed;
     for (let i = 0; i < locations.length; i++) {
       const { tile } = locations[i]!;
       const k = tileKeys[i]!;
-      if (tiles.has(k) || missing.some((t) => t.level === tile.level && t.index === tile.index)) continue;
+      if (tiles.has(k) || missingKeys.has(k)) continue;
       const cached = this.cache.get(k);
       const row = edge[tile.level]?.parts;
       if (cached) tiles.set(k, cached);
       else if (row && row.length > 0 && tile.index === Math.floor(Math.floor(size / TILE_WIDTH ** tile.level) / TILE_WIDTH)) tiles.set(k, row);
-      else missing.push(tile);
+      else {
+        missing.push(tile);
+        missingKeys.add(k);
+      }
     }
     if (missing.length > 0) {
       const read = this.store.tilesNow ? this.store.tilesNow(missing) : await this.store.tiles(missing, signal);
@@ -341,7 +350,7 @@ export class TiledLog {
   }
 
   /** A full tile's inner nodes, expanded once a subtree of `count` hashes (≥ EXPAND_FROM) is asked of it; else undefined. */
-  private innerNodes(k: string, data: Uint8Array, count: number): Buffer | undefined {
+  private innerNodes(k: number, data: Uint8Array, count: number): Buffer | undefined {
     let inner = this.expanded.get(k);
     if (inner || count < EXPAND_FROM || data.length !== TILE_WIDTH * 32) return inner;
     inner = expandTile(data);
@@ -350,7 +359,7 @@ export class TiledLog {
     return inner;
   }
 
-  private remember(k: string, data: Uint8Array): void {
+  private remember(k: number, data: Uint8Array): void {
     if (this.cache.size >= FULL_TILE_CACHE) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(k, data);
   }
@@ -394,6 +403,11 @@ function settle(row: EdgeRow | undefined, growth: Growth): EdgeRow {
   return { parts: growth.added, pieces: [0] };
 }
 
-function key(id: { level: number; index: number }): string {
-  return `${id.level}/${id.index}`;
+/**
+ * A subtree's or tile's cache key: a number, as a string built per node was
+ * most of a proof's bookkeeping. Exact while index × 64 stays below 2^53,
+ * i.e. for logs of fewer than 2^47 leaves (MAX_LOG_SIZE).
+ */
+function key(id: { level: number; index: number }): number {
+  return id.index * 64 + id.level;
 }

@@ -6,8 +6,8 @@ import { openCheckpoint } from "../../../src/tlog/checkpoint.js";
 import type { LogStore, LogUpdate } from "../../../src/tlog/log-store.js";
 import { consistencyProof, inclusionProof, leafHash, treeHash, verifyInclusion } from "../../../src/tlog/merkle.js";
 import { parseVerifierKey, verifierKey } from "../../../src/tlog/note.js";
-import { TiledLog } from "../../../src/tlog/tiled-log.js";
-import { splitBundle } from "../../../src/tlog/tiles.js";
+import { MAX_LOG_SIZE, TiledLog } from "../../../src/tlog/tiled-log.js";
+import { bundleEntry, splitBundle, TILE_WIDTH } from "../../../src/tlog/tiles.js";
 import { toBatch } from "../../../src/store/write-batch.js";
 import { tempDir } from "../../helpers/temp.js";
 
@@ -153,5 +153,37 @@ describe("TiledLog over LevelDB", () => {
     const reopened = await TiledLog.init(new LevelLogStore(db));
     expect(reopened.size).toBe(all.length);
     expect(hex(await reopened.root())).toBe(hex(treeHash(all)));
+  });
+
+  it("stops growing at the size its cache keys can address, and proves leaves near it", async () => {
+    // A store whose log already holds all but two leaves of the most it may hold: the right edge's partial tiles and bundle, zeros.
+    const size0 = MAX_LOG_SIZE - 2;
+    const commits: LogUpdate[] = [];
+    let size = size0;
+    const edge: LogStore = {
+      size: async () => size,
+      tiles: async (ids) => ids.map(() => Buffer.alloc(TILE_WIDTH * 32)),
+      bundle: async () => undefined,
+      partialTile: async (id) => ({ data: Buffer.alloc((Math.floor(size0 / TILE_WIDTH ** id.level) % TILE_WIDTH) * 32), pieces: [0] }),
+      partialBundle: async () => ({ data: Buffer.concat(Array.from({ length: size0 % TILE_WIDTH }, () => bundleEntry(Buffer.alloc(1)))), pieces: [0] }),
+      checkpoint: async () => undefined,
+      putCheckpoint: async () => undefined,
+      commit: async (u) => {
+        commits.push(u);
+        size = u.size;
+      },
+    };
+    const log = await TiledLog.init(edge);
+    expect(log.size).toBe(size0);
+    await expect(log.append([entry(1), entry(2), entry(3)])).rejects.toMatchObject({ code: "INTERNAL" });
+    expect(commits).toHaveLength(0);
+    expect(log.size).toBe(size0);
+    await log.append([entry(1), entry(2)]);
+    expect(log.size).toBe(MAX_LOG_SIZE);
+    await expect(log.append([entry(3)])).rejects.toMatchObject({ code: "INTERNAL" });
+    // The newest leaf's proof walks from it to the root of the whole log.
+    const last = MAX_LOG_SIZE - 1;
+    const proof = await log.inclusionProof(last);
+    expect(verifyInclusion(last, MAX_LOG_SIZE, leafHash(entry(2)), proof, await log.root())).toBeNull();
   });
 });
