@@ -1,23 +1,21 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { NodeDatabase, type WriteOp } from "../../../src/store/database.js";
 import { SEP, subjectWindowAndAccounts } from "../../../src/store/keys.js";
 import { SUBJECT_INDEX_CACHE_ENTRIES, SubjectIndexCache } from "../../../src/store/subject-index-cache.js";
+import { tempDir } from "../../helpers/temp.js";
 
-let dir: string;
+let tmp: ReturnType<typeof tempDir>;
 let db: NodeDatabase;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "creditmesh-subject-cache-"));
-  db = await NodeDatabase.open(dir);
+  tmp = tempDir("creditmesh-subject-cache-");
+  db = await NodeDatabase.open(tmp.dir);
 });
 
 afterEach(async () => {
   await db.close();
-  await rm(dir, { recursive: true, force: true });
+  tmp.remove();
 });
 
 const TOKENS = ["t1", "t2", "t11"];
@@ -168,7 +166,7 @@ describe("SubjectIndexCache", () => {
       expect(cache.size).toBe(0);
     } finally {
       cache.detach();
-      db = await NodeDatabase.open(dir);
+      db = await NodeDatabase.open(tmp.dir);
     }
   });
 });
