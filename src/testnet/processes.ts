@@ -103,10 +103,28 @@ export async function waitForNode(configFile: string, pid: number, timeoutMs: nu
   while (Date.now() < deadline) {
     const info = readRuntime(config);
     if (info && info.pid === pid) return info;
-    if (!isAlive(pid)) throw new CreditMeshError("UNAVAILABLE", `node for ${configFile} exited during start; see ${logFile}`);
+    if (!isAlive(pid)) {
+      throw new CreditMeshError("UNAVAILABLE", `node for ${configFile} exited during start; see ${logFile}${logTail(logFile)}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new CreditMeshError("DEADLINE_EXCEEDED", `node for ${configFile} not ready within ${timeoutMs} ms; see ${logFile}`);
+}
+
+/**
+ * The last lines of a node's log, for an error that points at it: a test
+ * network's directory is often removed before anyone reads the file. Node logs
+ * hold no personal data.
+ */
+function logTail(logFile: string, lines = 12): string {
+  let text: string;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return "";
+  }
+  const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
+  return tail ? `; its last lines:\n${tail}` : "";
 }
 
 /** SIGTERM, then SIGKILL whatever is still alive after `graceMs`. */
