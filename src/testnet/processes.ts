@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/load.js";
@@ -111,17 +111,28 @@ export async function waitForNode(configFile: string, pid: number, timeoutMs: nu
   throw new CreditMeshError("DEADLINE_EXCEEDED", `node for ${configFile} not ready within ${timeoutMs} ms; see ${logFile}`);
 }
 
+/** Enough for a dozen log lines. */
+const LOG_TAIL_BYTES = 16 * 1024;
+
 /**
  * The last lines of a node's log, for an error that points at it: a test
  * network's directory is often removed before anyone reads the file. Node logs
  * hold no personal data.
  */
 function logTail(logFile: string, lines = 12): string {
+  // The log is appended to across restarts: only its end is read, however long it has grown.
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(logFile, "utf8");
+    fd = openSync(logFile, "r");
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, LOG_TAIL_BYTES));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    text = buf.toString("utf8");
   } catch {
     return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
   return tail ? `; its last lines:\n${tail}` : "";
