@@ -6,11 +6,18 @@ import { consentSigningBytes } from "./artefact.js";
 /** The default clock skew allowed between members (config `p2p.maxClockSkewMs`). */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 60_000;
 
+/**
+ * For a use that is not a query: a dispute filed on the borrower's behalf.
+ * Any purpose shows that the borrower authorised the requester; every other
+ * condition of the rule still holds.
+ */
+export const ANY_PURPOSE = "ANY_PURPOSE" as const;
+
 export interface ConsentCheck {
   /** Institution asking for the data. */
   requesterInstitutionId: string;
   subjectToken: string;
-  purpose: Purpose;
+  purpose: Purpose | typeof ANY_PURPOSE;
   now: Date;
   /**
    * How far apart members' clocks may be: a consent is usable from
@@ -66,12 +73,12 @@ export function requireConsent(consent: Consent | undefined, check: ConsentCheck
 
 function consentProblem(consent: Consent | undefined, check: ConsentCheck): ConsentProblem | undefined {
   if (!consent) return { reason: "no consent artefact", field: "consent_id" };
-  if (!QUERY_PURPOSES.has(check.purpose)) return { reason: `purpose ${purposeToJSON(check.purpose)} does not allow a query`, field: "purpose" };
+  if (check.purpose !== ANY_PURPOSE && !QUERY_PURPOSES.has(check.purpose)) return { reason: `purpose ${purposeToJSON(check.purpose)} does not allow a query`, field: "purpose" };
   if (consent.granteeInstitutionId !== check.requesterInstitutionId) {
     return { reason: "consent was granted to another institution", field: "consent_id" };
   }
   if (consent.subjectToken !== check.subjectToken) return { reason: "consent is for another subject", field: "consent_id" };
-  if (consent.purpose !== check.purpose) {
+  if (check.purpose !== ANY_PURPOSE && consent.purpose !== check.purpose) {
     return { reason: `consent is for ${purposeToJSON(consent.purpose)}, not ${purposeToJSON(check.purpose)}`, field: "purpose" };
   }
   if (check.verifyGranteeSignature && !check.verifyGranteeSignature(consent.granteeInstitutionId, consentSigningBytes(consent), consent.signature)) {

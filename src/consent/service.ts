@@ -9,7 +9,7 @@ import type { ConsentStore } from "../store/types.js";
 import { screenFreeText } from "../subject/pii-screen.js";
 import { signConsent, type Signer } from "./artefact.js";
 import { sealRevocation } from "./revocation.js";
-import { DEFAULT_MAX_CLOCK_SKEW_MS, effectiveStatus, requireConsent } from "./policy.js";
+import { ANY_PURPOSE, checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS, effectiveStatus, requireConsent } from "./policy.js";
 
 const MAX_VALIDITY_MS = 5 * 366 * 24 * 3600 * 1000;
 
@@ -165,6 +165,28 @@ export class ConsentService {
       maxClockSkewMs: this.skewMs,
       revokedAt: consent.revokedAt ?? (await this.modules.store.getRevocation(consent.granteeInstitutionId, consentId)),
     });
+  }
+
+  /**
+   * A consent the subject gave this institution that the consent rule allows
+   * now for any purpose (a dispute filed on the borrower's behalf), the one
+   * valid longest if several are; undefined if there is none.
+   */
+  async usableFor(subjectToken: string): Promise<Consent | undefined> {
+    const now = this.modules.clock.now();
+    let best: Consent | undefined;
+    for (const c of await this.modules.store.listForSubject(subjectToken)) {
+      const decision = checkConsent(c, {
+        requesterInstitutionId: this.opts.institutionId,
+        subjectToken,
+        purpose: ANY_PURPOSE,
+        now,
+        maxClockSkewMs: this.skewMs,
+        revokedAt: c.revokedAt ?? (await this.modules.store.getRevocation(c.granteeInstitutionId, c.consentId)),
+      });
+      if (decision.ok && (!best || c.validUntil!.getTime() > best.validUntil!.getTime())) best = c;
+    }
+    return best;
   }
 
   /** The consent with its status as of now (EXPIRED past valid_until). */

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { AuditTrail } from "../audit/trail.js";
+import { auditSafe, type AuditTrail } from "../audit/trail.js";
 import type { Clock } from "../clock.js";
+import { ANY_PURPOSE, checkConsent, DEFAULT_MAX_CLOCK_SKEW_MS } from "../consent/policy.js";
 import { CreditMeshError, invalid } from "../errors.js";
 import { DisputeOutcome, disputeOutcomeToJSON, DisputeStatus } from "../gen/creditmesh/v1/common.js";
+import type { Consent } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { AccountRecord, Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
@@ -46,6 +48,19 @@ export interface DisputeRecords {
   deleteAccounts(refs: readonly string[]): Promise<number>;
 }
 
+/**
+ * The consents a dispute is filed on: the filer's own, and what the holder
+ * needs to check a filer's the way it checks a query's (consent/policy.ts).
+ */
+export interface DisputeConsents {
+  /** A consent the subject gave this institution that is usable now, for any purpose. */
+  usableFor(subjectToken: string): Promise<Consent | undefined>;
+  /** When this node learnt that the consent `consentId` of `granteeInstitutionId` was revoked. */
+  getRevocation(granteeInstitutionId: string, consentId: string): Promise<Date | undefined>;
+  /** The grantee node's signature over the consent body (its key from the manifest). */
+  verifyGranteeSignature(granteeInstitutionId: string, data: Uint8Array, signature: Uint8Array): boolean;
+}
+
 /** The ingest path: a corrected account goes through the same validation and write as any furnished record. */
 export interface AccountIngest {
   submitBatch(records: readonly WireRecord[]): Promise<BatchResult>;
@@ -57,12 +72,15 @@ export interface DisputeServiceOptions {
   responseDays: number;
   routeTimeoutMs?: number;
   statusTimeoutMs?: number;
+  /** Clock skew allowed on a consent's valid_from (config `p2p.maxClockSkewMs`). */
+  maxClockSkewMs?: number;
 }
 
 export interface DisputeServiceModules {
   store: DisputeStore;
   records: DisputeRecords;
   ingest: AccountIngest;
+  consents: DisputeConsents;
   /** account_ref of one of this institution's account ids. */
   accountRefOf(accountId: string): string;
   /** Absent on a node without peers: only this institution's accounts can be disputed. */
@@ -79,10 +97,15 @@ export interface DisputeServiceModules {
 /**
  * Disputes of a tradeline, at both ends:
  *
- * - the node the dispute is filed through (any member) validates it and, unless
- *   it holds the account itself, routes it to the holder, then keeps a copy;
- * - the holder checks that the account is that subject's, stores the dispute
- *   OPEN with `respond_by = filed_at + responseDays` and later resolves it:
+ * - the node the dispute is filed through (any member) validates it, attaches
+ *   the consent the borrower gave it and, unless it holds the account itself,
+ *   routes it to the holder, then keeps a copy;
+ * - the holder checks that consent (a dispute is filed on the borrower's
+ *   behalf: any member that learnt a subject token and an account_ref could
+ *   otherwise get that tradeline flagged, and withheld once the deadline
+ *   passes), that the account is that subject's and that the filer has no
+ *   other dispute of it open, stores the dispute OPEN with
+ *   `respond_by = filed_at + responseDays` and later resolves it:
  *   CORRECTED (the corrected account goes through ingest), VERIFIED_ACCURATE
  *   (the tradeline then shows RESOLVED_DISAGREES) or DELETED (the account is
  *   destroyed).
@@ -93,6 +116,8 @@ export interface DisputeServiceModules {
 export class DisputeService implements DisputeReceiver {
   /** Changes of one dispute (receive, resolve) never interleave. */
   private readonly queue = new KeyedSerialQueue();
+  /** Filings of one account never interleave, so that two cannot both find no open dispute of their filer (see opening()). */
+  private readonly accountQueue = new KeyedSerialQueue();
 
   constructor(
     private readonly opts: DisputeServiceOptions,
@@ -115,6 +140,14 @@ export class DisputeService implements DisputeReceiver {
     const text = checkReason(reason, "reason");
     checkSubjectToken(subjectToken, "subject");
     const self = this.opts.institutionId;
+    const consent = await this.modules.consents.usableFor(subjectToken);
+    if (!consent) {
+      throw new CreditMeshError(
+        "CONSENT_DENIED",
+        "subject: this institution holds no usable consent of this borrower; record the borrower's consent (GrantConsent) before filing a dispute on their behalf",
+        { field: "subject" },
+      );
+    }
     const draft: Dispute = {
       disputeId: randomUUID(),
       subjectToken,
@@ -128,11 +161,14 @@ export class DisputeService implements DisputeReceiver {
       respondBy: undefined,
       resolvedAt: undefined,
       filedViaInstitutionId: self,
+      consent,
     };
 
     let dispute: Dispute;
     if (holder === self) {
-      dispute = await this.queue.run(draft.disputeId, () => this.open(draft));
+      // The holder's own rule, applied to its own filing.
+      await this.checkFilerConsent(draft, self);
+      dispute = await this.opening(draft, () => this.open(draft));
     } else {
       const { router } = this.modules;
       if (!router) {
@@ -141,6 +177,8 @@ export class DisputeService implements DisputeReceiver {
       const accepted = await router.send(holder, draft, signal ?? AbortSignal.timeout(this.opts.routeTimeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS));
       const problem = filingMismatch(accepted, draft);
       if (problem) throw new CreditMeshError("UNAVAILABLE", `holder ${holder} answered with another dispute (${problem})`);
+      const refused = noteRefusal(accepted);
+      if (refused) throw new CreditMeshError("UNAVAILABLE", `holder ${holder} answered with a note this node does not keep (${refused})`);
       // The copy lets this node show what it filed; the holder's record is the one that counts.
       await this.modules.store.put(accepted);
       dispute = accepted;
@@ -149,7 +187,7 @@ export class DisputeService implements DisputeReceiver {
       { disputeId: dispute.disputeId, holder, accountRef, subjectToken, respondBy: dispute.respondBy?.toISOString() },
       "dispute filed",
     );
-    await this.audit("DISPUTE_FILED", via, dispute);
+    await this.audit("DISPUTE_FILED", via, dispute, { consentId: auditSafe(consent.consentId) });
     return dispute;
   }
 
@@ -166,6 +204,12 @@ export class DisputeService implements DisputeReceiver {
     checkSubjectToken(dispute.subjectToken, "subject_token");
     checkAccountRef(dispute.accountRef, "account_ref");
     const reason = checkReason(dispute.reason, "reason");
+    const consent = await this.checkFilerConsent(dispute, fromInstitutionId);
+    // The consent is stored with the dispute (in `...dispute`): it is what
+    // entitled the filer to have the tradeline flagged, signed by the filer, and
+    // holders keep no other copy of members' consents. A later revocation or
+    // expiry does not undo a dispute already opened, and the record shows what
+    // it was opened on.
     const draft: Dispute = {
       ...dispute,
       reason,
@@ -175,7 +219,7 @@ export class DisputeService implements DisputeReceiver {
       respondBy: undefined,
       resolvedAt: undefined,
     };
-    return this.queue.run(dispute.disputeId, async () => {
+    return this.opening(dispute, async () => {
       // A repeated delivery (a retry, or a replay of the signed request) changes nothing.
       const existing = await this.modules.store.get(dispute.disputeId);
       if (existing) {
@@ -188,7 +232,7 @@ export class DisputeService implements DisputeReceiver {
         { disputeId: opened.disputeId, from: fromInstitutionId, accountRef: opened.accountRef, subjectToken: opened.subjectToken },
         "dispute received",
       );
-      await this.audit("DISPUTE_RECEIVED", `institution:${fromInstitutionId}`, opened);
+      await this.audit("DISPUTE_RECEIVED", `institution:${fromInstitutionId}`, opened, { consentId: auditSafe(consent.consentId) });
       return opened;
     });
   }
@@ -321,6 +365,11 @@ export class DisputeService implements DisputeReceiver {
       this.modules.logger.warn({ disputeId, holder: known.institutionId, problem }, "holder answered with another dispute; copy kept");
       return { dispute: known, current: false };
     }
+    const refused = noteRefusal(answer);
+    if (refused) {
+      this.modules.logger.warn({ disputeId, holder: known.institutionId, problem: refused }, "holder's note refused; copy kept");
+      return { dispute: known, current: false };
+    }
     if (answer.status === known.status) return { dispute: known, current: true };
     const updated = await this.queue.run(disputeId, async () => {
       await this.modules.store.put(answer);
@@ -344,7 +393,53 @@ export class DisputeService implements DisputeReceiver {
     return dispute;
   }
 
-  /** Checks that the account is this subject's, then stores the dispute OPEN with its deadline. */
+  /**
+   * The filer's entitlement, checked by the holder before anything is stored:
+   * the consent attached to the dispute must be the borrower's consent to the
+   * filing member, by the rule every holder applies to a query's consent
+   * (consent/policy.ts), whatever its purpose. CONSENT_DENIED on "consent".
+   */
+  private async checkFilerConsent(dispute: Dispute, filer: string): Promise<Consent> {
+    const { consent } = dispute;
+    if (!consent) {
+      throw new CreditMeshError(
+        "CONSENT_DENIED",
+        "consent: the filing member attached no consent of the borrower; a dispute is filed on the borrower's behalf, so its filer must attach the borrower's consent (a filing node without this must be updated)",
+        { field: "consent" },
+      );
+    }
+    const { consents } = this.modules;
+    const decision = checkConsent(consent, {
+      requesterInstitutionId: filer,
+      subjectToken: dispute.subjectToken,
+      purpose: ANY_PURPOSE,
+      now: this.modules.clock.now(),
+      maxClockSkewMs: this.opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+      revokedAt: await consents.getRevocation(consent.granteeInstitutionId, consent.consentId),
+      verifyGranteeSignature: (id, data, signature) => consents.verifyGranteeSignature(id, data, signature),
+    });
+    if (!decision.ok) {
+      throw new CreditMeshError("CONSENT_DENIED", `consent: ${decision.reason}`, { field: "consent", meta: { reason: decision.reason } });
+    }
+    // Stored here with the dispute, and the filer's node signs whatever it likes.
+    screenFreeText(consent.evidenceRef, "consent.evidence_ref");
+    return consent;
+  }
+
+  /**
+   * Runs a filing's check-and-store holding its dispute id (replays, resolve)
+   * and then its account (open()'s one-open-dispute rule). Nothing takes the
+   * two in the other order, so filings cannot deadlock.
+   */
+  private opening<T>(draft: Dispute, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(draft.disputeId, () => this.accountQueue.run(draft.accountRef, task));
+  }
+
+  /**
+   * Checks that the account is this subject's and that its filer has no
+   * other dispute of it open, then stores the dispute OPEN with its deadline.
+   * Run inside opening().
+   */
   private async open(draft: Dispute): Promise<Dispute> {
     const [account] = await this.modules.records.getAccounts([draft.accountRef]);
     // One answer for "no such account" and "not this subject's": a filer learns nothing about other subjects.
@@ -353,6 +448,17 @@ export class DisputeService implements DisputeReceiver {
         "NOT_FOUND",
         `account_ref: institution ${this.opts.institutionId} holds no account ${draft.accountRef} of this subject`,
         { field: "account_ref" },
+      );
+    }
+    // One at a time per filer: each open dispute can withhold the tradeline, and each costs a record and an audit entry.
+    const pending = (await this.modules.store.listForAccount(draft.accountRef)).find(
+      (d) => d.institutionId === this.opts.institutionId && d.status === DisputeStatus.OPEN && d.filedViaInstitutionId === draft.filedViaInstitutionId,
+    );
+    if (pending) {
+      throw new CreditMeshError(
+        "CONFLICT",
+        `account_ref: dispute ${pending.disputeId} of this account filed through ${draft.filedViaInstitutionId} is still open; file again once the holder has resolved it`,
+        { field: "account_ref", meta: { openDisputeId: pending.disputeId } },
       );
     }
     const filedAt = this.modules.clock.now();
@@ -439,6 +545,17 @@ function checkNote(note: string, field: string): string {
   if (/[\p{Cc}]/u.test(text.replace(/\n/g, ""))) throw invalid(field, "must not contain control characters");
   screenFreeText(text, field);
   return text;
+}
+
+/** Why a holder's note may not be kept here (undefined if it may): the filer screens it as the holder's own resolve does. */
+function noteRefusal(d: Dispute): string | undefined {
+  try {
+    checkNote(d.note ?? "", "note");
+    return undefined;
+  } catch (err) {
+    if (err instanceof CreditMeshError) return err.message;
+    throw err;
+  }
 }
 
 function checkAccountRef(ref: string, field: string): void {

@@ -284,13 +284,30 @@ export class CreditNode {
     // Bound lazily: the dispute service routes through the peer protocols, which serve it.
     const receiver = { receive: (d: Dispute, from: string) => disputes.receive(d, from), statusFor: (id: string, from: string) => disputes.statusFor(id, from) };
     const p2p = (this.p2p = membership ? await this.createPeerParts(membership, { holder, receiver, stores, audit, filters, tlog }) : undefined);
+    const consents = new ConsentService(
+      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
+      {
+        store: stores.consents,
+        signer: this.key,
+        clock,
+        logger: log("consent"),
+        publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
+        audit,
+        currentTokenOf: (earlier) => aliases.resolve(earlier),
+      },
+    );
     const accountRefKey = Buffer.from(this.secrets.accountRefKey, "hex");
     const disputes: DisputeService = new DisputeService(
-      { institutionId, responseDays: config.disputes.responseDays },
+      { institutionId, responseDays: config.disputes.responseDays, maxClockSkewMs: config.p2p.maxClockSkewMs },
       {
         store: stores.disputes,
         records: stores.records,
         ingest,
+        consents: {
+          usableFor: (subjectToken) => consents.usableFor(subjectToken),
+          getRevocation: (grantee, consentId) => stores.consents.getRevocation(grantee, consentId),
+          verifyGranteeSignature,
+        },
         accountRefOf: (accountId) => accountRefFor(accountRefKey, accountId),
         subjectNameOf: async (accountRef) => {
           const [account] = await stores.records.getAccounts([accountRef]);
@@ -306,18 +323,6 @@ export class CreditNode {
 
     this.uncountDisputes = metrics?.countOpenDisputesWith(() => disputes.openCounts());
 
-    const consents = new ConsentService(
-      { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs },
-      {
-        store: stores.consents,
-        signer: this.key,
-        clock,
-        logger: log("consent"),
-        publishRevocation: p2p ? (r) => p2p.revocations.publish(r) : undefined,
-        audit,
-        currentTokenOf: (earlier) => aliases.resolve(earlier),
-      },
-    );
     const reports = new ReportService(
       {
         institutionId,

@@ -37,9 +37,12 @@ const DISPUTE_SPEC: SignedRequestSpec<Dispute> = {
  * replayed or retried filing is answered with the dispute already stored and
  * changes nothing.
  *
+ * The filer's consent rides in the Dispute (`consent`); the holder checks it
+ * (disputes/service.ts) after this protocol has authenticated the sender.
+ *
  * Errors at the filer: NOT_FOUND (the institution is not a member, or the
  * holder has no such account for that subject), VALIDATION_FAILED / CONFLICT /
- * MEMBERSHIP_DENIED / RATE_LIMITED (the holder refused,
+ * CONSENT_DENIED / MEMBERSHIP_DENIED / RATE_LIMITED (the holder refused,
  * same code and field), P2P_UNREACHABLE and P2P_TIMEOUT (no answer),
  * UNAVAILABLE (the holder failed or its answer did not verify).
  */
@@ -72,7 +75,7 @@ export function createDisputeProtocol(components: DisputeComponents, init: Dispu
 }
 
 /** Refusals of the holder that keep their meaning at the filer (and their gRPC status). */
-const PASSED_THROUGH: readonly ErrorCode[] = ["NOT_FOUND", "VALIDATION_FAILED", "CONFLICT", "MEMBERSHIP_DENIED", "RATE_LIMITED"];
+const PASSED_THROUGH: readonly ErrorCode[] = ["NOT_FOUND", "VALIDATION_FAILED", "CONFLICT", "CONSENT_DENIED", "MEMBERSHIP_DENIED", "RATE_LIMITED"];
 
 /** Signs `body`, sends it to the member `institutionId` and returns the Dispute that member signed in answer. */
 export async function exchangeDispute(

@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import { CreditMeshError } from "../../src/errors.js";
 import { DisputeFlag, DisputeOutcome, DisputeStatus, HolderStatus, IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import type { Consent } from "../../src/gen/creditmesh/v1/consent.js";
 import { Dispute } from "../../src/gen/creditmesh/v1/dispute.js";
 import type { GetDisputeResponse, ListDisputesResponse } from "../../src/gen/creditmesh/v1/node.js";
 import type { AccountRecord } from "../../src/gen/creditmesh/v1/records.js";
@@ -64,6 +67,8 @@ describe("disputes across a three-node network", () => {
   /** account_ref of each loan, as lender A's report shows it. */
   const refs = {} as Record<Loan, string>;
   const consents = new Map<NetworkMember, string>();
+  /** Lender A's consent of borrower Y (A also pulls Y's report). */
+  let consentOfYAtA: Consent;
 
   const listDisputes = (m: NetworkMember, includeResolved = false): Promise<ListDisputesResponse> =>
     new Promise((resolve, reject) =>
@@ -119,6 +124,13 @@ describe("disputes across a three-node network", () => {
       });
       consents.set(m, consent.consentId);
     }
+    consentOfYAtA = await A.client!.unary("grantConsent", {
+      subject: Y,
+      purpose: Purpose.LOAN_ORIGINATION,
+      validFrom: new Date(clock.now().getTime() - 60_000),
+      validUntil: new Date(clock.now().getTime() + 365 * DAY_MS),
+      evidenceRef: "sha256:authorization-of-y-at-bank-a",
+    });
     // Lender A learns the account_refs from its own report, as any lender would.
     const fromA = (await report(A)).tradelines.filter((t) => t.institutionId === HOLDER);
     expect(fromA).toHaveLength(4);
@@ -198,6 +210,62 @@ describe("disputes across a three-node network", () => {
     );
     expect((await listDisputes(B)).disputes).toEqual([]);
     expect((await holderLines(C)).get("late")!.dispute).toBe(DisputeFlag.NONE);
+  });
+
+  it("a member with no consent of the borrower cannot get another member's tradeline disputed, through its node or by a hand-made filing", async () => {
+    // Lender A pulled Y's report with Y's consent: Y's token and B's account_ref are what any such report shows.
+    const reportOfY = async (): Promise<Tradeline> => {
+      const r: CreditReport = await A.client!.unary("getCreditReport", { subject: Y, purpose: Purpose.LOAN_ORIGINATION, consentId: consentOfYAtA.consentId, asOf: "", deadlineMs: 0 });
+      const line = r.tradelines.find((t) => t.institutionId === HOLDER);
+      expect(line, "Y's tradeline at B").toBeDefined();
+      return line!;
+    };
+    const target = await reportOfY();
+    expect(target.dispute).toBe(DisputeFlag.NONE);
+
+    // C holds no consent of Y: its node refuses to file, and sends nothing.
+    const refused = await rejects(
+      C.client!.unary("fileDispute", { subject: Y, institutionId: HOLDER, accountRef: target.accountRef, reason: "not mine" }),
+      GrpcStatus.PERMISSION_DENIED,
+      "subject",
+    );
+    expect(refused.details).toContain("consent");
+
+    // C's node turned against the network sends the filing itself: B checks the consent, whatever the filer's node did.
+    const cConsentOfX: Consent = (await C.client!.unary("listConsents", { subject: X })).consents[0];
+    const handMade = (consent: Consent | undefined): Dispute => ({
+      disputeId: randomUUID(),
+      subjectToken: consentOfYAtA.subjectToken,
+      institutionId: HOLDER,
+      accountRef: target.accountRef,
+      reason: "not mine",
+      status: DisputeStatus.OPEN,
+      outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+      note: "",
+      filedAt: clock.now(),
+      respondBy: undefined,
+      resolvedAt: undefined,
+      filedViaInstitutionId: "ecom-c",
+      consent,
+    });
+    const sendFromC = (d: Dispute): Promise<Dispute> =>
+      (C.node as unknown as { p2p: { disputes: { send(holder: string, d: Dispute): Promise<Dispute> } } }).p2p.disputes.send(HOLDER, d);
+    const attempts: [Consent | undefined, string][] = [
+      [undefined, "attached no consent"],
+      [consentOfYAtA, "granted to another institution"],
+      [cConsentOfX, "another subject"],
+    ];
+    for (const [consent, why] of attempts) {
+      const err = await sendFromC(handMade(consent)).then(() => undefined, (e: unknown) => e);
+      expect(err, why).toBeInstanceOf(CreditMeshError);
+      expect((err as CreditMeshError).code, why).toBe("CONSENT_DENIED");
+      expect((err as CreditMeshError).field, why).toBe("consent");
+      expect((err as CreditMeshError).message).toContain(why);
+    }
+
+    // Nothing reached B's records: no dispute of the account, and the tradeline is not flagged anywhere.
+    expect((await listDisputes(B, true)).disputes.filter((d) => d.accountRef === target.accountRef)).toEqual([]);
+    expect((await reportOfY()).dispute).toBe(DisputeFlag.NONE);
   });
 
   it("CORRECTED with an updated record: reports show the corrected balance and no dispute flag", async () => {

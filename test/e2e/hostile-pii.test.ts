@@ -69,6 +69,8 @@ describe("free text never carries a borrower's personal data", () => {
   });
 
   it("a dispute reason with the name, ID or phone is refused and nothing is filed; a plain reason is", async () => {
+    // Filed on the borrower's behalf: the node holds the borrower's consent.
+    await client.unary("grantConsent", { subject, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(Date.now() + 30 * DAY), evidenceRef: "sha256:5d41402abc4b" });
     const file = (reason: string) => client.unary("fileDispute", { subject, institutionId: "pii-bank", accountRef, reason });
     await refused(file(LEAKY), "reason");
     await refused(file(`本人${NAME}对此有异议`), "reason");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signConsent } from "../../../src/consent/artefact.js";
-import { checkConsent, requireConsent, type ConsentCheck } from "../../../src/consent/policy.js";
+import { ANY_PURPOSE, checkConsent, requireConsent, type ConsentCheck } from "../../../src/consent/policy.js";
 import { isCreditMeshError } from "../../../src/errors.js";
 import { ConsentStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
@@ -66,6 +66,17 @@ describe("the consent rule (holder side: checkConsent)", () => {
     for (const p of [Purpose.CREDIT_LIMIT_REVIEW, Purpose.POST_LOAN_MANAGEMENT, Purpose.SUBJECT_REQUEST]) {
       expect(reasonOf(consent({ purpose: p }), { purpose: p })).toBe("ok");
     }
+  });
+
+  it("ANY_PURPOSE (a dispute filed on the borrower's behalf): any purpose, every other condition still holds", () => {
+    for (const p of [Purpose.LOAN_ORIGINATION, Purpose.FURNISHING, Purpose.SUBJECT_REQUEST]) {
+      expect(reasonOf(consent({ purpose: p }), { purpose: ANY_PURPOSE })).toBe("ok");
+    }
+    expect(reasonOf(consent(), { purpose: ANY_PURPOSE, requesterInstitutionId: "bank-z" })).toBe("consent was granted to another institution");
+    expect(reasonOf(consent(), { purpose: ANY_PURPOSE, subjectToken: "cd".repeat(32) })).toBe("consent is for another subject");
+    expect(reasonOf(consent({}, stranger), { purpose: ANY_PURPOSE })).toBe("consent signature does not verify");
+    expect(reasonOf(consent(), { purpose: ANY_PURPOSE, revokedAt: FROM })).toBe("consent was revoked");
+    expect(reasonOf(consent(), { purpose: ANY_PURPOSE, now: UNTIL })).toBe("consent has expired");
   });
 
   it("grantee: the requester must be the institution the consent was granted to, signed by its key", () => {

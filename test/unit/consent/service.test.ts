@@ -107,3 +107,24 @@ describe("ConsentService.requireForQuery during a token migration's transition",
     await expect(service.requireForQuery(earlier.consentId, { subjectToken: Y, purpose: Purpose.LOAN_ORIGINATION })).rejects.toMatchObject({ code: "CONSENT_DENIED" });
   });
 });
+
+describe("ConsentService.usableFor", () => {
+  it("finds the subject's consent to this institution usable now for any purpose, the one valid longest", async () => {
+    expect(await service.usableFor(X)).toBeUndefined();
+    await grant(X, Purpose.FURNISHING, 10);
+    const revoked = await grant(X, Purpose.LOAN_ORIGINATION, 200);
+    const longest = await grant(X, Purpose.POST_LOAN_MANAGEMENT, 90);
+    await grant(Y, Purpose.LOAN_ORIGINATION, 300);
+    await service.revoke(revoked.consentId);
+    expect((await service.usableFor(X))?.consentId).toBe(longest.consentId);
+    clock.advance(90 * DAY_MS);
+    expect(await service.usableFor(X)).toBeUndefined();
+  });
+
+  it("ignores a consent of the subject granted to another institution", async () => {
+    const other = new ConsentService({ institutionId: "ecom-c" }, { store, signer: generateNodeKey(), clock, logger: silentLogger() });
+    await other.grant({ subjectToken: X, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(clock.now().getTime() + 30 * DAY_MS), evidenceRef: "sha256:other-grantee" });
+    expect(await service.usableFor(X)).toBeUndefined();
+    expect(await other.usableFor(X)).toBeDefined();
+  });
+});

@@ -67,6 +67,7 @@ describe("account deletion by its furnisher", () => {
   it("closes the account's open disputes as DELETED in the same batch, and audits the closure", async () => {
     f = await disputeFixture();
     await f.furnish(loan("L-1"));
+    await f.grant(X);
     const open = await f.service.file(f.token(X), f.institutionId, f.refOf("L-1"), "not my loan", "apikey:k1");
     f.audit.length = 0;
 

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { isoDate, ManualClock } from "../../../src/clock.js";
 import { signConsent } from "../../../src/consent/artefact.js";
+import { ConsentService } from "../../../src/consent/service.js";
 import type { AuditAction } from "../../../src/audit/trail.js";
 import { accountDeletionEffects } from "../../../src/disputes/account-deletion.js";
 import { DisputeService, type DisputeRouter } from "../../../src/disputes/service.js";
@@ -10,7 +11,7 @@ import { ConsentStatus, IdType, Purpose } from "../../../src/gen/creditmesh/v1/c
 import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import type { Record as WireRecord } from "../../../src/gen/creditmesh/v1/records.js";
 import type { Tradeline } from "../../../src/gen/creditmesh/v1/report.js";
-import { generateNodeKey } from "../../../src/identity/node-key.js";
+import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import { accountRefFor, IngestService } from "../../../src/records/ingest.js";
 import { HolderService, type HolderModules } from "../../../src/report/holder.js";
@@ -34,10 +35,18 @@ export interface DisputeFixture {
   stores: Stores;
   ingest: IngestService;
   service: DisputeService;
+  /** Consents granted to this institution, as its node records them. */
+  consents: ConsentService;
   audit: AuditEntry[];
   /** Subject token of a resident ID (the tokenizer every node of a network shares). */
   token(idNumber: string): string;
   refOf(accountId: string): string;
+  /** Records at this node the subject's consent to this institution (LOAN_ORIGINATION, valid a year unless `over` says otherwise). */
+  grant(idNumber: string, over?: { purpose?: Purpose; validUntil?: Date }): Promise<Consent>;
+  /** A consent artefact of the subject to another member, signed with that member's node key, as its filing node attaches it. */
+  consentOf(granteeInstitutionId: string, idNumber: string, over?: Partial<Consent>): Consent;
+  /** The node key of a member (one per institution id, made on first use). */
+  keyOf(institutionId: string): NodeKey;
   /** Furnishes records at this node; fails the test if any is rejected. */
   furnish(...records: WireRecord[]): Promise<void>;
   /** This holder's tradelines for the subject, exactly as it would answer a query now. */
@@ -54,7 +63,12 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
   const logger = silentLogger();
   const tokenizer = new HmacSubjectTokenizer(Buffer.alloc(32, 7));
   const accountRefKey = randomBytes(32);
-  const key = generateNodeKey();
+  const keys = new Map<string, NodeKey>();
+  const keyOf = (id: string): NodeKey => {
+    if (!keys.has(id)) keys.set(id, generateNodeKey());
+    return keys.get(id)!;
+  };
+  const key = keyOf(institutionId);
   const audit: AuditEntry[] = [];
   const auditTrail = { append: async (action: AuditAction, actor: string, details: Record<string, string>) => void audit.push({ action, actor, details }) };
   const deletions = accountDeletionEffects({ institutionId, disputes: stores.disputes, audit: auditTrail, clock });
@@ -68,18 +82,24 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
       inquiries: stores.inquiries,
       disputes: stores.disputes,
       sign: (d) => key.sign(d),
-      verifyGranteeSignature: (_id: string, data: Uint8Array, sig: Uint8Array) => key.verify(data, sig),
+      verifyGranteeSignature: (id: string, data: Uint8Array, sig: Uint8Array) => keyOf(id).verify(data, sig),
       inquirerPseudonym: (_token: string, id: string) => id,
       clock,
       logger,
     } as HolderModules,
   );
+  const consents = new ConsentService({ institutionId }, { store: stores.consents, signer: key, clock, logger });
   const service = new DisputeService(
     { institutionId, responseDays: opts.responseDays ?? 30 },
     {
       store: stores.disputes,
       records: stores.records,
       ingest,
+      consents: {
+        usableFor: (subjectToken) => consents.usableFor(subjectToken),
+        getRevocation: (grantee, consentId) => stores.consents.getRevocation(grantee, consentId),
+        verifyGranteeSignature: (id, data, sig) => keyOf(id).verify(data, sig),
+      },
       accountRefOf: (id) => accountRefFor(accountRefKey, id),
       router: opts.router,
       audit: auditTrail,
@@ -94,9 +114,37 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
     stores,
     ingest,
     service,
+    consents,
     audit,
     token,
     refOf: (id) => accountRefFor(accountRefKey, id),
+    grant(idNumber, over = {}) {
+      return consents.grant({
+        subjectToken: token(idNumber),
+        purpose: over.purpose ?? Purpose.LOAN_ORIGINATION,
+        validUntil: over.validUntil ?? new Date(clock.now().getTime() + 365 * DAY_MS),
+        evidenceRef: "sha256:0123456789abcdef",
+      });
+    },
+    consentOf(granteeInstitutionId, idNumber, over = {}) {
+      const now = clock.now();
+      return signConsent(
+        Consent.fromPartial({
+          consentId: randomUUID(),
+          subjectToken: token(idNumber),
+          granteeInstitutionId,
+          purpose: Purpose.LOAN_ORIGINATION,
+          validFrom: new Date(now.getTime() - DAY_MS),
+          validUntil: new Date(now.getTime() + 365 * DAY_MS),
+          evidenceRef: "sha256:0123456789abcdef",
+          status: ConsentStatus.ACTIVE,
+          issuedAt: now,
+          ...over,
+        }),
+        keyOf(granteeInstitutionId),
+      );
+    },
+    keyOf,
     async furnish(...records) {
       const result = await ingest.submitBatch(records);
       expect(result.rejected).toEqual([]);

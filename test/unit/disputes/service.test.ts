@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DisputeRouter } from "../../../src/disputes/service.js";
-import { DisputeFlag, DisputeOutcome, DisputeStatus, ProductType } from "../../../src/gen/creditmesh/v1/common.js";
+import { signConsent } from "../../../src/consent/artefact.js";
+import { DisputeFlag, DisputeOutcome, DisputeStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Dispute } from "../../../src/gen/creditmesh/v1/dispute.js";
 import type { AccountRecord } from "../../../src/gen/creditmesh/v1/records.js";
 import { account } from "../../helpers/records.js";
@@ -16,9 +17,11 @@ const notAsked = async (): Promise<never> => {
   throw new Error("not asked in this test");
 };
 
+/** A holder of X's loans `ids`, with X's consent to it recorded (its own filings need one). */
 async function holderWithLoans(...ids: string[]): Promise<DisputeFixture> {
   fx = await disputeFixture();
   await fx.furnish(...ids.map((id) => loan(id)));
+  await fx.grant(X);
   return fx;
 }
 
@@ -32,6 +35,7 @@ describe("DisputeService at the holder", () => {
   it("files a dispute of its own account OPEN with respond_by = filed_at + 30 days, lists it and audits it", async () => {
     const f = await holderWithLoans("L-1");
     const filedAt = f.clock.now();
+    const [consent] = await f.consents.listForSubject(f.token(X));
     const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "  I repaid this loan in full  ", "apikey:k1");
     expect(d.status).toBe(DisputeStatus.OPEN);
     expect(d.institutionId).toBe("cfc-b");
@@ -39,13 +43,14 @@ describe("DisputeService at the holder", () => {
     expect(d.reason).toBe("I repaid this loan in full");
     expect(d.filedAt).toEqual(filedAt);
     expect(d.respondBy).toEqual(new Date(filedAt.getTime() + 30 * DAY_MS));
+    expect(d.consent?.consentId).toBe(consent!.consentId);
     expect(await f.service.list(false)).toEqual([d]);
     expect(await f.stores.disputes.get(d.disputeId)).toEqual(d);
     expect(f.audit).toEqual([
       {
         action: "DISPUTE_FILED",
         actor: "apikey:k1",
-        details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1") },
+        details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1"), consentId: consent!.consentId },
       },
     ]);
   });
@@ -109,6 +114,7 @@ describe("the 30-day rule and the tradeline flag", () => {
   it("uses the configured response period", async () => {
     fx = await disputeFixture({ responseDays: 10 });
     await fx.furnish(loan("L-1"));
+    await fx.grant(X);
     const d = await fx.service.file(fx.token(X), "cfc-b", fx.refOf("L-1"), "why", "a");
     expect(d.respondBy!.getTime() - d.filedAt!.getTime()).toBe(10 * DAY_MS);
     fx.clock.advance(10 * DAY_MS + 1);
@@ -178,7 +184,17 @@ describe("resolving", () => {
   it("DELETED destroys the account and closes every other open dispute of it", async () => {
     const f = await holderWithLoans("L-1", "L-2");
     const d1 = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "not my loan", "a");
-    const d2 = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "also the dates are wrong", "a");
+    // Another open dispute of the account, filed through another member (one per filer).
+    const d2 = await f.service.receive(
+      {
+        ...d1,
+        disputeId: "0d6c3a52-7f1e-4a0b-9c55-2b8e1d4f6a70",
+        reason: "also the dates are wrong",
+        filedViaInstitutionId: "bank-a",
+        consent: f.consentOf("bank-a", X),
+      },
+      "bank-a",
+    );
     const other = await f.service.file(f.token(X), "cfc-b", f.refOf("L-2"), "another account", "a");
     await f.service.resolve(d1.disputeId, DisputeOutcome.DELETED, "opened by fraud", undefined, "a");
     expect((await f.tradelines(X)).map((t) => t.accountRef)).toEqual([f.refOf("L-2")]);
@@ -195,6 +211,7 @@ describe("resolving", () => {
     fx = await disputeFixture({ router });
     const f = fx;
     await f.furnish(loan("L-1"));
+    await f.grant(X);
     const d = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
     await expectCode(f.service.resolve(d.disputeId, DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED, "", undefined, "a"), "VALIDATION_FAILED", "outcome");
     await expectCode(f.service.resolve(d.disputeId, 99 as DisputeOutcome, "", undefined, "a"), "VALIDATION_FAILED", "outcome");
@@ -215,6 +232,7 @@ describe("resolving", () => {
     fx = await disputeFixture({ router });
     const f = fx;
     await f.furnish(loan("L-1"), loan("L-2"), loan("L-3"));
+    await f.grant(X);
     expect(await f.service.openCounts()).toEqual({ pending: 0, overdue: 0 });
     const early = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
     f.clock.advance(10 * DAY_MS);
@@ -249,11 +267,14 @@ describe("filing through another node", () => {
     fx = await disputeFixture({ institutionId: "bank-a", router: { send, status: notAsked } });
     const f = fx;
     await f.furnish(loan("L-1"));
+    const consent = await f.grant(X);
     const d = await f.service.file(f.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "apikey:k1");
     expect(send).toHaveBeenCalledTimes(1);
     const [holderId, sent, signal] = send.mock.calls[0]!;
     expect(holderId).toBe("cfc-b");
     expect(sent).toMatchObject({ institutionId: "cfc-b", accountRef: "0123456789abcdef0123456789abcdef", subjectToken: f.token(X), filedViaInstitutionId: "bank-a", reason: "not mine" });
+    // The borrower's consent to the filer goes with it, for the holder to check.
+    expect(sent.consent).toEqual(consent);
     expect(signal).toBeInstanceOf(AbortSignal);
     expect(d.respondBy).toEqual(new Date("2026-03-31T00:00:05Z"));
     expect(await f.service.get(d.disputeId)).toEqual(d);
@@ -270,11 +291,13 @@ describe("filing through another node", () => {
       status: notAsked,
     };
     fx = await disputeFixture({ institutionId: "bank-a", router: refusing });
+    await fx.grant(X);
     await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "NOT_FOUND", "account_ref");
     expect(await fx.stores.disputes.listAll()).toEqual([]);
     await fx.close();
 
     fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => ({ ...holderRecord(d), accountRef: "ffffffffffffffff" }), status: notAsked } });
+    await fx.grant(X);
     await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef", "why", "a"), "UNAVAILABLE");
     expect(await fx.stores.disputes.listAll()).toEqual([]);
     expect(fx.audit).toEqual([]);
@@ -298,6 +321,7 @@ describe("following a dispute filed through another node", () => {
       return holder;
     });
     fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => (holder = holderRecord(d)), status } });
+    await fx.grant(X);
     const d = await fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
 
     expect(await fx.service.current(d.disputeId)).toEqual({ dispute: d, current: true });
@@ -322,6 +346,7 @@ describe("following a dispute filed through another node", () => {
     };
     let filed: Dispute | undefined;
     fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => holderRecord(d), status: async () => answer(filed!) } });
+    await fx.grant(X);
     filed = await fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
     expect(await fx.service.current(filed.disputeId)).toEqual({ dispute: filed, current: false });
 
@@ -349,6 +374,8 @@ describe("following a dispute filed through another node", () => {
     fx = await disputeFixture({ institutionId: "cfc-b", router: { send: async (_id, d) => holderRecord(d), status } });
     const f = fx;
     await f.furnish(loan("L-1"));
+    await f.grant(X);
+    await f.grant(Y);
     const own = await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "held here", "a");
     f.clock.advance(DAY_MS);
     const routedA = await f.service.file(f.token(X), "bank-a", "0123456789abcdef0123456789abcdef", "routed, resolved since", "a");
@@ -387,6 +414,7 @@ describe("following a dispute filed through another node", () => {
       respondBy: undefined,
       resolvedAt: undefined,
       filedViaInstitutionId: "bank-a",
+      consent: f.consentOf("bank-a", X),
     };
     const stored = await f.service.receive(routed, "bank-a");
     expect(await f.service.statusFor(routed.disputeId, "bank-a")).toEqual(stored);
@@ -414,18 +442,26 @@ describe("receiving a routed dispute", () => {
     respondBy: new Date("2099-01-01T00:00:00Z"),
     resolvedAt: undefined,
     filedViaInstitutionId: "bank-a",
+    consent: f.consentOf("bank-a", X),
     ...over,
   });
 
   it("stores it OPEN with the holder's own clock and deadline, whatever the filer claimed", async () => {
     const f = await holderWithLoans("L-1");
-    const d = await f.service.receive(routed(f), "bank-a");
+    const sent = routed(f);
+    const d = await f.service.receive(sent, "bank-a");
     expect(d).toMatchObject({ status: DisputeStatus.OPEN, outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED, note: "", filedViaInstitutionId: "bank-a" });
     expect(d.filedAt).toEqual(f.clock.now());
     expect(d.respondBy).toEqual(new Date(f.clock.now().getTime() + 30 * DAY_MS));
     expect(f.audit).toEqual([
-      { action: "DISPUTE_RECEIVED", actor: "institution:bank-a", details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1") } },
+      {
+        action: "DISPUTE_RECEIVED",
+        actor: "institution:bank-a",
+        details: { disputeId: d.disputeId, subjectToken: f.token(X), institutionId: "cfc-b", accountRef: f.refOf("L-1"), consentId: sent.consent!.consentId },
+      },
     ]);
+    // Kept with the dispute: what entitled the filer to it.
+    expect((await f.stores.disputes.get(d.disputeId))!.consent).toEqual(sent.consent);
     expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.DISPUTED);
   });
 
@@ -447,7 +483,7 @@ describe("receiving a routed dispute", () => {
     await expectCode(f.service.receive(routed(f, { institutionId: "ecom-c" }), "bank-a"), "NOT_FOUND", "institution_id");
     await expectCode(f.service.receive(routed(f), "ecom-c"), "MEMBERSHIP_DENIED");
     await expectCode(f.service.receive(routed(f, { accountRef: f.refOf("L-Y") }), "bank-a"), "NOT_FOUND", "account_ref");
-    await expectCode(f.service.receive(routed(f, { subjectToken: f.token(Y) }), "bank-a"), "NOT_FOUND", "account_ref");
+    await expectCode(f.service.receive(routed(f, { subjectToken: f.token(Y), consent: f.consentOf("bank-a", Y) }), "bank-a"), "NOT_FOUND", "account_ref");
     await expectCode(f.service.receive(routed(f, { reason: "" }), "bank-a"), "VALIDATION_FAILED", "reason");
     await expectCode(f.service.receive(routed(f, { disputeId: "a!b" }), "bank-a"), "VALIDATION_FAILED", "dispute_id");
     await expectCode(f.service.receive(routed(f, { subjectToken: "not-a-token" }), "bank-a"), "VALIDATION_FAILED", "subject_token");
@@ -467,5 +503,194 @@ describe("listing", () => {
     expect((await f.service.list(false)).map((d) => d.disputeId)).toEqual([a.disputeId, c.disputeId]);
     expect((await f.service.list(false)).map((d) => d.respondBy)).toEqual([a.respondBy, c.respondBy]);
     expect(await f.service.list(true)).toEqual([a, c, rb]);
+  });
+});
+
+describe("a dispute is filed on the borrower's behalf: the filer must hold the borrower's consent", () => {
+  const routed = (f: DisputeFixture, consent: Dispute["consent"]): Dispute => ({
+    disputeId: "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+    subjectToken: f.token(X),
+    institutionId: "cfc-b",
+    accountRef: f.refOf("L-1"),
+    reason: "never late",
+    status: DisputeStatus.OPEN,
+    outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+    note: "",
+    filedAt: f.clock.now(),
+    respondBy: undefined,
+    resolvedAt: undefined,
+    filedViaInstitutionId: "bank-a",
+    consent,
+  });
+
+  /** A holder of X's loan L-1 (with no consent of its own recorded). */
+  async function holder(): Promise<DisputeFixture> {
+    fx = await disputeFixture();
+    await fx.furnish(loan("L-1"));
+    return fx;
+  }
+
+  const refusals: [string, (f: DisputeFixture) => Promise<Dispute["consent"]>][] = [
+    ["no consent (a filer that predates the rule)", async () => undefined],
+    ["a consent granted to another institution", async (f) => f.consentOf("ecom-c", X)],
+    ["a consent for another subject", async (f) => f.consentOf("bank-a", Y)],
+    [
+      "an expired consent",
+      async (f) => f.consentOf("bank-a", X, { validFrom: new Date(f.clock.now().getTime() - 10 * DAY_MS), validUntil: new Date(f.clock.now().getTime() - 1) }),
+    ],
+    [
+      "a revoked consent",
+      async (f) => {
+        const c = f.consentOf("bank-a", X);
+        await f.stores.consents.putRevocation("bank-a", c.consentId, f.clock.now());
+        return c;
+      },
+    ],
+    ["a consent whose grantee signature is forged (signed with another member's key)", async (f) => signConsent(f.consentOf("bank-a", X), f.keyOf("ecom-c"))],
+    ["a consent altered after signing", async (f) => ({ ...f.consentOf("bank-a", X), validUntil: new Date("2099-01-01T00:00:00Z") })],
+  ];
+
+  it.each(refusals)("the holder refuses %s with CONSENT_DENIED on consent, storing nothing and leaving the flag", async (_what, consentFor) => {
+    const f = await holder();
+    const consent = await consentFor(f);
+    await expectCode(f.service.receive(routed(f, consent), "bank-a"), "CONSENT_DENIED", "consent");
+    expect(await f.stores.disputes.listAll()).toEqual([]);
+    expect(f.audit).toEqual([]);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.NONE);
+  });
+
+  it("the holder accepts the filer's consent whatever its purpose, and from valid_from minus the clock skew", async () => {
+    const f = await holder();
+    const consent = f.consentOf("bank-a", X, { purpose: Purpose.FURNISHING, validFrom: new Date(f.clock.now().getTime() + 30_000) });
+    const d = await f.service.receive(routed(f, consent), "bank-a");
+    expect(d.status).toBe(DisputeStatus.OPEN);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.DISPUTED);
+  });
+
+  it("a consent's evidence_ref holding an ID number is refused by the holder, which would store it", async () => {
+    const f = await holder();
+    const consent = f.consentOf("bank-a", X, { evidenceRef: `auth-${X}` });
+    await expectCode(f.service.receive(routed(f, consent), "bank-a"), "VALIDATION_FAILED", "consent.evidence_ref");
+    expect(await f.stores.disputes.listAll()).toEqual([]);
+  });
+
+  it("a filer without a usable consent of the borrower is refused on subject and sends nothing", async () => {
+    const send = vi.fn<DisputeRouter["send"]>(notAsked);
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send, status: notAsked } });
+    const f = fx;
+    const file = () => f.service.file(f.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
+    const err = await expectCode(file(), "CONSENT_DENIED", "subject");
+    expect(err.message).toContain("record the borrower's consent");
+    // Another borrower's consent, an expired one and a revoked one do not count either.
+    await f.grant(Y);
+    await f.grant(X, { validUntil: new Date(f.clock.now().getTime() + DAY_MS) });
+    await f.consents.revoke((await f.grant(X)).consentId);
+    f.clock.advance(DAY_MS);
+    await expectCode(file(), "CONSENT_DENIED", "subject");
+    expect(send).not.toHaveBeenCalled();
+    expect(await f.stores.disputes.listAll()).toEqual([]);
+    expect(f.audit).toEqual([]);
+  });
+
+  it("the holder's own dispute needs the same consent, checked locally", async () => {
+    const f = await holder();
+    await expectCode(f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a"), "CONSENT_DENIED", "subject");
+    expect(await f.stores.disputes.listAll()).toEqual([]);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.NONE);
+    await f.grant(X, { purpose: Purpose.POST_LOAN_MANAGEMENT });
+    expect((await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a")).status).toBe(DisputeStatus.OPEN);
+  });
+});
+
+describe("one open dispute per account and filing member", () => {
+  const from = (f: DisputeFixture, filer: string, disputeId: string): Dispute => ({
+    disputeId,
+    subjectToken: f.token(X),
+    institutionId: "cfc-b",
+    accountRef: f.refOf("L-1"),
+    reason: "never late",
+    status: DisputeStatus.OPEN,
+    outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+    note: "",
+    filedAt: f.clock.now(),
+    respondBy: undefined,
+    resolvedAt: undefined,
+    filedViaInstitutionId: filer,
+    consent: f.consentOf(filer, X),
+  });
+  const FIRST = "11111111-1111-4111-8111-111111111111";
+  const SECOND = "22222222-2222-4222-8222-222222222222";
+  const openOf = async (f: DisputeFixture) => (await f.stores.disputes.listOpen()).map((d) => [d.disputeId, d.filedViaInstitutionId]);
+
+  it("a second filing by the same member is CONFLICT on account_ref naming the open one, and changes nothing", async () => {
+    const f = await holderWithLoans("L-1");
+    const first = await f.service.receive(from(f, "bank-a", FIRST), "bank-a");
+    const err = await expectCode(f.service.receive(from(f, "bank-a", SECOND), "bank-a"), "CONFLICT", "account_ref");
+    expect(err.message).toContain(first.disputeId);
+    expect(await openOf(f)).toEqual([[FIRST, "bank-a"]]);
+    expect(await f.stores.disputes.get(SECOND)).toBeUndefined();
+    expect(f.audit.filter((e) => e.action === "DISPUTE_RECEIVED")).toHaveLength(1);
+    // A replay of the open one is still answered with it.
+    expect(await f.service.receive(from(f, "bank-a", FIRST), "bank-a")).toEqual(first);
+    // The holder's own filings follow the same rule.
+    await f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "why", "a");
+    await expectCode(f.service.file(f.token(X), "cfc-b", f.refOf("L-1"), "again", "a"), "CONFLICT", "account_ref");
+  });
+
+  it("two concurrent filings by one member: exactly one is opened", async () => {
+    const f = await holderWithLoans("L-1");
+    const results = await Promise.allSettled([f.service.receive(from(f, "bank-a", FIRST), "bank-a"), f.service.receive(from(f, "bank-a", SECOND), "bank-a")]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(await f.stores.disputes.listOpen()).toHaveLength(1);
+    expect(f.audit.filter((e) => e.action === "DISPUTE_RECEIVED")).toHaveLength(1);
+  });
+
+  it("another member's filing of the same account is accepted", async () => {
+    const f = await holderWithLoans("L-1");
+    await f.service.receive(from(f, "bank-a", FIRST), "bank-a");
+    await f.service.receive(from(f, "ecom-c", SECOND), "ecom-c");
+    expect((await openOf(f)).sort()).toEqual([
+      [FIRST, "bank-a"],
+      [SECOND, "ecom-c"],
+    ]);
+  });
+
+  it("once the open one is resolved, the member may file again", async () => {
+    const f = await holderWithLoans("L-1");
+    await f.service.receive(from(f, "bank-a", FIRST), "bank-a");
+    await f.service.resolve(FIRST, DisputeOutcome.VERIFIED_ACCURATE, "checked", undefined, "a");
+    const again = await f.service.receive(from(f, "bank-a", SECOND), "bank-a");
+    expect(again.status).toBe(DisputeStatus.OPEN);
+    expect((await f.tradelines(X))[0]!.dispute).toBe(DisputeFlag.DISPUTED);
+  });
+});
+
+describe("a holder's note is screened before the filer keeps it", () => {
+  const holderRecord = (d: Dispute): Dispute => ({ ...d, filedAt: new Date("2026-03-01T00:00:05Z"), respondBy: new Date("2026-03-31T00:00:05Z") });
+  const leaky = (d: Dispute): Dispute => ({
+    ...holderRecord(d),
+    status: DisputeStatus.RESOLVED,
+    outcome: DisputeOutcome.VERIFIED_ACCURATE,
+    note: `客户身份证 ${X} 已核实`,
+    resolvedAt: new Date("2026-03-05T00:00:00Z"),
+  });
+
+  it("a status answer whose note holds a resident ID number leaves the copy as it was, not current", async () => {
+    let filed: Dispute | undefined;
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => holderRecord(d), status: async () => leaky(filed!) } });
+    await fx.grant(X);
+    filed = await fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a");
+    expect(await fx.service.current(filed.disputeId)).toEqual({ dispute: filed, current: false });
+    expect(await fx.service.get(filed.disputeId)).toEqual(filed);
+    expect(await fx.service.listForSubject(fx.token(X), true)).toEqual({ disputes: [filed], notCurrent: [filed.disputeId] });
+  });
+
+  it("a filing answered with such a note is refused UNAVAILABLE and nothing is kept", async () => {
+    fx = await disputeFixture({ institutionId: "bank-a", router: { send: async (_id, d) => leaky(d), status: notAsked } });
+    await fx.grant(X);
+    const err = await expectCode(fx.service.file(fx.token(X), "cfc-b", "0123456789abcdef0123456789abcdef", "not mine", "a"), "UNAVAILABLE");
+    expect(err.message).not.toContain(X);
+    expect(await fx.stores.disputes.listAll()).toEqual([]);
+    expect(fx.audit).toEqual([]);
   });
 });

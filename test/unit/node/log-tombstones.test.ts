@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecrets } from "../../../src/config/secrets.js";
-import { DisputeOutcome, IdType } from "../../../src/gen/creditmesh/v1/common.js";
+import { DisputeOutcome, IdType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Dispute } from "../../../src/gen/creditmesh/v1/dispute.js";
 import { accountRefFor } from "../../../src/records/ingest.js";
 import { LeafKind, decodeLeaf, splitBundle } from "../../../src/tlog/index.js";
@@ -64,6 +64,8 @@ describe("tombstones on every path that destroys an account", () => {
     const subject = { idType: IdType.CN_RESIDENT_ID, idNumber, name: "张伟", phone: "13800138000" };
     await client.submitRecords([account({ accountId: "DISPUTED-1", idNumber })]);
     const target = (await n.node.transparencyLog.recordLeaf(refOf("DISPUTED-1")))!.leafIndex;
+    // A dispute is filed on the borrower's behalf: the node records the borrower's consent first.
+    await client.unary("grantConsent", { subject, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(Date.now() + 365 * 86_400_000), evidenceRef: "sha256:log-tombstones-consent" } as never);
     const filed = (await client.unary("fileDispute", { subject, institutionId: "bank-d", accountRef: refOf("DISPUTED-1"), reason: "not my account" } as never)) as Dispute;
     await client.unary("resolveDispute", { disputeId: filed.disputeId, outcome: DisputeOutcome.DELETED, note: "deleted" } as never);
     expect(await tombstones(n)).toContainEqual({ target, reason: "DISPUTE_DELETED" });

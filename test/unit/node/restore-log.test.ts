@@ -5,7 +5,7 @@ import { LevelAuditLog, verifyAudit } from "../../../src/audit/level-audit-log.j
 import { parseConfig } from "../../../src/config/load.js";
 import type { NodeConfig } from "../../../src/config/schema.js";
 import { readSecrets } from "../../../src/config/secrets.js";
-import { DisputeOutcome, IdType } from "../../../src/gen/creditmesh/v1/common.js";
+import { DisputeOutcome, IdType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Dispute } from "../../../src/gen/creditmesh/v1/dispute.js";
 import { NodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
@@ -75,13 +75,15 @@ async function scenario() {
     account({ accountId: "DISPUTED-1", idNumber: KEPT }),
     account({ accountId: "UPDATED-1", idNumber: KEPT }),
   ]);
+  const subject = { idType: IdType.CN_RESIDENT_ID, idNumber: KEPT, name: "张伟", phone: "13800138000" };
+  // A dispute is filed on the borrower's behalf: the node records the borrower's consent first.
+  await n.client.unary("grantConsent", { subject, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(Date.now() + 365 * 86_400_000), evidenceRef: "sha256:restore-log-consent" } as never);
   const leafBefore = (await n.node.transparencyLog.recordLeaf(refOf("UPDATED-1")))!;
   const publishedBeforeBackup = (await n.node.transparencyLog.publishNow())!;
   await n.client.unary("backup", { outDir: "before" } as never, 60_000);
   const backupDir = path.join(tmp.dir, "backups", "before");
 
   await n.client.unary("purgeSubject", { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: ERASED, name: "张伟", phone: "" }, requestRef: "ERASURE-R-1" } as never, 60_000);
-  const subject = { idType: IdType.CN_RESIDENT_ID, idNumber: KEPT, name: "张伟", phone: "13800138000" };
   const filed = (await n.client.unary("fileDispute", { subject, institutionId: INSTITUTION, accountRef: refOf("DISPUTED-1"), reason: "not mine" } as never)) as Dispute;
   await n.client.unary("resolveDispute", { disputeId: filed.disputeId, outcome: DisputeOutcome.DELETED, note: "deleted" } as never);
   await n.client.submitRecords([account({ accountId: "UPDATED-1", idNumber: KEPT, creditLimit: "900000" }), account({ accountId: "NEW-1", idNumber: KEPT })]);

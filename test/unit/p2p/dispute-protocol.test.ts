@@ -215,6 +215,20 @@ describe("dispute protocol, filer side (over an in-memory transport)", () => {
     expect(await codeOf(router(handlerFor(failing)).send(HOLDER, filing()))).toBe("UNAVAILABLE");
   });
 
+  it("passes the holder's refusal of the filer's consent through as CONSENT_DENIED on consent", async () => {
+    const refusing: DisputeReceiver = {
+      receive: async () => {
+        throw new CreditMeshError("CONSENT_DENIED", "consent: consent was granted to another institution", { field: "consent" });
+      },
+      statusFor: notAsked,
+    };
+    const err = await router(handlerFor(refusing)).send(HOLDER, filing()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CreditMeshError);
+    expect((err as CreditMeshError).code).toBe("CONSENT_DENIED");
+    expect((err as CreditMeshError).field).toBe("consent");
+    expect((err as CreditMeshError).message).toContain("granted to another institution");
+  });
+
   it("NOT_FOUND on institution_id for an institution that is not a member", async () => {
     const err = await router(handlerFor(accepting())).send("nobody", filing()).catch((e: unknown) => e);
     expect((err as CreditMeshError).code).toBe("NOT_FOUND");
