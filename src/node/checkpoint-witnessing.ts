@@ -2,7 +2,7 @@ import type { Member } from "../gen/creditmesh/v1/peer.js";
 import type { Logger } from "../logger.js";
 import { rankMembers } from "../p2p/member-rank.js";
 import type { WitnessProtocol } from "../p2p/witness-protocol.js";
-import { addCosignatures, parseCheckpoint, type TiledLog } from "../tlog/index.js";
+import { addCosignatures, parseCheckpoint, parseNote, verifyCosignature, type TiledLog } from "../tlog/index.js";
 
 /**
  * The institution ids of the `count` members asked to witness this node's
@@ -31,7 +31,7 @@ export class CheckpointWitnessing {
 
   constructor(
     private readonly opts: { quorum: number },
-    private readonly modules: { log: TiledLog; witnesses: () => string[]; protocol: WitnessProtocol; logger: Logger },
+    private readonly modules: { log: TiledLog; witnesses: () => string[]; protocol: Pick<WitnessProtocol, "add" | "witnessKey">; logger: Logger },
   ) {}
 
   /** The latest checkpoint cosigned by a quorum, with its cosignature lines. */
@@ -71,7 +71,24 @@ export class CheckpointWitnessing {
     if (conflict > 0 && retry && conflict <= size) return this.ask(id, note, size, conflict, false);
     if (answer.evidence) this.modules.logger.error({ witness: id }, "a witness holds evidence against this node's log");
     if (!answer.cosignature) return undefined;
+    // A line under another witness's key (or not verifying) would make that witness's genuine cosignature fail too.
+    if (!this.cosignedBy(id, note, answer.cosignature)) {
+      this.modules.logger.warn({ witness: id }, "a witness answered with a cosignature that is not its own valid one over this checkpoint");
+      return undefined;
+    }
     this.lastCosigned.set(id, size);
     return answer.cosignature;
+  }
+
+  /** Whether `line` is one cosignature line by witness `id`'s key that verifies over this very checkpoint. */
+  private cosignedBy(id: string, note: string, line: string): boolean {
+    const key = this.modules.protocol.witnessKey(id);
+    if (!key) return false;
+    try {
+      const cosigned = parseNote(`${parseNote(note).text}\n${line.endsWith("\n") ? line : `${line}\n`}`);
+      return cosigned.signatures.length === 1 && verifyCosignature(cosigned, key) !== undefined;
+    } catch {
+      return false;
+    }
   }
 }

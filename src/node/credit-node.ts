@@ -68,7 +68,7 @@ import { NodeTransparencyLog } from "./transparency-log.js";
 import { LeafSaltKey } from "../tlog/leaf-salt.js";
 import { CheckpointWitnessing, witnessesOf } from "./checkpoint-witnessing.js";
 import { WitnessProtocol } from "../p2p/witness-protocol.js";
-import { LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
+import { evidenceToShow, LogEvidenceGossip } from "../p2p/log-evidence-gossip.js";
 import { WITNESS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
 import { LevelWitnessStore } from "../store/level-witness-store.js";
 
@@ -489,6 +489,7 @@ export class CreditNode {
         ...components,
         logger: logger.child({ protocol: "witness" }),
         store: witnessStore,
+        rateLimiter: limiter(),
         witness: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
         onEvidence: (_origin, note) => {
           void this.countEvidence();
@@ -535,12 +536,12 @@ export class CreditNode {
   }
 
   private async countEvidence(): Promise<void> {
-    const held = (await this.witnessStore?.evidence()) ?? [];
+    const held = evidenceToShow((await this.witnessStore?.evidence()) ?? [], this.config.institution.id);
     this.metrics?.logEquivocations.set(new Set(held.map((e) => e.origin)).size);
   }
 
   private async logEvidence(): Promise<LogEvidence[]> {
-    const held = (await this.witnessStore?.evidence()) ?? [];
+    const held = evidenceToShow((await this.witnessStore?.evidence()) ?? [], this.config.institution.id);
     return held.map((e) => ({ origin: e.origin, observedAt: new Date(e.observedAt), kind: e.note.split("\n")[1] ?? "", note: e.note }));
   }
 

@@ -25,6 +25,8 @@ export const MANIFEST_TOPIC = "creditmesh/manifest/1";
 /** Filter announcements and deltas (FilterGossip); the full filter goes over FILTERS_PROTOCOL. */
 export const FILTERS_TOPIC = "creditmesh/filters/1";
 export const LOG_EVIDENCE_TOPIC = "creditmesh/log-evidence/1";
+/** A log evidence note holds two small checkpoints (and at most a consistency proof): a few KiB is plenty. */
+export const MAX_LOG_EVIDENCE_BYTES = 8 * 1024;
 
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;

@@ -1,8 +1,10 @@
 import { CreditMeshError } from "../errors.js";
 import { WitnessAddCheckpoint, WitnessAddCheckpointAnswer } from "../gen/creditmesh/v1/peer.js";
 import { publicKeyFromPeerId } from "../identity/node-key.js";
-import { parseVerifierKey, signEvidence, witnessCheckpoint, type WitnessStore } from "../tlog/index.js";
-import { logVerifierKey } from "../tlog/vkey.js";
+import type { RateLimiter } from "../rate-limit.js";
+import { KeyedSerialQueue } from "../store/serial.js";
+import { parseVerifierKey, signEvidence, witnessCheckpoint, type NoteVerifier, type WitnessStore } from "../tlog/index.js";
+import { logVerifierKey, witnessVerifierKey } from "../tlog/vkey.js";
 import type { PeerComponents } from "./components.js";
 import { WITNESS_PROTOCOL } from "./protocols.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
@@ -11,8 +13,10 @@ export type WitnessComponents = Pick<PeerComponents, "peer" | "rpc" | "membershi
   store: WitnessStore;
   /** Signs cosignatures and evidence (the node's key, cosignature/v1 key type). */
   witness: { name: string; publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array };
-  /** Called with the signed evidence note when a member's log is caught contradicting itself. */
+  /** Called with the signed evidence note when a member's log is caught contradicting itself (once per log and kind). */
   onEvidence?: (origin: string, note: string) => void;
+  /** Per requesting member, as the other request protocols. */
+  rateLimiter?: RateLimiter;
 };
 
 /**
@@ -26,6 +30,9 @@ export type WitnessComponents = Pick<PeerComponents, "peer" | "rpc" | "membershi
  */
 export class WitnessProtocol extends RpcProtocol {
   readonly protocol = WITNESS_PROTOCOL;
+  // Requests run concurrently on a stream: two for one log that both read the same last
+  // checkpoint would both be cosigned, two roots for one size under this node's signature.
+  readonly #perLog = new KeyedSerialQueue();
 
   constructor(
     private readonly c: WitnessComponents,
@@ -37,8 +44,13 @@ export class WitnessProtocol extends RpcProtocol {
   async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
     const member = this.c.membership.byPeerId(from.peerId);
     if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", "not a member of this network");
-    const req = WitnessAddCheckpoint.decode(body);
     const origin = member.institutionId;
+    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(origin)) throw new CreditMeshError("RATE_LIMITED", "rate limit exceeded");
+    const req = WitnessAddCheckpoint.decode(body);
+    return this.#perLog.run(origin, () => this.#witness(origin, member.peerId, req));
+  }
+
+  async #witness(origin: string, peerId: string, req: WitnessAddCheckpoint): Promise<Uint8Array> {
     const oldSize = Number(req.oldSize);
     const last = await this.c.store.last(origin);
     if ((last?.size ?? 0) !== oldSize && last !== undefined) {
@@ -46,7 +58,7 @@ export class WitnessProtocol extends RpcProtocol {
     }
     const now = this.c.clock.now();
     const outcome = witnessCheckpoint({
-      log: parseVerifierKey(logVerifierKey(origin, publicKeyFromPeerId(member.peerId))),
+      log: parseVerifierKey(logVerifierKey(origin, publicKeyFromPeerId(peerId))),
       origin,
       last,
       next: req.checkpoint,
@@ -59,10 +71,19 @@ export class WitnessProtocol extends RpcProtocol {
       return WitnessAddCheckpointAnswer.encode({ cosignature: outcome.cosignature, conflictSize: "0", evidence: "" }).finish();
     }
     const note = signEvidence(outcome.evidence, this.c.witness, Math.floor(now.getTime() / 1000));
-    await this.c.store.addEvidence(origin, now, note);
-    this.log.warn({ origin, kind: outcome.evidence.kind, reason: outcome.evidence.reason }, "a member's transparency log contradicts a checkpoint this node cosigned");
-    this.c.onEvidence?.(origin, note);
+    if (await this.c.store.addEvidence(origin, outcome.evidence.kind, now, note)) {
+      this.log.warn({ origin, kind: outcome.evidence.kind, reason: outcome.evidence.reason }, "a member's transparency log contradicts a checkpoint this node cosigned");
+      this.c.onEvidence?.(origin, note);
+    } else {
+      this.log.debug({ origin, kind: outcome.evidence.kind }, "further evidence against a member's log not kept: this node holds evidence of that kind");
+    }
     return WitnessAddCheckpointAnswer.encode({ cosignature: "", conflictSize: "0", evidence: note }).finish();
+  }
+
+  /** The cosignature/v1 key a member witnesses with; undefined for a non-member. */
+  witnessKey(institutionId: string): NoteVerifier | undefined {
+    const member = this.c.membership.byInstitution(institutionId);
+    return member && parseVerifierKey(witnessVerifierKey(institutionId, publicKeyFromPeerId(member.peerId)));
   }
 
   /** Asks a member to witness this node's checkpoint. */

@@ -123,7 +123,9 @@ export function signEvidence(evidence: Evidence, witness: NoteSigner, observedAt
 /**
  * Re-checks evidence against the log's key, so a receiver need not trust the
  * witness that gossiped it: true when both notes are the log's and they
- * really contradict each other.
+ * really contradict each other. A ROLLBACK never passes: two honest
+ * checkpoints of different sizes look the same whichever was signed first,
+ * so only the witness that saw the log submit them in that order knows.
  */
 export function checkEvidence(evidence: Evidence, log: NoteVerifier): boolean {
   let a: Checkpoint;
@@ -138,8 +140,7 @@ export function checkEvidence(evidence: Evidence, log: NoteVerifier): boolean {
     case "EQUIVOCATION":
       return a.size === b.size && Buffer.compare(a.root, b.root) !== 0;
     case "ROLLBACK":
-      // Two checkpoints of different sizes are only a rollback if both claim to be current; the receiver sees the sizes.
-      return b.size < a.size;
+      return false;
     case "INCONSISTENT": {
       const proof = evidence.proof.map((p) => Buffer.from(p, "base64"));
       return b.size > a.size && a.size > 0 && verifyConsistency(a.size, b.size, proof, a.root, b.root) !== null;

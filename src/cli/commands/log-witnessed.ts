@@ -41,6 +41,26 @@ function checkpointOf(note: string, what: string) {
   }
 }
 
+/**
+ * The sizes to prove consistent with the new cosigned checkpoint of size
+ * `treeSize`: the answers' checkpoints, and the holder's cosigned checkpoints
+ * already in the file — `verify --checkpoints` checks each cosigned
+ * checkpoint against the next larger one, so a later run beside an earlier
+ * one needs the proof between them.
+ */
+export function sizesToProve(answerSizes: readonly number[], existing: CosignedCheckpoints | undefined, origin: string, treeSize: number): number[] {
+  const earlier = (existing?.logs ?? [])
+    .filter((l) => l.institution_id === origin)
+    .map((l) => {
+      try {
+        return parseCheckpoint(parseNote(l.cosigned).text).size;
+      } catch (err) {
+        throw invalid("out", `a cosigned checkpoint of ${origin} in the file: ${(err as Error).message}`);
+      }
+    });
+  return [...new Set([...answerSizes, ...earlier])].filter((s) => s > 0 && s < treeSize).sort((a, b) => a - b);
+}
+
 function readExisting(file: string): CosignedCheckpoints | undefined {
   if (!existsSync(file)) return undefined;
   let json: unknown;
@@ -99,7 +119,7 @@ export function addWitnessedCommand(log: Command): void {
         const cosigned = await cosignedCovering(conn, Math.max(0, ...sizes), Number(opts.waitMs));
         const treeSize = checkpointOf(cosigned, "the node's cosigned checkpoint").size;
         const consistency = [];
-        for (const oldSize of sizes.filter((s) => s > 0 && s < treeSize).sort((a, b) => a - b)) {
+        for (const oldSize of sizesToProve(sizes, existing, origin, treeSize)) {
           const res = await call(conn, conn.client.getLogProof, { institutionId: "", oldSize: String(oldSize), treeSize: String(treeSize) }, 10_000);
           consistency.push({ old_size: oldSize, tree_size: treeSize, hashes: res.hashes });
         }

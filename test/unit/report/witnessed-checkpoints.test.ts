@@ -141,10 +141,19 @@ describe("checkWitnessed: an answer's checkpoint against the cosigned ones", () 
     expect(r.reason).toMatch(/^not witnessed: the newest cosigned checkpoint has size 20 .* below the answer's size 30/);
   });
 
-  it("fails a log whose cosigned size goes backwards in the witnesses' time", () => {
-    const r = check(checkpointOf(13), [entry(cosigned(40, { time: T0 }), [proofEntry(13, 40)]), entry(cosigned(30, { time: T0 + 60 }))]);
-    expect(r.state).toBe("FAILED");
-    expect(r.reason).toMatch(/^size going backwards: witnesses cosigned size 40 at .*, then size 30 at /);
+  it("orders cosigned checkpoints by size, not by the witnesses' times: a far-future cosignature on the smaller one is no rollback", () => {
+    const future = T0 + 10 * 365 * 86_400;
+    const r = check(checkpointOf(13), [entry(cosigned(40, { time: T0 })), entry(cosigned(20, { time: future }), [proofEntry(13, 20), proofEntry(20, 40)])]);
+    expect(r.state).toBe("VERIFIED");
+    expect(r.reason).toContain("size 20");
+  });
+
+  it("fails two roots cosigned for one size (a split view), whatever the witnesses' times", () => {
+    for (const [t1, t2] of [[T0, T0 + 60], [T0 + 60, T0]] as const) {
+      const r = check(checkpointOf(13), [entry(cosigned(20, { time: t1 }), [proofEntry(13, 20)]), entry(cosigned(20, { time: t2, from: otherLeaves }))]);
+      expect(r.state).toBe("FAILED");
+      expect(r.reason).toBe("inconsistent: cosigned sizes 20 and 20: two roots for size 20 (the log equivocated)");
+    }
   });
 
   it("checks several cosigned checkpoints against each other and uses the smallest that covers the answer", () => {

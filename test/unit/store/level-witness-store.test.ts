@@ -52,11 +52,9 @@ describe("LevelWitnessStore", () => {
     expect(caught.outcome === "EVIDENCE" && caught.evidence.kind).toBe("EQUIVOCATION");
     if (caught.outcome !== "EVIDENCE") return;
     const signed = signEvidence(caught.evidence, witness, 1_900_000_000);
-    await store.addEvidence("bank-a", new Date(1_900_000_000_000), signed);
-    await store.addEvidence("bank-a", new Date(1_900_000_000_000), signed);
+    expect(await store.addEvidence("bank-a", "EQUIVOCATION", new Date(1_900_000_000_000), signed)).toBe(true);
     const kept = await store.evidence();
-    expect(kept).toHaveLength(2);
-    expect(kept[0]).toEqual({ origin: "bank-a", observedAt: "2030-03-17T17:46:40.000Z", note: signed });
+    expect(kept).toEqual([{ origin: "bank-a", observedAt: "2030-03-17T17:46:40.000Z", note: signed }]);
     // The cosigned state is untouched by evidence.
     expect((await store.last("bank-a"))?.note).toBe(grown.state.note);
   });
@@ -64,6 +62,40 @@ describe("LevelWitnessStore", () => {
   it("refuses an origin that would break its key, naming the field", async () => {
     const store = new LevelWitnessStore(db);
     await expect(store.last("a!b")).rejects.toMatchObject({ field: "origin" });
-    await expect(store.addEvidence("bank-a", new Date(Number.NaN), "x")).rejects.toMatchObject({ field: "observed_at" });
+    await expect(store.addEvidence("bank-a", "EQUIVOCATION", new Date(Number.NaN), "x")).rejects.toMatchObject({ field: "observed_at" });
+    await expect(store.addEvidence("a!b", "EQUIVOCATION", new Date(0), "x")).rejects.toMatchObject({ field: "origin" });
+    expect(await store.evidence()).toEqual([]);
+  });
+
+  it("keeps one piece of evidence per log and kind, however many distinct notes arrive, even at once, and across a restart", async () => {
+    let store = new LevelWitnessStore(db);
+    const notes = (kind: string, n: number) => Array.from({ length: n }, (_, i) => `creditmesh log evidence/v1\n${kind}\nbank-a\ntime ${i}\n`);
+    const kept = await Promise.all([
+      ...notes("EQUIVOCATION", 50).map((n, i) => store.addEvidence("bank-a", "EQUIVOCATION", new Date(1_900_000_000_000 + i), n)),
+      ...notes("ROLLBACK", 50).map((n, i) => store.addEvidence("bank-a", "ROLLBACK", new Date(1_900_000_000_000 + i), n)),
+    ]);
+    expect(kept.filter(Boolean)).toHaveLength(2);
+    expect(await store.addEvidence("bank-c", "EQUIVOCATION", new Date(1_900_000_000_000), "about bank-c")).toBe(true);
+
+    await db.close();
+    db = await NodeDatabase.open(tmp.dir);
+    store = new LevelWitnessStore(db);
+    expect(await store.addEvidence("bank-a", "EQUIVOCATION", new Date(1_900_000_001_000), "one more")).toBe(false);
+    const held = await store.evidence();
+    expect(held.map((e) => [e.origin, e.note.split("\n")[1]]).sort()).toEqual([["bank-a", "EQUIVOCATION"], ["bank-a", "ROLLBACK"], ["bank-c", undefined]]);
+  });
+
+  it("still reads evidence stored before one note per log and kind was kept", async () => {
+    // The earlier layout: `e!<ISO time>!<seq>!<origin>` only, several of one kind possible.
+    await db.levels.witness.put("e!2030-03-17T17:46:40.000Z!000000!bank-a", "first");
+    await db.levels.witness.put("e!2030-03-17T17:46:40.000Z!000001!bank-a", "second");
+    const store = new LevelWitnessStore(db);
+    expect(await store.evidence()).toEqual([
+      { origin: "bank-a", observedAt: "2030-03-17T17:46:40.000Z", note: "first" },
+      { origin: "bank-a", observedAt: "2030-03-17T17:46:40.000Z", note: "second" },
+    ]);
+    expect(await store.addEvidence("bank-a", "EQUIVOCATION", new Date(1_900_000_001_000), "third")).toBe(true);
+    expect(await store.addEvidence("bank-a", "EQUIVOCATION", new Date(1_900_000_002_000), "fourth")).toBe(false);
+    expect((await store.evidence()).map((e) => e.note)).toEqual(["first", "second", "third"]);
   });
 });

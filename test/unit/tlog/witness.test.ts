@@ -48,9 +48,13 @@ describe("witness", () => {
     expect(checkEvidence(out.evidence, logV)).toBe(true);
   });
 
-  it("records a rollback when the size goes backwards", () => {
+  it("records a rollback when the size goes backwards, which only this witness can vouch for", () => {
     const out = step(state(leaves, 20), note(leaves, 12));
     expect(out.outcome === "EVIDENCE" && out.evidence.kind).toBe("ROLLBACK");
+    if (out.outcome !== "EVIDENCE") return;
+    // The two notes alone read the same swapped: a receiver cannot tell a rollback from an honest log.
+    expect(checkEvidence(out.evidence, logV)).toBe(false);
+    expect(checkEvidence({ ...out.evidence, previous: out.evidence.next, next: out.evidence.previous }, logV)).toBe(false);
   });
 
   it("records a consistency failure for a rewritten history, whatever proof the log offers", () => {
