@@ -171,6 +171,13 @@ export const TokensSchema = z.object({
    * without an operator ticket (bulk onboarding above it needs one).
    */
   dailyQuota: z.number().int().min(1).default(200_000),
+  /**
+   * As a requester: how long one batch of new subjects waits for the
+   * committee's threshold of valid answers. An unreachable evaluator is asked
+   * again until then (it may be restarting), so with too few evaluators up an
+   * ingest or report of a new subject fails UNAVAILABLE after this long.
+   */
+  evaluationDeadlineMs: z.number().int().min(1_000).max(300_000).default(30_000),
 });
 
 export const ConfigSchema = z

@@ -511,7 +511,7 @@ export class CreditNode {
     parts.tlog.cosigned = () => witnessing.cosigned;
 
     const tokens = await SubjectTokenParts.create(membership, components, {
-      institutionId, maxClockSkewMs: p2p.maxClockSkewMs, dailyTokenQuota: this.config.tokens.dailyQuota, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
+      institutionId, maxClockSkewMs: p2p.maxClockSkewMs, dailyTokenQuota: this.config.tokens.dailyQuota, evaluationDeadlineMs: this.config.tokens.evaluationDeadlineMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
     });
 
     // Started in this order after libp2p, stopped in reverse before it.

@@ -31,6 +31,8 @@ export interface SubjectTokenDeps {
   maxClockSkewMs: number;
   /** Elements one member may have evaluated here per purpose and UTC day without an operator ticket (config tokens.dailyQuota). */
   dailyTokenQuota: number;
+  /** How long a batch of new subjects waits for the committee's threshold of answers (config tokens.evaluationDeadlineMs). */
+  evaluationDeadlineMs: number;
   secrets: Pick<Secrets, "tokenKeyShare" | "accountRefKey" | "nodeKey">;
   stores: Stores;
   audit: AuditTrail;
@@ -231,7 +233,10 @@ export class SubjectTokenParts {
           this.#log.error({ epoch: committee.epoch, index: me.index }, "named a token evaluator without holding that share: evaluations are refused");
         }
       }
-      next = { committee, tokenizer: new ThresholdOprfTokenizer({ committee, evaluators: this.protocol, cache: this.#cache, math: this.#math }), evaluating };
+      next = { committee, tokenizer: new ThresholdOprfTokenizer(
+          { committee, evaluators: this.protocol, cache: this.#cache, math: this.#math },
+          { deadlineMs: this.deps.evaluationDeadlineMs },
+        ), evaluating };
     }
     this.#inForce = next;
     if (previous?.evaluating) await previous.evaluating.worker.close();

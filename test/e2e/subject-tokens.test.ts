@@ -18,6 +18,8 @@ const ID = residentId("19880214", 517, "110105");
 const SUBJECT = { idType: IdType.CN_RESIDENT_ID, idNumber: ID, name: "李娜", phone: "" };
 /** Elements one member may have evaluated per purpose and day at each evaluator. */
 const QUOTA = 6;
+/** Short, so that the case with too few evaluators up fails in seconds rather than after the default 30 s. */
+const EVALUATION_DEADLINE_MS = 4_000;
 
 /**
  * Four members, three of them the token committee (2 of 3): a member outside
@@ -32,7 +34,7 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
 
   beforeAll(async () => {
     // A small daily quota, so the test can use one member's up.
-    net = await startInProcessNetwork({ nodes: 4, tokenCommittee: { members: [0, 1, 2], threshold: 2 }, configOverrides: { tokens: { dailyQuota: QUOTA } } });
+    net = await startInProcessNetwork({ nodes: 4, tokenCommittee: { members: [0, 1, 2], threshold: 2 }, configOverrides: { tokens: { dailyQuota: QUOTA, evaluationDeadlineMs: EVALUATION_DEADLINE_MS } } });
     inside = net.running[0]!;
     outside = net.running[3]!;
     for (const [m, id] of [[inside, "OPRF-A"], [outside, "OPRF-D"]] as const) {
@@ -113,7 +115,7 @@ describe("subject tokens from a 2-of-3 evaluator committee", () => {
     expect(acks[0]!.rejected).toEqual([]);
     await net.running[2]!.node!.stop();
     const before = (await outside.node!.status()).accounts;
-    await expect(outside.client!.submit([{ records: [account({ accountId: "OPRF-D3", idNumber: residentId("19880214", 519, "110105") })] }])).rejects.toThrow(/subject tokens unavailable/);
+    await expect(outside.client!.submit([{ records: [account({ accountId: "OPRF-D3", idNumber: residentId("19880214", 519, "110105") })] }])).rejects.toThrow(new RegExp(`subject tokens unavailable: .*deadline of ${EVALUATION_DEADLINE_MS} ms passed`));
     expect((await outside.node!.status()).accounts).toBe(before);
     // A subject this member already holds needs no evaluation: its token is in the member's sealed cache.
     const consent = await outside.client!.unary("grantConsent", {

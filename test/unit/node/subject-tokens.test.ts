@@ -46,7 +46,7 @@ async function parts(membership: Membership, member: number, tokenKeyShare?: str
   open.push(stores);
   const c = { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: keys[member], clock: new ManualClock("2026-03-01T00:00:00Z"), logger: silentLogger() };
   const made = await SubjectTokenParts.create(membership, c, {
-    institutionId: ids[member], maxClockSkewMs: 60_000, dailyTokenQuota: 200_000, stores, audit: noAudit,
+    institutionId: ids[member], maxClockSkewMs: 60_000, dailyTokenQuota: 200_000, evaluationDeadlineMs: 30_000, stores, audit: noAudit,
     secrets: { accountRefKey: randomBytes(32).toString("hex"), nodeKey: randomBytes(32).toString("hex"), tokenKeyShare },
   });
   stops.push(() => made.services[0].stop());
