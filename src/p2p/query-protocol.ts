@@ -1,20 +1,23 @@
 import { isoDate } from "../clock.js";
 import { isCreditMeshError } from "../errors.js";
-import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, holderStatusToJSON, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
 import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
 import { auditSafe } from "../audit/trail.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { isoDateProblem } from "../records/dates.js";
+import { isAnswerAmount, MAX_ANSWER_AMOUNT_MINOR } from "../report/amounts.js";
 import type { HolderResult } from "../report/assemble.js";
+import { isTimestampInRange } from "../report/dates.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
+import { MAX_INQUIRIES_PER_ANSWER } from "../report/inquiry-window.js";
 import type { Holders } from "../report/service.js";
 import type { NonceStore } from "../store/types.js";
 import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
-import { QUERY_PROTOCOL } from "./protocols.js";
+import { MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
@@ -266,7 +269,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
         this.log.warn({ holder: member.institutionId, problem: proof.problem }, "answer's log proof does not verify");
         return { outcome: outcome(HolderStatus.ERROR, `proof: ${proof.problem}; data dropped`) };
       }
-      const status = ANSWER_STATUSES.has(answer.status) ? answer.status : HolderStatus.ERROR;
+      const status = answer.status;
       return {
         outcome: outcome(status, answer.reason, {
           tradelines: answer.tradelines.length,
@@ -289,12 +292,41 @@ export function createQueryProtocol(components: QueryComponents, init: QueryInit
   return new QueryProtocol(components, init);
 }
 
-/** An answer must be for this request, from this holder, about this subject, and hold only its own tradelines. */
+/**
+ * An answer must be for this request (the fields `creditmesh verify` binds it
+ * to the report by), from this holder, about this subject, with a status a
+ * holder sends, and hold only its own tradelines. What it carries must also
+ * fit the report: amounts in 0..10^15 minor units (a negative one would
+ * cancel other holders' debt, a huge one overflow the report's int64 totals
+ * so it fails to encode), times a Timestamp can hold (an Invalid Date makes
+ * the report fail to encode), and no more tradelines and inquiries than a
+ * holder sends. Per answer and per tradeline, so no allocation unless
+ * something is wrong.
+ */
 function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): string | undefined {
   if (answer.requestId !== query.requestId) return "answer is for another request";
   if (answer.holderInstitutionId !== member.institutionId) return "answer names another holder";
+  if (answer.requesterInstitutionId !== query.requesterInstitutionId) return "answer names another requester";
   if (answer.subjectToken !== query.subjectToken) return "answer is about another subject";
-  if (answer.tradelines.some((t) => t.institutionId !== member.institutionId)) return "answer carries another institution's tradelines";
+  if (answer.asOf !== query.asOf) return "answer is as of another date";
+  if (!ANSWER_STATUSES.has(answer.status)) return `answer has status ${holderStatusToJSON(answer.status)}, which a holder does not send`;
+  // Nothing reads answered_at, but it is part of the signed bytes the report carries.
+  if (answer.answeredAt !== undefined && !isTimestampInRange(answer.answeredAt)) return "answer's answered_at is not a valid time";
+  const { tradelines, inquiries } = answer;
+  if (tradelines.length > MAX_TRADELINES_PER_ANSWER) return `answer carries ${tradelines.length} tradelines, more than ${MAX_TRADELINES_PER_ANSWER}`;
+  // For a past as_of the holder adds this query's own inquiry after the capped window (report/holder.ts).
+  const cap = MAX_INQUIRIES_PER_ANSWER + (inquiries.length > 0 && inquiries[inquiries.length - 1]!.inquiryId === query.requestId ? 1 : 0);
+  if (inquiries.length > cap) return `answer carries ${inquiries.length} inquiries, more than ${MAX_INQUIRIES_PER_ANSWER} and this query's own`;
+  if (inquiries.length > answer.inquiriesTotal) return `answer carries ${inquiries.length} inquiries, more than its inquiries_total ${answer.inquiriesTotal}`;
+  for (let i = 0; i < tradelines.length; i++) {
+    const t = tradelines[i]!;
+    if (t.institutionId !== member.institutionId) return "answer carries another institution's tradelines";
+    const wrong = !isAnswerAmount(t.balance) ? "balance" : !isAnswerAmount(t.creditLimit) ? "credit_limit" : !isAnswerAmount(t.amountPastDue) ? "amount_past_due" : undefined;
+    if (wrong) return `tradelines[${i}].${wrong} is not an amount in 0..${MAX_ANSWER_AMOUNT_MINOR} minor units`;
+  }
+  for (let i = 0; i < inquiries.length; i++) {
+    if (!isTimestampInRange(inquiries[i]!.inquiredAt)) return `inquiries[${i}].inquired_at is missing or not a valid time`;
+  }
   return undefined;
 }
 

@@ -8,6 +8,30 @@ export function minorUnits(value: string, field: string): bigint {
   return BigInt(value);
 }
 
+/**
+ * The largest amount a holder's answer may carry: 10^15 minor units (10
+ * trillion CNY), five orders above the ingest ceiling (records/validate.ts)
+ * and low enough that the sum of every account in a report stays far inside
+ * int64. Amounts are never negative: a holder derives them from furnished
+ * amounts, which are refused below 0.
+ */
+export const MAX_ANSWER_AMOUNT_MINOR = 1e15;
+
+/**
+ * Whether an int64 decimal string is an amount in 0..MAX_ANSWER_AMOUNT_MINOR.
+ * Checked on every tradeline of every answer, so by character codes and
+ * Number(), which allocate nothing, rather than a regex or BigInt.
+ */
+export function isAnswerAmount(value: string): boolean {
+  // "1000000000000000" is the longest value in range; anything longer is not.
+  if (value.length === 0 || value.length > 16) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return Number(value) <= MAX_ANSWER_AMOUNT_MINOR;
+}
+
 /** ISO 4217 currencies whose minor unit is not 1/100. */
 const MINOR_DIGITS: Readonly<Record<string, number>> = {
   JPY: 0,

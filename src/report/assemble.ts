@@ -45,6 +45,18 @@ export function ownTradelines(institutionId: string, answer: HolderAnswer): Trad
   return answer.tradelines.filter((tl) => tl.institutionId === institutionId);
 }
 
+/**
+ * Adds the inquiries a report takes from one holder's answer to `into`. The
+ * requester's own inquiries come from its own holder's answer alone: it
+ * logged every query it sent, so another holder's copy can only add
+ * inquiries it never made. Pushed one by one rather than filtered: this runs
+ * on every answer of every report.
+ */
+export function takeInquiries(into: Inquiry[], holderInstitutionId: string, requesterInstitutionId: string, answer: HolderAnswer): void {
+  const own = holderInstitutionId === requesterInstitutionId;
+  for (const q of answer.inquiries) if (own || q.requesterInstitutionId !== requesterInstitutionId) into.push(q);
+}
+
 /** Same input → the same report, byte for byte. */
 export function assembleReport(input: AssembleInput): CreditReport {
   const tradelineSources: Tradeline[] = [];
@@ -52,10 +64,10 @@ export function assembleReport(input: AssembleInput): CreditReport {
   for (const { outcome, answer } of input.holders) {
     if (!answer || !contributes(outcome)) continue;
     tradelineSources.push(...ownTradelines(outcome.institutionId, answer));
-    inquirySources.push(...answer.inquiries);
+    takeInquiries(inquirySources, outcome.institutionId, input.requesterInstitutionId, answer);
   }
   const tradelines = mergeTradelines(tradelineSources);
-  const allInquiries = mergeInquiries(inquirySources, input.memberNames);
+  const allInquiries = mergeInquiries(inquirySources, input.memberNames, input.asOf);
   const summary = summarize(tradelines, allInquiries, input.asOf);
   const score = scoreReport({ tradelines, inquiries: allInquiries, summary, asOf: input.asOf });
 

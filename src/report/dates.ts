@@ -29,6 +29,21 @@ export function fullMonthsBetween(from: string, to: string): number {
   return Math.max(0, months);
 }
 
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in ms: the range google.protobuf.Timestamp allows. */
+const TIMESTAMP_MIN_MS = -62_135_596_800_000;
+const TIMESTAMP_MAX_MS = 253_402_300_799_999;
+
+/**
+ * Whether a decoded Timestamp is a time the report can carry: a seconds
+ * field past ±8.64e12 decodes to an Invalid Date, which the encoder then
+ * throws on, and one past year 9999 is refused by other protobuf runtimes.
+ */
+export function isTimestampInRange(at: Date | undefined): at is Date {
+  const t = at?.getTime();
+  // NaN (Invalid Date) fails both comparisons.
+  return t !== undefined && t >= TIMESTAMP_MIN_MS && t <= TIMESTAMP_MAX_MS;
+}
+
 /**
  * The windows every multi-lending signal uses, fixed here so summary and
  * score can never disagree about them.

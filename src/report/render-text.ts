@@ -80,16 +80,17 @@ function summaryLines(s: Summary, currency: string | undefined, paint: Paint): s
 
 function tradelineLines(report: CreditReport, tl: Tradeline, paint: Paint): string[] {
   const dispute = disputeLabel(tl.dispute);
-  const closed = tl.closedOn ? `  closed ${tl.closedOn}` : "";
+  const closed = tl.closedOn ? `  closed ${printable(tl.closedOn)}` : "";
   const term = tl.termMonths ? `  term ${plural(tl.termMonths, "month")}` : "";
   const status = delinquencyLevel(tl.status) > 0 ? paint("red", statusLabel(tl.status)) : statusLabel(tl.status);
-  const history = [...tl.paymentHistory].map((c) => (/[1-6]/.test(c) ? paint("red", c) : c)).join("");
+  const history = [...printable(tl.paymentHistory)].map((c) => (/[1-6]/.test(c) ? paint("red", c) : c)).join("");
+  const money = (v: string) => printable(formatMinor(v, tl.currency));
   return [
     `  ${institutionLabel(report, tl.institutionId)}  ${productLabel(tl.productType)}  ${status}`,
-    `    opened ${tl.openedOn}${closed}${term}  reported ${tl.reportedOn}`,
-    `    balance ${formatMinor(tl.balance, tl.currency)}  limit ${formatMinor(tl.creditLimit, tl.currency)}  past due ${formatMinor(tl.amountPastDue, tl.currency)}`,
+    `    opened ${printable(tl.openedOn)}${closed}${term}  reported ${printable(tl.reportedOn)}`,
+    `    balance ${money(tl.balance)}  limit ${money(tl.creditLimit)}  past due ${money(tl.amountPastDue)}`,
     `    history ${history}${dispute ? `  ${dispute}` : ""}`,
-    `    ref ${tl.accountRef}`,
+    `    ref ${printable(tl.accountRef)}`,
   ];
 }
 
@@ -98,7 +99,12 @@ function inquiryLines(report: CreditReport): string[] {
   if (groups.length === 0) return ["  (none)"];
   return table(
     ["Institution", "Purpose", "Count", "Latest"],
-    groups.map((g) => [g.name === g.institutionId || g.institutionId.startsWith("anon:") ? g.name : `${g.name} (${g.institutionId})`, purposeLabel(g.purpose), String(g.count), formatTimestamp(g.latest)]),
+    groups.map((g) => [
+      printable(g.name === g.institutionId || g.institutionId.startsWith("anon:") ? g.name : `${g.name} (${g.institutionId})`),
+      purposeLabel(g.purpose),
+      String(g.count),
+      formatTimestamp(g.latest),
+    ]),
   );
 }
 
@@ -110,8 +116,20 @@ function holderRow(report: CreditReport, h: HolderOutcome): string[] {
     `${h.latencyMs} ms`,
     String(h.tradelines),
     h.signature.length > 0 ? "signed" : "unsigned",
-    h.reason,
+    printable(h.reason),
   ];
+}
+
+/** C0 and C1 controls (ESC, CSI, BEL, CR, LF…), DEL, and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text a holder chose, as it may be shown on a terminal: a control sequence
+ * in it could clear the screen, rewrite earlier lines or fake a line of the
+ * report, so controls go; a line break becomes a space rather than join words.
+ */
+function printable(s: string): string {
+  return s.replace(CONTROL, (c) => (c === "\n" || c === "\r" || c === "\t" || c === "\u2028" || c === "\u2029" || c === "\u0085" ? " " : ""));
 }
 
 function pairs(rows: [string, string][]): string[] {

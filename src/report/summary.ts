@@ -10,7 +10,7 @@ const INT32_MAX = 2_147_483_647;
 /**
  * The report's summary figures, including the multi-lending signals. Pure:
  * the same tradelines, inquiries and date always give the same summary.
- * `inquiries` must already be deduplicated by inquiry_id.
+ * `inquiries` must already be merged (report/merge.ts mergeInquiries).
  */
 const CREDIT_SEEKING: ReadonlySet<Purpose> = new Set([Purpose.LOAN_ORIGINATION, Purpose.CREDIT_LIMIT_REVIEW]);
 
@@ -29,11 +29,11 @@ export function summarize(tradelines: readonly Tradeline[], inquiries: readonly 
   let worst = tradelines.length > 0 ? AccountStatus.CURRENT : AccountStatus.ACCOUNT_STATUS_UNSPECIFIED;
 
   tradelines.forEach((tl, i) => {
-    const balance = minorUnits(tl.balance, `tradelines[${i}].balance`);
-    const limit = minorUnits(tl.creditLimit, `tradelines[${i}].credit_limit`);
+    const balance = nonNegative(minorUnits(tl.balance, `tradelines[${i}].balance`));
+    const limit = nonNegative(minorUnits(tl.creditLimit, `tradelines[${i}].credit_limit`));
     institutions.add(tl.institutionId);
     totalBalance += balance;
-    totalPastDue += minorUnits(tl.amountPastDue, `tradelines[${i}].amount_past_due`);
+    totalPastDue += nonNegative(minorUnits(tl.amountPastDue, `tradelines[${i}].amount_past_due`));
     worst = worseStatus(worst, worstStatusOf24m(tl.status, tl.paymentHistory));
     if (isDelinquentStatus(tl.status)) delinquentAccounts++;
     if (openedInLast90Days(tl.openedOn, w)) {
@@ -56,10 +56,10 @@ export function summarize(tradelines: readonly Tradeline[], inquiries: readonly 
     accounts: tradelines.length,
     openAccounts,
     institutions: institutions.size,
-    totalBalance: totalBalance.toString(),
-    totalLimit: totalLimit.toString(),
+    totalBalance: int64Total(totalBalance),
+    totalLimit: int64Total(totalLimit),
     utilizationBp: utilizationBp(revolvingBalance, revolvingLimit),
-    totalPastDue: totalPastDue.toString(),
+    totalPastDue: int64Total(totalPastDue),
     worstStatus24m: worst,
     institutionsOpened90d: openedRecentlyAt.size,
     inquiries30d: recentInquiries.length,
@@ -67,6 +67,22 @@ export function summarize(tradelines: readonly Tradeline[], inquiries: readonly 
     accountsOpened90d,
     delinquentAccounts,
   };
+}
+
+/**
+ * A requester refuses amounts outside 0..10^15 in an answer (p2p/query-protocol.ts),
+ * so these two only matter for amounts that did not pass that check (the requester's
+ * own answer, a saved report being verified): a negative amount would cancel other
+ * accounts' debt, and a sum past int64 would make the report impossible to encode.
+ */
+function nonNegative(v: bigint): bigint {
+  return v < 0n ? 0n : v;
+}
+
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
+function int64Total(v: bigint): string {
+  return (v > INT64_MAX ? INT64_MAX : v).toString();
 }
 
 /** Balance over limit in basis points, floored; -1 when there is no limit to measure against. */

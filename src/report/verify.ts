@@ -1,7 +1,7 @@
 import { HolderStatus, holderStatusToJSON } from "../gen/creditmesh/v1/common.js";
 import { checkAnswerProof } from "../tlog/answer-proof.js";
 import { type CreditReport, HolderAnswer, type HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
-import { contributes, ownTradelines } from "./assemble.js";
+import { contributes, ownTradelines, takeInquiries } from "./assemble.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
 import { MODEL_VERSION, scoreReport } from "./score.js";
 import { summarize } from "./summary.js";
@@ -116,9 +116,11 @@ export function verifyReport(report: CreditReport, opts: VerifyOptions): Verific
   });
 
   const tradelines = verifyTradelines(report.tradelines, verifiedAnswers, holderFailure);
-  const signedInquiries = verifiedAnswers.flatMap((v) => v.answer.inquiries);
+  // The inquiries the requester could take (assemble.ts): a holder's signature alone does not make one count.
+  const signedInquiries: Inquiry[] = [];
+  for (const v of verifiedAnswers) takeInquiries(signedInquiries, v.institutionId, report.requesterInstitutionId, v.answer);
   const inquiries = report.inquiries.map((q) => verifyInquiry(q, signedInquiries));
-  const allInquiries = mergeInquiries(signedInquiries, new Map());
+  const allInquiries = mergeInquiries(signedInquiries, new Map(), report.asOf);
   const summary = verifySummary(report, allInquiries);
   const score = verifyScore(report, allInquiries);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HolderStatus } from "../../../src/gen/creditmesh/v1/common.js";
-import { CreditReport } from "../../../src/gen/creditmesh/v1/report.js";
+import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { CreditReport, type Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { assembleReport } from "../../../src/report/assemble.js";
 import { scoreReport } from "../../../src/report/score.js";
 import { summarize } from "../../../src/report/summary.js";
@@ -68,6 +68,52 @@ describe("assembleReport", () => {
       ["req-0", "Lender B Consumer Finance"],
     ]);
     expect(report.summary).toEqual(assembleReport(input).summary);
+  });
+
+  it("keeps another holder's inquiry in the 30-day window whatever copies of it a hostile holder sends", () => {
+    const { input, members } = scenario();
+    const real = inquiry("req-0", "lender-b", "2026-03-20T10:30:00Z", Purpose.LOAN_ORIGINATION);
+    const logged = [inquiry("req-1", "bank-a", "2026-03-31T08:00:00Z"), real];
+    const honest = input.holders.map((h) => {
+      const signer = Object.values(members).find((m) => m.institutionId === h.outcome.institutionId);
+      return h.answer && signer ? signedResult(signer, answer({ ...h.answer, inquiries: logged })) : h;
+    });
+    const withX = (copies: Inquiry[]) => [
+      ...honest.filter((h) => h.outcome.institutionId !== "lender-c"),
+      // An Invalid Date cannot be encoded to sign; assembly reads the decoded answer only.
+      { ...signedResult(members.c, answer({ holderInstitutionId: "lender-c" })), answer: answer({ holderInstitutionId: "lender-c", inquiries: copies }) },
+    ];
+    const baseline = assembleReport({ ...input, holders: withX([real]) }).summary!;
+    expect(baseline).toMatchObject({ inquiries30d: 2, inquiringInstitutions30d: 2 });
+    const copies: Inquiry[][] = [
+      [{ ...real, inquiredAt: undefined }],
+      [{ ...real, inquiredAt: new Date(Number.NaN) }],
+      [{ ...real, purpose: Purpose.SUBJECT_REQUEST, inquiredAt: new Date("2025-01-01T00:00:00Z") }],
+      [{ ...real, inquiredAt: new Date("2026-01-01T00:00:00Z") }],
+      [{ ...real, inquiredAt: new Date("2026-04-02T00:00:00Z") }],
+    ];
+    for (const c of copies) {
+      for (const holders of [withX(c), withX(c).reverse()]) {
+        const report = assembleReport({ ...input, holders, audience: "SUBJECT" });
+        expect(report.summary, JSON.stringify(c)).toMatchObject({ inquiries30d: 2, inquiringInstitutions30d: 2 });
+        expect(report.inquiries.find((q) => q.inquiryId === "req-0" && q.purpose === Purpose.LOAN_ORIGINATION)?.inquiredAt).toEqual(real.inquiredAt);
+      }
+    }
+  });
+
+  it("takes the lender's own inquiries from its own answer only", () => {
+    const { input, members } = scenario();
+    const fake = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), inquiry("req-1", "bank-a", "2026-03-01T00:00:00Z", Purpose.POST_LOAN_MANAGEMENT)];
+    const holders = [
+      ...input.holders.filter((h) => h.outcome.institutionId !== "lender-c"),
+      signedResult(members.c, answer({ holderInstitutionId: "lender-c", inquiries: fake })),
+    ];
+    const report = assembleReport({ ...input, holders });
+    expect(report.inquiries.map((q) => [q.inquiryId, q.purpose])).toEqual([["req-1", Purpose.LOAN_ORIGINATION]]);
+    expect(report.summary).toEqual(assembleReport(input).summary);
+    // Without the lender's own answer, nothing names it.
+    const withoutOwn = assembleReport({ ...input, holders: holders.filter((h) => h.outcome.institutionId !== "bank-a") });
+    expect(withoutOwn.inquiries).toEqual([]);
   });
 
   it("never takes a requester name from a holder", () => {

@@ -38,6 +38,19 @@ describe("renderText", () => {
     expect(text).toContain("term 24 months");
   });
 
+  it("prints no control character or extra line a holder put in its text", () => {
+    const report = subjectReport();
+    report.holders = report.holders.map((h) => (h.institutionId === "lender-c" ? { ...h, reason: "a\x1b[2Jb\nc" } : h));
+    report.tradelines = report.tradelines.map((t, i) => (i === 0 ? { ...t, accountRef: "ref\r\u009b31mX", openedOn: "2019\u2028-04-01", paymentHistory: `\x07${t.paymentHistory}` } : t));
+    const plain = renderText({ ...report, tradelines: [] });
+    const text = renderText(report);
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(text).toMatch(/Lender C \(lender-c\)\s+Answered, no data\s+18 ms\s+0\s+signed\s+a\[2Jb c\n/);
+    expect(text).toContain("ref ref 31mX");
+    expect(text).toContain("opened 2019 -04-01");
+    expect(text.split("\n").length - plain.split("\n").length).toBe(report.tradelines.length * 5 - 1);
+  });
+
   it("puts an INCOMPLETE banner above everything when a member did not answer, and labels the score as partial", () => {
     const text = renderText(subjectReport());
     const lines = text.split("\n");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isCreditMeshError } from "../../../src/errors.js";
 import { AccountStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { Summary } from "../../../src/gen/creditmesh/v1/report.js";
 import { summarize } from "../../../src/report/summary.js";
 import { AS_OF, history, inquiry, tradeline } from "./fixtures.js";
 
@@ -154,6 +155,16 @@ describe("summarize", () => {
       totalBalance: "0",
       worstStatus24m: AccountStatus.ACCOUNT_STATUS_UNSPECIFIED,
     });
+  });
+
+  it("saturates totals at int64 and lets no negative amount cancel another's, so the report always encodes", () => {
+    const max = "9223372036854775807";
+    const huge = [card, newLoan].map((t) => ({ ...t, balance: max, creditLimit: max, amountPastDue: max }));
+    const s = summarize(huge, [], AS_OF);
+    expect([s.totalBalance, s.totalLimit, s.totalPastDue]).toEqual([max, max, max]);
+    expect(() => Summary.encode(s).finish()).not.toThrow();
+    const credit = { ...newLoan, balance: "-250000", amountPastDue: "-60000" };
+    expect(summarize([lateLine, credit], [], AS_OF)).toMatchObject({ totalPastDue: lateLine.amountPastDue, totalBalance: lateLine.balance });
   });
 
   it("rejects a malformed date or amount naming the field", () => {

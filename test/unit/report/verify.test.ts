@@ -1,10 +1,10 @@
 import { sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HolderStatus } from "../../../src/gen/creditmesh/v1/common.js";
+import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { CreditReport, HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { assembleReport } from "../../../src/report/assemble.js";
 import { verifyReport, type VerifyOptions } from "../../../src/report/verify.js";
-import { answer, ed25519Verify, member, scenario, signedResult } from "./fixtures.js";
+import { answer, ed25519Verify, inquiry, member, scenario, signedResult } from "./fixtures.js";
 
 function setup() {
   const s = scenario();
@@ -123,6 +123,24 @@ describe("verifyReport", () => {
       expect(result.ok, field).toBe(false);
       expect(result.holders.find((h) => h.institutionId === "lender-c")?.reason).toContain(`signed answer has ${field}`);
     }
+  });
+
+  it("recomputes the summary from the inquiries the lender could take, so a report with a holder's invented ones verifies", () => {
+    const { input, members, opts } = setup();
+    const invented = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), { ...inquiry("req-0", "lender-b", "2026-01-01T00:00:00Z"), purpose: Purpose.CREDIT_LIMIT_REVIEW }];
+    const holders = [
+      ...input.holders.filter((h) => h.outcome.institutionId !== "lender-c"),
+      signedResult(members.c, answer({ holderInstitutionId: "lender-c", inquiries: invented })),
+    ];
+    const report = assembleReport({ ...input, holders });
+    expect(report.summary).toEqual(assembleReport(input).summary);
+    const result = verifyReport(report, opts);
+    expect(result.failures).toEqual([]);
+    // A report that counts the invented one is not what the lender assembles.
+    const inflated = { ...report, summary: { ...report.summary!, inquiries30d: report.summary!.inquiries30d + 1, inquiringInstitutions30d: 3 } };
+    expect(verifyReport(inflated, opts).summary.verified).toBe(false);
+    const shown = { ...report, inquiries: [...report.inquiries, { ...invented[0]!, requesterName: "Bank A" }] };
+    expect(verifyReport(shown, opts).failures).toEqual(["inquiry req-fake: not in any verified signed answer"]);
   });
 
   it("rejects an OK holder without a signed answer", () => {
