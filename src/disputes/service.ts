@@ -8,6 +8,7 @@ import type { Consent } from "../gen/creditmesh/v1/consent.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
 import type { AccountRecord, Record as WireRecord } from "../gen/creditmesh/v1/records.js";
 import type { Logger } from "../logger.js";
+import { isRequestId, REQUEST_ID_SHAPE } from "../request-id.js";
 import type { BatchResult } from "../records/ingest.js";
 import { validateAccount } from "../records/validate.js";
 import { KeyedSerialQueue } from "../store/serial.js";
@@ -568,7 +569,7 @@ function checkSubjectToken(token: string, field: string): void {
 }
 
 function checkDisputeId(id: string, field: string): void {
-  if (!/^[A-Za-z0-9-]{8,64}$/.test(id ?? "")) throw invalid(field, "must be a dispute id (8-64 letters, digits or '-')");
+  if (!isRequestId(id)) throw invalid(field, `must be a dispute id (${REQUEST_ID_SHAPE})`);
 }
 
 /** Open disputes soonest deadline first, then resolved ones most recent first. */

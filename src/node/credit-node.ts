@@ -512,6 +512,7 @@ export class CreditNode {
 
     const tokens = await SubjectTokenParts.create(membership, components, {
       institutionId, maxClockSkewMs: p2p.maxClockSkewMs, dailyTokenQuota: this.config.tokens.dailyQuota, evaluationDeadlineMs: this.config.tokens.evaluationDeadlineMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
+      rateLimiter: limiter(),
     });
 
     // Started in this order after libp2p, stopped in reverse before it.

@@ -12,9 +12,11 @@ import { DkgProtocol } from "../p2p/dkg-protocol.js";
 import { OprfProtocol } from "../p2p/oprf-protocol.js";
 import { DKG_HANDLER_TIMEOUT_MS, DKG_MAX_FRAME_BYTES, OPRF_HANDLER_TIMEOUT_MS, OPRF_MAX_FRAME_BYTES } from "../p2p/protocols.js";
 import type { PeerService } from "../p2p/peer-node.js";
+import type { RateLimiter } from "../rate-limit.js";
 import type { Stores } from "../store/index.js";
 import { LevelTokenCache } from "../store/level-token-cache.js";
 import { LevelTokenShares } from "../store/level-token-shares.js";
+import { opsOf } from "../store/write-batch.js";
 import type { Committee, CommitteeMember } from "../subject/oprf/committee.js";
 import { runCeremony } from "../subject/oprf/dkg-coordinator.js";
 import { CeremonyParticipant } from "../subject/oprf/dkg-participant.js";
@@ -36,6 +38,8 @@ export interface SubjectTokenDeps {
   secrets: Pick<Secrets, "tokenKeyShare" | "accountRefKey" | "nodeKey">;
   stores: Stores;
   audit: AuditTrail;
+  /** Evaluation requests per member (config p2p.rateLimitPerPeer); absent = unlimited. */
+  rateLimiter?: RateLimiter;
 }
 
 interface Evaluating {
@@ -91,7 +95,7 @@ export class SubjectTokenParts {
       },
     };
     this.protocol = new OprfProtocol(
-      { ...c, logger: c.logger.child({ protocol: "oprf" }), evaluator },
+      { ...c, logger: c.logger.child({ protocol: "oprf" }), evaluator, rateLimiter: deps.rateLimiter },
       { institutionId: deps.institutionId, maxClockSkewMs: deps.maxClockSkewMs, maxFrameBytes: OPRF_MAX_FRAME_BYTES, handlerTimeoutMs: OPRF_HANDLER_TIMEOUT_MS },
     );
     this.participant = new CeremonyParticipant({
@@ -275,7 +279,12 @@ export class SubjectTokenParts {
       },
       {
         share: worker,
-        nonces: { claim: (r, n, e) => stores.nonces.remember(r, n, e) },
+        nonces: {
+          reserve: (r, n, e) => {
+            const claim = stores.nonces.claim(r, n, e);
+            return claim && { commit: () => stores.db.write(opsOf(claim.batch)), release: () => claim.settled() };
+          },
+        },
         quota: stores.tokenQuota,
         audit: evaluationAudit(this.deps.audit),
       },

@@ -36,7 +36,9 @@ const DKG_SPEC: SignedRequestSpec<DkgRequest> = {
  * participant opens it (member, signature, sender, freshness, nonce) and
  * answers with a Signed(DkgAnswer). The operator's plan, not the
  * coordinator, decides who takes part: any member may relay a ceremony, and
- * none can make one up.
+ * none can make one up. The participant is told who sent each step, so the
+ * member that started a ceremony there is the only one that can continue or
+ * abort it.
  */
 export class DkgProtocol extends RpcProtocol {
   readonly protocol = DKG_PROTOCOL;
@@ -54,7 +56,7 @@ export class DkgProtocol extends RpcProtocol {
     if (!(await this.c.nonces.remember(member.institutionId, Buffer.from(message.nonce).toString("hex"), new Date(issued + 2 * this.init.maxClockSkewMs)))) {
       throw new CreditMeshError("CONFLICT", "nonce: replayed key ceremony request", { field: "nonce" });
     }
-    const answer = await this.c.participant.handle(message);
+    const answer = await this.c.participant.handle(message, member.institutionId);
     return sealSigned(DkgAnswer.encode(answer).finish(), (d) => this.c.signer.sign(d));
   }
 
@@ -79,7 +81,7 @@ export class DkgProtocol extends RpcProtocol {
       complaints: step.complaints ?? [],
     };
     // libp2p does not dial itself: this member's own part is called directly.
-    if (peer.peerId === this.c.signer.peerId) return this.c.participant.handle(request);
+    if (peer.peerId === this.c.signer.peerId) return this.c.participant.handle(request, this.init.institutionId);
     // One silent participant must not hold the ceremony for the plan's whole lifetime.
     const bounded = AbortSignal.any([signal, AbortSignal.timeout(DKG_STEP_TIMEOUT_MS)]);
     const bytes = await this.request(peer.peerId, sealSigned(DkgRequest.encode(request).finish(), (d) => this.c.signer.sign(d)), bounded);

@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as wait } from "node:timers/promises";
 import { CreditMeshError, isCreditMeshError } from "../errors.js";
+import type { RateLimiter } from "../rate-limit.js";
+import { isRequestId } from "../request-id.js";
 import { OprfAnswer, OprfRequest } from "../gen/creditmesh/v1/oprf.js";
 import { Signed } from "../gen/creditmesh/v1/peer.js";
 import type { CommitteeMember } from "../subject/oprf/committee.js";
@@ -16,6 +18,8 @@ import { openSignedAnswer, openSignedRequest, sealSigned, type SignedRequestSpec
 export type OprfComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger"> & {
   /** Present only on a committee member holding its key share: the others refuse to evaluate. */
   evaluator?: Pick<OprfEvaluatorService, "handle">;
+  /** Requests per member: one beyond it is refused before the evaluator decodes anything. */
+  rateLimiter?: RateLimiter;
 };
 
 export interface OprfInit extends RpcProtocolInit {
@@ -32,7 +36,8 @@ const DEFAULT_RETRY = { initialMs: 250, maxMs: 4_000 };
 const OPRF_SPEC: SignedRequestSpec<OprfRequest> = {
   what: "oprf request",
   decode: (bytes) => OprfRequest.decode(bytes),
-  id: (r) => r.requestId,
+  // Logged with every refusal here: one not the shape of an id is not copied into the log.
+  id: (r) => (isRequestId(r.requestId) ? r.requestId : ""),
   sender: { field: "requester_institution_id", of: (r) => r.requesterInstitutionId },
   issued: { field: "issued_at", of: (r) => r.issuedAt },
 };

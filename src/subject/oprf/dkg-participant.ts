@@ -46,6 +46,8 @@ export const MAX_OPEN_CEREMONIES = 4;
 
 interface CeremonyState {
   opened: OpenedPlan;
+  /** The member that sent ROUND1: only it may take this ceremony further or abort it here. */
+  coordinator: string;
   planHash: string;
   done: DkgStep;
   dealer?: DealerState;
@@ -71,7 +73,7 @@ const hashOf = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 export class CeremonyParticipant {
   readonly #sessions = new Map<string, CeremonyState>();
   /** Ceremonies that ended here, until their plan expires: a plan starts at most one ceremony. */
-  readonly #ended = new Map<string, number>();
+  readonly #ended = new Map<string, { until: number; coordinator: string }>();
 
   constructor(private readonly d: CeremonyParticipantDeps) {}
 
@@ -80,17 +82,28 @@ export class CeremonyParticipant {
     return this.#sessions.size;
   }
 
-  async handle(request: DkgRequest): Promise<DkgAnswer> {
+  /**
+   * One step of a ceremony from `sender`, the member the transport
+   * authenticated. The operator's plan names who takes part, not who
+   * coordinates: any member holding the plan may send ROUND1, and whoever did
+   * is the only one this ceremony then takes steps or an ABORT from.
+   */
+  async handle(request: DkgRequest, sender: string): Promise<DkgAnswer> {
     const opened = this.#open(request.plan);
     const sessionId = opened.plan.sessionId;
     const base = { sessionId, institutionId: this.d.institutionId, step: request.step, round1: undefined, echo: undefined, shares: [], complaints: [], result: undefined };
-    if (request.step === DkgStep.DKG_STEP_ROUND1) return { ...base, round1: this.#round1(opened) };
+    if (request.step === DkgStep.DKG_STEP_ROUND1) return { ...base, round1: this.#round1(opened, sender) };
+    const state = this.#sessions.get(sessionId);
+    // Refused before anything else, so another participant holding the plan cannot end or steer the ceremony here.
+    if (state && state.coordinator !== sender) {
+      this.d.logger.warn({ session: sessionId, step: DkgStep[request.step], from: sender, coordinator: state.coordinator }, "key ceremony step from a member that does not coordinate it refused");
+      throw new CreditMeshError("MEMBERSHIP_DENIED", `coordinator_institution_id: ${sender} does not coordinate ceremony ${sessionId} here`, { field: "coordinator_institution_id" });
+    }
     if (request.step === DkgStep.DKG_STEP_ABORT) {
-      if (this.#sessions.has(sessionId)) this.d.logger.info({ session: sessionId }, "key ceremony aborted by its coordinator");
+      if (state) this.d.logger.info({ session: sessionId, from: sender }, "key ceremony aborted by its coordinator");
       this.#forget(sessionId);
       return base;
     }
-    const state = this.#sessions.get(sessionId);
     if (!state) throw new CreditMeshError("NOT_FOUND", `no ceremony ${sessionId} in progress here`, { field: "plan.session_id" });
     try {
       if (state.planHash !== hashOf(opened.signed.body)) throw new CreditMeshError("CONFLICT", "plan: differs from the one this ceremony started with", { field: "plan" });
@@ -135,15 +148,17 @@ export class CeremonyParticipant {
     if (!s) return;
     clearTimeout(s.timer);
     this.#sessions.delete(sessionId);
-    this.#ended.set(sessionId, s.opened.plan.notAfter!.getTime());
+    this.#ended.set(sessionId, { until: s.opened.plan.notAfter!.getTime(), coordinator: s.coordinator });
   }
 
-  #round1(opened: OpenedPlan): DkgAnswer["round1"] {
+  #round1(opened: OpenedPlan, coordinator: string): DkgAnswer["round1"] {
     const { session, plan } = opened;
     const nowMs = this.d.now().getTime();
-    for (const [id, until] of this.#ended) if (until < nowMs) this.#ended.delete(id);
-    if (this.#sessions.has(plan.sessionId) || this.#ended.has(plan.sessionId)) {
-      throw new CreditMeshError("CONFLICT", `ceremony ${plan.sessionId} already started here`, { field: "plan.session_id" });
+    for (const [id, { until }] of this.#ended) if (until < nowMs) this.#ended.delete(id);
+    const started = this.#sessions.get(plan.sessionId)?.coordinator ?? this.#ended.get(plan.sessionId)?.coordinator;
+    if (started !== undefined) {
+      // Named, so that a member that raced the real coordinator to ROUND1 is the one blamed.
+      throw new CreditMeshError("CONFLICT", `ceremony ${plan.sessionId} already started here by ${started}`, { field: "plan.session_id" });
     }
     if (this.#sessions.size >= MAX_OPEN_CEREMONIES) throw new CreditMeshError("UNAVAILABLE", `${MAX_OPEN_CEREMONIES} key ceremonies already in progress here`);
     const me = this.d.institutionId;
@@ -155,7 +170,7 @@ export class CeremonyParticipant {
     const ttl = Math.max(0, plan.notAfter!.getTime() - this.d.now().getTime());
     const timer = setTimeout(() => this.#forget(plan.sessionId), ttl);
     timer.unref();
-    const state: CeremonyState = { opened, planHash: hashOf(opened.signed.body), done: DkgStep.DKG_STEP_ROUND1, myComplaints: [], timer };
+    const state: CeremonyState = { opened, coordinator, planHash: hashOf(opened.signed.body), done: DkgStep.DKG_STEP_ROUND1, myComplaints: [], timer };
     try {
       if (dealerIndex !== undefined) {
         let constant: KeyShare | undefined;

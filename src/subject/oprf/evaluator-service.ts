@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { verifySignature } from "../../identity/node-key.js";
 import { isCreditMeshError } from "../../errors.js";
+import { isRequestId, REQUEST_ID_SHAPE } from "../../request-id.js";
 import {
   OperatorTicket, OprfRefusal, type OprfAnswer, type OprfRequest, type SignedOperatorTicket,
 } from "../../gen/creditmesh/v1/oprf.js";
@@ -22,19 +23,32 @@ export interface EvaluatorShare {
    * Checks that every element is a group element (VALIDATION_FAILED naming the
    * first that is not), where the share evaluates: decoding a full batch takes
    * ~100 ms of CPU, which must not stall the node's event loop. Absent = the
-   * batch is checked on this thread.
+   * batch is checked on this thread. `signal` ends the wait for it.
    */
-  check?(blinded: readonly Uint8Array[]): Promise<void>;
+  check?(blinded: readonly Uint8Array[], signal?: AbortSignal): Promise<void>;
 }
 
-/** Replay window: true when (requester, nonce) was not seen before; it is then remembered until `expiresAt`. */
+/** Replay window. */
 export interface NonceGate {
-  claim(requester: string, nonceHex: string, expiresAt: Date): Promise<boolean>;
+  /**
+   * Holds (requester, nonce) so that no other request can use it; undefined
+   * when it was seen before or is held now (a replay).
+   */
+  reserve(requester: string, nonceHex: string, expiresAt: Date): NonceReservation | undefined | Promise<NonceReservation | undefined>;
+}
+
+export interface NonceReservation {
+  /** Remembers the nonce durably until its expiry. */
+  commit(): Promise<void>;
+  /** Ends the hold; a nonce not committed is then forgotten, as if never sent. */
+  release(): void;
 }
 
 /** Per-requester counters, kept durably by the node. Each call adds `count` only when the total stays within `limit`. */
 export interface QuotaLedger {
   consume(key: string, count: number, limit: number): Promise<boolean>;
+  /** What was consumed under `key` so far (0 when nothing); changes nothing. */
+  used(key: string): Promise<number>;
 }
 
 export interface EvaluationAuditEntry {
@@ -89,11 +103,13 @@ export class OprfEvaluatorService {
     const purpose = purposeFromWire(request.purpose);
     const hash = requestHash(requestBytes);
     const batchHash = createHash("sha256").update(Buffer.concat(request.blindedElements)).digest("hex");
+    // Up to a frame's worth of id would otherwise go into the audit trail and back in the answer.
+    const requestId = isRequestId(request.requestId) ? request.requestId : "";
     const audit: EvaluationAuditEntry = {
       requester: authenticatedRequester, purpose: purpose ?? "UNSPECIFIED", count: request.blindedElements.length, batchHash,
-      requestId: request.requestId, outcome: "EVALUATED",
+      requestId, outcome: "EVALUATED",
     };
-    const base = { requestId: request.requestId, evaluatorInstitutionId: this.opts.institutionId, epoch: String(this.opts.epoch), requestHash: hash };
+    const base = { requestId, evaluatorInstitutionId: this.opts.institutionId, epoch: String(this.opts.epoch), requestHash: hash };
     const refuse = async (refusal: OprfRefusal, reason: string, field = ""): Promise<OprfAnswer> => {
       await this.modules.audit.record({ ...audit, outcome: OprfRefusal[refusal] as keyof typeof OprfRefusal, reason });
       return { ...base, evaluatedElements: [], proof: Buffer.alloc(0), refusal, refusalField: field, refusalReason: reason };
@@ -102,6 +118,7 @@ export class OprfEvaluatorService {
     if (request.requesterInstitutionId !== authenticatedRequester) {
       return refuse(OprfRefusal.OPRF_REFUSAL_NOT_MEMBER, "requester_institution_id is not the signer", "requester_institution_id");
     }
+    if (requestId === "") return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, `must be ${REQUEST_ID_SHAPE}`, "request_id");
     if (purpose === undefined) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "unknown purpose", "purpose");
     if (Number(request.epoch) !== this.opts.epoch) {
       return refuse(OprfRefusal.OPRF_REFUSAL_WRONG_EPOCH, `this evaluator is at epoch ${this.opts.epoch}`, "epoch");
@@ -112,26 +129,42 @@ export class OprfEvaluatorService {
       return refuse(OprfRefusal.OPRF_REFUSAL_STALE, `issued_at must be within ${skew / 1000} s of the evaluator's clock`, "issued_at");
     }
     if (request.nonce.length !== NONCE_BYTES) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, `must be ${NONCE_BYTES} bytes`, "nonce");
-    try {
-      // Checked before the nonce and the quota are touched, so a bad request changes nothing.
-      const { share } = this.modules;
-      if (share.check && request.blindedElements.length > (this.opts.inlineCheckUpTo ?? INLINE_CHECK_ELEMENTS)) await share.check(request.blindedElements);
-      else decodeBlindedBatch(request.blindedElements);
-    } catch (err) {
-      if (isCreditMeshError(err, "VALIDATION_FAILED")) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, err.message, err.field);
-      throw err;
-    }
-    if (!(await this.modules.nonces.claim(authenticatedRequester, request.nonce.toString("hex"), new Date(now.getTime() + 2 * skew)))) {
-      return refuse(OprfRefusal.OPRF_REFUSAL_REPLAYED, "nonce already used", "nonce");
-    }
 
+    // Decoding a full batch costs ~100 ms on the worker every requester shares, so a
+    // replay and a request the quota already refuses are turned away before it, cheaply.
+    // The nonce is only held meanwhile: remembered once the batch has decoded, and
+    // released by any refusal before that, so a bad request changes nothing (an honest
+    // requester sends every request with a fresh nonce, so it never needs one back).
+    const { quota } = this.modules;
     const count = request.blindedElements.length;
     const day = now.toISOString().slice(0, 10);
-    const withinQuota = await this.modules.quota.consume(`${authenticatedRequester}/${purpose}/${day}`, count, this.opts.dailyQuota(authenticatedRequester, purpose));
-    if (!withinQuota) {
+    const dayKey = `${authenticatedRequester}/${purpose}/${day}`;
+    const limit = this.opts.dailyQuota(authenticatedRequester, purpose);
+    const reservation = await this.modules.nonces.reserve(authenticatedRequester, request.nonce.toString("hex"), new Date(now.getTime() + 2 * skew));
+    if (!reservation) return refuse(OprfRefusal.OPRF_REFUSAL_REPLAYED, "nonce already used", "nonce");
+    try {
+      if ((await quota.used(dayKey)) + count > limit) {
+        const noRoom = await this.ticketRefusal(request, authenticatedRequester, purpose, now, count);
+        if (noRoom) return refuse(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED, noRoom);
+      }
+      try {
+        const { share } = this.modules;
+        if (share.check && count > (this.opts.inlineCheckUpTo ?? INLINE_CHECK_ELEMENTS)) await share.check(request.blindedElements, signal);
+        else decodeBlindedBatch(request.blindedElements);
+      } catch (err) {
+        if (isCreditMeshError(err, "VALIDATION_FAILED")) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, err.message, err.field);
+        throw err;
+      }
+      await reservation.commit();
+    } finally {
+      reservation.release();
+    }
+
+    // The reads above only turn away early: these consumes decide, one at a time per key.
+    if (!(await quota.consume(dayKey, count, limit))) {
       const ticket = request.ticket ? this.checkTicket(request.ticket, authenticatedRequester, purpose, now) : "no operator ticket";
       if (typeof ticket === "string") return refuse(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED, `daily ${purpose} quota reached; ${ticket}`);
-      if (!(await this.modules.quota.consume(`ticket/${ticket.ticketId}`, count, Number(ticket.maxElements)))) {
+      if (!(await quota.consume(`ticket/${ticket.ticketId}`, count, Number(ticket.maxElements)))) {
         return refuse(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED, `ticket ${ticket.ticketId} is used up`);
       }
       audit.ticketId = ticket.ticketId;
@@ -143,6 +176,14 @@ export class OprfEvaluatorService {
       ...base, evaluatedElements: evaluated.map((e) => Buffer.from(e)), proof: Buffer.from(proof),
       refusal: OprfRefusal.OPRF_REFUSAL_UNSPECIFIED, refusalField: "", refusalReason: "",
     };
+  }
+
+  /** For a request past the daily quota: why its ticket does not cover `count` more now, or undefined when it does. Reads only. */
+  private async ticketRefusal(request: OprfRequest, requester: string, purpose: TokenPurpose, now: Date, count: number): Promise<string | undefined> {
+    const ticket = request.ticket ? this.checkTicket(request.ticket, requester, purpose, now) : "no operator ticket";
+    if (typeof ticket === "string") return `daily ${purpose} quota reached; ${ticket}`;
+    if ((await this.modules.quota.used(`ticket/${ticket.ticketId}`)) + count > Number(ticket.maxElements)) return `ticket ${ticket.ticketId} is used up`;
+    return undefined;
   }
 
   /** The ticket when it is the operator's and covers this request, else why not. */
@@ -164,12 +205,32 @@ export class OprfEvaluatorService {
 
 /** Counters in memory (tests, a single-process network); the node keeps them in LevelDB. */
 export class MemoryQuotaLedger implements QuotaLedger {
-  private readonly used = new Map<string, number>();
+  private readonly counts = new Map<string, number>();
 
   async consume(key: string, count: number, limit: number): Promise<boolean> {
-    const total = (this.used.get(key) ?? 0) + count;
+    const total = (this.counts.get(key) ?? 0) + count;
     if (total > limit) return false;
-    this.used.set(key, total);
+    this.counts.set(key, total);
     return true;
+  }
+
+  async used(key: string): Promise<number> {
+    return this.counts.get(key) ?? 0;
+  }
+}
+
+/** A replay window in memory (tests, a single-process network); the node keeps it in its nonce store. */
+export class MemoryNonceGate implements NonceGate {
+  private readonly seen = new Set<string>();
+  private readonly held = new Set<string>();
+
+  reserve(requester: string, nonceHex: string): NonceReservation | undefined {
+    const key = `${requester}/${nonceHex}`;
+    if (this.seen.has(key) || this.held.has(key)) return undefined;
+    this.held.add(key);
+    return {
+      commit: async () => void this.seen.add(key),
+      release: () => void this.held.delete(key),
+    };
   }
 }

@@ -37,9 +37,13 @@ export class WorkerShareEvaluator {
     return (await this.post(blinded, false, signal))!;
   }
 
-  /** Checks every element decodes, on the worker (VALIDATION_FAILED naming the first that does not). */
-  async check(blinded: readonly Uint8Array[]): Promise<void> {
-    await this.post(blinded, true);
+  /**
+   * Checks every element decodes, on the worker (VALIDATION_FAILED naming the
+   * first that does not). `signal` frees the caller from waiting behind other
+   * requesters' batches, not the worker from the work.
+   */
+  async check(blinded: readonly Uint8Array[], signal?: AbortSignal): Promise<void> {
+    await this.post(blinded, true, signal);
   }
 
   /** Queues a batch on the worker, in arrival order with the others. */

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
 import { noAudit } from "../../../src/audit/trail.js";
@@ -6,7 +6,11 @@ import { Membership, signManifest } from "../../../src/identity/manifest.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import type { PeerComponents } from "../../../src/p2p/components.js";
-import { SubjectTokenParts } from "../../../src/node/subject-tokens.js";
+import { SubjectTokenParts, type SubjectTokenDeps } from "../../../src/node/subject-tokens.js";
+import { OprfAnswer, OprfRefusal, OprfRequest, TokenPurpose } from "../../../src/gen/creditmesh/v1/oprf.js";
+import { Signed } from "../../../src/gen/creditmesh/v1/peer.js";
+import { sealSigned } from "../../../src/p2p/signed-request.js";
+import { RateLimiter } from "../../../src/rate-limit.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { encodeElement, mulBase } from "../../../src/subject/oprf/group.js";
 import { splitSecret } from "../../../src/subject/oprf/shamir.js";
@@ -39,15 +43,18 @@ afterEach(async () => {
   cleanups.splice(0).forEach((c) => c());
 });
 
-async function parts(membership: Membership, member: number, tokenKeyShare?: string) {
+const CLOCK_START = "2026-03-01T00:00:00Z";
+
+async function parts(membership: Membership, member: number, tokenKeyShare?: string, more: Pick<SubjectTokenDeps, "rateLimiter"> = {}) {
   const tmp = tempDir("cm-tokens-");
   cleanups.push(() => tmp.remove());
   const stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: new Uint8Array(randomBytes(32)) }] });
   open.push(stores);
-  const c = { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: keys[member], clock: new ManualClock("2026-03-01T00:00:00Z"), logger: silentLogger() };
+  const c = { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: keys[member], clock: new ManualClock(CLOCK_START), logger: silentLogger() };
   const made = await SubjectTokenParts.create(membership, c, {
     institutionId: ids[member], maxClockSkewMs: 60_000, dailyTokenQuota: 200_000, evaluationDeadlineMs: 30_000, stores, audit: noAudit,
     secrets: { accountRefKey: randomBytes(32).toString("hex"), nodeKey: randomBytes(32).toString("hex"), tokenKeyShare },
+    ...more,
   });
   stops.push(() => made.services[0].stop());
   return made;
@@ -72,6 +79,24 @@ describe("SubjectTokenParts", () => {
   it("a committee member without its share, or with another member's, does not start, naming tokenKeyShare", async () => {
     await expect(parts(withCommittee, 0)).rejects.toMatchObject({ code: "CONFIG_INVALID", field: "tokenKeyShare" });
     await expect(parts(withCommittee, 0, Buffer.from(encodeKeyShare(shares[2])).toString("hex"))).rejects.toMatchObject({ code: "CONFIG_INVALID", field: "tokenKeyShare" });
+  });
+
+  it("an evaluator holds each member to p2p.rateLimitPerPeer and remembers nonces in its nonce store", async () => {
+    // Two requests per member, never refilled: the clock does not move.
+    const limiter = new RateLimiter(1, 2, new ManualClock(CLOCK_START));
+    const evaluator = await parts(withCommittee, 1, Buffer.from(encodeKeyShare(shares[1])).toString("hex"), { rateLimiter: limiter });
+    const requester = keys[3];
+    const signedRequest = () => sealSigned(OprfRequest.encode({
+      requestId: randomUUID(), requesterInstitutionId: ids[3], purpose: TokenPurpose.TOKEN_PURPOSE_LOOKUP, epoch: "1",
+      blindedElements: [Buffer.from(encodeElement(mulBase(randomScalar())))], nonce: randomBytes(16), issuedAt: new Date(CLOCK_START), ticket: undefined,
+    }).finish(), (d) => requester.sign(d));
+    const send = async (body: Uint8Array) => OprfAnswer.decode(Signed.decode(await evaluator.protocol.handleMessage(body, { peerId: requester.peerId }, AbortSignal.timeout(10_000))).body);
+
+    const first = signedRequest();
+    const answer = await send(first);
+    expect([answer.refusal, answer.evaluatedElements.length]).toEqual([OprfRefusal.OPRF_REFUSAL_UNSPECIFIED, 1]);
+    expect((await send(first)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_REPLAYED);
+    await expect(send(signedRequest())).rejects.toMatchObject({ code: "RATE_LIMITED" });
   });
 
   it("a newer manifest's committee takes effect without a restart, with the share a ceremony stored, and earlier shares are deleted", async () => {

@@ -25,10 +25,13 @@ const LIMITS = { maxClockSkewMs: 60_000, maxFrameBytes: 256 * 1024, handlerTimeo
 /** A participant that records what it was asked and answers the step it got. */
 const recording = (institutionId: string, answer: (r: DkgRequest) => Partial<DkgAnswer> = () => ({})) => {
   const seen: DkgRequest[] = [];
+  const senders: string[] = [];
   return {
     seen,
-    handle: async (r: DkgRequest): Promise<DkgAnswer> => {
+    senders,
+    handle: async (r: DkgRequest, sender: string): Promise<DkgAnswer> => {
       seen.push(r);
+      senders.push(sender);
       return { sessionId: "net/tokens/1/x", institutionId, step: r.step, round1: undefined, echo: undefined, shares: [], complaints: [], result: undefined, ...answer(r) };
     },
   };
@@ -73,6 +76,8 @@ describe("/creditmesh/dkg/1.0.0", () => {
     expect(answer.institutionId).toBe(PARTICIPANT);
     expect(participant.seen).toHaveLength(1);
     expect(participant.seen[0]!.coordinatorInstitutionId).toBe(COORDINATOR);
+    // The member the connection authenticated, which the participant holds the ceremony to.
+    expect(participant.senders).toEqual([COORDINATOR]);
     expect(participant.seen[0]!.step).toBe(DkgStep.DKG_STEP_ECHO);
     expect(Buffer.from(participant.seen[0]!.plan!.body)).toEqual(PLAN.body);
   });
@@ -111,5 +116,6 @@ describe("/creditmesh/dkg/1.0.0", () => {
     const answer = await client.peers(PLAN).send(COORDINATOR, { step: DkgStep.DKG_STEP_ROUND1 }, AbortSignal.timeout(5_000));
     expect(answer.institutionId).toBe(COORDINATOR);
     expect(own.seen).toHaveLength(1);
+    expect(own.senders).toEqual([COORDINATOR]);
   });
 });

@@ -10,7 +10,7 @@ import type { PeerComponents } from "../../../src/p2p/components.js";
 import { OprfProtocol } from "../../../src/p2p/oprf-protocol.js";
 import { OPRF_PROTOCOL } from "../../../src/p2p/protocols.js";
 import { Committee } from "../../../src/subject/oprf/committee.js";
-import { MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry } from "../../../src/subject/oprf/evaluator-service.js";
+import { MemoryNonceGate, MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry } from "../../../src/subject/oprf/evaluator-service.js";
 import { encodeElement, mulBase } from "../../../src/subject/oprf/group.js";
 import { oprfInput } from "../../../src/subject/oprf/input.js";
 import { splitSecret } from "../../../src/subject/oprf/shamir.js";
@@ -59,12 +59,11 @@ function network(quota = 1_000, unreachable: (peerId: string) => boolean = () =>
     return p;
   };
   evaluatorKeys.forEach((k, i) => {
-    const seen = new Set<string>();
     protocolOf(k, new OprfEvaluatorService(
       { institutionId: idOf(k), networkId: "testnet", epoch: 3, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => clock.now() },
       {
         share: shares[i],
-        nonces: { claim: async (r, n) => !seen.has(`${r}/${n}`) && !!seen.add(`${r}/${n}`) },
+        nonces: new MemoryNonceGate(),
         quota: new MemoryQuotaLedger(),
         audit: { record: async (e) => void audits.push(e) },
       },

@@ -52,16 +52,17 @@ class World {
     return this.vaults.get(id)!.find((e) => e.epoch === epoch)?.share;
   }
 
-  peers(plan: SignedDkgPlan, tamper?: Tamper): CeremonyPeers {
+  /** The participants as `coordinator` reaches them; each is told the sender, as the transport authenticates it. */
+  peers(plan: SignedDkgPlan, tamper?: Tamper, coordinator = "bank-a"): CeremonyPeers {
     return {
       send: async (to: string, step: CeremonyStep) => {
         const request: DkgRequest = {
-          requestId: randomBytes(8).toString("hex"), coordinatorInstitutionId: "bank-a", issuedAt: now(), nonce: randomBytes(16), plan,
+          requestId: randomBytes(8).toString("hex"), coordinatorInstitutionId: coordinator, issuedAt: now(), nonce: randomBytes(16), plan,
           step: step.step, round1: step.round1, echoes: step.echoes ?? [], shares: step.shares ?? [], complaints: step.complaints ?? [],
         };
         tamper?.(to, request);
         const received = DkgRequest.decode(DkgRequest.encode(request).finish());
-        const answer = DkgAnswer.decode(DkgAnswer.encode(await this.participants.get(to)!.handle(received)).finish());
+        const answer = DkgAnswer.decode(DkgAnswer.encode(await this.participants.get(to)!.handle(received, coordinator)).finish());
         tamper?.(to, request, answer);
         return answer;
       },
@@ -236,6 +237,51 @@ describe("a ceremony that must fail names the culprit and stores nothing", () =>
   });
 });
 
+describe("a ceremony answers only the member that started it", () => {
+  const plan = () => signPlan(buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b", "bank-c"], threshold: 2, reshare: false, now: now() }), operator);
+
+  it("another participant's ABORT or step is refused and the ceremony stays open; its coordinator then finishes it", async () => {
+    const world = new World();
+    const signed = plan();
+    const byA = world.peers(signed);
+    const byB = world.peers(signed, undefined, "bank-b");
+    const refusals: unknown[] = [];
+    let openAfter: number[] = [];
+    let tried = false;
+    // Once every participant has answered bank-a's ROUND1, bank-b (which holds the plan) tries to end or steer it.
+    const peers: CeremonyPeers = {
+      send: async (to, step, signal) => {
+        if (step.step === DkgStep.DKG_STEP_ECHO && !tried) {
+          tried = true;
+          for (const victim of ["bank-a", "bank-c"]) {
+            refusals.push(await failure(byB.send(victim, { step: DkgStep.DKG_STEP_ABORT }, signal)));
+            refusals.push(await failure(byB.send(victim, { step: DkgStep.DKG_STEP_ECHO, round1: { commitments: [], recipientKeys: [] } }, signal)));
+          }
+          openAfter = ["bank-a", "bank-c"].map((id) => world.participants.get(id)!.open);
+        }
+        return byA.send(to, step, signal);
+      },
+    };
+    const committee = await runCeremony(openPlan(signed, { ...world.context(), now: now() }), peers, AbortSignal.timeout(60_000));
+    expect(refusals).toHaveLength(4);
+    for (const r of refusals) expect(r).toMatchObject({ code: "MEMBERSHIP_DENIED", field: "coordinator_institution_id" });
+    expect(openAfter).toEqual([1, 1]);
+    expect(committee.evaluators.map((e) => e.institutionId)).toEqual(["bank-a", "bank-b", "bank-c"]);
+    expect(world.stored()).toBe(3);
+    expect(world.open()).toBe(0);
+  });
+
+  it("a participant that sends ROUND1 before the coordinator is named in the coordinator's failure", async () => {
+    const world = new World();
+    const signed = plan();
+    await world.peers(signed, undefined, "bank-b").send("bank-c", { step: DkgStep.DKG_STEP_ROUND1 }, AbortSignal.timeout(5_000));
+    const err = await failure(runCeremony(openPlan(signed, { ...world.context(), now: now() }), world.peers(signed), AbortSignal.timeout(60_000)));
+    expect(err.code).toBe("CONFLICT");
+    expect(err.message).toMatch(/bank-c: ceremony \S+ already started here by bank-b/);
+    expect(world.stored()).toBe(0);
+  });
+});
+
 describe("plans", () => {
   const world = new World();
 
@@ -245,7 +291,7 @@ describe("plans", () => {
     const refused = await failure(world.participants.get("bank-b")!.handle({
       requestId: "r", coordinatorInstitutionId: "bank-a", issuedAt: now(), nonce: randomBytes(16), plan: forged, step: DkgStep.DKG_STEP_ROUND1,
       round1: undefined, echoes: [], shares: [], complaints: [],
-    }));
+    }, "bank-a"));
     expect(refused.code).toBe("SIGNATURE_INVALID");
     expect(world.open()).toBe(0);
   });

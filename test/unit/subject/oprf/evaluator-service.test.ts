@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { generateNodeKey } from "../../../../src/identity/node-key.js";
 import { OperatorTicket, OprfRefusal, OprfRequest, TokenPurpose } from "../../../../src/gen/creditmesh/v1/oprf.js";
 import {
-  MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry, type EvaluatorShare, type NonceGate,
+  MemoryNonceGate, MemoryQuotaLedger, OprfEvaluatorService, type EvaluationAuditEntry, type EvaluatorShare,
 } from "../../../../src/subject/oprf/evaluator-service.js";
 import { randomScalar } from "../../../../src/subject/oprf/suite.js";
-import { BlindedBatch, ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
+import { BlindedBatch, decodeBlindedBatch, ShareEvaluator } from "../../../../src/subject/oprf/threshold.js";
 import { WorkerShareEvaluator } from "../../../../src/subject/oprf/worker-evaluator.js";
 import { answerFromWire, requestHash } from "../../../../src/subject/oprf/wire.js";
 
@@ -16,8 +16,7 @@ const operator = generateNodeKey();
 function setup(quota = 5, evaluator?: EvaluatorShare, inlineCheckUpTo?: number) {
   const share = new ShareEvaluator({ index: 1, secret: randomScalar() });
   const audit: EvaluationAuditEntry[] = [];
-  const seen = new Set<string>();
-  const nonces: NonceGate = { claim: async (r, n) => !seen.has(`${r}/${n}`) && !!seen.add(`${r}/${n}`) };
+  const nonces = new MemoryNonceGate();
   const service = new OprfEvaluatorService(
     { institutionId: "eval-1", networkId: "net", epoch: 4, dailyQuota: () => quota, operatorKey: operator.publicKey, now: () => NOW, inlineCheckUpTo },
     { share: evaluator ?? share, nonces, quota: new MemoryQuotaLedger(), audit: { record: async (e) => void audit.push(e) } },
@@ -26,7 +25,7 @@ function setup(quota = 5, evaluator?: EvaluatorShare, inlineCheckUpTo?: number) 
   const request = (count: number, over: Partial<OprfRequest> = {}) => {
     const batch = BlindedBatch.create(Array.from({ length: count }, (_, i) => new TextEncoder().encode(`cn-mobile/v1:1380013800${i}`)));
     const req: OprfRequest = {
-      requestId: `r-${++n}`, requesterInstitutionId: "bank-a", purpose: TokenPurpose.TOKEN_PURPOSE_ONBOARD, epoch: "4",
+      requestId: `request-${++n}`, requesterInstitutionId: "bank-a", purpose: TokenPurpose.TOKEN_PURPOSE_ONBOARD, epoch: "4",
       blindedElements: batch.blinded.map((b) => Buffer.from(b)), nonce: Buffer.alloc(16, n), issuedAt: NOW, ...over,
     };
     return { batch, req, bytes: OprfRequest.encode(req).finish() };
@@ -107,6 +106,49 @@ describe("OprfEvaluatorService", () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it("turns away a replay and a request over the quota before the batch is decoded, and still serves an honest one", async () => {
+    const inProcess = new ShareEvaluator({ index: 1, secret: randomScalar() });
+    const checks: (AbortSignal | undefined)[] = [];
+    const share: EvaluatorShare = {
+      evaluate: (b) => inProcess.evaluate(b),
+      check: async (b, signal) => {
+        checks.push(signal);
+        decodeBlindedBatch(b);
+      },
+    };
+    const { service, audit, request } = setup(9, share);
+    // Nine elements: past the inline limit, so each decoding is a call to the share's check.
+    const first = request(9);
+    expect((await service.handle("bank-a", first.bytes, first.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+    expect(checks).toHaveLength(1);
+
+    const over = request(9);
+    const refused = await service.handle("bank-a", over.bytes, over.req);
+    expect([refused.refusal, refused.refusalReason]).toEqual([OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED, expect.stringContaining("no operator ticket")]);
+    expect((await service.handle("bank-a", first.bytes, first.req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_REPLAYED);
+    expect(checks).toHaveLength(1);
+    expect(audit.map((a) => a.outcome)).toEqual(["EVALUATED", "OPRF_REFUSAL_QUOTA_EXCEEDED", "OPRF_REFUSAL_REPLAYED"]);
+
+    // Another member's quota is its own; the share's check is given the request's signal.
+    const honest = request(9, { requesterInstitutionId: "bank-b" });
+    const signal = AbortSignal.timeout(10_000);
+    const answer = await service.handle("bank-b", honest.bytes, honest.req, signal);
+    expect(answer.refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
+    expect(answer.evaluatedElements).toHaveLength(9);
+    expect(checks).toEqual([undefined, signal]);
+  });
+
+  it("refuses a request id that is not an id without storing or echoing it, and nothing is used", async () => {
+    const { service, audit, request } = setup(1);
+    const { req } = request(1);
+    const long = { ...req, requestId: "x".repeat(10_000) };
+    const answer = await service.handle("bank-a", OprfRequest.encode(long).finish(), long);
+    expect([answer.refusal, answer.refusalField, answer.requestId]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "request_id", ""]);
+    expect(audit).toEqual([expect.objectContaining({ outcome: "OPRF_REFUSAL_BAD_REQUEST", requestId: "" })]);
+    // Same nonce, within a quota of one: both were left as they were.
+    expect((await service.handle("bank-a", OprfRequest.encode(req).finish(), req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
   });
 
   it("refuses a replayed nonce", async () => {
