@@ -31,6 +31,30 @@ function accountValue(id: string, over: Partial<AccountRecord> = {}): AccountRec
   return r.kind.value;
 }
 
+/**
+ * A dispute of X's loan L-1 at cfc-b as a filing member routes it (OPEN, filed now), with the filer's consent
+ * of X unless `over` gives a consent (or none).
+ */
+function routedDispute(f: DisputeFixture, over: Partial<Dispute> = {}): Dispute {
+  const filer = over.filedViaInstitutionId ?? "bank-a";
+  return {
+    disputeId: "5b0f3c1e-2f7d-4c55-9d0a-1f2e3d4c5b6a",
+    subjectToken: f.token(X),
+    institutionId: "cfc-b",
+    accountRef: f.refOf("L-1"),
+    reason: "never late",
+    status: DisputeStatus.OPEN,
+    outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
+    note: "",
+    filedAt: f.clock.now(),
+    respondBy: undefined,
+    resolvedAt: undefined,
+    filedViaInstitutionId: filer,
+    consent: "consent" in over ? over.consent : f.consentOf(filer, X),
+    ...over,
+  };
+}
+
 describe("DisputeService at the holder", () => {
   it("files a dispute of its own account OPEN with respond_by = filed_at + 30 days, lists it and audits it", async () => {
     const f = await holderWithLoans("L-1");
@@ -401,21 +425,7 @@ describe("following a dispute filed through another node", () => {
 
   it("the holder shows a dispute only to the member it was filed through", async () => {
     const f = await holderWithLoans("L-1");
-    const routed: Dispute = {
-      disputeId: "5b0f3c1e-2f7d-4c55-9d0a-1f2e3d4c5b6a",
-      subjectToken: f.token(X),
-      institutionId: "cfc-b",
-      accountRef: f.refOf("L-1"),
-      reason: "never late",
-      status: DisputeStatus.OPEN,
-      outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
-      note: "",
-      filedAt: f.clock.now(),
-      respondBy: undefined,
-      resolvedAt: undefined,
-      filedViaInstitutionId: "bank-a",
-      consent: f.consentOf("bank-a", X),
-    };
+    const routed = routedDispute(f);
     const stored = await f.service.receive(routed, "bank-a");
     expect(await f.service.statusFor(routed.disputeId, "bank-a")).toEqual(stored);
     await expectCode(f.service.statusFor(routed.disputeId, "ecom-c"), "NOT_FOUND", "dispute_id");
@@ -429,22 +439,15 @@ describe("following a dispute filed through another node", () => {
 });
 
 describe("receiving a routed dispute", () => {
-  const routed = (f: DisputeFixture, over: Partial<Dispute> = {}): Dispute => ({
-    disputeId: "5b0f3c1e-2f7d-4c55-9d0a-1f2e3d4c5b6a",
-    subjectToken: f.token(X),
-    institutionId: "cfc-b",
-    accountRef: f.refOf("L-1"),
-    reason: "never late",
-    status: DisputeStatus.DISPUTE_STATUS_UNSPECIFIED,
-    outcome: DisputeOutcome.CORRECTED,
-    note: "set by the filer, ignored",
-    filedAt: new Date("2020-01-01T00:00:00Z"),
-    respondBy: new Date("2099-01-01T00:00:00Z"),
-    resolvedAt: undefined,
-    filedViaInstitutionId: "bank-a",
-    consent: f.consentOf("bank-a", X),
-    ...over,
-  });
+  const routed = (f: DisputeFixture, over: Partial<Dispute> = {}): Dispute =>
+    routedDispute(f, {
+      status: DisputeStatus.DISPUTE_STATUS_UNSPECIFIED,
+      outcome: DisputeOutcome.CORRECTED,
+      note: "set by the filer, ignored",
+      filedAt: new Date("2020-01-01T00:00:00Z"),
+      respondBy: new Date("2099-01-01T00:00:00Z"),
+      ...over,
+    });
 
   it("stores it OPEN with the holder's own clock and deadline, whatever the filer claimed", async () => {
     const f = await holderWithLoans("L-1");
@@ -507,21 +510,8 @@ describe("listing", () => {
 });
 
 describe("a dispute is filed on the borrower's behalf: the filer must hold the borrower's consent", () => {
-  const routed = (f: DisputeFixture, consent: Dispute["consent"]): Dispute => ({
-    disputeId: "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
-    subjectToken: f.token(X),
-    institutionId: "cfc-b",
-    accountRef: f.refOf("L-1"),
-    reason: "never late",
-    status: DisputeStatus.OPEN,
-    outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
-    note: "",
-    filedAt: f.clock.now(),
-    respondBy: undefined,
-    resolvedAt: undefined,
-    filedViaInstitutionId: "bank-a",
-    consent,
-  });
+  const routed = (f: DisputeFixture, consent: Dispute["consent"]): Dispute =>
+    routedDispute(f, { disputeId: "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", consent });
 
   /** A holder of X's loan L-1 (with no consent of its own recorded). */
   async function holder(): Promise<DisputeFixture> {
@@ -603,21 +593,8 @@ describe("a dispute is filed on the borrower's behalf: the filer must hold the b
 });
 
 describe("one open dispute per account and filing member", () => {
-  const from = (f: DisputeFixture, filer: string, disputeId: string): Dispute => ({
-    disputeId,
-    subjectToken: f.token(X),
-    institutionId: "cfc-b",
-    accountRef: f.refOf("L-1"),
-    reason: "never late",
-    status: DisputeStatus.OPEN,
-    outcome: DisputeOutcome.DISPUTE_OUTCOME_UNSPECIFIED,
-    note: "",
-    filedAt: f.clock.now(),
-    respondBy: undefined,
-    resolvedAt: undefined,
-    filedViaInstitutionId: filer,
-    consent: f.consentOf(filer, X),
-  });
+  const from = (f: DisputeFixture, filer: string, disputeId: string): Dispute =>
+    routedDispute(f, { disputeId, filedViaInstitutionId: filer, consent: f.consentOf(filer, X) });
   const FIRST = "11111111-1111-4111-8111-111111111111";
   const SECOND = "22222222-2222-4222-8222-222222222222";
   const openOf = async (f: DisputeFixture) => (await f.stores.disputes.listOpen()).map((d) => [d.disputeId, d.filedViaInstitutionId]);

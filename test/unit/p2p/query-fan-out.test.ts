@@ -5,11 +5,8 @@ import { QueryAnswer, QueryRequest } from "../../../src/gen/creditmesh/v1/peer.j
 import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
-import { silentLogger } from "../../../src/logger.js";
-import { systemClock } from "../../../src/clock.js";
 import { createMetrics } from "../../../src/metrics.js";
-import type { PeerComponents } from "../../../src/p2p/components.js";
-import { QueryProtocol } from "../../../src/p2p/query-protocol.js";
+import { requesterQueryProtocol } from "../../helpers/query-requester.js";
 import { manifestFor } from "./net-fixture.js";
 
 const operator = generateNodeKey();
@@ -55,29 +52,16 @@ async function observations(holder: string): Promise<Record<string, number>> {
 describe("query protocol, requester side (ask)", () => {
   it("one outcome per member, a forged answer is ERROR, and each is timed per member in creditmesh_holder_answer_seconds", async () => {
     const before = await Promise.all([answering, down, forging].map((k) => observations(idOf(k))));
-    const unused = () => {
-      throw new Error("the requester half does not serve");
-    };
-    const holders = new QueryProtocol(
-      {
-        peer: {} as PeerComponents["peer"],
-        membership,
-        signer: lender,
-        clock: systemClock,
-        logger: silentLogger(),
-        metrics,
-        holder: { answer: unused, refuse: unused, busy: unused },
-        nonces: { claim: unused, prune: unused },
-        rpc: {
-          request: async (peerId) => {
-            if (peerId === answering.peerId) return answerOf(answering, answering);
-            if (peerId === forging.peerId) return answerOf(forging, down);
-            throw new CreditMeshError("P2P_UNREACHABLE", "no connection");
-          },
-        },
+    const holders = requesterQueryProtocol({
+      membership,
+      signer: lender,
+      metrics,
+      request: async (peerId) => {
+        if (peerId === answering.peerId) return answerOf(answering, answering);
+        if (peerId === forging.peerId) return answerOf(forging, down);
+        throw new CreditMeshError("P2P_UNREACHABLE", "no connection");
       },
-      { institutionId: idOf(lender), maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
-    );
+    });
     const results = await holders.ask(query, new AbortController().signal);
     expect(results.map((r) => [r.outcome.institutionId, HolderStatus[r.outcome.status]])).toEqual([
       [idOf(answering), "NO_DATA"],

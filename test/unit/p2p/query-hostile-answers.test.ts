@@ -1,17 +1,14 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/clock.js";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { Timestamp } from "../../../src/gen/google/protobuf/timestamp.js";
 import { QueryAnswer, type QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { CreditReport, HolderAnswer, Inquiry, type Tradeline } from "../../../src/gen/creditmesh/v1/report.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, verifySignature, type NodeKey } from "../../../src/identity/node-key.js";
-import { silentLogger } from "../../../src/logger.js";
-import type { PeerComponents } from "../../../src/p2p/components.js";
-import { QueryProtocol } from "../../../src/p2p/query-protocol.js";
 import { assembleReport, type HolderResult } from "../../../src/report/assemble.js";
 import { verifyReport } from "../../../src/report/verify.js";
+import { requesterQueryProtocol } from "../../helpers/query-requester.js";
 import { inquiry, tradeline } from "../report/fixtures.js";
 import { manifestFor } from "./net-fixture.js";
 
@@ -56,28 +53,14 @@ function loan(holder: NodeKey, over: Partial<Tradeline> = {}): Tradeline {
 
 /** The lender's side of /creditmesh/query, each holder answering with the bytes given. */
 async function ask(answers: Map<NodeKey, Uint8Array>): Promise<Map<string, HolderResult>> {
-  const unused = () => {
-    throw new Error("the requester half does not serve");
-  };
-  const protocol = new QueryProtocol(
-    {
-      peer: {} as PeerComponents["peer"],
-      membership,
-      signer: lender,
-      clock: systemClock,
-      logger: silentLogger(),
-      metrics: null,
-      holder: { answer: unused, refuse: unused, busy: unused },
-      nonces: { claim: unused, prune: unused },
-      rpc: {
-        request: async (peerId) => {
-          const [, bytes] = [...answers].find(([k]) => k.peerId === peerId)!;
-          return bytes;
-        },
-      },
+  const protocol = requesterQueryProtocol({
+    membership,
+    signer: lender,
+    request: async (peerId) => {
+      const [, bytes] = [...answers].find(([k]) => k.peerId === peerId)!;
+      return bytes;
     },
-    { institutionId: idOf(lender), maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000 },
-  );
+  });
   const results = await protocol.ask(query, new AbortController().signal, [...answers.keys()].map(idOf));
   return new Map(results.map((r) => [r.outcome.institutionId, r]));
 }

@@ -1,14 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/clock.js";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { QueryAnswer, type QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { type AnswerLogProof, HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
-import { silentLogger } from "../../../src/logger.js";
-import type { PeerComponents } from "../../../src/p2p/components.js";
-import { QueryProtocol } from "../../../src/p2p/query-protocol.js";
+import type { QueryProtocol } from "../../../src/p2p/query-protocol.js";
 import { inclusionProof, inquiryLeaf, leafHash, sha256, signCheckpoint, treeHash } from "../../../src/tlog/index.js";
+import { requesterQueryProtocol } from "../../helpers/query-requester.js";
 import { manifestFor } from "./net-fixture.js";
 
 const operator = generateNodeKey();
@@ -56,33 +54,20 @@ function answerOf(holder: NodeKey, logProof: AnswerLogProof | undefined): Uint8A
 }
 
 function requester(requireAnswerProofs: boolean): QueryProtocol {
-  const unused = () => {
-    throw new Error("the requester half does not serve");
-  };
-  return new QueryProtocol(
-    {
-      peer: {} as PeerComponents["peer"],
-      membership,
-      signer: lender,
-      clock: systemClock,
-      logger: silentLogger(),
-      metrics: null,
-      holder: { answer: unused, refuse: unused, busy: unused },
-      nonces: { claim: unused, prune: unused },
-      rpc: {
-        request: async (peerId, _protocol, envelope) => {
-          if (peerId === honest.peerId) return answerOf(honest, proofFor(honest, envelope));
-          if (peerId === tampering.peerId) {
-            const proof = proofFor(tampering, envelope);
-            proof.inquiry!.hashes[1]![0] ^= 1;
-            return answerOf(tampering, proof);
-          }
-          return answerOf(silent, undefined);
-        },
-      },
+  return requesterQueryProtocol({
+    membership,
+    signer: lender,
+    request: async (peerId, _protocol, envelope) => {
+      if (peerId === honest.peerId) return answerOf(honest, proofFor(honest, envelope));
+      if (peerId === tampering.peerId) {
+        const proof = proofFor(tampering, envelope);
+        proof.inquiry!.hashes[1]![0] ^= 1;
+        return answerOf(tampering, proof);
+      }
+      return answerOf(silent, undefined);
     },
-    { institutionId: idOf(lender), maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000, requireAnswerProofs },
-  );
+    init: { requireAnswerProofs },
+  });
 }
 
 describe("query protocol, requester side: answer log proofs", () => {
