@@ -72,13 +72,27 @@ export interface LayoutOptions {
   legacyTokenKey?: boolean;
 }
 
-/** Asks the OS for a free loopback port (closed again before the node binds it). */
 /**
  * Test-network ports come from below Linux's ephemeral range (32768+), so an
  * outgoing connection of any process cannot take one between the check here
  * and the node binding it.
  */
 const PORT_RANGE = { from: 20_000, to: 32_000 };
+const WORKER_SLOTS = 4;
+
+/**
+ * The part of PORT_RANGE this process draws from. Parallel test workers each
+ * get their own slice: a node a test stops and restarts keeps its ports, and
+ * while it is down a network laid out by another worker could otherwise be
+ * handed one of them. Outside a test worker the whole range is used.
+ */
+export function portRange(env: { VITEST_POOL_ID?: string } = process.env): { from: number; to: number } {
+  const id = Number(env.VITEST_POOL_ID);
+  if (!Number.isInteger(id) || id < 1) return PORT_RANGE;
+  const width = Math.floor((PORT_RANGE.to - PORT_RANGE.from) / WORKER_SLOTS);
+  const from = PORT_RANGE.from + ((id - 1) % WORKER_SLOTS) * width;
+  return { from, to: from + width };
+}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -90,11 +104,12 @@ function canListen(port: number): Promise<boolean> {
 
 /** A loopback port that is free now (it is closed again before the node binds it). */
 export async function freePort(): Promise<number> {
+  const range = portRange();
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = PORT_RANGE.from + randomInt(PORT_RANGE.to - PORT_RANGE.from);
+    const port = range.from + randomInt(range.to - range.from);
     if (await canListen(port)) return port;
   }
-  throw new Error(`no free loopback port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
+  throw new Error(`no free loopback port between ${range.from} and ${range.to}`);
 }
 
 /**
