@@ -59,7 +59,7 @@ export interface DeletionEffects {
 export interface RecordVersionLog {
   /**
    * Commits the record store's batch together with a leaf per record version
-   * it wrote, in one synced write (RecordWriteOptions.commitVersioned);
+   * it wrote, in one synced write (RecordCommitOptions.commitVersioned);
    * `subjectOf` names the subject of an account the batch refers to.
    */
   commitRecords(batch: WriteBatch, written: WrittenRecords, subjectOf: (accountRef: string) => string): Promise<void>;

@@ -9,7 +9,7 @@ import type {
   AccountTerms,
   DestroyedAccounts,
   RecordStore,
-  RecordWriteOptions,
+  RecordCommitOptions,
   RetentionRecords,
   StoreCounts,
   StoredAccount,
@@ -51,7 +51,7 @@ export type { DestroyedAccounts } from "./types.js";
  * format, a highest installment above IN_PLACE_INSTALLMENTS) and databases
  * not yet indexed (buildLastInstallments(), at open) are read by range.
  *
- * Written with versions (RecordWriteOptions.commitVersioned: the node's
+ * Written with versions (RecordCommitOptions.commitVersioned: the node's
  * transparency log logs each version), an account or repayment value also
  * carries `v`, its version, from the second version on (absent = 1), so a
  * first version is stored exactly as without versions and counting them
@@ -111,7 +111,7 @@ export class LevelRecordStore implements RecordStore, RetentionRecords {
     accounts: readonly StoredAccount[],
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
-    opts: RecordWriteOptions = {},
+    opts: RecordCommitOptions = {},
   ): Promise<void> {
     if (previous.length !== accounts.length) {
       throw new CreditMeshError("INTERNAL", `previous has ${previous.length} entries for ${accounts.length} accounts`);

@@ -76,7 +76,7 @@ export interface WrittenRecords {
   repayments: { repayment: StoredRepayment; version: number }[];
 }
 
-export interface RecordWriteOptions {
+export interface RecordCommitOptions {
   /**
    * Counts versions (the stored ones are read under the write lock and each
    * record's counter is kept in its own value) and commits the batch through
@@ -102,7 +102,7 @@ export interface RecordStore {
     accounts: readonly StoredAccount[],
     previous: readonly (StoredAccount | undefined)[],
     repayments: readonly StoredRepayment[],
-    opts?: RecordWriteOptions,
+    opts?: RecordCommitOptions,
   ): Promise<void>;
   /** The subject's accounts, in ref order, as read from the subject index with one range scan. */
   accountsForSubject(subjectToken: string): Promise<AccountTerms[]>;
