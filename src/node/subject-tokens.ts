@@ -175,6 +175,10 @@ export class SubjectTokenParts {
    */
   async runCeremony(signed: SignedDkgPlan | undefined, caller: string, signal?: AbortSignal): Promise<RunTokenCeremonyResponse> {
     const opened = openPlan(signed, { ...this.#planContext(), now: this.c.clock.now() });
+    const named = opened.plan.coordinatorInstitutionId;
+    if (named !== "" && named !== this.deps.institutionId) {
+      throw new CreditMeshError("CONFLICT", `plan.coordinator_institution_id: the plan is for ${named} to run, not ${this.deps.institutionId}`, { field: "plan.coordinator_institution_id" });
+    }
     const ttl = Math.max(1, opened.plan.notAfter!.getTime() - this.c.clock.now().getTime());
     const bounded = signal ? AbortSignal.any([signal, AbortSignal.timeout(ttl)]) : AbortSignal.timeout(ttl);
     const details = { session: opened.plan.sessionId, epoch: String(opened.epoch), threshold: String(opened.plan.threshold), reshare: String(opened.plan.reshareOf !== undefined) };

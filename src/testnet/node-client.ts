@@ -19,7 +19,8 @@ export type UnaryMethod =
   | "purgeSubject"
   | "rotateDataKey"
   | "backup"
-  | "verifyAudit";
+  | "verifyAudit"
+  | "runTokenCeremony";
 
 export interface NodeClientOptions {
   /** A connection of its own instead of the one shared by every client of the same address. */

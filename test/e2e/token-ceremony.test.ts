@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSecrets } from "../../src/config/secrets.js";
 import { IdType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
@@ -8,6 +9,8 @@ import type { AuditEntry } from "../../src/gen/creditmesh/v1/node.js";
 import type { Manifest } from "../../src/gen/creditmesh/v1/peer.js";
 import type { CreditReport } from "../../src/gen/creditmesh/v1/report.js";
 import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../../src/identity/manifest.js";
+import { NodeKey } from "../../src/identity/node-key.js";
+import { buildPlan, signPlan } from "../../src/subject/oprf/dkg-plan.js";
 import { TestNetwork } from "../../src/testnet/network.js";
 import { eventually } from "../helpers/eventually.js";
 import { cli } from "../helpers/node-process.js";
@@ -144,5 +147,22 @@ describe("tokens keygen and reshare between running members", () => {
     expect(status.code, status.stdout + status.stderr).toBe(0);
     expect(status.stdout).toContain(`committee epoch ${after.epoch}, threshold 2 of 3`);
     for (const n of net.nodes) expect(readFileSync(n.logFile, "utf8")).not.toContain(BORROWER.idNumber);
+  });
+
+  it("a plan names the member that runs it: sent to another member, it is refused before any participant is asked", async () => {
+    const current = await manifest();
+    const operator = NodeKey.fromSeed(Buffer.from(readFileSync(net.layout.operatorKeyFile, "utf8").trim(), "hex"));
+    const plan = buildPlan({
+      networkId: current.networkId, members: ids.slice(0, 3), threshold: 2, current: current.tokenCommittee, reshare: true, now: new Date(), coordinator: ids[0]!,
+    });
+    const via = net.node(ids[3]!);
+    const runsBefore = (await trail(via.institutionId)).filter((e) => e.action === "TOKEN_CEREMONY_RUN").length;
+    const err = (await net.client(via.institutionId).unary("runTokenCeremony", { plan: signPlan(plan, operator) }, 30_000).then(() => undefined, (e: unknown) => e)) as ServiceError;
+    expect(err?.code, err?.details).toBe(GrpcStatus.FAILED_PRECONDITION);
+    expect(err.metadata.get("field")[0]).toBe("plan.coordinator_institution_id");
+    expect((await trail(via.institutionId)).filter((e) => e.action === "TOKEN_CEREMONY_RUN")).toHaveLength(runsBefore);
+    // No participant opened it: the plan's session is unknown to them, so the member it names can still run it.
+    for (const id of ids.slice(0, 3)) expect((await trail(id)).some((e) => e.details.session === plan.sessionId)).toBe(false);
+    expect((await manifest()).tokenCommittee).toEqual(current.tokenCommittee);
   });
 });

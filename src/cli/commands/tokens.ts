@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { CreditMeshError, invalid } from "../../errors.js";
 import { Manifest, type Manifest as ManifestMessage } from "../../gen/creditmesh/v1/peer.js";
+import type { DkgPlan } from "../../gen/creditmesh/v1/dkg.js";
 import type { MemberStatus } from "../../gen/creditmesh/v1/node.js";
 import type { TokenCommittee } from "../../gen/creditmesh/v1/oprf.js";
 import { parseOperatorPublicKey, readManifestFile, signManifest, verifyManifest, writeManifestFile } from "../../identity/manifest.js";
@@ -66,13 +67,15 @@ async function runOperatorCeremony(opts: CeremonyFlags & { replaceKey?: boolean 
   });
   const timeoutS = Number(opts.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw invalid("timeout", "must be a positive number of seconds");
-  const plan = buildPlan({
-    networkId: current.networkId, members, threshold: parseThreshold(opts.threshold), current: current.tokenCommittee, reshare, now: new Date(), ttlMs: timeoutS * 1000,
-    dealers: opts.dealers === undefined ? undefined : parseMembers(opts.dealers),
-  });
+  const threshold = parseThreshold(opts.threshold);
+  const dealers = opts.dealers === undefined ? undefined : parseMembers(opts.dealers);
   const conn = connect(opts);
   let committee: TokenCommittee | undefined;
+  let plan: DkgPlan;
   try {
+    // The plan names the node it is sent to, so that no other member holding it can open the ceremony first.
+    const { institutionId: coordinator } = await call(conn, conn.client.getNodeStatus, {}, 10_000);
+    plan = buildPlan({ networkId: current.networkId, members, threshold, current: current.tokenCommittee, reshare, now: new Date(), ttlMs: timeoutS * 1000, dealers, coordinator });
     committee = (await call(conn, conn.client.runTokenCeremony, { plan: signPlan(plan, operator) }, timeoutS * 1000 + 5_000)).committee;
   } finally {
     conn.close();

@@ -160,6 +160,10 @@ export class CeremonyParticipant {
       // Named, so that a member that raced the real coordinator to ROUND1 is the one blamed.
       throw new CreditMeshError("CONFLICT", `ceremony ${plan.sessionId} already started here by ${started}`, { field: "plan.session_id" });
     }
+    if (plan.coordinatorInstitutionId !== "" && plan.coordinatorInstitutionId !== coordinator) {
+      this.d.logger.warn({ session: plan.sessionId, from: coordinator, coordinator: plan.coordinatorInstitutionId }, "key ceremony opened by a member the plan does not name refused");
+      throw new CreditMeshError("MEMBERSHIP_DENIED", `coordinator_institution_id: the plan names ${plan.coordinatorInstitutionId}, not ${coordinator}`, { field: "coordinator_institution_id" });
+    }
     if (this.#sessions.size >= MAX_OPEN_CEREMONIES) throw new CreditMeshError("UNAVAILABLE", `${MAX_OPEN_CEREMONIES} key ceremonies already in progress here`);
     const me = this.d.institutionId;
     const dealerIndex = plan.dealers.find((p) => p.institutionId === me)?.index;

@@ -51,6 +51,8 @@ export interface PlanRequest {
   dealers?: readonly string[];
   now: Date;
   ttlMs?: number;
+  /** The member that will run the ceremony (the node the plan is sent to): participants take its first step from no one else. */
+  coordinator?: string;
 }
 
 /** Builds and checks the plan of a ceremony; the committee indices are 1..n in `members` order. */
@@ -83,6 +85,7 @@ export function buildPlan(r: PlanRequest): DkgPlan {
     recipients,
     reshareOf: r.reshare ? r.current : undefined,
     notAfter: new Date(r.now.getTime() + (r.ttlMs ?? DEFAULT_CEREMONY_TTL_MS)),
+    coordinatorInstitutionId: r.coordinator ?? "",
   };
 }
 
@@ -117,6 +120,9 @@ export function openPlan(signed: SignedDkgPlan | undefined, ctx: PlanContext): O
   const currentEpoch = ctx.committee?.epoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch <= currentEpoch) {
     throw invalid("plan.epoch", `must be above the current committee's epoch ${currentEpoch}`);
+  }
+  if (plan.coordinatorInstitutionId !== "" && !ctx.signingKeyOf(plan.coordinatorInstitutionId)) {
+    throw invalid("plan.coordinator_institution_id", `${plan.coordinatorInstitutionId} is not a member`);
   }
   const byKey = new Map<string, string>();
   const participants = (list: readonly { institutionId: string; index: number }[], field: string): { ps: Participant[]; ids: Map<number, string> } => {

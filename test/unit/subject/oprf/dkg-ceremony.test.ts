@@ -280,6 +280,18 @@ describe("a ceremony answers only the member that started it", () => {
     expect(err.message).toMatch(/bank-c: ceremony \S+ already started here by bank-b/);
     expect(world.stored()).toBe(0);
   });
+
+  it("a plan that names its coordinator cannot be opened by another member first: the raced ROUND1 is refused and the ceremony runs", async () => {
+    const world = new World();
+    const signed = signPlan(buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b", "bank-c"], threshold: 2, reshare: false, now: now(), coordinator: "bank-a" }), operator);
+    const raced = await failure(world.peers(signed, undefined, "bank-b").send("bank-c", { step: DkgStep.DKG_STEP_ROUND1 }, AbortSignal.timeout(5_000)));
+    expect(raced).toMatchObject({ code: "MEMBERSHIP_DENIED", field: "coordinator_institution_id" });
+    expect(raced.message).toMatch(/names bank-a, not bank-b/);
+    expect(world.open()).toBe(0);
+    const committee = await runCeremony(openPlan(signed, { ...world.context(), now: now() }), world.peers(signed), AbortSignal.timeout(60_000));
+    expect(committee.evaluators.map((e) => e.institutionId)).toEqual(["bank-a", "bank-b", "bank-c"]);
+    expect(world.stored()).toBe(3);
+  });
 });
 
 describe("plans", () => {
@@ -306,11 +318,13 @@ describe("plans", () => {
     expect(world.stored()).toBe(2);
   });
 
-  it("bad requests name their field: threshold, members, a non-member, an epoch not above the current one", () => {
+  it("bad requests name their field: threshold, members, a non-member, a coordinator not a member, an epoch not above the current one", () => {
     const ask = (members: string[], threshold: number) => buildPlan({ networkId: NETWORK, members, threshold, reshare: false, now: now() });
     expect(() => ask(["bank-a", "bank-b"], 3)).toThrow(expect.objectContaining({ code: "VALIDATION_FAILED", field: "threshold" }));
     expect(() => ask(["bank-a", "bank-a"], 1)).toThrow(expect.objectContaining({ field: "members" }));
     expect(() => buildPlan({ networkId: NETWORK, members: ["bank-a"], threshold: 1, reshare: true, now: now() })).toThrow(expect.objectContaining({ field: "manifest" }));
+    const strangerRuns = signPlan(buildPlan({ networkId: NETWORK, members: ["bank-a", "bank-b"], threshold: 2, reshare: false, now: now(), coordinator: "bank-z" }), operator);
+    expect(() => openPlan(strangerRuns, { ...world.context(), now: now() })).toThrow(expect.objectContaining({ field: "plan.coordinator_institution_id" }));
     const stranger = signPlan(ask(["bank-a", "bank-z"], 2), operator);
     expect(() => openPlan(stranger, { ...world.context(), now: now() })).toThrow(expect.objectContaining({ field: "plan.dealers[1].institution_id" }));
     const stale = signPlan({ ...ask(["bank-a", "bank-b"], 2), epoch: "1" }, operator);
