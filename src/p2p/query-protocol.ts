@@ -23,6 +23,7 @@ import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
 import { ReusedWriter } from "../reused-writer.js";
 import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestContext, type SignedRequestSpec } from "./signed-request.js";
+import { isRequestId, REQUEST_ID_SHAPE } from "../request-id.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
   /** The holder's domain: consent check, inquiry log, tradelines, signed answers and signed refusals. */
@@ -105,10 +106,14 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       nonce: { of: (q) => q.nonce, store: components.nonces },
       // A report can only be as of a day that has begun somewhere within the clock skew; a later
       // date would show installments not yet due as missed.
+      // The request id becomes the inquiry's id, stored and sent with every later answer about the
+      // subject for two years: one of any length would push those answers past the frame limit.
       check: (q, now) =>
-        isoDateProblem(q.asOf) !== undefined || q.asOf > isoDate(new Date(now + init.maxClockSkewMs))
-          ? { reason: "as_of is not a date up to today", field: "as_of" }
-          : undefined,
+        !isRequestId(q.requestId)
+          ? { reason: `request_id is not ${REQUEST_ID_SHAPE}`, field: "request_id" }
+          : isoDateProblem(q.asOf) !== undefined || q.asOf > isoDate(new Date(now + init.maxClockSkewMs))
+            ? { reason: "as_of is not a date up to today", field: "as_of" }
+            : undefined,
     };
   }
 
@@ -299,7 +304,7 @@ export function createQueryProtocol(components: QueryComponents, init: QueryInit
  * fit the report: amounts in 0..10^15 minor units (a negative one would
  * cancel other holders' debt, a huge one overflow the report's int64 totals
  * so it fails to encode), times a Timestamp can hold (an Invalid Date makes
- * the report fail to encode), and no more tradelines and inquiries than a
+ * the report fail to encode), inquiry ids of a request id's shape, and no more tradelines and inquiries than a
  * holder sends. Per answer and per tradeline, so no allocation unless
  * something is wrong.
  */
@@ -326,6 +331,7 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   }
   for (let i = 0; i < inquiries.length; i++) {
     if (!isTimestampInRange(inquiries[i]!.inquiredAt)) return `inquiries[${i}].inquired_at is missing or not a valid time`;
+    if (!isRequestId(inquiries[i]!.inquiryId)) return `inquiries[${i}].inquiry_id is not ${REQUEST_ID_SHAPE}`;
   }
   return undefined;
 }

@@ -6,6 +6,7 @@ import type { Membership } from "../identity/manifest.js";
 import { verifyByPeerId } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import type { RateLimiter } from "../rate-limit.js";
+import { isRequestId } from "../request-id.js";
 import type { NonceClaim, NonceStore } from "../store/types.js";
 
 /** What a protocol's signed request is and where its checked fields live. */
@@ -85,7 +86,9 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
     throw new CreditMeshError("P2P_PROTOCOL", `malformed ${spec.what}`, { cause });
   }
   const refuse = (code: ErrorCode, reason: string, field?: string): RequestRefused<T> => {
-    const refusal = new RequestRefused(code, reason, member, message, spec.id(message), field);
+    // Logged: an id not of a request id's shape (any length, any bytes) is left out.
+    const id = spec.id(message);
+    const refusal = new RequestRefused(code, reason, member, message, isRequestId(id) ? id : "", field);
     ctx.logger.warn(refusal.meta, `${spec.what} refused`);
     return refusal;
   };

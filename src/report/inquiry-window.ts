@@ -1,5 +1,6 @@
 import { isoDate } from "../clock.js";
 import type { Inquiry } from "../gen/creditmesh/v1/report.js";
+import { isRequestId } from "../request-id.js";
 
 /** How far back an answer's inquiries reach: what a lender's decision looks at. */
 export const INQUIRY_WINDOW_MONTHS = 24;
@@ -25,7 +26,8 @@ export function inquiryWindow(
   const from = monthsBefore(asOf, INQUIRY_WINDOW_MONTHS);
   const byDay = new Map<string, Inquiry>();
   for (const inquiry of inquiries) {
-    if (!inquiry.inquiredAt) continue;
+    // A log written before holders refused odd request ids may hold one of any length: never sent on.
+    if (!inquiry.inquiredAt || !isRequestId(inquiry.inquiryId)) continue;
     const day = isoDate(inquiry.inquiredAt);
     if (day > asOf || day <= from) continue;
     const key = `${inquiry.requesterInstitutionId}\u0000${inquiry.purpose}\u0000${day}`;

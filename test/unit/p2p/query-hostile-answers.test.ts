@@ -170,6 +170,12 @@ describe("query protocol, requester side: hostile answers", () => {
     expectDropped(late.get(idOf(honest)), "inquiries[0].inquired_at is missing or not a valid time");
   });
 
+  it("refuses an inquiry whose id is not a request id's shape (a holder stores and sends on only those)", async () => {
+    const huge = holderAnswer(hostile, { inquiries: [inquiry("i".repeat(100_000), "anon:x", "2026-03-30T00:00:00Z")], inquiriesTotal: 1 });
+    const results = await ask(new Map([[hostile, wire(hostile, HolderAnswer.encode(huge).finish())]]));
+    expectDropped(results.get(idOf(hostile)), "inquiries[0].inquiry_id is not 8-64 letters, digits or '-'");
+  });
+
   it("refuses an answer as of another date or for another requester, which verify would reject", async () => {
     const results = await ask(
       new Map([
@@ -197,7 +203,7 @@ describe("query protocol, requester side: hostile answers", () => {
   });
 
   it("refuses more inquiries than a holder sends or than its own total, and more tradelines than any borrower has", async () => {
-    const many = (n: number) => Array.from({ length: n }, (_, i) => inquiry(`q-${i}`, "anon:x", "2026-03-30T00:00:00Z"));
+    const many = (n: number) => Array.from({ length: n }, (_, i) => inquiry(`inquiry-${i}`, "anon:x", "2026-03-30T00:00:00Z"));
     const tradelines = Array.from({ length: 1_001 }, (_, i) => loan(hostile, { accountRef: `r-${i}` }));
     const results = await ask(
       new Map([

@@ -71,7 +71,7 @@ function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void>
 
 function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
   const query = QueryRequest.fromPartial({
-    requestId: "req-1",
+    requestId: "request-1",
     requesterInstitutionId: "bank-a",
     subjectToken: "ab".repeat(32),
     purpose: Purpose.LOAN_ORIGINATION,
@@ -90,8 +90,8 @@ describe("query protocol, holder side: refusals", () => {
   it("records each refusal with the authenticated member as actor", async () => {
     const { handler, entries } = setup();
     expect(statusOf(await handler(body({}, furnisherKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.DENIED);
-    expect(statusOf(await handler(body({ requestId: "req-2" }, furnisherKey), { peerId: furnisherKey.peerId }))).toBe(HolderStatus.DENIED);
-    expect(statusOf(await handler(body({ issuedAt: new Date(Date.now() - 3_600_000), requestId: "req-3" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(
+    expect(statusOf(await handler(body({ requestId: "request-2" }, furnisherKey), { peerId: furnisherKey.peerId }))).toBe(HolderStatus.DENIED);
+    expect(statusOf(await handler(body({ issuedAt: new Date(Date.now() - 3_600_000), requestId: "request-3" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(
       HolderStatus.DENIED,
     );
     expect(entries).toEqual([
@@ -100,7 +100,7 @@ describe("query protocol, holder side: refusals", () => {
         actor: "bank-a",
         details: {
           requester: "bank-a",
-          requestId: "req-1",
+          requestId: "request-1",
           subjectToken: "ab".repeat(32),
           purpose: "LOAN_ORIGINATION",
           consentId: "",
@@ -110,9 +110,9 @@ describe("query protocol, holder side: refusals", () => {
       {
         action: "QUERY_REFUSED",
         actor: "cfc-b",
-        details: expect.objectContaining({ requester: "bank-a", requestId: "req-2", reason: "requester institution does not match the connection's peer" }),
+        details: expect.objectContaining({ requester: "bank-a", requestId: "request-2", reason: "requester institution does not match the connection's peer" }),
       },
-      { action: "QUERY_REFUSED", actor: "bank-a", details: expect.objectContaining({ requestId: "req-3", reason: "request is stale or from the future" }) },
+      { action: "QUERY_REFUSED", actor: "bank-a", details: expect.objectContaining({ requestId: "request-3", reason: "request is stale or from the future" }) },
     ]);
   });
 
@@ -126,13 +126,27 @@ describe("query protocol, holder side: refusals", () => {
     const { handler, entries, answered } = setup();
     const tomorrow = new Date(Date.now() + 86_400_000 + 120_000).toISOString().slice(0, 10);
     for (const [i, asOf] of [tomorrow, "2026-02-30", "", "yesterday"].entries()) {
-      expect(statusOf(await handler(body({ asOf, requestId: `req-d${i}` }, lenderKey), { peerId: lenderKey.peerId })), asOf).toBe(HolderStatus.DENIED);
+      expect(statusOf(await handler(body({ asOf, requestId: `request-d${i}` }, lenderKey), { peerId: lenderKey.peerId })), asOf).toBe(HolderStatus.DENIED);
     }
     expect(answered()).toBe(0);
     expect(entries.map((e) => e.details.reason)).toEqual(Array(4).fill("as_of is not a date up to today"));
     // Today is fine, even where the requester's day has begun and the holder's not yet.
     const soon = new Date(Date.now() + 30_000).toISOString().slice(0, 10);
-    expect(statusOf(await handler(body({ asOf: soon, requestId: "req-d9" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+    expect(statusOf(await handler(body({ asOf: soon, requestId: "request-d9" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+  });
+
+  it("refuses a request id that could not be an inquiry's id (too short, too long, other bytes), before the domain sees it", async () => {
+    const { handler, entries, answered } = setup();
+    const odd = ["r1", "x".repeat(65), "a".repeat(200_000), "request\n-forged", "请求-00000001"];
+    for (const requestId of odd) {
+      const bytes = await handler(body({ requestId }, lenderKey), { peerId: lenderKey.peerId });
+      expect(statusOf(bytes), requestId.slice(0, 20)).toBe(HolderStatus.DENIED);
+      // The refusal's entry is small whatever the id was (the trail keeps at most 128 plain characters).
+      expect(entries.at(-1)!.details.requestId.length).toBeLessThanOrEqual(128);
+    }
+    expect(answered()).toBe(0);
+    expect(entries.map((e) => e.details.reason)).toEqual(Array(odd.length).fill("request_id is not 8-64 letters, digits or '-'"));
+    expect(statusOf(await handler(body({ requestId: "0f0e3a52-9a4c-4c1d-8b55-0b6f3f6a2e11" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
   });
 
   it("leaves accepted queries to the domain's answer (no entry here)", async () => {
@@ -148,17 +162,17 @@ describe("query protocol, holder side: capacity", () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     const { handler, entries, answered } = setup({ maxConcurrentQueries: 2, answerGate: gate });
-    const first = [handler(body({ requestId: "req-1" }, lenderKey), { peerId: lenderKey.peerId }), handler(body({ requestId: "req-2" }, lenderKey), { peerId: lenderKey.peerId })];
+    const first = [handler(body({ requestId: "request-1" }, lenderKey), { peerId: lenderKey.peerId }), handler(body({ requestId: "request-2" }, lenderKey), { peerId: lenderKey.peerId })];
     await new Promise((r) => setImmediate(r));
-    const busy = QueryAnswer.decode(await handler(body({ requestId: "req-3" }, lenderKey), { peerId: lenderKey.peerId }));
+    const busy = QueryAnswer.decode(await handler(body({ requestId: "request-3" }, lenderKey), { peerId: lenderKey.peerId }));
     const answer = HolderAnswer.decode(busy.signedAnswer);
-    expect(answer).toMatchObject({ status: HolderStatus.BUSY, requestId: "req-3", requesterInstitutionId: "bank-a", holderInstitutionId: "holder-h" });
+    expect(answer).toMatchObject({ status: HolderStatus.BUSY, requestId: "request-3", requesterInstitutionId: "bank-a", holderInstitutionId: "holder-h" });
     expect(answer.reason).toMatch(/busy/);
     expect(holderKey.verify(busy.signedAnswer, busy.signature)).toBe(true);
     expect(answered()).toBe(2);
     expect(entries).toEqual([]);
     open();
     expect((await Promise.all(first)).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
-    expect(statusOf(await handler(body({ requestId: "req-4" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+    expect(statusOf(await handler(body({ requestId: "request-4" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
   });
 });

@@ -50,7 +50,7 @@ const request = (over: Partial<QueryRequest> = {}, signer: NodeKey = lender) =>
   sealSigned(
     QueryRequest.encode(
       QueryRequest.fromPartial({
-        requestId: "req-1",
+        requestId: "request-1",
         requesterInstitutionId: "bank-a",
         purpose: Purpose.LOAN_ORIGINATION,
         issuedAt: clock.now(),
@@ -80,7 +80,7 @@ describe("openSignedRequest", () => {
   it("opens a request signed by the connection's member, naming it, with the role, fresh and new", () => {
     const opened = openSignedRequest(request(), from(lender), spec(memoryNonces()), ctx());
     expect(opened.member.institutionId).toBe("bank-a");
-    expect(opened.message.requestId).toBe("req-1");
+    expect(opened.message.requestId).toBe("request-1");
     expect(opened.nonce).toBeDefined();
   });
 
@@ -136,8 +136,8 @@ describe("openSignedRequest", () => {
     }
     const refused = err as RequestRefused<QueryRequest>;
     expect(refused.member.institutionId).toBe("bank-a");
-    expect(refused.request.requestId).toBe("req-1");
-    expect(refused.meta).toEqual({ from: "bank-a", requestId: "req-1", reason: "request is stale or from the future" });
+    expect(refused.request.requestId).toBe("request-1");
+    expect(refused.meta).toEqual({ from: "bank-a", requestId: "request-1", reason: "request is stale or from the future" });
     expect(refused.message).toBe("issued_at: request is stale or from the future");
   });
 });

@@ -48,6 +48,13 @@ describe("inquiryWindow", () => {
     expect(shown[2]!.inquiryId).toBe(latest.inquiryId);
   });
 
+  it("never sends on a logged inquiry whose id is not a request id's shape (a log written before holders refused them)", () => {
+    const kept = inquiry("2026-02-01T08:00:00Z");
+    const { shown, total } = inquiryWindow([{ ...inquiry("2026-02-02T08:00:00Z"), inquiryId: "x".repeat(500_000) }, kept], "2026-03-01");
+    expect(shown).toEqual([kept]);
+    expect(total).toBe(1);
+  });
+
   it("caps the count to the newest, in time order, and carries the total", () => {
     const days = Array.from({ length: 10 }, (_, i) => inquiry(`2026-02-${String(i + 10).padStart(2, "0")}T10:00:00Z`));
     const { shown, total } = inquiryWindow(days.reverse(), "2026-03-01", 3);
