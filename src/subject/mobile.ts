@@ -1,10 +1,12 @@
+import { foldFullWidth } from "./half-width.js";
+
 /**
  * Mainland China mobile numbers: 11 digits, 1 then 3-9. Formatting that people
- * type (spaces, dashes, a +86 or 0086 country prefix) is dropped so that the
+ * type (full-width digits, spaces, dashes, a +86 or 0086 country prefix) is dropped so that the
  * same number always yields the same subject token.
  */
 export function normalizeMobile(raw: string): string | undefined {
-  const compact = raw.replace(/[\s-]/g, "").replace(/^(\+86|0086)/, "");
+  const compact = foldFullWidth(raw).replace(/[\s-]/g, "").replace(/^(\+86|0086)/, "");
   return /^1[3-9]\d{9}$/.test(compact) ? compact : undefined;
 }
 

@@ -1,12 +1,13 @@
 import { invalid } from "../errors.js";
 import { IdType, idTypeToJSON, type SubjectId } from "../gen/creditmesh/v1/common.js";
+import { foldFullWidth } from "./half-width.js";
 import { MOBILE_RULE, normalizeMobile } from "./mobile.js";
 import { residentIdProblem } from "./resident-id.js";
 
 /**
  * A subject whose identifier is in canonical form: two spellings of the same
- * identity (lowercase x, spaces in a passport number, +86 on a phone) must
- * produce the same subject token on every node.
+ * identity (lowercase x, full-width digits, spaces in an ID or passport
+ * number, +86 on a phone) must produce the same subject token on every node.
  */
 export interface NormalizedSubject {
   idType: IdType;
@@ -37,13 +38,13 @@ function normalizeIdNumber(idType: IdType, raw: string, field: string): string {
   if (raw.trim() === "") throw invalid(field, "required");
   switch (idType) {
     case IdType.CN_RESIDENT_ID: {
-      const id = raw.trim().toUpperCase();
+      const id = foldFullWidth(raw).replace(/\s/g, "").toUpperCase();
       const problem = residentIdProblem(id);
       if (problem) throw invalid(field, problem);
       return id;
     }
     case IdType.PASSPORT: {
-      const id = raw.replace(/\s/g, "").toUpperCase();
+      const id = foldFullWidth(raw).replace(/\s/g, "").toUpperCase();
       if (!/^[A-Z0-9]{5,20}$/.test(id)) throw invalid(field, "passport number must be 5 to 20 letters or digits");
       return id;
     }

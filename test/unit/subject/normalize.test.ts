@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { IdType, type SubjectId } from "../../../src/gen/creditmesh/v1/common.js";
 import { normalizeSubject } from "../../../src/subject/normalize.js";
+import { residentIdCheckChar } from "../../../src/subject/resident-id.js";
 import { expectInvalid } from "../records/expect-invalid.js";
 
 function subject(overrides: Partial<SubjectId> = {}): SubjectId {
@@ -60,6 +62,43 @@ describe("normalizeSubject", () => {
     for (const bad of ["12812345678", "1381234567", "138123456789", "8613812345678", "+1 13812345678", "1381234567a"]) {
       expectInvalid(() => normalizeSubject(subject({ idType: IdType.UNIFIED_PHONE, idNumber: bad })), "subject.id_number");
     }
+  });
+
+  it("folds full-width digits and letters and drops spaces, as a core system or a Chinese input method exports them", () => {
+    const fullWidth = (s: string) => s.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+    expect(normalizeSubject(subject({ idNumber: fullWidth("11010519491231002x") })).normalizedId).toBe("11010519491231002X");
+    expect(normalizeSubject(subject({ idNumber: "110105 19491231 002X" })).normalizedId).toBe("11010519491231002X");
+    expect(normalizeSubject(subject({ idNumber: `${fullWidth("110105")}\u3000${fullWidth("19491231002X")}` })).normalizedId).toBe("11010519491231002X");
+    expect(normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: fullWidth("e12345678") })).normalizedId).toBe("E12345678");
+    expect(normalizeSubject(subject({ idType: IdType.UNIFIED_PHONE, idNumber: fullWidth("+86 138-1234-5678") })).normalizedId).toBe("13812345678");
+    expect(normalizeSubject(subject({ phone: fullWidth("13812345678") })).phone).toBe("13812345678");
+    // Only the full-width block is folded: other digit-like characters are still refused.
+    for (const bad of ["①1010519491231002X", "¹1010519491231002X", "١1010519491231002X"]) {
+      expectInvalid(() => normalizeSubject(subject({ idNumber: bad })), "subject.id_number");
+    }
+    expectInvalid(() => normalizeSubject(subject({ idType: IdType.UNIFIED_PHONE, idNumber: "①3812345678" })), "subject.id_number");
+  });
+
+  it("gives every spelling of a resident ID (full width, spaces, lowercase x) the canonical form of the plain one", () => {
+    const ids = fc
+      .tuple(fc.constantFrom("110105", "310104", "440305", "650102"), fc.date({ min: new Date("1930-01-01T00:00:00Z"), max: new Date("2015-12-31T00:00:00Z"), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }))
+      .map(([region, day, seq]) => {
+        const first17 = `${region}${day.toISOString().slice(0, 10).replace(/-/g, "")}${String(seq).padStart(3, "0")}`;
+        return first17 + residentIdCheckChar(first17);
+      });
+    const spelling = fc.array(fc.record({ wide: fc.boolean(), lower: fc.boolean(), space: fc.constantFrom("", "", " ", "\u3000") }), { minLength: 18, maxLength: 18 });
+    fc.assert(
+      fc.property(ids, spelling, (id, how) => {
+        const spelled = [...id]
+          .map((c, i) => {
+            const ch = how[i]!.lower ? c.toLowerCase() : c;
+            return (how[i]!.wide ? String.fromCharCode(ch.charCodeAt(0) + 0xfee0) : ch) + how[i]!.space;
+          })
+          .join("");
+        expect(normalizeSubject(subject({ idNumber: spelled })).normalizedId).toBe(id);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("requires a name of 1 to 64 characters without control characters", () => {
