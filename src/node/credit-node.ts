@@ -475,7 +475,7 @@ export class CreditNode {
     const disputes = new DisputeProtocol(disputeComponents, disputeInit);
     const disputeStatus = new DisputeStatusProtocol(disputeComponents, disputeInit);
     const revocationParts = { ...components, logger: logger.child({ protocol: "revocations" }), consents: parts.stores.consents, audit: parts.audit };
-    const revocationsPull = new RevocationsProtocol(revocationParts, {
+    const revocationsPull = new RevocationsProtocol({ ...revocationParts, rateLimiter: limiter() }, {
       maxFrameBytes: REVOCATIONS_MAX_FRAME_BYTES,
       handlerTimeoutMs: REVOCATIONS_HANDLER_TIMEOUT_MS,
       pullIntervalMs: p2p.revocationPullIntervalMs,
@@ -520,7 +520,7 @@ export class CreditNode {
     for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...tokens.services]) {
       await peer.addService(protocol);
     }
-    for (const service of parts.filters?.peerServices(components, logger) ?? []) await peer.addService(service);
+    for (const service of parts.filters?.peerServices(components, logger, limiter()) ?? []) await peer.addService(service);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,

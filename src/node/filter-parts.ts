@@ -18,6 +18,7 @@ import { FilterInbox } from "../report/filter-inbox.js";
 import { FilterRouter } from "../report/filter-router.js";
 import type { NodeDatabase } from "../store/database.js";
 import { subjectTokens } from "../store/subject-tokens.js";
+import type { RateLimiter } from "../rate-limit.js";
 
 /** Announcements again after this many deltas, for members that joined or lost messages since the rebuild. */
 const REANNOUNCE_EVERY_DELTAS = 10;
@@ -71,9 +72,9 @@ export class FilterParts {
   }
 
   /** The fetch protocol, the gossip topic and the publisher's timer, in start order. */
-  peerServices(components: PeerComponents, logger: Logger): PeerService[] {
+  peerServices(components: PeerComponents, logger: Logger, rateLimiter?: RateLimiter): PeerService[] {
     const protocol = new FiltersProtocol(
-      { ...components, logger: logger.child({ protocol: "filters" }), builder: this.builder, inbox: this.inbox },
+      { ...components, logger: logger.child({ protocol: "filters" }), builder: this.builder, inbox: this.inbox, rateLimiter },
       { maxFrameBytes: FILTERS_MAX_FRAME_BYTES, handlerTimeoutMs: FILTERS_HANDLER_TIMEOUT_MS },
     );
     const gossip = new FilterGossipTopic({

@@ -2,6 +2,7 @@ import { CreditMeshError, invalid } from "../errors.js";
 import type { FilterBuilder } from "../filters/builder.js";
 import { FilterFetchRequest, FilterFetchResponse } from "../gen/creditmesh/v1/filters.js";
 import type { FilterInbox, InboxResult } from "../report/filter-inbox.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { Backoff } from "./backoff.js";
 import type { PeerComponents } from "./components.js";
 import { FILTERS_PROTOCOL } from "./protocols.js";
@@ -13,6 +14,8 @@ export type FiltersComponents = Pick<PeerComponents, "peer" | "rpc" | "membershi
   builder?: Pick<FilterBuilder, "answerFetch">;
   /** The requester's side: verifies and records what members publish, and says what is still missing. */
   inbox: Pick<FilterInbox, "fetchResponse" | "wanted">;
+  /** Fetches per second each peer may make (`p2p.rateLimitPerPeer`): a full filter is megabytes, asked for with a few bytes. */
+  rateLimiter?: RateLimiter;
 };
 
 /** How background fetches are spread out: every member's filter is fetched from that member, most over a connection dialed for it. */
@@ -80,7 +83,8 @@ export class FiltersProtocol extends RpcProtocol {
     await super.stop();
   }
 
-  async handleMessage(body: Uint8Array): Promise<Uint8Array> {
+  async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
+    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(from.peerId)) throw new CreditMeshError("RATE_LIMITED", "filter fetch rate limit exceeded; retry later");
     let req: FilterFetchRequest;
     try {
       req = FilterFetchRequest.decode(body);

@@ -1,6 +1,7 @@
 import type { AuditTrail } from "../audit/trail.js";
 import { CreditMeshError } from "../errors.js";
 import { RevocationsPage, RevocationsRequest, Signed } from "../gen/creditmesh/v1/peer.js";
+import type { RateLimiter } from "../rate-limit.js";
 import type { ConsentStore } from "../store/types.js";
 import type { PeerComponents } from "./components.js";
 import { REVOCATIONS_PAGE_LIMIT, REVOCATIONS_PROTOCOL } from "./protocols.js";
@@ -11,6 +12,8 @@ import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 export type RevocationsComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "logger" | "metrics"> & {
   consents: ConsentStore;
   audit?: AuditTrail;
+  /** Pulls per second each peer may make (`p2p.rateLimitPerPeer`). */
+  rateLimiter?: RateLimiter;
 };
 
 export interface RevocationsInit extends RpcProtocolInit {
@@ -60,7 +63,8 @@ export class RevocationsProtocol extends RpcProtocol {
     await super.stop();
   }
 
-  async handleMessage(body: Uint8Array): Promise<Uint8Array> {
+  async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
+    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(from.peerId)) throw new CreditMeshError("RATE_LIMITED", "revocations pull rate limit exceeded; retry later");
     let req: RevocationsRequest;
     try {
       req = RevocationsRequest.decode(body);

@@ -11,6 +11,7 @@ import { FiltersProtocol } from "../../../src/p2p/filters-protocol.js";
 import { FILTERS_PROTOCOL } from "../../../src/p2p/protocols.js";
 import { FilterBook } from "../../../src/report/filter-book.js";
 import { FilterInbox } from "../../../src/report/filter-inbox.js";
+import { RateLimiter } from "../../../src/rate-limit.js";
 import { manifestFor } from "./net-fixture.js";
 
 const operator = generateNodeKey();
@@ -23,14 +24,14 @@ const HELD = "ab".repeat(32);
 const NOT_HELD = "cd".repeat(32);
 const clock = new ManualClock("2026-03-01T00:00:00Z");
 
-function side(key: NodeKey, builder: FilterBuilder | undefined, rpc: PeerComponents["rpc"]) {
+function side(key: NodeKey, builder: FilterBuilder | undefined, rpc: PeerComponents["rpc"], rateLimiter?: RateLimiter) {
   const book = new FilterBook({ clock });
   const inbox = new FilterInbox(
     { selfInstitutionId: idOf(key) },
     { book, members: (id) => membership.byInstitution(id) && { institutionId: id, peerId: membership.byInstitution(id)!.peerId } },
   );
   const protocol = new FiltersProtocol(
-    { peer: {} as PeerComponents["peer"], rpc, membership, signer: { peerId: key.peerId, sign: (d) => key.sign(d) }, logger: silentLogger(), builder, inbox },
+    { peer: {} as PeerComponents["peer"], rpc, membership, signer: { peerId: key.peerId, sign: (d) => key.sign(d) }, logger: silentLogger(), builder, inbox, rateLimiter },
     { maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 1_000 },
   );
   return { book, protocol };
@@ -45,7 +46,7 @@ async function pair(opts: { holderPublishes: boolean } = { holderPublishes: true
   const requester = side(requesterKey, undefined, {
     request: async (peerId, protocol, body) => {
       requests.push(`${peerId} ${protocol}`);
-      return holder.protocol.handleMessage(body);
+      return holder.protocol.handleMessage(body, { peerId: requesterKey.peerId });
     },
   });
   return { builder, requester, requests };
@@ -83,10 +84,27 @@ describe("/creditmesh/filters", () => {
     const builder = new FilterBuilder({ institutionId: HOLDER }, { tokens: () => [HELD], key: holderKey, clock });
     await builder.rebuild();
     const { protocol } = side(holderKey, builder, { request: async () => new Uint8Array() });
-    const err = await protocol.handleMessage(Uint8Array.from([0xff, 0xff, 0xff])).catch((e: unknown) => e);
+    const err = await protocol.handleMessage(Uint8Array.from([0xff, 0xff, 0xff]), { peerId: requesterKey.peerId }).catch((e: unknown) => e);
     expect(isCreditMeshError(err, "P2P_PROTOCOL")).toBe(true);
     // A well-formed one still works.
-    await expect(protocol.handleMessage(FilterFetchRequest.encode({ epoch: "0", includeFilter: true, deltasAfter: "0" }).finish())).resolves.toBeInstanceOf(Uint8Array);
+    await expect(protocol.handleMessage(FilterFetchRequest.encode({ epoch: "0", includeFilter: true, deltasAfter: "0" }).finish(), { peerId: requesterKey.peerId })).resolves.toBeInstanceOf(Uint8Array);
+  });
+
+  it("with p2p.rateLimitPerPeer set, a peer fetching faster is refused RATE_LIMITED before anything is read; other peers are not", async () => {
+    const builder = new FilterBuilder({ institutionId: HOLDER }, { tokens: () => [HELD], key: holderKey, clock });
+    await builder.rebuild();
+    let answered = 0;
+    const counting = { answerFetch: (q: Parameters<FilterBuilder["answerFetch"]>[0]) => (answered++, builder.answerFetch(q)) };
+    const { protocol } = side(holderKey, counting as unknown as FilterBuilder, { request: async () => new Uint8Array() }, new RateLimiter(1, 1, clock));
+    const full = FilterFetchRequest.encode({ epoch: "0", includeFilter: true, deltasAfter: "0" }).finish();
+    await protocol.handleMessage(full, { peerId: requesterKey.peerId });
+    const err = await protocol.handleMessage(full, { peerId: requesterKey.peerId }).catch((e: unknown) => e);
+    expect(isCreditMeshError(err, "RATE_LIMITED")).toBe(true);
+    expect(answered).toBe(1);
+    await protocol.handleMessage(full, { peerId: "another-peer" });
+    clock.advance(1_000);
+    await protocol.handleMessage(full, { peerId: requesterKey.peerId });
+    expect(answered).toBe(3);
   });
 
   it("a fetch from a non-member is refused before anything is sent", async () => {
@@ -138,7 +156,7 @@ describe("/creditmesh/filters background fetches", () => {
         maxInFlight = Math.max(maxInFlight, ++inFlight);
         try {
           await gate(peerId, attempt);
-          return await holders.get(peerId)!.handleMessage(body);
+          return await holders.get(peerId)!.handleMessage(body, { peerId: requesterKey.peerId });
         } finally {
           inFlight--;
         }

@@ -8,7 +8,10 @@ import type { Consent, Revocation } from "../../../src/gen/creditmesh/v1/consent
 import { RevocationsPage, RevocationsRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
+import { ManualClock } from "../../../src/clock.js";
+import { isCreditMeshError } from "../../../src/errors.js";
 import { silentLogger } from "../../../src/logger.js";
+import { RateLimiter } from "../../../src/rate-limit.js";
 import type { PeerComponents } from "../../../src/p2p/components.js";
 import { RevocationSync } from "../../../src/p2p/revocation-sync.js";
 import { RevocationsProtocol } from "../../../src/p2p/revocations-protocol.js";
@@ -72,7 +75,7 @@ function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => Re
     { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: lenderKey, logger: silentLogger(), metrics: null, consents: lenderStore },
     { maxFrameBytes: 256 * 1024, handlerTimeoutMs: 5_000, pullIntervalMs: 60_000 },
   );
-  const handler = (body: Uint8Array) => served.handleMessage(body);
+  const handler = (body: Uint8Array) => served.handleMessage(body, { peerId: "requester" });
   const requests: number[] = [];
   const connected: { listener?: (peerId: string) => void } = {};
   const s = new RevocationSync(
@@ -180,5 +183,33 @@ describe("revocation catch-up", () => {
     expect(requests).toEqual([40, 0]);
     expect(await holderStore.getRevocation(lenderId, "c-1")).toBeDefined();
     expect(await holderStore.getRevocationCursor(lenderId)).toBe(1);
+  });
+});
+
+describe("serving revocation pulls", () => {
+  it("with p2p.rateLimitPerPeer set, a peer pulling faster is refused RATE_LIMITED before the log is read; other peers are not", async () => {
+    await issue("c-1");
+    const clock = new ManualClock("2026-03-01T00:00:00Z");
+    let reads = 0;
+    const consents = {
+      lastIssuedSequence: () => (reads++, lenderStore.lastIssuedSequence()),
+      listIssuedRevocations: (after: number, limit: number) => lenderStore.listIssuedRevocations(after, limit),
+    } as unknown as LevelConsentStore;
+    const served = new RevocationsProtocol(
+      {
+        peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: lenderKey, logger: silentLogger(), metrics: null,
+        consents, rateLimiter: new RateLimiter(1, 1, clock),
+      },
+      { maxFrameBytes: 256 * 1024, handlerTimeoutMs: 5_000, pullIntervalMs: 60_000 },
+    );
+    const pull = RevocationsRequest.encode({ afterSequence: "0", limit: 10 }).finish();
+    const pageOf = async (peerId: string) => RevocationsPage.decode(await served.handleMessage(pull, { peerId }));
+    expect((await pageOf(holderKey.peerId)).revocations).toHaveLength(1);
+    const err = await served.handleMessage(pull, { peerId: holderKey.peerId }).catch((e: unknown) => e);
+    expect(isCreditMeshError(err, "RATE_LIMITED")).toBe(true);
+    expect(reads).toBe(1);
+    expect((await pageOf(otherKey.peerId)).revocations).toHaveLength(1);
+    clock.advance(1_000);
+    expect((await pageOf(holderKey.peerId)).revocations).toHaveLength(1);
   });
 });
