@@ -38,6 +38,12 @@ export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;
  * rendering up to the frame limit.
  */
 export const MAX_TRADELINES_PER_ANSWER = 1_000;
+/**
+ * The longest inquirer an answer's inquiry may name: an institution id (at
+ * most 63 characters in a node's configuration) or its "anon:" pseudonym
+ * (69), with room to spare; nothing an honest holder sends comes near it.
+ */
+export const MAX_INQUIRER_CHARS = 128;
 export const DISPUTE_MAX_FRAME_BYTES = 64 * 1024;
 /** A page of signed revocations (~200 bytes each) is far below this. */
 export const REVOCATIONS_MAX_FRAME_BYTES = 256 * 1024;

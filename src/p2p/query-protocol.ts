@@ -17,7 +17,7 @@ import type { NonceStore } from "../store/types.js";
 import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
-import { MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
+import { MAX_INQUIRER_CHARS, MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
@@ -332,8 +332,14 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   for (let i = 0; i < inquiries.length; i++) {
     if (!isTimestampInRange(inquiries[i]!.inquiredAt)) return `inquiries[${i}].inquired_at is missing or not a valid time`;
     if (!isRequestId(inquiries[i]!.inquiryId)) return `inquiries[${i}].inquiry_id is not ${REQUEST_ID_SHAPE}`;
+    if (!isInquirer(inquiries[i]!.requesterInstitutionId)) return `inquiries[${i}].requester_institution_id is not an institution id or pseudonym`;
   }
   return undefined;
+}
+
+/** 1 to MAX_INQUIRER_CHARS printable ASCII characters: what a manifest's institution id or its pseudonym is on an honest holder. */
+function isInquirer(id: string): boolean {
+  return id.length > 0 && id.length <= MAX_INQUIRER_CHARS && /^[\x21-\x7e]+$/.test(id);
 }
 
 const answerFrameWriter = new ReusedWriter();

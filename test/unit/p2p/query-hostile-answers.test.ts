@@ -176,6 +176,18 @@ describe("query protocol, requester side: hostile answers", () => {
     expectDropped(results.get(idOf(hostile)), "inquiries[0].inquiry_id is not 8-64 letters, digits or '-'");
   });
 
+  it("refuses an inquiry naming an inquirer no manifest or pseudonym could be (empty, 129+ characters, controls, not ASCII)", async () => {
+    for (const requester of ["", "x".repeat(129), "bank-a\u001b[2J", "银行甲"]) {
+      const odd = holderAnswer(hostile, { inquiries: [inquiry("inquiry-odd-1", requester, "2026-03-30T00:00:00Z")], inquiriesTotal: 1 });
+      const results = await ask(new Map([[hostile, wire(hostile, HolderAnswer.encode(odd).finish())]]));
+      expectDropped(results.get(idOf(hostile)), "inquiries[0].requester_institution_id is not an institution id or pseudonym");
+    }
+    // A pseudonym as honest holders send it is taken.
+    const anon = holderAnswer(hostile, { inquiries: [inquiry("inquiry-anon-1", `anon:${"ab".repeat(32)}`, "2026-03-30T00:00:00Z")], inquiriesTotal: 1 });
+    const taken = await ask(new Map([[hostile, wire(hostile, HolderAnswer.encode(anon).finish())]]));
+    expect(taken.get(idOf(hostile))?.outcome.status).toBe(HolderStatus.NO_DATA);
+  });
+
   it("refuses an answer as of another date or for another requester, which verify would reject", async () => {
     const results = await ask(
       new Map([
