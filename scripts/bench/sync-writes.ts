@@ -11,7 +11,7 @@
  *   npm run bench -- sync-writes [--rounds N] [--writers 1,5]
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -87,14 +87,13 @@ async function measure(kind: Kind, writers: number, rounds: number, dir: string)
 }
 
 if (process.argv[2] === "--child") {
-  const { mkdirSync } = await import("node:fs");
   mkdirSync(process.argv[4]!, { recursive: true });
   await child(process.argv[3] as Kind, process.argv[4]!);
 } else {
   const { values } = parseArgs({ options: { rounds: { type: "string", default: "300" }, writers: { type: "string", default: "1,5" }, out: { type: "string" } } });
   const rounds = positiveInt("rounds", values.rounds);
-  const counts = values.writers.split(",").map((w) => positiveInt("writers", w));
-  if (counts[0] !== 1) counts.unshift(1);
+  // One writer alone is the floor every other count is compared with.
+  const counts = [...new Set([1, ...values.writers.split(",").map((w) => positiveInt("writers", w))])];
   const tmp = await makeTempDir("cm-sync-writes-");
   const results: Record<string, Record<string, Summary>> = {};
   try {

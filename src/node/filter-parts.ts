@@ -15,10 +15,10 @@ import type { PeerService } from "../p2p/peer-node.js";
 import { FILTERS_HANDLER_TIMEOUT_MS, FILTERS_MAX_FILTER_BYTES, FILTERS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
 import { FilterBook } from "../report/filter-book.js";
 import { FilterInbox } from "../report/filter-inbox.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { FilterRouter } from "../report/filter-router.js";
 import type { NodeDatabase } from "../store/database.js";
 import { subjectTokens } from "../store/subject-tokens.js";
-import type { RateLimiter } from "../rate-limit.js";
 
 /** Announcements again after this many deltas, for members that joined or lost messages since the rebuild. */
 const REANNOUNCE_EVERY_DELTAS = 10;

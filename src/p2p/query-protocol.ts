@@ -104,10 +104,10 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       issued: { field: "issued_at", of: (q) => q.issuedAt },
       role: Role.LENDER,
       nonce: { of: (q) => q.nonce, store: components.nonces },
-      // A report can only be as of a day that has begun somewhere within the clock skew; a later
-      // date would show installments not yet due as missed.
       // The request id becomes the inquiry's id, stored and sent with every later answer about the
       // subject for two years: one of any length would push those answers past the frame limit.
+      // A report can only be as of a day that has begun somewhere within the clock skew; a later
+      // date would show installments not yet due as missed.
       check: (q, now) =>
         !isRequestId(q.requestId)
           ? { reason: `request_id is not ${REQUEST_ID_SHAPE}`, field: "request_id" }
@@ -304,8 +304,9 @@ export function createQueryProtocol(components: QueryComponents, init: QueryInit
  * fit the report: amounts in 0..10^15 minor units (a negative one would
  * cancel other holders' debt, a huge one overflow the report's int64 totals
  * so it fails to encode), times a Timestamp can hold (an Invalid Date makes
- * the report fail to encode), inquiry ids of a request id's shape, and no more tradelines and inquiries than a
- * holder sends. Per answer and per tradeline, so no allocation unless
+ * the report fail to encode), inquiry ids of a request id's shape and
+ * inquirers an institution id or pseudonym could be, and no more tradelines
+ * and inquiries than a holder sends. Per answer and per tradeline, so no allocation unless
  * something is wrong.
  */
 function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): string | undefined {
