@@ -57,6 +57,37 @@ export const GrpcSchema = z.object({
   tls: GrpcTlsSchema.optional(),
 });
 
+/**
+ * Requests per second one member may make here, per protocol: a token bucket
+ * that holds one second's worth (at least one request), so a burst of that
+ * size passes and a flood is refused RATE_LIMITED before its work is done.
+ * Each default sits well above what an honest member sends at its busiest
+ * and well below what the node can serve; 0 lifts a protocol's limit.
+ */
+export const PeerRateLimitsSchema = z
+  .object({
+    /** Queries (a report asks each holder once): a lender at full load sends a few hundred a second. */
+    query: z.number().min(0).default(1_000),
+    /** Dispute filings and status requests together. */
+    dispute: z.number().min(0).default(50),
+    /** Token evaluation batches (a report or ingest of new subjects sends one; the daily quota bounds the elements). */
+    tokens: z.number().min(0).default(100),
+    /** Checkpoints to witness (a log asks at most once per tlog.checkpointIntervalMs, 100 ms at the least). */
+    witness: z.number().min(0).default(50),
+    /** Filter fetches, each up to megabytes (a member fetches once per announcement and delta, at most once a second). */
+    filters: z.number().min(0).default(5),
+    /** Revocation pulls (on each connection and every revocationPullIntervalMs, 1 s at the least). */
+    revocations: z.number().min(0).default(5),
+  })
+  .strict();
+
+export type PeerRateLimits = z.infer<typeof PeerRateLimitsSchema>;
+
+/** The rate a protocol gets: `rateLimitPerPeer` when set (above 0), else its own entry in `rateLimits`; 0 means none. */
+export function peerRateLimit(p2p: { rateLimits: PeerRateLimits; rateLimitPerPeer: number }, protocol: keyof PeerRateLimits): number {
+  return p2p.rateLimitPerPeer > 0 ? p2p.rateLimitPerPeer : p2p.rateLimits[protocol];
+}
+
 export const P2pSchema = z.object({
   enabled: z.boolean().default(false),
   listen: z.array(z.string().min(1)).default(["/ip4/127.0.0.1/tcp/0"]),
@@ -79,7 +110,12 @@ export const P2pSchema = z.object({
   keepConnected: z.number().int().min(1).default(8),
   /** An on-demand connection (to a member not kept) is closed after this long without a request; 0 keeps it. */
   idleCloseMs: z.number().int().min(0).default(60_000),
-  /** Queries per second allowed per requesting institution; 0 disables the limit. */
+  /**
+   * Requests per second one member may make of each peer protocol here, each
+   * protocol a budget of its own (see PeerRateLimitsSchema); on by default.
+   */
+  rateLimits: PeerRateLimitsSchema.default(PeerRateLimitsSchema.parse({})),
+  /** When above 0, the one rate every protocol gets instead of `rateLimits` (the setting of earlier configurations). */
   rateLimitPerPeer: z.number().min(0).default(0),
   /**
    * A node asks a member for the revocations it missed on every (re)connection

@@ -8,7 +8,7 @@ import { LevelAuditLog } from "../audit/level-audit-log.js";
 import { systemClock, type Clock } from "../clock.js";
 import { backupDirUnder } from "../config/backup-root.js";
 import { backupRootPath, databasePath, erasureLedgerPath, secretsPath } from "../config/load.js";
-import type { NodeConfig } from "../config/schema.js";
+import { peerRateLimit, type NodeConfig, type PeerRateLimits } from "../config/schema.js";
 import { removeRuntime, writeRuntime } from "../config/runtime-file.js";
 import { addDataKey, loadOrCreateSecrets, readSecrets, removeTokenKey, retireDataKeys, type Secrets } from "../config/secrets.js";
 import { loadTlsMaterial } from "../config/tls.js";
@@ -455,11 +455,14 @@ export class CreditNode {
     });
     const rpc = new RpcClient(peer, { maxFrameBytes: p2p.maxMessageBytes, logger });
     const components: PeerComponents = { peer, rpc, membership, signer: this.key, clock, logger, metrics };
-    const limiter = () => (p2p.rateLimitPerPeer > 0 ? new RateLimiter(p2p.rateLimitPerPeer, undefined, clock) : undefined);
+    const limiter = (protocol: keyof PeerRateLimits) => {
+      const rate = peerRateLimit(p2p, protocol);
+      return rate > 0 ? new RateLimiter(rate, undefined, clock) : undefined;
+    };
     const skew = { maxClockSkewMs: p2p.maxClockSkewMs, handlerTimeoutMs: p2p.handlerTimeoutMs };
 
     const queries = new QueryProtocol(
-      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter(), logAnswered: (a) => parts.tlog.answered(a) },
+      { ...components, logger: logger.child({ protocol: "query" }), holder: parts.holder, nonces: parts.stores.nonces, rateLimiter: limiter("query"), logAnswered: (a) => parts.tlog.answered(a) },
       {
         ...skew,
         institutionId,
@@ -470,12 +473,12 @@ export class CreditNode {
       },
     );
     // One budget per member for filings and status requests together.
-    const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter() };
+    const disputeComponents = { ...components, logger: logger.child({ protocol: "dispute" }), receiver: parts.receiver, rateLimiter: limiter("dispute") };
     const disputeInit = { ...skew, institutionId, maxFrameBytes: Math.min(p2p.maxMessageBytes, DISPUTE_MAX_FRAME_BYTES) };
     const disputes = new DisputeProtocol(disputeComponents, disputeInit);
     const disputeStatus = new DisputeStatusProtocol(disputeComponents, disputeInit);
     const revocationParts = { ...components, logger: logger.child({ protocol: "revocations" }), consents: parts.stores.consents, audit: parts.audit };
-    const revocationsPull = new RevocationsProtocol({ ...revocationParts, rateLimiter: limiter() }, {
+    const revocationsPull = new RevocationsProtocol({ ...revocationParts, rateLimiter: limiter("revocations") }, {
       maxFrameBytes: REVOCATIONS_MAX_FRAME_BYTES,
       handlerTimeoutMs: REVOCATIONS_HANDLER_TIMEOUT_MS,
       pullIntervalMs: p2p.revocationPullIntervalMs,
@@ -489,7 +492,7 @@ export class CreditNode {
         ...components,
         logger: logger.child({ protocol: "witness" }),
         store: witnessStore,
-        rateLimiter: limiter(),
+        rateLimiter: limiter("witness"),
         witness: { name: institutionId, publicKey: this.key.publicKey, sign: (d) => this.key.sign(d) },
         onEvidence: (_origin, note) => {
           void this.countEvidence();
@@ -512,7 +515,7 @@ export class CreditNode {
 
     const tokens = await SubjectTokenParts.create(membership, components, {
       institutionId, maxClockSkewMs: p2p.maxClockSkewMs, dailyTokenQuota: this.config.tokens.dailyQuota, evaluationDeadlineMs: this.config.tokens.evaluationDeadlineMs, secrets: this.secrets, stores: parts.stores, audit: parts.audit,
-      rateLimiter: limiter(),
+      rateLimiter: limiter("tokens"),
     });
 
     // Started in this order after libp2p, stopped in reverse before it.
@@ -520,7 +523,7 @@ export class CreditNode {
     for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...tokens.services]) {
       await peer.addService(protocol);
     }
-    for (const service of parts.filters?.peerServices(components, logger, limiter()) ?? []) await peer.addService(service);
+    for (const service of parts.filters?.peerServices(components, logger, limiter("filters")) ?? []) await peer.addService(service);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,

@@ -38,7 +38,7 @@ export interface SubjectTokenDeps {
   secrets: Pick<Secrets, "tokenKeyShare" | "accountRefKey" | "nodeKey">;
   stores: Stores;
   audit: AuditTrail;
-  /** Evaluation requests per member (config p2p.rateLimitPerPeer); absent = unlimited. */
+  /** Evaluation requests per member (config p2p.rateLimits.tokens); absent = unlimited. */
   rateLimiter?: RateLimiter;
 }
 

@@ -14,7 +14,7 @@ export type FiltersComponents = Pick<PeerComponents, "peer" | "rpc" | "membershi
   builder?: Pick<FilterBuilder, "answerFetch">;
   /** The requester's side: verifies and records what members publish, and says what is still missing. */
   inbox: Pick<FilterInbox, "fetchResponse" | "wanted">;
-  /** Fetches per second each peer may make (`p2p.rateLimitPerPeer`): a full filter is megabytes, asked for with a few bytes. */
+  /** Fetches per second each peer may make (`p2p.rateLimits.filters`): a full filter is megabytes, asked for with a few bytes. */
   rateLimiter?: RateLimiter;
 };
 

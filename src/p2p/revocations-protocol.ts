@@ -12,7 +12,7 @@ import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 export type RevocationsComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "logger" | "metrics"> & {
   consents: ConsentStore;
   audit?: AuditTrail;
-  /** Pulls per second each peer may make (`p2p.rateLimitPerPeer`). */
+  /** Pulls per second each peer may make (`p2p.rateLimits.revocations`). */
   rateLimiter?: RateLimiter;
 };
 

@@ -67,10 +67,10 @@ export class RequestRefused<T = unknown> extends CreditMeshError<RefusalMeta> {
 /**
  * Opens a Signed(T) from a peer, with the checks every peer protocol needs, in
  * this order: the connection's peer is a member (MEMBERSHIP_DENIED), the
- * envelope decodes (P2P_PROTOCOL), the signature is that peer's
- * (SIGNATURE_INVALID), the request names that member as its sender
- * (MEMBERSHIP_DENIED), the member holds the role (MEMBERSHIP_DENIED), stays
- * within its rate (RATE_LIMITED), the request is fresh (VALIDATION_FAILED),
+ * envelope decodes (P2P_PROTOCOL), the member stays within its rate
+ * (RATE_LIMITED), the signature is that peer's (SIGNATURE_INVALID), the
+ * request names that member as its sender (MEMBERSHIP_DENIED), the member
+ * holds the role (MEMBERSHIP_DENIED), the request is fresh (VALIDATION_FAILED),
  * the protocol's own check passes (VALIDATION_FAILED) and the nonce is new
  * (CONFLICT). Refusals after decoding are `RequestRefused`, logged here.
  */
@@ -92,6 +92,8 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
     ctx.logger.warn(refusal.meta, `${spec.what} refused`);
     return refusal;
   };
+  // Before the signature: the connection already names the member, and a flood should cost it no verification.
+  if (ctx.rateLimiter && !ctx.rateLimiter.tryTake(member.institutionId)) throw refuse("RATE_LIMITED", "rate limit exceeded");
   if (!verifyByPeerId(from.peerId, envelope.body, envelope.signature)) throw refuse("SIGNATURE_INVALID", `${spec.what} signature does not verify`);
   if (spec.sender.of(message) !== member.institutionId) {
     throw refuse("MEMBERSHIP_DENIED", `${spec.sender.label ?? spec.sender.field} does not match the connection's peer`);
@@ -99,7 +101,6 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
   if (spec.role !== undefined && !member.roles.includes(spec.role)) {
     throw refuse("MEMBERSHIP_DENIED", `requester is not a ${Role[spec.role]} member`);
   }
-  if (ctx.rateLimiter && !ctx.rateLimiter.tryTake(member.institutionId)) throw refuse("RATE_LIMITED", "rate limit exceeded");
   const now = ctx.clock.now().getTime();
   const issued = spec.issued.of(message)?.getTime();
   if (issued === undefined || Math.abs(now - issued) > ctx.maxClockSkewMs) {

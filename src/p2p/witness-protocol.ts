@@ -46,7 +46,12 @@ export class WitnessProtocol extends RpcProtocol {
     if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", "not a member of this network");
     const origin = member.institutionId;
     if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(origin)) throw new CreditMeshError("RATE_LIMITED", "rate limit exceeded");
-    const req = WitnessAddCheckpoint.decode(body);
+    let req: WitnessAddCheckpoint;
+    try {
+      req = WitnessAddCheckpoint.decode(body);
+    } catch (cause) {
+      throw new CreditMeshError("P2P_PROTOCOL", "malformed witness request", { cause });
+    }
     return this.#perLog.run(origin, () => this.#witness(origin, member.peerId, req));
   }
 

@@ -9,14 +9,13 @@ import { QueryAnswer, QueryRequest, Signed } from "../../src/gen/creditmesh/v1/p
 import { HolderAnswer } from "../../src/gen/creditmesh/v1/report.js";
 import { Membership, signManifest } from "../../src/identity/manifest.js";
 import { generateNodeKey, verifyByPeerId, type NodeKey } from "../../src/identity/node-key.js";
-import { createLogger } from "../../src/logger.js";
 import { PeerNode } from "../../src/p2p/peer-node.js";
 import { QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../../src/p2p/protocols.js";
 import { encodeRevocation } from "../../src/p2p/revocations.js";
-import { RpcClient } from "../../src/p2p/rpc-client.js";
 import { normalizeSubject } from "../../src/subject/normalize.js";
 import { HmacSubjectTokenizer } from "../../src/subject/tokenizer.js";
-import { LogCapture } from "../helpers/in-process-node.js";
+import { startBarePeer, type BarePeer } from "../helpers/bare-peer.js";
+import type { LogCapture } from "../helpers/in-process-node.js";
 import { startInProcessNetwork, waitUntil, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 import { account, repayment, residentId } from "../helpers/records.js";
 
@@ -57,24 +56,6 @@ interface LogLine {
 
 function parsed(logs: LogCapture): LogLine[] {
   return logs.lines.map((l) => JSON.parse(l) as LogLine);
-}
-
-/** A bare libp2p member: its own key, the manifest it trusts, and an RPC client on the query protocol. */
-interface BarePeer {
-  peer: PeerNode;
-  client: RpcClient;
-  logs: LogCapture;
-  stop(): Promise<void>;
-}
-
-async function startBarePeer(key: NodeKey, membership: Membership, listen: string[]): Promise<BarePeer> {
-  const logs = new LogCapture();
-  const logger = createLogger({ level: "debug", destination: logs });
-  const peer = await PeerNode.create({ key, membership, listen, logger, dialIntervalMs: 100, redialInitialMs: 50, redialMaxMs: 200 });
-  const client = new RpcClient(peer, { logger });
-  await peer.addService(client);
-  await peer.start();
-  return { peer, client, logs, stop: () => peer.stop() };
 }
 
 describe("protocol security at the holder", () => {

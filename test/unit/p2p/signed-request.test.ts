@@ -84,10 +84,14 @@ describe("openSignedRequest", () => {
     expect(opened.nonce).toBeDefined();
   });
 
-  it("refuses, in order: non-member, garbage, signature, sender, role, rate, skew, content, replay", () => {
+  it("refuses, in order: non-member, garbage, rate, signature, sender, role, skew, content, replay", () => {
     const outsider = generateNodeKey();
     expect(refusal(() => openSignedRequest(request(), from(outsider), spec(), ctx()))).toEqual({ code: "MEMBERSHIP_DENIED" });
     expect(refusal(() => openSignedRequest(Uint8Array.of(0xff, 0xff), from(lender), spec(), ctx()))).toEqual({ code: "P2P_PROTOCOL" });
+    // Over its rate, a member is refused before its signature is checked: a flood costs the holder no verification.
+    const spent = new RateLimiter(1, 1, clock);
+    expect(refusal(() => openSignedRequest(request(), from(lender), spec(), ctx(spent)))).toBe("opened");
+    expect(refusal(() => openSignedRequest(request({}, furnisher), from(lender), spec(), ctx(spent)))).toMatchObject({ code: "RATE_LIMITED" });
     expect(refusal(() => openSignedRequest(request({}, furnisher), from(lender), spec(), ctx()))).toMatchObject({
       code: "SIGNATURE_INVALID",
       reason: "request signature does not verify",

@@ -118,4 +118,10 @@ describe("WitnessProtocol", () => {
     clock.advance(1_000);
     expect((await w.ask(request(note(leaves, 5), 5))).cosignature).not.toBe("");
   });
+
+  it("refuses bytes that are no witness request as P2P_PROTOCOL, storing nothing", async () => {
+    const w = witnessNode();
+    await expect(w.ask(Uint8Array.of(0xff, 0xff, 0xff))).rejects.toMatchObject({ code: "P2P_PROTOCOL", message: "malformed witness request" });
+    expect(await store.last(logId)).toBeUndefined();
+  });
 });
