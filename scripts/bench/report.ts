@@ -42,6 +42,7 @@
  * node into DIR (each progress line gives its time since the nodes started, the
  * profiles' time axis); --node-args passes Node.js/V8 flags to every node.
  */
+import { INQUIRY_PROOF_V1 } from "../../src/report/inquiry-proof.js";
 import "../../src/polyfill.js";
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
@@ -415,6 +416,7 @@ async function main(): Promise<number> {
       issuedAt: new Date(),
       nonce: randomBytes(16),
       asOf,
+      inquiryProof: INQUIRY_PROOF_V1,
     }).finish();
     const queryBytes = Signed.encode({ body: Buffer.from(query), signature: Buffer.alloc(64) }).finish().length;
     const answerBytes = summarize(warm.answerBytes, 0).p50;

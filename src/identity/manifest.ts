@@ -215,6 +215,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
   #manifest: Manifest;
   #byPeer = new Map<string, Member>();
   #byInstitution = new Map<string, Member>();
+  #institutionIds: readonly string[] = [];
 
   constructor(operatorPublicKey: Uint8Array, signed: SignedManifest) {
     super();
@@ -247,6 +248,11 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
 
   members(): Member[] {
     return [...this.#manifest.members];
+  }
+
+  /** The members' institution ids: the same array until the manifest changes, so callers can key what they derive from it. */
+  institutionIds(): readonly string[] {
+    return this.#institutionIds;
   }
 
   /** The subject-token evaluator committee the operator named, if any. */
@@ -309,6 +315,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
   #index(): void {
     this.#byPeer = new Map(this.#manifest.members.map((m) => [m.peerId, m]));
     this.#byInstitution = new Map(this.#manifest.members.map((m) => [m.institutionId, m]));
+    this.#institutionIds = Object.freeze(this.#manifest.members.map((m) => m.institutionId));
   }
 }
 

@@ -25,6 +25,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { RateLimiter } from "../rate-limit.js";
 import { accountRefFor, IngestService } from "../records/ingest.js";
 import { RetentionJob } from "../records/retention-job.js";
+import { InquiryProofs } from "../report/inquiry-proof.js";
 import { HolderService } from "../report/holder.js";
 import { ReportService } from "../report/service.js";
 import { QueryQuota } from "../report/query-quota.js";
@@ -74,6 +75,7 @@ import { LevelWitnessStore } from "../store/level-witness-store.js";
 
 /** Consent signatures that verified, remembered (~100 bytes each) so repeat queries skip the check. */
 const VERIFIED_CONSENTS_KEPT = 20_000;
+const VERIFIED_INQUIRY_PROOFS_KEPT = 20_000;
 
 export interface CreditNodeOptions {
   config: NodeConfig;
@@ -237,6 +239,8 @@ export class CreditNode {
     const tokenizer = { nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name) };
     const inquirers = scheme.pseudonyms;
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
+    // One inquiry comes back in the answers of every holder asked about its subject, report after report.
+    const inquiryProofSignatures = new VerifiedSignatures({ max: VERIFIED_INQUIRY_PROOFS_KEPT }, verifyByPeerId);
     const verifyGranteeSignature = (granteeId: string, data: Uint8Array, signature: Uint8Array): boolean => {
       const peerId = granteeId === institutionId ? this.key.peerId : membership?.byInstitution(granteeId)?.peerId;
       return peerId !== undefined && consentSignatures.verify(peerId, data, signature);
@@ -340,6 +344,12 @@ export class CreditNode {
         clock,
         logger: log("report"),
         quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),
+        inquiryProofs: membership && new InquiryProofs({
+          memberIds: () => membership.institutionIds(),
+          peerIdOf: (id) => membership.byInstitution(id)?.peerId,
+          pseudonymOf: (subjectToken, id) => inquirers.of(subjectToken, id),
+          verify: (signer, data, signature) => inquiryProofSignatures.verify(signer, data, signature),
+        }),
       },
     );
 

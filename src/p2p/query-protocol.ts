@@ -1,7 +1,7 @@
 import { isoDate } from "../clock.js";
 import { isCreditMeshError } from "../errors.js";
 import { HolderStatus, holderStatusToJSON, Role } from "../gen/creditmesh/v1/common.js";
-import { QueryAnswer, QueryRequest, type Member } from "../gen/creditmesh/v1/peer.js";
+import { QueryAnswer, QueryRequest, Signed, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
 import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
 import { auditSafe } from "../audit/trail.js";
@@ -12,7 +12,8 @@ import type { HolderResult } from "../report/assemble.js";
 import { isTimestampInRange } from "../report/dates.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
 import { MAX_INQUIRIES_PER_ANSWER } from "../report/inquiry-window.js";
-import type { Holders } from "../report/service.js";
+import { INQUIRY_PROOF_V1, inquiryProofOf, querySignedBytes } from "../report/inquiry-proof.js";
+import type { Holders, SealedQuery } from "../report/service.js";
 import type { NonceStore } from "../store/types.js";
 import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
@@ -104,16 +105,21 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       issued: { field: "issued_at", of: (q) => q.issuedAt },
       role: Role.LENDER,
       nonce: { of: (q) => q.nonce, store: components.nonces },
+      signedBytes: querySignedBytes,
       // The request id becomes the inquiry's id, stored and sent with every later answer about the
       // subject for two years: one of any length would push those answers past the frame limit.
       // A report can only be as of a day that has begun somewhere within the clock skew; a later
       // date would show installments not yet due as missed.
+      // A query without the requester's inquiry proof would leave an inquiry no other lender counts: a
+      // lender could hide its own multi-lending that way.
       check: (q, now) =>
         !isRequestId(q.requestId)
           ? { reason: `request_id is not ${REQUEST_ID_SHAPE}`, field: "request_id" }
           : isoDateProblem(q.asOf) !== undefined || q.asOf > isoDate(new Date(now + init.maxClockSkewMs))
             ? { reason: "as_of is not a date up to today", field: "as_of" }
-            : undefined,
+            : q.inquiryProof !== INQUIRY_PROOF_V1
+              ? { reason: `inquiry_proof is not ${INQUIRY_PROOF_V1}: the query must be signed over its inquiry statement`, field: "inquiry_proof" }
+              : undefined,
     };
   }
 
@@ -159,7 +165,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     let signed: SignedHolderAnswer;
     this.#answering++;
     try {
-      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body });
+      const requesterProof = inquiryProofOf(opened.envelope.body, opened.message, opened.envelope.signature);
+      signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body, requesterProof });
     } finally {
       this.#answering--;
       opened.nonce?.settled();
@@ -181,10 +188,16 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     return this.holders().map((m) => m.institutionId);
   }
 
-  async ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]> {
-    // One signature per report, whatever the number of holders.
+  /** One signature per report, whatever the number of holders: over the inquiry statement when the query asks for it. */
+  seal(query: QueryRequest): SealedQuery {
+    const body = QueryRequest.encode(query).finish();
+    const signature = this.#c.signer.sign(querySignedBytes(body, query));
+    return { envelope: Signed.encode({ body: Buffer.from(body), signature: Buffer.from(signature) }).finish(), requesterProof: inquiryProofOf(body, query, signature) };
+  }
+
+  async ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[], sealed?: SealedQuery): Promise<HolderResult[]> {
     const span = stageSpan("lender.ask");
-    const envelope = sealSigned(QueryRequest.encode(query).finish(), (d) => this.#c.signer.sign(d));
+    const envelope = (sealed ?? this.seal(query)).envelope;
     const only = targets && new Set(targets);
     const members = only ? this.holders().filter((m) => only.has(m.institutionId)) : this.holders();
     span.mark("sign");

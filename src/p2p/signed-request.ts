@@ -26,6 +26,8 @@ export interface SignedRequestSpec<T> {
   nonce?: { of(message: T): Uint8Array | undefined; store: NonceStore };
   /** The protocol's own check of the content, run before the nonce is claimed; returns a refusal. */
   check?(message: T, now: number): { reason: string; field: string } | undefined;
+  /** The bytes the envelope's signature covers, when not the body itself (a query's inquiry statement). */
+  signedBytes?(body: Uint8Array, message: T): Uint8Array;
 }
 
 export interface SignedRequestContext {
@@ -40,6 +42,8 @@ export interface SignedRequestContext {
 export interface OpenedRequest<T> {
   member: Member;
   message: T;
+  /** The envelope as received: its body and the sender's signature. */
+  envelope: Signed;
   nonce?: NonceClaim;
 }
 
@@ -94,7 +98,8 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
   };
   // Before the signature: the connection already names the member, and a flood should cost it no verification.
   if (ctx.rateLimiter && !ctx.rateLimiter.tryTake(member.institutionId)) throw refuse("RATE_LIMITED", "rate limit exceeded");
-  if (!verifyByPeerId(from.peerId, envelope.body, envelope.signature)) throw refuse("SIGNATURE_INVALID", `${spec.what} signature does not verify`);
+  const signedBytes = spec.signedBytes ? spec.signedBytes(envelope.body, message) : envelope.body;
+  if (!verifyByPeerId(from.peerId, signedBytes, envelope.signature)) throw refuse("SIGNATURE_INVALID", `${spec.what} signature does not verify`);
   if (spec.sender.of(message) !== member.institutionId) {
     throw refuse("MEMBERSHIP_DENIED", `${spec.sender.label ?? spec.sender.field} does not match the connection's peer`);
   }
@@ -112,12 +117,12 @@ export function openSignedRequest<T>(body: Uint8Array, from: { peerId: string },
   }
   const problem = spec.check?.(message, now);
   if (problem) throw refuse("VALIDATION_FAILED", problem.reason, problem.field);
-  if (!spec.nonce || !nonceBytes) return { member, message };
+  if (!spec.nonce || !nonceBytes) return { member, message, envelope };
   // Kept until no fresh request could carry it any more.
   const hex = Buffer.from(nonceBytes.buffer, nonceBytes.byteOffset, nonceBytes.byteLength).toString("hex");
   const nonce = spec.nonce.store.claim(member.institutionId, hex, new Date(issued + 2 * ctx.maxClockSkewMs));
   if (!nonce) throw refuse("CONFLICT", `replayed ${spec.what} (nonce seen before)`, "nonce");
-  return { member, message, nonce };
+  return { member, message, envelope, nonce };
 }
 
 /** A body and this node's signature over exactly those bytes, as one Signed envelope. */

@@ -30,6 +30,8 @@ export interface AssembleInput {
   audience: ReportAudience;
   /** Tag of the name the requester was given (see report/name-check.ts); absent = not checked. */
   requestedNameTag?: string;
+  /** Whether another holder's copy of an inquiry carries its requester's valid proof (report/inquiry-proof.ts); absent = not checked. */
+  inquiryProven?: (inquiry: Inquiry) => boolean;
 }
 
 /** Answers that carry data: a holder that denied, timed out or failed contributes nothing. */
@@ -49,12 +51,24 @@ export function ownTradelines(institutionId: string, answer: HolderAnswer): Trad
  * Adds the inquiries a report takes from one holder's answer to `into`. The
  * requester's own inquiries come from its own holder's answer alone: it
  * logged every query it sent, so another holder's copy can only add
- * inquiries it never made. Pushed one by one rather than filtered: this runs
- * on every answer of every report.
+ * inquiries it never made. Another holder's inquiries by other members are
+ * taken only with their requester's proof (`proven`), so that a holder cannot
+ * invent inquiries by others; this node's own holder checked each requester's
+ * signature when it logged the query. Pushed one by one rather than filtered:
+ * this runs on every answer of every report.
  */
-export function takeInquiries(into: Inquiry[], holderInstitutionId: string, requesterInstitutionId: string, answer: HolderAnswer): void {
-  const own = holderInstitutionId === requesterInstitutionId;
-  for (const q of answer.inquiries) if (own || q.requesterInstitutionId !== requesterInstitutionId) into.push(q);
+export function takeInquiries(
+  into: Inquiry[],
+  holderInstitutionId: string,
+  requesterInstitutionId: string,
+  answer: HolderAnswer,
+  proven?: (inquiry: Inquiry) => boolean,
+): void {
+  if (holderInstitutionId === requesterInstitutionId) {
+    into.push(...answer.inquiries);
+    return;
+  }
+  for (const q of answer.inquiries) if (q.requesterInstitutionId !== requesterInstitutionId && (proven === undefined || proven(q))) into.push(q);
 }
 
 /** Same input → the same report, byte for byte. */
@@ -64,7 +78,7 @@ export function assembleReport(input: AssembleInput): CreditReport {
   for (const { outcome, answer } of input.holders) {
     if (!answer || !contributes(outcome)) continue;
     tradelineSources.push(...ownTradelines(outcome.institutionId, answer));
-    takeInquiries(inquirySources, outcome.institutionId, input.requesterInstitutionId, answer);
+    takeInquiries(inquirySources, outcome.institutionId, input.requesterInstitutionId, answer, input.inquiryProven);
   }
   const tradelines = mergeTradelines(tradelineSources);
   const allInquiries = mergeInquiries(inquirySources, input.memberNames, input.asOf);

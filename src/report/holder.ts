@@ -10,7 +10,7 @@ import type { Metrics } from "../metrics.js";
 
 /** The reason of a DENIED answer to a member past its query quota for the subject. */
 export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
-import { type AnswerLogProof, HolderAnswer, type Inquiry, type Tradeline } from "../gen/creditmesh/v1/report.js";
+import { type AnswerLogProof, HolderAnswer, type Inquiry, type InquiryProof, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
 import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
@@ -42,6 +42,8 @@ export interface AnswerOptions {
   quota?: QuotaGrant;
   /** The signed query as received: its inquiry leaf goes to the log in the inquiry's own batch, and the answer carries the proof. */
   signedQuery?: Uint8Array;
+  /** The requester's proof of this query (report/inquiry-proof.ts), kept with its inquiry for later readers. */
+  requesterProof?: InquiryProof;
 }
 
 /** The holder's transparency log as an answer needs it (node/transparency-log.ts). */
@@ -172,6 +174,7 @@ export class HolderService {
       requesterName: "",
       purpose: query.purpose,
       inquiredAt: now,
+      requesterProof: opts.requesterProof,
     };
     const leaf = appendLogged ? modules.answerLog!.inquiryLeaf(opts.signedQuery!) : undefined;
     // Asked beside the read and the write, not after them: the proof is the last step before the answer leaves.

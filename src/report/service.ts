@@ -4,11 +4,12 @@ import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import type { CreditReport } from "../gen/creditmesh/v1/report.js";
+import type { CreditReport, InquiryProof } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
 import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
+import { INQUIRY_PROOF_V1, type InquiryProofs } from "./inquiry-proof.js";
 import type { QuotaGrant } from "./query-quota.js";
 import type { ReportQuotaGate } from "./quota-gate.js";
 import type { Route } from "./routing.js";
@@ -20,10 +21,21 @@ import { stageNow, stageSpan } from "../stage-trace.js";
  * one result per member asked, TIMEOUT/UNREACHABLE for those that did not answer.
  */
 export interface Holders {
-  /** Asks `targets` (default: every member that may hold data), each one result. */
-  ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[]): Promise<HolderResult[]>;
+  /**
+   * Signs the query once for every holder: the envelope `ask` sends, and the
+   * requester's proof of the inquiry (report/inquiry-proof.ts), which this
+   * node's own holder keeps with its inquiry as every other holder does.
+   */
+  seal?(query: QueryRequest): SealedQuery;
+  /** Asks `targets` (default: every member that may hold data), each one result; `sealed`: what seal() gave for this query. */
+  ask(query: QueryRequest, signal: AbortSignal, targets?: readonly string[], sealed?: SealedQuery): Promise<HolderResult[]>;
   /** Institution ids `ask` sends to, for the audit trail. */
   targets?(): string[];
+}
+
+export interface SealedQuery {
+  envelope: Uint8Array;
+  requesterProof?: InquiryProof;
 }
 
 export interface ReportRequest {
@@ -55,6 +67,8 @@ export interface ReportServiceModules {
   logger: Logger;
   /** This institution's daily query quota per subject, taken before the fan-out; absent = none at the requester. */
   quotaGate?: ReportQuotaGate;
+  /** Checks other holders' inquiries against their requesters' proofs; absent = taken unchecked (a node alone). */
+  inquiryProofs?: Pick<InquiryProofs, "proven">;
 }
 
 /** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
@@ -83,6 +97,7 @@ export class ReportService {
       issuedAt: now,
       nonce: randomBytes(16),
       asOf: req.asOf,
+      inquiryProof: INQUIRY_PROOF_V1,
     };
     const deadlineMs = Math.max(0, Math.min(req.deadlineMs || opts.defaultDeadlineMs, opts.maxDeadlineMs, req.callDeadlineMs ?? Infinity));
     const fanOut = fanOutSignal(deadlineMs, req.signal);
@@ -112,9 +127,10 @@ export class ReportService {
       // The other holders first: their queries are on their way before this node's own holder starts its work.
       // ask() queues them on their streams in this job, and a stream with nothing else in flight sends at the
       // end of the job (p2p/frame-batcher.ts): one microtask here lets that happen before the holder's work.
-      const others = modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked) : [];
+      const sealed = modules.holders?.seal?.(query);
+      const others = modules.holders ? modules.holders.ask(query, fanOut.signal, route && asked, sealed) : [];
       await Promise.resolve();
-      [local, remote] = await Promise.all([this.askSelf(query, sent, quota), others]);
+      [local, remote] = await Promise.all([this.askSelf(query, sent, quota, sealed?.requesterProof), others]);
     } finally {
       fanOut.done();
     }
@@ -138,6 +154,7 @@ export class ReportService {
       memberNames: modules.memberNames(),
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
+      inquiryProven: modules.inquiryProofs && ((q) => modules.inquiryProofs!.proven(q, query.subjectToken)),
     });
     span.mark("assemble");
     // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry); the
@@ -154,10 +171,10 @@ export class ReportService {
     return report;
   }
 
-  private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant): Promise<HolderResult> {
+  private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant, requesterProof?: InquiryProof): Promise<HolderResult> {
     const started = performance.now();
     const t = stageNow();
-    const signed = await this.modules.holder.answer(query, { entry, quota });
+    const signed = await this.modules.holder.answer(query, { entry, quota, requesterProof });
     stageSpan("lender.self").at("answer", t);
     return {
       outcome: {

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdType, ProductType, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import { CreditReport, HolderAnswer, type Inquiry } from "../../src/gen/creditmesh/v1/report.js";
-import { publicKeyFromPeerId, verifySignature } from "../../src/identity/node-key.js";
+import { publicKeyFromPeerId, verifyByPeerId, verifySignature } from "../../src/identity/node-key.js";
+import { InquirerPseudonyms } from "../../src/report/inquirer.js";
+import { InquiryProofs } from "../../src/report/inquiry-proof.js";
 import { verifyReport } from "../../src/report/verify.js";
 import { TestNetwork } from "../../src/testnet/network.js";
 import { account, residentId } from "../helpers/records.js";
@@ -50,10 +52,20 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
         return { institutionId: h.institutionId, bytes: Buffer.from(h.signedAnswer), answer: HolderAnswer.decode(h.signedAnswer) };
       });
 
+  const isMember = (id: string) => net.nodes.some((n) => n.institutionId === id);
+  /** Inquiry proofs checked against the keys of `signers` (default every member), pseudonyms computed from the token. */
+  const inquiryProofs = (signers: (id: string) => boolean = isMember) =>
+    new InquiryProofs({
+      memberIds: () => net.nodes.map((n) => n.institutionId),
+      peerIdOf: (id) => (signers(id) ? net.node(id).peerId : undefined),
+      pseudonymOf: (token, id) => new InquirerPseudonyms().of(token, id),
+      verify: verifyByPeerId,
+    });
   const verify = (report: CreditReport) =>
     verifyReport(report, {
-      memberPublicKey: (id) => (net.nodes.some((n) => n.institutionId === id) ? publicKeyFromPeerId(net.node(id).peerId) : undefined),
+      memberPublicKey: (id) => (isMember(id) ? publicKeyFromPeerId(net.node(id).peerId) : undefined),
       verify: verifySignature,
+      inquiryProofs: inquiryProofs(),
     });
 
   beforeAll(async () => {
@@ -111,6 +123,20 @@ describe("inquiries: a lender sees counts and its own, the borrower sees every i
     // One institution, one pseudonym: across its two queries and across both holders.
     expect(new Set(seen.values()).size).toBe(1);
     expect(seen.size).toBe(4);
+  });
+
+  it("each of the other lender's inquiries carries that lender's own proof, which the manifest's keys check", () => {
+    const signedBy = (only: string) => inquiryProofs((id) => id === only);
+    for (const { institutionId, answer } of signedAnswers(lenderReport)) {
+      for (const other of [d1, d2]) {
+        const q = answer.inquiries.find((i) => i.inquiryId === other.reportId)!;
+        expect(q.requesterProof?.signature, institutionId).toHaveLength(64);
+        expect(signedBy("bank-d").proven(q, lenderReport.subjectToken), institutionId).toBe(true);
+        // Only bank-d's key proves it: not the holder's that sent it, nor bank-a's.
+        expect(signedBy(institutionId).proven(q, lenderReport.subjectToken)).toBe(false);
+        expect(signedBy("bank-a").proven(q, lenderReport.subjectToken)).toBe(false);
+      }
+    }
   });
 
   it("still verifies offline: signatures, summary and score recomputed from the signed answers", () => {

@@ -13,6 +13,7 @@ import { PeerNode } from "../../src/p2p/peer-node.js";
 import { QUERY_PROTOCOL, REVOCATIONS_TOPIC } from "../../src/p2p/protocols.js";
 import { encodeRevocation } from "../../src/p2p/revocations.js";
 import { normalizeSubject } from "../../src/subject/normalize.js";
+import { INQUIRY_PROOF_V1, querySignedBytes } from "../../src/report/inquiry-proof.js";
 import { HmacSubjectTokenizer } from "../../src/subject/tokenizer.js";
 import { startBarePeer, type BarePeer } from "../helpers/bare-peer.js";
 import type { LogCapture } from "../helpers/in-process-node.js";
@@ -221,6 +222,7 @@ describe("protocol security at the holder", () => {
         issuedAt: new Date(),
         nonce: randomBytes(16),
         asOf: isoDate(new Date()),
+        inquiryProof: 0,
       }).finish();
       const envelope = Signed.encode({ body: Buffer.from(body), signature: Buffer.from(outsiderKey.sign(body)) }).finish();
       for (const h of holders) {
@@ -281,13 +283,14 @@ describe("protocol security at the holder", () => {
         issuedAt: new Date(),
         nonce: randomBytes(16),
         asOf: isoDate(new Date()),
+        inquiryProof: INQUIRY_PROOF_V1,
         ...over,
       };
     }
 
     function envelope(query: QueryRequest, signer: NodeKey = lenderKey()): Uint8Array {
       const body = QueryRequest.encode(query).finish();
-      return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(signer.sign(body)) }).finish();
+      return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(signer.sign(querySignedBytes(body, query))) }).finish();
     }
 
     /** Sends the bytes as they are; the answer must be signed by that holder. */
@@ -392,6 +395,13 @@ describe("protocol security at the holder", () => {
       for (const h of holders) {
         const q = queryFor(over());
         await expectRefused(h, envelope(q), q.requestId, reason);
+      }
+    });
+
+    it("refuses and logs a query signed over its body alone, which leaves no inquiry proof (a node from before proofs)", async () => {
+      for (const h of holders) {
+        const q = queryFor({ inquiryProof: 0 });
+        await expectRefused(h, envelope(q), q.requestId, "inquiry_proof is not 1: the query must be signed over its inquiry statement");
       }
     });
 

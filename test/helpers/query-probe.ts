@@ -1,3 +1,4 @@
+import { INQUIRY_PROOF_V1 } from "../../src/report/inquiry-proof.js";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readSecrets } from "../../src/config/secrets.js";
 import type { Purpose } from "../../src/gen/creditmesh/v1/common.js";
@@ -68,6 +69,7 @@ export class QueryProbe {
       issuedAt: new Date(),
       nonce: randomBytes(16),
       asOf,
+      inquiryProof: INQUIRY_PROOF_V1,
     };
     return this.holders.ask(query, AbortSignal.timeout(timeoutMs));
   }

@@ -4,11 +4,15 @@ import { invalid } from "../../errors.js";
 import { Manifest } from "../../gen/creditmesh/v1/peer.js";
 import { CreditReport } from "../../gen/creditmesh/v1/report.js";
 import { parseOperatorPublicKey, readManifestFile, verifyManifest } from "../../identity/manifest.js";
-import { publicKeyFromPeerId, verifySignature } from "../../identity/node-key.js";
+import { publicKeyFromPeerId, verifyByPeerId, verifySignature } from "../../identity/node-key.js";
+import { InquirerPseudonyms } from "../../report/inquirer.js";
+import { InquiryProofs } from "../../report/inquiry-proof.js";
 import { verifyReport, type VerifyOptions } from "../../report/verify.js";
 import { parseCosignedCheckpoints } from "../../report/witnessed-checkpoints.js";
 import { parseVerifierKey, SIG_COSIGNATURE_V1, type NoteVerifier } from "../../tlog/note.js";
 import { witnessVerifierKey } from "../../tlog/vkey.js";
+
+const tokenKeyedPseudonyms = new InquirerPseudonyms();
 
 function readCheckpointsFile(file: string) {
   let json: unknown;
@@ -67,7 +71,16 @@ export function registerVerify(program: Command): void {
             policy: { quorum, witnessesOf: (holder) => (explicit ?? memberWitnesses).filter((w) => w.name !== holder) },
           }
         : undefined;
-      const result = verifyReport(report, { memberPublicKey: (id) => keys.get(id), verify: verifySignature, requireProofs: opts.requireProofs ?? false, witnessed });
+      const peerIds = new Map(manifest.members.map((m) => [m.institutionId, m.peerId]));
+      const memberIds = [...peerIds.keys()];
+      const inquiryProofs = new InquiryProofs({
+        memberIds: () => memberIds,
+        peerIdOf: (id) => peerIds.get(id),
+        // A network on a shared HMAC token key keys pseudonyms with that key, which this check does not have.
+        pseudonymOf: manifest.tokenCommittee ? (subjectToken, id) => tokenKeyedPseudonyms.of(subjectToken, id) : undefined,
+        verify: verifyByPeerId,
+      });
+      const result = verifyReport(report, { memberPublicKey: (id) => keys.get(id), verify: verifySignature, requireProofs: opts.requireProofs ?? false, witnessed, inquiryProofs });
 
       if (opts.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + "\n");

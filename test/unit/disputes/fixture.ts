@@ -174,6 +174,7 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
         issuedAt: now,
         nonce: randomBytes(16),
         asOf: isoDate(now),
+        inquiryProof: 0,
       });
       return signed.answer.tradelines;
     },

@@ -13,6 +13,7 @@ describe("signed envelope", () => {
     purpose: Purpose.LOAN_ORIGINATION,
     nonce: Buffer.alloc(16, 7),
     asOf: "2026-01-01",
+    inquiryProof: 0,
     issuedAt: new Date("2026-01-01T00:00:00Z"),
   }).finish();
 

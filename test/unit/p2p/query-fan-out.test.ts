@@ -1,3 +1,4 @@
+import { INQUIRY_PROOF_V1 } from "../../../src/report/inquiry-proof.js";
 import { describe, expect, it } from "vitest";
 import { CreditMeshError } from "../../../src/errors.js";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
@@ -23,6 +24,7 @@ const query: QueryRequest = {
   issuedAt: new Date(),
   nonce: Buffer.alloc(16, 1),
   asOf: "2026-03-01",
+  inquiryProof: INQUIRY_PROOF_V1,
 };
 
 function answerOf(holder: NodeKey, signer: NodeKey): Uint8Array {

@@ -1,3 +1,4 @@
+import { INQUIRY_PROOF_V1 } from "../../../src/report/inquiry-proof.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
@@ -27,6 +28,7 @@ const query: QueryRequest = {
   issuedAt: new Date(),
   nonce: Buffer.alloc(16, 1),
   asOf: AS_OF,
+  inquiryProof: INQUIRY_PROOF_V1,
 };
 
 function holderAnswer(holder: NodeKey, over: Partial<HolderAnswer> = {}): HolderAnswer {

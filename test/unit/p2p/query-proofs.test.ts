@@ -1,3 +1,4 @@
+import { INQUIRY_PROOF_V1 } from "../../../src/report/inquiry-proof.js";
 import { describe, expect, it } from "vitest";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { QueryAnswer, type QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
@@ -23,6 +24,7 @@ const query: QueryRequest = {
   issuedAt: new Date(),
   nonce: Buffer.alloc(16, 7),
   asOf: "2026-03-01",
+  inquiryProof: INQUIRY_PROOF_V1,
 };
 
 /** The holder's log: a few other leaves, then this query's inquiry leaf; a checkpoint at that size. */

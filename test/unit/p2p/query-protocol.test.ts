@@ -4,6 +4,9 @@ import type { AuditAction } from "../../../src/audit/trail.js";
 import { systemClock } from "../../../src/clock.js";
 import { HolderStatus, Purpose, Role } from "../../../src/gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, Signed, type Member } from "../../../src/gen/creditmesh/v1/peer.js";
+import type { InquiryProof } from "../../../src/gen/creditmesh/v1/report.js";
+import { INQUIRY_PROOF_V1, querySignedBytes } from "../../../src/report/inquiry-proof.js";
+import { sha256 } from "../../../src/tlog/sha256.js";
 import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import type { Membership } from "../../../src/identity/manifest.js";
 import { generateNodeKey, type NodeKey } from "../../../src/identity/node-key.js";
@@ -25,6 +28,7 @@ const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId 
 function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void> } = {}) {
   const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
   let answered = 0;
+  const proofs: (InquiryProof | undefined)[] = [];
   // The real refusal path (signed DENIED answer and its audit entry); accepted queries go to a stub.
   const holder = new HolderService(
     { institutionId: "holder-h" },
@@ -53,8 +57,9 @@ function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void>
       holder: {
         refuse: (query, reason, opts) => holder.refuse(query, reason, opts),
         busy: (query, reason) => holder.busy(query, reason),
-        answer: async (query) => {
+        answer: async (query, answerOpts) => {
           answered++;
+          proofs.push(answerOpts?.requesterProof);
           await opts.answerGate;
           const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
           const signedAnswer = HolderAnswer.encode(answer).finish();
@@ -66,7 +71,7 @@ function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void>
     { institutionId: "holder-h", maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000, maxConcurrentQueries: opts.maxConcurrentQueries },
   );
   const handler = (bytes: Uint8Array, from: { peerId: string }) => protocol.handleMessage(bytes, from);
-  return { handler, entries, answered: () => answered };
+  return { handler, entries, answered: () => answered, proofs };
 }
 
 function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
@@ -78,10 +83,11 @@ function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
     issuedAt: new Date(),
     nonce: randomBytes(16),
     asOf: "2026-03-01",
+    inquiryProof: INQUIRY_PROOF_V1,
     ...over,
   });
   const bytes = QueryRequest.encode(query).finish();
-  return Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(signer.sign(bytes)) }).finish();
+  return Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(signer.sign(querySignedBytes(bytes, query))) }).finish();
 }
 
 const statusOf = (bytes: Uint8Array) => HolderAnswer.decode(QueryAnswer.decode(bytes).signedAnswer).status;
@@ -149,11 +155,34 @@ describe("query protocol, holder side: refusals", () => {
     expect(statusOf(await handler(body({ requestId: "0f0e3a52-9a4c-4c1d-8b55-0b6f3f6a2e11" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
   });
 
-  it("leaves accepted queries to the domain's answer (no entry here)", async () => {
-    const { handler, entries, answered } = setup();
-    expect(statusOf(await handler(body({}, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+  it("leaves accepted queries to the domain's answer (no entry here), with the requester's proof to keep with the inquiry", async () => {
+    const { handler, entries, answered, proofs } = setup();
+    const sent = body({}, lenderKey);
+    expect(statusOf(await handler(sent, { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
     expect(answered()).toBe(1);
     expect(entries).toEqual([]);
+    // The envelope's own signature, and the digest of the query it covers.
+    const envelope = Signed.decode(sent);
+    expect(Buffer.from(proofs[0]!.signature)).toEqual(Buffer.from(envelope.signature));
+    expect(Buffer.from(proofs[0]!.queryDigest)).toEqual(sha256(envelope.body));
+  });
+
+  it("refuses a query signed over its body alone (no inquiry proof) before the domain sees it, naming inquiry_proof", async () => {
+    const { handler, entries, answered } = setup();
+    const query = QueryRequest.fromPartial({
+      requestId: "request-legacy-1",
+      requesterInstitutionId: "bank-a",
+      subjectToken: "ab".repeat(32),
+      purpose: Purpose.LOAN_ORIGINATION,
+      issuedAt: new Date(),
+      nonce: randomBytes(16),
+      asOf: "2026-03-01",
+    });
+    const bytes = QueryRequest.encode(query).finish();
+    const legacy = Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(lenderKey.sign(bytes)) }).finish();
+    expect(statusOf(await handler(legacy, { peerId: lenderKey.peerId }))).toBe(HolderStatus.DENIED);
+    expect(answered()).toBe(0);
+    expect(entries.map((e) => e.details.reason)).toEqual(["inquiry_proof is not 1: the query must be signed over its inquiry statement"]);
   });
 });
 

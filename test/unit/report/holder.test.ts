@@ -82,6 +82,7 @@ function query(over: Partial<Consent> = {}): QueryRequest {
     issuedAt: now,
     nonce: randomBytes(16),
     asOf: isoDate(now),
+    inquiryProof: 0,
   };
 }
 

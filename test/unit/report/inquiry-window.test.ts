@@ -129,6 +129,7 @@ describe("HolderService with 10,000 logged inquiries", () => {
       issuedAt: now,
       nonce: randomBytes(16),
       asOf: isoDate(now),
+      inquiryProof: 0,
     });
     return { answer, signedAnswer, requestId, read };
   }
@@ -220,7 +221,7 @@ describe("HolderService query quota", () => {
       lender,
     );
     const ask = () =>
-      holder.answer({ requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now) });
+      holder.answer({ requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now), inquiryProof: 0 });
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await ask()).answer);
     expect(statuses.map((a) => [HolderStatus[a.status], a.reason])).toEqual([
