@@ -147,13 +147,19 @@ export class OprfEvaluatorService {
         const noRoom = await this.ticketRefusal(request, authenticatedRequester, purpose, now, count);
         if (noRoom) return refuse(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED, noRoom);
       }
+      const { share } = this.modules;
+      const onWorker = share.check !== undefined && count > (this.opts.inlineCheckUpTo ?? INLINE_CHECK_ELEMENTS);
       try {
-        const { share } = this.modules;
-        if (share.check && count > (this.opts.inlineCheckUpTo ?? INLINE_CHECK_ELEMENTS)) await share.check(request.blindedElements, signal);
+        if (onWorker) await share.check!(request.blindedElements, signal);
         else decodeBlindedBatch(request.blindedElements);
       } catch (err) {
-        if (isCreditMeshError(err, "VALIDATION_FAILED")) return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, err.message, err.field);
-        throw err;
+        if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
+        // A bulk batch cost the shared worker as much to refuse as to evaluate, and an honest requester's blinded
+        // elements always decode: its elements count against the day's quota, so a member sending batches with
+        // one bad element can stall the worker no longer than its quota of good ones would. A lone bad element is
+        // checked in place for ~0.1 ms and costs nothing.
+        if (onWorker) await quota.consume(dayKey, count, Number.MAX_SAFE_INTEGER);
+        return refuse(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, onWorker ? `${err.message}; the batch's ${count} elements count against today's quota` : err.message, err.field);
       }
       await reservation.commit();
     } finally {

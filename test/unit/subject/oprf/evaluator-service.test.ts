@@ -76,7 +76,7 @@ describe("OprfEvaluatorService", () => {
     expect((await service.handle("bank-a", OprfRequest.encode(req).finish(), req)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_UNSPECIFIED);
   });
 
-  it("checks a batch over its limit where the share evaluates (its worker thread), with the same refusal and nothing used", async () => {
+  it("checks a batch over its limit where the share evaluates (its worker thread), with the same refusal", async () => {
     const worker = new WorkerShareEvaluator({ index: 1, secret: randomScalar() });
     try {
       // Counts the batches the share was asked to check: the service must not check them on its own thread instead.
@@ -106,6 +106,37 @@ describe("OprfEvaluatorService", () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it("counts a bulk batch refused for a bad element against the day's quota, so such batches stop reaching the worker once it is used", async () => {
+    const checked: number[] = [];
+    const inProcess = new ShareEvaluator({ index: 1, secret: randomScalar() });
+    const share: EvaluatorShare = {
+      evaluate: (b) => inProcess.evaluate(b),
+      check: async (b) => {
+        checked.push(b.length);
+        decodeBlindedBatch(b);
+      },
+    };
+    const { service, request } = setup(4, share, 1);
+    for (let i = 0; i < 2; i++) {
+      const { req } = request(2);
+      const bad = { ...req, blindedElements: [req.blindedElements[0]!, Buffer.alloc(32, 0xff)] };
+      const answer = await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad);
+      expect([answer.refusal, answer.refusalField]).toEqual([OprfRefusal.OPRF_REFUSAL_BAD_REQUEST, "blinded_elements[1]"]);
+      expect(answer.refusalReason).toMatch(/the batch's 2 elements count against today's quota/);
+    }
+    // The quota of 4 is used by the two bad batches: the next is refused before the worker sees it.
+    const { req } = request(2);
+    const bad = { ...req, blindedElements: [req.blindedElements[0]!, Buffer.alloc(32, 0xff)] };
+    expect((await service.handle("bank-a", OprfRequest.encode(bad).finish(), bad)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_QUOTA_EXCEEDED);
+    expect(checked).toEqual([2, 2]);
+    // A lone bad element is checked in place and costs no quota: a fresh member's quota stays whole.
+    const other = setup(1, share, 1);
+    const lone = other.request(1).req;
+    const badLone = { ...lone, blindedElements: [Buffer.alloc(32, 0xff)] };
+    expect((await other.service.handle("bank-a", OprfRequest.encode(badLone).finish(), badLone)).refusal).toBe(OprfRefusal.OPRF_REFUSAL_BAD_REQUEST);
+    expect((await other.service.handle("bank-a", OprfRequest.encode(lone).finish(), lone)).evaluatedElements).toHaveLength(1);
   });
 
   it("turns away a replay and a request over the quota before the batch is decoded, and still serves an honest one", async () => {
