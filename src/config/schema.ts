@@ -126,6 +126,8 @@ export const P2pSchema = z.object({
   subjectQueriesPerDay: z.number().int().min(0).default(50),
   /** Queries this node answers at once as a holder, from all members together; beyond it a signed BUSY. 0 disables. */
   maxConcurrentQueries: z.number().int().min(0).default(256),
+  /** Of those, how many one member may have at once (beyond it that member alone gets a signed BUSY). 0 disables. */
+  maxConcurrentQueriesPerMember: z.number().int().min(0).default(64),
   /** Queries this node has in flight to one holder; the rest wait for a slot, BUSY if the report's deadline comes first. 0 disables. */
   maxInFlightPerHolder: z.number().int().min(0).default(32),
 });

@@ -478,6 +478,7 @@ export class CreditNode {
         institutionId,
         maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES),
         maxConcurrentQueries: p2p.maxConcurrentQueries,
+        maxConcurrentQueriesPerMember: p2p.maxConcurrentQueriesPerMember,
         maxInFlightPerHolder: p2p.maxInFlightPerHolder,
         requireAnswerProofs: config.tlog.answerProofs,
       },

@@ -48,6 +48,8 @@ export interface QueryInit extends RpcProtocolInit {
   requireAnswerProofs?: boolean;
   /** Queries this node answers at once as a holder, from all members; beyond it a signed BUSY (0 = no limit). */
   maxConcurrentQueries?: number;
+  /** Of those, how many one member may have at once; beyond it that member gets a signed BUSY and the others are still served (0 = no limit). */
+  maxConcurrentQueriesPerMember?: number;
   /** Queries this node has in flight to one holder; the rest wait, BUSY if the deadline comes first (0 = no limit). */
   maxInFlightPerHolder?: number;
 }
@@ -57,6 +59,7 @@ const MAX_CACHED_PUBLIC_KEYS = 10_000;
 
 /** Defaults of p2p.maxConcurrentQueries and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
 const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
+const DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER = 64;
 const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;
 
 /**
@@ -87,6 +90,9 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   /** Queries this holder is answering now. */
   #answering = 0;
   readonly #maxAnswering: number;
+  /** Queries being answered, per requesting member (only members with some). */
+  readonly #answeringBy = new Map<string, number>();
+  readonly #maxAnsweringPerMember: number;
   readonly #outbound: InFlightLimiter;
 
   constructor(components: QueryComponents, init: QueryInit) {
@@ -94,6 +100,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     this.#c = components;
     this.#init = init;
     this.#maxAnswering = init.maxConcurrentQueries ?? DEFAULT_MAX_CONCURRENT_QUERIES;
+    this.#maxAnsweringPerMember = init.maxConcurrentQueriesPerMember ?? DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER;
     this.#outbound = new InFlightLimiter(init.maxInFlightPerHolder ?? DEFAULT_MAX_IN_FLIGHT_PER_HOLDER);
     const { membership, clock, logger, rateLimiter } = components;
     this.#requestContext = { membership, clock, logger, rateLimiter, maxClockSkewMs: init.maxClockSkewMs };
@@ -154,21 +161,35 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       c.metrics?.queriesAnswered.inc({ status: "DENIED" });
       return encodeAnswer(refused);
     }
-    if (this.#maxAnswering > 0 && this.#answering >= this.#maxAnswering) {
+    // One member cannot take every slot: past its own share it alone is told to wait (an honest node keeps at most
+    // p2p.maxInFlightPerHolder, 32 by default, in flight to one holder, below the default share of 64).
+    const member = opened.member.institutionId;
+    const mine = this.#answeringBy.get(member) ?? 0;
+    const busy =
+      this.#maxAnswering > 0 && this.#answering >= this.#maxAnswering
+        ? `holder busy: answering ${this.#answering} queries; ask again`
+        : this.#maxAnsweringPerMember > 0 && mine >= this.#maxAnsweringPerMember
+          ? `holder busy: answering ${mine} queries from this member, its share; ask again`
+          : undefined;
+    if (busy) {
       // Signed and about this request, so the requester can tell "busy" from "broken"; nothing is written,
       // and the nonce is let go with it (the request was not answered).
       opened.nonce?.settled();
-      c.metrics?.queriesBusy.inc({ member: auditSafe(opened.message.requesterInstitutionId) });
+      c.metrics?.queriesBusy.inc({ member: auditSafe(member) });
       c.metrics?.queriesAnswered.inc({ status: "BUSY" });
-      return encodeAnswer(c.holder.busy(opened.message, `holder busy: answering ${this.#answering} queries; ask again`));
+      return encodeAnswer(c.holder.busy(opened.message, busy));
     }
     let signed: SignedHolderAnswer;
     this.#answering++;
+    this.#answeringBy.set(member, mine + 1);
     try {
       const requesterProof = inquiryProofOf(opened.envelope.body, opened.message, opened.envelope.signature);
       signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body, requesterProof });
     } finally {
       this.#answering--;
+      const left = (this.#answeringBy.get(member) ?? 1) - 1;
+      if (left > 0) this.#answeringBy.set(member, left);
+      else this.#answeringBy.delete(member);
       opened.nonce?.settled();
     }
     span.mark("answer");

@@ -19,13 +19,15 @@ import { EMPTY_BATCH } from "../../../src/store/write-batch.js";
 const holderKey = generateNodeKey();
 const lenderKey = generateNodeKey();
 const furnisherKey = generateNodeKey();
+const otherLenderKey = generateNodeKey();
 const members: Member[] = [
   { institutionId: "bank-a", name: "Bank A", peerId: lenderKey.peerId, roles: [Role.LENDER], addrs: [] },
   { institutionId: "cfc-b", name: "CFC B", peerId: furnisherKey.peerId, roles: [Role.FURNISHER], addrs: [] },
+  { institutionId: "ecom-x", name: "Ecom X", peerId: otherLenderKey.peerId, roles: [Role.LENDER], addrs: [] },
 ];
 const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId === peerId) } as unknown as Membership;
 
-function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void> } = {}) {
+function setup(opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMember?: number; answerGate?: Promise<void> } = {}) {
   const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
   let answered = 0;
   const proofs: (InquiryProof | undefined)[] = [];
@@ -68,7 +70,14 @@ function setup(opts: { maxConcurrentQueries?: number; answerGate?: Promise<void>
       },
       nonces: { claim: () => ({ batch: EMPTY_BATCH, settled: () => undefined }), prune: async () => 0 },
     },
-    { institutionId: "holder-h", maxClockSkewMs: 60_000, maxFrameBytes: 1024 * 1024, handlerTimeoutMs: 5_000, maxConcurrentQueries: opts.maxConcurrentQueries },
+    {
+      institutionId: "holder-h",
+      maxClockSkewMs: 60_000,
+      maxFrameBytes: 1024 * 1024,
+      handlerTimeoutMs: 5_000,
+      maxConcurrentQueries: opts.maxConcurrentQueries,
+      maxConcurrentQueriesPerMember: opts.maxConcurrentQueriesPerMember,
+    },
   );
   const handler = (bytes: Uint8Array, from: { peerId: string }) => protocol.handleMessage(bytes, from);
   return { handler, entries, answered: () => answered, proofs };
@@ -203,5 +212,25 @@ describe("query protocol, holder side: capacity", () => {
     open();
     expect((await Promise.all(first)).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
     expect(statusOf(await handler(body({ requestId: "request-4" }, lenderKey), { peerId: lenderKey.peerId }))).toBe(HolderStatus.NO_DATA);
+  });
+
+  it("holds one member to its share of that capacity: past it that member gets BUSY while another member is still answered", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const { handler, answered } = setup({ maxConcurrentQueries: 4, maxConcurrentQueriesPerMember: 2, answerGate: gate });
+    const ask = (key: NodeKey, requestId: string) => handler(body({ requestId, requesterInstitutionId: key === lenderKey ? "bank-a" : "ecom-x" }, key), { peerId: key.peerId });
+    const held = [ask(lenderKey, "request-a1"), ask(lenderKey, "request-a2")];
+    await new Promise((r) => setImmediate(r));
+    const busy = HolderAnswer.decode(QueryAnswer.decode(await ask(lenderKey, "request-a3")).signedAnswer);
+    expect(busy).toMatchObject({ status: HolderStatus.BUSY, requestId: "request-a3" });
+    expect(busy.reason).toMatch(/from this member, its share/);
+    // The other member still gets a slot.
+    const other = ask(otherLenderKey, "request-x1");
+    await new Promise((r) => setImmediate(r));
+    expect(answered()).toBe(3);
+    open();
+    expect((await Promise.all([...held, other])).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
+    // Its slots come back once answered.
+    expect(statusOf(await ask(lenderKey, "request-a4"))).toBe(HolderStatus.NO_DATA);
   });
 });
