@@ -161,6 +161,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       registers,
     }),
 
+    inquiriesUnproven: new Counter({
+      name: "creditmesh_inquiries_unproven_total",
+      help: "Inquiries by other members that a holder sent without their requester's valid proof, left out of reports, by holder (one that keeps sending them may be inventing inquiries)",
+      labelNames: ["holder"] as const,
+      registers,
+    }),
+
     tlsReloads: new Counter({
       name: "creditmesh_tls_reloads_total",
       help: "Changes to the gRPC TLS files: applied, or refused (the previous certificate kept serving)",

@@ -344,6 +344,7 @@ export class CreditNode {
         clock,
         logger: log("report"),
         quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),
+        metrics,
         inquiryProofs: membership && new InquiryProofs({
           memberIds: () => membership.institutionIds(),
           peerIdOf: (id) => membership.byInstitution(id)?.peerId,

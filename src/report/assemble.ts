@@ -31,7 +31,7 @@ export interface AssembleInput {
   /** Tag of the name the requester was given (see report/name-check.ts); absent = not checked. */
   requestedNameTag?: string;
   /** Whether another holder's copy of an inquiry carries its requester's valid proof (report/inquiry-proof.ts); absent = not checked. */
-  inquiryProven?: (inquiry: Inquiry) => boolean;
+  inquiryProven?: (inquiry: Inquiry, holderInstitutionId: string) => boolean;
 }
 
 /** Answers that carry data: a holder that denied, timed out or failed contributes nothing. */
@@ -62,13 +62,13 @@ export function takeInquiries(
   holderInstitutionId: string,
   requesterInstitutionId: string,
   answer: HolderAnswer,
-  proven?: (inquiry: Inquiry) => boolean,
+  proven?: (inquiry: Inquiry, holderInstitutionId: string) => boolean,
 ): void {
   if (holderInstitutionId === requesterInstitutionId) {
     into.push(...answer.inquiries);
     return;
   }
-  for (const q of answer.inquiries) if (q.requesterInstitutionId !== requesterInstitutionId && (proven === undefined || proven(q))) into.push(q);
+  for (const q of answer.inquiries) if (q.requesterInstitutionId !== requesterInstitutionId && (proven === undefined || proven(q, holderInstitutionId))) into.push(q);
 }
 
 /** Same input → the same report, byte for byte. */

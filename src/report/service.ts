@@ -4,8 +4,9 @@ import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import type { CreditReport, InquiryProof } from "../gen/creditmesh/v1/report.js";
+import type { CreditReport, Inquiry, InquiryProof } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
 import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
@@ -69,6 +70,7 @@ export interface ReportServiceModules {
   quotaGate?: ReportQuotaGate;
   /** Checks other holders' inquiries against their requesters' proofs; absent = taken unchecked (a node alone). */
   inquiryProofs?: Pick<InquiryProofs, "proven">;
+  metrics?: Pick<Metrics, "inquiriesUnproven"> | null;
 }
 
 /** The requester side: checks the lender's own consent, asks every holder, assembles one report. */
@@ -154,7 +156,7 @@ export class ReportService {
       memberNames: modules.memberNames(),
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
-      inquiryProven: modules.inquiryProofs && ((q) => modules.inquiryProofs!.proven(q, query.subjectToken)),
+      inquiryProven: modules.inquiryProofs && ((q, holder) => this.proven(q, query.subjectToken, holder)),
     });
     span.mark("assemble");
     // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry); the
@@ -169,6 +171,13 @@ export class ReportService {
       "report assembled",
     );
     return report;
+  }
+
+  /** Another holder's inquiry by another member, checked against its requester's proof; one without is counted against that holder. */
+  private proven(q: Inquiry, subjectToken: string, holder: string): boolean {
+    if (this.modules.inquiryProofs!.proven(q, subjectToken)) return true;
+    this.modules.metrics?.inquiriesUnproven.inc({ holder });
+    return false;
   }
 
   private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant, requesterProof?: InquiryProof): Promise<HolderResult> {

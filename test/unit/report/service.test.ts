@@ -5,6 +5,7 @@ import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js"
 import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { silentLogger } from "../../../src/logger.js";
+import { createMetrics } from "../../../src/metrics.js";
 import type { HolderResult } from "../../../src/report/assemble.js";
 import type { HolderService } from "../../../src/report/holder.js";
 import { ReportService, type Holders, type ReportRequest } from "../../../src/report/service.js";
@@ -102,5 +103,62 @@ describe("ReportService fan-out deadline", () => {
     const err = await generating.catch((e: unknown) => e);
     expect(reasons).toEqual([why]);
     expect(isCreditMeshError(err, "DEADLINE_EXCEEDED")).toBe(true);
+  });
+});
+
+describe("ReportService and inquiry proofs", () => {
+  const pseudonym = "anon:" + "cd".repeat(32);
+  const inquiry = (inquiryId: string) => ({ inquiryId, requesterInstitutionId: pseudonym, requesterName: "", purpose: Purpose.LOAN_ORIGINATION, inquiredAt: new Date("2026-02-27T10:00:00Z") });
+
+  it("gives its own holder the proof seal() made, counts another holder's inquiries only when proven, and counts the rest against that holder", async () => {
+    const metrics = createMetrics();
+    const proof = { issuedAt: new Date("2026-03-01T12:00:00Z"), queryDigest: Buffer.alloc(32, 1), signature: Buffer.alloc(64, 2) };
+    const ownProofs: unknown[] = [];
+    const answer = HolderAnswer.fromPartial({
+      requestId: "",
+      holderInstitutionId: "lender-b",
+      status: HolderStatus.NO_DATA,
+      inquiries: [inquiry("proven-1"), inquiry("invented-1"), inquiry("invented-2")],
+    });
+    const holders: Holders = {
+      seal: () => ({ envelope: new Uint8Array(8), requesterProof: proof }),
+      ask: async (query) => [
+        {
+          outcome: { institutionId: "lender-b", status: HolderStatus.NO_DATA, reason: "", latencyMs: 1, tradelines: 0, peerId: "peer-b", signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
+          answer: { ...answer, requestId: query.requestId },
+        },
+      ],
+    };
+    const own = {
+      answer: async (query: { requestId: string }, opts: { requesterProof?: unknown }) => {
+        ownProofs.push(opts.requesterProof);
+        const a = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
+        return { answer: a, signedAnswer: HolderAnswer.encode(a).finish(), signature: new Uint8Array(64) };
+      },
+    } as unknown as HolderService;
+    const checked: string[] = [];
+    const reports = new ReportService(
+      { institutionId: "bank-a", peerId: "peer-a", defaultDeadlineMs: 60_000, maxDeadlineMs: 120_000 },
+      {
+        consents: { requireForQuery: async (consentId) => ({ consentId, subjectToken: TOKEN }) as Consent },
+        holder: own,
+        holders,
+        memberNames: () => new Map([["bank-a", "Bank A"]]),
+        clock: new ManualClock("2026-03-01T12:00:00Z"),
+        logger: silentLogger(),
+        metrics,
+        inquiryProofs: {
+          proven: (q, subjectToken) => {
+            checked.push(`${q.inquiryId}@${subjectToken}`);
+            return q.inquiryId.startsWith("proven");
+          },
+        },
+      },
+    );
+    const report = await reports.generate(request());
+    expect(ownProofs).toEqual([proof]);
+    expect(checked.sort()).toEqual([`invented-1@${TOKEN}`, `invented-2@${TOKEN}`, `proven-1@${TOKEN}`]);
+    expect(report.summary).toMatchObject({ inquiries30d: 1 });
+    expect((await metrics.inquiriesUnproven.get()).values).toEqual([expect.objectContaining({ labels: { holder: "lender-b" }, value: 2 })]);
   });
 });
