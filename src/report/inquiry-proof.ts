@@ -89,23 +89,35 @@ export class InquiryProofs {
   constructor(private readonly ctx: InquiryProofContext) {}
 
   proven(q: Inquiry, subjectToken: string): boolean {
+    return this.verdict(q, subjectToken) === "PROVEN";
+  }
+
+  /**
+   * PROVEN; BAD_SIGNATURE when a signature was checked and did not verify
+   * (what made-up proofs cost); UNPROVEN when there was nothing to verify (no
+   * proof, a malformed one, a requester that is no member).
+   */
+  verdict(q: Inquiry, subjectToken: string): "PROVEN" | "BAD_SIGNATURE" | "UNPROVEN" {
     const proof = q.requesterProof;
-    if (!proof?.issuedAt || !q.inquiredAt || proof.queryDigest.length !== 32) return false;
-    if (Math.abs(q.inquiredAt.getTime() - proof.issuedAt.getTime()) > INQUIRY_PROOF_TIME_TOLERANCE_MS) return false;
+    if (!proof?.issuedAt || !q.inquiredAt || proof.queryDigest.length !== 32) return "UNPROVEN";
+    if (Math.abs(q.inquiredAt.getTime() - proof.issuedAt.getTime()) > INQUIRY_PROOF_TIME_TOLERANCE_MS) return "UNPROVEN";
     const candidates = !isInquirerPseudonym(q.requesterInstitutionId)
       ? [q.requesterInstitutionId]
       : this.ctx.pseudonymOf
         ? [this.#memberBehind(subjectToken, q.requesterInstitutionId, this.ctx.pseudonymOf)].filter((id) => id !== undefined)
         : this.ctx.memberIds();
-    return candidates.some((requester) => {
+    let checked = false;
+    const proven = candidates.some((requester) => {
       const peerId = this.ctx.peerIdOf(requester);
       if (peerId === undefined) return false;
       const statement = inquiryStatementBytes(
         { inquiryId: q.inquiryId, requesterInstitutionId: requester, subjectToken, purpose: q.purpose, issuedAt: proof.issuedAt! },
         proof.queryDigest,
       );
+      checked = true;
       return this.ctx.verify(peerId, statement, proof.signature);
     });
+    return proven ? "PROVEN" : checked ? "BAD_SIGNATURE" : "UNPROVEN";
   }
 
   #memberBehind(subjectToken: string, pseudonym: string, pseudonymOf: (subjectToken: string, institutionId: string) => string): string | undefined {

@@ -109,6 +109,11 @@ describe("the requester's proof of an inquiry", () => {
       ["no inquired_at", logged(s, { inquiredAt: undefined })],
     ];
     for (const [what, q, token] of cases) expect(checker().proven(q, token ?? TOKEN), what).toBe(false);
+    // Only a signature that was checked and failed is BAD_SIGNATURE (what made-up proofs cost a lender).
+    expect(checker().verdict(logged(s, { inquiryId: randomUUID() }), TOKEN)).toBe("BAD_SIGNATURE");
+    expect(checker().verdict(logged(s, { requesterProof: undefined }), TOKEN)).toBe("UNPROVEN");
+    expect(checker().verdict(logged(s, { requesterInstitutionId: pseudonyms.of(TOKEN, "outsider") }), TOKEN)).toBe("UNPROVEN");
+    expect(checker().verdict(logged(s), TOKEN)).toBe("PROVEN");
     // A holder signing "lender-b's" inquiry with its own key proves nothing either.
     const forged = sent("lender-c", { requesterInstitutionId: "lender-b" });
     expect(checker().proven(logged({ ...forged, query: { ...forged.query, requesterInstitutionId: "lender-b" } }), TOKEN)).toBe(false);

@@ -118,7 +118,7 @@ describe("ReportService and inquiry proofs", () => {
       requestId: "",
       holderInstitutionId: "lender-b",
       status: HolderStatus.NO_DATA,
-      inquiries: [inquiry("proven-1"), inquiry("invented-1"), inquiry("invented-2")],
+      inquiries: [inquiry("proven-1"), ...Array.from({ length: 6 }, (_, i) => inquiry(`invented-${i + 1}`))],
     });
     const holders: Holders = {
       seal: () => ({ envelope: new Uint8Array(8), requesterProof: proof }),
@@ -148,17 +148,18 @@ describe("ReportService and inquiry proofs", () => {
         logger: silentLogger(),
         metrics,
         inquiryProofs: {
-          proven: (q, subjectToken) => {
+          verdict: (q, subjectToken) => {
             checked.push(`${q.inquiryId}@${subjectToken}`);
-            return q.inquiryId.startsWith("proven");
+            return q.inquiryId.startsWith("proven") ? "PROVEN" : "BAD_SIGNATURE";
           },
         },
       },
     );
     const report = await reports.generate(request());
     expect(ownProofs).toEqual([proof]);
-    expect(checked.sort()).toEqual([`invented-1@${TOKEN}`, `invented-2@${TOKEN}`, `proven-1@${TOKEN}`]);
+    // After four signatures from the holder fail, its remaining inquiries are refused without a verification.
+    expect(checked).toEqual(["proven-1", "invented-1", "invented-2", "invented-3", "invented-4"].map((id) => `${id}@${TOKEN}`));
     expect(report.summary).toMatchObject({ inquiries30d: 1 });
-    expect((await metrics.inquiriesUnproven.get()).values).toEqual([expect.objectContaining({ labels: { holder: "lender-b" }, value: 2 })]);
+    expect((await metrics.inquiriesUnproven.get()).values).toEqual([expect.objectContaining({ labels: { holder: "lender-b" }, value: 6 })]);
   });
 });
