@@ -83,8 +83,8 @@ function setup(opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMem
   return { handler, entries, answered: () => answered, proofs };
 }
 
-function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
-  const query = QueryRequest.fromPartial({
+function queryOf(over: Partial<QueryRequest>): QueryRequest {
+  return QueryRequest.fromPartial({
     requestId: "request-1",
     requesterInstitutionId: "bank-a",
     subjectToken: "ab".repeat(32),
@@ -95,6 +95,10 @@ function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
     inquiryProof: INQUIRY_PROOF_V1,
     ...over,
   });
+}
+
+function body(over: Partial<QueryRequest>, signer: NodeKey): Uint8Array {
+  const query = queryOf(over);
   const bytes = QueryRequest.encode(query).finish();
   return Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(signer.sign(querySignedBytes(bytes, query))) }).finish();
 }
@@ -178,15 +182,7 @@ describe("query protocol, holder side: refusals", () => {
 
   it("refuses a query signed over its body alone (no inquiry proof) before the domain sees it, naming inquiry_proof", async () => {
     const { handler, entries, answered } = setup();
-    const query = QueryRequest.fromPartial({
-      requestId: "request-legacy-1",
-      requesterInstitutionId: "bank-a",
-      subjectToken: "ab".repeat(32),
-      purpose: Purpose.LOAN_ORIGINATION,
-      issuedAt: new Date(),
-      nonce: randomBytes(16),
-      asOf: "2026-03-01",
-    });
+    const query = queryOf({ requestId: "request-legacy-1", inquiryProof: 0 });
     const bytes = QueryRequest.encode(query).finish();
     const legacy = Signed.encode({ body: Buffer.from(bytes), signature: Buffer.from(lenderKey.sign(bytes)) }).finish();
     expect(statusOf(await handler(legacy, { peerId: lenderKey.peerId }))).toBe(HolderStatus.DENIED);
