@@ -56,16 +56,27 @@ export function chargeOffDate(account: AccountFacts, repayments: readonly Repaym
   return last !== "" ? last : account.openedOn;
 }
 
-/** The first day whose end still counts: something that ended before it ended more than 5 years before asOf. */
-export function negativeCutoff(asOf: string): string {
-  return addMonths(asOf, -12 * NEGATIVE_RETENTION_YEARS);
+/**
+ * The last day on which something that ended on `endedOn` is still reported:
+ * the same calendar day 5 years later (Feb 29 → Feb 28). Counted forward from
+ * the end, not back from the report date: counted back, Feb 28 and Feb 29 of a
+ * leap year would share one cutoff, and a delinquency that ended on Feb 28
+ * would still show on Feb 29, five years and a day after it ended.
+ */
+export function negativeRetainedUntil(endedOn: string): string {
+  return addMonths(endedOn, 12 * NEGATIVE_RETENTION_YEARS);
+}
+
+/** Whether something that ended on `endedOn` ended more than 5 years before `asOf`. */
+function expiredBy(endedOn: string, asOf: string): boolean {
+  return negativeRetainedUntil(endedOn) < asOf;
 }
 
 /**
  * Applies the 5-year rule to a tradeline derived from the same input:
  *
- * - A delinquency that ended more than 5 years before asOf (endedOn earlier
- *   than the same calendar day 5 years before) no longer counts: it is left
+ * - A delinquency that ended more than 5 years before asOf (asOf after
+ *   negativeRetainedUntil(endedOn)) no longer counts: it is left
  *   out of max_days_past_due and first_delinquency_on, which are recomputed
  *   from the delinquencies that still count (0 and "" when none is left).
  *   Its digits cannot be in the 24-month payment history: an installment
@@ -87,10 +98,9 @@ export function negativeCutoff(asOf: string): string {
  */
 export function applyRetention(input: TradelineInput, tradeline: Tradeline): Tradeline | undefined {
   const { account, repayments, asOf } = input;
-  const cutoff = negativeCutoff(asOf);
-  if (account.chargedOff && chargeOffDate(account, repayments, asOf) < cutoff) return undefined;
+  if (account.chargedOff && expiredBy(chargeOffDate(account, repayments, asOf), asOf)) return undefined;
   const all = delinquencies(account, repayments, asOf);
-  const expired = (d: Delinquency) => d.endedOn !== "" && d.endedOn < cutoff;
+  const expired = (d: Delinquency) => d.endedOn !== "" && expiredBy(d.endedOn, asOf);
   if (!all.some(expired)) return tradeline;
   const kept = all.filter((d) => !expired(d));
   const closed = account.closedOn !== "" && account.closedOn <= asOf;

@@ -5,7 +5,7 @@ import {
   applyRetention,
   chargeOffDate,
   delinquencies,
-  negativeCutoff,
+  negativeRetainedUntil,
   reportableTradeline,
 } from "../../../src/records/retention.js";
 import { deriveTradeline, type AccountFacts, type RepaymentFacts } from "../../../src/records/tradeline.js";
@@ -45,9 +45,17 @@ function derived(account: AccountFacts, repayments: RepaymentFacts[], asOf: stri
 const LATE_IN_2018 = { 3: { paidOn: "2018-07-14" } };
 
 describe("retention of negative information (5 years after the delinquency ended)", () => {
-  it("the cutoff is the same calendar day 5 years before as_of", () => {
-    expect(negativeCutoff("2025-06-01")).toBe("2020-06-01");
-    expect(negativeCutoff("2024-02-29")).toBe("2019-02-28");
+  it("what ended on a day is reported until the same calendar day 5 years later", () => {
+    expect(negativeRetainedUntil("2020-06-01")).toBe("2025-06-01");
+    expect(negativeRetainedUntil("2019-02-28")).toBe("2024-02-28");
+    expect(negativeRetainedUntil("2020-02-29")).toBe("2025-02-28");
+  });
+
+  it("a delinquency that ended on Feb 28 is gone on Feb 29 five years later (a leap day has no day 5 years before it)", () => {
+    // Installment 3 (due 2018-04-10) cured on 2019-02-28; 2024 is a leap year.
+    const reps = schedule(90, { 3: { paidOn: "2019-02-28" } });
+    expect(report(MORTGAGE, reps, "2024-02-28")?.maxDaysPastDue).toBeGreaterThan(0);
+    expect(report(MORTGAGE, reps, "2024-02-29")?.maxDaysPastDue).toBe(0);
   });
 
   it("keeps a cured delinquency exactly 5 years after it ended, and drops it the day after", () => {
