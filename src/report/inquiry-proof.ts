@@ -132,3 +132,32 @@ export class InquiryProofs {
     return cached.table.get(pseudonym);
   }
 }
+
+/** Signatures in one holder's answer that may fail before its remaining inquiries are refused unverified. */
+export const MAX_FAILED_PROOFS_PER_ANSWER = 4;
+
+/**
+ * The rule one report takes other holders' inquiries by (`takeInquiries`),
+ * the same for the lender that assembles it and for `verify`: an inquiry
+ * counts when its proof verifies. An honest holder's proofs all verify (an
+ * inquiry logged before proofs carries none, which costs nothing to refuse),
+ * so once a few signatures in one holder's answer have failed, its other
+ * inquiries are refused without verifying: up to 200 made-up signatures per
+ * answer would otherwise cost 200 Ed25519 verifications per report.
+ * `onUnproven` is told of each inquiry refused, by holder.
+ */
+export function provenInReport(
+  proofs: Pick<InquiryProofs, "verdict">,
+  subjectToken: string,
+  onUnproven?: (holderInstitutionId: string) => void,
+): (q: Inquiry, holderInstitutionId: string) => boolean {
+  const failed = new Map<string, number>();
+  return (q, holder) => {
+    const failures = failed.get(holder) ?? 0;
+    const verdict = failures < MAX_FAILED_PROOFS_PER_ANSWER ? proofs.verdict(q, subjectToken) : "BAD_SIGNATURE";
+    if (verdict === "PROVEN") return true;
+    if (verdict === "BAD_SIGNATURE") failed.set(holder, failures + 1);
+    onUnproven?.(holder);
+    return false;
+  };
+}

@@ -4,13 +4,13 @@ import type { ConsentService } from "../consent/service.js";
 import { CreditMeshError } from "../errors.js";
 import { HolderStatus, Purpose } from "../gen/creditmesh/v1/common.js";
 import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
-import type { CreditReport, Inquiry, InquiryProof } from "../gen/creditmesh/v1/report.js";
+import type { CreditReport, InquiryProof } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { assembleReport, type HolderResult } from "./assemble.js";
 import type { FilterRouter } from "./filter-router.js";
 import type { AuditRecord, HolderService } from "./holder.js";
-import { INQUIRY_PROOF_V1, type InquiryProofs } from "./inquiry-proof.js";
+import { INQUIRY_PROOF_V1, provenInReport, type InquiryProofs } from "./inquiry-proof.js";
 import type { QuotaGrant } from "./query-quota.js";
 import type { ReportQuotaGate } from "./quota-gate.js";
 import type { Route } from "./routing.js";
@@ -156,7 +156,7 @@ export class ReportService {
       memberNames: modules.memberNames(),
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
       requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
-      inquiryProven: modules.inquiryProofs && this.provenIn(query.subjectToken),
+      inquiryProven: modules.inquiryProofs && provenInReport(modules.inquiryProofs, query.subjectToken, (holder) => modules.metrics?.inquiriesUnproven.inc({ holder })),
     });
     span.mark("assemble");
     // Per report, so at debug (see holder.ts: the audit trail has the report's QUERY_SENT entry); the
@@ -171,27 +171,6 @@ export class ReportService {
       "report assembled",
     );
     return report;
-  }
-
-  /**
-   * For one report: whether another holder's inquiry by another member
-   * carries its requester's proof; one that does not is counted against that
-   * holder. An honest holder's proofs all verify (an inquiry logged before
-   * proofs carries none, which costs nothing to refuse), so after a few
-   * signatures from one holder fail, its other inquiries are refused without
-   * verifying: up to 200 made-up signatures per answer would otherwise cost
-   * the lender 200 Ed25519 verifications per report.
-   */
-  private provenIn(subjectToken: string): (q: Inquiry, holder: string) => boolean {
-    const failed = new Map<string, number>();
-    return (q, holder) => {
-      const failures = failed.get(holder) ?? 0;
-      const verdict = failures < MAX_FAILED_PROOFS_PER_ANSWER ? this.modules.inquiryProofs!.verdict(q, subjectToken) : "BAD_SIGNATURE";
-      if (verdict === "PROVEN") return true;
-      if (verdict === "BAD_SIGNATURE") failed.set(holder, failures + 1);
-      this.modules.metrics?.inquiriesUnproven.inc({ holder });
-      return false;
-    };
   }
 
   private async askSelf(query: QueryRequest, entry: AuditRecord, quota?: QuotaGrant, requesterProof?: InquiryProof): Promise<HolderResult> {
@@ -214,9 +193,6 @@ export class ReportService {
     };
   }
 }
-
-/** Signatures of one holder's answer that may fail before its remaining inquiries are refused unverified. */
-const MAX_FAILED_PROOFS_PER_ANSWER = 4;
 
 /** One SKIPPED outcome per member the route left out: unsigned (nothing was asked), the reason names the filter epoch. */
 function skippedOutcomes(route: Route): HolderResult[] {

@@ -2,7 +2,7 @@ import { HolderStatus, holderStatusToJSON } from "../gen/creditmesh/v1/common.js
 import { checkAnswerProof } from "../tlog/answer-proof.js";
 import { type CreditReport, HolderAnswer, type HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { contributes, ownTradelines, takeInquiries } from "./assemble.js";
-import type { InquiryProofs } from "./inquiry-proof.js";
+import { provenInReport, type InquiryProofs } from "./inquiry-proof.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
 import { MODEL_VERSION, scoreReport } from "./score.js";
 import { summarize } from "./summary.js";
@@ -25,7 +25,7 @@ export interface VerifyOptions {
    */
   witnessed?: { logs: readonly CosignedLogEntry[]; policy: WitnessPolicy };
   /** Checks other holders' inquiries against their requesters' proofs, as the requester did (report/inquiry-proof.ts). */
-  inquiryProofs?: Pick<InquiryProofs, "proven">;
+  inquiryProofs?: Pick<InquiryProofs, "verdict">;
 }
 
 /**
@@ -121,8 +121,7 @@ export function verifyReport(report: CreditReport, opts: VerifyOptions): Verific
   const tradelines = verifyTradelines(report.tradelines, verifiedAnswers, holderFailure);
   // The inquiries the requester could take (assemble.ts): a holder's signature alone does not make one count.
   const signedInquiries: Inquiry[] = [];
-  const proofs = opts.inquiryProofs;
-  const proven = proofs && ((q: Inquiry) => proofs.proven(q, report.subjectToken));
+  const proven = opts.inquiryProofs && provenInReport(opts.inquiryProofs, report.subjectToken);
   for (const v of verifiedAnswers) takeInquiries(signedInquiries, v.institutionId, report.requesterInstitutionId, v.answer, proven);
   const inquiries = report.inquiries.map((q) => verifyInquiry(q, signedInquiries));
   const allInquiries = mergeInquiries(signedInquiries, new Map(), report.asOf);

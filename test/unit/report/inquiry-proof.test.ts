@@ -10,6 +10,8 @@ import {
   INQUIRY_PROOF_TIME_TOLERANCE_MS,
   INQUIRY_PROOF_V1,
   InquiryProofs,
+  MAX_FAILED_PROOFS_PER_ANSWER,
+  provenInReport,
   inquiryProofOf,
   querySignedBytes,
 } from "../../../src/report/inquiry-proof.js";
@@ -174,5 +176,29 @@ describe("assembleReport with inquiry proofs", () => {
     const unchecked = verifyReport(assembleReport({ ...input, inquiryProven: undefined }), verifyOpts);
     expect(unchecked.ok).toBe(false);
     expect(unchecked.failures.join("\n")).toMatch(/inquiry .*|summary/);
+  });
+
+  it("a lender and verify stop checking one holder's proofs at the same point, so a report whose holder sent four bad ones first still verifies", () => {
+    const proofs = checker();
+    const bad = Array.from({ length: MAX_FAILED_PROOFS_PER_ANSWER }, () => logged(sent("lender-c"), { inquiryId: randomUUID() }));
+    const honest = logged(sent("lender-c"));
+    const hostile = member("lender-b");
+    const input = {
+      reportId: "req-1",
+      requesterInstitutionId: "bank-a",
+      purpose: Purpose.LOAN_ORIGINATION,
+      subjectToken: TOKEN,
+      asOf: AS_OF,
+      generatedAt: new Date("2026-03-31T08:00:02Z"),
+      holders: [signedResult(hostile, answer({ holderInstitutionId: "lender-b", subjectToken: TOKEN, inquiries: [...bad, honest] }))],
+      memberNames: new Map<string, string>(),
+      audience: "SUBJECT" as const,
+      inquiryProven: provenInReport(proofs, TOKEN),
+    };
+    const report = assembleReport(input);
+    // The valid fifth one is refused unverified, after four failures.
+    expect(report.inquiries).toEqual([]);
+    const verified = verifyReport(report, { memberPublicKey: () => hostile.publicKeyBytes, verify: ed25519Verify, inquiryProofs: proofs });
+    expect(verified.failures).toEqual([]);
   });
 });
