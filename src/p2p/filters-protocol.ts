@@ -84,13 +84,7 @@ export class FiltersProtocol extends RpcProtocol {
   }
 
   async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
-    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(from.peerId)) throw new CreditMeshError("RATE_LIMITED", "filter fetch rate limit exceeded; retry later");
-    let req: FilterFetchRequest;
-    try {
-      req = FilterFetchRequest.decode(body);
-    } catch (cause) {
-      throw new CreditMeshError("P2P_PROTOCOL", "malformed filter fetch request", { cause });
-    }
+    const req = this.openUnsigned(body, "filter fetch request", (b) => FilterFetchRequest.decode(b), { limiter: this.c.rateLimiter, key: from.peerId });
     const builder = this.c.builder;
     if (builder === undefined) throw new CreditMeshError("UNAVAILABLE", "this member publishes no filter");
     const epoch = Number(req.epoch);

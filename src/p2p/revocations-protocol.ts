@@ -64,13 +64,7 @@ export class RevocationsProtocol extends RpcProtocol {
   }
 
   async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
-    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(from.peerId)) throw new CreditMeshError("RATE_LIMITED", "revocations pull rate limit exceeded; retry later");
-    let req: RevocationsRequest;
-    try {
-      req = RevocationsRequest.decode(body);
-    } catch (cause) {
-      throw new CreditMeshError("P2P_PROTOCOL", "malformed revocations request", { cause });
-    }
+    const req = this.openUnsigned(body, "revocations request", (b) => RevocationsRequest.decode(b), { limiter: this.c.rateLimiter, key: from.peerId });
     const after = Number(req.afterSequence);
     if (!Number.isSafeInteger(after) || after < 0) {
       throw new CreditMeshError("P2P_PROTOCOL", "after_sequence out of range", { field: "after_sequence" });

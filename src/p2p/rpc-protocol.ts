@@ -1,4 +1,6 @@
+import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { RateLimiter } from "../rate-limit.js";
 import type { PeerComponents } from "./components.js";
 import type { PeerService } from "./peer-node.js";
 import { RpcServer } from "./rpc-server.js";
@@ -52,6 +54,21 @@ export abstract class RpcProtocol implements PeerService {
     const server = this.#server;
     this.#server = undefined;
     await server?.stop();
+  }
+
+  /**
+   * Opens an unsigned request, whose only sender is the connection's member:
+   * past `key`'s budget it is refused RATE_LIMITED before a byte is read, and
+   * bytes that do not decode are P2P_PROTOCOL ("malformed <what>"). Signed
+   * requests go through `openSignedRequest()` instead.
+   */
+  protected openUnsigned<T>(body: Uint8Array, what: string, decode: (bytes: Uint8Array) => T, rate: { limiter?: RateLimiter; key: string }): T {
+    if (rate.limiter && !rate.limiter.tryTake(rate.key)) throw new CreditMeshError("RATE_LIMITED", `${what} rate limit exceeded; retry later`);
+    try {
+      return decode(body);
+    } catch (cause) {
+      throw new CreditMeshError("P2P_PROTOCOL", `malformed ${what}`, { cause });
+    }
   }
 
   /** Sends one request of this protocol to `peerId` and returns the answer's bytes. */

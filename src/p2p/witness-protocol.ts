@@ -45,13 +45,7 @@ export class WitnessProtocol extends RpcProtocol {
     const member = this.c.membership.byPeerId(from.peerId);
     if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", "not a member of this network");
     const origin = member.institutionId;
-    if (this.c.rateLimiter && !this.c.rateLimiter.tryTake(origin)) throw new CreditMeshError("RATE_LIMITED", "rate limit exceeded");
-    let req: WitnessAddCheckpoint;
-    try {
-      req = WitnessAddCheckpoint.decode(body);
-    } catch (cause) {
-      throw new CreditMeshError("P2P_PROTOCOL", "malformed witness request", { cause });
-    }
+    const req = this.openUnsigned(body, "witness request", (b) => WitnessAddCheckpoint.decode(b), { limiter: this.c.rateLimiter, key: origin });
     return this.#perLog.run(origin, () => this.#witness(origin, member.peerId, req));
   }
 
