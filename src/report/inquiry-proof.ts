@@ -73,8 +73,13 @@ export interface InquiryProofContext {
   verify: (peerId: string, data: Uint8Array, signature: Uint8Array) => boolean;
 }
 
-/** Pseudonym → member, per subject: a member's pseudonyms for the last subjects checked. */
-const CACHED_SUBJECTS = 1024;
+/**
+ * Pseudonym → member tables kept, one per subject (the last checked). A table
+ * holds one entry per member (~130 bytes): at 1,000 members these 256 are
+ * ~33 MB, where 1,024 were ~130 MB. A lender's reports are mostly about
+ * different borrowers, so a larger cache would mostly hold tables never read again.
+ */
+const CACHED_SUBJECTS = 256;
 
 /**
  * Checks inquiries' proofs for the reports of one node (or one `verify` run).
