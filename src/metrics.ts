@@ -121,8 +121,15 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
 
     queriesBusy: new Counter({
       name: "creditmesh_queries_busy_total",
-      help: "Queries this node answered BUSY as a holder because it was already answering as many as it takes at once (p2p.maxConcurrentQueries), by member",
+      help: "Queries this node answered BUSY as a holder because it already held as many as it takes at once (p2p.maxConcurrentQueries), or as many of that member's as one member may have (p2p.maxConcurrentQueriesPerMember), by member",
       labelNames: ["member"] as const,
+      registers,
+    }),
+
+    queryTurnWait: new Histogram({
+      name: "creditmesh_query_turn_wait_seconds",
+      help: "How long a query this node took as a holder waited for its turn at the holder's work (p2p.answerTurns at once, the members with queries waiting taking turns); queries that did not wait are not counted",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
 

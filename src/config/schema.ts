@@ -124,10 +124,16 @@ export const P2pSchema = z.object({
   revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
   /** Queries one member may make about one subject per 24 h at this holder (refused DENIED past it); 0 disables. */
   subjectQueriesPerDay: z.number().int().min(0).default(50),
-  /** Queries this node answers at once as a holder, from all members together; beyond it a signed BUSY. 0 disables. */
+  /** Queries this node takes at once as a holder (worked on or waiting their turn), from all members together; beyond it a signed BUSY. 0 disables. */
   maxConcurrentQueries: z.number().int().min(0).default(256),
   /** Of those, how many one member may have at once (beyond it that member alone gets a signed BUSY). 0 disables. */
   maxConcurrentQueriesPerMember: z.number().int().min(0).default(64),
+  /**
+   * Of those, how many are worked on at once; the others wait, and the members with queries waiting take the
+   * free turns one after another, so one member's many queries delay another's by one turn, not by all of them.
+   * 0 works on every query at once (no turns).
+   */
+  answerTurns: z.number().int().min(0).default(8),
   /** Queries this node has in flight to one holder; the rest wait for a slot, BUSY if the report's deadline comes first. 0 disables. */
   maxInFlightPerHolder: z.number().int().min(0).default(32),
 });

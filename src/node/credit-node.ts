@@ -480,6 +480,7 @@ export class CreditNode {
         maxFrameBytes: Math.min(p2p.maxMessageBytes, QUERY_MAX_FRAME_BYTES),
         maxConcurrentQueries: p2p.maxConcurrentQueries,
         maxConcurrentQueriesPerMember: p2p.maxConcurrentQueriesPerMember,
+        answerTurns: p2p.answerTurns,
         maxInFlightPerHolder: p2p.maxInFlightPerHolder,
         requireAnswerProofs: config.tlog.answerProofs,
       },

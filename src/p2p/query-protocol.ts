@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { isoDate } from "../clock.js";
 import { isCreditMeshError } from "../errors.js";
 import { HolderStatus, holderStatusToJSON, Role } from "../gen/creditmesh/v1/common.js";
@@ -19,6 +20,7 @@ import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { MAX_INQUIRER_CHARS, MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
+import { FairTurns } from "./fair-turns.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
@@ -46,10 +48,12 @@ export interface QueryInit extends RpcProtocolInit {
   noncePruneIntervalMs?: number;
   /** An OK or NO_DATA answer must carry a log proof (tlog.answerProofs); a proof that is there is checked either way. */
   requireAnswerProofs?: boolean;
-  /** Queries this node answers at once as a holder, from all members; beyond it a signed BUSY (0 = no limit). */
+  /** Queries this node takes at once as a holder (worked on or waiting their turn), from all members; beyond it a signed BUSY (0 = no limit). */
   maxConcurrentQueries?: number;
   /** Of those, how many one member may have at once; beyond it that member gets a signed BUSY and the others are still served (0 = no limit). */
   maxConcurrentQueriesPerMember?: number;
+  /** Of those, how many are worked on at once; the rest wait, the members taking turns (0 = no limit). */
+  answerTurns?: number;
   /** Queries this node has in flight to one holder; the rest wait, BUSY if the deadline comes first (0 = no limit). */
   maxInFlightPerHolder?: number;
 }
@@ -57,9 +61,12 @@ export interface QueryInit extends RpcProtocolInit {
 /** More members than any network has; past it the cache starts over rather than grow. */
 const MAX_CACHED_PUBLIC_KEYS = 10_000;
 
-/** Defaults of p2p.maxConcurrentQueries and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
+/** Defaults of p2p.maxConcurrentQueries, p2p.answerTurns and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
 const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
 const DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER = 64;
+const DEFAULT_ANSWER_TURNS = 8;
+/** For a caller without a signal (unit tests): the RpcServer always passes one. */
+const NEVER = new AbortController().signal;
 const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;
 
 /**
@@ -93,6 +100,8 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   /** Queries being answered, per requesting member (only members with some). */
   readonly #answeringBy = new Map<string, number>();
   readonly #maxAnsweringPerMember: number;
+  /** Turns at the holder's work: members with queries waiting take them one after another. */
+  readonly #turns: FairTurns;
   readonly #outbound: InFlightLimiter;
 
   constructor(components: QueryComponents, init: QueryInit) {
@@ -101,6 +110,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     this.#init = init;
     this.#maxAnswering = init.maxConcurrentQueries ?? DEFAULT_MAX_CONCURRENT_QUERIES;
     this.#maxAnsweringPerMember = init.maxConcurrentQueriesPerMember ?? DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER;
+    this.#turns = new FairTurns(init.answerTurns ?? DEFAULT_ANSWER_TURNS);
     this.#outbound = new InFlightLimiter(init.maxInFlightPerHolder ?? DEFAULT_MAX_IN_FLIGHT_PER_HOLDER);
     const { membership, clock, logger, rateLimiter } = components;
     this.#requestContext = { membership, clock, logger, rateLimiter, maxClockSkewMs: init.maxClockSkewMs };
@@ -147,7 +157,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     await super.stop();
   }
 
-  async handleMessage(body: Uint8Array, from: { peerId: string }): Promise<Uint8Array> {
+  async handleMessage(body: Uint8Array, from: { peerId: string }, signal?: AbortSignal): Promise<Uint8Array> {
     const c = this.#c;
     const span = stageSpan("holder.query");
     let opened;
@@ -182,10 +192,21 @@ export class QueryProtocol extends RpcProtocol implements Holders {
     let signed: SignedHolderAnswer;
     this.#answering++;
     this.#answeringBy.set(member, mine + 1);
+    let release: (() => void) | undefined;
     try {
+      // A member with many queries here waits for its turn behind every other member's next one, not the
+      // reverse: one member within its rate and share cannot make the others' answers wait for all of its own.
+      release = this.#turns.tryTake();
+      if (release === undefined) {
+        const since = performance.now();
+        release = await this.#turns.take(member, signal ?? NEVER);
+        span.at("turn", since);
+        c.metrics?.queryTurnWait.observe((performance.now() - since) / 1000);
+      }
       const requesterProof = inquiryProofOf(opened.envelope.body, opened.message, opened.envelope.signature);
       signed = await c.holder.answer(opened.message, { also: opened.nonce?.batch, signedQuery: body, requesterProof });
     } finally {
+      release?.();
       this.#answering--;
       const left = (this.#answeringBy.get(member) ?? 1) - 1;
       if (left > 0) this.#answeringBy.set(member, left);

@@ -1,12 +1,18 @@
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isoDate } from "../../src/clock.js";
 import { parseConfig } from "../../src/config/load.js";
-import { Role } from "../../src/gen/creditmesh/v1/common.js";
+import { signConsent } from "../../src/consent/artefact.js";
+import { ConsentStatus, HolderStatus, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import { FilterFetchRequest, FilterFetchResponse } from "../../src/gen/creditmesh/v1/filters.js";
-import { RevocationsPage, RevocationsRequest, Signed } from "../../src/gen/creditmesh/v1/peer.js";
-import { DISPUTE_PROTOCOL, FILTERS_PROTOCOL, REVOCATIONS_PROTOCOL, WITNESS_PROTOCOL } from "../../src/p2p/protocols.js";
+import { QueryAnswer, QueryRequest, RevocationsPage, RevocationsRequest, Signed } from "../../src/gen/creditmesh/v1/peer.js";
+import { HolderAnswer } from "../../src/gen/creditmesh/v1/report.js";
+import type { NodeKey } from "../../src/identity/node-key.js";
+import { DISPUTE_PROTOCOL, FILTERS_PROTOCOL, QUERY_PROTOCOL, REVOCATIONS_PROTOCOL, WITNESS_PROTOCOL } from "../../src/p2p/protocols.js";
+import { INQUIRY_PROOF_V1, querySignedBytes } from "../../src/report/inquiry-proof.js";
 import { RpcRemoteError } from "../../src/p2p/rpc-client.js";
 import { startBarePeer, type BarePeer } from "../helpers/bare-peer.js";
-import { startInProcessNetwork, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
+import { startInProcessNetwork, waitUntil, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 
 /**
  * Per-member rate limits are on without any configuration (`p2p.rateLimits`):
@@ -21,7 +27,9 @@ import { startInProcessNetwork, type InProcessNetwork, type NetworkMember } from
  * protocol gets, test/unit/config/peer-rate-limits.test.ts.
  */
 
-const DEFAULTS = parseConfig({}).p2p.rateLimits;
+const P2P_DEFAULTS = parseConfig({}).p2p;
+const DEFAULTS = P2P_DEFAULTS.rateLimits;
+const DAY = 86_400_000;
 /** Requests in each flood: this many seconds' worth of the protocol's default rate, at once. */
 const FLOOD_SECONDS = 20;
 
@@ -117,5 +125,64 @@ describe("floods by one member, with the default configuration", () => {
     expect(Object.keys(counts).sort()).toEqual([within, "RATE_LIMITED"].sort());
     // Another member's budget is its own.
     expect(await outcomeOf(ask(other, protocol, body()), decode)).toBe(within);
+  }, 120_000);
+
+  /** A query as a lender's node signs it, about a subject of its own (each query a new one: no per-subject quota is reached). */
+  function signedQuery(institutionId: string, key: NodeKey): Uint8Array {
+    const subjectToken = randomBytes(32).toString("hex");
+    const consent = signConsent(
+      {
+        consentId: randomUUID(),
+        subjectToken,
+        granteeInstitutionId: institutionId,
+        purpose: Purpose.LOAN_ORIGINATION,
+        validFrom: new Date(Date.now() - DAY),
+        validUntil: new Date(Date.now() + 30 * DAY),
+        evidenceRef: "sha256:0f9e8d7c6b5a4938",
+        status: ConsentStatus.ACTIVE,
+        issuedAt: new Date(Date.now() - DAY),
+        signature: Buffer.alloc(0),
+        revokedAt: undefined,
+      },
+      key,
+    );
+    const query: QueryRequest = {
+      requestId: randomUUID(),
+      requesterInstitutionId: institutionId,
+      subjectToken,
+      purpose: Purpose.LOAN_ORIGINATION,
+      consent,
+      issuedAt: new Date(),
+      nonce: randomBytes(16),
+      asOf: isoDate(new Date()),
+      inquiryProof: INQUIRY_PROOF_V1,
+    };
+    const body = QueryRequest.encode(query).finish();
+    return Signed.encode({ body: Buffer.from(body), signature: Buffer.from(key.sign(querySignedBytes(body, query))) }).finish();
+  }
+
+  const statusOf = (raw: Uint8Array) => HolderStatus[HolderAnswer.decode(QueryAnswer.decode(raw).signedAnswer).status];
+
+  it("queries: a member with its whole share of queries at the holder delays another member's by a turn, not by all of its own", async () => {
+    const share = P2P_DEFAULTS.maxConcurrentQueriesPerMember;
+    // Both members' query streams are open, as a node's are once it has asked the holder anything.
+    for (const [from, i, id] of [[flooder, 0, "bank-a"], [other, 3, "bank-d"]] as const) {
+      expect(statusOf(await ask(from, QUERY_PROTOCOL, signedQuery(id, net.members[i]!.key)))).toBe("NO_DATA");
+    }
+    let floodAnswered = 0;
+    const flood = Array.from({ length: share }, () =>
+      ask(flooder, QUERY_PROTOCOL, signedQuery("bank-a", net.members[0]!.key)).then((raw) => {
+        floodAnswered++;
+        return statusOf(raw);
+      }),
+    );
+    // Once the first answer is back the holder has the flood: the other member asks behind it.
+    await waitUntil(() => floodAnswered > 0, 60_000, "the first answer to the flood");
+    const honest = await ask(other, QUERY_PROTOCOL, signedQuery("bank-d", net.members[3]!.key));
+    const outstanding = share - floodAnswered;
+    expect(statusOf(honest)).toBe("NO_DATA");
+    // Its query took a turn among the flooder's, not one after them: most of the flood was still waiting.
+    expect(outstanding).toBeGreaterThanOrEqual(share / 4);
+    expect(tally(await Promise.all(flood))).toEqual({ NO_DATA: share });
   }, 120_000);
 });

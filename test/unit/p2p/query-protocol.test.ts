@@ -27,9 +27,13 @@ const members: Member[] = [
 ];
 const membership = { byPeerId: (peerId: string) => members.find((m) => m.peerId === peerId) } as unknown as Membership;
 
-function setup(opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMember?: number; answerGate?: Promise<void> } = {}) {
+function setup(
+  opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMember?: number; answerTurns?: number; answerGate?: Promise<void> | ((requestId: string) => Promise<void>) } = {},
+) {
   const entries: { action: AuditAction; actor: string; details: Record<string, string> }[] = [];
   let answered = 0;
+  /** Request ids in the order the domain started answering them. */
+  const started: string[] = [];
   const proofs: (InquiryProof | undefined)[] = [];
   // The real refusal path (signed DENIED answer and its audit entry); accepted queries go to a stub.
   const holder = new HolderService(
@@ -61,8 +65,9 @@ function setup(opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMem
         busy: (query, reason) => holder.busy(query, reason),
         answer: async (query, answerOpts) => {
           answered++;
+          started.push(query.requestId);
           proofs.push(answerOpts?.requesterProof);
-          await opts.answerGate;
+          await (typeof opts.answerGate === "function" ? opts.answerGate(query.requestId) : opts.answerGate);
           const answer = HolderAnswer.fromPartial({ requestId: query.requestId, status: HolderStatus.NO_DATA });
           const signedAnswer = HolderAnswer.encode(answer).finish();
           return { answer, signedAnswer, signature: holderKey.sign(signedAnswer) };
@@ -77,10 +82,11 @@ function setup(opts: { maxConcurrentQueries?: number; maxConcurrentQueriesPerMem
       handlerTimeoutMs: 5_000,
       maxConcurrentQueries: opts.maxConcurrentQueries,
       maxConcurrentQueriesPerMember: opts.maxConcurrentQueriesPerMember,
+      answerTurns: opts.answerTurns,
     },
   );
-  const handler = (bytes: Uint8Array, from: { peerId: string }) => protocol.handleMessage(bytes, from);
-  return { handler, entries, answered: () => answered, proofs };
+  const handler = (bytes: Uint8Array, from: { peerId: string }, signal?: AbortSignal) => protocol.handleMessage(bytes, from, signal);
+  return { handler, entries, answered: () => answered, started, proofs };
 }
 
 function queryOf(over: Partial<QueryRequest>): QueryRequest {
@@ -228,5 +234,64 @@ describe("query protocol, holder side: capacity", () => {
     expect((await Promise.all([...held, other])).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
     // Its slots come back once answered.
     expect(statusOf(await ask(lenderKey, "request-a4"))).toBe(HolderStatus.NO_DATA);
+  });
+
+  describe("turns at the holder's work", () => {
+    /** One gate per request id, opened by the test. */
+    function gates() {
+      const open = new Map<string, () => void>();
+      const gated = new Map<string, Promise<void>>();
+      const gate = (id: string) => {
+        let p = gated.get(id);
+        if (p === undefined) {
+          p = new Promise<void>((r) => open.set(id, r));
+          gated.set(id, p);
+        }
+        return p;
+      };
+      return { gate, open: (id: string) => (gate(id), open.get(id)!()) };
+    }
+    const settle = () => new Promise((r) => setImmediate(r));
+    const askAs = (handler: ReturnType<typeof setup>["handler"], key: NodeKey, requestId: string, signal?: AbortSignal) =>
+      handler(body({ requestId, requesterInstitutionId: key === lenderKey ? "bank-a" : "ecom-x" }, key), { peerId: key.peerId }, signal);
+
+    it("gives a member's first query the next free turn although another member has many waiting, and works on no more than answerTurns at once", async () => {
+      const g = gates();
+      const { handler, started } = setup({ answerTurns: 2, answerGate: g.gate });
+      const flood = Array.from({ length: 8 }, (_, i) => askAs(handler, lenderKey, `request-a${i + 1}`));
+      await settle();
+      expect(started).toEqual(["request-a1", "request-a2"]);
+      const honest = askAs(handler, otherLenderKey, "request-x1");
+      await settle();
+      expect(started).toHaveLength(2);
+      // bank-a's queue was first in line: it gets one turn, then ecom-x's turn comes, before bank-a's six others.
+      g.open("request-a1");
+      await settle();
+      expect(started).toEqual(["request-a1", "request-a2", "request-a3"]);
+      g.open("request-a2");
+      await settle();
+      expect(started).toEqual(["request-a1", "request-a2", "request-a3", "request-x1"]);
+      g.open("request-x1");
+      expect(statusOf(await honest)).toBe(HolderStatus.NO_DATA);
+      for (let i = 3; i <= 8; i++) g.open(`request-a${i}`);
+      expect((await Promise.all(flood)).map(statusOf)).toEqual(Array(8).fill(HolderStatus.NO_DATA));
+      expect(started.slice(4)).toEqual(["request-a4", "request-a5", "request-a6", "request-a7", "request-a8"]);
+    });
+
+    it("lets a waiting query whose requester gave up leave without a turn, and gives its turn to the next", async () => {
+      const g = gates();
+      const { handler, started } = setup({ answerTurns: 1, answerGate: g.gate });
+      const first = askAs(handler, lenderKey, "request-a1");
+      const cancelled = new AbortController();
+      const gaveUp = askAs(handler, lenderKey, "request-a2", cancelled.signal);
+      const next = askAs(handler, otherLenderKey, "request-x1");
+      await settle();
+      cancelled.abort(new DOMException("cancelled by the requester", "AbortError"));
+      await expect(gaveUp).rejects.toMatchObject({ name: "AbortError" });
+      g.open("request-a1");
+      g.open("request-x1");
+      expect((await Promise.all([first, next])).map(statusOf)).toEqual([HolderStatus.NO_DATA, HolderStatus.NO_DATA]);
+      expect(started).toEqual(["request-a1", "request-x1"]);
+    });
   });
 });
