@@ -130,10 +130,12 @@ export const P2pSchema = z.object({
   maxConcurrentQueriesPerMember: z.number().int().min(0).default(64),
   /**
    * Of those, how many are worked on at once; the others wait, and the members with queries waiting take the
-   * free turns one after another, so one member's many queries delay another's by one turn, not by all of them.
-   * 0 works on every query at once (no turns).
+   * free turns one after another. Answers leave in groups (queries worked on together share a disk flush), so
+   * a member's query waits for about two groups of this size, however many queries other members hold here.
+   * The default is what one honest node keeps in flight to a holder (maxInFlightPerHolder), which it therefore
+   * never waits for; smaller turns shorten the wait and cost throughput (smaller groups). 0: no turns.
    */
-  answerTurns: z.number().int().min(0).default(8),
+  answerTurns: z.number().int().min(0).default(32),
   /** Queries this node has in flight to one holder; the rest wait for a slot, BUSY if the report's deadline comes first. 0 disables. */
   maxInFlightPerHolder: z.number().int().min(0).default(32),
 });

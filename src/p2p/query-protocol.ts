@@ -20,7 +20,7 @@ import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
 import { MAX_INQUIRER_CHARS, MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
-import { FairTurns } from "./fair-turns.js";
+import { FairTurns } from "../fair-turns.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
@@ -64,7 +64,7 @@ const MAX_CACHED_PUBLIC_KEYS = 10_000;
 /** Defaults of p2p.maxConcurrentQueries, p2p.answerTurns and p2p.maxInFlightPerHolder (config/schema.ts), for protocols built without a config. */
 const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
 const DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER = 64;
-const DEFAULT_ANSWER_TURNS = 8;
+const DEFAULT_ANSWER_TURNS = 32;
 /** For a caller without a signal (unit tests): the RpcServer always passes one. */
 const NEVER = new AbortController().signal;
 const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;

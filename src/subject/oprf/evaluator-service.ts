@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { verifySignature } from "../../identity/node-key.js";
 import { isCreditMeshError } from "../../errors.js";
+import { FairTurns } from "../../fair-turns.js";
 import { isRequestId, REQUEST_ID_SHAPE } from "../../request-id.js";
 import {
   OperatorTicket, OprfRefusal, type OprfAnswer, type OprfRequest, type SignedOperatorTicket,
@@ -92,7 +93,17 @@ export const INLINE_CHECK_ELEMENTS = 8;
 const NONCE_BYTES = 16;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 
+/** For a caller without a signal (tests): the peer protocol always passes one. */
+const NEVER = new AbortController().signal;
+
 export class OprfEvaluatorService {
+  /**
+   * The share evaluates one batch at a time, and the requesters with batches waiting take turns: a member
+   * sending its whole day's quota at once delays another member's next batch by one of its batches, not by all
+   * of them, and a batch whose requester gives up while it waits never reaches the share.
+   */
+  private readonly turns = new FairTurns(1);
+
   constructor(
     private readonly opts: EvaluatorServiceOptions,
     private readonly modules: { share: EvaluatorShare; nonces: NonceGate; quota: QuotaLedger; audit: EvaluationAudit },
@@ -150,7 +161,7 @@ export class OprfEvaluatorService {
       const { share } = this.modules;
       const onWorker = share.check !== undefined && count > (this.opts.inlineCheckUpTo ?? INLINE_CHECK_ELEMENTS);
       try {
-        if (onWorker) await share.check!(request.blindedElements, signal);
+        if (onWorker) await this.inTurn(authenticatedRequester, signal, () => share.check!(request.blindedElements, signal));
         else decodeBlindedBatch(request.blindedElements);
       } catch (err) {
         if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
@@ -176,12 +187,22 @@ export class OprfEvaluatorService {
       audit.ticketId = ticket.ticketId;
     }
 
-    const { evaluated, proof } = await this.modules.share.evaluate(request.blindedElements, signal);
+    const { evaluated, proof } = await this.inTurn(authenticatedRequester, signal, () => this.modules.share.evaluate(request.blindedElements, signal));
     await this.modules.audit.record(audit);
     return {
       ...base, evaluatedElements: evaluated.map((e) => Buffer.from(e)), proof: Buffer.from(proof),
       refusal: OprfRefusal.OPRF_REFUSAL_UNSPECIFIED, refusalField: "", refusalReason: "",
     };
+  }
+
+  /** Runs `work` on the share once it is `requester`'s turn (at once when nobody waits). */
+  private async inTurn<T>(requester: string, signal: AbortSignal | undefined, work: () => Promise<T> | T): Promise<T> {
+    const release = this.turns.tryTake() ?? (await this.turns.take(requester, signal ?? NEVER));
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   /** For a request past the daily quota: why its ticket does not cover `count` more now, or undefined when it does. Reads only. */

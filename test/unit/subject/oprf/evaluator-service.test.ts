@@ -108,6 +108,52 @@ describe("OprfEvaluatorService", () => {
     }
   });
 
+  it("evaluates one batch at a time, the requesters with batches waiting taking turns, and drops a waiting batch whose requester gave up", async () => {
+    const real = new ShareEvaluator({ index: 1, secret: randomScalar() });
+    const started: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const gates = new Map<number, () => void>();
+    // Batches are told apart by their size; each waits in the share until the test lets it finish.
+    const share: EvaluatorShare = {
+      evaluate: async (b) => {
+        started.push(`${b.length}`);
+        peak = Math.max(peak, ++running);
+        await new Promise<void>((r) => gates.set(b.length, r));
+        running--;
+        return real.evaluate(b);
+      },
+    };
+    const { service, request } = setup(100, share);
+    const handle = (requester: string, count: number, signal?: AbortSignal) => {
+      const { req, bytes } = request(count, { requesterInstitutionId: requester });
+      return service.handle(requester, bytes, req, signal);
+    };
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    const a2 = handle("bank-a", 2);
+    await settle();
+    const a3 = handle("bank-a", 3);
+    const a4 = handle("bank-a", 4);
+    const gone = new AbortController();
+    const a5 = handle("bank-a", 5, gone.signal);
+    const x1 = handle("ecom-x", 1);
+    await settle();
+    expect(started).toEqual(["2"]);
+    gone.abort(new DOMException("cancelled by the requester", "AbortError"));
+    await expect(a5).rejects.toMatchObject({ name: "AbortError" });
+    for (const size of [2, 3, 1, 4]) {
+      await settle();
+      gates.get(size)!();
+    }
+    const answers = await Promise.all([a2, a3, a4, x1]);
+    expect(answers.map((a) => a.evaluatedElements.length)).toEqual([2, 3, 4, 1]);
+    // bank-a was first in line for the freed turn, then ecom-x's one batch, then bank-a's next; the abandoned one never ran.
+    expect(started).toEqual(["2", "3", "1", "4"]);
+    expect(peak).toBe(1);
+  });
+
   it("counts a bulk batch refused for a bad element against the day's quota, so such batches stop reaching the worker once it is used", async () => {
     const checked: number[] = [];
     const inProcess = new ShareEvaluator({ index: 1, secret: randomScalar() });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FairTurns } from "../../../src/p2p/fair-turns.js";
+import { FairTurns } from "../../src/fair-turns.js";
 
 const never = new AbortController().signal;
 
