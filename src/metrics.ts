@@ -107,14 +107,14 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
 
     queriesOverQuota: new Counter({
       name: "creditmesh_queries_over_quota_total",
-      help: "Queries this node refused as a holder because the member had used up its query quota for that subject (p2p.subjectQueriesPerDay), by member",
-      labelNames: ["member"] as const,
+      help: "Queries this node refused as a holder because the member had used up a daily query quota, by member and quota: subject (its queries about that subject, p2p.subjectQueriesPerDay) or member (its queries about all subjects, p2p.memberQueriesPerDay)",
+      labelNames: ["member", "quota"] as const,
       registers,
     }),
 
     reportsOverQuota: new Counter({
       name: "creditmesh_reports_over_quota_total",
-      help: "Reports this node refused its own callers (RESOURCE_EXHAUSTED) because this institution had used up its daily query quota for the subject, by API key and by who counted it: self (before any holder was asked) or holders (a holder refused it)",
+      help: "Reports this node refused its own callers (RESOURCE_EXHAUSTED) because this institution had used up a daily query quota (for the subject, or across subjects), by API key and by who counted it: self (before any holder was asked) or holders (a holder refused it)",
       labelNames: ["actor", "refused_by"] as const,
       registers,
     }),

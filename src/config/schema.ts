@@ -124,6 +124,14 @@ export const P2pSchema = z.object({
   revocationPullIntervalMs: z.number().int().min(1_000).default(30_000),
   /** Queries one member may make about one subject per 24 h at this holder (refused DENIED past it); 0 disables. */
   subjectQueriesPerDay: z.number().int().min(0).default(50),
+  /**
+   * Queries one member may make per UTC day at this holder about all subjects together (refused DENIED past it,
+   * not logged), and reports this node makes per day (RESOURCE_EXHAUSTED past it); 0 disables. A member can make
+   * up subject tokens, and each query costs the holder an inquiry, its audit entry and a log leaf kept for years:
+   * without this a member within its rate limit could log tens of millions a day. Size it to the reports a member
+   * makes a day about this holder's customers (routing asks a holder only about subjects it may hold).
+   */
+  memberQueriesPerDay: z.number().int().min(0).default(200_000),
   /** Queries this node takes at once as a holder (worked on or waiting their turn), from all members together; beyond it a signed BUSY. 0 disables. */
   maxConcurrentQueries: z.number().int().min(0).default(256),
   /** Of those, how many one member may have at once (beyond it that member alone gets a signed BUSY). 0 disables. */

@@ -262,7 +262,12 @@ export class CreditNode {
     // Subjects re-indexed by `tokens migrate` stay answerable under their earlier tokens until the transition ends.
     const aliases = (this.tokenAliases = new LevelTokenAliases(stores.db));
     // One count per member and subject, kept by the holder and taken by this node's own reports before their fan-out.
-    const queryQuota = await QueryQuota.open(config.p2p.subjectQueriesPerDay, stores.queryQuota, clock.now(), log("quota"));
+    const queryQuota = await QueryQuota.open(
+      { subjectPerDay: config.p2p.subjectQueriesPerDay, memberPerDay: config.p2p.memberQueriesPerDay },
+      stores.queryQuota,
+      clock.now(),
+      log("quota"),
+    );
     const holder = new HolderService(
       { institutionId, maxClockSkewMs: config.p2p.maxClockSkewMs, subjectQueriesPerDay: config.p2p.subjectQueriesPerDay },
       {

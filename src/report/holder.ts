@@ -10,6 +10,8 @@ import type { Metrics } from "../metrics.js";
 
 /** The reason of a DENIED answer to a member past its query quota for the subject. */
 export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
+/** The reason of a DENIED answer to a member past its daily query quota across subjects. */
+export const MEMBER_QUOTA_EXCEEDED = "daily query quota for this member exceeded";
 import { type AnswerLogProof, HolderAnswer, type Inquiry, type InquiryProof, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
@@ -107,7 +109,7 @@ export class HolderService {
     this.quota = modules.quota ?? new QueryQuota(opts.subjectQueriesPerDay ?? DEFAULT_SUBJECT_QUERIES_PER_DAY);
   }
 
-  /** The per-member, per-subject daily query quota this holder applies (shared with this node's report gate). */
+  /** The per-member daily query quotas this holder applies, per subject and across subjects (shared with this node's report gate). */
   readonly quota: QueryQuota;
 
   async answer(query: QueryRequest, opts: AnswerOptions = {}): Promise<SignedHolderAnswer> {
@@ -158,10 +160,11 @@ export class HolderService {
     }
     // Counted after the consent check, so forged queries cannot use up a member's quota; refused before anything is logged.
     if (!opts.quota) {
-      const granted = this.quota.take(query.requesterInstitutionId, query.subjectToken, now.getTime());
-      if (!granted) {
-        modules.metrics?.queriesOverQuota.inc({ member: actor });
-        const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, QUOTA_EXCEEDED, { actor, also })]);
+      const granted = this.quota.admit(query.requesterInstitutionId, query.subjectToken, now.getTime());
+      if ("refused" in granted) {
+        modules.metrics?.queriesOverQuota.inc({ member: actor, quota: granted.refused });
+        const reason = granted.refused === "member" ? MEMBER_QUOTA_EXCEEDED : QUOTA_EXCEEDED;
+        const [, refused] = await Promise.all([opts.entry && this.record(opts.entry), this.refuse(query, reason, { actor, also })]);
         return refused;
       }
       // The count goes in the batch that logs the query: no write of its own.

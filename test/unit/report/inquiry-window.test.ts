@@ -8,7 +8,8 @@ import { HolderAnswer, type Inquiry } from "../../../src/gen/creditmesh/v1/repor
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import { createMetrics } from "../../../src/metrics.js";
-import { HolderService, QUOTA_EXCEEDED } from "../../../src/report/holder.js";
+import { HolderService, MEMBER_QUOTA_EXCEEDED, QUOTA_EXCEEDED } from "../../../src/report/holder.js";
+import { QueryQuota } from "../../../src/report/query-quota.js";
 import { inquiryWindow, MAX_INQUIRIES_PER_ANSWER } from "../../../src/report/inquiry-window.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
@@ -187,7 +188,8 @@ describe("HolderService query quota", () => {
     tmp.remove();
   });
 
-  it("refuses a member past its quota for the subject without logging the query, and counts it", async () => {
+  /** A holder with this quota (the per-subject one of 2 by default), and a query by bank-a about `token` with a valid consent. */
+  function holderWith(quota?: QueryQuota) {
     const clock = new ManualClock("2026-03-01T12:00:00Z");
     const metrics = createMetrics({ processMetrics: false });
     const holder = new HolderService(
@@ -203,27 +205,35 @@ describe("HolderService query quota", () => {
         clock,
         logger: silentLogger(),
         metrics,
+        ...(quota ? { quota } : {}),
       },
     );
     const now = clock.now();
-    const consent = signConsent(
-      Consent.fromPartial({
-        consentId: randomUUID(),
-        subjectToken: TOKEN,
-        granteeInstitutionId: "bank-a",
-        purpose: Purpose.LOAN_ORIGINATION,
-        validFrom: new Date(now.getTime() - DAY_MS),
-        validUntil: new Date(now.getTime() + DAY_MS),
-        evidenceRef: "sha256:0123456789",
-        status: ConsentStatus.ACTIVE,
-        issuedAt: now,
-      }),
-      lender,
-    );
-    const ask = () =>
-      holder.answer({ requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now), inquiryProof: 0 });
+    const ask = async (token = TOKEN) => {
+      const consent = signConsent(
+        Consent.fromPartial({
+          consentId: randomUUID(),
+          subjectToken: token,
+          granteeInstitutionId: "bank-a",
+          purpose: Purpose.LOAN_ORIGINATION,
+          validFrom: new Date(now.getTime() - DAY_MS),
+          validUntil: new Date(now.getTime() + DAY_MS),
+          evidenceRef: "sha256:0123456789",
+          status: ConsentStatus.ACTIVE,
+          issuedAt: now,
+        }),
+        lender,
+      );
+      const query = { requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: token, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now), inquiryProof: 0 };
+      return (await holder.answer(query)).answer;
+    };
+    return { ask, metrics };
+  }
+
+  it("refuses a member past its quota for the subject without logging the query, and counts it", async () => {
+    const { ask, metrics } = holderWith();
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await ask()).answer);
+    for (let i = 0; i < 4; i++) statuses.push(await ask());
     expect(statuses.map((a) => [HolderStatus[a.status], a.reason])).toEqual([
       ["NO_DATA", ""],
       ["NO_DATA", ""],
@@ -231,7 +241,24 @@ describe("HolderService query quota", () => {
       ["DENIED", QUOTA_EXCEEDED],
     ]);
     expect(await stores.inquiries.listForSubject(TOKEN)).toHaveLength(2);
-    expect((await metrics.queriesOverQuota.get()).values).toEqual([expect.objectContaining({ labels: { member: "bank-a" }, value: 2 })]);
+    expect((await metrics.queriesOverQuota.get()).values).toEqual([expect.objectContaining({ labels: { member: "bank-a", quota: "subject" }, value: 2 })]);
+  });
+
+  it("refuses a member past its daily quota across subjects (made-up tokens each time) without logging the query, and counts it", async () => {
+    const { ask, metrics } = holderWith(new QueryQuota({ subjectPerDay: 2, memberPerDay: 3 }));
+    const tokens = ["a1", "a2", "a3", "a4", "a5"].map((t) => t.repeat(32));
+    const statuses = [];
+    for (const token of tokens) statuses.push(await ask(token));
+    expect(statuses.map((a) => [HolderStatus[a.status], a.reason])).toEqual([
+      ["NO_DATA", ""],
+      ["NO_DATA", ""],
+      ["NO_DATA", ""],
+      ["DENIED", MEMBER_QUOTA_EXCEEDED],
+      ["DENIED", MEMBER_QUOTA_EXCEEDED],
+    ]);
+    const logged = await Promise.all(tokens.map(async (t) => (await stores.inquiries.listForSubject(t)).length));
+    expect(logged).toEqual([1, 1, 1, 0, 0]);
+    expect((await metrics.queriesOverQuota.get()).values).toEqual([expect.objectContaining({ labels: { member: "bank-a", quota: "member" }, value: 2 })]);
   });
 });
 

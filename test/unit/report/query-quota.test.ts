@@ -35,6 +35,30 @@ describe("QueryQuota", () => {
     for (let i = 0; i < 1000; i++) expect(quota.take("bank-a", "tok-1", T0)).toBeDefined();
   });
 
+  it("allows a member `memberPerDay` queries a day across subjects, then refuses it naming that quota, counting nothing", () => {
+    const quota = new QueryQuota({ subjectPerDay: 2, memberPerDay: 3 });
+    // Ever new subjects: the per-subject quota never bites, the member's does.
+    expect(["tok-1", "tok-2", "tok-3"].map((t) => "refused" in quota.admit("bank-a", t, T0))).toEqual([false, false, false]);
+    expect(quota.admit("bank-a", "tok-4", T0)).toEqual({ refused: "member", limit: 3 });
+    expect(quota.take("bank-a", "tok-1", T0)).toBeUndefined();
+    expect([quota.usedByMember("bank-a"), quota.used("bank-a", "tok-4")]).toEqual([3, 0]);
+    // Another member has its own; the subject quota is still checked first.
+    expect("refused" in quota.admit("ecom-c", "tok-1", T0)).toBe(false);
+    expect("refused" in quota.admit("ecom-c", "tok-1", T0)).toBe(false);
+    expect(quota.admit("ecom-c", "tok-1", T0)).toEqual({ refused: "subject", limit: 2 });
+    expect(quota.usedByMember("ecom-c")).toBe(2);
+    // The next day starts afresh.
+    expect("refused" in quota.admit("bank-a", "tok-9", T0 + DAY_MS)).toBe(false);
+    expect(quota.usedByMember("bank-a")).toBe(1);
+  });
+
+  it("counts across subjects with the per-subject quota off", () => {
+    const quota = new QueryQuota({ subjectPerDay: 0, memberPerDay: 2 });
+    expect("refused" in quota.admit("bank-a", "tok-1", T0)).toBe(false);
+    expect("refused" in quota.admit("bank-a", "tok-1", T0)).toBe(false);
+    expect(quota.admit("bank-a", "tok-1", T0)).toEqual({ refused: "member", limit: 2 });
+  });
+
   describe("with a LevelDB store", () => {
     let dir: string;
     let db: NodeDatabase;
@@ -67,6 +91,18 @@ describe("QueryQuota", () => {
       expect(reopened.used("ecom-c", "tok-1")).toBe(1);
       await commit(reopened.take("bank-a", "tok!with!seps", T0 + 4));
       expect(reopened.take("bank-a", "tok!with!seps", T0 + 5)).toBeUndefined();
+    });
+
+    it("reads each member's day across subjects back after a reopen", async () => {
+      const limits = { subjectPerDay: 0, memberPerDay: 3 };
+      const quota = await QueryQuota.open(limits, new LevelQueryQuotaStore(db), new Date(T0));
+      for (const t of ["tok-1", "tok-2", "tok-2"]) await commit(quota.take("bank-a", t, T0 + 1));
+      await db.close();
+      db = await NodeDatabase.open(dir);
+      const reopened = await QueryQuota.open(limits, new LevelQueryQuotaStore(db), new Date(T0 + 2));
+      expect(reopened.usedByMember("bank-a")).toBe(3);
+      expect(reopened.admit("bank-a", "tok-3", T0 + 3)).toEqual({ refused: "member", limit: 3 });
+      expect("refused" in reopened.admit("ecom-c", "tok-3", T0 + 3)).toBe(false);
     });
 
     it("sweeps earlier days at open and when the day turns", async () => {
