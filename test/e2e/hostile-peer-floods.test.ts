@@ -2,8 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isoDate } from "../../src/clock.js";
 import { parseConfig } from "../../src/config/load.js";
-import { signConsent } from "../../src/consent/artefact.js";
-import { ConsentStatus, HolderStatus, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
+import { HolderStatus, Purpose, Role } from "../../src/gen/creditmesh/v1/common.js";
 import { FilterFetchRequest, FilterFetchResponse } from "../../src/gen/creditmesh/v1/filters.js";
 import { QueryAnswer, QueryRequest, RevocationsPage, RevocationsRequest, Signed } from "../../src/gen/creditmesh/v1/peer.js";
 import { HolderAnswer } from "../../src/gen/creditmesh/v1/report.js";
@@ -12,6 +11,7 @@ import { DISPUTE_PROTOCOL, FILTERS_PROTOCOL, QUERY_PROTOCOL, REVOCATIONS_PROTOCO
 import { INQUIRY_PROOF_V1, querySignedBytes } from "../../src/report/inquiry-proof.js";
 import { RpcRemoteError } from "../../src/p2p/rpc-client.js";
 import { startBarePeer, type BarePeer } from "../helpers/bare-peer.js";
+import { activeConsent } from "../helpers/consent.js";
 import { startInProcessNetwork, waitUntil, type InProcessNetwork, type NetworkMember } from "../helpers/in-process-network.js";
 
 /**
@@ -29,7 +29,6 @@ import { startInProcessNetwork, waitUntil, type InProcessNetwork, type NetworkMe
 
 const P2P_DEFAULTS = parseConfig({}).p2p;
 const DEFAULTS = P2P_DEFAULTS.rateLimits;
-const DAY = 86_400_000;
 /** Requests in each flood: this many seconds' worth of the protocol's default rate, at once. */
 const FLOOD_SECONDS = 20;
 
@@ -134,22 +133,7 @@ describe("floods by members, with the default configuration", () => {
   /** A query as a lender's node signs it, about a subject of its own (each query a new one: no per-subject quota is reached). */
   function signedQuery(institutionId: string, key: NodeKey): Uint8Array {
     const subjectToken = randomBytes(32).toString("hex");
-    const consent = signConsent(
-      {
-        consentId: randomUUID(),
-        subjectToken,
-        granteeInstitutionId: institutionId,
-        purpose: Purpose.LOAN_ORIGINATION,
-        validFrom: new Date(Date.now() - DAY),
-        validUntil: new Date(Date.now() + 30 * DAY),
-        evidenceRef: "sha256:0f9e8d7c6b5a4938",
-        status: ConsentStatus.ACTIVE,
-        issuedAt: new Date(Date.now() - DAY),
-        signature: Buffer.alloc(0),
-        revokedAt: undefined,
-      },
-      key,
-    );
+    const consent = activeConsent({ subjectToken, grantee: institutionId, signer: key });
     const query: QueryRequest = {
       requestId: randomUUID(),
       requesterInstitutionId: institutionId,

@@ -19,6 +19,7 @@ import { openStores, type Stores } from "../../../src/store/index.js";
 import { normalizeSubject } from "../../../src/subject/normalize.js";
 import { HmacSubjectTokenizer } from "../../../src/subject/tokenizer.js";
 import { account, residentId } from "../../helpers/records.js";
+import { activeConsent } from "../../helpers/consent.js";
 import { tempDir } from "../../helpers/temp.js";
 
 export const DAY_MS = 24 * 3600 * 1000;
@@ -151,20 +152,7 @@ export async function disputeFixture(opts: { institutionId?: string; router?: Di
     },
     async tradelines(idNumber) {
       const now = clock.now();
-      const consent = signConsent(
-        Consent.fromPartial({
-          consentId: randomUUID(),
-          subjectToken: token(idNumber),
-          granteeInstitutionId: institutionId,
-          purpose: Purpose.LOAN_ORIGINATION,
-          validFrom: new Date(now.getTime() - DAY_MS),
-          validUntil: new Date(now.getTime() + DAY_MS),
-          evidenceRef: "sha256:0123456789",
-          status: ConsentStatus.ACTIVE,
-          issuedAt: now,
-        }),
-        key,
-      );
+      const consent = activeConsent({ subjectToken: token(idNumber), grantee: institutionId, signer: key, now });
       const signed = await holder.answer({
         requestId: randomUUID(),
         requesterInstitutionId: institutionId,

@@ -2,9 +2,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LevelAuditLog } from "../../../src/audit/level-audit-log.js";
 import { isoDate, ManualClock } from "../../../src/clock.js";
-import { signConsent } from "../../../src/consent/artefact.js";
-import { ConsentStatus, HolderStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
-import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { HolderStatus, ProductType, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import type { QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
@@ -12,11 +11,11 @@ import { QueryQuota } from "../../../src/report/query-quota.js";
 import { HolderService, type AnswerLog } from "../../../src/report/holder.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
+import { activeConsent } from "../../helpers/consent.js";
 
 const lender = generateNodeKey();
 const holderKey = generateNodeKey();
 const TOKEN = "ab".repeat(32);
-const DAY_MS = 24 * 3600 * 1000;
 
 let tmp: ReturnType<typeof tempDir>;
 let stores: Stores;
@@ -58,21 +57,7 @@ function holder(institutionId = "cfc-b", trail: ConstructorParameters<typeof Hol
 
 function query(over: Partial<Consent> = {}): QueryRequest {
   const now = clock.now();
-  const consent = signConsent(
-    Consent.fromPartial({
-      consentId: randomUUID(),
-      subjectToken: TOKEN,
-      granteeInstitutionId: "bank-a",
-      purpose: Purpose.LOAN_ORIGINATION,
-      validFrom: new Date(now.getTime() - DAY_MS),
-      validUntil: new Date(now.getTime() + DAY_MS),
-      evidenceRef: "sha256:0123456789",
-      status: ConsentStatus.ACTIVE,
-      issuedAt: now,
-      ...over,
-    }),
-    lender,
-  );
+  const consent = activeConsent({ subjectToken: TOKEN, grantee: "bank-a", signer: lender, now }, over);
   return {
     requestId: randomUUID(),
     requesterInstitutionId: "bank-a",

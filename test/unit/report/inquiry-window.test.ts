@@ -1,21 +1,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isoDate, ManualClock } from "../../../src/clock.js";
-import { signConsent } from "../../../src/consent/artefact.js";
-import { ConsentStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
-import { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
+import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { HolderAnswer, type Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { generateNodeKey } from "../../../src/identity/node-key.js";
 import { silentLogger } from "../../../src/logger.js";
 import { createMetrics } from "../../../src/metrics.js";
 import { HolderService, MEMBER_QUOTA_EXCEEDED, QUOTA_EXCEEDED } from "../../../src/report/holder.js";
 import { QueryQuota } from "../../../src/report/query-quota.js";
+import { activeConsent } from "../../helpers/consent.js";
 import { inquiryWindow, MAX_INQUIRIES_PER_ANSWER } from "../../../src/report/inquiry-window.js";
 import { openStores, type Stores } from "../../../src/store/index.js";
 import { tempDir } from "../../helpers/temp.js";
 
 const HOUR_MS = 3600 * 1000;
-const DAY_MS = 24 * HOUR_MS;
 const inquiry = (at: string, requester = "bank-a", purpose = Purpose.LOAN_ORIGINATION): Inquiry => ({
   inquiryId: randomUUID(),
   requesterInstitutionId: requester,
@@ -106,20 +104,7 @@ describe("HolderService with 10,000 logged inquiries", () => {
       },
     );
     const now = clock.now();
-    const consent = signConsent(
-      Consent.fromPartial({
-        consentId: randomUUID(),
-        subjectToken: TOKEN,
-        granteeInstitutionId: "bank-a",
-        purpose: Purpose.LOAN_ORIGINATION,
-        validFrom: new Date(now.getTime() - DAY_MS),
-        validUntil: new Date(now.getTime() + DAY_MS),
-        evidenceRef: "sha256:0123456789",
-        status: ConsentStatus.ACTIVE,
-        issuedAt: now,
-      }),
-      lender,
-    );
+    const consent = activeConsent({ subjectToken: TOKEN, grantee: "bank-a", signer: lender, now });
     const requestId = randomUUID();
     const { answer, signedAnswer } = await holder.answer({
       requestId,
@@ -210,20 +195,7 @@ describe("HolderService query quota", () => {
     );
     const now = clock.now();
     const ask = async (token = TOKEN) => {
-      const consent = signConsent(
-        Consent.fromPartial({
-          consentId: randomUUID(),
-          subjectToken: token,
-          granteeInstitutionId: "bank-a",
-          purpose: Purpose.LOAN_ORIGINATION,
-          validFrom: new Date(now.getTime() - DAY_MS),
-          validUntil: new Date(now.getTime() + DAY_MS),
-          evidenceRef: "sha256:0123456789",
-          status: ConsentStatus.ACTIVE,
-          issuedAt: now,
-        }),
-        lender,
-      );
+      const consent = activeConsent({ subjectToken: token, grantee: "bank-a", signer: lender, now });
       const query = { requestId: randomUUID(), requesterInstitutionId: "bank-a", subjectToken: token, purpose: Purpose.LOAN_ORIGINATION, consent, issuedAt: now, nonce: randomBytes(16), asOf: isoDate(now), inquiryProof: 0 };
       return (await holder.answer(query)).answer;
     };
