@@ -19,6 +19,14 @@ export const FiltersSchema = z
     rebuildIntervalMs: z.number().int().min(60_000).max(7 * 86_400_000).default(86_400_000),
     /** A member silent for this many of its delta intervals is asked regardless of its filter. */
     silenceIntervals: z.number().int().min(2).max(20).default(3),
+    /**
+     * A member this node has asked for want of a usable filter (none announced or fetched, outdated, a gap in
+     * its deltas, silent) at every report for longer than this is skipped instead, SKIPPED with the reason.
+     * Asked that way a member sees every report's inquiry: one that withholds or breaks its filter would learn
+     * who asks about whom across the network. 0 (the default) asks it for as long as it lasts: no report
+     * misses a member's data for want of its filter.
+     */
+    failOpenLimitMs: z.number().int().min(0).default(0),
   })
   // The bounds keep a rebuild longer than any delta interval.
   .strict();

@@ -63,7 +63,7 @@ export class FilterParts {
         },
       },
     );
-    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config) }, { book: this.book, clock, metrics: modules.metrics });
+    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config), failOpenLimitMs: config.failOpenLimitMs }, { book: this.book, clock, metrics: modules.metrics });
   }
 
   /** A subject this node now holds data for (a new account, a logged inquiry). */

@@ -3,7 +3,10 @@ import type { HolderAnswer } from "../gen/creditmesh/v1/report.js";
 import type { Metrics } from "../metrics.js";
 import type { FilterBook } from "./filter-book.js";
 import { FilterConsistency, heldBeforeQuery } from "./filter-consistency.js";
-import { routeToken, type AskDecision, type Route } from "./routing.js";
+import { FAIL_OPEN_REASONS, routeToken, type AskDecision, type AskReason, type Route } from "./routing.js";
+
+/** Reasons a member is asked because its filters cannot rule it out (fail open), not because they match. */
+const FAIL_OPEN: ReadonlySet<AskReason> = new Set(FAIL_OPEN_REASONS);
 
 /**
  * The report's use of the members' published filters: which members to ask
@@ -12,9 +15,19 @@ import { routeToken, type AskDecision, type Route } from "./routing.js";
  */
 export class FilterRouter {
   readonly consistency: FilterConsistency;
+  /** Since when (ms) each member has been asked for want of a usable filter, at every report since. */
+  readonly #failingOpenSince = new Map<string, number>();
 
   constructor(
-    private readonly opts: { maxSilenceMs: number },
+    private readonly opts: {
+      maxSilenceMs: number;
+      /**
+       * A member asked for want of a usable filter at every report for longer than this is skipped instead (0:
+       * asked for as long as it lasts). Asked fail-open, a member sees every report's inquiry, so one that
+       * withholds or breaks its filter would learn who asks about whom across the whole network.
+       */
+      failOpenLimitMs?: number;
+    },
     private readonly modules: {
       book: Pick<FilterBook, "view">;
       clock: Clock;
@@ -26,16 +39,31 @@ export class FilterRouter {
   }
 
   route(subjectToken: string, members: readonly string[]): Route {
-    return routeToken(subjectToken, members, (id) => this.modules.book.view(id), {
-      now: this.modules.clock.now(),
-      maxSilenceMs: this.opts.maxSilenceMs,
-    });
+    const now = this.modules.clock.now();
+    const route = routeToken(subjectToken, members, (id) => this.modules.book.view(id), { now, maxSilenceMs: this.opts.maxSilenceMs });
+    const limit = this.opts.failOpenLimitMs ?? 0;
+    if (limit <= 0) return route;
+    for (const s of route.skipped) this.#failingOpenSince.delete(s.institutionId);
+    const ask: AskDecision[] = [];
+    for (const a of route.ask) {
+      if (!FAIL_OPEN.has(a.reason)) {
+        this.#failingOpenSince.delete(a.institutionId);
+        ask.push(a);
+        continue;
+      }
+      const since = this.#failingOpenSince.get(a.institutionId) ?? now.getTime();
+      this.#failingOpenSince.set(a.institutionId, since);
+      const failingMs = now.getTime() - since;
+      if (failingMs <= limit) ask.push(a);
+      else route.skipped.push({ institutionId: a.institutionId, reason: `not asked: no usable filter (${a.reason}) for ${duration(failingMs)}, past filters.failOpenLimitMs; may hold data` });
+    }
+    return { ask, skipped: route.skipped };
   }
 
   /** Feeds the consistency tracker with a route and the answers of the members it asked (by institution). */
   record(route: Route, answers: ReadonlyMap<string, Pick<HolderAnswer, "status" | "tradelines" | "inquiries" | "requestId"> | undefined>): void {
     for (const s of route.skipped) {
-      this.consistency.record(s.institutionId, s.epoch, "SKIPPED");
+      if (s.epoch !== undefined) this.consistency.record(s.institutionId, s.epoch, "SKIPPED");
       this.modules.metrics?.holdersSkipped.inc({ holder: s.institutionId });
     }
     for (const a of route.ask) this.recordAsked(a, answers.get(a.institutionId));
@@ -51,4 +79,9 @@ export class FilterRouter {
     if (after.claimedNoData > before.claimedNoData) metrics?.filterMismatches.inc({ institution, kind: "claimed_no_data" });
     if (after.deniedWithData > before.deniedWithData) metrics?.filterMismatches.inc({ institution, kind: "denied_with_data" });
   }
+}
+
+/** "45 s" below two minutes, else whole minutes. */
+function duration(ms: number): string {
+  return ms < 120_000 ? `${Math.floor(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min`;
 }

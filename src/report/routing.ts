@@ -22,13 +22,15 @@ export interface MemberFilterState {
 }
 
 /** Why a member is asked although it has a filter, or has none. */
-export type FailOpenReason =
-  | "NO_ANNOUNCEMENT" // never heard of its filter (withheld, not yet gossiped, older software)
-  | "NO_FILTER" // announced, not fetched yet
-  | "FILTER_OUTDATED" // the fetched filter is of an earlier epoch than the announced one
-  | "ANNOUNCEMENT_OUTDATED" // a filter of a later epoch than the announcement at hand
-  | "DELTA_GAP" // a delta interval of the epoch is covered by no delta at hand
-  | "SILENT"; // nothing heard for longer than a holder's delta interval allows
+export const FAIL_OPEN_REASONS = [
+  "NO_ANNOUNCEMENT", // never heard of its filter (withheld, not yet gossiped, older software)
+  "NO_FILTER", // announced, not fetched yet
+  "FILTER_OUTDATED", // the fetched filter is of an earlier epoch than the announced one
+  "ANNOUNCEMENT_OUTDATED", // a filter of a later epoch than the announcement at hand
+  "DELTA_GAP", // a delta interval of the epoch is covered by no delta at hand
+  "SILENT", // nothing heard for longer than a holder's delta interval allows
+] as const;
+export type FailOpenReason = (typeof FAIL_OPEN_REASONS)[number];
 
 export type AskReason = "FILTER_MATCH" | "PROBE" | FailOpenReason;
 
@@ -92,7 +94,8 @@ export interface AskDecision {
 
 export interface SkipDecision {
   institutionId: string;
-  epoch: number;
+  /** The filter epoch that excluded the subject; none for a member skipped for having no usable filter. */
+  epoch?: number;
   /** For the report's HolderOutcome.reason: names the filter epoch that excludes the subject. */
   reason: string;
 }

@@ -16,7 +16,9 @@ const NODES = 8;
 /** Institution ids in node order, as the test network names them. */
 let ids: string[] = [];
 // Index → role in the scenario.
-const [HOLDER_A, HOLDER_B, LENDER, LATE, , , , WITHHELD] = [0, 1, 2, 3, 4, 5, 6, 7];
+const [HOLDER_A, HOLDER_B, LENDER, LATE, PRIVATE_LENDER, , , WITHHELD] = [0, 1, 2, 3, 4, 5, 6, 7];
+/** PRIVATE_LENDER stops asking a member without a usable filter after this long (filters.failOpenLimitMs). */
+const FAIL_OPEN_LIMIT_MS = 3_000;
 
 async function report(node: TestNode, subject: typeof BORROWER): Promise<CreditReport> {
   const now = Date.now();
@@ -39,7 +41,12 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
     startTimeoutMs: 120_000,
     connectTimeoutMs: 120_000,
     // Short delta interval so a new account reaches routing quickly; the withheld member publishes nothing.
-    config: (i) => ({ filters: i === WITHHELD ? { enabled: false } : { enabled: true, deltaIntervalMs: 1_000, silenceIntervals: 20 } }),
+    config: (i) => ({
+      filters:
+        i === WITHHELD
+          ? { enabled: false }
+          : { enabled: true, deltaIntervalMs: 1_000, silenceIntervals: 20, ...(i === PRIVATE_LENDER ? { failOpenLimitMs: FAIL_OPEN_LIMIT_MS } : {}) },
+    }),
   });
   const node = (i: number) => net.node(ids[i]!);
   const queriesAnswered = async (i: number) => {
@@ -102,5 +109,23 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
     }, 60_000, 1_000);
     expect(statuses(r.holders)[ids[LATE]!]).toBe("OK");
     expect(r.tradelines.map((t) => t.institutionId).sort()).toEqual([ids[HOLDER_A], ids[HOLDER_B], ids[LATE]].sort());
+  }, 120_000);
+
+  it("a lender with filters.failOpenLimitMs asks the member without a filter at first, then skips it, naming why, while it keeps withholding", async () => {
+    const first = await report(node(PRIVATE_LENDER), BORROWER);
+    expect(statuses(first.holders)[ids[WITHHELD]!]).toBe("NO_DATA");
+    const skipped = await eventually("a report that skips the member without a filter", async () => {
+      const got = await report(node(PRIVATE_LENDER), BORROWER);
+      return statuses(got.holders)[ids[WITHHELD]!] === "SKIPPED" ? got : undefined;
+    }, 30_000, 1_000);
+    expect(skipped.holders.find((h) => h.institutionId === ids[WITHHELD])?.reason).toMatch(/^not asked: no usable filter \(NO_ANNOUNCEMENT\) for \d+ s, past filters\.failOpenLimitMs; may hold data$/);
+    expect(statuses(skipped.holders)[ids[HOLDER_A]!]).toBe("OK");
+    // From then on it hears nothing of this lender's reports.
+    const before = await queriesAnswered(WITHHELD);
+    const again = await report(node(PRIVATE_LENDER), BORROWER);
+    expect(statuses(again.holders)[ids[WITHHELD]!]).toBe("SKIPPED");
+    expect(await queriesAnswered(WITHHELD)).toBe(before);
+    // Another lender, without the limit, still asks it.
+    expect(statuses((await report(node(LENDER), BORROWER)).holders)[ids[WITHHELD]!]).toBe("NO_DATA");
   }, 120_000);
 });

@@ -22,7 +22,7 @@ function answerOf(requestId: string, institutionId: string, status: HolderStatus
 }
 
 /** Members whose filters hold `holds[id]`; bank-z published none. */
-function setup(holds: Record<string, string[]>, answers: Record<string, HolderStatus> = {}) {
+function setup(holds: Record<string, string[]>, answers: Record<string, HolderStatus> = {}, failOpenLimitMs?: number) {
   const asked: (readonly string[] | undefined)[] = [];
   const holders: Holders = {
     targets: () => ["bank-b", "bank-c", "bank-d", "bank-z"],
@@ -37,10 +37,15 @@ function setup(holds: Record<string, string[]>, answers: Record<string, HolderSt
     },
   };
   const views = new Map<string, MemberFilterView>(
-    Object.entries(holds).map(([id, tokens]) => [id, { institutionId: id, epoch: 7, filters: [BinaryFuse16.build(tokens)], deltaHead: 2, lastHeardAt: clock.now() }]),
+    Object.entries(holds).map(([id, tokens]) => [id, { institutionId: id, epoch: 7, filters: [BinaryFuse16.build(tokens)], deltaHead: 2 }]),
   );
   const metrics = createMetrics({ processMetrics: false });
-  const router = new FilterRouter({ maxSilenceMs: 90_000 }, { book: { view: (id) => views.get(id) ?? { institutionId: id, filters: [], deltaHead: 0, failOpen: "NO_ANNOUNCEMENT" } }, clock, metrics });
+  // A member with a view was heard from just now, unless the view says when.
+  const view = (id: string): MemberFilterView => {
+    const v = views.get(id);
+    return v ? { lastHeardAt: clock.now(), ...v } : { institutionId: id, filters: [], deltaHead: 0, failOpen: "NO_ANNOUNCEMENT" };
+  };
+  const router = new FilterRouter({ maxSilenceMs: 90_000, failOpenLimitMs }, { book: { view }, clock, metrics });
   const holder = {
     answer: async (query: { requestId: string }) => {
       const answer = answerOf(query.requestId, "bank-a", HolderStatus.NO_DATA);
@@ -60,7 +65,7 @@ function setup(holds: Record<string, string[]>, answers: Record<string, HolderSt
     },
   );
   const generate = () => service.generate({ subjectToken: TOKEN, purpose: Purpose.LOAN_ORIGINATION, consentId: "c-1", asOf: "2026-03-01" });
-  return { asked, generate, router, metrics };
+  return { asked, generate, router, metrics, views };
 }
 
 describe("ReportService routing by published filters", () => {
@@ -103,5 +108,50 @@ describe("ReportService routing by published filters", () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('creditmesh_filter_mismatch_total{institution="bank-b",kind="claimed_no_data"} 1');
     expect(text).toContain('creditmesh_holders_skipped_total{holder="bank-c"} 1');
+  });
+
+  describe("with filters.failOpenLimitMs", () => {
+    const LIMIT = 10 * 60_000;
+    const statusOf = (report: Awaited<ReturnType<ReturnType<typeof setup>["generate"]>>, id: string) => report.holders.find((h) => h.institutionId === id);
+
+    it("asks a member without a usable filter until it has been so for the limit, then skips it, naming why, and asks it again once its filter is usable", async () => {
+      const { asked, generate, views, metrics } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER], "bank-d": [OTHER] }, {}, LIMIT);
+      await generate();
+      clock.advance(LIMIT);
+      const atLimit = await generate();
+      expect(statusOf(atLimit, "bank-z")?.status).toBe(HolderStatus.NO_DATA);
+      clock.advance(1);
+      const past = await generate();
+      expect(asked).toEqual([["bank-b", "bank-z"], ["bank-b", "bank-z"], ["bank-b"]]);
+      expect(statusOf(past, "bank-z")).toMatchObject({ status: HolderStatus.SKIPPED, reason: "not asked: no usable filter (NO_ANNOUNCEMENT) for 10 min, past filters.failOpenLimitMs; may hold data" });
+      // Skipped by this node's choice, like a filter's: the report is not incomplete, and the skip is counted.
+      expect(past.complete).toBe(true);
+      expect(await metrics.registry.metrics()).toContain('creditmesh_holders_skipped_total{holder="bank-z"} 1');
+      // Its filter arrives and routes normally; should it fail again, the limit counts from then.
+      views.set("bank-z", { institutionId: "bank-z", epoch: 1, filters: [BinaryFuse16.build([TOKEN])], deltaHead: 0 });
+      await generate();
+      views.delete("bank-z");
+      await generate();
+      expect(asked.slice(3)).toEqual([["bank-b", "bank-z"], ["bank-b", "bank-z"]]);
+    });
+
+    it("counts silence as no usable filter too, and leaves members whose filters match or exclude the subject as they are", async () => {
+      const { asked, generate, views } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER] }, {}, LIMIT);
+      // bank-c's filter goes silent: asked (SILENT), then skipped once the limit has passed.
+      views.set("bank-c", { ...views.get("bank-c")!, lastHeardAt: new Date(clock.now().getTime() - 100_000) });
+      await generate();
+      clock.advance(LIMIT + 1);
+      const report = await generate();
+      expect(asked).toEqual([["bank-b", "bank-c", "bank-d", "bank-z"], ["bank-b"]]);
+      expect(statusOf(report, "bank-c")?.reason).toMatch(/no usable filter \(SILENT\)/);
+    });
+
+    it("without the limit (the default) asks a member without a usable filter for as long as it lasts", async () => {
+      const { asked, generate } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER], "bank-d": [OTHER] });
+      await generate();
+      clock.advance(365 * 86_400_000);
+      await generate();
+      expect(asked).toEqual([["bank-b", "bank-z"], ["bank-b", "bank-z"]]);
+    });
   });
 });
