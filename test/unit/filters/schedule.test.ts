@@ -33,9 +33,9 @@ describe("FilterSchedule", () => {
 });
 
 describe("FiltersSchema", () => {
-  it("defaults to a 30 s delta interval, a daily rebuild and three intervals of silence", () => {
+  it("defaults to a 30 s delta interval, a daily rebuild, three intervals of silence and no limit on asking a member without a usable filter", () => {
     const config = FiltersSchema.parse({});
-    expect(config).toEqual({ enabled: false, deltaIntervalMs: 30_000, rebuildIntervalMs: 86_400_000, silenceIntervals: 3 });
+    expect(config).toEqual({ enabled: false, deltaIntervalMs: 30_000, rebuildIntervalMs: 86_400_000, silenceIntervals: 3, failOpenLimitMs: 0 });
     expect(maxSilenceMs(config)).toBe(90_000);
   });
 
