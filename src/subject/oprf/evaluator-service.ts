@@ -98,11 +98,12 @@ const NEVER = new AbortController().signal;
 
 export class OprfEvaluatorService {
   /**
-   * The share evaluates one batch at a time, and the requesters with batches waiting take turns: a member
-   * sending its whole day's quota at once delays another member's next batch by one of its batches, not by all
+   * The share has at most two batches at once (one evaluating, the next queued at its worker, so the worker
+   * never waits for this thread between batches), and the requesters with batches waiting take turns: a member
+   * sending its whole day's quota at once delays another member's next batch by two of its batches, not by all
    * of them, and a batch whose requester gives up while it waits never reaches the share.
    */
-  private readonly turns = new FairTurns(1);
+  private readonly turns = new FairTurns(2);
 
   constructor(
     private readonly opts: EvaluatorServiceOptions,

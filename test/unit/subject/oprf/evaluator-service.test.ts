@@ -108,7 +108,7 @@ describe("OprfEvaluatorService", () => {
     }
   });
 
-  it("evaluates one batch at a time, the requesters with batches waiting taking turns, and drops a waiting batch whose requester gave up", async () => {
+  it("gives the share two batches at a time, the requesters with batches waiting taking turns, and drops a waiting batch whose requester gave up", async () => {
     const real = new ShareEvaluator({ index: 1, secret: randomScalar() });
     const started: string[] = [];
     let running = 0;
@@ -133,25 +133,28 @@ describe("OprfEvaluatorService", () => {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     };
     const a2 = handle("bank-a", 2);
-    await settle();
     const a3 = handle("bank-a", 3);
+    await settle();
     const a4 = handle("bank-a", 4);
     const gone = new AbortController();
     const a5 = handle("bank-a", 5, gone.signal);
+    const a6 = handle("bank-a", 6);
+    const a7 = handle("bank-a", 7);
     const x1 = handle("ecom-x", 1);
     await settle();
-    expect(started).toEqual(["2"]);
+    expect(started).toEqual(["2", "3"]);
     gone.abort(new DOMException("cancelled by the requester", "AbortError"));
     await expect(a5).rejects.toMatchObject({ name: "AbortError" });
-    for (const size of [2, 3, 1, 4]) {
+    for (const size of [2, 3, 4, 1, 6, 7]) {
       await settle();
       gates.get(size)!();
     }
-    const answers = await Promise.all([a2, a3, a4, x1]);
-    expect(answers.map((a) => a.evaluatedElements.length)).toEqual([2, 3, 4, 1]);
-    // bank-a was first in line for the freed turn, then ecom-x's one batch, then bank-a's next; the abandoned one never ran.
-    expect(started).toEqual(["2", "3", "1", "4"]);
-    expect(peak).toBe(1);
+    const answers = await Promise.all([a2, a3, a4, a6, a7, x1]);
+    expect(answers.map((a) => a.evaluatedElements.length)).toEqual([2, 3, 4, 6, 7, 1]);
+    // bank-a was first in line for the first freed turn, ecom-x's one batch got the next, ahead of bank-a's other
+    // two; the abandoned one never ran. (In arrival order ecom-x's would have come last.)
+    expect(started).toEqual(["2", "3", "4", "1", "6", "7"]);
+    expect(peak).toBe(2);
   });
 
   it("counts a bulk batch refused for a bad element against the day's quota, so such batches stop reaching the worker once it is used", async () => {
