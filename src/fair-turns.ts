@@ -27,8 +27,8 @@ export class FairTurns {
   }
 
   /** A turn for `member`: resolves with its release (call it once), or rejects with the signal's reason. */
-  take(member: string, signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  take(member: string, signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const now = this.tryTake();
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
@@ -42,15 +42,15 @@ export class FairTurns {
         const at = own.indexOf(grant);
         if (at >= 0) own.splice(at, 1);
         if (own.length === 0 && this.#waiting.get(member) === own) this.#waiting.delete(member);
-        reject(signal.reason);
+        reject(signal?.reason);
       };
       // Called by a release with the turn already counted for this waiter.
       const grant = (): void => {
-        signal.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", onAbort);
         resolve(this.#releaser());
       };
       own.push(grant);
-      signal.addEventListener("abort", onAbort, { once: true });
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 

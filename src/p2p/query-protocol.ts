@@ -65,8 +65,6 @@ const MAX_CACHED_PUBLIC_KEYS = 10_000;
 const DEFAULT_MAX_CONCURRENT_QUERIES = 256;
 const DEFAULT_MAX_CONCURRENT_QUERIES_PER_MEMBER = 64;
 const DEFAULT_ANSWER_TURNS = 32;
-/** For a caller without a signal (unit tests): the RpcServer always passes one. */
-const NEVER = new AbortController().signal;
 const DEFAULT_MAX_IN_FLIGHT_PER_HOLDER = 32;
 
 /**
@@ -199,7 +197,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       release = this.#turns.tryTake();
       if (release === undefined) {
         const since = performance.now();
-        release = await this.#turns.take(member, signal ?? NEVER);
+        release = await this.#turns.take(member, signal);
         span.at("turn", since);
         c.metrics?.queryTurnWait.observe((performance.now() - since) / 1000);
       }

@@ -93,8 +93,6 @@ export const INLINE_CHECK_ELEMENTS = 8;
 const NONCE_BYTES = 16;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 
-/** For a caller without a signal (tests): the peer protocol always passes one. */
-const NEVER = new AbortController().signal;
 
 export class OprfEvaluatorService {
   /**
@@ -196,9 +194,9 @@ export class OprfEvaluatorService {
     };
   }
 
-  /** Runs `work` on the share once it is `requester`'s turn (at once when nobody waits). */
+  /** Runs `work` on the share once it is `requester`'s turn (at once when a turn is free and nobody waits). */
   private async inTurn<T>(requester: string, signal: AbortSignal | undefined, work: () => Promise<T> | T): Promise<T> {
-    const release = this.turns.tryTake() ?? (await this.turns.take(requester, signal ?? NEVER));
+    const release = await this.turns.take(requester, signal);
     try {
       return await work();
     } finally {

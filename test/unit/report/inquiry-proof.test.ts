@@ -4,7 +4,7 @@ import { Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import type { Inquiry } from "../../../src/gen/creditmesh/v1/report.js";
 import { generateNodeKey, verifyByPeerId, type NodeKey } from "../../../src/identity/node-key.js";
-import { assembleReport } from "../../../src/report/assemble.js";
+import { assembleReport, type AssembleInput, type HolderResult } from "../../../src/report/assemble.js";
 import { InquirerPseudonyms } from "../../../src/report/inquirer.js";
 import {
   INQUIRY_PROOF_TIME_TOLERANCE_MS,
@@ -138,6 +138,22 @@ describe("the requester's proof of an inquiry", () => {
   });
 });
 
+/** bank-a's report about TOKEN from these holders' answers, taking other holders' inquiries by `inquiryProven`. */
+function reportInput(holders: HolderResult[], inquiryProven: AssembleInput["inquiryProven"]) {
+  return {
+    reportId: "req-1",
+    requesterInstitutionId: "bank-a",
+    purpose: Purpose.LOAN_ORIGINATION,
+    subjectToken: TOKEN,
+    asOf: AS_OF,
+    generatedAt: new Date("2026-03-31T08:00:02Z"),
+    holders,
+    memberNames: new Map<string, string>(),
+    audience: "SUBJECT" as const,
+    inquiryProven,
+  };
+}
+
 describe("assembleReport with inquiry proofs", () => {
   it("counts another holder's inquiries only with their requester's proof; the lender's own holder's are its own", () => {
     const proofs = checker();
@@ -148,21 +164,13 @@ describe("assembleReport with inquiry proofs", () => {
     const ownLogged = logged(sent("lender-c"), { requesterProof: undefined });
     const hostile = member("lender-b");
     const own = member("bank-a");
-    const input = {
-      reportId: "req-1",
-      requesterInstitutionId: "bank-a",
-      purpose: Purpose.LOAN_ORIGINATION,
-      subjectToken: TOKEN,
-      asOf: AS_OF,
-      generatedAt: new Date("2026-03-31T08:00:02Z"),
-      holders: [
+    const input = reportInput(
+      [
         signedResult(hostile, answer({ holderInstitutionId: "lender-b", subjectToken: TOKEN, inquiries: [logged(honest), invented, unproven] })),
         signedResult(own, answer({ holderInstitutionId: "bank-a", subjectToken: TOKEN, inquiries: [ownLogged] })),
       ],
-      memberNames: new Map<string, string>(),
-      audience: "SUBJECT" as const,
-      inquiryProven: (q: Inquiry) => proofs.proven(q, TOKEN),
-    };
+      (q: Inquiry) => proofs.proven(q, TOKEN),
+    );
     const report = assembleReport(input);
     expect(report.inquiries.map((q) => q.inquiryId).sort()).toEqual([honest.query.requestId, ownLogged.inquiryId].sort());
     expect(report.summary).toMatchObject({ inquiries30d: 2 });
@@ -183,18 +191,10 @@ describe("assembleReport with inquiry proofs", () => {
     const bad = Array.from({ length: MAX_FAILED_PROOFS_PER_ANSWER }, () => logged(sent("lender-c"), { inquiryId: randomUUID() }));
     const honest = logged(sent("lender-c"));
     const hostile = member("lender-b");
-    const input = {
-      reportId: "req-1",
-      requesterInstitutionId: "bank-a",
-      purpose: Purpose.LOAN_ORIGINATION,
-      subjectToken: TOKEN,
-      asOf: AS_OF,
-      generatedAt: new Date("2026-03-31T08:00:02Z"),
-      holders: [signedResult(hostile, answer({ holderInstitutionId: "lender-b", subjectToken: TOKEN, inquiries: [...bad, honest] }))],
-      memberNames: new Map<string, string>(),
-      audience: "SUBJECT" as const,
-      inquiryProven: provenInReport(proofs, TOKEN),
-    };
+    const input = reportInput(
+      [signedResult(hostile, answer({ holderInstitutionId: "lender-b", subjectToken: TOKEN, inquiries: [...bad, honest] }))],
+      provenInReport(proofs, TOKEN),
+    );
     const report = assembleReport(input);
     // The valid fifth one is refused unverified, after four failures.
     expect(report.inquiries).toEqual([]);
