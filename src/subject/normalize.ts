@@ -2,12 +2,13 @@ import { invalid } from "../errors.js";
 import { IdType, idTypeToJSON, type SubjectId } from "../gen/creditmesh/v1/common.js";
 import { foldFullWidth } from "./half-width.js";
 import { MOBILE_RULE, normalizeMobile } from "./mobile.js";
-import { residentIdProblem } from "./resident-id.js";
+import { residentIdFrom15, residentIdProblem } from "./resident-id.js";
 
 /**
  * A subject whose identifier is in canonical form: two spellings of the same
  * identity (lowercase x, full-width digits, spaces in an ID or passport
- * number, +86 on a phone) must produce the same subject token on every node.
+ * number, a 15-digit first-generation resident ID, +86 on a phone) must
+ * produce the same subject token on every node.
  */
 export interface NormalizedSubject {
   idType: IdType;
@@ -38,9 +39,11 @@ function normalizeIdNumber(idType: IdType, raw: string, field: string): string {
   if (raw.trim() === "") throw invalid(field, "required");
   switch (idType) {
     case IdType.CN_RESIDENT_ID: {
-      const id = foldFullWidth(raw).replace(/\s/g, "").toUpperCase();
+      const spelled = foldFullWidth(raw).replace(/\s/g, "").toUpperCase();
+      // A first-generation number and the 18-digit one that replaced it are one person: one token.
+      const id = /^\d{15}$/.test(spelled) ? residentIdFrom15(spelled) : spelled;
       const problem = residentIdProblem(id);
-      if (problem) throw invalid(field, problem);
+      if (problem) throw invalid(field, id === spelled ? problem : `a 15-digit (first-generation) number whose 18-digit form fails: ${problem}`);
       return id;
     }
     case IdType.PASSPORT: {

@@ -35,6 +35,8 @@ export function residentIdCheckChar(first17: string): string {
  * repeats the whole number, only the part at fault.
  */
 export function residentIdProblem(id: string, today: Date = new Date()): string | undefined {
+  const artefact = exportArtefact(id);
+  if (artefact) return artefact;
   if (id.length !== 18) return `must be 18 characters, got ${id.length}`;
   const nonDigit = /\D/.exec(id.slice(0, 17));
   if (nonDigit) return `characters 1-17 must be digits, found a non-digit at position ${nonDigit.index + 1}`;
@@ -57,5 +59,35 @@ export function residentIdProblem(id: string, today: Date = new Date()): string 
 
   const expected = residentIdCheckChar(id.slice(0, 17));
   if (given !== expected) return `check character is ${given}, expected ${expected}`;
+  return undefined;
+}
+
+/**
+ * The 18-digit number that replaced a first-generation (15-digit, GB
+ * 11643-1989) resident ID: the century 19 goes before the two-digit birth
+ * year, and the check character is appended. Every first-generation number
+ * was issued to someone born in the 1900s, so both spellings are one person.
+ */
+export function residentIdFrom15(id15: string): string {
+  if (!/^\d{15}$/.test(id15)) throw new RangeError("expected exactly 15 digits");
+  const first17 = `${id15.slice(0, 6)}19${id15.slice(6)}`;
+  return first17 + residentIdCheckChar(first17);
+}
+
+/**
+ * What a spreadsheet or a core system's export did to the number, when that
+ * is why it is wrong: the furnisher fixes the export, not the row. Never
+ * repeats the digits.
+ */
+function exportArtefact(id: string): string | undefined {
+  if (id.startsWith("'")) return "starts with an apostrophe, a spreadsheet's mark for text: export the column without it";
+  if (/^\d(\.\d+)?E\+?\d+$/i.test(id)) {
+    return "is in scientific notation, so a spreadsheet has rounded away its last digits: export the column as text";
+  }
+  const invisible = /\p{Cf}/u.exec(id);
+  if (invisible) {
+    const code = invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    return `contains an invisible character (U+${code}) at position ${[...id.slice(0, invisible.index)].length + 1}`;
+  }
   return undefined;
 }

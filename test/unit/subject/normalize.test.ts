@@ -42,6 +42,27 @@ describe("normalizeSubject", () => {
     expectInvalid(() => normalizeSubject(subject({ idNumber: "   " })), "subject.id_number");
   });
 
+  it("gives a 15-digit first-generation resident ID the 18-digit form that replaced it", () => {
+    // 110105 + 920315 + 421 → 110105 19 920315 421 + check character.
+    expect(normalizeSubject(subject({ idNumber: "110105920315421" })).normalizedId).toBe("110105199203154215");
+    expect(normalizeSubject(subject({ idNumber: "１１０１０５ ９２０３１５ ４２１" })).normalizedId).toBe("110105199203154215");
+    // Its birth date is still checked, in the 18-digit form.
+    const err = expectInvalid(() => normalizeSubject(subject({ idNumber: "110105921315421" })), "subject.id_number");
+    expect(err.message).toBe("subject.id_number: a 15-digit (first-generation) number whose 18-digit form fails: birth date 19921315 is not a real date");
+    // Only exactly 15 digits: 16 or 17 are still refused by length.
+    expect(expectInvalid(() => normalizeSubject(subject({ idNumber: "1101059203154215" })), "subject.id_number").message).toContain("must be 18 characters, got 16");
+  });
+
+  it("says what a spreadsheet did to a resident ID, without repeating its digits", () => {
+    const message = (idNumber: string) => expectInvalid(() => normalizeSubject(subject({ idNumber })), "subject.id_number").message;
+    expect(message("1.10105E+17")).toBe("subject.id_number: is in scientific notation, so a spreadsheet has rounded away its last digits: export the column as text");
+    expect(message("1.10105199203154e17")).toContain("scientific notation");
+    expect(message("'110105199203154215")).toBe("subject.id_number: starts with an apostrophe, a spreadsheet's mark for text: export the column without it");
+    expect(message("110105199203154215\u200b")).toBe("subject.id_number: contains an invisible character (U+200B) at position 19");
+    expect(message("110\u2060105199203154215")).toContain("(U+2060) at position 4");
+    for (const m of [message("1.10105E+17"), message("'110105199203154215"), message("110105199203154215\u200b")]) expect(m).not.toMatch(/1101/);
+  });
+
   it("normalizes passports: uppercase, spaces removed, 5 to 20 letters or digits", () => {
     const s = normalizeSubject(subject({ idType: IdType.PASSPORT, idNumber: " e123 456 78 " }));
     expect(s.normalizedId).toBe("E12345678");
