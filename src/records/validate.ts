@@ -1,4 +1,4 @@
-import { invalid } from "../errors.js";
+import { invalid, isCreditMeshError } from "../errors.js";
 import type { ProductType } from "../gen/creditmesh/v1/common.js";
 import { DeletionReason, deletionReasonToJSON, type AccountDeletion, type AccountRecord, type Record, type RepaymentRecord } from "../gen/creditmesh/v1/records.js";
 import { normalizeSubject, type NormalizedSubject } from "../subject/normalize.js";
@@ -216,14 +216,61 @@ function amountOf(value: string, field: string, limits?: RecordLimits): number {
   return parsed.amount;
 }
 
+/** What of an account its repayments are checked against. */
+export type RepaymentTerms = { openedOn: string; termMonths: number; productType: ProductType };
+
 /**
  * Rules between a repayment and its account, checked once the account is
  * known (in the same batch or stored before).
  */
-export function checkRepaymentAgainstAccount(r: ValidRepayment, a: { openedOn: string; termMonths: number; productType: ProductType }, field = "repayment"): void {
+export function checkRepaymentAgainstAccount(r: ValidRepayment, a: RepaymentTerms, field = "repayment"): void {
   if (r.dueOn < a.openedOn) throw invalid(`${field}.due_on`, `must not be before the account was opened (${a.openedOn}), got ${r.dueOn}`);
   if (r.paidOn !== "" && r.paidOn < a.openedOn) throw invalid(`${field}.paid_on`, `must not be before the account was opened (${a.openedOn}), got ${r.paidOn}`);
   if (!isRevolving(a.productType) && r.installment > a.termMonths) {
     throw invalid(`${field}.installment`, `must be at most the account's term of ${a.termMonths} months, got ${r.installment}`);
+  }
+}
+
+/** Whether checkRepaymentAgainstAccount lets `r` through. */
+export function repaymentHolds(r: ValidRepayment, a: RepaymentTerms): boolean {
+  try {
+    checkRepaymentAgainstAccount(r, a);
+    return true;
+  } catch (err) {
+    if (!isCreditMeshError(err, "VALIDATION_FAILED")) throw err;
+    return false;
+  }
+}
+
+/** Whether a correction from `before` to `after` could make a repayment that held for `before` untrue. */
+export function narrowsTerms(before: RepaymentTerms, after: RepaymentTerms): boolean {
+  if (after.openedOn > before.openedOn) return true;
+  if (isRevolving(after.productType)) return false;
+  return isRevolving(before.productType) || after.termMonths < before.termMonths;
+}
+
+/**
+ * Rules between a corrected account and the repayments already on file for
+ * it: the same rules as checkRepaymentAgainstAccount, told from the account's
+ * side, so that a correction cannot leave a stored repayment that could not
+ * have been furnished. The error names the account's field and the first
+ * installment it contradicts.
+ */
+export function checkAccountAgainstRepayments(
+  a: RepaymentTerms,
+  repayments: Iterable<Pick<ValidRepayment, "installment" | "dueOn" | "paidOn">>,
+  field = "account",
+): void {
+  const restructure = "to restructure the account, delete it (a deletion record) and furnish it again with its repayments";
+  for (const r of [...repayments].sort((x, y) => x.installment - y.installment)) {
+    if (r.dueOn < a.openedOn) {
+      throw invalid(`${field}.opened_on`, `installment ${r.installment} on file fell due on ${r.dueOn}, before ${a.openedOn}; ${restructure}`);
+    }
+    if (r.paidOn !== "" && r.paidOn < a.openedOn) {
+      throw invalid(`${field}.opened_on`, `installment ${r.installment} on file was paid on ${r.paidOn}, before ${a.openedOn}; ${restructure}`);
+    }
+    if (!isRevolving(a.productType) && r.installment > a.termMonths) {
+      throw invalid(`${field}.term_months`, `installment ${r.installment} is on file, beyond a term of ${a.termMonths} months; ${restructure}`);
+    }
   }
 }

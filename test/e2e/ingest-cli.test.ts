@@ -154,6 +154,36 @@ describe("creditmesh ingest against a node process", () => {
     expect(await accounts()).toBe(before + 1);
   });
 
+  it("refuses a correction that moves an account to another borrower or leaves its repayments untrue, and says what a spreadsheet did to an ID number", { timeout: 60_000 }, async () => {
+    const id = residentId("19790101", 12, "110105");
+    const row = (accountId: string, idNumber: string, term = 12) => `account,${accountId},CN_RESIDENT_ID,${idNumber},孙八,,INSTALLMENT_LOAN,2026-01-05,1200000,${term},auth-c,,,,,,`;
+    const first = path.join(dir, "corrections-1.csv");
+    writeFileSync(first, [HEADER, row("COR-1", id), "repayment,COR-1,,,,,,,,,,6,2026-06-05,100000,,,600000"].join("\n") + "\n");
+    expect((await cli(["ingest", first, "--config", configFile, "--quiet"])).code).toBe(0);
+    const before = await accounts();
+
+    const firstGeneration = residentId("19790101", 14, "110105").replace(/^(\d{6})19(\d{9}).$/, "$1$2");
+    const second = path.join(dir, "corrections-2.csv");
+    writeFileSync(
+      second,
+      [
+        HEADER,
+        row("COR-1", residentId("19790101", 13, "110105")), // 2: another borrower
+        row("COR-1", id, 5), // 3: installment 6 is on file
+        row("COR-2", "1.10105E+17"), // 4: a spreadsheet's rounding
+        row("COR-3", firstGeneration), // 5: a 15-digit number, taken in its 18-digit form
+        row("COR-1", id, 24), // 6: a longer term is a correction
+      ].join("\n") + "\n",
+    );
+    const res = await cli(["ingest", second, "--config", configFile, "--quiet"]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain("accepted 2, rejected 3");
+    expect(res.stdout).toContain("line 2: account.subject.id_number: this account_id is on file for another borrower");
+    expect(res.stdout).toContain("line 3: account.term_months: installment 6 is on file, beyond a term of 5 months");
+    expect(res.stdout).toContain("line 4: account.subject.id_number: is in scientific notation");
+    expect(await accounts()).toBe(before + 1);
+  });
+
   it.each([
     ["a typo column", `${HEADER.replace("amount_paid", "amount_payed")}\naccount,X,,,,,,,,,,,,,,,\n`, 'line 1: header: unknown column "amount_payed"'],
     ["a duplicate column", "record_type,account_id,due_on,due_on\nrepayment,X,2026-01-01,2026-01-01\n", 'line 1: header: column "due_on" appears twice'],

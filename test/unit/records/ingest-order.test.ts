@@ -1,13 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../../src/clock.js";
 import { CreditMeshError } from "../../../src/errors.js";
-import { silentLogger } from "../../../src/logger.js";
-import { accountRefFor, IngestService } from "../../../src/records/ingest.js";
-import { openStores, type Stores } from "../../../src/store/index.js";
 import { HmacSubjectTokenizer, type SubjectTokens } from "../../../src/subject/tokenizer.js";
+import { openIngest, type IngestFixture } from "../../helpers/ingest.js";
 import { account, repayment, residentId } from "../../helpers/records.js";
-import { tempDir } from "../../helpers/temp.js";
 
 describe("IngestService: batches submitted back to back", () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -16,26 +11,12 @@ describe("IngestService: batches submitted back to back", () => {
     cleanup = undefined;
   });
 
-  async function setup(tokenizer: SubjectTokens = new HmacSubjectTokenizer(Buffer.alloc(32, 7))): Promise<{ ingest: IngestService; stores: Stores; refOf(id: string): string }> {
-    const tmp = tempDir("cm-ingest-order-");
-    const stores = await openStores(tmp.dir, { dataKeys: [{ id: "k1", key: randomBytes(32) }] });
-    cleanup = async () => {
-      await stores.close();
-      tmp.remove();
-    };
-    const accountRefKey = randomBytes(32);
-    const ingest = new IngestService(
-      { accountRefKey },
-      {
-        store: stores.records,
-        tokenizer,
-        sealer: stores.cipher,
-        clock: new ManualClock("2026-03-01T00:00:00Z"),
-        logger: silentLogger(),
-      },
-    );
-    return { ingest, stores, refOf: (id) => accountRefFor(accountRefKey, id) };
+  async function setup(tokenizer?: SubjectTokens): Promise<IngestFixture> {
+    const fixture = await openIngest({ prefix: "cm-ingest-order-", now: "2026-03-01T00:00:00Z", tokenizer });
+    cleanup = fixture.close;
+    return fixture;
   }
+
 
   it("asks the tokenizer once per batch, for every account's subject, and writes nothing when tokens are unavailable", async () => {
     const hmac = new HmacSubjectTokenizer(Buffer.alloc(32, 7));
