@@ -65,10 +65,7 @@ export class ConsentService {
     // Without a start of its own, a consent is valid from its issue, as any
     // holder whose clock is behind this node's (within the allowed skew) sees it.
     const validFrom = input.validFrom ?? new Date(now.getTime() - this.skewMs);
-    const evidenceRef = input.evidenceRef.trim();
-    if (!/^[\x21-\x7e]{8,128}$/.test(evidenceRef)) {
-      throw invalid("evidence_ref", "required: 8-128 printable characters identifying the signed authorization (e.g. its SHA-256)");
-    }
+    const evidenceRef = checkEvidenceRef(input.evidenceRef);
     if (input.purpose === Purpose.SUBJECT_REQUEST && !SUBJECT_REQUEST_EVIDENCE.test(evidenceRef)) {
       // It lets the holder name every inquirer: only the borrower's own signed request may open that.
       throw invalid("evidence_ref", "a SUBJECT_REQUEST consent needs the SHA-256 of the borrower's own signed request: sha256: and 64 lowercase hex characters");
@@ -196,4 +193,20 @@ export class ConsentService {
     const revokedAt = await this.modules.store.getRevocation(consent.granteeInstitutionId, consentId);
     return { ...consent, status: effectiveStatus(consent, this.modules.clock.now(), revokedAt) };
   }
+}
+
+const EVIDENCE_REF_RULE = "8 to 128 printable ASCII characters without spaces identifying the signed authorization (e.g. sha256: and its hash)";
+
+/** The reference to the borrower's signed authorization, trimmed; the error says which part of the rule it breaks, never echoing it. */
+function checkEvidenceRef(raw: string): string {
+  const ref = raw.trim();
+  if (ref === "") throw invalid("evidence_ref", `required: ${EVIDENCE_REF_RULE}`);
+  const chars = [...ref];
+  const outside = chars.findIndex((c) => !/^[\x21-\x7e]$/.test(c));
+  if (outside >= 0) {
+    const what = /\s/.test(chars[outside]) ? "a space" : "a character outside printable ASCII";
+    throw invalid("evidence_ref", `found ${what} at position ${outside + 1}; must be ${EVIDENCE_REF_RULE}`);
+  }
+  if (ref.length < 8 || ref.length > 128) throw invalid("evidence_ref", `must be ${EVIDENCE_REF_RULE}, got ${ref.length}`);
+  return ref;
 }

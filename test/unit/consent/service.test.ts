@@ -37,6 +37,27 @@ afterEach(async () => {
 const grant = (subjectToken: string, purpose: Purpose, days: number): Promise<Consent> =>
   service.grant({ subjectToken, purpose, validUntil: new Date(clock.now().getTime() + days * DAY_MS), evidenceRef: `sha256:${subjectToken.slice(0, 8)}-${days}` });
 
+describe("ConsentService.grant: the evidence reference", () => {
+  const withRef = (evidenceRef: string) => service.grant({ subjectToken: X, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(clock.now().getTime() + DAY_MS), evidenceRef });
+
+  it("says which part of the rule a reference breaks, without repeating it, and stores nothing", async () => {
+    const refused = async (ref: string) => {
+      const err = await withRef(ref).then(() => undefined, (e: unknown) => e as { code: string; field: string; message: string });
+      expect(err).toMatchObject({ code: "VALIDATION_FAILED", field: "evidence_ref" });
+      return err!.message;
+    };
+    expect(await refused("   ")).toMatch(/^evidence_ref: required: 8 to 128 printable ASCII/);
+    expect(await refused("short")).toMatch(/, got 5$/);
+    expect(await refused("x".repeat(129))).toMatch(/, got 129$/);
+    expect(await refused("signed form 2026-03")).toMatch(/^evidence_ref: found a space at position 7;/);
+    const message = await refused("授权书-陈思远-20260301");
+    expect(message).toMatch(/^evidence_ref: found a character outside printable ASCII at position 1;/);
+    expect(message).not.toContain("陈思远");
+    expect(await service.listForSubject(X)).toEqual([]);
+    expect((await withRef("  sha256:9f2c1e0a7b  ")).evidenceRef).toBe("sha256:9f2c1e0a7b");
+  });
+});
+
 describe("ConsentService.listForSubject", () => {
   it("lists the subject's consents newest first, each with its status now: ACTIVE, REVOKED, EXPIRED", async () => {
     const shortLived = await grant(X, Purpose.LOAN_ORIGINATION, 10);
