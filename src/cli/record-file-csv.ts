@@ -60,6 +60,7 @@ export async function* readCsv(
   let lastEnd = 0;
   let blanksAtLastEnd = 0;
   let rows = 0;
+  let lastSkipped = 0;
   const kindsChecked = new Set<RecordKind>();
   const parser: Parser = parse({
     bom: true,
@@ -100,15 +101,22 @@ export async function* readCsv(
       lastEnd = at;
       if (stop || (columns !== undefined && line < startLine)) return undefined;
       if (columns === undefined) {
-        out.push({ line, error: { field: "header", reason: `malformed CSV: ${err?.message ?? "unreadable header"}` } });
+        out.push({ line, error: { field: "header", reason: `malformed CSV: ${quotingProblem(err)}` } });
         stop = true;
-      } else if (err?.code === "CSV_MAX_RECORD_SIZE") {
+        return undefined;
+      }
+      // csv-parse may stumble twice on one record (a stray quote, then the end of the file inside the quote it opened): one error per record.
+      if (line === lastSkipped) return undefined;
+      lastSkipped = line;
+      // A record, if a malformed one: the file does not hold "only a header".
+      rows++;
+      if (err?.code === "CSV_MAX_RECORD_SIZE") {
         // csv-parse cannot resume after this one; it is most often an unclosed quote swallowing the file.
         const reason = `record longer than ${MAX_RECORD_CHARS} characters (an unclosed quote?); the rest of the file was not read`;
         out.push({ line, error: { field: "line", reason } });
         stop = true;
       } else {
-        out.push({ line, error: { field: "line", reason: `malformed CSV: ${err?.message ?? "unreadable row"}` } });
+        out.push({ line, error: { field: "line", reason: `malformed CSV: ${quotingProblem(err)}` } });
       }
       return undefined;
     },
@@ -139,6 +147,26 @@ export async function* readCsv(
     yield { line: 1, error: { field: "header", reason: "empty file: expected a header naming the columns, then one record per line" } };
   } else if (rows === 0) {
     yield { line: 1, error: { field: "header", reason: "the file holds only a header, no records" } };
+  }
+}
+
+/**
+ * What is wrong with a record csv-parse skipped, and how to fix it. Its own
+ * messages quote the field read so far (part of a name or an ID number, with
+ * multi-byte characters shown as Latin-1), so they are not passed on.
+ */
+function quotingProblem(err: CsvError | undefined): string {
+  const column = typeof err?.column === "number" ? ` in column ${err.column + 1}` : "";
+  switch (err?.code) {
+    case "INVALID_OPENING_QUOTE":
+      return `a quote inside an unquoted field${column}: quote the whole field and double each quote in it ("")`;
+    case "CSV_INVALID_CLOSING_QUOTE":
+    case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
+      return `text right after a closing quote${column}: double each quote inside a quoted field (""); if a field of this record opens a quote, it is closed only on a later line`;
+    case "CSV_QUOTE_NOT_CLOSED":
+      return "a quote opened in this record is never closed: the file ends inside it";
+    default:
+      return err?.code ?? "unreadable record";
   }
 }
 

@@ -175,6 +175,21 @@ describe("readRecordFile: CSV", () => {
     expect(items[1].line).toBe(3);
   });
 
+  it("says how to fix a record's quoting, without quoting the field, and counts malformed rows as records", async () => {
+    const nameColumn = CSV_COLUMNS.indexOf("name") + 1;
+    const cases: [string, string | RegExp][] = [
+      ['王"五', `malformed CSV: a quote inside an unquoted field in column ${nameColumn}: quote the whole field and double each quote in it ("")`],
+      ['"王"五', new RegExp(`^malformed CSV: text right after a closing quote in column ${nameColumn}: double each quote`)],
+      ['"王五', "malformed CSV: a quote opened in this record is never closed: the file ends inside it"],
+    ];
+    for (const [name, reason] of cases) {
+      // The only record is malformed: it is reported, not "a file that holds only a header".
+      const items = await readAll(file(".csv", [HEADER, csvRow({ ...ACCOUNT_CELLS, name })].join("\n")));
+      expect(items).toEqual([{ line: 2, error: { field: "line", reason: typeof reason === "string" ? reason : expect.stringMatching(reason) } }]);
+      expect(items[0].error?.reason).not.toMatch(/王|五|Ã|value is/);
+    }
+  });
+
   it("reports the start line of a bad record that spans lines, counting blank lines", async () => {
     const text = [HEADER, "", csvRow({ ...ACCOUNT_CELLS, name: '"王\n\n五"x' }), csvRow(REPAYMENT_CELLS)].join("\n");
     const items = await readAll(file(".csv", text));
