@@ -50,12 +50,25 @@ function isObject(v: unknown): v is { [k: string]: unknown } {
 }
 
 /** One JSONL line → one record or the first problem found in it. */
+/**
+ * What JSON.parse found wrong, without the excerpt of the line V8 adds to
+ * some of its messages (a name or an ID number next to the fault).
+ */
+function jsonProblem(err: unknown): string {
+  const message = err instanceof Error ? err.message : "";
+  const at = /^(.*?) in JSON at position (\d+)/.exec(message);
+  if (at && !at[1].includes('"')) return `${at[1].charAt(0).toLowerCase()}${at[1].slice(1)}, at character ${Number(at[2]) + 1}`;
+  if (message.startsWith("Unexpected end of JSON input")) return "the line ends inside a value (a closing brace or quote missing?)";
+  if (message.startsWith("Unexpected token")) return "a character where none may be (text that should be in quotes?)";
+  return "not valid JSON";
+}
+
 export function parseJsonRecord(text: string): Built {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { error: { field: "line", reason: `malformed JSON: ${(err as Error).message}` } };
+    return { error: { field: "line", reason: `malformed JSON: ${jsonProblem(err)}` } };
   }
   if (!isObject(parsed)) return { error: { field: "line", reason: `expected a JSON object: ${SHAPES}` } };
 

@@ -302,6 +302,21 @@ describe("readRecordFile: JSONL", () => {
     expect(account(items[2]).accountId).toBe("A1");
   });
 
+  it("says where a JSON line is malformed without V8's excerpt of it (a name or an ID number next to the fault)", async () => {
+    const lines = [
+      `{"account": {"account_id": "A3", "id_number": "${ID}", "name": 张三}}`,
+      `{"account": {"account_id": "A4", "id_number": "${ID}", "name": "张三"`,
+      `{"account": {"account_id": "A5", "id_number": "${ID}" "name": "张三"}}`,
+    ];
+    const items = await readAll(file(".jsonl", lines.join("\n")));
+    expect(items.map((i) => i.error?.reason)).toEqual([
+      "malformed JSON: a character where none may be (text that should be in quotes?)",
+      expect.stringMatching(/^malformed JSON: (expected ',' or '\}' after property value, at character \d+|the line ends inside a value)/),
+      expect.stringMatching(/^malformed JSON: expected ',' or '\}' after property value, at character \d+$/),
+    ]);
+    for (const item of items) expect(item.error?.reason).not.toMatch(/张|1101/);
+  });
+
   it("reports an unknown product type on account.product_type, naming the value", async () => {
     const items = await readAll(file(".jsonl", JSON.stringify({ account: { ...acct, product_type: "LOANZ" } })));
     expect(items).toEqual([{ line: 1, error: { field: "account.product_type", reason: expect.stringContaining('"LOANZ"') } }]);
