@@ -4,13 +4,16 @@ import { API_ROLES } from "./secrets.js";
 
 /** One schema per section; defaults live here so that `{}` is a valid config. */
 
-const institutionId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "lowercase letters, digits and dashes, 2-63 characters");
+/** What an institution id may be: a node's own id, and so the id a member is admitted under. */
+export const INSTITUTION_ID = { pattern: /^[a-z0-9][a-z0-9-]{1,62}$/, rule: "lowercase letters, digits and dashes, 2-63 characters" } as const;
+/** A display name's bounds, in the config and in the manifest. */
+export const INSTITUTION_NAME_MAX = 128;
+
+const institutionId = z.string().regex(INSTITUTION_ID.pattern, INSTITUTION_ID.rule);
 
 export const InstitutionSchema = z.object({
   id: institutionId.default("local-bureau"),
-  name: z.string().min(1).max(128).default("Local credit bureau"),
+  name: z.string().min(1).max(INSTITUTION_NAME_MAX).default("Local credit bureau"),
 });
 
 export const StorageSchema = z.object({

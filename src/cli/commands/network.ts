@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
+import { INSTITUTION_ID, INSTITUTION_NAME_MAX } from "../../config/schema.js";
 import { invalid } from "../../errors.js";
 import { Role, roleFromJSON, roleToJSON } from "../../gen/creditmesh/v1/common.js";
 import { Manifest, type Member } from "../../gen/creditmesh/v1/peer.js";
@@ -86,8 +87,12 @@ export function registerNetwork(program: Command): void {
     .option("--addr <multiaddr...>", "the member's libp2p listen address(es)", [])
     .option("-d, --dir <dir>", "operator directory", "network")
     .action((opts: { institutionId: string; name: string; peerId: string; roles: string; addr: string[]; dir: string }) => {
+      // The id the member's node must run under: one its config could not take would admit a member that can never start.
+      if (!INSTITUTION_ID.pattern.test(opts.institutionId)) throw invalid("institution_id", `must be ${INSTITUTION_ID.rule} (as in the member's institution.id), got ${JSON.stringify(opts.institutionId)}`);
+      const name = opts.name.trim();
+      if (name === "" || name.length > INSTITUTION_NAME_MAX) throw invalid("name", `must be 1 to ${INSTITUTION_NAME_MAX} characters`);
       const draft = readDraft(opts.dir);
-      const member = { institution_id: opts.institutionId, name: opts.name, peer_id: opts.peerId, roles: parseRoles(opts.roles), addrs: opts.addr };
+      const member = { institution_id: opts.institutionId, name, peer_id: opts.peerId, roles: parseRoles(opts.roles), addrs: opts.addr };
       draft.members = [...draft.members.filter((m) => m.institution_id !== opts.institutionId), member];
       // Validate the whole manifest now, so a bad peer id or address fails here rather than at signing.
       validateManifest(toManifest(draft, 1n));
