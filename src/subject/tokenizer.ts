@@ -64,9 +64,14 @@ export class HmacSubjectTokenizer implements SubjectTokenizer, SubjectTokens {
   }
 }
 
-/** Case, width and spaces ignored: the same person's name typed at two members compares equal. */
+/**
+ * Case, width, spaces and invisible format characters (a zero-width space or
+ * joiner, a BOM, a soft hyphen that a core system's export left in) ignored:
+ * the same person's name typed at two members compares equal. A name without
+ * such characters keeps the tag it always had.
+ */
 export function normalizeName(name: string): string {
-  return name.normalize("NFKC").replace(/\s+/gu, "").toUpperCase();
+  return name.normalize("NFKC").replace(/[\s\p{Cf}]+/gu, "").toUpperCase();
 }
 
 /**

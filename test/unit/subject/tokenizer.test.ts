@@ -66,6 +66,12 @@ describe("tokenKeyedNameTag", () => {
     expect(tokenKeyedNameTag(token, "Li Nan")).not.toBe(tag);
   });
 
+  it("ignores invisible format characters an export left in, and nothing visible", () => {
+    const tag = tokenKeyedNameTag(token, "陈思远");
+    for (const spelled of ["陈思远\u200b", "\ufeff陈思远", "陈\u200d思\u00ad远", "陈思远\u2060"]) expect(tokenKeyedNameTag(token, spelled)).toBe(tag);
+    for (const other of ["陈思远·", "陈思远.", "陈思"]) expect(tokenKeyedNameTag(token, other)).not.toBe(tag);
+  });
+
   it("matches an independently computed HMAC over the name with the token-derived key", () => {
     const key = createHash("sha256").update(`creditmesh-token-derived-key/v1\0name-tag\0${token}`).digest();
     expect(tokenKeyedNameTag(token, "陈思远")).toBe(createHmac("sha256", key).update("陈思远").digest("hex").slice(0, 32));
