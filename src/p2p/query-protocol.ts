@@ -273,6 +273,7 @@ export class QueryProtocol extends RpcProtocol implements Holders {
       reason,
       latencyMs: Math.round(performance.now() - started),
       tradelines: 0,
+      tradelinesTotal: 0,
       peerId: member.peerId,
       signedAnswer: Buffer.alloc(0),
       signature: Buffer.alloc(0),
@@ -373,6 +374,8 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   if (answer.answeredAt !== undefined && !isTimestampInRange(answer.answeredAt)) return "answer's answered_at is not a valid time";
   const { tradelines, inquiries } = answer;
   if (tradelines.length > MAX_TRADELINES_PER_ANSWER) return `answer carries ${tradelines.length} tradelines, more than ${MAX_TRADELINES_PER_ANSWER}`;
+  // 0 from a holder that predates the field.
+  if (answer.tradelinesTotal !== 0 && tradelines.length > answer.tradelinesTotal) return `answer carries ${tradelines.length} tradelines, more than its tradelines_total ${answer.tradelinesTotal}`;
   // For a past as_of the holder adds this query's own inquiry after the capped window (report/holder.ts).
   const cap = MAX_INQUIRIES_PER_ANSWER + (inquiries.length > 0 && inquiries[inquiries.length - 1]!.inquiryId === query.requestId ? 1 : 0);
   if (inquiries.length > cap) return `answer carries ${inquiries.length} inquiries, more than ${MAX_INQUIRIES_PER_ANSWER} and this query's own`;

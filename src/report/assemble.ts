@@ -132,10 +132,10 @@ function holderOutcomes(holders: readonly HolderResult[], tradelines: readonly T
   const counts = new Map<string, number>();
   for (const tl of tradelines) counts.set(tl.institutionId, (counts.get(tl.institutionId) ?? 0) + 1);
   return holders
-    .map(({ outcome, answer }) => ({
-      ...outcome,
-      // What the report shows, not what the holder claimed.
-      tradelines: answer && contributes(outcome) ? (counts.get(outcome.institutionId) ?? 0) : 0,
-    }))
+    .map(({ outcome, answer }) => {
+      // What the report shows, not what the holder claimed; the total is the holder's word for how many it has.
+      const shown = answer && contributes(outcome) ? (counts.get(outcome.institutionId) ?? 0) : 0;
+      return { ...outcome, tradelines: shown, tradelinesTotal: answer && contributes(outcome) ? Math.max(shown, answer.tradelinesTotal) : 0 };
+    })
     .sort((a, b) => compareStrings(a.institutionId, b.institutionId) || a.status - b.status);
 }

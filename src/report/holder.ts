@@ -19,6 +19,7 @@ import { tradelineDisputeState, WITHHELD } from "../disputes/flag.js";
 import type { AccountTerms, ConsentStore, DisputeStore, InquiryStore, RecordStore, SubjectIndex, WriteBatch } from "../store/types.js";
 import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
+import { capTradelines, MAX_TRADELINES_LISTED } from "./tradeline-cap.js";
 import { ReusedWriter } from "../reused-writer.js";
 
 /** A holder's answer with the exact bytes its signature covers. */
@@ -196,7 +197,7 @@ export class HolderService {
         : Promise.all([modules.inquiries.add(query.subjectToken, inquiry, { also }), entry && audit?.append(entry.action, entry.actor, entry.details)]);
     span.mark("quota+prepare");
     const t = stageNow();
-    const [{ tradelines, earlier, nameTags, leafReads }] = await Promise.all([
+    const [{ tradelines, tradelinesTotal, earlier, nameTags, leafReads }] = await Promise.all([
       reading.finally(() => span.at("read", tRead)),
       Promise.resolve(logged).finally(() => span.at("write", t)),
     ]);
@@ -233,6 +234,7 @@ export class HolderService {
       status: tradelines.length ? HolderStatus.OK : HolderStatus.NO_DATA,
       reason: "",
       tradelines,
+      tradelinesTotal,
       inquiries,
       inquiriesTotal: window.total + (isoDate(now) <= query.asOf ? 0 : 1),
       nameTags: tradelines.length ? nameTags : [],
@@ -284,16 +286,23 @@ export class HolderService {
     subjectToken: string,
     asOf: string,
     proved: boolean,
-  ): Promise<{ tradelines: Tradeline[]; earlier: Inquiry[]; nameTags: string[]; leafReads?: object }> {
+  ): Promise<{ tradelines: Tradeline[]; tradelinesTotal: number; earlier: Inquiry[]; nameTags: string[]; leafReads?: object }> {
     const { accounts, inquiries } = await this.modules.subjects.read(subjectToken, windowStartsAfter(asOf));
     // The names on file, as keyed tags, so the requester can flag a name that is not the one it was given.
     const nameTags = [...new Set(accounts.flatMap((a) => (a.nameTag ? [a.nameTag] : [])))].sort();
     // An account opened after the report date did not exist yet: the report is as of asOf.
     const existing = accounts.filter((account) => account.openedOn <= asOf);
+    const readLeaves = (refs: string[]) => (proved && refs.length > 0 ? this.modules.answerLog?.readRecordLeaves?.(refs) : undefined);
+    if (existing.length > MAX_TRADELINES_LISTED) {
+      // Too many to list: which ones are listed depends on what their repayments say, so their leaves are read after.
+      const { listed, total } = capTradelines(await this.tradelines(existing, asOf), asOf);
+      return { tradelines: listed, tradelinesTotal: total, earlier: inquiries, nameTags, leafReads: readLeaves(listed.map((t) => t.accountRef)) };
+    }
     // Every account's repayments, and the record leaves its proof opens, are read in one go.
     const tradelines = this.tradelines(existing, asOf);
-    const leafReads = proved && existing.length > 0 ? this.modules.answerLog?.readRecordLeaves?.(existing.map((a) => a.accountRef)) : undefined;
-    return { tradelines: await tradelines, earlier: inquiries, nameTags, leafReads };
+    const leafReads = readLeaves(existing.map((a) => a.accountRef));
+    const derived = await tradelines;
+    return { tradelines: derived, tradelinesTotal: derived.length, earlier: inquiries, nameTags, leafReads };
   }
 
   /** The tradelines of `accounts`, which must be those opened by `asOf`. */
@@ -348,6 +357,7 @@ export class HolderService {
       status: status,
       reason,
       tradelines: [],
+      tradelinesTotal: 0,
       inquiries: [],
       inquiriesTotal: 0,
       nameTags: [],

@@ -14,7 +14,7 @@ import {
   scoreBand,
   statusLabel,
 } from "./labels.js";
-import { groupInquiries, incompleteNotice, institutionLabel, institutionName, maskId, plural, type RenderOptions } from "./render-model.js";
+import { groupInquiries, incompleteNotice, institutionLabel, institutionName, listedAccounts, maskId, partialListings, plural, type RenderOptions } from "./render-model.js";
 import { SCORE_MAX, SCORE_MIN } from "./scorecard.js";
 import { delinquencyLevel, HISTORY_MONTHS } from "./status-rank.js";
 
@@ -161,6 +161,9 @@ function tradelinesSection(report: CreditReport): string {
   return `<section id="tradelines" aria-label="Tradelines">
 <h2>Accounts and 24-month payment history</h2>
 <p class="legend">Newest month first. ${legend}</p>
+${partialListings(report)
+  .map((line) => `<p class="partial-listing">${esc(line)}</p>`)
+  .join("\n")}
 ${body}
 </section>`;
 }
@@ -216,7 +219,7 @@ function holdersSection(report: CreditReport): string {
   const rows = report.holders
     .map((h) => {
       const ok = answeredInFull(h.status);
-      return `<tr class="holder" data-institution="${esc(h.institutionId)}"><td>${esc(institutionName(report, h.institutionId))}</td><td><code>${esc(h.institutionId)}</code></td><td><span class="badge ${ok ? "badge-ok" : "badge-bad"}">${esc(holderStatusLabel(h.status))}</span></td><td class="num">${h.latencyMs} ms</td><td class="num">${h.tradelines}</td><td>${h.signature.length > 0 ? "signed" : "unsigned"}</td><td>${esc(h.reason)}</td></tr>`;
+      return `<tr class="holder" data-institution="${esc(h.institutionId)}"><td>${esc(institutionName(report, h.institutionId))}</td><td><code>${esc(h.institutionId)}</code></td><td><span class="badge ${ok ? "badge-ok" : "badge-bad"}">${esc(holderStatusLabel(h.status))}</span></td><td class="num">${h.latencyMs} ms</td><td class="num">${esc(listedAccounts(h))}</td><td>${h.signature.length > 0 ? "signed" : "unsigned"}</td><td>${esc(h.reason)}</td></tr>`;
     })
     .join("\n");
   return `<section id="holders" aria-label="Holders">

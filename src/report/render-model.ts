@@ -61,6 +61,25 @@ export function incompleteNotice(report: CreditReport): string | undefined {
   return `${total - missing.length} of ${total} institution${total === 1 ? "" : "s"} answered; ${who}`;
 }
 
+/** A holder's accounts as the report lists them: "12", or "500 of 1200" when it listed part of a very large file. */
+export function listedAccounts(h: HolderOutcome): string {
+  return h.tradelinesTotal > h.tradelines ? `${h.tradelines} of ${h.tradelinesTotal}` : String(h.tradelines);
+}
+
+/**
+ * One sentence per holder that listed only part of its accounts for the
+ * subject (report/tradeline-cap.ts), for the tradelines section: which ones,
+ * and that the figures count the listed ones.
+ */
+export function partialListings(report: CreditReport): string[] {
+  return report.holders
+    .filter((h) => h.tradelinesTotal > h.tradelines)
+    .map(
+      (h) =>
+        `${institutionLabel(report, h.institutionId)} holds ${h.tradelinesTotal} accounts for this borrower and lists ${h.tradelines}: the open and derogatory ones first, then the most recently closed; the summary and the score count the listed ones`,
+    );
+}
+
 export interface InquiryGroup {
   institutionId: string;
   name: string;

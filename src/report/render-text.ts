@@ -1,7 +1,7 @@
 import type { CreditReport, HolderOutcome, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
 import { commonCurrency, formatMinor } from "./amounts.js";
 import { disputeLabel, formatBasisPoints, formatTimestamp, HISTORY_LEGEND, holderStatusLabel, nameCheckLabel, productLabel, purposeLabel, scoreBand, statusLabel } from "./labels.js";
-import { groupInquiries, incompleteNotice, institutionLabel, institutionName, maskId, plural, type RenderOptions } from "./render-model.js";
+import { groupInquiries, incompleteNotice, institutionLabel, institutionName, listedAccounts, maskId, partialListings, plural, type RenderOptions } from "./render-model.js";
 import { delinquencyLevel } from "./status-rank.js";
 
 const ANSI = { red: "\x1b[31m", yellow: "\x1b[33m", green: "\x1b[32m", bold: "\x1b[1m", reset: "\x1b[0m" };
@@ -37,6 +37,7 @@ export function renderText(report: CreditReport, opts: RenderOptions = {}): stri
     "",
     `TRADELINES (${report.tradelines.length})`,
     `  history: ${HISTORY_LEGEND}`,
+    ...partialListings(report).map((line) => `  ${printable(line)}`),
     ...(report.tradelines.length ? report.tradelines.flatMap((tl) => tradelineLines(report, tl, paint)) : ["  (none)"]),
     "",
     `INQUIRIES (${report.inquiries.length})`,
@@ -114,7 +115,7 @@ function holderRow(report: CreditReport, h: HolderOutcome): string[] {
     name === h.institutionId ? name : `${name} (${h.institutionId})`,
     holderStatusLabel(h.status),
     `${h.latencyMs} ms`,
-    String(h.tradelines),
+    listedAccounts(h),
     h.signature.length > 0 ? "signed" : "unsigned",
     printable(h.reason),
   ];

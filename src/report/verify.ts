@@ -210,7 +210,12 @@ function bindingMismatch(report: CreditReport, outcome: HolderOutcome, answer: H
     ["status", holderStatusToJSON(answer.status), holderStatusToJSON(outcome.status)],
   ];
   const wrong = expected.find(([, signed, shown]) => signed !== shown);
-  return wrong ? `signed answer has ${wrong[0]} "${wrong[1]}", the report shows "${wrong[2]}"` : undefined;
+  if (wrong) return `signed answer has ${wrong[0]} "${wrong[1]}", the report shows "${wrong[2]}"`;
+  // 0 in a report from a node that predates the field.
+  if (outcome.tradelinesTotal !== 0 && outcome.tradelinesTotal !== Math.max(outcome.tradelines, answer.tradelinesTotal)) {
+    return `signed answer has tradelines_total ${answer.tradelinesTotal}, the report shows ${outcome.tradelinesTotal}`;
+  }
+  return undefined;
 }
 
 function verifyTradelines(

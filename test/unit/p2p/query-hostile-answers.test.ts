@@ -77,6 +77,7 @@ function own(answer: HolderAnswer): HolderResult {
       reason: "",
       latencyMs: 1,
       tradelines: answer.tradelines.length,
+      tradelinesTotal: 0,
       peerId: lender.peerId,
       signedAnswer: Buffer.from(signedAnswer),
       signature: Buffer.from(lender.sign(signedAnswer)),
@@ -241,6 +242,20 @@ describe("query protocol, requester side: hostile answers", () => {
     const twice = await ask(new Map([[honest, wire(honest, HolderAnswer.encode(holderAnswer(honest, { inquiries: [...many(201), own] })).finish())]]));
     expectDropped(twice.get(idOf(honest)), "answer carries 202 inquiries, more than 200 and this query's own");
     expectDropped(more.get(idOf(hostile)), "answer carries 1001 tradelines, more than 1000");
+  });
+
+  it("refuses more tradelines than the holder's own tradelines_total, and takes a total above them (a capped listing) or none (an older holder)", async () => {
+    const three = Array.from({ length: 3 }, (_, i) => loan(hostile, { accountRef: `r-${i}` }));
+    const results = await ask(
+      new Map([
+        [hostile, wire(hostile, HolderAnswer.encode(holderAnswer(hostile, { tradelines: three, tradelinesTotal: 2 })).finish())],
+        [honest, wire(honest, HolderAnswer.encode(holderAnswer(honest, { tradelines: [loan(honest, { accountRef: "h-1" })], tradelinesTotal: 1_200 })).finish())],
+      ]),
+    );
+    expectDropped(results.get(idOf(hostile)), "answer carries 3 tradelines, more than its tradelines_total 2");
+    expect(results.get(idOf(honest))?.outcome.status).toBe(HolderStatus.OK);
+    const older = await ask(new Map([[hostile, wire(hostile, HolderAnswer.encode(holderAnswer(hostile, { tradelines: three, tradelinesTotal: 0 })).finish())]]));
+    expect(older.get(idOf(hostile))?.outcome.status).toBe(HolderStatus.OK);
   });
 
   it("refuses an answered_at no Timestamp holds", async () => {

@@ -149,6 +149,7 @@ export function signedResult(m: Member, answer: HolderAnswer, latencyMs = 12): H
     reason: answer.reason,
     latencyMs,
     tradelines: answer.tradelines.length,
+    tradelinesTotal: 0,
     peerId: `peer-${m.institutionId}`,
     signedAnswer: Buffer.from(signedAnswer),
     signature: Buffer.from(signature),
@@ -164,6 +165,7 @@ export function unansweredResult(institutionId: string, status: HolderStatus, re
       reason,
       latencyMs,
       tradelines: 0,
+      tradelinesTotal: 0,
       peerId: `peer-${institutionId}`,
       signedAnswer: Buffer.alloc(0),
       signature: Buffer.alloc(0),
@@ -185,6 +187,7 @@ export function answer(fields: Partial<HolderAnswer> & Pick<HolderAnswer, "holde
     answeredAt: new Date("2026-03-31T08:00:01Z"),
     ...fields,
     inquiriesTotal: fields.inquiriesTotal ?? fields.inquiries?.length ?? 0,
+    tradelinesTotal: fields.tradelinesTotal ?? fields.tradelines?.length ?? 0,
   };
 }
 

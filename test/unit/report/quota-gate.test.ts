@@ -9,7 +9,7 @@ import { ReportQuotaGate } from "../../../src/report/quota-gate.js";
 const T0 = Date.parse("2026-03-01T10:00:00Z");
 
 const result = (institutionId: string, status: HolderStatus, reason = ""): HolderResult => ({
-  outcome: { institutionId, status, reason, latencyMs: 1, tradelines: 0, peerId: "", signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
+  outcome: { institutionId, status, reason, latencyMs: 1, tradelines: 0, tradelinesTotal: 0, peerId: "", signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
 });
 
 describe("ReportQuotaGate", () => {

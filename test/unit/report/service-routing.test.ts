@@ -30,7 +30,7 @@ function setup(holds: Record<string, string[]>, answers: Record<string, HolderSt
       asked.push(targets);
       return (targets ?? []).map(
         (id): HolderResult => ({
-          outcome: { institutionId: id, status: answers[id] ?? HolderStatus.NO_DATA, reason: "", latencyMs: 1, tradelines: 0, peerId: `p-${id}`, signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
+          outcome: { institutionId: id, status: answers[id] ?? HolderStatus.NO_DATA, reason: "", latencyMs: 1, tradelines: 0, tradelinesTotal: 0, peerId: `p-${id}`, signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
           answer: answerOf(query.requestId, id, answers[id] ?? HolderStatus.NO_DATA),
         }),
       );

@@ -124,7 +124,7 @@ describe("ReportService and inquiry proofs", () => {
       seal: () => ({ envelope: new Uint8Array(8), requesterProof: proof }),
       ask: async (query) => [
         {
-          outcome: { institutionId: "lender-b", status: HolderStatus.NO_DATA, reason: "", latencyMs: 1, tradelines: 0, peerId: "peer-b", signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
+          outcome: { institutionId: "lender-b", status: HolderStatus.NO_DATA, reason: "", latencyMs: 1, tradelines: 0, tradelinesTotal: 0, peerId: "peer-b", signedAnswer: Buffer.alloc(0), signature: Buffer.alloc(0) },
           answer: { ...answer, requestId: query.requestId },
         },
       ],

@@ -52,6 +52,7 @@ function setup() {
       reason: "",
       latencyMs: 3,
       tradelines: 0,
+      tradelinesTotal: 0,
       peerId: "peer-lender-c",
       signedAnswer: Buffer.from(bytes),
       signature: Buffer.from(keys.get("lender-c")!.sign(bytes)),

@@ -158,6 +158,18 @@ describe("verifyReport", () => {
     expect(result.ok).toBe(false);
   });
 
+  it("rejects a holder's account total the holder did not sign, and takes a report without one (a node before the field)", () => {
+    const { report, opts } = setup();
+    const c = report.holders.find((h) => h.institutionId === "lender-c")!;
+    expect(c.tradelinesTotal).toBe(c.tradelines);
+    const inflated = report.holders.map((h) => (h.institutionId === "lender-c" ? { ...h, tradelinesTotal: 900 } : h));
+    const result = verifyReport({ ...report, holders: inflated }, opts);
+    expect(result.holders.find((h) => h.institutionId === "lender-c")?.reason).toBe(`signed answer has tradelines_total ${c.tradelines}, the report shows 900`);
+    expect(result.ok).toBe(false);
+    const older = report.holders.map((h) => ({ ...h, tradelinesTotal: 0 }));
+    expect(verifyReport({ ...report, holders: older }, opts).ok).toBe(true);
+  });
+
   it("rejects an altered inquiry, score or summary", () => {
     const { report, opts } = setup();
     const inquiry = { ...report.inquiries[0], inquiredAt: new Date("2026-01-01T00:00:00Z") };
