@@ -184,6 +184,27 @@ describe("creditmesh ingest against a node process", () => {
     expect(await accounts()).toBe(before + 1);
   });
 
+  it("says when repayments came before their account's line, and that the same file ingested again takes them", { timeout: 60_000 }, async () => {
+    const id = residentId("19810303", 21, "110105");
+    const file = path.join(dir, "repayments-first.csv");
+    writeFileSync(
+      file,
+      [
+        HEADER,
+        "repayment,ORD-1,,,,,,,,,,1,2026-02-05,100000,2026-02-05,100000,200000",
+        "repayment,ORD-1,,,,,,,,,,2,2026-03-05,100000,2026-03-05,100000,100000",
+        `account,ORD-1,CN_RESIDENT_ID,${id},吴九,,INSTALLMENT_LOAN,2026-01-05,300000,3,auth-o,,,,,,`,
+      ].join("\n") + "\n",
+    );
+    const first = await cli(["ingest", file, "--config", configFile, "--quiet"]);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain("accepted 1, rejected 2");
+    expect(first.stdout).toContain("2 repayments come before their account's line, which the node took later: ingest the file again (without --resume) and they go in");
+    const again = await cli(["ingest", file, "--config", configFile, "--quiet"]);
+    expect([again.code, again.stdout.split("\n")[0]]).toEqual([0, expect.stringMatching(/^accepted 3, rejected 0/)]);
+    expect(again.stdout).not.toContain("come before");
+  });
+
   it.each([
     ["a typo column", `${HEADER.replace("amount_paid", "amount_payed")}\naccount,X,,,,,,,,,,,,,,,\n`, 'line 1: header: unknown column "amount_payed"'],
     ["a duplicate column", "record_type,account_id,due_on,due_on\nrepayment,X,2026-01-01,2026-01-01\n", 'line 1: header: column "due_on" appears twice'],

@@ -87,6 +87,10 @@ export function registerIngest(program: Command): void {
       if (result.rejected > result.firstRejections.length) {
         process.stdout.write(`  … and ${result.rejected - result.firstRejections.length} more\n`);
       }
+      if (result.repaymentsBeforeAccount > 0) {
+        const n = result.repaymentsBeforeAccount;
+        process.stdout.write(`  ${n} repayment${n === 1 ? " comes" : "s come"} before ${n === 1 ? "its" : "their"} account's line, which the node took later: ingest the file again (without --resume) and ${n === 1 ? "it goes" : "they go"} in; an export should put each account before its repayments\n`);
+      }
       if (result.rejected === 0) rmSync(checkpointPath(file), { force: true });
       process.exitCode = result.rejected > 0 ? 1 : 0;
     });
@@ -118,6 +122,8 @@ export interface IngestResult {
   rejected: number;
   firstRejections: { line: number; field: string; reason: string }[];
   recordsPerSec: number;
+  /** Repayments refused because their account came later in the file (and was accepted there): sent again, they go in. */
+  repaymentsBeforeAccount: number;
 }
 
 /** Accounts the node rejected, remembered so that their repayments can say why; bounded for huge files. */
@@ -143,7 +149,10 @@ export async function ingestFile(
   let stream: ReturnType<typeof conn.client.submitRecords> | undefined;
   const pending: { lines: number[]; accountIds: string[]; kinds: string[]; lastLine: number }[] = [];
   const rejectedAccounts = new Map<string, number>();
-  const result: IngestResult = { accepted: 0, rejected: 0, firstRejections: [], recordsPerSec: 0 };
+  // Repayments refused for want of their account, and where each account record was: a file exported repayments first.
+  const orphans = new Map<string, number>();
+  const accountLines = new Map<string, number>();
+  const result: IngestResult = { accepted: 0, rejected: 0, firstRejections: [], recordsPerSec: 0, repaymentsBeforeAccount: 0 };
   const total = opts.progress ? countHint(file) : 0;
   const bar = opts.progress ? new SingleBar({ format: "{bar} {value}/{total} records | {speed} records/s", hideCursor: true }) : undefined;
   bar?.start(total, 0, { speed: 0 });
@@ -171,7 +180,9 @@ export async function ingestFile(
           const accountId = batch.accountIds[r.index] ?? "";
           if (batch.kinds[r.index] === "account" && rejectedAccounts.size < MAX_REMEMBERED_REJECTED_ACCOUNTS) rejectedAccounts.set(accountId, line);
           const cause = rejectedAccounts.get(accountId);
-          const reason = cause !== undefined && r.field.endsWith(".account_id") && NOT_FURNISHED.test(r.reason) ? `account ${accountId} was rejected on line ${cause}` : r.reason;
+          const notFurnished = r.field.endsWith(".account_id") && NOT_FURNISHED.test(r.reason);
+          if (notFurnished && cause === undefined && batch.kinds[r.index] === "repayment" && orphans.size < MAX_REMEMBERED_REJECTED_ACCOUNTS) orphans.set(`${accountId}\u0000${line}`, line);
+          const reason = cause !== undefined && notFurnished ? `account ${accountId} was rejected on line ${cause}` : r.reason;
           reject(line, r.field, reason);
         }
         done += batch.lines.length;
@@ -196,7 +207,11 @@ export async function ingestFile(
     stream ??= open();
     while (pending.length >= MAX_UNACKED_BATCHES && !failed) await new Promise<void>((resolve) => (wake = resolve));
     if (failed) throw failed;
-    pending.push({ lines, accountIds: records.map(accountIdOf), kinds: records.map((r) => r.kind?.$case ?? ""), lastLine });
+    const kinds = records.map((r) => r.kind?.$case ?? "");
+    pending.push({ lines, accountIds: records.map(accountIdOf), kinds, lastLine });
+    kinds.forEach((kind, i) => {
+      if (kind === "account" && accountLines.size < MAX_REMEMBERED_REJECTED_ACCOUNTS && !accountLines.has(accountIdOf(records[i]))) accountLines.set(accountIdOf(records[i]), lines[i]);
+    });
     if (!stream.write({ records })) await Promise.race([once(stream, "drain"), acked]);
   };
 
@@ -239,6 +254,11 @@ export async function ingestFile(
     conn.close();
   }
   result.recordsPerSec = done / Math.max(1e-3, (performance.now() - started) / 1000);
+  for (const [key, line] of orphans) {
+    const accountId = key.slice(0, key.indexOf("\u0000"));
+    const accountLine = accountLines.get(accountId);
+    if (accountLine !== undefined && accountLine > line && !rejectedAccounts.has(accountId)) result.repaymentsBeforeAccount++;
+  }
   return result;
 }
 
