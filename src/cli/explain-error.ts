@@ -23,6 +23,17 @@ const HINTS: { [code: number]: string } = {
   [Status.UNKNOWN]: "see the node's log for the cause",
 };
 
+/** PERMISSION_DENIED covers a role the API key lacks and a consent that does not allow the request: the error code tells them apart. */
+const HINTS_BY_ERROR_CODE: { [code: string]: string } = {
+  AUTH_ROLE: "check the API key's roles (creditmesh apikey list)",
+  CONSENT_DENIED: "check the borrower's consent at this node (creditmesh consent list --id-number …)",
+  MEMBERSHIP_DENIED: "check that this institution is a member with that role in the network's manifest",
+};
+
+function hintFor(status: number, errorCode: unknown): string | undefined {
+  return (typeof errorCode === "string" ? HINTS_BY_ERROR_CODE[errorCode] : undefined) ?? HINTS[status];
+}
+
 /**
  * One line a person can act on: what went wrong and what to do. The gRPC
  * status or error code, useful for a bug report, only with `verbose`.
@@ -53,7 +64,7 @@ function grpcText(err: GrpcLikeError & { code: number }): string {
   const field = err.metadata?.get("field")[0];
   const text = firstLine(details);
   const withField = field && !text.startsWith(String(field)) ? `${String(field)}: ${text}` : text;
-  const hint = HINTS[err.code];
+  const hint = hintFor(err.code, err.metadata?.get("error-code")[0]);
   return hint ? `${withField}; ${hint}` : withField;
 }
 

@@ -3,9 +3,10 @@ import { describe, expect, it } from "vitest";
 import { explainError } from "../../../src/cli/explain-error.js";
 import { invalid } from "../../../src/errors.js";
 
-function grpcError(code: number, details: string, field?: string) {
+function grpcError(code: number, details: string, field?: string, errorCode?: string) {
   const metadata = new Metadata();
   if (field) metadata.set("field", field);
+  if (errorCode) metadata.set("error-code", errorCode);
   return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata });
 }
 
@@ -23,6 +24,17 @@ describe("explainError", () => {
     );
     expect(explainError(invalid("batch_size", "an integer from 1 to 100000"))).toBe("batch_size: an integer from 1 to 100000");
     expect(explainError(invalid("batch_size", "x"), true)).toBe("batch_size: x [VALIDATION_FAILED]");
+  });
+
+  it("tells a consent that does not allow the request from a role the API key lacks", () => {
+    expect(explainError(grpcError(status.PERMISSION_DENIED, "consent is for LOAN_ORIGINATION, not CREDIT_LIMIT_REVIEW", "purpose", "CONSENT_DENIED"))).toBe(
+      "purpose: consent is for LOAN_ORIGINATION, not CREDIT_LIMIT_REVIEW; check the borrower's consent at this node (creditmesh consent list --id-number …)",
+    );
+    expect(explainError(grpcError(status.PERMISSION_DENIED, "this API key lacks the LENDER role", undefined, "AUTH_ROLE"))).toBe(
+      "this API key lacks the LENDER role; check the API key's roles (creditmesh apikey list)",
+    );
+    // A node that sends no error code: the general hint.
+    expect(explainError(grpcError(status.PERMISSION_DENIED, "denied"))).toBe("denied; check the API key's roles (creditmesh apikey list) and the borrower's consent");
   });
 
   it("is always one line", () => {
