@@ -382,7 +382,6 @@ export class IngestService {
     });
   }
 
-
   /** The subjectKey of a stored account's borrower, from its sealed identity. */
   private borrowerOf(stored: StoredAccount): string {
     const pii = this.modules.sealer.openPii(stored.pii, Buffer.from(stored.accountRef));
