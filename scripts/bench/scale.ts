@@ -153,9 +153,18 @@ async function untilRoutingSkipsStrangers(net: ScaleNetwork, lender: NodeClient,
   const strangers = generateBorrowers(`stranger-${label}`, 10_000);
   for (let k = 0; ; k++) {
     const s: Borrower = { subject: { idType: IdType.CN_RESIDENT_ID, idNumber: strangers[k]!.idNumber, name: strangers[k]!.name, phone: "" }, holders: [] };
-    s.consentId = await grant(lender, s.subject);
-    const r = await reportOf(lender, s);
-    const skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
+    let skipped = 0;
+    try {
+      s.consentId = await grant(lender, s.subject);
+      const r = await reportOf(lender, s);
+      skipped = r.holders.filter((h) => h.status === HolderStatus.SKIPPED).length;
+    } catch (err) {
+      // Right after a hundred members start, the token committee shares the hosts with every member fetching every
+      // other member's filter, and a stranger's token can miss its deadline: this loop waits for readiness, so it asks again.
+      const code = (err as { code?: number }).code;
+      if (code !== GrpcStatus.DEADLINE_EXCEEDED && code !== GrpcStatus.UNAVAILABLE) throw err;
+      log(`${label}: a probe report failed (${(err as Error).message.split("\n")[0]}); asking again`);
+    }
     if (skipped === net.members.length - 1) return;
     if (Date.now() - lastLog >= 15_000) {
       lastLog = Date.now();
