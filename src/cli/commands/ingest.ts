@@ -126,8 +126,8 @@ export interface IngestResult {
   repaymentsBeforeAccount: number;
 }
 
-/** Accounts the node rejected, remembered so that their repayments can say why; bounded for huge files. */
-const MAX_REMEMBERED_REJECTED_ACCOUNTS = 100_000;
+/** Accounts and repayments remembered so that a rejection can say why (an account rejected, or sent later): bounded for huge files. */
+const MAX_REMEMBERED = 100_000;
 const NOT_FURNISHED = /^no account with this account_id has been furnished/;
 
 function accountIdOf(record: WireRecord): string {
@@ -149,8 +149,8 @@ export async function ingestFile(
   let stream: ReturnType<typeof conn.client.submitRecords> | undefined;
   const pending: { lines: number[]; accountIds: string[]; kinds: string[]; lastLine: number }[] = [];
   const rejectedAccounts = new Map<string, number>();
-  // Repayments refused for want of their account, and where each account record was: a file exported repayments first.
-  const orphans = new Map<string, number>();
+  // Repayments refused for want of their account (line → account_id), and where each account record was: a file exported repayments first.
+  const orphans = new Map<number, string>();
   const accountLines = new Map<string, number>();
   const result: IngestResult = { accepted: 0, rejected: 0, firstRejections: [], recordsPerSec: 0, repaymentsBeforeAccount: 0 };
   const total = opts.progress ? countHint(file) : 0;
@@ -178,10 +178,10 @@ export async function ingestFile(
         for (const r of res.rejected) {
           const line = batch.lines[r.index] ?? batch.lastLine;
           const accountId = batch.accountIds[r.index] ?? "";
-          if (batch.kinds[r.index] === "account" && rejectedAccounts.size < MAX_REMEMBERED_REJECTED_ACCOUNTS) rejectedAccounts.set(accountId, line);
+          if (batch.kinds[r.index] === "account" && rejectedAccounts.size < MAX_REMEMBERED) rejectedAccounts.set(accountId, line);
           const cause = rejectedAccounts.get(accountId);
           const notFurnished = r.field.endsWith(".account_id") && NOT_FURNISHED.test(r.reason);
-          if (notFurnished && cause === undefined && batch.kinds[r.index] === "repayment" && orphans.size < MAX_REMEMBERED_REJECTED_ACCOUNTS) orphans.set(`${accountId}\u0000${line}`, line);
+          if (notFurnished && cause === undefined && batch.kinds[r.index] === "repayment" && orphans.size < MAX_REMEMBERED) orphans.set(line, accountId);
           const reason = cause !== undefined && notFurnished ? `account ${accountId} was rejected on line ${cause}` : r.reason;
           reject(line, r.field, reason);
         }
@@ -210,7 +210,8 @@ export async function ingestFile(
     const kinds = records.map((r) => r.kind?.$case ?? "");
     pending.push({ lines, accountIds: records.map(accountIdOf), kinds, lastLine });
     kinds.forEach((kind, i) => {
-      if (kind === "account" && accountLines.size < MAX_REMEMBERED_REJECTED_ACCOUNTS && !accountLines.has(accountIdOf(records[i]))) accountLines.set(accountIdOf(records[i]), lines[i]);
+      const accountId = accountIdOf(records[i]);
+      if (kind === "account" && accountLines.size < MAX_REMEMBERED && !accountLines.has(accountId)) accountLines.set(accountId, lines[i]);
     });
     if (!stream.write({ records })) await Promise.race([once(stream, "drain"), acked]);
   };
@@ -254,8 +255,7 @@ export async function ingestFile(
     conn.close();
   }
   result.recordsPerSec = done / Math.max(1e-3, (performance.now() - started) / 1000);
-  for (const [key, line] of orphans) {
-    const accountId = key.slice(0, key.indexOf("\u0000"));
+  for (const [line, accountId] of orphans) {
     const accountLine = accountLines.get(accountId);
     if (accountLine !== undefined && accountLine > line && !rejectedAccounts.has(accountId)) result.repaymentsBeforeAccount++;
   }
