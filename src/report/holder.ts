@@ -7,11 +7,6 @@ import type { QueryRequest } from "../gen/creditmesh/v1/peer.js";
 import { inquiryWindow, windowStartsAfter } from "./inquiry-window.js";
 import { DEFAULT_SUBJECT_QUERIES_PER_DAY, QueryQuota, type QuotaGrant } from "./query-quota.js";
 import type { Metrics } from "../metrics.js";
-
-/** The reason of a DENIED answer to a member past its query quota for the subject. */
-export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
-/** The reason of a DENIED answer to a member past its daily query quota across subjects. */
-export const MEMBER_QUOTA_EXCEEDED = "daily query quota for this member exceeded";
 import { type AnswerLogProof, HolderAnswer, type Inquiry, type InquiryProof, type Tradeline } from "../gen/creditmesh/v1/report.js";
 import type { Logger } from "../logger.js";
 import { reportableTradeline } from "../records/retention.js";
@@ -21,6 +16,11 @@ import { isEmptyBatch, joinBatches } from "../store/write-batch.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
 import { capTradelines, MAX_TRADELINES_LISTED } from "./tradeline-cap.js";
 import { ReusedWriter } from "../reused-writer.js";
+
+/** The reason of a DENIED answer to a member past its query quota for the subject. */
+export const QUOTA_EXCEEDED = "query quota for this subject exceeded";
+/** The reason of a DENIED answer to a member past its daily query quota across subjects. */
+export const MEMBER_QUOTA_EXCEEDED = "daily query quota for this member exceeded";
 
 /** A holder's answer with the exact bytes its signature covers. */
 export interface SignedHolderAnswer {

@@ -93,7 +93,6 @@ export const INLINE_CHECK_ELEMENTS = 8;
 const NONCE_BYTES = 16;
 const DEFAULT_SKEW_MS = 5 * 60_000;
 
-
 export class OprfEvaluatorService {
   /**
    * The share has at most two batches at once (one evaluating, the next queued at its worker, so the worker
