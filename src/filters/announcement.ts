@@ -146,6 +146,8 @@ export interface DeltaToSign {
   sequence: number;
   filter: BinaryFuse16;
   issuedAt: Date;
+  /** The last position of the signer's revocation log (0: none issued). */
+  revocationHead?: number;
 }
 
 export function signDelta(key: Pick<NodeKey, "sign">, delta: DeltaToSign): Signed {
@@ -155,6 +157,8 @@ export function signDelta(key: Pick<NodeKey, "sign">, delta: DeltaToSign): Signe
   if (!Number.isSafeInteger(delta.firstSequence) || delta.firstSequence < 1 || delta.firstSequence > delta.sequence) {
     throw invalid("delta.first_sequence", "must be from 1 to the sequence");
   }
+  const head = delta.revocationHead;
+  if (head !== undefined && (!Number.isSafeInteger(head) || head < 0)) throw invalid("delta.revocation_head", "must be an integer from 0 below 2^53");
   const wire: FilterDelta = {
     institutionId: delta.institutionId,
     epoch: String(delta.epoch),
@@ -162,6 +166,7 @@ export function signDelta(key: Pick<NodeKey, "sign">, delta: DeltaToSign): Signe
     firstSequence: String(delta.firstSequence),
     filter: Buffer.from(delta.filter.toBytes()),
     issuedAt: checkIssuedAt("delta", delta.issuedAt),
+    ...(head === undefined ? {} : { revocationHead: String(head) }),
   };
   return signWithContext(key, DELTA_CONTEXT, FilterDelta.encode(wire).finish());
 }
@@ -188,5 +193,6 @@ export function verifyDelta(signed: Signed, signer: FilterSigner, limits: Filter
     }
     throw err;
   }
-  return { institutionId: wire.institutionId, epoch, firstSequence, sequence, filter, issuedAt };
+  const revocationHead = wire.revocationHead === undefined ? undefined : u64("delta.revocation_head", wire.revocationHead);
+  return { institutionId: wire.institutionId, epoch, firstSequence, sequence, filter, issuedAt, ...(revocationHead === undefined ? {} : { revocationHead }) };
 }

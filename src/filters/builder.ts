@@ -143,8 +143,12 @@ export class FilterBuilder {
     }
   }
 
-  /** Closes the open interval and signs its delta (empty or not: the stream must not tell when customers arrive). */
-  issueDelta(): DeltaPublication {
+  /**
+   * Closes the open interval and signs its delta (empty or not: the stream
+   * must not tell when customers arrive), with the last position of this
+   * node's revocation log when the caller gives it.
+   */
+  issueDelta(opts: { revocationHead?: number } = {}): DeltaPublication {
     const state = this.current();
     state.intervals.push([...state.open]);
     state.open = new Set();
@@ -161,6 +165,7 @@ export class FilterBuilder {
       sequence,
       filter,
       issuedAt: this.modules.clock.now(),
+      revocationHead: opts.revocationHead,
     });
     const leaf: FilterLeaf = { institutionId: this.opts.institutionId, epoch, sequence, count: filter.capacity, filterSha256: filterSha256(filter.toBytes()) };
     const published = { epoch, firstSequence, sequence, signed, leaf };

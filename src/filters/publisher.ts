@@ -12,6 +12,12 @@ export interface FilterPublisherModules {
   logger: Logger;
   /** Appends a delta's leaf to the holder's transparency log (durable before the delta goes out); full filters are logged by the builder. */
   logFilter?: (leaf: FilterLeaf) => Promise<number>;
+  /**
+   * The last position of this node's revocation log, carried in each delta:
+   * members that hear it pull only when they are behind, instead of asking
+   * every member on a timer.
+   */
+  revocationHead?: () => Promise<number>;
 }
 
 /**
@@ -87,7 +93,8 @@ export class FilterPublisher {
       return due;
     }
     if (due === "DELTA") {
-      const delta = builder.issueDelta();
+      const revocationHead = await this.modules.revocationHead?.();
+      const delta = builder.issueDelta({ revocationHead });
       schedule.deltaIssued();
       await this.modules.logFilter?.(delta.leaf);
       await publish(FilterGossip.encode({ kind: { $case: "delta", value: delta.signed } }).finish());

@@ -23,6 +23,8 @@ export interface Delta {
   sequence: number;
   filter: BinaryFuse16;
   issuedAt: Date;
+  /** The last position of the member's revocation log when it signed; undefined when the delta does not say. */
+  revocationHead?: number;
 }
 
 /** A fetched full filter whose bytes matched the hash of an announcement of this epoch. */

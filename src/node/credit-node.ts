@@ -226,7 +226,11 @@ export class CreditNode {
     }
 
     const filters = membership && config.filters.enabled
-      ? new FilterParts({ ...config.filters, institutionId }, { db: stores.db, key: this.key, membership, clock, metrics, logFilter: (leaf) => tlog.filterPublished(leaf) })
+      ? new FilterParts({ ...config.filters, institutionId }, {
+        db: stores.db, key: this.key, membership, clock, metrics,
+        logFilter: (leaf) => tlog.filterPublished(leaf),
+        revocationHead: () => stores.consents.lastIssuedSequence(),
+      })
       : undefined;
     const noteToken = filters && ((token: string) => filters.noteToken(token));
     if (filters && !membership?.tokenCommittee()) logger.warn("filters are on with HMAC subject tokens: any member can test guessed identifiers against them; use only on test networks");
@@ -541,7 +545,7 @@ export class CreditNode {
     for (const protocol of [queries, disputes, disputeStatus, revocationsPull, revocations, witness, evidenceGossip, ...tokens.services]) {
       await peer.addService(protocol);
     }
-    for (const service of parts.filters?.peerServices(components, logger, limiter("filters")) ?? []) await peer.addService(service);
+    for (const service of parts.filters?.peerServices(components, logger, limiter("filters"), (id, head) => void revocationsPull.sync.heard(id, head)) ?? []) await peer.addService(service);
     if (p2p.manifestFile) await peer.addService(new ManifestFileWatch(p2p.manifestFile, { peer, logger }));
     return {
       peer,

@@ -9,7 +9,7 @@ import type { NodeKey } from "../identity/node-key.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { PeerComponents } from "../p2p/components.js";
-import { FilterGossipTopic } from "../p2p/filter-gossip.js";
+import { FilterGossipTopic, type FilterGossipComponents } from "../p2p/filter-gossip.js";
 import { FiltersProtocol } from "../p2p/filters-protocol.js";
 import type { PeerService } from "../p2p/peer-node.js";
 import { FILTERS_HANDLER_TIMEOUT_MS, FILTERS_MAX_FILTER_BYTES, FILTERS_MAX_FRAME_BYTES } from "../p2p/protocols.js";
@@ -35,6 +35,7 @@ export class FilterParts {
   readonly inbox: FilterInbox;
   readonly router: FilterRouter;
   private readonly logFilter?: (leaf: FilterLeaf) => Promise<number>;
+  private readonly revocationHead?: () => Promise<number>;
 
   constructor(
     private readonly config: FiltersConfig & { institutionId: string },
@@ -46,10 +47,13 @@ export class FilterParts {
       metrics: Metrics | null;
       /** The holder's transparency log: a leaf per full filter and delta published. */
       logFilter?: (leaf: FilterLeaf) => Promise<number>;
+      /** The last position of this node's revocation log, carried in each delta. */
+      revocationHead?: () => Promise<number>;
     },
   ) {
     const { clock } = modules;
     this.logFilter = modules.logFilter;
+    this.revocationHead = modules.revocationHead;
     this.builder = new FilterBuilder({ institutionId: config.institutionId }, { tokens: () => subjectTokens(modules.db), key: modules.key, clock, logFilter: modules.logFilter });
     this.schedule = new FilterSchedule(config, { clock });
     this.book = new FilterBook({ clock });
@@ -71,8 +75,17 @@ export class FilterParts {
     this.builder.noteToken(subjectToken);
   }
 
-  /** The fetch protocol, the gossip topic and the publisher's timer, in start order. */
-  peerServices(components: PeerComponents, logger: Logger, rateLimiter?: RateLimiter): PeerService[] {
+  /**
+   * The fetch protocol, the gossip topic and the publisher's timer, in start
+   * order. `revocationHead` hears where each member's revocation log ended
+   * when it signed a gossiped delta.
+   */
+  peerServices(
+    components: PeerComponents,
+    logger: Logger,
+    rateLimiter?: RateLimiter,
+    revocationHead?: FilterGossipComponents["revocationHead"],
+  ): PeerService[] {
     const protocol = new FiltersProtocol(
       { ...components, logger: logger.child({ protocol: "filters" }), builder: this.builder, inbox: this.inbox, rateLimiter },
       { maxFrameBytes: FILTERS_MAX_FRAME_BYTES, handlerTimeoutMs: FILTERS_HANDLER_TIMEOUT_MS },
@@ -83,10 +96,18 @@ export class FilterParts {
       inbox: this.inbox,
       // A delta from a member whose announcement was missed, a new epoch, a gap: fetch rather than wait for the next announcement.
       pull: (id) => protocol.pull(id),
+      revocationHead,
     });
     const publisher = new FilterPublisher(
       { reannounceEvery: REANNOUNCE_EVERY_DELTAS, retryMs: Math.min(30_000, this.config.deltaIntervalMs) },
-      { builder: this.builder, schedule: this.schedule, publish: (m) => gossip.publish(m), logger: logger.child({ module: "filters" }), logFilter: this.logFilter },
+      {
+        builder: this.builder,
+        schedule: this.schedule,
+        publish: (m) => gossip.publish(m),
+        logger: logger.child({ module: "filters" }),
+        logFilter: this.logFilter,
+        revocationHead: this.revocationHead,
+      },
     );
     return [protocol, gossip, { start: () => publisher.start(), stop: () => publisher.stop() }];
   }

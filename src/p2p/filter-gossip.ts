@@ -7,6 +7,8 @@ export type FilterGossipComponents = Pick<PeerComponents, "peer" | "logger"> & {
   inbox: Pick<FilterInbox, "gossip">;
   /** After each accepted message: fetches what it says is missing (a new epoch's filter, a delta gap), if anything. */
   pull(institutionId: string, position: InboxResult["fetch"]): void;
+  /** A member's delta said where its revocation log ended when it signed it. */
+  revocationHead?(institutionId: string, head: NonNullable<InboxResult["revocationHead"]>): void;
 };
 
 /**
@@ -29,7 +31,9 @@ export class FilterGossipTopic implements PeerService {
         this.c.logger.warn({ code: (err as { code?: string }).code, err: (err as Error).message }, "filter gossip dropped");
         return;
       }
-      if (result) this.c.pull(result.institutionId, result.fetch);
+      if (result === undefined) return;
+      this.c.pull(result.institutionId, result.fetch);
+      if (result.revocationHead) this.c.revocationHead?.(result.institutionId, result.revocationHead);
     });
   }
 

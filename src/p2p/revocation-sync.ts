@@ -17,6 +17,12 @@ import { REVOCATIONS_PAGE_LIMIT } from "./protocols.js";
  * has not seen yet of that member's log, on every (re)connection to it and
  * periodically as a safety net. A holder that was down during the gossip
  * learns the revocation within seconds of reconnecting.
+ *
+ * With holder filters on, every member's signed delta also says where its
+ * log ended (`heard`): a node behind it pulls at once, from a member it is
+ * connected to or not, and a node level with it leaves that member out of
+ * the periodic pull. In a large network the timer would otherwise ask every
+ * connected member each interval, although nearly every pull finds nothing.
  */
 
 export interface RevocationSyncModules {
@@ -48,6 +54,10 @@ export class RevocationSync implements PeerService {
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   /** When the last pull from each member succeeded (this process's clock). */
   readonly #pulledAt = new Map<string, number>();
+  /** Each member's cursor as stored, once read: every delta heard compares with it, and only this class writes it. */
+  readonly #cursors = new Map<string, number>();
+  /** When a member's signed delta last showed this node had all of its log (this process's clock, no later than the delta). */
+  readonly #levelAt = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #unlisten: (() => void) | undefined;
   #abort = new AbortController();
@@ -76,6 +86,7 @@ export class RevocationSync implements PeerService {
     for (const t of this.#retryTimers) clearTimeout(t);
     this.#retryTimers.clear();
     this.#again.clear();
+    this.#levelAt.clear();
     this.#abort.abort(new CreditMeshError("UNAVAILABLE", "revocation sync stopped"));
     await Promise.allSettled([...this.#inFlight.values()]);
   }
@@ -87,12 +98,49 @@ export class RevocationSync implements PeerService {
   #onConnect(peerId: string): void {
     const at = this.#pulledAt.get(peerId);
     if (at !== undefined && Date.now() - at < this.#opts.intervalMs) return;
+    if (this.#isLevel(peerId)) return;
     this.schedule(peerId);
   }
 
-  /** Schedules a pull from every connected member. */
+  /** Schedules a pull from every connected member, but those whose last delta showed nothing to pull. */
   pullAll(): void {
-    for (const peerId of this.#m.connectedPeers()) this.schedule(peerId);
+    for (const peerId of this.#m.connectedPeers()) if (!this.#isLevel(peerId)) this.schedule(peerId);
+  }
+
+  /**
+   * A member's signed filter delta, issued at `issuedAt`, said its revocation
+   * log ended at `head`. Behind it, or ahead of it (the member's log
+   * restarted), this node pulls now; level with it, neither the timer nor a
+   * new connection asks that member for two intervals. Deltas come every
+   * filter interval, so a member that stops sending them is asked again.
+   */
+  heard(institutionId: string, { head, issuedAt }: { head: number; issuedAt: Date }): Promise<void> {
+    const member = this.#m.membership.byInstitution(institutionId);
+    if (!this.#running || member === undefined || member.peerId === this.#opts.selfPeerId) return Promise.resolve();
+    return this.#cursor(institutionId).then(
+      (cursor) => {
+        if (cursor !== head) this.schedule(member.peerId);
+        else this.#levelAt.set(member.peerId, Math.min(Date.now(), issuedAt.getTime()));
+      },
+      (err: unknown) => this.#m.logger.warn({ member: institutionId, err: (err as Error).message }, "reading a revocation cursor failed"),
+    );
+  }
+
+  async #cursor(institutionId: string): Promise<number> {
+    const known = this.#cursors.get(institutionId);
+    if (known !== undefined) return known;
+    const stored = await this.#m.consents.getRevocationCursor(institutionId);
+    return this.#cursors.get(institutionId) ?? (this.#cursors.set(institutionId, stored), stored);
+  }
+
+  async #putCursor(institutionId: string, sequence: number): Promise<void> {
+    await this.#m.consents.putRevocationCursor(institutionId, sequence);
+    this.#cursors.set(institutionId, sequence);
+  }
+
+  #isLevel(peerId: string): boolean {
+    const at = this.#levelAt.get(peerId);
+    return at !== undefined && Date.now() - at < 2 * this.#opts.intervalMs;
   }
 
   /** Pulls from `peerId` soon; a pull already running is followed by one more. */
@@ -139,10 +187,10 @@ export class RevocationSync implements PeerService {
    * many entries it received.
    */
   async pullFrom(peerId: string): Promise<number> {
-    const { membership, consents, logger } = this.#m;
+    const { membership, logger } = this.#m;
     const member = membership.byPeerId(peerId);
     if (!member) throw new CreditMeshError("MEMBERSHIP_DENIED", `peer ${peerId} is not a member`);
-    let cursor = await consents.getRevocationCursor(member.institutionId);
+    let cursor = await this.#cursor(member.institutionId);
     let received = 0;
     for (let page = 0; page < MAX_PAGES_PER_PULL; page++) {
       const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
@@ -159,7 +207,7 @@ export class RevocationSync implements PeerService {
         // The member's log restarted (a restored backup, a rebuilt node): start over from its beginning.
         logger.warn({ member: member.institutionId, cursor, last }, "member's revocation log is behind what was pulled; pulling it again from the start");
         cursor = 0;
-        await consents.putRevocationCursor(member.institutionId, 0);
+        await this.#putCursor(member.institutionId, 0);
         continue;
       }
       let next = cursor;
@@ -187,7 +235,7 @@ export class RevocationSync implements PeerService {
         received++;
       }
       if (next > cursor) {
-        await consents.putRevocationCursor(member.institutionId, next);
+        await this.#putCursor(member.institutionId, next);
         cursor = next;
       }
       if (!answer.more || answer.revocations.length === 0) break;

@@ -8,8 +8,16 @@ import type { FilterBook } from "./filter-book.js";
 /** The member an institution id names in the current manifest, if any. */
 export type MemberLookup = (institutionId: string) => FilterSigner | undefined;
 
-/** What the caller should do after a message: fetch the member's filter or deltas, or nothing. */
-export type InboxResult = { institutionId: string; fetch?: { epoch: number; includeFilter: boolean; deltasAfter: number } };
+/**
+ * What the caller should do after a message: fetch the member's filter or
+ * deltas, or nothing. A gossiped delta also says how far the member's
+ * revocation log went when it was signed (`revocationHead`).
+ */
+export type InboxResult = {
+  institutionId: string;
+  fetch?: { epoch: number; includeFilter: boolean; deltasAfter: number };
+  revocationHead?: { head: number; issuedAt: Date };
+};
 
 function claimedInstitution(body: Uint8Array, decoder: typeof FilterAnnouncement | typeof FilterDelta, what: string): string {
   try {
@@ -94,8 +102,10 @@ export class FilterInbox {
   delta(signed: Signed): InboxResult | undefined {
     const signer = this.signerOf(claimedInstitution(signed.body, FilterDelta, "delta"), "delta");
     if (signer === undefined) return undefined;
-    this.modules.book.addDelta(verifyDelta(signed, signer, this.limits));
-    return this.next(signer.institutionId);
+    const delta = verifyDelta(signed, signer, this.limits);
+    this.modules.book.addDelta(delta);
+    const result = this.next(signer.institutionId);
+    return delta.revocationHead === undefined ? result : { ...result, revocationHead: { head: delta.revocationHead, issuedAt: delta.issuedAt } };
   }
 
   /**

@@ -177,6 +177,26 @@ describe("filter deltas", () => {
     expectError(() => signDelta(key, { ...toSign, firstSequence: 3 }), "VALIDATION_FAILED", "delta.first_sequence");
   });
 
+  it("carry the signer's revocation head when given one, 0 included, and say nothing of it when not", () => {
+    const roundTrip = (head?: number) => {
+      const wire = FilterGossip.decode(FilterGossip.encode({ kind: { $case: "delta", value: signDelta(key, { ...toSign, revocationHead: head }) } }).finish());
+      if (wire.kind?.$case !== "delta") throw new Error("expected a delta");
+      return verifyDelta(wire.kind.value, signer).revocationHead;
+    };
+    expect(roundTrip(42)).toBe(42);
+    expect(roundTrip(0)).toBe(0);
+    expect(roundTrip(undefined)).toBeUndefined();
+    expect(FilterDelta.decode(signDelta(key, toSign).body).revocationHead).toBeUndefined();
+  });
+
+  it("refuse to sign a negative or fractional revocation head, and refuse one out of range when signed", () => {
+    expectError(() => signDelta(key, { ...toSign, revocationHead: -1 }), "VALIDATION_FAILED", "delta.revocation_head");
+    expectError(() => signDelta(key, { ...toSign, revocationHead: 1.5 }), "VALIDATION_FAILED", "delta.revocation_head");
+    const body = FilterDelta.encode({ ...FilterDelta.decode(signDelta(key, toSign).body), revocationHead: "18446744073709551615" }).finish();
+    const resigned = { body: Buffer.from(body), signature: Buffer.from(key.sign(Buffer.concat([Buffer.from("creditmesh/v1 FilterDelta\n"), body]))) };
+    expectError(() => verifyDelta(resigned, signer), "VALIDATION_FAILED", "delta.revocation_head");
+  });
+
   it("refuse a signed delta whose first sequence lies outside 1..sequence", () => {
     const body = FilterDelta.encode({ ...FilterDelta.decode(signDelta(key, toSign).body), firstSequence: "0" }).finish();
     const resigned = { body: Buffer.from(body), signature: Buffer.from(key.sign(Buffer.concat([Buffer.from("creditmesh/v1 FilterDelta\n"), body]))) };

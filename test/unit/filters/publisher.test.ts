@@ -46,6 +46,26 @@ describe("FilterPublisher", () => {
     expect(sent).toEqual(["announcement 0", "delta 1", "delta 2", "announcement 2", "delta 3", "announcement 0"]);
   });
 
+  it("signs the revocation log's last position into each delta, read when the delta is issued", async () => {
+    const clock = new ManualClock("2026-12-03T00:00:00Z");
+    const builder = new FilterBuilder({ institutionId: "bank-a" }, { tokens: () => [], key, clock });
+    const schedule = new FilterSchedule({ deltaIntervalMs: 30_000, rebuildIntervalMs: 86_400_000 }, { clock });
+    const heads: (number | undefined)[] = [];
+    const publish = async (bytes: Uint8Array) => {
+      const kind = FilterGossip.decode(bytes).kind;
+      if (kind?.$case === "delta") heads.push(verifyDelta(kind.value, signer).revocationHead);
+    };
+    let head = 0;
+    const publisher = new FilterPublisher({ reannounceEvery: 10 }, { builder, schedule, publish, logger: silentLogger(), revocationHead: async () => head });
+    await publisher.tick();
+    for (const next of [0, 3, 4]) {
+      head = next;
+      clock.advance(30_000);
+      await publisher.tick();
+    }
+    expect(heads).toEqual([0, 3, 4]);
+  });
+
   it("retries a failed rebuild at the next tick without advancing the schedule", async () => {
     let fail = true;
     const { publisher, sent } = setup(() => {

@@ -69,7 +69,7 @@ function consent(id: string, grantee = lenderId): Consent {
 const issue = (id: string, key: NodeKey = lenderKey, grantee = lenderId) =>
   lenderStore.putIssuedRevocation(consent(id, grantee), (r: Revocation) => sealRevocation(r, key));
 
-function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage; intervalMs?: number } = {}) {
+function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => RevocationsPage; intervalMs?: number; connected?: string[] } = {}) {
   // The lender's side, never started: its handler is called directly.
   const served = new RevocationsProtocol(
     { peer: {} as PeerComponents["peer"], rpc: { request: async () => new Uint8Array() }, membership, signer: lenderKey, logger: silentLogger(), metrics: null, consents: lenderStore },
@@ -95,7 +95,7 @@ function sync(opts: { pageLimit?: number; tamper?: (page: RevocationsPage) => Re
         connected.listener = listener;
         return () => (connected.listener = undefined);
       },
-      connectedPeers: () => [],
+      connectedPeers: () => opts.connected ?? [],
       logger: silentLogger(),
       metrics: null,
     },
@@ -147,6 +147,61 @@ describe("revocation catch-up", () => {
       connect(lenderKey.peerId);
       await until(async () => (await holderStore.getRevocationCursor(lenderId)) === 2);
       expect(requests).toEqual([0, 1]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("a member's delta level with what was pulled keeps it out of the periodic pull and the pull on connection; one ahead pulls at once", async () => {
+    await issue("c-1");
+    const { s, requests, connect } = sync({ connected: [lenderKey.peerId] });
+    s.start();
+    try {
+      await until(async () => (await holderStore.getRevocationCursor(lenderId)) === 1); // start() pulls from the connected member
+      await s.heard(lenderId, { head: 1, issuedAt: new Date() });
+      s.pullAll();
+      connect(lenderKey.peerId);
+      await new Promise((r) => setTimeout(r, 100)); // a pull, had one been scheduled, would have asked by now
+      expect(requests).toEqual([0]);
+
+      // The gossip of c-2 was lost; the lender's next delta says its log ends at 2.
+      await issue("c-2");
+      await s.heard(lenderId, { head: 2, issuedAt: new Date() });
+      await until(async () => (await holderStore.getRevocationCursor(lenderId)) === 2);
+      expect(await holderStore.getRevocation(lenderId, "c-2")).toBeDefined();
+      expect(requests).toEqual([0, 1]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("a level delta older than two intervals no longer keeps the member out of the periodic pull", async () => {
+    const { s, requests } = sync({ connected: [lenderKey.peerId], intervalMs: 60_000 });
+    s.start();
+    try {
+      await until(() => requests.length === 1);
+      await s.heard(lenderId, { head: 0, issuedAt: new Date(Date.now() - 121_000) });
+      s.pullAll();
+      await until(() => requests.length === 2);
+      expect(requests).toEqual([0, 0]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("a delta behind what was pulled (the member's log restarted) pulls; a non-member's, this node's own or one heard when stopped does nothing", async () => {
+    await issue("c-1");
+    const { s, requests } = sync();
+    await s.heard(lenderId, { head: 5, issuedAt: new Date() }); // not started
+    s.start();
+    try {
+      expect(await s.pullFrom(lenderKey.peerId)).toBe(1);
+      requests.length = 0;
+      await s.heard("bank-x", { head: 5, issuedAt: new Date() });
+      await s.heard(membership.byPeerId(holderKey.peerId)!.institutionId, { head: 5, issuedAt: new Date() });
+      await s.heard(lenderId, { head: 0, issuedAt: new Date() });
+      await until(() => requests.length === 1);
+      expect(requests).toEqual([1]);
     } finally {
       await s.stop();
     }

@@ -62,6 +62,17 @@ describe("FilterInbox", () => {
     expect(route(absent).skipped).toHaveLength(1);
   });
 
+  it("passes on a gossiped delta's revocation head with its time, and none from a fetch, whose deltas may be old", async () => {
+    const { inbox, builder, full, gossip, fetch, clock } = await setup();
+    inbox.fetchResponse("bank-a", fetch({ epoch: full.announcement.epoch, includeFilter: true, deltasAfter: 0 }));
+    clock.advance(30_000);
+    const first = builder.issueDelta({ revocationHead: 7 });
+    expect(inbox.gossip(gossip("delta", first.signed))).toEqual({ institutionId: "bank-a", revocationHead: { head: 7, issuedAt: clock.now() } });
+    clock.advance(30_000);
+    expect(inbox.gossip(gossip("delta", builder.issueDelta().signed))).toEqual({ institutionId: "bank-a" });
+    expect(inbox.fetchResponse("bank-a", fetch({ epoch: full.announcement.epoch, includeFilter: false, deltasAfter: 0 }))).toEqual({ institutionId: "bank-a" });
+  });
+
   it("ignores this node's own messages and refuses a non-member's", async () => {
     const { inbox, gossip, clock } = await setup();
     const own = await new FilterBuilder({ institutionId: "bank-c" }, { tokens: () => [], key: selfKey, clock }).rebuild();
