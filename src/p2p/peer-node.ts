@@ -259,7 +259,12 @@ export class PeerNode {
    * An open connection to a member, dialling its manifest addresses if there is
    * none. MEMBERSHIP_DENIED for a non-member, P2P_UNREACHABLE when the dial fails.
    */
-  async connect(peerId: string, signal?: AbortSignal): Promise<Connection> {
+  /**
+   * An open connection to the member, dialed if there is none. `instead`: a
+   * connection found closing (its other end closed it while it still looked
+   * open here) is not taken again, and a new one is dialed if it was the only one.
+   */
+  async connect(peerId: string, signal?: AbortSignal, instead?: Connection): Promise<Connection> {
     const member = this.membership.byPeerId(peerId);
     const id = tryPeerId(peerId);
     if (member === undefined || id === undefined) {
@@ -268,13 +273,13 @@ export class PeerNode {
     if (this.#state !== "started") {
       throw new CreditMeshError("P2P_UNREACHABLE", "the p2p node is not running");
     }
-    const open = this.libp2p.getConnections(id).find((c) => c.status === "open");
+    const open = this.libp2p.getConnections(id).find((c) => c.status === "open" && c !== instead);
     if (open !== undefined) return open;
     const timeout = AbortSignal.timeout(this.#dialTimeoutMs);
     const dialSignal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     const addrs = dialableAddrs(member.addrs, peerId);
     try {
-      return await this.libp2p.dial(addrs.length > 0 ? addrs : id, { signal: dialSignal });
+      return await this.libp2p.dial(addrs.length > 0 ? addrs : id, { signal: dialSignal, force: instead !== undefined });
     } catch (cause) {
       if (signal?.aborted) throw abortError(signal, `dialling ${peerId} timed out`);
       throw new CreditMeshError("P2P_UNREACHABLE", `cannot reach peer ${peerId}: ${errorMessage(cause)}`, { cause });

@@ -131,7 +131,14 @@ export class RpcClient implements PeerService {
     let stream: Stream;
     try {
       const connection = await this.#node.connect(peerId, signal);
-      stream = await connection.newStream(protocol, { signal });
+      try {
+        stream = await connection.newStream(protocol, { signal });
+      } catch (cause) {
+        // The other end closed the connection (it dialed it, and it was idle on its side) while it still
+        // looked open here: nothing was sent, so a fresh connection is as good as the first.
+        if (signal.aborted || !CONNECTION_CLOSING.has((cause as Error).name)) throw cause;
+        stream = await (await this.#node.connect(peerId, signal, connection)).newStream(protocol, { signal });
+      }
     } catch (cause) {
       if (isCreditMeshError(cause, "MEMBERSHIP_DENIED") || isCreditMeshError(cause, "P2P_UNREACHABLE")) throw cause;
       throw new CreditMeshError(
@@ -153,6 +160,9 @@ export class RpcClient implements PeerService {
     if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
   }
 }
+
+/** What libp2p throws when a stream is asked of a connection that is closing or closed. */
+const CONNECTION_CLOSING = new Set(["ConnectionClosedError", "ConnectionClosingError", "MuxerClosedError"]);
 
 /** The stream was already unusable; the request never left this node. */
 class NotSentError extends Error {

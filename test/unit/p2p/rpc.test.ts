@@ -224,6 +224,41 @@ describe("rpc when the peer goes away", () => {
     expect(isCreditMeshError(later, "P2P_UNREACHABLE")).toBe(true);
   });
 
+  test("a connection found closing when a stream is opened (its other end closed it) is replaced, and the request goes through", async () => {
+    net = await startNetwork(2);
+    await registerRpcHandler(net.nodes[1], ECHO, async (body) => body, { maxFrameBytes: 1024, handlerTimeoutMs: 5_000 });
+    const node = net.nodes[0];
+    const real = await node.connect(net.nodes[1].peerId);
+    // What libp2p hands out while the other end's close is on its way: the status still open, the muxer closed.
+    const closing = Object.create(real, {
+      newStream: { value: async () => Promise.reject(Object.assign(new Error('The connection muxer is "closed" and not "open"'), { name: "ConnectionClosedError" })) },
+    }) as typeof real;
+    const asked: unknown[] = [];
+    const proxy = Object.create(node, {
+      connect: { value: (peerId: string, signal?: AbortSignal, instead?: typeof real) => (asked.push(instead), asked.length === 1 ? Promise.resolve(closing) : node.connect(peerId, signal, instead)) },
+      markUsed: { value: (peerId: string) => node.markUsed(peerId) },
+    }) as typeof node;
+    const client = new RpcClient(proxy);
+    expect(dec.decode(await client.request(net.nodes[1].peerId, ECHO, enc.encode("through")))).toBe("through");
+    expect(asked).toEqual([undefined, closing]);
+  });
+
+  test("a stream refused for another reason is not asked again", async () => {
+    net = await startNetwork(2);
+    const node = net.nodes[0];
+    const real = await node.connect(net.nodes[1].peerId);
+    const refusing = Object.create(real, { newStream: { value: async () => Promise.reject(new Error("protocol selection failed")) } }) as typeof real;
+    let asked = 0;
+    const proxy = Object.create(node, {
+      connect: { value: () => (asked++, Promise.resolve(refusing)) },
+      markUsed: { value: (peerId: string) => node.markUsed(peerId) },
+    }) as typeof node;
+    const err = await caught(new RpcClient(proxy).request(net.nodes[1].peerId, ECHO, enc.encode("x")));
+    expect(isCreditMeshError(err, "P2P_UNREACHABLE")).toBe(true);
+    expect((err as Error).message).toContain("protocol selection failed");
+    expect(asked).toBe(1);
+  });
+
   test("requests to a non-member are MEMBERSHIP_DENIED without dialling", async () => {
     net = await startNetwork(2);
     const { generateNodeKey } = await import("../../../src/identity/node-key.js");
