@@ -17,7 +17,9 @@
  * peer messages per report = Δ(sum over every member of the peer queries it
  * answered) / reports, next to the mean number of holders with data other
  * than the lender. Every report is checked: complete, and exactly the
- * borrower's holders answered OK.
+ * borrower's holders answered OK. Before the reports, the hosts' CPU over
+ * 10 s with no report running (the members' background work, which one
+ * machine pays for all of them here).
  *
  * Part 2, records held per member (scripts/bench/scale-records.ts): two
  * networks of `records-members` members at once, one with 10k and one with
@@ -43,7 +45,7 @@ import type { Record as WireRecord } from "../../src/gen/creditmesh/v1/records.j
 import { generateBorrowers, generatePortfolios, type PortfolioBorrower } from "../../src/synthetic/index.js";
 import type { NodeClient } from "../../src/testnet/node-client.js";
 import { ScaleNetwork } from "../../src/testnet/scale-network.js";
-import { makeTempDir, positiveInt, printTable, readProcMemory, toMB, writeResults } from "./common.js";
+import { makeTempDir, positiveInt, printTable, readProcCpuMs, readProcMemory, toMB, writeResults } from "./common.js";
 import { runRecords } from "./scale-records.js";
 import { perSecond, round, summarize } from "./stats.js";
 
@@ -224,6 +226,23 @@ async function prepare(net: ScaleNetwork, borrowers: Borrower[], records: Map<st
   return lender;
 }
 
+/** Window over which the hosts' CPU is read with no report running. */
+const IDLE_WINDOW_MS = 10_000;
+
+/**
+ * Cores the hosts use with no report running: the members' own background
+ * work (gossip, deltas, heartbeats), which every report of the sequential
+ * phase shares the machine with. A member on its own machine pays a
+ * hundredth of it at 100 members; here one machine pays all of it.
+ */
+async function hostsIdleCores(net: ScaleNetwork): Promise<number> {
+  const cpu = () => net.hosts.reduce((sum, h) => sum + (readProcCpuMs(h.pid) ?? 0), 0);
+  const before = cpu();
+  const t0 = performance.now();
+  await sleep(IDLE_WINDOW_MS);
+  return (cpu() - before) / (performance.now() - t0);
+}
+
 function hostMemoryMB(net: ScaleNetwork): number {
   return toMB(net.hosts.reduce((sum, h) => sum + (readProcMemory(h.pid)?.rss ?? 0), 0));
 }
@@ -242,6 +261,8 @@ async function runSize(members: number): Promise<Record<string, number>> {
     const data = generatePortfolios({ members: net.ids, borrowers: members * PER_MEMBER, seed: `scale-${members}` });
     const sample: Borrower[] = data.borrowers.slice(0, Math.min(200, data.borrowers.length));
     const lender = await prepare(net, sample, data.records, `${members} members`);
+    const idleCores = await hostsIdleCores(net);
+    log(`${members} members: the hosts use ${idleCores.toFixed(2)} cores with no report running`);
 
     const sum = async () => [...(await net!.queriesAnswered()).values()].reduce((a, b) => a + b, 0);
     const before = await sum();
@@ -281,6 +302,7 @@ async function runSize(members: number): Promise<Record<string, number>> {
       messagesPerReport: round(messages, 2),
       holdersWithDataPerReport: round(holdersWithData / SEQUENTIAL, 2),
       hostsRssMB: hostMemoryMB(net),
+      hostsIdleCores: round(idleCores, 2),
       failedChecks: failed.length,
     };
   } finally {
@@ -328,8 +350,8 @@ async function main(): Promise<number> {
   if (rows.length) {
     const base = rows[0]!;
     printTable([
-      ["members", "processes", "p50 ms", "p99 ms", `reports/s @${CONCURRENCY}`, "peer msgs/report", "holders w/ data", "p50 / p50 smallest", "msgs ≤ holders + 2", "hosts RSS MB", "failed checks"],
-      ...rows.map((r) => [r.members!, r.processes!, r.p50Ms!, r.p99Ms!, r.reportsPerSecond!, r.messagesPerReport!, r.holdersWithDataPerReport!, round(r.p50Ms! / base.p50Ms!, 2), verdict(r.messagesPerReport! <= r.holdersWithDataPerReport! + 2), r.hostsRssMB!, r.failedChecks!]),
+      ["members", "processes", "p50 ms", "p99 ms", `reports/s @${CONCURRENCY}`, "peer msgs/report", "holders w/ data", "p50 / p50 smallest", "msgs ≤ holders + 2", "hosts RSS MB", "hosts idle cores", "failed checks"],
+      ...rows.map((r) => [r.members!, r.processes!, r.p50Ms!, r.p99Ms!, r.reportsPerSecond!, r.messagesPerReport!, r.holdersWithDataPerReport!, round(r.p50Ms! / base.p50Ms!, 2), verdict(r.messagesPerReport! <= r.holdersWithDataPerReport! + 2), r.hostsRssMB!, r.hostsIdleCores!, r.failedChecks!]),
     ]);
     const last = rows.at(-1)!;
     if (rows.length > 1) {
