@@ -232,7 +232,7 @@ export class PeerNode {
     return () => this.libp2p.removeEventListener("peer:connect", handler);
   }
 
-  /** Notes a request sent to `peerId`, so that its on-demand connection is not closed as idle. */
+  /** Notes a request sent to or answered for `peerId`, so that its on-demand connection is not closed as idle. */
   markUsed(peerId: string): void {
     this.#lastUsed.set(peerId, Date.now());
   }

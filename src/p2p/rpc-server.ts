@@ -19,7 +19,7 @@ import {
 } from "./protocols.js";
 
 /** The part of the peer node a server needs: stream handlers, and who is a member now. */
-export type RpcServerNode = Pick<PeerNode, "handle" | "unhandle" | "membership">;
+export type RpcServerNode = Pick<PeerNode, "handle" | "unhandle" | "membership"> & Partial<Pick<PeerNode, "markUsed">>;
 
 export type RpcHandler = (body: Uint8Array, from: { peerId: string }, signal: AbortSignal) => Promise<Uint8Array>;
 
@@ -88,7 +88,13 @@ export class RpcServer implements PeerService {
       stream.abort(new Error("not a member"));
       return;
     }
-    const session = new ServerSession(stream, { peerId }, this.#handler, this.#opts, this.#log);
+    // A connection that carries requests either way is in use: the member that dialed it must not close
+    // it as idle under the requests of the other (they would end as "stream to peer lost").
+    const handler: RpcHandler = (body, from, signal) => {
+      this.#node.markUsed?.(peerId);
+      return this.#handler(body, from, signal);
+    };
+    const session = new ServerSession(stream, { peerId }, handler, this.#opts, this.#log);
     this.#sessions.add(session);
     stream.addEventListener("close", () => this.#sessions.delete(session), { once: true });
   }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { isCreditMeshError, CreditMeshError } from "../../../src/errors.js";
-import { RpcClient, RpcRemoteError, registerRpcHandler, type RpcHandler, type RpcServer } from "../../../src/p2p/rpc.js";
+import { RpcClient, RpcRemoteError, RpcServer, registerRpcHandler, type RpcHandler } from "../../../src/p2p/rpc.js";
 import { QUERY_PROTOCOL } from "../../../src/p2p/protocols.js";
 import { startNetwork, type TestNetwork } from "./net-fixture.js";
 
@@ -241,6 +241,26 @@ describe("rpc when the peer goes away", () => {
     const client = new RpcClient(proxy);
     expect(dec.decode(await client.request(net.nodes[1].peerId, ECHO, enc.encode("through")))).toBe("through");
     expect(asked).toEqual([undefined, closing]);
+  });
+
+  test("answering a request counts as using the connection, so the member that dialed it does not close it as idle", async () => {
+    net = await startNetwork(2);
+    const node = net.nodes[1];
+    const marked: string[] = [];
+    const proxy = Object.create(node, {
+      handle: { value: (...args: Parameters<typeof node.handle>) => node.handle(...args) },
+      unhandle: { value: (protocol: string) => node.unhandle(protocol) },
+      markUsed: { value: (peerId: string) => marked.push(peerId) },
+    }) as typeof node;
+    const server = new RpcServer(proxy, ECHO, async (body) => body, { maxFrameBytes: 1024, handlerTimeoutMs: 5_000 });
+    await server.start();
+    try {
+      const client = new RpcClient(net.nodes[0]);
+      for (const word of ["one", "two"]) expect(dec.decode(await client.request(node.peerId, ECHO, enc.encode(word)))).toBe(word);
+      expect(marked).toEqual([net.nodes[0].peerId, net.nodes[0].peerId]);
+    } finally {
+      await server.stop();
+    }
   });
 
   test("a stream refused for another reason is not asked again", async () => {
