@@ -15,6 +15,7 @@ import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
 import { MAX_INQUIRIES_PER_ANSWER } from "../report/inquiry-window.js";
 import { INQUIRY_PROOF_V1, inquiryProofOf, querySignedBytes } from "../report/inquiry-proof.js";
 import type { Holders, SealedQuery } from "../report/service.js";
+import { tradelineProblem } from "../report/tradeline-shape.js";
 import type { NonceStore } from "../store/types.js";
 import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
@@ -357,7 +358,9 @@ export function createQueryProtocol(components: QueryComponents, init: QueryInit
  * holder sends, and hold only its own tradelines. What it carries must also
  * fit the report: amounts in 0..10^15 minor units (a negative one would
  * cancel other holders' debt, a huge one overflow the report's int64 totals
- * so it fails to encode), times a Timestamp can hold (an Invalid Date makes
+ * so it fails to encode), tradeline fields of the shapes a holder derives
+ * (dates, statuses, products, payment history: report/tradeline-shape.ts),
+ * times a Timestamp can hold (an Invalid Date makes
  * the report fail to encode), inquiry ids of a request id's shape and
  * inquirers an institution id or pseudonym could be, and no more tradelines
  * and inquiries than a holder sends. Per answer and per tradeline, so no allocation unless
@@ -385,6 +388,8 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
     if (t.institutionId !== member.institutionId) return "answer carries another institution's tradelines";
     const wrong = !isAnswerAmount(t.balance) ? "balance" : !isAnswerAmount(t.creditLimit) ? "credit_limit" : !isAnswerAmount(t.amountPastDue) ? "amount_past_due" : undefined;
     if (wrong) return `tradelines[${i}].${wrong} is not an amount in 0..${MAX_ANSWER_AMOUNT_MINOR} minor units`;
+    const problem = tradelineProblem(t);
+    if (problem) return `tradelines[${i}].${problem}`;
   }
   for (let i = 0; i < inquiries.length; i++) {
     if (!isTimestampInRange(inquiries[i]!.inquiredAt)) return `inquiries[${i}].inquired_at is missing or not a valid time`;

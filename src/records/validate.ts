@@ -49,7 +49,7 @@ export type ValidRecord =
   | { kind: "repayment"; repayment: ValidRepayment }
   | { kind: "deletion"; deletion: ValidDeletion };
 
-const MAX_TERM_MONTHS = 480;
+export const MAX_TERM_MONTHS = 480;
 /** No consumer credit record predates this; an earlier date is a default or a typo (0001-01-01). */
 export const EARLIEST_DATE = "1900-01-01";
 /** A plausibility ceiling on every amount: 100 million CNY in fen. Above it a record is refused, not stored with a warning. */

@@ -1,7 +1,7 @@
 import { INQUIRY_PROOF_V1 } from "../../../src/report/inquiry-proof.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
-import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { AccountStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { Timestamp } from "../../../src/gen/google/protobuf/timestamp.js";
 import { QueryAnswer, type QueryRequest } from "../../../src/gen/creditmesh/v1/peer.js";
 import { CreditReport, HolderAnswer, Inquiry, type Tradeline } from "../../../src/gen/creditmesh/v1/report.js";
@@ -138,6 +138,26 @@ describe("query protocol, requester side: hostile answers", () => {
     const r = report(results.values());
     expect(() => CreditReport.encode(r).finish()).not.toThrow();
     expect(r.tradelines).toEqual([]);
+  });
+
+  it("refuses a tradeline no holder derives (a date that is not one, a status no holder sends, an escape in its reference), naming the field; the other holder's data stands", async () => {
+    const garbage: [Partial<Tradeline>, string][] = [
+      [{ openedOn: "garbage" }, "tradelines[1].opened_on is not a date"],
+      [{ status: 42 as AccountStatus }, "tradelines[1].status is not a known account status"],
+      [{ accountRef: "x\u001b]0;owned\u0007" }, "tradelines[1].account_ref is not an account reference"],
+      [{ paymentHistory: "Z".repeat(24) }, "tradelines[1].payment_history is not up to 24 payment-history codes"],
+    ];
+    for (const [change, reason] of garbage) {
+      const results = await ask(
+        new Map([
+          [honest, wire(honest, HolderAnswer.encode(holderAnswer(honest, { tradelines: [loan(honest)] })).finish())],
+          [hostile, wire(hostile, HolderAnswer.encode(holderAnswer(hostile, { tradelines: [loan(hostile), loan(hostile, { accountRef: "b", ...change })] })).finish())],
+        ]),
+      );
+      expectDropped(results.get(idOf(hostile)), reason);
+      expect(results.get(idOf(honest))?.outcome.status).toBe(HolderStatus.OK);
+      expect(report(results.values()).tradelines.map((t) => t.institutionId)).toEqual([idOf(honest)]);
+    }
   });
 
   it("takes an amount of exactly 10^15", async () => {

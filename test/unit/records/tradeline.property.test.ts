@@ -10,6 +10,7 @@ import {
   type AccountFacts,
   type RepaymentFacts,
 } from "../../../src/records/tradeline.js";
+import { tradelineProblem } from "../../../src/report/tradeline-shape.js";
 
 interface Scenario {
   account: AccountFacts;
@@ -107,6 +108,16 @@ const worsenedArb = scenarioArb
 const RUNS = { numRuns: 500 };
 
 describe("deriveTradeline properties", () => {
+  it("always yields a tradeline of the shape a requester accepts from a holder", () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.constantFrom("", "CNY", "USD"), (s, currency) => {
+        const t = deriveTradeline({ institutionId: "inst-a", accountRef: "0123456789abcdef0123456789abcdef", account: { ...s.account, currency }, repayments: s.repayments, asOf: s.asOf });
+        expect(tradelineProblem(t)).toBeUndefined();
+      }),
+      RUNS,
+    );
+  });
+
   it("always yields 24 history characters from 0-6, B, D, E", () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
