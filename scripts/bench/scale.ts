@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
   options: {
     members: { type: "string", default: "10,50,100" },
     processes: { type: "string", default: "4" },
+    /** The lender in a host process of its own (yes), or among the others (no). */
+    "lender-alone": { type: "string", default: "yes" },
     "borrowers-per-member": { type: "string", default: "20" },
     sequential: { type: "string", default: "200" },
     concurrency: { type: "string", default: "32" },
@@ -77,6 +79,11 @@ const list = (name: string, raw: string) => (raw === "none" ? [] : raw.split(","
 const SIZES = list("members", args.members);
 const RECORDS = list("records", args.records);
 const PROCESSES = positiveInt("processes", args.processes);
+if (args["lender-alone"] !== "yes" && args["lender-alone"] !== "no") {
+  process.stderr.write("--lender-alone must be yes or no\n");
+  process.exit(2);
+}
+const LENDER_ALONE = args["lender-alone"] === "yes";
 const PER_MEMBER = positiveInt("borrowers-per-member", args["borrowers-per-member"]);
 const SEQUENTIAL = positiveInt("sequential", args.sequential);
 const CONCURRENCY = positiveInt("concurrency", args.concurrency);
@@ -254,7 +261,8 @@ async function runSize(members: number): Promise<Record<string, number>> {
     const started = Date.now();
     const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.join(path.resolve(args.profile), `members-${members}`)}`] : [];
     const config = args["log-level"] ? { log: { level: args["log-level"] } } : {};
-    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, nodeArgs: [...NODE_ARGS, ...profile], tokens: TOKENS, config });
+    // The first member is the lender (prepare()).
+    net = await ScaleNetwork.create({ dir: temp.dir, members, processes: PROCESSES, alone: LENDER_ALONE ? 1 : 0, nodeArgs: [...NODE_ARGS, ...profile], tokens: TOKENS, config });
     hostsSpawned = Date.now();
     await net.start();
     log(`${members} members in ${net.hosts.length} processes up in ${Date.now() - started} ms`);

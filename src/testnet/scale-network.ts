@@ -11,6 +11,13 @@ export interface ScaleNetworkOptions {
   members: number;
   /** Node host processes the members are spread over (round-robin). */
   processes: number;
+  /**
+   * How many of the first members run each in a host process of its own,
+   * besides the `processes` shared ones (default 0): the node under
+   * measurement, whose event loop a member's node shares with no other
+   * institution's outside a harness.
+   */
+  alone?: number;
   networkId?: string;
   /** Deep-merged into every member's config, over SCALE_CONFIG. */
   config?: Record<string, unknown>;
@@ -84,6 +91,7 @@ export class ScaleNetwork {
   static async create(opts: ScaleNetworkOptions): Promise<ScaleNetwork> {
     if (!Number.isInteger(opts.members) || opts.members < 2) throw new RangeError(`members must be an integer ≥ 2, got ${opts.members}`);
     if (!Number.isInteger(opts.processes) || opts.processes < 1) throw new RangeError(`processes must be an integer ≥ 1, got ${opts.processes}`);
+    if (opts.alone !== undefined && !(Number.isInteger(opts.alone) && opts.alone >= 0)) throw new RangeError(`alone must be an integer ≥ 0, got ${opts.alone}`);
     const layout = await createNetworkLayout({
       dir: opts.dir,
       nodes: opts.members,
@@ -144,7 +152,7 @@ export class ScaleNetwork {
 
   /** Starts every host and resolves once every member serves gRPC. */
   async start(): Promise<void> {
-    const groups = Array.from({ length: Math.min(this.opts.processes, this.members.length) }, (_, p) => this.members.filter((_, i) => i % this.opts.processes === p));
+    const groups = hostGroups(this.members, this.opts.processes, this.opts.alone ?? 0);
     try {
       const hosts = await Promise.all(
         groups.map(async (g) => {
@@ -174,6 +182,16 @@ export class ScaleNetwork {
     await Promise.all(this.hosts.splice(0).map((h) => h.stop(30_000)));
     for (const m of this.members) m.address = "";
   }
+}
+
+/** The members of each host process: the first `alone` one to a process, the rest round-robin over `processes`. */
+export function hostGroups<T>(members: readonly T[], processes: number, alone: number): T[][] {
+  const own = Math.min(alone, members.length);
+  const shared = members.slice(own);
+  return [
+    ...members.slice(0, own).map((m) => [m]),
+    ...Array.from({ length: Math.min(processes, shared.length) }, (_, p) => shared.filter((_, i) => i % processes === p)),
+  ];
 }
 
 /** The sum of every series of one counter in Prometheus text. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { witnessesOf } from "../../../src/node/checkpoint-witnessing.js";
 import { rankMembers } from "../../../src/p2p/member-rank.js";
 import { generatePortfolios } from "../../../src/synthetic/index.js";
-import { deepMerge, sumCounter } from "../../../src/testnet/scale-network.js";
+import { deepMerge, hostGroups, sumCounter } from "../../../src/testnet/scale-network.js";
 
 describe("scale network helpers", () => {
   it("deepMerge merges objects key by key and replaces anything else", () => {
@@ -13,6 +13,14 @@ describe("scale network helpers", () => {
       n: 2,
     });
     expect(base.p2p).toEqual({ enabled: true, listen: ["/ip4/127.0.0.1/tcp/1"] });
+  });
+
+  it("hostGroups gives the first members a process each and spreads the rest round-robin", () => {
+    const ids = ["a", "b", "c", "d", "e", "f"];
+    expect(hostGroups(ids, 2, 0)).toEqual([["a", "c", "e"], ["b", "d", "f"]]);
+    expect(hostGroups(ids, 2, 1)).toEqual([["a"], ["b", "d", "f"], ["c", "e"]]);
+    expect(hostGroups(ids, 4, 3)).toEqual([["a"], ["b"], ["c"], ["d"], ["e"], ["f"]]);
+    expect(hostGroups(["a", "b"], 4, 5)).toEqual([["a"], ["b"]]);
   });
 
   it("sumCounter adds every series of one counter and nothing else", () => {
