@@ -258,11 +258,8 @@ export class PeerNode {
   /**
    * An open connection to a member, dialling its manifest addresses if there is
    * none. MEMBERSHIP_DENIED for a non-member, P2P_UNREACHABLE when the dial fails.
-   */
-  /**
-   * An open connection to the member, dialed if there is none. `instead`: a
-   * connection found closing (its other end closed it while it still looked
-   * open here) is not taken again, and a new one is dialed if it was the only one.
+   * `instead`: a connection found closing (its other end closed it while it
+   * still looked open here) is not taken again; a new one is dialed if it was the only one.
    */
   async connect(peerId: string, signal?: AbortSignal, instead?: Connection): Promise<Connection> {
     const member = this.membership.byPeerId(peerId);
