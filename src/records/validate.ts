@@ -50,6 +50,11 @@ export type ValidRecord =
   | { kind: "deletion"; deletion: ValidDeletion };
 
 export const MAX_TERM_MONTHS = 480;
+
+/** An ISO 4217 code as records carry it: 3 uppercase letters. */
+export function isCurrencyCode(value: string): boolean {
+  return /^[A-Z]{3}$/.test(value);
+}
 /** No consumer credit record predates this; an earlier date is a default or a typo (0001-01-01). */
 export const EARLIEST_DATE = "1900-01-01";
 /** A plausibility ceiling on every amount: 100 million CNY in fen. Above it a record is refused, not stored with a warning. */
@@ -101,7 +106,7 @@ export function validateAccount(a: AccountRecord, field = "account", limits?: Re
   }
 
   const currency = a.currency === "" ? "CNY" : a.currency;
-  if (!/^[A-Z]{3}$/.test(currency)) {
+  if (!isCurrencyCode(currency)) {
     throw invalid(`${field}.currency`, `must be an ISO 4217 code of 3 uppercase letters, got ${JSON.stringify(currency.slice(0, 8))}`);
   }
 

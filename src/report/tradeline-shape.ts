@@ -4,7 +4,7 @@ import { isoDateProblem } from "../records/dates.js";
 import { isKnownProductType } from "../records/product.js";
 import { statusRank } from "../records/status.js";
 import { HISTORY_MONTHS } from "../records/tradeline.js";
-import { MAX_TERM_MONTHS } from "../records/validate.js";
+import { isCurrencyCode, MAX_TERM_MONTHS } from "../records/validate.js";
 
 /**
  * A holder's account references are 32 hex characters (records/ingest.ts);
@@ -14,7 +14,6 @@ import { MAX_TERM_MONTHS } from "../records/validate.js";
 const ACCOUNT_REF = /^[\x21-\x7e]{1,64}$/;
 /** Metro 2 payment-history codes a holder derives (records/tradeline.ts): buckets 0–6, B, D, E. */
 const PAYMENT_HISTORY = new RegExp(`^[0-6BDE]{0,${HISTORY_MONTHS}}$`);
-const CURRENCY = /^[A-Z]{3}$/;
 /** A century of days: more than any installment can be late while its account is still reported. */
 const MAX_DAYS_PAST_DUE = 36_525;
 const DISPUTE_FLAGS: ReadonlySet<number> = new Set([DisputeFlag.NONE, DisputeFlag.DISPUTED, DisputeFlag.RESOLVED_DISAGREES]);
@@ -42,7 +41,7 @@ export function tradelineProblem(t: Tradeline): string | undefined {
   if (!isDateOrEmpty(t.lastPaymentOn)) return "last_payment_on is not a date";
   if (!PAYMENT_HISTORY.test(t.paymentHistory)) return `payment_history is not up to ${HISTORY_MONTHS} payment-history codes`;
   if (!Number.isInteger(t.maxDaysPastDue) || t.maxDaysPastDue < 0 || t.maxDaysPastDue > MAX_DAYS_PAST_DUE) return `max_days_past_due is not 0..${MAX_DAYS_PAST_DUE}`;
-  if (t.currency !== "" && !CURRENCY.test(t.currency)) return "currency is not an ISO 4217 code";
+  if (t.currency !== "" && !isCurrencyCode(t.currency)) return "currency is not an ISO 4217 code";
   if (!Number.isInteger(t.termMonths) || t.termMonths < 0 || t.termMonths > MAX_TERM_MONTHS) return `term_months is not 0..${MAX_TERM_MONTHS}`;
   return undefined;
 }
