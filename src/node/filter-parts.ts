@@ -77,14 +77,15 @@ export class FilterParts {
 
   /**
    * The fetch protocol, the gossip topic and the publisher's timer, in start
-   * order. `revocationHead` hears where each member's revocation log ended
-   * when it signed a gossiped delta.
+   * order. `revocationHeadHeard` hears where each member's revocation log
+   * ended when it signed a gossiped delta (this node's own head goes out in
+   * its deltas: `revocationHead` in the constructor).
    */
   peerServices(
     components: PeerComponents,
     logger: Logger,
     rateLimiter?: RateLimiter,
-    revocationHead?: FilterGossipComponents["revocationHead"],
+    revocationHeadHeard?: FilterGossipComponents["revocationHeadHeard"],
   ): PeerService[] {
     const protocol = new FiltersProtocol(
       { ...components, logger: logger.child({ protocol: "filters" }), builder: this.builder, inbox: this.inbox, rateLimiter },
@@ -96,7 +97,7 @@ export class FilterParts {
       inbox: this.inbox,
       // A delta from a member whose announcement was missed, a new epoch, a gap: fetch rather than wait for the next announcement.
       pull: (id) => protocol.pull(id),
-      revocationHead,
+      revocationHeadHeard,
     });
     const publisher = new FilterPublisher(
       { reannounceEvery: REANNOUNCE_EVERY_DELTAS, retryMs: Math.min(30_000, this.config.deltaIntervalMs) },

@@ -8,7 +8,7 @@ export type FilterGossipComponents = Pick<PeerComponents, "peer" | "logger"> & {
   /** After each accepted message: fetches what it says is missing (a new epoch's filter, a delta gap), if anything. */
   pull(institutionId: string, position: InboxResult["fetch"]): void;
   /** A member's delta said where its revocation log ended when it signed it. */
-  revocationHead?(institutionId: string, head: NonNullable<InboxResult["revocationHead"]>): void;
+  revocationHeadHeard?(institutionId: string, head: NonNullable<InboxResult["revocationHead"]>): void;
 };
 
 /**
@@ -33,7 +33,7 @@ export class FilterGossipTopic implements PeerService {
       }
       if (result === undefined) return;
       this.c.pull(result.institutionId, result.fetch);
-      if (result.revocationHead) this.c.revocationHead?.(result.institutionId, result.revocationHead);
+      if (result.revocationHead) this.c.revocationHeadHeard?.(result.institutionId, result.revocationHead);
     });
   }
 
