@@ -30,20 +30,6 @@ export const MAX_LOG_EVIDENCE_BYTES = 8 * 1024;
 
 /** An answer carries tradelines and inquiries for one subject; 1 MiB is generous. */
 export const QUERY_MAX_FRAME_BYTES = 1024 * 1024;
-/**
- * The most tradelines a requester takes in one answer: accounts one
- * institution holds for one borrower. A real file has a handful; a thousand
- * is beyond any borrower, yet well below the ~7,000 tradelines of ~150 bytes a
- * frame holds, so a holder cannot swell every report, its summary and its
- * rendering up to the frame limit.
- */
-export const MAX_TRADELINES_PER_ANSWER = 1_000;
-/**
- * The longest inquirer an answer's inquiry may name: an institution id (at
- * most 63 characters in a node's configuration) or its "anon:" pseudonym
- * (69), with room to spare; nothing an honest holder sends comes near it.
- */
-export const MAX_INQUIRER_CHARS = 128;
 export const DISPUTE_MAX_FRAME_BYTES = 64 * 1024;
 /** A page of signed revocations (~200 bytes each) is far below this. */
 export const REVOCATIONS_MAX_FRAME_BYTES = 256 * 1024;

@@ -1,32 +1,29 @@
 import { performance } from "node:perf_hooks";
 import { isoDate } from "../clock.js";
 import { isCreditMeshError } from "../errors.js";
-import { HolderStatus, holderStatusToJSON, Role } from "../gen/creditmesh/v1/common.js";
+import { HolderStatus, Role } from "../gen/creditmesh/v1/common.js";
 import { QueryAnswer, QueryRequest, Signed, type Member } from "../gen/creditmesh/v1/peer.js";
 import { HolderAnswer, type HolderOutcome } from "../gen/creditmesh/v1/report.js";
 import { publicKeyFromPeerId, verifyByPeerId } from "../identity/node-key.js";
 import { auditSafe } from "../audit/trail.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { isoDateProblem } from "../records/dates.js";
-import { isAnswerAmount, MAX_ANSWER_AMOUNT_MINOR } from "../report/amounts.js";
+import { answerContentProblem } from "../report/answer-content.js";
 import type { HolderResult } from "../report/assemble.js";
-import { isTimestampInRange } from "../report/dates.js";
 import type { HolderService, SignedHolderAnswer } from "../report/holder.js";
-import { MAX_INQUIRIES_PER_ANSWER } from "../report/inquiry-window.js";
 import { INQUIRY_PROOF_V1, inquiryProofOf, querySignedBytes } from "../report/inquiry-proof.js";
 import type { Holders, SealedQuery } from "../report/service.js";
-import { tradelineProblem } from "../report/tradeline-shape.js";
 import type { NonceStore } from "../store/types.js";
 import { checkAnswerProof, VerifiedCheckpoints } from "../tlog/answer-proof.js";
 import { sha256 } from "../tlog/leaves.js";
 import type { PeerComponents } from "./components.js";
-import { MAX_INQUIRER_CHARS, MAX_TRADELINES_PER_ANSWER, QUERY_PROTOCOL } from "./protocols.js";
+import { QUERY_PROTOCOL } from "./protocols.js";
 import { FairTurns } from "../fair-turns.js";
 import { InFlightLimiter } from "./in-flight-limiter.js";
 import { RpcProtocol, type RpcProtocolInit } from "./rpc-protocol.js";
 import { stageNow, stageSpan } from "../stage-trace.js";
 import { ReusedWriter } from "../reused-writer.js";
-import { openSignedRequest, RequestRefused, sealSigned, type SignedRequestContext, type SignedRequestSpec } from "./signed-request.js";
+import { openSignedRequest, RequestRefused, type SignedRequestContext, type SignedRequestSpec } from "./signed-request.js";
 import { isRequestId, REQUEST_ID_SHAPE } from "../request-id.js";
 
 export type QueryComponents = Pick<PeerComponents, "peer" | "rpc" | "membership" | "signer" | "clock" | "logger" | "metrics"> & {
@@ -345,26 +342,15 @@ export class QueryProtocol extends RpcProtocol implements Holders {
   }
 }
 
-/** What a holder may answer; BUSY and DENIED carry no data. */
-const ANSWER_STATUSES: ReadonlySet<HolderStatus> = new Set([HolderStatus.OK, HolderStatus.NO_DATA, HolderStatus.DENIED, HolderStatus.BUSY]);
-
 export function createQueryProtocol(components: QueryComponents, init: QueryInit): QueryProtocol {
   return new QueryProtocol(components, init);
 }
 
 /**
  * An answer must be for this request (the fields `creditmesh verify` binds it
- * to the report by), from this holder, about this subject, with a status a
- * holder sends, and hold only its own tradelines. What it carries must also
- * fit the report: amounts in 0..10^15 minor units (a negative one would
- * cancel other holders' debt, a huge one overflow the report's int64 totals
- * so it fails to encode), tradeline fields of the shapes a holder derives
- * (dates, statuses, products, payment history: report/tradeline-shape.ts),
- * times a Timestamp can hold (an Invalid Date makes
- * the report fail to encode), inquiry ids of a request id's shape and
- * inquirers an institution id or pseudonym could be, and no more tradelines
- * and inquiries than a holder sends. Per answer and per tradeline, so no allocation unless
- * something is wrong.
+ * to the report by), from this holder, about this subject, as of this date;
+ * and what it carries must be what an honest holder sends
+ * (report/answer-content.ts, the rule `verify` applies to a saved report).
  */
 function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): string | undefined {
   if (answer.requestId !== query.requestId) return "answer is for another request";
@@ -372,36 +358,7 @@ function mismatch(answer: HolderAnswer, query: QueryRequest, member: Member): st
   if (answer.requesterInstitutionId !== query.requesterInstitutionId) return "answer names another requester";
   if (answer.subjectToken !== query.subjectToken) return "answer is about another subject";
   if (answer.asOf !== query.asOf) return "answer is as of another date";
-  if (!ANSWER_STATUSES.has(answer.status)) return `answer has status ${holderStatusToJSON(answer.status)}, which a holder does not send`;
-  // Nothing reads answered_at, but it is part of the signed bytes the report carries.
-  if (answer.answeredAt !== undefined && !isTimestampInRange(answer.answeredAt)) return "answer's answered_at is not a valid time";
-  const { tradelines, inquiries } = answer;
-  if (tradelines.length > MAX_TRADELINES_PER_ANSWER) return `answer carries ${tradelines.length} tradelines, more than ${MAX_TRADELINES_PER_ANSWER}`;
-  // 0 from a holder that predates the field.
-  if (answer.tradelinesTotal !== 0 && tradelines.length > answer.tradelinesTotal) return `answer carries ${tradelines.length} tradelines, more than its tradelines_total ${answer.tradelinesTotal}`;
-  // For a past as_of the holder adds this query's own inquiry after the capped window (report/holder.ts).
-  const cap = MAX_INQUIRIES_PER_ANSWER + (inquiries.length > 0 && inquiries[inquiries.length - 1]!.inquiryId === query.requestId ? 1 : 0);
-  if (inquiries.length > cap) return `answer carries ${inquiries.length} inquiries, more than ${MAX_INQUIRIES_PER_ANSWER} and this query's own`;
-  if (inquiries.length > answer.inquiriesTotal) return `answer carries ${inquiries.length} inquiries, more than its inquiries_total ${answer.inquiriesTotal}`;
-  for (let i = 0; i < tradelines.length; i++) {
-    const t = tradelines[i]!;
-    if (t.institutionId !== member.institutionId) return "answer carries another institution's tradelines";
-    const wrong = !isAnswerAmount(t.balance) ? "balance" : !isAnswerAmount(t.creditLimit) ? "credit_limit" : !isAnswerAmount(t.amountPastDue) ? "amount_past_due" : undefined;
-    if (wrong) return `tradelines[${i}].${wrong} is not an amount in 0..${MAX_ANSWER_AMOUNT_MINOR} minor units`;
-    const problem = tradelineProblem(t);
-    if (problem) return `tradelines[${i}].${problem}`;
-  }
-  for (let i = 0; i < inquiries.length; i++) {
-    if (!isTimestampInRange(inquiries[i]!.inquiredAt)) return `inquiries[${i}].inquired_at is missing or not a valid time`;
-    if (!isRequestId(inquiries[i]!.inquiryId)) return `inquiries[${i}].inquiry_id is not ${REQUEST_ID_SHAPE}`;
-    if (!isInquirer(inquiries[i]!.requesterInstitutionId)) return `inquiries[${i}].requester_institution_id is not an institution id or pseudonym`;
-  }
-  return undefined;
-}
-
-/** 1 to MAX_INQUIRER_CHARS printable ASCII characters: what a manifest's institution id or its pseudonym is on an honest holder. */
-function isInquirer(id: string): boolean {
-  return id.length > 0 && id.length <= MAX_INQUIRER_CHARS && /^[\x21-\x7e]+$/.test(id);
+  return answerContentProblem(answer, query.requestId);
 }
 
 const answerFrameWriter = new ReusedWriter();

@@ -11,7 +11,7 @@ import { requireEpochDay } from "./dates.js";
  * trillion leaves). 500 of them stay under 850 KiB at that depth, leaving the
  * rest of the 1 MiB frame to the (capped) inquiries: a larger file never makes
  * the answer too large to send. The requester accepts up to 1,000
- * (p2p/protocols.ts MAX_TRADELINES_PER_ANSWER).
+ * (report/answer-content.ts MAX_TRADELINES_PER_ANSWER).
  */
 export const MAX_TRADELINES_LISTED = 500;
 

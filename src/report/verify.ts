@@ -1,6 +1,7 @@
 import { HolderStatus, holderStatusToJSON } from "../gen/creditmesh/v1/common.js";
 import { checkAnswerProof } from "../tlog/answer-proof.js";
 import { type CreditReport, HolderAnswer, type HolderOutcome, Inquiry, Score, Summary, Tradeline } from "../gen/creditmesh/v1/report.js";
+import { answerContentProblem } from "./answer-content.js";
 import { contributes, ownTradelines, takeInquiries } from "./assemble.js";
 import { provenInReport, type InquiryProofs } from "./inquiry-proof.js";
 import { mergeInquiries, tradelineKey } from "./merge.js";
@@ -179,6 +180,9 @@ function verifyHolder(report: CreditReport, outcome: HolderOutcome, opts: Verify
   }
   const mismatch = bindingMismatch(report, outcome, answer);
   if (mismatch) return { state: "FAILED", reason: mismatch };
+  // A requester refuses such an answer before it assembles a report: a saved report carrying one was not made by an honest node.
+  const content = answerContentProblem(answer, report.reportId);
+  if (content) return { state: "FAILED", reason: `signed answer carries what no holder sends: ${content}` };
   // Offline the query's own bytes are gone: the inquiry leaf is recomputed from the hash the holder signed.
   const required = (opts.requireProofs ?? false) && outcome.institutionId !== report.requesterInstitutionId;
   const proof = checkAnswerProof(answer, { publicKey, required });

@@ -15,7 +15,7 @@ describe("assembleReport", () => {
     expect(report.tradelines.map(keyOf)).toEqual(["bank-a/a-card", "bank-a/a-loan", "lender-b/b-loan"]);
     expect(report.summary).toMatchObject({ accounts: 3, institutions: 2, totalPastDue: "60000", delinquentAccounts: 1 });
     expect(report.score?.scorable).toBe(true);
-    expect(report).toMatchObject({ reportId: "req-1", subjectToken: "tok-subject", asOf: "2026-03-31", requesterInstitutionId: "bank-a" });
+    expect(report).toMatchObject({ reportId: "req-0001", subjectToken: "tok-subject", asOf: "2026-03-31", requesterInstitutionId: "bank-a" });
   });
 
   it("lists holders by institution with what the report took from each", () => {
@@ -54,7 +54,7 @@ describe("assembleReport", () => {
   it("shows a lender only its own inquiries but counts everyone's", () => {
     const report = assembleReport(scenario().input);
     expect(report.inquiries.map((q) => [q.inquiryId, q.requesterInstitutionId, q.requesterName])).toEqual([
-      ["req-1", "bank-a", "Bank A"],
+      ["req-0001", "bank-a", "Bank A"],
     ]);
     expect(report.summary?.inquiries30d).toBe(2);
     expect(report.summary?.inquiringInstitutions30d).toBe(2);
@@ -64,16 +64,16 @@ describe("assembleReport", () => {
     const { input } = scenario();
     const report = assembleReport({ ...input, audience: "SUBJECT" });
     expect(report.inquiries.map((q) => [q.inquiryId, q.requesterName])).toEqual([
-      ["req-1", "Bank A"],
-      ["req-0", "Lender B Consumer Finance"],
+      ["req-0001", "Bank A"],
+      ["req-0000", "Lender B Consumer Finance"],
     ]);
     expect(report.summary).toEqual(assembleReport(input).summary);
   });
 
   it("keeps another holder's inquiry in the 30-day window whatever copies of it a hostile holder sends", () => {
     const { input, members } = scenario();
-    const real = inquiry("req-0", "lender-b", "2026-03-20T10:30:00Z", Purpose.LOAN_ORIGINATION);
-    const logged = [inquiry("req-1", "bank-a", "2026-03-31T08:00:00Z"), real];
+    const real = inquiry("req-0000", "lender-b", "2026-03-20T10:30:00Z", Purpose.LOAN_ORIGINATION);
+    const logged = [inquiry("req-0001", "bank-a", "2026-03-31T08:00:00Z"), real];
     const honest = input.holders.map((h) => {
       const signer = Object.values(members).find((m) => m.institutionId === h.outcome.institutionId);
       return h.answer && signer ? signedResult(signer, answer({ ...h.answer, inquiries: logged })) : h;
@@ -96,20 +96,20 @@ describe("assembleReport", () => {
       for (const holders of [withX(c), withX(c).reverse()]) {
         const report = assembleReport({ ...input, holders, audience: "SUBJECT" });
         expect(report.summary, JSON.stringify(c)).toMatchObject({ inquiries30d: 2, inquiringInstitutions30d: 2 });
-        expect(report.inquiries.find((q) => q.inquiryId === "req-0" && q.purpose === Purpose.LOAN_ORIGINATION)?.inquiredAt).toEqual(real.inquiredAt);
+        expect(report.inquiries.find((q) => q.inquiryId === "req-0000" && q.purpose === Purpose.LOAN_ORIGINATION)?.inquiredAt).toEqual(real.inquiredAt);
       }
     }
   });
 
   it("takes the lender's own inquiries from its own answer only", () => {
     const { input, members } = scenario();
-    const fake = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), inquiry("req-1", "bank-a", "2026-03-01T00:00:00Z", Purpose.POST_LOAN_MANAGEMENT)];
+    const fake = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), inquiry("req-0001", "bank-a", "2026-03-01T00:00:00Z", Purpose.POST_LOAN_MANAGEMENT)];
     const holders = [
       ...input.holders.filter((h) => h.outcome.institutionId !== "lender-c"),
       signedResult(members.c, answer({ holderInstitutionId: "lender-c", inquiries: fake })),
     ];
     const report = assembleReport({ ...input, holders });
-    expect(report.inquiries.map((q) => [q.inquiryId, q.purpose])).toEqual([["req-1", Purpose.LOAN_ORIGINATION]]);
+    expect(report.inquiries.map((q) => [q.inquiryId, q.purpose])).toEqual([["req-0001", Purpose.LOAN_ORIGINATION]]);
     expect(report.summary).toEqual(assembleReport(input).summary);
     // Without the lender's own answer, nothing names it.
     const withoutOwn = assembleReport({ ...input, holders: holders.filter((h) => h.outcome.institutionId !== "bank-a") });
@@ -118,10 +118,10 @@ describe("assembleReport", () => {
 
   it("never takes a requester name from a holder", () => {
     const { input, members } = scenario();
-    const spoof = { ...inquiry("req-x", "lender-z", "2026-03-30T00:00:00Z"), requesterName: "Trusted Bank" };
+    const spoof = { ...inquiry("req-xxxx", "lender-z", "2026-03-30T00:00:00Z"), requesterName: "Trusted Bank" };
     const holders = [...input.holders, signedResult(members.c, answer({ holderInstitutionId: "lender-c", inquiries: [spoof] }))];
     const report = assembleReport({ ...input, holders, audience: "SUBJECT" });
-    expect(report.inquiries.find((q) => q.inquiryId === "req-x")?.requesterName).toBe("");
+    expect(report.inquiries.find((q) => q.inquiryId === "req-xxxx")?.requesterName).toBe("");
   });
 
   it("takes nothing from holders that did not answer OK or NO_DATA", () => {

@@ -175,7 +175,7 @@ export function unansweredResult(institutionId: string, status: HolderStatus, re
 
 export function answer(fields: Partial<HolderAnswer> & Pick<HolderAnswer, "holderInstitutionId">): HolderAnswer {
   return {
-    requestId: "req-1",
+    requestId: "req-0001",
     requesterInstitutionId: "bank-a",
     subjectToken: "tok-subject",
     asOf: AS_OF,
@@ -203,8 +203,8 @@ export function ed25519Verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint
 export function scenario() {
   const members = { a: member("bank-a"), b: member("lender-b"), c: member("lender-c") };
   const sharedInquiries = [
-    inquiry("req-1", "bank-a", "2026-03-31T08:00:00Z"),
-    inquiry("req-0", "lender-b", "2026-03-20T10:30:00Z", Purpose.CREDIT_LIMIT_REVIEW),
+    inquiry("req-0001", "bank-a", "2026-03-31T08:00:00Z"),
+    inquiry("req-0000", "lender-b", "2026-03-20T10:30:00Z", Purpose.CREDIT_LIMIT_REVIEW),
   ];
   const aCard = tradeline({
     institutionId: "bank-a",
@@ -248,7 +248,7 @@ export function scenario() {
     ["lender-d", "Lender D"],
   ]);
   const input = {
-    reportId: "req-1",
+    reportId: "req-0001",
     requesterInstitutionId: "bank-a",
     purpose: Purpose.LOAN_ORIGINATION,
     subjectToken: "tok-subject",

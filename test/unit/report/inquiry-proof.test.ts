@@ -141,7 +141,7 @@ describe("the requester's proof of an inquiry", () => {
 /** bank-a's report about TOKEN from these holders' answers, taking other holders' inquiries by `inquiryProven`. */
 function reportInput(holders: HolderResult[], inquiryProven: AssembleInput["inquiryProven"]) {
   return {
-    reportId: "req-1",
+    reportId: "req-0001",
     requesterInstitutionId: "bank-a",
     purpose: Purpose.LOAN_ORIGINATION,
     subjectToken: TOKEN,

@@ -59,7 +59,7 @@ function setup() {
     },
   };
   const report = assembleReport({
-    reportId: "req-1",
+    reportId: "req-0001",
     requesterInstitutionId: "bank-a",
     purpose: Purpose.LOAN_ORIGINATION,
     subjectToken: "tok-subject",

@@ -27,7 +27,7 @@ describe("verifyReport", () => {
       expect(result.ok).toBe(true);
       expect(result.tradelines.every((t) => t.verified && t.inReport)).toBe(true);
       expect(result.tradelines).toHaveLength(3);
-      expect(result.inquiries).toEqual([{ inquiryId: "req-1", verified: true, reason: expect.any(String) }]);
+      expect(result.inquiries).toEqual([{ inquiryId: "req-0001", verified: true, reason: expect.any(String) }]);
       expect(result.summary.verified && result.score.verified).toBe(true);
       expect(result.holders.map((h) => [h.institutionId, h.state])).toEqual([
         ["bank-a", "VERIFIED"],
@@ -113,7 +113,7 @@ describe("verifyReport", () => {
     const cases: [Partial<HolderAnswer>, string][] = [
       [{ subjectToken: "tok-other" }, "subject_token"],
       [{ asOf: "2026-03-01" }, "as_of"],
-      [{ requestId: "req-old" }, "request_id"],
+      [{ requestId: "req-0old" }, "request_id"],
       [{ requesterInstitutionId: "lender-b" }, "requester_institution_id"],
     ];
     for (const [fields, field] of cases) {
@@ -127,7 +127,7 @@ describe("verifyReport", () => {
 
   it("recomputes the summary from the inquiries the lender could take, so a report with a holder's invented ones verifies", () => {
     const { input, members, opts } = setup();
-    const invented = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), { ...inquiry("req-0", "lender-b", "2026-01-01T00:00:00Z"), purpose: Purpose.CREDIT_LIMIT_REVIEW }];
+    const invented = [inquiry("req-fake", "bank-a", "2026-03-30T00:00:00Z"), { ...inquiry("req-0000", "lender-b", "2026-01-01T00:00:00Z"), purpose: Purpose.CREDIT_LIMIT_REVIEW }];
     const holders = [
       ...input.holders.filter((h) => h.outcome.institutionId !== "lender-c"),
       signedResult(members.c, answer({ holderInstitutionId: "lender-c", inquiries: invented })),
@@ -141,6 +141,31 @@ describe("verifyReport", () => {
     expect(verifyReport(inflated, opts).summary.verified).toBe(false);
     const shown = { ...report, inquiries: [...report.inquiries, { ...invented[0]!, requesterName: "Bank A" }] };
     expect(verifyReport(shown, opts).failures).toEqual(["inquiry req-fake: not in any verified signed answer"]);
+  });
+
+  it("rejects a report carrying an answer its holder signed but no holder sends, naming the field; the other holders stand", () => {
+    const { input, members, opts, tradelines } = setup();
+    const cases: [Partial<HolderAnswer>, string][] = [
+      [{ tradelines: [{ ...tradelines.bLoan, openedOn: "2025-02-30" }] }, "tradelines[0].opened_on is not a date"],
+      [{ tradelines: [{ ...tradelines.bLoan, status: 99 }] }, "tradelines[0].status is not a known account status"],
+      [{ tradelines: [{ ...tradelines.bLoan, balance: "-350000" }] }, "tradelines[0].balance is not an amount"],
+      [{ tradelines: [{ ...tradelines.bLoan, institutionId: "bank-a" }] }, "another institution's tradelines"],
+      [{ tradelines: [tradelines.bLoan], inquiries: [inquiry("x", "bank-a", "2026-03-31T08:00:00Z")] }, "inquiries[0].inquiry_id is not"],
+      [{ tradelines: [tradelines.bLoan], status: HolderStatus.ERROR }, "status ERROR, which a holder does not send"],
+    ];
+    for (const [fields, problem] of cases) {
+      const garbage = signedResult(members.b, answer({ holderInstitutionId: "lender-b", ...fields }));
+      // As a lender node that skipped the requester's checks would assemble it: the signature is the holder's own.
+      const holders = [...input.holders.filter((h) => h.outcome.institutionId !== "lender-b"), garbage];
+      const result = verifyReport(saved(assembleReport({ ...input, holders })), opts);
+      expect(result.ok, problem).toBe(false);
+      const b = result.holders.find((h) => h.institutionId === "lender-b")!;
+      expect(b.state, problem).toBe("FAILED");
+      expect(b.reason, problem).toContain(`signed answer carries what no holder sends: `);
+      expect(b.reason, problem).toContain(problem);
+      const others = Object.fromEntries(result.holders.filter((h) => h.institutionId !== "lender-b").map((h) => [h.institutionId, h.state]));
+      expect(others).toEqual({ "bank-a": "VERIFIED", "lender-c": "VERIFIED", "lender-d": "UNSIGNED" });
+    }
   });
 
   it("rejects an OK holder without a signed answer", () => {
@@ -173,7 +198,7 @@ describe("verifyReport", () => {
   it("rejects an altered inquiry, score or summary", () => {
     const { report, opts } = setup();
     const inquiry = { ...report.inquiries[0], inquiredAt: new Date("2026-01-01T00:00:00Z") };
-    expect(verifyReport({ ...report, inquiries: [inquiry] }, opts).failures).toEqual(["inquiry req-1: not in any verified signed answer"]);
+    expect(verifyReport({ ...report, inquiries: [inquiry] }, opts).failures).toEqual(["inquiry req-0001: not in any verified signed answer"]);
     const score = { ...report.score!, value: report.score!.value + 40 };
     expect(verifyReport({ ...report, score }, opts).failures).toEqual([expect.stringMatching(/^score: differs from a recomputation: value/)]);
     const summary = { ...report.summary!, inquiringInstitutions30d: 1 };
