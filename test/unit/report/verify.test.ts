@@ -1,6 +1,6 @@
 import { sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { AccountStatus, HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { CreditReport, HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
 import { assembleReport } from "../../../src/report/assemble.js";
 import { verifyReport, type VerifyOptions } from "../../../src/report/verify.js";
@@ -147,7 +147,7 @@ describe("verifyReport", () => {
     const { input, members, opts, tradelines } = setup();
     const cases: [Partial<HolderAnswer>, string][] = [
       [{ tradelines: [{ ...tradelines.bLoan, openedOn: "2025-02-30" }] }, "tradelines[0].opened_on is not a date"],
-      [{ tradelines: [{ ...tradelines.bLoan, status: 99 }] }, "tradelines[0].status is not a known account status"],
+      [{ tradelines: [{ ...tradelines.bLoan, status: 99 as AccountStatus }] }, "tradelines[0].status is not a known account status"],
       [{ tradelines: [{ ...tradelines.bLoan, balance: "-350000" }] }, "tradelines[0].balance is not an amount"],
       [{ tradelines: [{ ...tradelines.bLoan, institutionId: "bank-a" }] }, "another institution's tradelines"],
       [{ tradelines: [tradelines.bLoan], inquiries: [inquiry("x", "bank-a", "2026-03-31T08:00:00Z")] }, "inquiries[0].inquiry_id is not"],
