@@ -240,7 +240,10 @@ export class CreditNode {
       { committeeTokens: () => this.p2p?.tokens?.tokenizer, logger: log("tokens") },
     ));
     const subjectTokens: SubjectTokens = scheme.subjectTokens;
-    const tokenizer = { nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name) };
+    const tokenizer = {
+      nameTag: (subjectToken: string, name: string) => scheme.subjectTokens.nameTag!(subjectToken, name),
+      nameTags: (subjectToken: string, name: string) => scheme.subjectTokens.nameTags!(subjectToken, name),
+    };
     const inquirers = scheme.pseudonyms;
     const consentSignatures = new VerifiedSignatures({ max: VERIFIED_CONSENTS_KEPT }, verifyByPeerId);
     // One inquiry comes back in the answers of every holder asked about its subject, report after report.
@@ -349,7 +352,7 @@ export class CreditNode {
         holders: p2p?.queries,
         router: filters?.router,
         memberNames: () => this.memberNames(membership),
-        nameTag: (subjectToken, name) => tokenizer.nameTag(subjectToken, name),
+        nameTags: (subjectToken, name) => tokenizer.nameTags(subjectToken, name),
         clock,
         logger: log("report"),
         quotaGate: new ReportQuotaGate({ institutionId }, { quota: queryQuota, metrics: this.metrics }),

@@ -58,7 +58,7 @@ export interface TokenMigrationModules {
    */
   recordLog?: RecordVersionLog;
   /** The node's tokens now (the committee's, or its committee of one), with their name tags. */
-  tokens: Required<SubjectTokens>;
+  tokens: Required<Pick<SubjectTokens, "tokens" | "nameTag">>;
   audit: AuditTrail;
   logger: Logger;
   now: () => Date;

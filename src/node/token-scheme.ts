@@ -4,7 +4,7 @@ import type { Logger } from "../logger.js";
 import { InquirerPseudonyms } from "../report/inquirer.js";
 import { LocalTokenKey } from "../subject/local-token-key.js";
 import type { TokenPurpose } from "../subject/oprf/tokenizer.js";
-import { HmacSubjectTokenizer, tokenKeyedNameTag, type SubjectTokens } from "../subject/tokenizer.js";
+import { HmacSubjectTokenizer, tokenKeyedNameTag, tokenKeyedNameTags, type SubjectTokens } from "../subject/tokenizer.js";
 
 /**
  * Where a node's subject tokens come from:
@@ -41,7 +41,7 @@ export function nodeTokenScheme(
   deps: { committeeTokens: () => Pick<SubjectTokens, "tokens"> | undefined; logger: Logger },
 ): NodeTokenScheme {
   const { secrets } = opts;
-  const tokenKeyed = { nameTag: tokenKeyedNameTag, pseudonyms: new InquirerPseudonyms() };
+  const tokenKeyed = { nameTag: tokenKeyedNameTag, nameTags: tokenKeyedNameTags, pseudonyms: new InquirerPseudonyms() };
   if (opts.hasCommittee) {
     return {
       kind: "committee",
@@ -52,6 +52,7 @@ export function nodeTokenScheme(
           return committee.tokens(subjects, purpose, signal);
         },
         nameTag: tokenKeyed.nameTag,
+        nameTags: tokenKeyed.nameTags,
       },
       pseudonyms: tokenKeyed.pseudonyms,
     };
@@ -83,5 +84,5 @@ export function nodeTokenScheme(
         "the operator must create the committee (creditmesh tokens keygen) and publish the manifest",
     );
   };
-  return { kind: "none", subjectTokens: { tokens: committeeOrRefuse, nameTag: tokenKeyed.nameTag }, pseudonyms: tokenKeyed.pseudonyms };
+  return { kind: "none", subjectTokens: { tokens: committeeOrRefuse, nameTag: tokenKeyed.nameTag, nameTags: tokenKeyed.nameTags }, pseudonyms: tokenKeyed.pseudonyms };
 }

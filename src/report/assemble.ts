@@ -28,8 +28,8 @@ export interface AssembleInput {
   /** institution_id → display name, from the membership manifest. */
   memberNames: ReadonlyMap<string, string>;
   audience: ReportAudience;
-  /** Tag of the name the requester was given (see report/name-check.ts); absent = not checked. */
-  requestedNameTag?: string;
+  /** Tags of the name the requester was given, the one made now first (see report/name-check.ts); absent = not checked. */
+  requestedNameTags?: readonly string[];
   /** Whether another holder's copy of an inquiry carries its requester's valid proof (report/inquiry-proof.ts); absent = not checked. */
   inquiryProven?: (inquiry: Inquiry, holderInstitutionId: string) => boolean;
 }
@@ -101,7 +101,7 @@ export function assembleReport(input: AssembleInput): CreditReport {
     requesterInstitutionId: input.requesterInstitutionId,
     purpose: input.purpose,
     generatedAt: input.generatedAt,
-    ...checkName(input.holders, input.requestedNameTag),
+    ...checkName(input.holders, input.requestedNameTags),
     complete: holders.every((h) => answeredInFull(h.status)),
     institutionNames: namesFor(holders, tradelines, input.memberNames),
   };

@@ -62,8 +62,8 @@ export interface ReportServiceModules {
   router?: Pick<FilterRouter, "route" | "record">;
   /** institution_id → display name, from the manifest (or this node alone). */
   memberNames(): Map<string, string>;
-  /** Keyed tag of a name (SubjectTokenizer.nameTag); absent = names are not compared. */
-  nameTag?(subjectToken: string, name: string): string;
+  /** The keyed tags a holder's stored tag of this name may be (SubjectTokenizer.nameTags); absent = names are not compared. */
+  nameTags?(subjectToken: string, name: string): string[];
   clock: Clock;
   logger: Logger;
   /** This institution's daily query quota per subject, taken before the fan-out; absent = none at the requester. */
@@ -155,7 +155,7 @@ export class ReportService {
       holders: [local, ...remote],
       memberNames: modules.memberNames(),
       audience: req.purpose === Purpose.SUBJECT_REQUEST ? "SUBJECT" : "LENDER",
-      requestedNameTag: req.subjectName && modules.nameTag ? modules.nameTag(req.subjectToken, req.subjectName) : undefined,
+      requestedNameTags: req.subjectName && modules.nameTags ? modules.nameTags(req.subjectToken, req.subjectName) : undefined,
       inquiryProven: modules.inquiryProofs && provenInReport(modules.inquiryProofs, query.subjectToken, (holder) => modules.metrics?.inquiriesUnproven.inc({ holder })),
     });
     span.mark("assemble");

@@ -3,7 +3,7 @@ import type { NormalizedSubject } from "./normalize.js";
 import { oprfInput } from "./oprf/input.js";
 import { decodeKeyShare, publicShareOf, type KeyShare } from "./oprf/threshold.js";
 import { evaluateDirect } from "./oprf/voprf.js";
-import { tokenKeyedNameTag, type SubjectTokens } from "./tokenizer.js";
+import { tokenKeyedNameTag, tokenKeyedNameTags, type SubjectTokens } from "./tokenizer.js";
 
 /**
  * The subject tokens of a node that runs alone (p2p off): the RFC 9497 VOPRF
@@ -34,5 +34,9 @@ export class LocalTokenKey implements SubjectTokens {
 
   nameTag(subjectToken: string, name: string): string {
     return tokenKeyedNameTag(subjectToken, name);
+  }
+
+  nameTags(subjectToken: string, name: string): string[] {
+    return tokenKeyedNameTags(subjectToken, name);
   }
 }

@@ -12,6 +12,8 @@ export interface SubjectTokenizer {
   token(subject: Pick<NormalizedSubject, "idTypeName" | "normalizedId">): string;
   /** Keyed tag of a subject's name, bound to its token (absent: names are not compared). */
   nameTag?(subjectToken: string, name: string): string;
+  /** The tags a stored tag of this name may be: nameTag's first, then those of earlier nodes (nameForms). */
+  nameTags?(subjectToken: string, name: string): string[];
 }
 
 /**
@@ -22,6 +24,7 @@ export interface SubjectTokenizer {
 export interface SubjectTokens {
   tokens(subjects: readonly Pick<NormalizedSubject, "idTypeName" | "normalizedId">[], purpose: TokenPurpose, signal?: AbortSignal): Promise<string[]>;
   nameTag?(subjectToken: string, name: string): string;
+  nameTags?(subjectToken: string, name: string): string[];
 }
 
 const MIN_KEY_BYTES = 16;
@@ -60,18 +63,61 @@ export class HmacSubjectTokenizer implements SubjectTokenizer, SubjectTokens {
    * Only networks still on the shared key use it (tokenKeyedNameTag otherwise).
    */
   nameTag(subjectToken: string, name: string): string {
-    return createHmac("sha256", this.key).update(`name:${subjectToken}:${normalizeName(name)}`, "utf8").digest("hex").slice(0, 32);
+    return this.#tag(subjectToken, normalizeName(name));
+  }
+
+  nameTags(subjectToken: string, name: string): string[] {
+    return nameForms(name).map((form) => this.#tag(subjectToken, form));
+  }
+
+  #tag(subjectToken: string, normalized: string): string {
+    return createHmac("sha256", this.key).update(`name:${subjectToken}:${normalized}`, "utf8").digest("hex").slice(0, 32);
   }
 }
 
 /**
- * Case, width, spaces and invisible format characters (a zero-width space or
- * joiner, a BOM, a soft hyphen that a core system's export left in) ignored:
- * the same person's name typed at two members compares equal. A name without
- * such characters keeps the tag it always had.
+ * The separators core systems put between the parts of a name, or leave out:
+ * the middle dot of minority and foreign names (阿卜杜拉·买买提) and what
+ * systems without it type instead (a bullet, the katakana middle dot, a full
+ * stop of any width, a hyphen), as they are after NFKC.
+ */
+const NAME_SEPARATOR = "[\\u00B7\\u2022\\u2027\\u2219\\u22C5\\u30FB\\u3002.\\u2010-]";
+const NAME_SEPARATORS = new RegExp(`${NAME_SEPARATOR}+`, "gu");
+const HAS_NAME_SEPARATOR = new RegExp(NAME_SEPARATOR, "u");
+/** One of each separator a stored tag may have been made with before separators were ignored (see nameForms). */
+const EARLIER_SEPARATORS = ["\u00B7", "\u2022", "\u30FB", ".", "-"];
+
+/**
+ * Case, width, spaces, invisible format characters (a zero-width space or
+ * joiner, a BOM, a soft hyphen that a core system's export left in) and name
+ * separators (NAME_SEPARATORS) ignored: the same person's name typed at two
+ * members compares equal. A name without such characters keeps the tag it
+ * always had.
  */
 export function normalizeName(name: string): string {
+  return earlierNormalizedName(name).replace(NAME_SEPARATORS, "");
+}
+
+/** The normalization of nodes before separators were ignored: their stored tags were made from it. */
+function earlierNormalizedName(name: string): string {
   return name.normalize("NFKC").replace(/[\s\p{Cf}]+/gu, "").toUpperCase();
+}
+
+/**
+ * What a stored tag of this name may have been made from: the name as
+ * normalized now, first; then, for a name with separators, as accounts
+ * furnished before separators were ignored were tagged: with its own
+ * separators, and with each usual one in their place. A tag stored then
+ * for the same name with any of them still matches, until the account is
+ * furnished again (its tag is then made as now). A name typed without
+ * separators cannot match such a tag: where they went is unknown.
+ */
+export function nameForms(name: string): string[] {
+  const current = normalizeName(name);
+  const nfkc = name.normalize("NFKC");
+  if (!HAS_NAME_SEPARATOR.test(nfkc)) return [current];
+  const earlier = [nfkc, ...EARLIER_SEPARATORS.map((sep) => nfkc.replace(NAME_SEPARATORS, sep))].map(earlierNormalizedName);
+  return [...new Set([current, ...earlier])];
 }
 
 /**
@@ -81,7 +127,17 @@ export function normalizeName(name: string): string {
  * the subject) can compute or test a tag; a copied secrets file gives nothing.
  */
 export function tokenKeyedNameTag(subjectToken: string, name: string): string {
-  return createHmac("sha256", tokenDerivedKey("name-tag", subjectToken)).update(normalizeName(name), "utf8").digest("hex").slice(0, 32);
+  return tokenKeyedTag(tokenDerivedKey("name-tag", subjectToken), normalizeName(name));
+}
+
+/** The tags a stored tag of this name may be (nameForms), the tag made now first. */
+export function tokenKeyedNameTags(subjectToken: string, name: string): string[] {
+  const key = tokenDerivedKey("name-tag", subjectToken);
+  return nameForms(name).map((form) => tokenKeyedTag(key, form));
+}
+
+function tokenKeyedTag(key: Buffer, normalized: string): string {
+  return createHmac("sha256", key).update(normalized, "utf8").digest("hex").slice(0, 32);
 }
 
 /**

@@ -49,6 +49,19 @@ describe("a report for the right ID with a wrong name is flagged", () => {
     expect(JSON.stringify(r)).not.toContain("王芳");
   });
 
+  it("a minority name matches however a core system wrote its separator, or left it out", async () => {
+    const subject = { ...ON_FILE, idNumber: residentId("19900101", 91), name: "阿卜杜拉·买买提" };
+    const [ack] = await client.submit([{ records: [account({ accountId: "ACC-MINORITY", idNumber: subject.idNumber, name: subject.name })] }]);
+    expect(ack!.accepted).toBe(1);
+    const c = await client.unary("grantConsent", { subject, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(Date.now() + DAY), evidenceRef: "sha256:9f2c1e0a7b3d" });
+    const asked = (name: string): Promise<CreditReport> =>
+      client.unary("getCreditReport", { subject: { ...subject, name }, purpose: Purpose.LOAN_ORIGINATION, consentId: c.consentId, asOf: "", deadlineMs: 0 });
+    for (const name of ["阿卜杜拉·买买提", "阿卜杜拉•买买提", "阿卜杜拉・买买提", "阿卜杜拉．买买提", "阿卜杜拉买买提"]) {
+      expect(await asked(name), name).toMatchObject({ nameCheck: NameCheck.NAME_MATCHES, nameDiffersAt: [] });
+    }
+    expect(await asked("阿卜杜拉·买买")).toMatchObject({ nameCheck: NameCheck.NAME_DIFFERS, nameDiffersAt: ["name-bank"] });
+  });
+
   it("a subject with no accounts has nothing to compare", async () => {
     const other = { ...ON_FILE, idNumber: residentId("19770707", 77) };
     const c = await client.unary("grantConsent", { subject: other, purpose: Purpose.LOAN_ORIGINATION, validUntil: new Date(Date.now() + DAY), evidenceRef: "sha256:9f2c1e0a7b3d" });
