@@ -207,7 +207,7 @@ export const DisputeSchema = z.object({
 });
 
 export const RetentionSchema = z.object({
-  /** Run the scheduled purge of accounts kept beyond accountYears and inquiries beyond inquiryYears. */
+  /** Run the scheduled purge of accounts kept beyond accountYears, and inquiries and ended consents beyond inquiryYears. */
   enabled: z.boolean().default(true),
   /**
    * Years a finished account (closed, charged off or paid) is kept after its
@@ -215,7 +215,11 @@ export const RetentionSchema = z.object({
    * disputes are destroyed.
    */
   accountYears: z.number().int().min(1).max(100).default(7),
-  /** Years an inquiry (who queried a borrower, when, why) is kept after it was logged; then it is destroyed. */
+  /**
+   * Years an inquiry (who queried a borrower, when, why) is kept after it
+   * was logged, and a consent after it ended (expired or revoked); then they
+   * are destroyed.
+   */
   inquiryYears: z.number().int().min(1).max(100).default(5),
   /** Time between two purges; the first one runs a minute after start (or sooner, if this is shorter). */
   intervalMs: z.number().int().min(1_000).default(24 * 3600 * 1000),

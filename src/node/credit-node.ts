@@ -442,7 +442,7 @@ export class CreditNode {
     if (config.retention.enabled) {
       this.retention = new RetentionJob(
         { accountYears: config.retention.accountYears, inquiryYears: config.retention.inquiryYears, institutionId, intervalMs: config.retention.intervalMs },
-        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, clock, audit, logger: log("retention"), tombstones: tlog },
+        { records: stores.records, disputes: stores.disputes, inquiries: stores.inquiries, consents: stores.consents, clock, audit, logger: log("retention"), tombstones: tlog },
       );
       this.retention.start();
     }

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { noAudit, type AuditTrail } from "../audit/trail.js";
 import { isoDate, type Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { DisputeCleanup, InquiryPurge, RetentionRecords, StoredAccount, StoredRepayment, Tombstones } from "../store/types.js";
+import type { ConsentPurge, DisputeCleanup, InquiryPurge, RetentionRecords, StoredAccount, StoredRepayment, Tombstones } from "../store/types.js";
 import { appendTombstones, TombstoneReason } from "../store/types.js";
 import { addMonths } from "./dates.js";
 import { accountExpired } from "./retention.js";
@@ -10,7 +10,11 @@ import { accountExpired } from "./retention.js";
 export interface RetentionJobOptions {
   /** Years a finished account is kept after its last activity (config `retention.accountYears`). */
   accountYears: number;
-  /** Years an inquiry is kept after it was logged (config `retention.inquiryYears`); absent = kept. */
+  /**
+   * Years an inquiry is kept after it was logged (config
+   * `retention.inquiryYears`), and a consent after it ended: the consent is
+   * what the inquiries made under it rest on. Absent = both kept.
+   */
   inquiryYears?: number;
   /**
    * This institution: with it, the copies of other holders' disputes filed
@@ -30,6 +34,8 @@ export interface RetentionJobModules {
   disputes: Pick<DisputeCleanup, "destroyWrites" | "destroyResolvedCopies">;
   /** The inquiry log; purged when `inquiryYears` is set. */
   inquiries?: InquiryPurge;
+  /** Consents; those ended more than `inquiryYears` ago are purged. */
+  consents?: ConsentPurge;
   clock: Clock;
   audit?: AuditTrail;
   logger: Logger;
@@ -46,6 +52,8 @@ export interface RetentionSweep {
   /** Inquiries logged before this day went (absent without inquiryYears). */
   inquiryCutoff?: string;
   inquiries: number;
+  /** Consents that ended (expired or were revoked) before inquiryCutoff. */
+  consents: number;
   /** Copies of other holders' disputes resolved before the cutoff (with institutionId). */
   disputeCopies: number;
 }
@@ -58,8 +66,8 @@ const DEFAULT_BATCH = 500;
  * subject-index entries and disputes, in one batch per step, re-checking
  * each account under the record store's write lock so that one updated
  * meanwhile is kept; then the copies of other holders' disputes resolved
- * before the same cutoff, and every inquiry logged more than `inquiryYears`
- * ago. Appends RETENTION_PURGED when a sweep destroyed anything. "Today" comes from the injected clock; the timer is unref'd, so
+ * before the same cutoff, every inquiry logged more than `inquiryYears`
+ * ago, and every consent that ended (expired or was revoked) that long ago. Appends RETENTION_PURGED when a sweep destroyed anything. "Today" comes from the injected clock; the timer is unref'd, so
  * it never keeps the process alive.
  */
 export class RetentionJob {
@@ -112,7 +120,7 @@ export class RetentionJob {
     const today = isoDate(clock.now());
     const years = this.opts.accountYears;
     const expired = (account: StoredAccount, repayments: readonly StoredRepayment[]) => accountExpired(account, repayments, today, years);
-    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0, inquiries: 0, disputeCopies: 0 };
+    const result: RetentionSweep = { cutoff: addMonths(today, -12 * years), accounts: 0, repayments: 0, disputes: 0, inquiries: 0, consents: 0, disputeCopies: 0 };
     const batch = this.opts.batchSize ?? DEFAULT_BATCH;
     let after = "";
     for (;;) {
@@ -146,13 +154,17 @@ export class RetentionJob {
       result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
       result.inquiries = await this.modules.inquiries.purgeBefore(`${result.inquiryCutoff}T00:00:00.000Z`, { batchSize: batch, halted: () => this.halted });
     }
-    if (result.accounts > 0 || result.inquiries > 0 || result.disputeCopies > 0) {
+    if (inquiryYears !== undefined && this.modules.consents && !this.halted) {
+      result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
+      result.consents = await this.modules.consents.purgeEndedBefore(new Date(`${result.inquiryCutoff}T00:00:00.000Z`), { batchSize: batch, halted: () => this.halted });
+    }
+    if (result.accounts > 0 || result.inquiries > 0 || result.consents > 0 || result.disputeCopies > 0) {
       await (this.modules.audit ?? noAudit).append("RETENTION_PURGED", "retention", {
         cutoff: result.cutoff,
         accounts: String(result.accounts),
         repayments: String(result.repayments),
         disputes: String(result.disputes),
-        ...(result.inquiryCutoff ? { inquiryCutoff: result.inquiryCutoff, inquiries: String(result.inquiries) } : {}),
+        ...(result.inquiryCutoff ? { inquiryCutoff: result.inquiryCutoff, inquiries: String(result.inquiries), consents: String(result.consents) } : {}),
         ...(institutionId !== undefined ? { disputeCopies: String(result.disputeCopies) } : {}),
       });
       logger.info({ ...result }, "records past retention purged");

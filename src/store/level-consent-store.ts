@@ -5,6 +5,7 @@ import { CreditMeshError } from "../errors.js";
 import { decodeStored, parseStoredDate } from "./codec.js";
 import type { NodeDatabase, Sublevels, WriteOp } from "./database.js";
 import { AFTER_SEP, keyPart, lastPart, SEP, under } from "./keys.js";
+import { DeleteBatches } from "./delete-batches.js";
 import { KeyedSerialQueue } from "./serial.js";
 import type { ConsentStore, IssuedRevocationEntry } from "./types.js";
 
@@ -17,6 +18,8 @@ const BY_GRANTEE = "g";
 const ISSUED = "i";
 const CURSOR = "p";
 const SEQUENCE_DIGITS = 16;
+/** Deletes per batch of the retention sweep. */
+const PURGE_BATCH = 1000;
 /** Queue key of the issued-revocation log; holds SEP, so no consent id can be it. */
 const ISSUE_QUEUE = SEP + "issued";
 
@@ -201,6 +204,28 @@ export class LevelConsentStore implements ConsentStore {
   }
 
   /**
+   * Destroys every consent that ended (expired, or was revoked) before
+   * `before`, with its subject index entry, in batches of `batchSize`,
+   * stopping at a batch boundary once `halted()` says so; returns how many
+   * went. Revocations stay: they name a grantee, a consent id and a time,
+   * nothing of the subject, and a member's copy of an artefact stays
+   * refused. A consent ended that long ago authorizes nothing: a holder
+   * refuses it on its dates alone.
+   */
+  async purgeEndedBefore(before: Date, opts: { batchSize?: number; halted?: () => boolean } = {}): Promise<number> {
+    const level = this.levels.consent;
+    const cutoff = before.getTime();
+    const deletes = new DeleteBatches(this.db, { batchSize: opts.batchSize ?? PURGE_BATCH, halted: opts.halted });
+    for await (const [key, bytes] of level.iterator(under(CONSENT))) {
+      const consent = decodeConsent(key, bytes);
+      if (consentEnd(consent) >= cutoff) continue;
+      const index = subjectKey(keyPart("subject_token", consent.subjectToken), lastPart(key));
+      if (await deletes.add([{ type: "del", sublevel: level, key }, { type: "del", sublevel: level, key: index }])) break;
+    }
+    return deletes.finish();
+  }
+
+  /**
    * The deletes that destroy every consent of a subject with its index
    * entries, for a caller's batch, and how many consents that is.
    * Revocations stay: they name a consent id and a time, nothing of the
@@ -232,6 +257,13 @@ export class LevelConsentStore implements ConsentStore {
     ]);
     return { ops, consents: indexKeys.length };
   }
+}
+
+/** When a consent stopped authorizing anything: its end of validity, or its revocation if earlier (ms; a consent without an end never ends). */
+function consentEnd(consent: Consent): number {
+  const until = consent.validUntil?.getTime() ?? Number.POSITIVE_INFINITY;
+  const revoked = consent.revokedAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  return Math.min(Number.isNaN(until) ? Number.POSITIVE_INFINITY : until, Number.isNaN(revoked) ? Number.POSITIVE_INFINITY : revoked);
 }
 
 function consentKey(id: string): string {

@@ -2,6 +2,7 @@ import { Inquiry } from "../gen/creditmesh/v1/report.js";
 import { CreditMeshError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { decodeStored } from "./codec.js";
+import { DeleteBatches } from "./delete-batches.js";
 import type { NodeDatabase, WriteOp } from "./database.js";
 import { opsOf, toBatch } from "./write-batch.js";
 import { keyPart, MetaKey, SEP, SUBJECT_INQUIRIES, SUBJECT_INQUIRY_WINDOW, subjectInquiries, subjectWindow } from "./keys.js";
@@ -63,32 +64,16 @@ export class LevelInquiryStore implements InquiryStore, InquiryPurge {
     const windowMarker = SEP + SUBJECT_INQUIRY_WINDOW + SEP;
     // Window entries are per day: one goes once its whole day is before the cutoff, at most a day after its inquiries.
     const beforeDay = before.slice(0, 10);
-    const batchSize = opts.batchSize ?? MOVE_BATCH;
-    let ops: WriteOp[] = [];
-    let purged = 0;
-    let logged = 0;
-    const flush = async () => {
-      if (ops.length === 0) return;
-      await this.db.write(ops);
-      purged += logged;
-      logged = 0;
-      ops = [];
-    };
+    const deletes = new DeleteBatches(this.db, { batchSize: opts.batchSize ?? MOVE_BATCH, halted: opts.halted });
     for await (const key of level.keys()) {
       const at = key.indexOf(marker);
       const w = at < 0 ? key.indexOf(windowMarker) : -1;
       if (at < 0 && w < 0) continue;
       const start = at >= 0 ? at + marker.length : w + windowMarker.length;
       if (key.slice(start, key.indexOf(SEP, start)) >= (at >= 0 ? before : beforeDay)) continue;
-      ops.push({ type: "del", sublevel: level, key });
-      if (at >= 0) logged++;
-      if (ops.length >= batchSize) {
-        await flush();
-        if (opts.halted?.()) return purged;
-      }
+      if (await deletes.add([{ type: "del", sublevel: level, key }], at >= 0)) break;
     }
-    await flush();
-    return purged;
+    return deletes.finish();
   }
 
   /** The deletes that destroy a subject's whole inquiry log and its window index, for a caller's batch; `inquiries` counts the log's. */

@@ -265,6 +265,11 @@ export interface DisputeCleanup {
   destroyResolvedCopies(selfInstitutionId: string, before: Date): Promise<number>;
 }
 
+/** Consents' retention: deletes consents that ended (expired or revoked) before a time, in batches. */
+export interface ConsentPurge {
+  purgeEndedBefore(before: Date, opts?: { batchSize?: number; halted?: () => boolean }): Promise<number>;
+}
+
 /** The inquiry log's retention: deletes inquiries logged before an ISO time, in batches. */
 export interface InquiryPurge {
   purgeBefore(before: string, opts?: { batchSize?: number; halted?: () => boolean }): Promise<number>;

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/logger.js";
-import { DisputeOutcome, DisputeStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
+import { ConsentStatus, DisputeOutcome, DisputeStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import { RetentionJob } from "../../../src/records/retention-job.js";
-import { dispute, openFixture, RecordingAudit, repayment, sealedAccount, type StoreFixture } from "../store/data-protection-fixture.js";
+import { consent, dispute, openFixture, RecordingAudit, repayment, sealedAccount, type StoreFixture } from "../store/data-protection-fixture.js";
+import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 
 let f: StoreFixture;
 let audit: RecordingAudit;
@@ -22,7 +23,7 @@ afterEach(async () => {
 function job(opts: { intervalMs?: number; firstDelayMs?: number; batchSize?: number; inquiryYears?: number } = {}): RetentionJob {
   return new RetentionJob(
     { accountYears: 7, inquiryYears: opts.inquiryYears, intervalMs: opts.intervalMs ?? 86_400_000, firstDelayMs: opts.firstDelayMs, batchSize: opts.batchSize },
-    { records: f.stores.records, disputes: f.stores.disputes, inquiries: f.stores.inquiries, clock, audit, logger: silentLogger() },
+    { records: f.stores.records, disputes: f.stores.disputes, inquiries: f.stores.inquiries, consents: f.stores.consents, clock, audit, logger: silentLogger() },
   );
 }
 
@@ -72,11 +73,11 @@ describe("RetentionJob", () => {
     const { records, disputes } = f.stores;
 
     clock.set("2025-03-01T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0, inquiries: 0, disputeCopies: 0 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-01", accounts: 0, repayments: 0, disputes: 0, inquiries: 0, consents: 0, disputeCopies: 0 });
     expect(audit.entries).toEqual([]);
 
     clock.set("2025-03-02T12:00:00Z");
-    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1, inquiries: 0, disputeCopies: 0 });
+    expect(await job().runOnce()).toEqual({ cutoff: "2018-03-02", accounts: 1, repayments: 1, disputes: 1, inquiries: 0, consents: 0, disputeCopies: 0 });
 
     expect(await records.getAccounts(["ref-old-closed", "ref-old-open", "ref-recent"])).toEqual([undefined, expect.anything(), expect.anything()]);
     expect(await records.repaymentsForAccount("ref-old-closed")).toEqual([]);
@@ -125,6 +126,37 @@ describe("RetentionJob", () => {
     clock.set("2040-01-01T00:00:00Z");
     expect(await job().runOnce()).toMatchObject({ inquiries: 0 });
     expect((await inquiries.listForSubject("tok-b")).map((i) => i.inquiryId)).toEqual(["q-2025"]);
+  });
+
+  it("destroys consents that ended (expired or revoked) more than inquiryYears ago, with their index entries; revocations and the rest stay", async () => {
+    const { consents } = f.stores;
+    const ended = (id: string, token: string, over: Partial<Consent>): Consent => ({ ...consent(id, token), ...over });
+    for (const c of [
+      ended("c-expired-2019", "tok-a", { validFrom: new Date("2019-01-01T00:00:00Z"), validUntil: new Date("2019-02-01T00:00:00Z") }),
+      ended("c-revoked-2020", "tok-a", { validFrom: new Date("2020-01-01T00:00:00Z"), validUntil: new Date("2030-01-01T00:00:00Z"), revokedAt: new Date("2020-03-01T00:00:00Z"), status: ConsentStatus.REVOKED }),
+      ended("c-expired-2021", "tok-a", { validFrom: new Date("2020-12-01T00:00:00Z"), validUntil: new Date("2021-06-01T00:00:00Z") }),
+      ended("c-revoked-2023", "tok-b", { validFrom: new Date("2019-01-01T00:00:00Z"), validUntil: new Date("2020-06-01T00:00:00Z"), revokedAt: new Date("2020-05-01T00:00:00Z"), status: ConsentStatus.REVOKED }),
+      ended("c-active", "tok-b", { validFrom: new Date("2025-12-01T00:00:00Z"), validUntil: new Date("2026-03-01T00:00:00Z") }),
+      ended("c-no-end", "tok-b", { validUntil: undefined }),
+    ]) {
+      await consents.put(c);
+    }
+    await consents.putRevocation("bank-a", "c-revoked-2020", new Date("2020-03-01T00:00:00Z"));
+    clock.set("2026-01-01T12:00:00Z");
+    const sweep = await job({ inquiryYears: 5, batchSize: 1 }).runOnce();
+    // c-revoked-2023 ended at its revocation (2020-05-01), before its end of validity.
+    expect(sweep).toMatchObject({ inquiryCutoff: "2021-01-01", consents: 3 });
+    expect((await consents.listForSubject("tok-a")).map((c) => c.consentId)).toEqual(["c-expired-2021"]);
+    expect((await consents.listForSubject("tok-b")).map((c) => c.consentId).sort()).toEqual(["c-active", "c-no-end"]);
+    for (const id of ["c-expired-2019", "c-revoked-2020", "c-revoked-2023"]) expect(await consents.get(id), id).toBeUndefined();
+    // The revocation stays: a copy of the artefact is still refused.
+    expect(await consents.getRevocation("bank-a", "c-revoked-2020")).toEqual(new Date("2020-03-01T00:00:00Z"));
+    expect(audit.entries.at(-1)).toMatchObject({ action: "RETENTION_PURGED", details: { inquiryCutoff: "2021-01-01", consents: "3" } });
+
+    // Without inquiryYears consents are kept.
+    clock.set("2040-01-01T00:00:00Z");
+    expect(await job().runOnce()).toMatchObject({ consents: 0 });
+    expect(await consents.get("c-expired-2021")).toBeDefined();
   });
 
   it("with the institution's id, destroys copies of other holders' disputes resolved before the cutoff, and nothing it holds", async () => {
