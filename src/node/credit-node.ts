@@ -577,13 +577,26 @@ export class CreditNode {
   private memberStatus(): MemberStatus[] {
     const p2p = this.p2p;
     if (!p2p) return [];
-    return p2p.membership.members().map((m) => ({
-      institutionId: m.institutionId,
-      name: m.name,
-      peerId: m.peerId,
-      roles: m.roles,
-      connected: m.peerId === this.key.peerId || p2p.peer.isConnected(m.peerId),
-    }));
+    const router = p2p.filters?.router;
+    return p2p.membership.members().map((m) => {
+      const self = m.peerId === this.key.peerId;
+      const filter = router && !self ? router.standing(m.institutionId) : undefined;
+      return {
+        institutionId: m.institutionId,
+        name: m.name,
+        peerId: m.peerId,
+        roles: m.roles,
+        connected: self || p2p.peer.isConnected(m.peerId),
+        filter: filter && {
+          epoch: String(filter.epoch),
+          deltaHead: String(filter.deltaHead),
+          failOpen: filter.failOpen ?? "",
+          lastHeardAt: filter.lastHeardAt,
+          failingOpenSince: filter.failingOpenSince,
+          skippedPastLimit: filter.skippedPastLimit,
+        },
+      };
+    });
   }
 
   private async loadMembership(): Promise<Membership> {

@@ -3,7 +3,7 @@ import type { HolderAnswer } from "../gen/creditmesh/v1/report.js";
 import type { Metrics } from "../metrics.js";
 import type { FilterBook } from "./filter-book.js";
 import { FilterConsistency, heldBeforeQuery } from "./filter-consistency.js";
-import { FAIL_OPEN_REASONS, routeToken, type AskDecision, type AskReason, type Route } from "./routing.js";
+import { FAIL_OPEN_REASONS, failOpenReason, routeToken, type AskDecision, type AskReason, type FailOpenReason, type Route } from "./routing.js";
 
 /** Reasons a member is asked because its filters cannot rule it out (fail open), not because they match. */
 const FAIL_OPEN: ReadonlySet<AskReason> = new Set(FAIL_OPEN_REASONS);
@@ -13,6 +13,17 @@ const FAIL_OPEN: ReadonlySet<AskReason> = new Set(FAIL_OPEN_REASONS);
  * about a subject, and after the answers, whether each member's filter
  * matched what it answered. Built on the FilterBook the inbox fills.
  */
+/** A member's filter as routing sees it now (FilterRouter.standing). */
+export interface MemberFilterStanding {
+  /** Announced epoch; 0 = none heard. */
+  epoch: number;
+  deltaHead: number;
+  failOpen?: FailOpenReason;
+  lastHeardAt?: Date;
+  failingOpenSince?: Date;
+  skippedPastLimit: boolean;
+}
+
 export class FilterRouter {
   readonly consistency: FilterConsistency;
   /** Since when (ms) each member has been asked for want of a usable filter, at every report since. */
@@ -58,6 +69,27 @@ export class FilterRouter {
       else route.skipped.push({ institutionId: a.institutionId, reason: `not asked: no usable filter (${a.reason}) for ${duration(failingMs)}, past filters.failOpenLimitMs; may hold data` });
     }
     return { ask, skipped: route.skipped };
+  }
+
+  /**
+   * How a report would treat the member now, for an operator (node status):
+   * its filter's epoch and delta head, why its filters cannot rule it out
+   * (fail open), and, with failOpenLimitMs, since when and whether it is
+   * skipped for it.
+   */
+  standing(institutionId: string): MemberFilterStanding {
+    const view = this.modules.book.view(institutionId);
+    const failOpen = failOpenReason(view, { now: this.modules.clock.now(), maxSilenceMs: this.opts.maxSilenceMs });
+    const since = failOpen === undefined ? undefined : this.#failingOpenSince.get(institutionId);
+    const limit = this.opts.failOpenLimitMs ?? 0;
+    return {
+      epoch: view.epoch ?? 0,
+      deltaHead: view.deltaHead,
+      failOpen,
+      lastHeardAt: view.lastHeardAt,
+      failingOpenSince: since === undefined ? undefined : new Date(since),
+      skippedPastLimit: since !== undefined && limit > 0 && this.modules.clock.now().getTime() - since > limit,
+    };
   }
 
   /** Feeds the consistency tracker with a route and the answers of the members it asked (by institution). */

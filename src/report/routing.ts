@@ -120,6 +120,14 @@ export interface RouteOptions {
   probe?: (institutionId: string) => boolean;
 }
 
+/** Why a member's filters cannot rule it out now, or undefined when they can. */
+export function failOpenReason(view: MemberFilterView, opts: Pick<RouteOptions, "now" | "maxSilenceMs">): FailOpenReason | undefined {
+  if (view.failOpen !== undefined) return view.failOpen;
+  if (view.epoch === undefined) return "NO_ANNOUNCEMENT";
+  if (view.lastHeardAt === undefined || opts.now.getTime() - view.lastHeardAt.getTime() > opts.maxSilenceMs) return "SILENT";
+  return undefined;
+}
+
 /** Splits `members` (this node excluded by the caller) into those to ask about `token` and those skipped. */
 export function routeToken(
   token: string | Uint8Array | TokenDigest,
@@ -132,12 +140,9 @@ export function routeToken(
   for (const institutionId of members) {
     const view = viewOf(institutionId) ?? memberFilterView(institutionId, undefined);
     const epoch = view.epoch;
-    if (view.failOpen !== undefined || epoch === undefined) {
-      route.ask.push({ institutionId, reason: view.failOpen ?? "NO_ANNOUNCEMENT", epoch });
-      continue;
-    }
-    if (view.lastHeardAt === undefined || opts.now.getTime() - view.lastHeardAt.getTime() > opts.maxSilenceMs) {
-      route.ask.push({ institutionId, reason: "SILENT", epoch });
+    const failOpen = failOpenReason(view, opts);
+    if (failOpen !== undefined) {
+      route.ask.push({ institutionId, reason: failOpen, epoch });
       continue;
     }
     if (view.filters.some((f) => f.hasDigest(digest))) {

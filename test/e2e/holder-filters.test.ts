@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HolderStatus, IdType, ProductType, Purpose } from "../../src/gen/creditmesh/v1/common.js";
+import type { GetNodeStatusResponse } from "../../src/gen/creditmesh/v1/node.js";
 import type { CreditReport, HolderOutcome } from "../../src/gen/creditmesh/v1/report.js";
 import { TestNetwork, type TestNode } from "../../src/testnet/network.js";
 import { eventually } from "../helpers/eventually.js";
@@ -98,6 +99,19 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
     expect(await Promise.all(others.map(queriesAnswered))).toEqual(before);
   }, 120_000);
 
+  it("the lender's node status shows each member's filter as its reports route by it", async () => {
+    const status: GetNodeStatusResponse = await node(LENDER).client.unary("getNodeStatus", {});
+    const filterOf = (i: number) => status.members.find((m) => m.institutionId === ids[i])?.filter;
+    expect(filterOf(LENDER)).toBeUndefined();
+    expect(filterOf(WITHHELD)).toMatchObject({ epoch: "0", failOpen: "NO_ANNOUNCEMENT", skippedPastLimit: false });
+    for (const i of [HOLDER_A, HOLDER_B, LATE, 4, 5, 6]) {
+      const f = filterOf(i);
+      expect(f?.failOpen, ids[i]).toBe("");
+      expect(Number(f?.epoch), ids[i]).toBeGreaterThanOrEqual(1);
+      expect(f?.lastHeardAt, ids[i]).toBeInstanceOf(Date);
+    }
+  }, 30_000);
+
   it("a new account at a fourth member appears in a report after the delta interval", async () => {
     const acks = await node(LATE).client.submit([
       { records: [account({ idNumber: BORROWER.idNumber, name: BORROWER.name, accountId: "L-REV-3", productType: ProductType.REVOLVING_LINE, openedOn: daysAgo(3), creditLimit: "200000", termMonths: 0 })] },
@@ -125,6 +139,11 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
     const again = await report(node(PRIVATE_LENDER), BORROWER);
     expect(statuses(again.holders)[ids[WITHHELD]!]).toBe("SKIPPED");
     expect(await queriesAnswered(WITHHELD)).toBe(before);
+    // Its status says so, and since when.
+    const privateStatus: GetNodeStatusResponse = await node(PRIVATE_LENDER).client.unary("getNodeStatus", {});
+    const withheld = privateStatus.members.find((m) => m.institutionId === ids[WITHHELD])?.filter;
+    expect(withheld).toMatchObject({ failOpen: "NO_ANNOUNCEMENT", skippedPastLimit: true });
+    expect(withheld?.failingOpenSince?.getTime()).toBeLessThan(Date.now() - FAIL_OPEN_LIMIT_MS);
     // Another lender, without the limit, still asks it.
     expect(statuses((await report(node(LENDER), BORROWER)).holders)[ids[WITHHELD]!]).toBe("NO_DATA");
   }, 120_000);

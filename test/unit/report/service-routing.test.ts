@@ -146,6 +146,19 @@ describe("ReportService routing by published filters", () => {
       expect(statusOf(report, "bank-c")?.reason).toMatch(/no usable filter \(SILENT\)/);
     });
 
+    it("says in a member's standing why it is asked anyway, since when, and once it is skipped for it", async () => {
+      const { generate, router, views } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER] }, {}, LIMIT);
+      expect(router.standing("bank-b")).toEqual({ epoch: 7, deltaHead: 2, failOpen: undefined, lastHeardAt: clock.now(), failingOpenSince: undefined, skippedPastLimit: false });
+      const start = clock.now();
+      await generate();
+      expect(router.standing("bank-z")).toMatchObject({ epoch: 0, failOpen: "NO_ANNOUNCEMENT", failingOpenSince: start, skippedPastLimit: false });
+      clock.advance(LIMIT + 1);
+      expect(router.standing("bank-z")).toMatchObject({ failOpen: "NO_ANNOUNCEMENT", failingOpenSince: start, skippedPastLimit: true });
+      // A filter heard too long ago no longer routes: SILENT, as a report would treat it.
+      views.set("bank-c", { ...views.get("bank-c")!, lastHeardAt: new Date(clock.now().getTime() - 100_000) });
+      expect(router.standing("bank-c")).toMatchObject({ epoch: 7, failOpen: "SILENT", failingOpenSince: undefined, skippedPastLimit: false });
+    });
+
     it("without the limit (the default) asks a member without a usable filter for as long as it lasts", async () => {
       const { asked, generate } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER], "bank-d": [OTHER] });
       await generate();
