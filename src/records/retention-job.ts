@@ -150,13 +150,13 @@ export class RetentionJob {
     if (institutionId !== undefined && !this.halted) {
       result.disputeCopies = await disputes.destroyResolvedCopies(institutionId, new Date(`${result.cutoff}T00:00:00.000Z`));
     }
-    if (inquiryYears !== undefined && this.modules.inquiries && !this.halted) {
+    const { inquiries, consents } = this.modules;
+    if (inquiryYears !== undefined && (inquiries || consents) && !this.halted) {
       result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
-      result.inquiries = await this.modules.inquiries.purgeBefore(`${result.inquiryCutoff}T00:00:00.000Z`, { batchSize: batch, halted: () => this.halted });
-    }
-    if (inquiryYears !== undefined && this.modules.consents && !this.halted) {
-      result.inquiryCutoff = addMonths(today, -12 * inquiryYears);
-      result.consents = await this.modules.consents.purgeEndedBefore(new Date(`${result.inquiryCutoff}T00:00:00.000Z`), { batchSize: batch, halted: () => this.halted });
+      const before = `${result.inquiryCutoff}T00:00:00.000Z`;
+      const halted = () => this.halted;
+      if (inquiries) result.inquiries = await inquiries.purgeBefore(before, { batchSize: batch, halted });
+      if (consents && !this.halted) result.consents = await consents.purgeEndedBefore(new Date(before), { batchSize: batch, halted });
     }
     if (result.accounts > 0 || result.inquiries > 0 || result.consents > 0 || result.disputeCopies > 0) {
       await (this.modules.audit ?? noAudit).append("RETENTION_PURGED", "retention", {
