@@ -179,6 +179,14 @@ describe("creditmesh testnet up / down (CLI)", () => {
         client.close();
       }
     }
+
+    // `testnet status`: a line per node, each routing to both other members by their filters once they are fetched.
+    const status = await eventually("every node routes by both other members' filters", async () => {
+      const res = await run(["testnet", "status", "--dir", dir], 20_000);
+      const lines = res.stdout.split("\n").filter((l) => / pid \d+ /.test(l));
+      return lines.length === 3 && lines.every((l) => l.includes("members connected 3/3  filters route 2/2")) ? lines : undefined;
+    }, 30_000, 1_000);
+    expect(status.map((l) => l.split(" ")[0]).sort()).toEqual([...ids].sort());
   });
 
   it("an exited node that init has not reaped yet counts as stopped", { timeout: 15_000 }, async () => {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { renderText } from "../../report/render-text.js";
 import { Purpose } from "../../gen/creditmesh/v1/common.js";
+import type { MemberStatus } from "../../gen/creditmesh/v1/node.js";
 import { answeredInFull } from "../../report/assemble.js";
 import { demoReport, readTestnet, testnetDown, testnetUp, type TestnetFile } from "../../testnet/testnet.js";
 import { call, connect } from "../client.js";
@@ -76,7 +77,7 @@ export function registerTestnet(program: Command): void {
         try {
           const s = await call(conn, conn.client.getNodeStatus, {}, 3_000);
           const connected = s.members.filter((m) => m.connected).length;
-          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  accounts ${s.accounts}  members connected ${connected}/${s.members.length}\n`);
+          process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  accounts ${s.accounts}  members connected ${connected}/${s.members.length}${filterSummary(s.members)}\n`);
         } catch (err) {
           process.stdout.write(`${n.institution_id.padEnd(8)} ${n.grpc_addr.padEnd(16)} pid ${n.pid}  DOWN (${explainError(err)})\n`);
         } finally {
@@ -84,6 +85,19 @@ export function registerTestnet(program: Command): void {
         }
       }
     });
+}
+
+/**
+ * How many other members this node's reports route to by their filters, and
+ * why the rest are asked anyway (node status, `members[].filter`); empty
+ * when the node has filters off.
+ */
+export function filterSummary(members: readonly MemberStatus[]): string {
+  const filters = members.flatMap((m) => (m.filter ? [{ id: m.institutionId, failOpen: m.filter.failOpen }] : []));
+  if (filters.length === 0) return "";
+  const failing = filters.filter((f) => f.failOpen !== "");
+  const routed = `  filters route ${filters.length - failing.length}/${filters.length}`;
+  return failing.length === 0 ? routed : `${routed} (asked anyway: ${failing.map((f) => `${f.id} ${f.failOpen}`).join(", ")})`;
 }
 
 /** Records the borrower's consent at another node of the test network, for the printed query commands. */
