@@ -212,6 +212,12 @@ export class FilterBuilder {
     return this.epoch?.full.announcement.epoch;
   }
 
+  /** What this holder publishes now (node status): the epoch's announcement and how many deltas followed it; undefined before the first build. */
+  published(): { announcement: Announcement; deltas: number } | undefined {
+    const state = this.epoch;
+    return state && { announcement: state.full.announcement, deltas: state.deltas.length };
+  }
+
   private current(): EpochState {
     if (this.epoch === undefined) throw new CreditMeshError("UNAVAILABLE", "no filter built yet");
     return this.epoch;

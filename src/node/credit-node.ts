@@ -17,7 +17,7 @@ import { accountDeletionEffects } from "../disputes/account-deletion.js";
 import { DisputeService, type DisputeReceiver } from "../disputes/service.js";
 import { CreditMeshError } from "../errors.js";
 import type { Dispute } from "../gen/creditmesh/v1/dispute.js";
-import type { GetNodeStatusResponse } from "../gen/creditmesh/v1/node.js";
+import type { GetNodeStatusResponse, PublishedFilterStatus } from "../gen/creditmesh/v1/node.js";
 import { Membership, parseOperatorPublicKey } from "../identity/manifest.js";
 import { NodeKey, verifyByPeerId } from "../identity/node-key.js";
 import { VerifiedSignatures } from "../identity/verified-signatures.js";
@@ -633,7 +633,15 @@ export class CreditNode {
       logEvidence: await this.logEvidence(),
       tokenCommitteeEpoch: String(this.p2p?.tokens.committee?.epoch ?? 0),
       tokenEvaluator: this.p2p?.tokens.evaluator ?? false,
+      publishedFilter: this.publishedFilter(),
     };
+  }
+
+  private publishedFilter(): PublishedFilterStatus | undefined {
+    const published = this.p2p?.filters?.builder.published();
+    if (!published) return undefined;
+    const { announcement: a, deltas } = published;
+    return { epoch: String(a.epoch), count: String(a.count), filterBytes: String(a.filterBytes), deltas: String(deltas), builtAt: a.issuedAt };
   }
 
   /**

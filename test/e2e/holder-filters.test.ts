@@ -110,6 +110,13 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
       expect(Number(f?.epoch), ids[i]).toBeGreaterThanOrEqual(1);
       expect(f?.lastHeardAt, ids[i]).toBeInstanceOf(Date);
     }
+    // What a holder publishes, as the lender sees it; the member with filters off publishes nothing.
+    const holderStatus: GetNodeStatusResponse = await node(HOLDER_A).client.unary("getNodeStatus", {});
+    expect(holderStatus.publishedFilter?.epoch).toBe(status.members.find((m) => m.institutionId === ids[HOLDER_A])?.filter?.epoch);
+    expect(Number(holderStatus.publishedFilter?.count)).toBeGreaterThanOrEqual(1);
+    expect(Number(holderStatus.publishedFilter?.filterBytes)).toBeGreaterThan(0);
+    const withheldStatus: GetNodeStatusResponse = await node(WITHHELD).client.unary("getNodeStatus", {});
+    expect(withheldStatus.publishedFilter).toBeUndefined();
   }, 30_000);
 
   it("a new account at a fourth member appears in a report after the delta interval", async () => {

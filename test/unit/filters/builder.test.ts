@@ -31,6 +31,17 @@ describe("FilterBuilder", () => {
     for (const t of tokens) expect(accepted.filter.has(t)).toBe(true);
   });
 
+  it("says what it publishes: nothing before the first build, then the epoch's announcement and the deltas since", async () => {
+    const { builder, clock } = setup(seededTokens("published", 3));
+    expect(builder.published()).toBeUndefined();
+    const full = await builder.rebuild();
+    expect(builder.published()).toEqual({ announcement: full.announcement, deltas: 0 });
+    clock.advance(30_000);
+    builder.issueDelta();
+    builder.issueDelta();
+    expect(builder.published()).toMatchObject({ announcement: { epoch: full.announcement.epoch, count: full.announcement.count }, deltas: 2 });
+  });
+
   it("issues one delta per interval, empty or not, each covering a binary-counter range of intervals", async () => {
     const { builder, clock } = setup([]);
     await builder.rebuild();
