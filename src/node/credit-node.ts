@@ -227,7 +227,7 @@ export class CreditNode {
 
     const filters = membership && config.filters.enabled
       ? new FilterParts({ ...config.filters, institutionId }, {
-        db: stores.db, key: this.key, membership, clock, metrics,
+        db: stores.db, key: this.key, membership, clock, metrics, logger: log("filters"),
         logFilter: (leaf) => tlog.filterPublished(leaf),
         revocationHead: () => stores.consents.lastIssuedSequence(),
       })
@@ -594,6 +594,16 @@ export class CreditNode {
           lastHeardAt: filter.lastHeardAt,
           failingOpenSince: filter.failingOpenSince,
           skippedPastLimit: filter.skippedPastLimit,
+          consistency: filter.consistency && {
+            epoch: String(filter.consistency.epoch),
+            routed: String(filter.consistency.routed),
+            claimed: String(filter.consistency.claimed),
+            claimedNoData: String(filter.consistency.claimedNoData),
+            probed: String(filter.consistency.probed),
+            deniedWithData: String(filter.consistency.deniedWithData),
+            inflated: filter.consistency.inflated,
+            hiding: filter.consistency.hiding,
+          },
         },
       };
     });

@@ -45,6 +45,8 @@ export class FilterParts {
       membership: Membership;
       clock: Clock;
       metrics: Metrics | null;
+      /** Where routing tells of members whose filters do not match their answers. */
+      logger?: Logger;
       /** The holder's transparency log: a leaf per full filter and delta published. */
       logFilter?: (leaf: FilterLeaf) => Promise<number>;
       /** The last position of this node's revocation log, carried in each delta. */
@@ -67,7 +69,7 @@ export class FilterParts {
         },
       },
     );
-    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config), failOpenLimitMs: config.failOpenLimitMs }, { book: this.book, clock, metrics: modules.metrics });
+    this.router = new FilterRouter({ maxSilenceMs: maxSilenceMs(config), failOpenLimitMs: config.failOpenLimitMs }, { book: this.book, clock, metrics: modules.metrics, logger: modules.logger });
   }
 
   /** A subject this node now holds data for (a new account, a logged inquiry). */

@@ -1,8 +1,9 @@
 import type { Clock } from "../clock.js";
 import type { HolderAnswer } from "../gen/creditmesh/v1/report.js";
+import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { FilterBook } from "./filter-book.js";
-import { FilterConsistency, heldBeforeQuery } from "./filter-consistency.js";
+import { FilterConsistency, heldBeforeQuery, type MemberConsistency } from "./filter-consistency.js";
 import { FAIL_OPEN_REASONS, failOpenReason, routeToken, type AskDecision, type AskReason, type FailOpenReason, type Route } from "./routing.js";
 
 /** Reasons a member is asked because its filters cannot rule it out (fail open), not because they match. */
@@ -22,6 +23,8 @@ export interface MemberFilterStanding {
   lastHeardAt?: Date;
   failingOpenSince?: Date;
   skippedPastLimit: boolean;
+  /** Whether its filter matched what it answered, this epoch (undefined before any report routed by it). */
+  consistency?: MemberConsistency;
 }
 
 export class FilterRouter {
@@ -44,6 +47,8 @@ export class FilterRouter {
       clock: Clock;
       consistency?: FilterConsistency;
       metrics?: Pick<Metrics, "holdersSkipped" | "filterMismatches"> | null;
+      /** Told when a member's answers first show its filter does not match them (once per member and epoch). */
+      logger?: Pick<Logger, "warn">;
     },
   ) {
     this.consistency = modules.consistency ?? new FilterConsistency();
@@ -89,6 +94,7 @@ export class FilterRouter {
       lastHeardAt: view.lastHeardAt,
       failingOpenSince: since === undefined ? undefined : new Date(since),
       skippedPastLimit: since !== undefined && limit > 0 && this.modules.clock.now().getTime() - since > limit,
+      consistency: this.consistency.status(institutionId),
     };
   }
 
@@ -103,13 +109,23 @@ export class FilterRouter {
 
   private recordAsked(decision: AskDecision, answer: Pick<HolderAnswer, "status" | "tradelines" | "inquiries" | "requestId"> | undefined): void {
     if (decision.epoch === undefined) return;
-    const before = this.consistency.total(decision.institutionId);
-    this.consistency.record(decision.institutionId, decision.epoch, decision.reason, answer && heldBeforeQuery(answer));
-    const after = this.consistency.total(decision.institutionId);
-    const metrics = this.modules.metrics;
     const institution = decision.institutionId;
+    const before = this.consistency.total(institution);
+    const was = this.consistency.status(institution);
+    this.consistency.record(institution, decision.epoch, decision.reason, answer && heldBeforeQuery(answer));
+    const after = this.consistency.total(institution);
+    const metrics = this.modules.metrics;
     if (after.claimedNoData > before.claimedNoData) metrics?.filterMismatches.inc({ institution, kind: "claimed_no_data" });
     if (after.deniedWithData > before.deniedWithData) metrics?.filterMismatches.inc({ institution, kind: "denied_with_data" });
+    // Once per member and epoch, when its answers first show the filter does not match them.
+    const now = this.consistency.status(institution);
+    const sameEpoch = was !== undefined && now !== undefined && was.epoch === now.epoch;
+    if (now?.inflated && !(sameEpoch && was.inflated)) {
+      this.modules.logger?.warn({ member: institution, epoch: now.epoch, routed: now.routed, claimedNoData: now.claimedNoData }, "member's filter claims subjects it answers it does not hold");
+    }
+    if (now?.hiding && !(sameEpoch && was.hiding)) {
+      this.modules.logger?.warn({ member: institution, epoch: now.epoch, probed: now.probed, deniedWithData: now.deniedWithData }, "member's filter rules out subjects it holds data for: reports that skip it miss them");
+    }
   }
 }
 

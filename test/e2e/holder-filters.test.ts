@@ -110,6 +110,12 @@ describe(`holder filters, ${NODES} nodes as child processes`, () => {
       expect(Number(f?.epoch), ids[i]).toBeGreaterThanOrEqual(1);
       expect(f?.lastHeardAt, ids[i]).toBeInstanceOf(Date);
     }
+    // The holders' answers so far matched their filters: both were asked for the borrower their filters claim, and held it.
+    for (const i of [HOLDER_A, HOLDER_B]) {
+      const c = filterOf(i)?.consistency;
+      expect(Number(c?.claimed), ids[i]).toBeGreaterThanOrEqual(1);
+      expect(c, ids[i]).toMatchObject({ claimedNoData: "0", deniedWithData: "0", inflated: false, hiding: false });
+    }
     // What a holder publishes, as the lender sees it; the member with filters off publishes nothing.
     const holderStatus: GetNodeStatusResponse = await node(HOLDER_A).client.unary("getNodeStatus", {});
     expect(holderStatus.publishedFilter?.epoch).toBe(status.members.find((m) => m.institutionId === ids[HOLDER_A])?.filter?.epoch);

@@ -4,7 +4,7 @@ import { BinaryFuse16 } from "../../../src/filters/binary-fuse.js";
 import { HolderStatus, Purpose } from "../../../src/gen/creditmesh/v1/common.js";
 import type { Consent } from "../../../src/gen/creditmesh/v1/consent.js";
 import { HolderAnswer } from "../../../src/gen/creditmesh/v1/report.js";
-import { silentLogger } from "../../../src/logger.js";
+import { silentLogger, type Logger } from "../../../src/logger.js";
 import { createMetrics } from "../../../src/metrics.js";
 import type { HolderResult } from "../../../src/report/assemble.js";
 import { FilterRouter } from "../../../src/report/filter-router.js";
@@ -22,7 +22,7 @@ function answerOf(requestId: string, institutionId: string, status: HolderStatus
 }
 
 /** Members whose filters hold `holds[id]`; bank-z published none. */
-function setup(holds: Record<string, string[]>, answers: Record<string, HolderStatus> = {}, failOpenLimitMs?: number) {
+function setup(holds: Record<string, string[]>, answers: Record<string, HolderStatus> = {}, failOpenLimitMs?: number, logger?: Pick<Logger, "warn">) {
   const asked: (readonly string[] | undefined)[] = [];
   const holders: Holders = {
     targets: () => ["bank-b", "bank-c", "bank-d", "bank-z"],
@@ -45,7 +45,7 @@ function setup(holds: Record<string, string[]>, answers: Record<string, HolderSt
     const v = views.get(id);
     return v ? { lastHeardAt: clock.now(), ...v } : { institutionId: id, filters: [], deltaHead: 0, failOpen: "NO_ANNOUNCEMENT" };
   };
-  const router = new FilterRouter({ maxSilenceMs: 90_000, failOpenLimitMs }, { book: { view }, clock, metrics });
+  const router = new FilterRouter({ maxSilenceMs: 90_000, failOpenLimitMs }, { book: { view }, clock, metrics, logger });
   const holder = {
     answer: async (query: { requestId: string }) => {
       const answer = answerOf(query.requestId, "bank-a", HolderStatus.NO_DATA);
@@ -108,6 +108,25 @@ describe("ReportService routing by published filters", () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('creditmesh_filter_mismatch_total{institution="bank-b",kind="claimed_no_data"} 1');
     expect(text).toContain('creditmesh_holders_skipped_total{holder="bank-c"} 1');
+  });
+
+  it("shows in a member's standing whether its answers match its filter, and warns once per epoch when they stop matching", async () => {
+    const warnings: [object, string][] = [];
+    // bank-b's filter claims the subject; it answers NO_DATA every time (an inflated filter).
+    const { generate, router, views } = setup({ "bank-b": [TOKEN], "bank-c": [OTHER] }, {}, undefined, { warn: ((obj: object, msg: string) => void warnings.push([obj, msg])) as Logger["warn"] });
+    expect(router.standing("bank-b").consistency).toBeUndefined();
+    for (let i = 0; i < 5; i++) await generate();
+    expect(router.standing("bank-b").consistency).toMatchObject({ epoch: 7, routed: 5, claimed: 5, claimedNoData: 5, inflated: false, hiding: false });
+    expect(router.standing("bank-c").consistency).toMatchObject({ epoch: 7, routed: 5, claimed: 0, inflated: false });
+    expect(warnings).toEqual([]);
+    for (let i = 0; i < 3; i++) await generate();
+    expect(router.standing("bank-b").consistency).toMatchObject({ claimedNoData: 8, inflated: true });
+    expect(warnings).toEqual([[{ member: "bank-b", epoch: 7, routed: 6, claimedNoData: 6 }, "member's filter claims subjects it answers it does not hold"]]);
+    // A new epoch starts the count again, and a warning with it once it is crossed again.
+    views.set("bank-b", { ...views.get("bank-b")!, epoch: 8 });
+    for (let i = 0; i < 6; i++) await generate();
+    expect(router.standing("bank-b").consistency).toMatchObject({ epoch: 8, claimedNoData: 6, inflated: true });
+    expect(warnings.map(([obj]) => (obj as { epoch: number }).epoch)).toEqual([7, 8]);
   });
 
   describe("with filters.failOpenLimitMs", () => {
