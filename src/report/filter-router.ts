@@ -9,11 +9,6 @@ import { FAIL_OPEN_REASONS, failOpenReason, routeToken, type AskDecision, type A
 /** Reasons a member is asked because its filters cannot rule it out (fail open), not because they match. */
 const FAIL_OPEN: ReadonlySet<AskReason> = new Set(FAIL_OPEN_REASONS);
 
-/**
- * The report's use of the members' published filters: which members to ask
- * about a subject, and after the answers, whether each member's filter
- * matched what it answered. Built on the FilterBook the inbox fills.
- */
 /** A member's filter as routing sees it now (FilterRouter.standing). */
 export interface MemberFilterStanding {
   /** Announced epoch; 0 = none heard. */
@@ -27,6 +22,11 @@ export interface MemberFilterStanding {
   consistency?: MemberConsistency;
 }
 
+/**
+ * The report's use of the members' published filters: which members to ask
+ * about a subject, and after the answers, whether each member's filter
+ * matched what it answered. Built on the FilterBook the inbox fills.
+ */
 export class FilterRouter {
   readonly consistency: FilterConsistency;
   /** Since when (ms) each member has been asked for want of a usable filter, at every report since. */
@@ -79,8 +79,8 @@ export class FilterRouter {
   /**
    * How a report would treat the member now, for an operator (node status):
    * its filter's epoch and delta head, why its filters cannot rule it out
-   * (fail open), and, with failOpenLimitMs, since when and whether it is
-   * skipped for it.
+   * (fail open), with failOpenLimitMs since when and whether it is skipped
+   * for it, and whether its answers matched its filter this epoch.
    */
   standing(institutionId: string): MemberFilterStanding {
     const view = this.modules.book.view(institutionId);
