@@ -187,6 +187,14 @@ describe("creditmesh testnet up / down (CLI)", () => {
       return lines.length === 3 && lines.every((l) => l.includes("members connected 3/3  filters route 2/2")) ? lines : undefined;
     }, 30_000, 1_000);
     expect(status.map((l) => l.split(" ")[0]).sort()).toEqual([...ids].sort());
+    // `status --format text` at one node: a row per other member, routed by its filter.
+    const first = c.nodes[0]!;
+    const text = await run(["status", "--addr", first.grpc_addr, "--api-key", first.api_key, "--format", "text"], 20_000);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^${first.institution_id}  peer 12D3KooW\\w+  version `));
+    const rows = text.stdout.split("\n").filter((l) => ids.some((id) => id !== first.institution_id && l.startsWith(`${id} `)));
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row).toMatch(/ yes +\d+ +\d+ +\d+ (s|min) ago +by filter/);
   });
 
   it("an exited node that init has not reaped yet counts as stopped", { timeout: 15_000 }, async () => {
