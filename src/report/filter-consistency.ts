@@ -59,6 +59,13 @@ export interface MemberConsistency {
   hiding: boolean;
 }
 
+/** Which flags a record() turned on: each is true only for the answer that first crossed it in its epoch. */
+export interface ConsistencyTurn {
+  inflated: boolean;
+  hiding: boolean;
+  status: MemberConsistency;
+}
+
 export interface ConsistencyTotals {
   claimedNoData: number;
   deniedWithData: number;
@@ -84,16 +91,19 @@ export class FilterConsistency {
    * for FILTER_MATCH or PROBE, or skipped), with heldBeforeQuery() of its
    * answer when asked. Members asked to fail open say nothing about their
    * filter, and an answer that says nothing (undefined) counts only as routed.
+   * Returns the flags this answer turned on, if any (once per member and epoch).
    */
-  record(institutionId: string, epoch: number, decision: AskReason | "SKIPPED", held?: boolean): void {
-    if (decision !== "FILTER_MATCH" && decision !== "PROBE" && decision !== "SKIPPED") return;
+  record(institutionId: string, epoch: number, decision: AskReason | "SKIPPED", held?: boolean): ConsistencyTurn | undefined {
+    if (decision !== "FILTER_MATCH" && decision !== "PROBE" && decision !== "SKIPPED") return undefined;
     let c = this.counts.get(institutionId);
     if (c === undefined || epoch > c.epoch) {
       c = { epoch, routed: 0, claimed: 0, claimedNoData: 0, probed: 0, deniedWithData: 0 };
       this.counts.set(institutionId, c);
     } else if (epoch < c.epoch) {
-      return; // a late answer from a superseded epoch
+      return undefined; // a late answer from a superseded epoch
     }
+    const wasInflated = this.inflated(c);
+    const wasHiding = this.hiding(c);
     const total = this.totals.get(institutionId) ?? { claimedNoData: 0, deniedWithData: 0 };
     this.totals.set(institutionId, total);
     c.routed++;
@@ -110,6 +120,17 @@ export class FilterConsistency {
         total.deniedWithData++;
       }
     }
+    const inflated = !wasInflated && this.inflated(c);
+    const hiding = !wasHiding && this.hiding(c);
+    return inflated || hiding ? { inflated, hiding, status: this.status(institutionId)! } : undefined;
+  }
+
+  private inflated(c: Counts): boolean {
+    return c.claimedNoData > this.allowedClaimedNoData(c.routed);
+  }
+
+  private hiding(c: Counts): boolean {
+    return c.deniedWithData > this.opts.deniedSlack;
   }
 
   /** Claimed-but-empty answers an honest member stays within after `routed` tokens. */
@@ -125,8 +146,8 @@ export class FilterConsistency {
     return {
       institutionId,
       ...c,
-      inflated: c.claimedNoData > this.allowedClaimedNoData(c.routed),
-      hiding: c.deniedWithData > this.opts.deniedSlack,
+      inflated: this.inflated(c),
+      hiding: this.hiding(c),
     };
   }
 

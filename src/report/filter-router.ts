@@ -111,21 +111,16 @@ export class FilterRouter {
     if (decision.epoch === undefined) return;
     const institution = decision.institutionId;
     const before = this.consistency.total(institution);
-    const was = this.consistency.status(institution);
-    this.consistency.record(institution, decision.epoch, decision.reason, answer && heldBeforeQuery(answer));
+    const turned = this.consistency.record(institution, decision.epoch, decision.reason, answer && heldBeforeQuery(answer));
     const after = this.consistency.total(institution);
     const metrics = this.modules.metrics;
     if (after.claimedNoData > before.claimedNoData) metrics?.filterMismatches.inc({ institution, kind: "claimed_no_data" });
     if (after.deniedWithData > before.deniedWithData) metrics?.filterMismatches.inc({ institution, kind: "denied_with_data" });
     // Once per member and epoch, when its answers first show the filter does not match them.
-    const now = this.consistency.status(institution);
-    const sameEpoch = was !== undefined && now !== undefined && was.epoch === now.epoch;
-    if (now?.inflated && !(sameEpoch && was.inflated)) {
-      this.modules.logger?.warn({ member: institution, epoch: now.epoch, routed: now.routed, claimedNoData: now.claimedNoData }, "member's filter claims subjects it answers it does not hold");
-    }
-    if (now?.hiding && !(sameEpoch && was.hiding)) {
-      this.modules.logger?.warn({ member: institution, epoch: now.epoch, probed: now.probed, deniedWithData: now.deniedWithData }, "member's filter rules out subjects it holds data for: reports that skip it miss them");
-    }
+    if (turned === undefined) return;
+    const { status: s } = turned;
+    if (turned.inflated) this.modules.logger?.warn({ member: institution, epoch: s.epoch, routed: s.routed, claimedNoData: s.claimedNoData }, "member's filter claims subjects it answers it does not hold");
+    if (turned.hiding) this.modules.logger?.warn({ member: institution, epoch: s.epoch, probed: s.probed, deniedWithData: s.deniedWithData }, "member's filter rules out subjects it holds data for: reports that skip it miss them");
   }
 }
 
